@@ -1,0 +1,240 @@
+"""The local store's tables (SQLAlchemy Core). The migrations in `migrations/` create them; this
+module is what queries are written against, so both must change together (a test checks that a
+migrated database matches this metadata)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps are stored in UTC and always come back timezone-aware, on SQLite too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+metadata = MetaData()
+
+Stamp = UTCDateTime
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("login", String(120), nullable=False, unique=True),
+    Column("email", String(200), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("first_name", String(100), nullable=False, default=""),
+    Column("last_name", String(100), nullable=False, default=""),
+    Column("password_hash", String(200), nullable=False),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=True, index=True),
+    Column("tenant_role", String(20), nullable=False, default="ACCESS"),
+    Column("user_code", String(40), nullable=True),
+    Column("account_type", String(20), nullable=False, default="FULL"),
+    Column("default_store_id", Integer, nullable=True),
+    Column("is_vendor", Boolean, nullable=False, default=False),
+    Column("is_whitelabeled", Boolean, nullable=False, default=False),
+    Column("created_at", Stamp, nullable=False),
+    UniqueConstraint("tenant_id", "user_code", name="uq_users_tenant_user_code"),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uid", String(64), nullable=False, unique=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("shop_name", String(200), nullable=False),
+    Column("url", String(300), nullable=False),
+    Column("street_1", String(200), nullable=False),
+    Column("street_2", String(200), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("zip", String(20), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("state", String(100), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+store_access = Table(
+    "store_access",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("store_role", String(20), nullable=False, default="ACCESS"),
+    Index("ix_store_access_store", "store_id"),
+)
+
+tills = Table(
+    "tills",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("store_id", Integer, ForeignKey("stores.id"), nullable=False, index=True),
+    Column("owner_id", Integer, ForeignKey("users.id"), nullable=True, index=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("short_description", Text, nullable=False),
+    Column("average_rating", String(10), nullable=False, default="0.00"),
+    Column("rating_count", Integer, nullable=False, default=0),
+    Column("categories", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("meta_data", JSON, nullable=False),
+    Column("stock_status", String(20), nullable=False),
+    Column("permalink", String(300), nullable=False),
+    Column("price", String(20), nullable=False),
+    Column("purchasable", Boolean, nullable=False),
+    Column("is_app", Boolean, nullable=False, default=False),
+    Column("app_id", String(200), nullable=True, unique=True),
+    Column("is_official", Boolean, nullable=False, default=True),
+    Column("created_at", Stamp, nullable=False),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True, index=True),
+    Column("reviewer", String(200), nullable=False),
+    Column("reviewer_email", String(200), nullable=False),
+    Column("review", Text, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("billing", JSON, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+line_items = Table(
+    "line_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False, index=True),
+    Column("variation_id", Integer, nullable=False, default=0),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("image", JSON, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=True, index=True),
+    Column("store_id", Integer, ForeignKey("stores.id"), nullable=True, index=True),
+    Column("till_id", String(64), ForeignKey("tills.id"), nullable=True),
+    Column("name", String(200), nullable=True),
+    Column("app_type", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("system_information", Text, nullable=True),
+    Column("device_code", String(64), nullable=True, unique=True),
+    Column("client_id", String(100), nullable=True),
+    Column("owner_id", Integer, ForeignKey("users.id"), nullable=True, index=True),
+    Column("manufacturer_id", Integer, nullable=True),
+    Column("manufacturer_name", String(200), nullable=True),
+    Column("model", String(200), nullable=True),
+    Column("serial_number", String(200), nullable=True, unique=True),
+    Column("manufacture_date", Date, nullable=True),
+    Column("license_status", Integer, nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("last_modified_at", Stamp, nullable=False),
+)
+
+licenses = Table(
+    "licenses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True, index=True),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=True),
+    Column("device_id", String(64), ForeignKey("devices.id", ondelete="SET NULL"), nullable=True, unique=True),
+    Column("session_id", String(36), nullable=True, unique=True),
+    Column("session_timestamp", Integer, nullable=True),
+    Column("activated_at", Stamp, nullable=True),
+    Column("valid_until", Stamp, nullable=True),
+    Column("created_at", Stamp, nullable=False),
+)
+
+app_manifests = Table(
+    "app_manifests",
+    metadata,
+    Column("app", String(200), primary_key=True),
+    Column("version", String(100), primary_key=True),
+    Column("schema_version", String(40), primary_key=True),
+    Column("manifest", JSON, nullable=False),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=True, index=True),
+)
+
+download_tokens = Table(
+    "download_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("app", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("session_id", String(36), nullable=False, index=True),
+    Column("username", String(100), nullable=False),
+    Column("password", String(100), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)

@@ -1,0 +1,303 @@
+"""Records shared by every backend: what the local store reads from SQL and what the upstream
+clients parse from REST payloads. The graph reads their attributes directly, so a record is built
+once per entity and never copied into a second object.
+
+Field names are the graph's (snake_case of the camelCase GraphQL names). Imports nothing of the
+project but errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from facade.errors import BadUserInput
+
+UID_PATTERN = re.compile(r"^[A-Za-z0-9\-_]+$")
+UUID_PATTERN = re.compile(r"^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+SEMVER_PATTERN = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def check_uid(value: str, name: str) -> str:
+    """Flow Retail's UID schema: `^[A-Za-z0-9-_]+` (we anchor the end too: a uid is one token)."""
+    if not UID_PATTERN.match(value):
+        raise BadUserInput(f"{name} must match ^[A-Za-z0-9-_]+", field=name)
+    return value
+
+
+def check_session_id(value: str, name: str = "sessionId") -> str:
+    if not UUID_PATTERN.match(value):
+        raise BadUserInput(f"{name} must be a lower-case UUID", field=name)
+    return value
+
+
+def check_semver(value: str, name: str) -> str:
+    if not SEMVER_PATTERN.match(value):
+        raise BadUserInput(f"{name} must be a semantic version such as 3.0.0", field=name)
+    return value
+
+
+def semver_key(value: str) -> tuple[int, int, int, int, str]:
+    """Orders semantic versions; a pre-release sorts before its release."""
+    match = SEMVER_PATTERN.match(value)
+    if match is None:
+        return (-1, -1, -1, -1, value)
+    major, minor, patch, pre, _build = match.groups()
+    return (int(major), int(minor), int(patch), 0 if pre else 1, pre or "")
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class SortDirection(enum.Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+class DeviceAppType(enum.Enum):
+    CLIENT = "CLIENT"
+    ASSISTANT = "ASSISTANT"
+    UNKNOWN = "UNKNOWN"
+
+
+class DeviceStatus(enum.Enum):
+    READY_TO_LINK = "READY_TO_LINK"
+    ACTIVE = "ACTIVE"
+    BLOCKED = "BLOCKED"
+
+
+class TenantRole(enum.Enum):
+    ADMIN = "ADMIN"
+    ACCESS = "ACCESS"
+
+
+class Tenant(Record):
+    id: str
+    name: str
+    created_at: dt.datetime
+
+
+class User(Record):
+    id: int
+    login: str
+    email: str
+    display_name: str
+    first_name: str = ""
+    last_name: str = ""
+    tenant_id: str | None = None
+    tenant_role: TenantRole = TenantRole.ACCESS
+    user_code: str | None = None
+    account_type: str = "FULL"
+    default_store_id: int | None = None
+    is_vendor: bool = False
+    is_whitelabeled: bool = False
+    created_at: dt.datetime
+
+
+class Address(Record):
+    street_1: str
+    street_2: str
+    city: str
+    zip: str
+    country: str
+    state: str
+
+
+class Store(Record):
+    id: int
+    uid: str
+    tenant_id: str
+    name: str
+    shop_name: str
+    url: str
+    address: Address
+    created_at: dt.datetime
+
+
+class Till(Record):
+    id: str
+    store_id: int
+    name: str
+
+
+class Category(Record):
+    id: int
+    name: str
+    slug: str
+
+
+class Attribute(Record):
+    id: int
+    name: str
+    options: list[str]
+
+
+class Metadata(Record):
+    id: int | None = None
+    name: str
+    value: Any = None
+
+
+class Product(Record):
+    id: int
+    store_id: int
+    owner_id: int | None
+    name: str
+    status: str
+    description: str
+    short_description: str
+    average_rating: str
+    rating_count: int
+    categories: list[Category]
+    attributes: list[Attribute]
+    meta_data: list[Metadata]
+    stock_status: str
+    permalink: str
+    price: str
+    purchasable: bool
+    is_app: bool
+    app_id: str | None = None
+    is_official: bool = True
+    created_at: dt.datetime
+
+
+class Review(Record):
+    id: int
+    product_id: int
+    user_id: int | None
+    reviewer: str
+    reviewer_email: str
+    review: str
+    rating: int
+    status: str
+    verified: bool
+    created_at: dt.datetime
+
+
+class Billing(Record):
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    email: str = ""
+
+
+class LineItem(Record):
+    id: int
+    subscription_id: int
+    product_id: int
+    variation_id: int
+    quantity: int
+    status: str
+    image: dict[str, Any]
+
+
+class Subscription(Record):
+    id: int
+    user_id: int
+    status: str
+    billing: Billing
+    line_items: list[LineItem]
+    created_at: dt.datetime
+
+
+class Device(Record):
+    id: str
+    tenant_id: str | None
+    store_id: int | None
+    till_id: str | None
+    name: str | None
+    app_type: DeviceAppType
+    status: DeviceStatus
+    system_information: str | None
+    device_code: str | None
+    client_id: str | None = None
+    owner_id: int | None = None
+    manufacturer_id: int | None = None
+    manufacturer_name: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    manufacture_date: dt.date | None = None
+    license_status: int | None = None
+    created_at: dt.datetime
+    last_modified_at: dt.datetime
+
+
+class License(Record):
+    id: int
+    key: str
+    user_id: int | None
+    product_id: int | None
+    device_id: str | None
+    session_id: str | None
+    session_timestamp: int | None
+    activated_at: dt.datetime | None
+    valid_until: dt.datetime | None
+    created_at: dt.datetime
+
+
+class AppManifest(Record):
+    app: str
+    version: str
+    schema_version: str
+    manifest: dict[str, Any]
+    product_id: int | None
+
+
+class DownloadToken(Record):
+    id: int
+    app: str
+    version: str
+    session_id: str
+    username: str
+    password: str
+    created_at: dt.datetime
+
+
+class Session(Record):
+    """A FLECS device activation session (the X-Session-Id): its id and when it was issued."""
+
+    id: str
+    timestamp: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Paging: one shape for every list, whatever backend answers it.
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    """A slice of a sorted list: `limit` items after `offset`, sorted by `sort` then id."""
+
+    limit: int
+    offset: int = 0
+    sort: str = "id"
+    direction: SortDirection = SortDirection.ASC
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFilter:
+    tenant_id: str | None = None
+    store_id: int | None = None
+    app_type: DeviceAppType | None = None
+    status: DeviceStatus | None = None
+    text: str | None = None

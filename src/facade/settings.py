@@ -1,0 +1,61 @@
+"""Settings: read once at start-up from FACADE_* variables (or a .env file), then passed explicitly.
+
+Nothing else in the package reads os.environ. A leaf module: anyone may import it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+JwtAlgorithm = Literal["HS256", "HS384", "HS512"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FACADE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./facade.db",
+        description="SQLAlchemy URL of the local store: sqlite+aiosqlite:///path or "
+        "postgresql+asyncpg://user@host/db.",
+    )
+    seed_on_start: bool = Field(True, description="Create and seed an empty store on start-up.")
+    seed_products: int = Field(200, ge=0, description="Products made by the start-up seed.")
+
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="HMAC secret for the tokens facade issues and verifies. When unset, one is "
+        "generated into jwt_secret_file and reused, so every worker and restart agrees.",
+    )
+    jwt_secret_file: Path = Path(".facade-secret")
+    jwt_algorithm: JwtAlgorithm = "HS256"
+    jwt_issuer: str = "facade"
+    jwt_ttl_seconds: int = Field(3600, gt=0)
+
+    max_page_size: int = Field(1000, gt=0, description="Largest `first` a connection accepts.")
+    default_page_size: int = Field(20, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(1, ge=1)
+    log_level: str = "info"
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or the one kept in jwt_secret_file (created once, mode 0600)."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.jwt_secret_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: when several workers start together, one writes and the others read its secret.
+            try:
+                with path.open("x", encoding="ascii") as out:
+                    path.chmod(0o600)
+                    out.write(secrets.token_urlsafe(48))
+            except FileExistsError:
+                pass
+        return path.read_text(encoding="ascii").strip()
