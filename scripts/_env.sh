@@ -10,8 +10,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 stamp="$venv/.facade-installed$extras"
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root$extras"
+  log="$venv/install.log"
+  echo "facade: installing into $venv (log: $log)" >&2
+  if ! "$venv/bin/python" -m pip install --disable-pip-version-check -e "$root$extras" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"
