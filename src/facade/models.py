@@ -8,6 +8,8 @@ project but errors.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import enum
 import re
@@ -287,11 +289,74 @@ class PageArgs:
     direction: SortDirection = SortDirection.ASC
 
 
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{position}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position a cursor names; BadUserInput for anything this API did not hand out."""
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        position = int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadUserInput("`after` is not a cursor from this API.", field="after") from None
+    if kind != "o" or position < 0:
+        raise BadUserInput("`after` is not a cursor from this API.", field="after")
+    return position
+
+
+class Cursor:
+    __slots__ = ("cursor", "node")
+
+    def __init__(self, cursor: str, node: Any) -> None:
+        self.cursor = cursor
+        self.node = node
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
+    """A slice of a list and the list's length.
+
+    It is also what the graph's Relay connection types read (`edges`, `nodes`, `total_count`,
+    `page_info`), so a page reaches the response with no wrapper object built around it.
+    """
+
     items: Sequence[T]
     total: int
     offset: int = 0
+
+    @property
+    def nodes(self) -> Sequence[T]:
+        return self.items
+
+    @property
+    def total_count(self) -> int:
+        return self.total
+
+    @property
+    def edges(self) -> list[Cursor]:
+        start = self.offset
+        return [Cursor(encode_cursor(start + i), node) for i, node in enumerate(self.items)]
+
+    @property
+    def page_info(self) -> Page[T]:
+        return self
+
+    @property
+    def has_next_page(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+    @property
+    def has_previous_page(self) -> bool:
+        return self.offset > 0
+
+    @property
+    def start_cursor(self) -> str | None:
+        return encode_cursor(self.offset) if self.items else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return encode_cursor(self.offset + len(self.items) - 1) if self.items else None
 
 
 @dataclass(frozen=True, slots=True)

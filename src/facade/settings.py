@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(1000, gt=0, description="Largest `first` a connection accepts.")
     default_page_size: int = Field(20, gt=0)
 
+    playground_dir: Path | None = Field(None, description="Folder of example operations for GraphiQL.")
+    gc_threshold: int = Field(50_000, gt=0, description="Generation-0 threshold of the garbage collector.")
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)

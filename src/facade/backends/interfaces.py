@@ -19,7 +19,6 @@ from facade.models import (
     Device,
     DeviceAppType,
     DeviceFilter,
-    DeviceStatus,
     DownloadToken,
     License,
     Page,
@@ -92,7 +91,9 @@ class TenantBackend(Protocol):
 class UserBackend(Protocol):
     async def get_many(self, ids: Sequence[int]) -> dict[int, User]: ...
 
-    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[User]]: ...
+    async def page_by_tenant(
+        self, tenant_ids: Sequence[str], page: PageArgs
+    ) -> dict[str, Page[User]]: ...
 
     async def page_by_store_access(
         self, store_ids: Sequence[int], page: PageArgs, account_types: Sequence[str] | None
@@ -110,7 +111,9 @@ class StoreBackend(Protocol):
 
     async def page_all(self, page: PageArgs) -> Page[Store]: ...
 
-    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store]]: ...
+    async def page_by_tenant(
+        self, tenant_ids: Sequence[str], page: PageArgs
+    ) -> dict[str, Page[Store]]: ...
 
     async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till]]: ...
 
@@ -126,7 +129,9 @@ class ProductBackend(Protocol):
         self, store_ids: Sequence[int], apps_only: bool, page: PageArgs
     ) -> dict[int, Page[Product]]: ...
 
-    async def page_by_owner(self, owner_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Product]]: ...
+    async def page_by_owner(
+        self, owner_ids: Sequence[int], page: PageArgs
+    ) -> dict[int, Page[Product]]: ...
 
     async def page_purchased(
         self, user_ids: Sequence[int], query: ProductQuery, page: PageArgs
@@ -134,11 +139,17 @@ class ProductBackend(Protocol):
 
 
 class ReviewBackend(Protocol):
-    async def page_by_product(self, product_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]: ...
+    async def page_by_product(
+        self, product_ids: Sequence[int], page: PageArgs
+    ) -> dict[int, Page[Review]]: ...
 
-    async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]: ...
+    async def page_by_user(
+        self, user_ids: Sequence[int], page: PageArgs
+    ) -> dict[int, Page[Review]]: ...
 
-    async def create(self, principal: Principal, product_id: int, review: str, rating: int) -> Review: ...
+    async def create(
+        self, principal: Principal, product_id: int, review: str, rating: int
+    ) -> Review: ...
 
 
 class SubscriptionBackend(Protocol):
@@ -152,17 +163,25 @@ class SubscriptionBackend(Protocol):
 class DeviceBackend(Protocol):
     async def get_many(self, ids: Sequence[str]) -> dict[str, Device]: ...
 
-    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]: ...
+    async def page_by_store(
+        self, store_ids: Sequence[int], page: PageArgs
+    ) -> dict[int, Page[Device]]: ...
 
-    async def page_by_owner(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]: ...
+    async def page_by_owner(
+        self, user_ids: Sequence[int], page: PageArgs
+    ) -> dict[int, Page[Device]]: ...
 
-    async def search(self, principal: Principal, where: DeviceFilter, page: PageArgs) -> Page[Device]: ...
+    async def search(
+        self, principal: Principal, where: DeviceFilter, page: PageArgs
+    ) -> Page[Device]: ...
 
     async def get(self, principal: Principal, tenant_id: str, device_id: str) -> Device: ...
 
     async def current(self, principal: Principal) -> Device: ...
 
-    async def register(self, client_id: str, name: str | None, system_information: str | None) -> DeviceRegistration: ...
+    async def register(
+        self, client_id: str, name: str | None, system_information: str | None
+    ) -> DeviceRegistration: ...
 
     async def authorize(
         self,
@@ -175,12 +194,21 @@ class DeviceBackend(Protocol):
     ) -> Device: ...
 
     async def link(
-        self, device_code: str, app_id: str, user_code: str, password: str, system_information: str | None
+        self,
+        device_code: str,
+        app_id: str,
+        user_code: str,
+        password: str,
+        system_information: str | None,
     ) -> LinkResult: ...
 
-    async def login(self, principal: Principal, user_code: str, password: str) -> DeviceLoginResult: ...
+    async def login(
+        self, principal: Principal, user_code: str, password: str
+    ) -> DeviceLoginResult: ...
 
-    async def update_system_information(self, principal: Principal, system_information: str) -> Device: ...
+    async def update_system_information(
+        self, principal: Principal, system_information: str
+    ) -> Device: ...
 
     async def create(
         self,
@@ -212,7 +240,9 @@ class LicenseBackend(Protocol):
 
     async def by_device(self, device_ids: Sequence[str]) -> dict[str, License]: ...
 
-    async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[License]]: ...
+    async def page_by_user(
+        self, user_ids: Sequence[int], page: PageArgs
+    ) -> dict[int, Page[License]]: ...
 
     async def activate(
         self, principal: Principal | None, license_key: str | None, session_id: str | None
@@ -232,12 +262,21 @@ class LicenseBackend(Protocol):
 
 
 class AppBackend(Protocol):
-    async def manifests_for(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[AppManifest]]: ...
+    async def manifests_for(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[AppManifest]]: ...
 
-    async def manifests_by_product(self, product_ids: Sequence[int]) -> dict[int, list[AppManifest]]: ...
+    async def manifests_by_product(
+        self, product_ids: Sequence[int]
+    ) -> dict[int, list[AppManifest]]: ...
 
     async def download_manifest(
-        self, session_id: str, app: str, version: str, manifest_version: str | None, max_manifest_version: str | None
+        self,
+        session_id: str,
+        app: str,
+        version: str,
+        manifest_version: str | None,
+        max_manifest_version: str | None,
     ) -> AppManifest: ...
 
     async def create_token(self, session_id: str, app: str, version: str) -> TokenResult: ...

@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from facade.models import Page, PageArgs, Record, SortDirection
+from facade.errors import BadUserInput
+from facade.models import Page, PageArgs, SortDirection
 
-R = TypeVar("R", bound=Record)
+# What a page holds: usually a record, sometimes a row a caller finishes into a record later
+# (subscriptions: once their line items are fetched for the whole page).
+R = TypeVar("R")
 K = TypeVar("K", bound=Hashable)
 
 
@@ -34,8 +37,20 @@ class Repository:
             return list((await conn.execute(stmt)).mappings())
 
 
-def order_by(page: PageArgs, sortable: dict[str, ColumnElement[Any]], id_col: ColumnElement[Any]) -> list[Any]:
-    col = sortable[page.sort]
+def order_by(
+    page: PageArgs, sortable: dict[str, ColumnElement[Any]], id_col: ColumnElement[Any]
+) -> list[Any]:
+    """ORDER BY for a page: the sort column, then id so pages are stable when sort values tie.
+
+    Every page of every list passes through here, so this is where a sort key or a window that
+    the entity cannot honour becomes BadUserInput instead of a KeyError (a masked internal error)
+    or a negative LIMIT (which SQLite reads as "no limit").
+    """
+    col = sortable.get(page.sort)
+    if col is None:
+        raise BadUserInput(f"sort must be one of: {', '.join(sorted(sortable))}", field="sort")
+    if page.limit < 0 or page.offset < 0:
+        raise BadUserInput("limit and offset must not be negative", field="limit")
     if page.direction is SortDirection.DESC:
         return [col.desc(), id_col.desc()] if col is not id_col else [id_col.desc()]
     return [col.asc(), id_col.asc()] if col is not id_col else [id_col.asc()]
@@ -51,10 +66,14 @@ async def page_flat(
 ) -> Page[R]:
     """One page of `stmt` and the total, in one query (COUNT(*) OVER ())."""
     windowed = stmt.add_columns(func.count().over().label("_total"))
-    windowed = windowed.order_by(*order_by(page, sortable, id_col)).limit(page.limit).offset(page.offset)
+    windowed = (
+        windowed.order_by(*order_by(page, sortable, id_col)).limit(page.limit).offset(page.offset)
+    )
     rows = list((await conn.execute(windowed)).mappings())
     if rows:
-        return Page(items=[build(r) for r in rows], total=int(rows[0]["_total"]), offset=page.offset)
+        return Page(
+            items=[build(r) for r in rows], total=int(rows[0]["_total"]), offset=page.offset
+        )
     if page.offset == 0 and page.limit > 0:
         return Page(items=[], total=0)
     # Past the end: the window saw no row, so count separately (rare).
@@ -86,10 +105,13 @@ async def page_by_parent(
         .where(parent.in_(list(parents)))
         .subquery()
     )
+    # Subscript, not attribute access: `.c._parent` is the column collection's own parent
+    # collection, which silently ordered by every column instead of (parent, row number).
+    rn, parent_col = inner.c["_rn"], inner.c["_parent"]
     outer = (
         select(inner)
-        .where(inner.c._rn > page.offset, inner.c._rn <= page.offset + page.limit)
-        .order_by(inner.c._parent, inner.c._rn)
+        .where(rn > page.offset, rn <= page.offset + page.limit)
+        .order_by(parent_col, rn)
     )
     grouped: dict[K, list[R]] = {}
     totals: dict[K, int] = {}
@@ -100,7 +122,7 @@ async def page_by_parent(
     missing = [p for p in parents if p not in totals]
     if missing and (page.offset > 0 or page.limit == 0):
         counted = stmt.add_columns(parent.label("_parent")).where(parent.in_(missing)).subquery()
-        count_stmt = select(counted.c._parent, func.count()).group_by(counted.c._parent)
+        count_stmt = select(counted.c["_parent"], func.count()).group_by(counted.c["_parent"])
         for key, total in (await conn.execute(count_stmt)).all():
             totals[key] = int(total)
     for key in parents:

@@ -110,7 +110,9 @@ tills = Table(
     "tills",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("name", String(200), nullable=False),
 )
 
@@ -143,7 +145,13 @@ reviews = Table(
     "reviews",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "product_id",
+        Integer,
+        ForeignKey("products.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=True, index=True),
     Column("reviewer", String(200), nullable=False),
     Column("reviewer_email", String(200), nullable=False),
@@ -169,7 +177,11 @@ line_items = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column(
-        "subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False, index=True
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
     ),
     Column("product_id", Integer, ForeignKey("products.id"), nullable=False, index=True),
     Column("variation_id", Integer, nullable=False, default=0),
@@ -209,7 +221,13 @@ licenses = Table(
     Column("key", String(64), nullable=False, unique=True),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=True, index=True),
     Column("product_id", Integer, ForeignKey("products.id"), nullable=True),
-    Column("device_id", String(64), ForeignKey("devices.id", ondelete="SET NULL"), nullable=True, unique=True),
+    Column(
+        "device_id",
+        String(64),
+        ForeignKey("devices.id", ondelete="SET NULL"),
+        nullable=True,
+        unique=True,
+    ),
     Column("session_id", String(36), nullable=True, unique=True),
     Column("session_timestamp", Integer, nullable=True),
     Column("activated_at", Stamp, nullable=True),

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from facade.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Products in the local store: the FLECS marketplace catalogue (WooCommerce-shaped products, of
+which apps are the ones with an `app_id`), listed per store, per vendor and per buyer.
+
+Prices and ratings are decimal strings, as upstream sends them; sorting casts them to numbers so
+"10.00" sorts after "9.99".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Numeric, Select, cast, select
+
+from facade.backends.interfaces import ProductQuery
+from facade.backends.local import tables as t
+from facade.backends.local.base import Repository, page_by_parent, page_flat
+from facade.models import Page, PageArgs, Product
+
+SORTABLE: dict[str, Any] = {
+    "id": t.products.c.id,
+    "name": t.products.c.name,
+    "price": cast(t.products.c.price, Numeric(12, 2)),
+    "created_at": t.products.c.created_at,
+    "average_rating": cast(t.products.c.average_rating, Numeric(4, 2)),
+    "rating_count": t.products.c.rating_count,
+}
+
+
+def build_product(row: Any) -> Product:
+    return Product.model_validate(dict(row))
+
+
+def _filtered(stmt: Select[Any], query: ProductQuery) -> Select[Any]:
+    if query.apps_only:
+        stmt = stmt.where(t.products.c.is_app.is_(True))
+    if query.store_id is not None:
+        stmt = stmt.where(t.products.c.store_id == query.store_id)
+    return stmt
+
+
+class LocalProducts(Repository):
+    async def get_many(self, ids: Sequence[int]) -> dict[int, Product]:
+        if not ids:
+            return {}
+        rows = await self.rows(select(t.products).where(t.products.c.id.in_(set(ids))))
+        return {row["id"]: build_product(row) for row in rows}
+
+    async def page_all(self, query: ProductQuery, page: PageArgs) -> Page[Product]:
+        async with self.engine.connect() as conn:
+            return await page_flat(
+                conn,
+                _filtered(select(t.products), query),
+                page,
+                SORTABLE,
+                t.products.c.id,
+                build_product,
+            )
+
+    async def page_by_store(
+        self, store_ids: Sequence[int], apps_only: bool, page: PageArgs
+    ) -> dict[int, Page[Product]]:
+        stmt = _filtered(select(t.products), ProductQuery(apps_only=apps_only))
+        async with self.engine.connect() as conn:
+            return await page_by_parent(
+                conn,
+                stmt,
+                t.products.c.store_id,
+                store_ids,
+                page,
+                SORTABLE,
+                t.products.c.id,
+                build_product,
+            )
+
+    async def page_by_owner(
+        self, owner_ids: Sequence[int], page: PageArgs
+    ) -> dict[int, Page[Product]]:
+        async with self.engine.connect() as conn:
+            return await page_by_parent(
+                conn,
+                select(t.products),
+                t.products.c.owner_id,
+                owner_ids,
+                page,
+                SORTABLE,
+                t.products.c.id,
+                build_product,
+            )
+
+    async def page_purchased(
+        self, user_ids: Sequence[int], query: ProductQuery, page: PageArgs
+    ) -> dict[int, Page[Product]]:
+        """Products in the line items of each user's subscriptions, each product once per user."""
+        if not user_ids:
+            return {}
+        # DISTINCT (user, product) first: a product bought in two subscriptions is one purchase.
+        purchases = (
+            select(t.subscriptions.c.user_id, t.line_items.c.product_id)
+            .join(t.line_items, t.line_items.c.subscription_id == t.subscriptions.c.id)
+            .where(t.subscriptions.c.user_id.in_(set(user_ids)))
+            .distinct()
+            .subquery("purchases")
+        )
+        stmt = select(t.products).join(purchases, purchases.c.product_id == t.products.c.id)
+        async with self.engine.connect() as conn:
+            return await page_by_parent(
+                conn,
+                _filtered(stmt, query),
+                purchases.c.user_id,
+                user_ids,
+                page,
+                SORTABLE,
+                t.products.c.id,
+                build_product,
+            )

@@ -1,0 +1,27 @@
+"""Tenants in the local store: the Flow Retail tenants that own stores, tenant users and devices.
+
+Read-only here: tenants are made by the seed (or by an operator), never through the graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from facade.backends.local import tables as t
+from facade.backends.local.base import Repository
+from facade.models import Tenant
+
+
+def build_tenant(row: Any) -> Tenant:
+    return Tenant.model_validate(dict(row))
+
+
+class LocalTenants(Repository):
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Tenant]:
+        if not ids:
+            return {}
+        rows = await self.rows(select(t.tenants).where(t.tenants.c.id.in_(set(ids))))
+        return {row["id"]: build_tenant(row) for row in rows}

@@ -1,0 +1,171 @@
+"""The `facade` command: serve, manage the local store, export the SDL.
+
+    facade serve [--host H] [--port P] [--workers N] [--reload] [--database-url URL]
+    facade db migrate [--database-url URL]
+    facade db seed [--products N] [--reset] [--database-url URL]
+    facade schema export [--output FILE] [--check]
+
+Options override FACADE_* settings; the server's workers get them through the same variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+from facade.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return Settings(**overrides)
+
+
+async def _migrate(settings: Settings) -> list[int]:
+    from facade.backends.local import create_engine
+    from facade.backends.local.migrate import migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _seed(settings: Settings, products: int, reset: bool) -> str:
+    from facade.backends.local import create_engine
+    from facade.backends.local.migrate import migrate
+    from facade.backends.local.seed import is_empty, seed
+    from facade.backends.local.tables import metadata
+
+    engine = create_engine(settings.database_url)
+    try:
+        if reset:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.drop_all)
+                await conn.exec_driver_sql("DROP TABLE IF EXISTS schema_migrations")
+        await migrate(engine)
+        if not await is_empty(engine):
+            return "The store already has data; use --reset to replace it."
+        started = time.perf_counter()
+        summary = await seed(engine, products=products)
+        return f"Seeded in {time.perf_counter() - started:.1f}s: {summary}"
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.database_url:
+        os.environ["FACADE_DATABASE_URL"] = args.database_url
+    if args.no_seed:
+        os.environ["FACADE_SEED_ON_START"] = "false"
+    if args.seed_products is not None:
+        os.environ["FACADE_SEED_PRODUCTS"] = str(args.seed_products)
+    settings = Settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    # Migrate and seed once here, before any worker starts, so workers never race to do it.
+    applied = asyncio.run(_migrate(settings))
+    if applied:
+        print(f"facade: migrated the store to version {applied[-1]}", file=sys.stderr)
+    if settings.seed_on_start:
+        message = asyncio.run(_seed(settings, settings.seed_products, reset=False))
+        if not message.startswith("The store already"):
+            print(f"facade: {message}", file=sys.stderr)
+    settings.resolved_jwt_secret()  # create the shared secret file before workers read it
+    print(f"facade: GraphiQL at http://{host}:{port}/graphql", file=sys.stderr)
+    uvicorn.run(
+        "facade.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if args.reload else workers,
+        reload=args.reload,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    applied = asyncio.run(_migrate(_settings(args)))
+    print(f"applied migrations: {applied}" if applied else "the store is up to date")
+    return 0
+
+
+def cmd_db_seed(args: argparse.Namespace) -> int:
+    message = asyncio.run(_seed(_settings(args), args.products, args.reset))
+    print(message)
+    return 1 if message.startswith("The store already") else 0
+
+
+def cmd_schema_export(args: argparse.Namespace) -> int:
+    from facade.graph.schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if args.check:
+        current = Path(args.output).read_text(encoding="utf-8") if Path(args.output).exists() else ""
+        if current != sdl:
+            print(f"{args.output} is out of date: run `facade schema export`", file=sys.stderr)
+            return 1
+        print(f"{args.output} is up to date")
+        return 0
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(sdl, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="facade", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve GraphQL (and GraphiQL) at /graphql")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="worker processes (one per core is best)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    serve.add_argument("--database-url", help="SQLAlchemy URL of the local store")
+    serve.add_argument("--no-seed", action="store_true", help="do not seed an empty store")
+    serve.add_argument("--seed-products", type=int, help="products to seed into an empty store")
+    serve.set_defaults(run=cmd_serve)
+
+    db = sub.add_parser("db", help="create, migrate and seed the local store").add_subparsers(
+        dest="db_command", required=True
+    )
+    migrate = db.add_parser("migrate", help="create the tables or bring them up to date")
+    migrate.add_argument("--database-url")
+    migrate.set_defaults(run=cmd_db_migrate)
+    seed = db.add_parser("seed", help="fill an empty store with demo data")
+    seed.add_argument("--database-url")
+    seed.add_argument("--products", type=int, default=200, help="how many products (e.g. 100000 for a load test)")
+    seed.add_argument("--reset", action="store_true", help="drop everything first")
+    seed.set_defaults(run=cmd_db_seed)
+
+    schema = sub.add_parser("schema", help="the GraphQL schema").add_subparsers(dest="schema_command", required=True)
+    export = schema.add_parser("export", help="write the SDL")
+    export.add_argument("--output", default="schema/schema.graphql", help="file, or - for stdout")
+    export.add_argument("--check", action="store_true", help="fail if the file differs from the code")
+    export.set_defaults(run=cmd_schema_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""The per-request context: who is calling (the principal of a verified token), the request's
+loaders, and the backend for writes. Built by the app for each request, never shared.
+
+Reads go through `loaders` (batched, de-duplicated); writes go straight to `backend` (a write is
+one call, there is nothing to batch). May import loaders, backends' interfaces, auth, settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from facade.auth import Principal
+from facade.backends.interfaces import Backend
+from facade.errors import FacadeError, Unauthenticated
+from facade.loaders import Loaders
+from facade.settings import Settings
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    backend: Backend
+    loaders: Loaders
+    principal: Principal | None = None
+    # A token that was sent but failed verification: fields that need a principal report this
+    # reason; public fields still answer.
+    auth_error: FacadeError | None = None
+    session_id: str | None = None
+    request: Any = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    def require_principal(self) -> Principal:
+        if self.principal is not None:
+            return self.principal
+        if self.auth_error is not None:
+            raise self.auth_error
+        raise Unauthenticated("Sign in: send `Authorization: Bearer <token>` from the login mutation.")

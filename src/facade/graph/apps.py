@@ -1,0 +1,92 @@
+"""FLECS app manifests (per app, version and manifest schema version) and download tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from facade.graph.base import Info, Need, batched, root_field, root_mutation
+from facade.graph.licenses import Session, session_argument
+from facade.manifests import manifest_errors
+from facade.models import check_semver
+
+
+@strawberry.type(description="A FLECS app manifest for one app version and manifest schema version.")
+class AppManifest:
+    app: str
+    version: str
+    schema_version: str = strawberry.field(description="The manifest's _schemaVersion.")
+    manifest: JSON = strawberry.field(description="The manifest document (FLECS app manifest JSON schema).")
+
+    product: Annotated["Product", strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
+
+
+@strawberry.type(description="Credentials to pull an official app's image.")
+class DownloadToken:
+    app: str
+    version: str
+    username: str
+    password: str
+
+
+@strawberry.type(description="The outcome of createDownloadToken: no token for an unofficial app.")
+class DownloadTokenResult:
+    session: Session
+    token: DownloadToken | None
+    official: bool
+
+
+@strawberry.type(description="Whether a document is a valid FLECS app manifest.")
+class ManifestValidation:
+    valid: bool
+    errors: list[str]
+
+
+@strawberry.type
+class AppQueries:
+    @root_field(
+        Need.PUBLIC,
+        description="Download an app manifest (FLECS GET manifests/{app}/{version}) for a device session: the given "
+        "`manifestVersion`, else the newest not above `maxManifestVersion`, else the newest.",
+    )
+    async def app_manifest(
+        self,
+        info: Info,
+        app: str,
+        version: str,
+        manifest_version: str | None = None,
+        max_manifest_version: str | None = None,
+        session_id: str | None = None,
+    ) -> AppManifest:
+        session = session_argument(info, session_id)
+        if manifest_version is not None:
+            check_semver(manifest_version, "manifestVersion")
+        if max_manifest_version is not None:
+            check_semver(max_manifest_version, "maxManifestVersion")
+        return await info.context.backend.apps.download_manifest(  # type: ignore[return-value]
+            session, app, version, manifest_version, max_manifest_version
+        )
+
+    @root_field(Need.PUBLIC, description="Check a document against the FLECS app manifest JSON schema.")
+    def validate_app_manifest(self, info: Info, manifest: JSON) -> ManifestValidation:
+        errors = manifest_errors(manifest)
+        return ManifestValidation(valid=not errors, errors=errors)
+
+
+@strawberry.type
+class AppMutations:
+    @root_mutation(Need.PUBLIC, description="Create a download token for an app version (FLECS POST tokens).")
+    async def create_download_token(
+        self, info: Info, app: str, version: str, session_id: str | None = None
+    ) -> DownloadTokenResult:
+        r = await info.context.backend.apps.create_token(session_argument(info, session_id), app, version)
+        token = (
+            DownloadToken(app=r.token.app, version=r.token.version, username=r.token.username, password=r.token.password)
+            if r.token
+            else None
+        )
+        return DownloadTokenResult(
+            session=Session(id=r.session.id, timestamp=r.session.timestamp), token=token, official=token is not None
+        )

@@ -1,0 +1,346 @@
+"""The graph's building blocks: edges and permissions declared as data, and Relay connections.
+
+An edge is declared once, on the type that owns it, as *which parent attribute holds the key* and
+*which loader resolves it* (`batched`, `paged`). The resolver is derived from that declaration and
+the declaration is kept in the field's metadata (`EDGE`), so a query planner can fetch a whole
+level of edges in one batch without running the resolver. Permissions are declared the same way
+(`Need`, `Guard`) and checked per parent before anything is loaded; no edge hides logic in a
+hand-written resolver.
+
+Imports context, loaders, models, errors; never a backend.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.types.field import StrawberryField
+
+from facade.auth import Principal, TokenKind
+from facade.context import Context
+from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from facade.models import PageArgs, SortDirection, check_uid, decode_cursor
+
+Info = strawberry.Info[Context, None]
+T = TypeVar("T")
+
+EDGE = "facade.edge"
+NEED = "facade.need"
+
+SortDirectionEnum = strawberry.enum(SortDirection, description="Sort order of a list.")
+
+# ---------------------------------------------------------------------------------------------
+# Permissions
+
+
+class Need(enum.Enum):
+    """What a root field needs from the caller; checked before the resolver runs."""
+
+    PUBLIC = "public"
+    USER = "user"  # a signed-in user (login mutation token)
+    TENANT_ADMIN = "tenant_admin"  # a user who is TENANT.ADMIN of the `tenant_uid` argument
+    TENANT_MEMBER = "tenant_member"  # a user or device-user of the `tenant_uid` argument
+    DEVICE = "device"  # a linked Flow Retail device (deviceToken)
+    DEVICE_USER = "device_user"  # a user signed in on a device (accessToken)
+
+
+def check_need(context: Context, need: Need, kwargs: dict[str, Any]) -> Principal | None:
+    if need is Need.PUBLIC:
+        return context.principal
+    principal = context.require_principal()
+    if need is Need.USER:
+        if principal.kind is not TokenKind.USER:
+            raise Forbidden("This field needs a signed-in user, not a device token.")
+    elif need in (Need.TENANT_ADMIN, Need.TENANT_MEMBER):
+        tenant_uid = check_uid(kwargs["tenant_uid"], "tenantUid")
+        if principal.kind is TokenKind.DEVICE or principal.tenant_id != tenant_uid:
+            raise Forbidden("You are not a member of this tenant.")
+        if need is Need.TENANT_ADMIN and not principal.is_tenant_admin:
+            raise Forbidden("This needs the TENANT.ADMIN permission.")
+    elif need is Need.DEVICE:
+        if principal.kind is not TokenKind.DEVICE:
+            raise Forbidden("This field needs a device token (from linkDevice).")
+    elif need is Need.DEVICE_USER and principal.kind is not TokenKind.ACCESS:
+        raise Forbidden("This field needs an access token (from deviceLogin).")
+    return principal
+
+
+def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declares what a root resolver needs; the check runs before it, from the declaration."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                check_need(kwargs["info"].context, need, kwargs)
+                return await fn(*args, **kwargs)
+
+            wrapper: Any = run_async
+        else:
+
+            @functools.wraps(fn)
+            def run(*args: Any, **kwargs: Any) -> Any:
+                check_need(kwargs["info"].context, need, kwargs)
+                return fn(*args, **kwargs)
+
+            wrapper = run
+        wrapper.__facade_need__ = need
+        return wrapper
+
+    return decorate
+
+
+def root_field(need: Need, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """`strawberry.field` for a root resolver, with its permission declared and recorded."""
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        return strawberry.field(resolver=guarded(need)(fn), metadata={NEED: need}, **options)
+
+    return decorate
+
+
+def root_mutation(need: Need, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    def decorate(fn: Callable[..., Any]) -> Any:
+        return strawberry.mutation(resolver=guarded(need)(fn), metadata={NEED: need}, **options)
+
+    return decorate
+
+
+# A Guard decides from the principal and the *parent* whether an edge may be followed.
+Guard = Callable[[Principal | None, Any], bool]
+
+
+def same_tenant(tenant_of: Callable[[Any], str | None]) -> Guard:
+    def check(principal: Principal | None, parent: Any) -> bool:
+        tenant = tenant_of(parent)
+        return principal is not None and tenant is not None and principal.tenant_id == tenant
+
+    check.__doc__ = "the caller belongs to the parent's tenant"
+    return check
+
+
+def self_or_tenant_admin(principal: Principal | None, user: Any) -> bool:
+    """The user themself, or an admin of the user's tenant."""
+    if principal is None or principal.kind is TokenKind.DEVICE:
+        return False
+    if principal.user_id == user.id:
+        return True
+    return principal.is_tenant_admin and user.tenant_id is not None and principal.tenant_id == user.tenant_id
+
+
+def owner_or_tenant(owner_of: Callable[[Any], int | None], tenant_of: Callable[[Any], str | None]) -> Guard:
+    def check(principal: Principal | None, parent: Any) -> bool:
+        if principal is None or principal.kind is TokenKind.DEVICE:
+            return False
+        if principal.user_id is not None and principal.user_id == owner_of(parent):
+            return True
+        tenant = tenant_of(parent)
+        return tenant is not None and principal.tenant_id == tenant
+
+    return check
+
+
+def enforce(guard: Guard | None, info: Info, parent: Any) -> None:
+    if guard is None or guard(info.context.principal, parent):
+        return
+    if info.context.principal is None:
+        info.context.require_principal()
+    raise Forbidden("You may not see this: it belongs to another tenant or user.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Edges
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """An edge as data: `loader` on Loaders resolves `getattr(parent, key)`."""
+
+    loader: str
+    key: str
+    guard: Guard | None = None
+    paged: bool = False
+    sort: type[enum.Enum] | None = None
+    filters: tuple[tuple[str, Any, Any], ...] = ()  # (argument, type, default)
+    fixed: tuple[Any, ...] = ()  # filter values fixed by the edge itself (e.g. apps only)
+
+
+def batched(loader: str, key: str, *, guard: Guard | None = None, description: str | None = None) -> Any:
+    """A to-one edge: the parent's `key` attribute, loaded by the `loader` ById loader."""
+    edge = Edge(loader=loader, key=key, guard=guard)
+
+    def resolve(root: Any, info: Info) -> Any:
+        enforce(guard, info, root)
+        value = getattr(root, key)
+        if value is None:
+            return None
+        return getattr(info.context.loaders, loader).load(value)
+
+    resolve.__annotations__ = {"root": Any, "info": Info}
+    return strawberry.field(resolver=resolve, description=description, metadata={EDGE: edge})
+
+
+def listed(loader: str, key: str, *, guard: Guard | None = None, description: str | None = None) -> Any:
+    """A short, unpaged to-many edge (e.g. a store's tills, an app's manifests)."""
+    edge = Edge(loader=loader, key=key, guard=guard)
+
+    def resolve(root: Any, info: Info) -> Any:
+        enforce(guard, info, root)
+        return getattr(info.context.loaders, loader).load(getattr(root, key))
+
+    resolve.__annotations__ = {"root": Any, "info": Info}
+    return strawberry.field(resolver=resolve, description=description, metadata={EDGE: edge})
+
+
+def page_args(
+    info: Info, first: int | None, after: str | None, sort: enum.Enum | None, direction: SortDirection | None
+) -> PageArgs:
+    settings = info.context.settings
+    limit = settings.default_page_size if first is None else first
+    if limit < 0 or limit > settings.max_page_size:
+        raise BadUserInput(f"`first` must be between 0 and {settings.max_page_size}.", field="first")
+    return PageArgs(
+        limit=limit,
+        offset=decode_cursor(after) + 1 if after else 0,
+        sort=sort.value if sort is not None else "id",
+        direction=direction or SortDirection.ASC,
+    )
+
+
+def paged(
+    loader: str,
+    key: str,
+    *,
+    sort: type[enum.Enum],
+    guard: Guard | None = None,
+    filters: Sequence[tuple[str, Any, Any]] = (),
+    fixed: Sequence[Any] = (),
+    description: str | None = None,
+) -> Any:
+    """A to-many edge answered as a Relay connection: `loader` is a PagesOf loader keyed by
+    (parent key, page, *fixed, *filters)."""
+    edge = Edge(
+        loader=loader, key=key, guard=guard, paged=True, sort=sort, filters=tuple(filters), fixed=tuple(fixed)
+    )
+    filter_names = [name for name, _, _ in filters]
+
+    def resolve(root: Any, info: Info, **kwargs: Any) -> Any:
+        enforce(guard, info, root)
+        page = page_args(info, kwargs["first"], kwargs["after"], kwargs["sort_by"], kwargs["sort_direction"])
+        values = tuple(_hashable(kwargs[name]) for name in filter_names)
+        future = getattr(info.context.loaders, loader).load((getattr(root, key), page, *fixed, *values))
+        return future
+
+    params = [
+        inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info),
+        *connection_parameters(sort),
+        *(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=typ, default=default)
+            for name, typ, default in filters
+        ),
+    ]
+    resolve.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    resolve.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not p.empty}
+    resolve.__annotations__["root"] = Any
+    return strawberry.field(resolver=resolve, description=description, metadata={EDGE: edge})
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def connection_parameters(sort: type[enum.Enum]) -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return [
+        inspect.Parameter("first", kw, annotation=int | None, default=None),
+        inspect.Parameter("after", kw, annotation=str | None, default=None),
+        inspect.Parameter("sort_by", kw, annotation=sort | None, default=None),
+        inspect.Parameter("sort_direction", kw, annotation=SortDirection | None, default=None),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections
+
+
+@strawberry.type(description="Where a page sits in its list (Relay).")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+def connection(node: type[T], name: str) -> type:
+    """The `<name>Connection` and `<name>Edge` types for `node`."""
+    edge_cls = type(f"{name}Edge", (), {"__annotations__": {"cursor": str, "node": node}})
+    edge = strawberry.type(edge_cls, name=f"{name}Edge", description=f"A {name} in a list, with its cursor.")
+    conn_cls = type(
+        f"{name}Connection",
+        (),
+        {
+            "__annotations__": {
+                "edges": list[edge],  # type: ignore[valid-type]
+                "nodes": list[node],  # type: ignore[valid-type]
+                "page_info": PageInfo,
+                "total_count": int,
+            },
+            "total_count": strawberry.field(description="How many items the whole list has."),
+            "nodes": strawberry.field(description="The page's items, without cursors."),
+        },
+    )
+    return strawberry.type(conn_cls, name=f"{name}Connection", description=f"A page of {name} items (Relay).")
+
+
+def unauthenticated_if_anonymous(context: Context) -> None:
+    if context.principal is None:
+        raise Unauthenticated("Sign in first.")
+
+
+__all__ = [
+    "EDGE",
+    "NEED",
+    "Edge",
+    "Guard",
+    "Info",
+    "Need",
+    "PageInfo",
+    "SortDirectionEnum",
+    "StrawberryField",
+    "batched",
+    "connection",
+    "listed",
+    "page_args",
+    "paged",
+    "root_field",
+    "root_mutation",
+    "same_tenant",
+    "self_or_tenant_admin",
+]
+
+
+def int_id(value: str, name: str = "id") -> int:
+    """A numeric id given as a GraphQL ID; BadUserInput for anything else."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BadUserInput(f"`{name}` must be a numeric id.", field=name) from None
+    if number < 1:
+        raise BadUserInput(f"`{name}` must be a positive id.", field=name)
+    return number
+
+
+async def found(future: Any, what: str) -> Any:
+    """The loaded record, or NotFound: for root lookups where null would hide a typo."""
+    record = await future
+    if record is None:
+        raise NotFound(f"No {what} with that id.")
+    return record

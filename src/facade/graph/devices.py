@@ -1,0 +1,274 @@
+"""Devices: Flow Retail POS devices (registration, linking, sign-in, tenant management, F0-F12)
+and FLECS licensed devices (manufacturer, model, serial number), one type for both.
+
+Every device belongs to a tenant (or, for a FLECS device of a customer without one, to its owner)
+and is visible to that tenant's members only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from facade.graph.base import Info, Need, batched, connection, page_args, root_field, root_mutation
+from facade.graph.sorting import DeviceSort, UserSort
+from facade.models import DeviceAppType, DeviceFilter, DeviceStatus, SortDirection, check_uid
+
+DeviceAppTypeEnum = strawberry.enum(DeviceAppType, name="DeviceAppType", description="Which Flow Retail app runs on a device.")
+DeviceStatusEnum = strawberry.enum(DeviceStatus, name="DeviceStatus", description="Where a device is in its life.")
+
+
+@strawberry.type(description="A device manufacturer (FLECS).")
+class Manufacturer:
+    id: int
+    name: str
+
+
+@strawberry.type(description="A device: a Flow Retail POS device and/or a FLECS licensed device.")
+class Device:
+    id: strawberry.ID = strawberry.field(description="The device uid.")
+    name: str | None
+    app_type: DeviceAppTypeEnum  # type: ignore[valid-type]
+    status: DeviceStatusEnum  # type: ignore[valid-type]
+    system_information: str | None
+    device_code: str | None = strawberry.field(description="Code to link the physical device (while READY_TO_LINK).")
+    model: str | None
+    serial_number: str | None
+    manufacture_date: dt.date | None
+    license_status: int | None = strawberry.field(description="FLECS registration status (0 = registered).")
+    created_at: dt.datetime
+    last_modified_at: dt.datetime
+
+    @strawberry.field(description="Manufacturer of a FLECS device.")
+    def manufacturer(self) -> Manufacturer | None:
+        if self.manufacturer_id is None:  # type: ignore[attr-defined]
+            return None
+        return Manufacturer(id=self.manufacturer_id, name=self.manufacturer_name or "")  # type: ignore[attr-defined]
+
+    tenant: Annotated["Tenant", strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
+    store: Annotated["Store", strawberry.lazy("facade.graph.stores")] | None = batched("store", "store_id")
+    till: Annotated["Till", strawberry.lazy("facade.graph.stores")] | None = batched("till", "till_id")
+    owner: Annotated["User", strawberry.lazy("facade.graph.users")] | None = batched(
+        "user", "owner_id", description="Who registered the FLECS device."
+    )
+    license: Annotated["License", strawberry.lazy("facade.graph.licenses")] | None = batched(
+        "license_by_device", "id", description="The FLECS license bound to the device."
+    )
+
+
+DeviceConnection = connection(Device, "Device")
+
+
+@strawberry.type(description="A device registered with the deprecated device-authorisation flow (F2).")
+class DeviceRegistration:
+    device: Device
+    device_code: str
+    device_identifier: str
+    expires_in: int
+    interval: int
+    verification_uri: str
+
+
+@strawberry.type(description="A linked device and the deviceToken it signs in with from now on (F5).")
+class LinkedDevice:
+    device: Device
+    device_token: str
+    token_expires: int
+
+
+@strawberry.type(description="A user signed in on a device: the accessToken for that session (F0).")
+class DeviceSession:
+    access_token: str
+    token_expires: int
+    tenant_user: Annotated["User", strawberry.lazy("facade.graph.users")]
+    device: Device | None
+
+
+@strawberry.input(description="Filters for a device search (F9).")
+class DeviceSearch:
+    store_uid: str | None = None
+    app_type: DeviceAppTypeEnum | None = None  # type: ignore[valid-type]
+    status: DeviceStatusEnum | None = None  # type: ignore[valid-type]
+    text: str | None = strawberry.field(default=None, description="Part of the name or serial number.")
+
+
+@strawberry.input(description="Changes to a device (F11); fields left out stay as they are.")
+class DeviceChanges:
+    name: str | None = None
+    app_type: DeviceAppTypeEnum | None = None  # type: ignore[valid-type]
+    status: DeviceStatusEnum | None = None  # type: ignore[valid-type]
+    store_uid: str | None = None
+    till_uid: str | None = None
+
+
+async def _store_id(info: Info, store_uid: str | None, tenant_uid: str) -> int | None:
+    if store_uid is None:
+        return None
+    store = await info.context.loaders.store_by_uid.load(check_uid(store_uid, "storeUid"))
+    if store is None or store.tenant_id != tenant_uid:
+        # Another tenant's store is reported exactly like a missing one.
+        return -1
+    return int(store.id)
+
+
+@strawberry.type
+class DeviceQueries:
+    @root_field(Need.TENANT_ADMIN, description="A tenant's devices, optionally of one store (F7).")
+    async def devices(
+        self,
+        info: Info,
+        tenant_uid: str,
+        store_uid: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        sort_by: DeviceSort | None = None,
+        sort_direction: SortDirection | None = None,
+    ) -> DeviceConnection:  # type: ignore[valid-type]
+        page = page_args(info, first, after, sort_by, sort_direction)
+        where = DeviceFilter(tenant_id=tenant_uid, store_id=await _store_id(info, store_uid, tenant_uid))
+        return await info.context.loaders.devices_search.load((info.context.principal, where, page))
+
+    @root_field(Need.TENANT_ADMIN, description="Search a tenant's devices (F9).")
+    async def search_devices(
+        self,
+        info: Info,
+        tenant_uid: str,
+        filter: DeviceSearch | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        sort_by: DeviceSort | None = None,
+        sort_direction: SortDirection | None = None,
+    ) -> DeviceConnection:  # type: ignore[valid-type]
+        page = page_args(info, first, after, sort_by, sort_direction)
+        f = filter or DeviceSearch()
+        where = DeviceFilter(
+            tenant_id=tenant_uid,
+            store_id=await _store_id(info, f.store_uid, tenant_uid),
+            app_type=f.app_type,
+            status=f.status,
+            text=f.text or None,
+        )
+        return await info.context.loaders.devices_search.load((info.context.principal, where, page))
+
+    @root_field(Need.TENANT_ADMIN, description="One of a tenant's devices (F10).")
+    async def device(self, info: Info, tenant_uid: str, device_uid: str) -> Device:
+        principal = info.context.require_principal()
+        return await info.context.backend.devices.get(principal, tenant_uid, check_uid(device_uid, "deviceUid"))  # type: ignore[return-value]
+
+    @root_field(Need.DEVICE_USER, description="The device the caller is signed in on, with its store, till and tenant (F1).")
+    async def current_device(self, info: Info) -> Device:
+        return await info.context.backend.devices.current(info.context.require_principal())  # type: ignore[return-value]
+
+    @root_field(Need.DEVICE, description="Users who may sign in on the calling device (F6).")
+    async def device_users(
+        self,
+        info: Info,
+        account_types: list[str] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        sort_by: UserSort | None = None,
+        sort_direction: SortDirection | None = None,
+    ) -> Annotated["UserConnection", strawberry.lazy("facade.graph.users")]:
+        page = page_args(info, first, after, sort_by, sort_direction)
+        return await info.context.backend.devices.users(info.context.require_principal(), page, account_types)  # type: ignore[return-value]
+
+
+@strawberry.type
+class DeviceMutations:
+    @root_mutation(Need.PUBLIC, description="Register a device for the device-authorisation flow (F2, deprecated).")
+    async def register_device(
+        self, info: Info, client_id: str, name: str | None = None, system_information: str | None = None
+    ) -> DeviceRegistration:
+        r = await info.context.backend.devices.register(client_id, name, system_information)
+        return DeviceRegistration(
+            device=r.device,  # type: ignore[arg-type]
+            device_code=r.device_code,
+            device_identifier=r.device.id,
+            expires_in=r.expires_in,
+            interval=r.interval,
+            verification_uri=r.verification_uri,
+        )
+
+    @root_mutation(Need.DEVICE, description="Update the calling device's system information (F3).")
+    async def update_device_system_information(self, info: Info, system_information: str) -> Device:
+        principal = info.context.require_principal()
+        return await info.context.backend.devices.update_system_information(principal, system_information)  # type: ignore[return-value]
+
+    @root_mutation(Need.TENANT_MEMBER, description="Attach a registered device to a store and till (F4, deprecated).")
+    async def authorize_device(
+        self,
+        info: Info,
+        tenant_uid: str,
+        device_code: str,
+        store_uid: str,
+        till_uid: str | None = None,
+        name: str | None = None,
+    ) -> Device:
+        principal = info.context.require_principal()
+        check_uid(store_uid, "storeUid")
+        if till_uid is not None:
+            check_uid(till_uid, "tillUid")
+        return await info.context.backend.devices.authorize(  # type: ignore[return-value]
+            principal, device_code, tenant_uid, store_uid, till_uid, name
+        )
+
+    @root_mutation(Need.PUBLIC, description="Link a physical device with its device code and a tenant user's credentials (F5).")
+    async def link_device(
+        self,
+        info: Info,
+        device_code: str,
+        app_id: str,
+        user_code: str,
+        password: str,
+        system_information: str | None = None,
+    ) -> LinkedDevice:
+        r = await info.context.backend.devices.link(device_code, app_id, user_code, password, system_information)
+        return LinkedDevice(device=r.device, device_token=r.device_token.token, token_expires=r.device_token.expires)  # type: ignore[arg-type]
+
+    @root_mutation(Need.DEVICE, description="Sign a tenant user in on the calling device (F0): returns an accessToken.")
+    async def device_login(self, info: Info, user_code: str, password: str) -> DeviceSession:
+        principal = info.context.require_principal()
+        r = await info.context.backend.devices.login(principal, user_code, password)
+        device = await info.context.loaders.device.load(principal.device_id) if principal.device_id else None
+        return DeviceSession(
+            access_token=r.access_token.token,
+            token_expires=r.access_token.expires,
+            tenant_user=r.user,  # type: ignore[arg-type]
+            device=device,  # type: ignore[arg-type]
+        )
+
+    @root_mutation(Need.TENANT_ADMIN, description="Create a device, ready to link, in a tenant's store (F8).")
+    async def create_device(
+        self,
+        info: Info,
+        tenant_uid: str,
+        store_uid: str,
+        app_type: DeviceAppTypeEnum,  # type: ignore[valid-type]
+        till_uid: str | None = None,
+        name: str | None = None,
+    ) -> Device:
+        check_uid(store_uid, "storeUid")
+        if till_uid is not None:
+            check_uid(till_uid, "tillUid")
+        return await info.context.backend.devices.create(  # type: ignore[return-value]
+            info.context.require_principal(), tenant_uid, store_uid, till_uid, app_type, name
+        )
+
+    @root_mutation(Need.TENANT_ADMIN, description="Change a device: name, app type, status (BLOCKED blocks it), store, till (F11).")
+    async def update_device(self, info: Info, tenant_uid: str, device_uid: str, changes: DeviceChanges) -> Device:
+        check_uid(device_uid, "deviceUid")
+        values = {k: v for k, v in vars(changes).items() if v is not None}
+        for key, name in (("store_uid", "storeUid"), ("till_uid", "tillUid")):
+            if key in values:
+                check_uid(values[key], name)
+        return await info.context.backend.devices.update(  # type: ignore[return-value]
+            info.context.require_principal(), tenant_uid, device_uid, values
+        )
+
+    @root_mutation(Need.TENANT_ADMIN, description="Delete a device (F12). Returns the deleted device's uid.")
+    async def delete_device(self, info: Info, tenant_uid: str, device_uid: str) -> strawberry.ID:
+        check_uid(device_uid, "deviceUid")
+        await info.context.backend.devices.delete(info.context.require_principal(), tenant_uid, device_uid)
+        return strawberry.ID(device_uid)

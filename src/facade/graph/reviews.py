@@ -1,0 +1,39 @@
+"""Reviews of products and apps, and posting one (FLECS POST products/apps/reviews)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from facade.graph.base import Info, Need, batched, connection, int_id, root_mutation
+
+
+@strawberry.type(description="A review of a product.")
+class Review:
+    id: strawberry.ID
+    reviewer: str
+    reviewer_email: str
+    review: str
+    rating: int = strawberry.field(description="1 to 5 stars.")
+    status: str
+    verified: bool = strawberry.field(description="The reviewer bought the product.")
+    created_at: dt.datetime
+
+    product: Annotated["Product", strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
+    user: Annotated["User", strawberry.lazy("facade.graph.users")] | None = batched(
+        "user", "user_id", description="The signed-in user who wrote it, when known."
+    )
+
+
+ReviewConnection = connection(Review, "Review")
+
+
+@strawberry.type
+class ReviewMutations:
+    @root_mutation(Need.USER, description="Review a product or app as the signed-in user (1 to 5 stars).")
+    async def post_review(self, info: Info, product_id: strawberry.ID, review: str, rating: int) -> Review:
+        principal = info.context.require_principal()
+        created = await info.context.backend.reviews.create(principal, int_id(product_id, "productId"), review, rating)
+        return created  # type: ignore[return-value]

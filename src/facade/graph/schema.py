@@ -1,0 +1,56 @@
+"""The schema: the root Query and Mutation composed from each domain's mixins, with the parser and
+validation caches on (documents repeat; see research/perf-baseline.md) and error codes applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
+
+from facade.graph.apps import AppMutations, AppQueries
+from facade.graph.devices import DeviceMutations, DeviceQueries
+from facade.graph.extensions import ErrorCodes
+from facade.graph.licenses import LicenseMutations, LicenseQueries
+from facade.graph.products import ProductQueries
+from facade.graph.reviews import ReviewMutations
+from facade.graph.stores import StoreQueries
+from facade.graph.tenants import TenantQueries
+from facade.graph.users import UserMutations, UserQueries
+
+
+@strawberry.type(description="Everything a client can read.")
+class Query(UserQueries, TenantQueries, StoreQueries, ProductQueries, DeviceQueries, LicenseQueries, AppQueries):
+    pass
+
+
+@strawberry.type(description="Everything a client can change.")
+class Mutation(UserMutations, ReviewMutations, DeviceMutations, LicenseMutations, AppMutations):
+    pass
+
+
+class FacadeSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # ErrorCodes has logged what is unexpected; expected errors are answers, not incidents.
+        return None
+
+
+def build_schema() -> FacadeSchema:
+    return FacadeSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512), ErrorCodes],
+    )
+
+
+schema: Any = None
+
+
+def get_schema() -> FacadeSchema:
+    """The process-wide schema (built once; it is immutable)."""
+    global schema
+    if schema is None:
+        schema = build_schema()
+    return schema  # type: ignore[no-any-return]

@@ -1,0 +1,103 @@
+"""Stores (FLECS productStore, Flow Retail store) with their address, tills, catalogue and devices.
+
+A store's storefront (name, address, products) is public, as the FLECS product listings are;
+its tills, devices and staff are visible to members of its tenant only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from facade.graph.base import (
+    Info,
+    Need,
+    batched,
+    connection,
+    found,
+    int_id,
+    listed,
+    page_args,
+    paged,
+    root_field,
+    same_tenant,
+)
+from facade.graph.sorting import DeviceSort, ProductSort, StoreSort, UserSort
+from facade.models import SortDirection, check_uid
+
+_member = same_tenant(lambda store: store.tenant_id)
+
+
+@strawberry.type(description="A postal address.")
+class Address:
+    street_1: str
+    street_2: str
+    city: str
+    zip: str
+    country: str
+    state: str
+
+
+@strawberry.type(description="A shop: its storefront, catalogue, tills and devices.")
+class Store:
+    id: strawberry.ID
+    uid: str = strawberry.field(description="Flow Retail store uid.")
+    name: str
+    shop_name: str
+    url: str
+    address: Address
+    created_at: dt.datetime
+
+    tenant: Annotated["Tenant", strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
+    products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+        "products_by_store", "id", sort=ProductSort, fixed=(False,), description="The store's products."
+    )
+    apps: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+        "products_by_store", "id", sort=ProductSort, fixed=(True,), description="The store's app products."
+    )
+    tills: list[Till] = listed("tills_by_store", "id", guard=_member, description="Tills (members only).")
+    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] = paged(
+        "devices_by_store", "id", sort=DeviceSort, guard=_member, description="Devices in the store (members only)."
+    )
+    users: Annotated["UserConnection", strawberry.lazy("facade.graph.users")] = paged(
+        "users_by_store",
+        "id",
+        sort=UserSort,
+        guard=_member,
+        filters=[("account_types", list[str] | None, None)],
+        description="Users with access to the store (members only).",
+    )
+
+
+@strawberry.type(description="A till (checkout) in a store.")
+class Till:
+    id: strawberry.ID
+    name: str
+    store: Store | None = batched("store", "store_id")
+
+
+StoreConnection = connection(Store, "Store")
+
+
+@strawberry.type
+class StoreQueries:
+    @root_field(Need.PUBLIC, description="A store by id.")
+    async def store(self, info: Info, id: strawberry.ID) -> Store:
+        return await found(info.context.loaders.store.load(int_id(id)), "store")  # type: ignore[no-any-return]
+
+    @root_field(Need.PUBLIC, description="A store by its Flow Retail uid.")
+    async def store_by_uid(self, info: Info, uid: str) -> Store:
+        return await found(info.context.loaders.store_by_uid.load(check_uid(uid, "uid")), "store")  # type: ignore[no-any-return]
+
+    @root_field(Need.PUBLIC, description="Every storefront.")
+    async def stores(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        sort_by: StoreSort | None = None,
+        sort_direction: SortDirection | None = None,
+    ) -> StoreConnection:  # type: ignore[valid-type]
+        return await info.context.loaders.stores_all.load((page_args(info, first, after, sort_by, sort_direction),))

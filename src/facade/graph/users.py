@@ -1,0 +1,131 @@
+"""Users: sign-in (FLECS login), token validation, the signed-in viewer and every edge a user
+owns (subscriptions, purchases, licenses, devices, reviews, products sold)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from facade.graph.base import Info, Need, batched, connection, paged, root_field, root_mutation, self_or_tenant_admin
+from facade.graph.sorting import DeviceSort, LicenseSort, ProductSort, ReviewSort, SubscriptionSort
+from facade.models import TenantRole
+
+TenantRoleEnum = strawberry.enum(TenantRole, name="TenantRole", description="A user's role in their tenant.")
+
+
+@strawberry.type(description="Console feature flags of a user.")
+class FeatureFlags:
+    is_vendor: bool
+    is_whitelabeled: bool
+
+
+@strawberry.type(description="A person who signs in: customer, vendor, tenant admin or cashier.")
+class User:
+    id: strawberry.ID
+    login: str
+    email: str
+    display_name: str
+    first_name: str
+    last_name: str
+    user_code: str | None = strawberry.field(description="Code the user signs in with on a Flow Retail device.")
+    account_type: str
+    tenant_role: TenantRoleEnum  # type: ignore[valid-type]
+    is_vendor: bool
+    is_whitelabeled: bool
+    created_at: dt.datetime
+
+    @strawberry.field(description="Console feature flags.")
+    def feature_flags(self) -> FeatureFlags:
+        return FeatureFlags(is_vendor=self.is_vendor, is_whitelabeled=self.is_whitelabeled)
+
+    tenant: Annotated["Tenant", strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
+    default_store: Annotated["Store", strawberry.lazy("facade.graph.stores")] | None = batched(
+        "store", "default_store_id"
+    )
+    owned_products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+        "products_by_owner", "id", sort=ProductSort, description="Products this user sells (as vendor)."
+    )
+    reviews: Annotated["ReviewConnection", strawberry.lazy("facade.graph.reviews")] = paged(
+        "reviews_by_user", "id", sort=ReviewSort, description="Reviews this user wrote."
+    )
+    purchased_products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+        "products_purchased",
+        "id",
+        sort=ProductSort,
+        guard=self_or_tenant_admin,
+        fixed=(False,),
+        filters=[("store_id", int | None, None)],
+        description="Products the user bought, through their subscriptions (FLECS my/products).",
+    )
+    purchased_apps: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+        "products_purchased",
+        "id",
+        sort=ProductSort,
+        guard=self_or_tenant_admin,
+        fixed=(True,),
+        filters=[("store_id", int | None, None)],
+        description="Apps the user bought (FLECS my/products/apps).",
+    )
+    subscriptions: Annotated["SubscriptionConnection", strawberry.lazy("facade.graph.subscriptions")] = paged(
+        "subscriptions_by_user",
+        "id",
+        sort=SubscriptionSort,
+        guard=self_or_tenant_admin,
+        filters=[("store_id", int | None, None)],
+        description="The user's subscriptions (FLECS my/subscriptions).",
+    )
+    licenses: Annotated["LicenseConnection", strawberry.lazy("facade.graph.licenses")] = paged(
+        "licenses_by_user", "id", sort=LicenseSort, guard=self_or_tenant_admin, description="The user's licenses."
+    )
+    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] = paged(
+        "devices_by_owner",
+        "id",
+        sort=DeviceSort,
+        guard=self_or_tenant_admin,
+        description="FLECS devices the user registered.",
+    )
+
+
+UserConnection = connection(User, "User")
+
+
+@strawberry.type(description="A signed-in session: the token to send as `Authorization: Bearer <token>`.")
+class LoginPayload:
+    token: str
+    token_expires: int = strawberry.field(description="Expiry, seconds since the epoch.")
+    user: User
+    feature_flags: FeatureFlags
+
+
+@strawberry.type
+class TokenValidation:
+    is_valid: bool
+
+
+@strawberry.type
+class UserQueries:
+    @root_field(Need.USER, description="The signed-in user.")
+    def viewer(self, info: Info) -> User | None:
+        principal = info.context.require_principal()
+        return info.context.loaders.user.load(principal.user_id)  # type: ignore[return-value]
+
+    @root_field(Need.PUBLIC, description="Whether a token from `login` is still valid (FLECS auth/validate).")
+    async def validate_token(self, info: Info, token: str) -> TokenValidation:
+        return TokenValidation(is_valid=await info.context.backend.users.validate_token(token))
+
+
+@strawberry.type
+class UserMutations:
+    @root_mutation(Need.PUBLIC, description="Sign in with a login (or e-mail) and password (FLECS auth/login).")
+    async def login(self, info: Info, username: str, password: str) -> LoginPayload:
+        result = await info.context.backend.users.login(username, password)
+        info.context.loaders.user.prime(result.user.id, result.user)
+        user = result.user
+        return LoginPayload(
+            token=result.token.token,
+            token_expires=result.token.expires,
+            user=user,  # type: ignore[arg-type]
+            feature_flags=FeatureFlags(is_vendor=user.is_vendor, is_whitelabeled=user.is_whitelabeled),
+        )

@@ -1,0 +1,138 @@
+"""Per-request dataloaders: the only road from the graph to data.
+
+Every loader batches the keys asked for in one tick of the event loop into one backend call and
+caches them for the rest of the request. Two shapes cover the whole graph:
+
+- `ById(fetch)`: keys are ids, `fetch(ids) -> {id: record}`; a missing id loads as None.
+- `PagesOf(fetch)`: keys are `(parent, PageArgs, *filters)`; keys that share the page and filters
+  go to the backend together as `fetch(parents, *filters, page) -> {parent: Page}`, so a list
+  hanging off 100 parents is one backend call.
+
+Imports backends' interfaces and models only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+
+from facade.backends.interfaces import Backend, ProductQuery
+from facade.models import AppManifest, DeviceFilter, Page, PageArgs
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class ById(DataLoader[K, V | None], Generic[K, V]):
+    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: list[K]) -> list[V | None]:  # type: ignore[override]
+        found = await self._fetch(list(dict.fromkeys(keys)))
+        return [found.get(k) for k in keys]
+
+    def prime_many(self, records: dict[K, V]) -> None:
+        for key, value in records.items():
+            self.prime(key, value)
+
+
+class ListsBy(DataLoader[K, list[V]], Generic[K, V]):
+    """Keys are parents; each loads the (unpaged) list hanging off it."""
+
+    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, list[V]]]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: list[K]) -> list[list[V]]:  # type: ignore[override]
+        found = await self._fetch(list(dict.fromkeys(keys)))
+        return [found.get(k, []) for k in keys]
+
+
+PageKey = tuple[Any, ...]  # (parent, PageArgs, *filters)
+
+
+class PagesOf(DataLoader[PageKey, Page[Any]]):
+    def __init__(self, fetch: Callable[..., Awaitable[dict[Any, Page[Any]]]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: list[PageKey]) -> list[Page[Any]]:  # type: ignore[override]
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for parent, page, *filters in keys:
+            groups.setdefault((page, *filters), []).append(parent)
+        answers: dict[PageKey, Page[Any]] = {}
+        for (page, *filters), parents in groups.items():
+            pages = await self._fetch(list(dict.fromkeys(parents)), *filters, page)
+            for parent in parents:
+                answers[(parent, page, *filters)] = pages.get(parent) or Page(items=[], total=0)
+        return [answers[k] for k in keys]
+
+
+class Lists(DataLoader[tuple[Any, ...], Page[Any]]):
+    """Root lists: keys are `(*filters, page)`; each distinct key is one backend call."""
+
+    def __init__(self, fetch: Callable[..., Awaitable[Page[Any]]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: list[tuple[Any, ...]]) -> list[Page[Any]]:  # type: ignore[override]
+        return [await self._fetch(*key) for key in keys]
+
+
+class Loaders:
+    """The loaders of one request, created on first use."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        b = backend
+        self.tenant = ById(b.tenants.get_many)
+        self.user = ById(b.users.get_many)
+        self.store = ById(b.stores.get_many)
+        self.store_by_uid = ById(b.stores.get_many_by_uid)
+        self.till = ById(b.stores.tills_get_many)
+        self.product = ById(b.products.get_many)
+        self.subscription = ById(b.subscriptions.get_many)
+        self.device = ById(b.devices.get_many)
+        self.license = ById(b.licenses.get_many)
+        self.license_by_device = ById(b.licenses.by_device)
+
+        self.tills_by_store = ListsBy(b.stores.tills_by_store)
+        self.manifests_by_product: ListsBy[int, AppManifest] = ListsBy(b.apps.manifests_by_product)
+        self.manifests_for: ListsBy[tuple[str, str], AppManifest] = ListsBy(b.apps.manifests_for)
+
+        self.stores_by_tenant = PagesOf(b.stores.page_by_tenant)
+        self.users_by_tenant = PagesOf(b.users.page_by_tenant)
+        self.users_by_store = PagesOf(self._users_by_store)
+        self.products_by_store = PagesOf(b.products.page_by_store)
+        self.products_by_owner = PagesOf(b.products.page_by_owner)
+        self.products_purchased = PagesOf(self._purchased)
+        self.reviews_by_product = PagesOf(b.reviews.page_by_product)
+        self.reviews_by_user = PagesOf(b.reviews.page_by_user)
+        self.subscriptions_by_user = PagesOf(b.subscriptions.page_by_user)
+        self.devices_by_store = PagesOf(b.devices.page_by_store)
+        self.devices_by_owner = PagesOf(b.devices.page_by_owner)
+        self.licenses_by_user = PagesOf(b.licenses.page_by_user)
+        self.devices_by_tenant = PagesOf(self._devices_by_tenant)
+
+        self.stores_all = Lists(b.stores.page_all)
+        self.products_all = Lists(lambda apps_only, store_id, page: b.products.page_all(
+            ProductQuery(apps_only=apps_only, store_id=store_id), page))
+        self.devices_search = Lists(b.devices.search)
+
+    async def _devices_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Any]]:
+        # A tenant's devices are only shown to its members, so a request asks for one tenant.
+        return {t: await self.backend.devices.search(None, DeviceFilter(tenant_id=t), page) for t in tenant_ids}
+
+    async def _purchased(
+        self, user_ids: Sequence[int], apps_only: bool, store_id: int | None, page: PageArgs
+    ) -> dict[int, Page[Any]]:
+        return await self.backend.products.page_purchased(user_ids, ProductQuery(apps_only, store_id), page)
+
+    async def _users_by_store(
+        self, store_ids: Sequence[int], account_types: list[str] | None, page: PageArgs
+    ) -> dict[int, Page[Any]]:
+        types = tuple(account_types) if account_types else None
+        return await self.backend.users.page_by_store_access(store_ids, page, types)
