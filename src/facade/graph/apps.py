@@ -59,7 +59,7 @@ class AppQueries:
         manifest_version: str | None = None,
         max_manifest_version: str | None = None,
         session_id: str | None = None,
-    ) -> AppManifest:
+    ) -> AppManifest | None:
         session = session_argument(info, session_id)
         if manifest_version is not None:
             check_semver(manifest_version, "manifestVersion")
@@ -80,7 +80,7 @@ class AppMutations:
     @root_mutation(Need.PUBLIC, description="Create a download token for an app version (FLECS POST tokens).")
     async def create_download_token(
         self, info: Info, app: str, version: str, session_id: str | None = None
-    ) -> DownloadTokenResult:
+    ) -> DownloadTokenResult | None:
         r = await info.context.backend.apps.create_token(session_argument(info, session_id), app, version)
         token = (
             DownloadToken(app=r.token.app, version=r.token.version, username=r.token.username, password=r.token.password)

@@ -125,7 +125,7 @@ class DeviceQueries:
         after: str | None = None,
         sort_by: DeviceSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> DeviceConnection:  # type: ignore[valid-type]
+    ) -> DeviceConnection | None:  # type: ignore[valid-type]
         page = page_args(info, first, after, sort_by, sort_direction)
         where = DeviceFilter(tenant_id=tenant_uid, store_id=await _store_id(info, store_uid, tenant_uid))
         return await info.context.loaders.devices_search.load((info.context.principal, where, page))
@@ -140,7 +140,7 @@ class DeviceQueries:
         after: str | None = None,
         sort_by: DeviceSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> DeviceConnection:  # type: ignore[valid-type]
+    ) -> DeviceConnection | None:  # type: ignore[valid-type]
         page = page_args(info, first, after, sort_by, sort_direction)
         f = filter or DeviceSearch()
         where = DeviceFilter(
@@ -153,12 +153,12 @@ class DeviceQueries:
         return await info.context.loaders.devices_search.load((info.context.principal, where, page))
 
     @root_field(Need.TENANT_ADMIN, description="One of a tenant's devices (F10).")
-    async def device(self, info: Info, tenant_uid: str, device_uid: str) -> Device:
+    async def device(self, info: Info, tenant_uid: str, device_uid: str) -> Device | None:
         principal = info.context.require_principal()
         return await info.context.backend.devices.get(principal, tenant_uid, check_uid(device_uid, "deviceUid"))  # type: ignore[return-value]
 
     @root_field(Need.DEVICE_USER, description="The device the caller is signed in on, with its store, till and tenant (F1).")
-    async def current_device(self, info: Info) -> Device:
+    async def current_device(self, info: Info) -> Device | None:
         return await info.context.backend.devices.current(info.context.require_principal())  # type: ignore[return-value]
 
     @root_field(Need.DEVICE, description="Users who may sign in on the calling device (F6).")
@@ -170,7 +170,7 @@ class DeviceQueries:
         after: str | None = None,
         sort_by: UserSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> Annotated["UserConnection", strawberry.lazy("facade.graph.users")]:
+    ) -> Annotated["UserConnection", strawberry.lazy("facade.graph.users")] | None:
         page = page_args(info, first, after, sort_by, sort_direction)
         return await info.context.backend.devices.users(info.context.require_principal(), page, account_types)  # type: ignore[return-value]
 
@@ -180,7 +180,7 @@ class DeviceMutations:
     @root_mutation(Need.PUBLIC, description="Register a device for the device-authorisation flow (F2, deprecated).")
     async def register_device(
         self, info: Info, client_id: str, name: str | None = None, system_information: str | None = None
-    ) -> DeviceRegistration:
+    ) -> DeviceRegistration | None:
         r = await info.context.backend.devices.register(client_id, name, system_information)
         return DeviceRegistration(
             device=r.device,  # type: ignore[arg-type]
@@ -192,7 +192,7 @@ class DeviceMutations:
         )
 
     @root_mutation(Need.DEVICE, description="Update the calling device's system information (F3).")
-    async def update_device_system_information(self, info: Info, system_information: str) -> Device:
+    async def update_device_system_information(self, info: Info, system_information: str) -> Device | None:
         principal = info.context.require_principal()
         return await info.context.backend.devices.update_system_information(principal, system_information)  # type: ignore[return-value]
 
@@ -205,7 +205,7 @@ class DeviceMutations:
         store_uid: str,
         till_uid: str | None = None,
         name: str | None = None,
-    ) -> Device:
+    ) -> Device | None:
         principal = info.context.require_principal()
         check_uid(store_uid, "storeUid")
         if till_uid is not None:
@@ -223,12 +223,12 @@ class DeviceMutations:
         user_code: str,
         password: str,
         system_information: str | None = None,
-    ) -> LinkedDevice:
+    ) -> LinkedDevice | None:
         r = await info.context.backend.devices.link(device_code, app_id, user_code, password, system_information)
         return LinkedDevice(device=r.device, device_token=r.device_token.token, token_expires=r.device_token.expires)  # type: ignore[arg-type]
 
     @root_mutation(Need.DEVICE, description="Sign a tenant user in on the calling device (F0): returns an accessToken.")
-    async def device_login(self, info: Info, user_code: str, password: str) -> DeviceSession:
+    async def device_login(self, info: Info, user_code: str, password: str) -> DeviceSession | None:
         principal = info.context.require_principal()
         r = await info.context.backend.devices.login(principal, user_code, password)
         device = await info.context.loaders.device.load(principal.device_id) if principal.device_id else None
@@ -248,7 +248,7 @@ class DeviceMutations:
         app_type: DeviceAppTypeEnum,  # type: ignore[valid-type]
         till_uid: str | None = None,
         name: str | None = None,
-    ) -> Device:
+    ) -> Device | None:
         check_uid(store_uid, "storeUid")
         if till_uid is not None:
             check_uid(till_uid, "tillUid")
@@ -257,7 +257,7 @@ class DeviceMutations:
         )
 
     @root_mutation(Need.TENANT_ADMIN, description="Change a device: name, app type, status (BLOCKED blocks it), store, till (F11).")
-    async def update_device(self, info: Info, tenant_uid: str, device_uid: str, changes: DeviceChanges) -> Device:
+    async def update_device(self, info: Info, tenant_uid: str, device_uid: str, changes: DeviceChanges) -> Device | None:
         check_uid(device_uid, "deviceUid")
         values = {k: v for k, v in vars(changes).items() if v is not None}
         for key, name in (("store_uid", "storeUid"), ("till_uid", "tillUid")):
@@ -268,7 +268,7 @@ class DeviceMutations:
         )
 
     @root_mutation(Need.TENANT_ADMIN, description="Delete a device (F12). Returns the deleted device's uid.")
-    async def delete_device(self, info: Info, tenant_uid: str, device_uid: str) -> strawberry.ID:
+    async def delete_device(self, info: Info, tenant_uid: str, device_uid: str) -> strawberry.ID | None:
         check_uid(device_uid, "deviceUid")
         await info.context.backend.devices.delete(info.context.require_principal(), tenant_uid, device_uid)
         return strawberry.ID(device_uid)

@@ -76,7 +76,7 @@ def session_argument(info: Info, session_id: str | None) -> str:
 @strawberry.type
 class LicenseQueries:
     @root_field(Need.PUBLIC, description="Validate a device's license by its session id (FLECS device/license/validate).")
-    async def validate_license(self, info: Info, session_id: str | None = None) -> LicenseValidation:
+    async def validate_license(self, info: Info, session_id: str | None = None) -> LicenseValidation | None:
         valid, session = await info.context.backend.licenses.validate(session_argument(info, session_id))
         return LicenseValidation(
             is_valid=valid, session=Session(id=session.id, timestamp=session.timestamp) if session else None
@@ -92,7 +92,7 @@ class LicenseMutations:
     )
     async def activate_license(
         self, info: Info, license_key: str | None = None, session_id: str | None = None
-    ) -> LicenseActivation:
+    ) -> LicenseActivation | None:
         session = session_id or info.context.session_id
         if session is not None:
             check_session_id(session)
@@ -114,7 +114,7 @@ class LicenseMutations:
         model: str,
         serial_number: str,
         manufacture_date: dt.date,
-    ) -> Annotated["Device", strawberry.lazy("facade.graph.devices")]:
+    ) -> Annotated["Device", strawberry.lazy("facade.graph.devices")] | None:
         return await info.context.backend.licenses.register_device(  # type: ignore[return-value]
             info.context.require_principal(), manufacturer.id, manufacturer.name, model, serial_number, manufacture_date
         )

@@ -60,7 +60,7 @@ class Product:
     owner: Annotated["User", strawberry.lazy("facade.graph.users")] | None = batched(
         "user", "owner_id", description="The vendor who sells the product."
     )
-    reviews: Annotated["ReviewConnection", strawberry.lazy("facade.graph.reviews")] = paged(
+    reviews: Annotated["ReviewConnection", strawberry.lazy("facade.graph.reviews")] | None = paged(
         "reviews_by_product", "id", sort=ReviewSort, description="Reviews of the product."
     )
     manifests: list[Annotated["AppManifest", strawberry.lazy("facade.graph.apps")]] = listed(
@@ -74,7 +74,7 @@ ProductConnection = connection(Product, "Product")
 @strawberry.type
 class ProductQueries:
     @root_field(Need.PUBLIC, description="A product or app by id.")
-    async def product(self, info: Info, id: strawberry.ID) -> Product:
+    async def product(self, info: Info, id: strawberry.ID) -> Product | None:
         return await found(info.context.loaders.product.load(int_id(id)), "product")  # type: ignore[no-any-return]
 
     @root_field(Need.PUBLIC, description="All products, of one store when `storeId` is given (FLECS GET products).")
@@ -86,7 +86,7 @@ class ProductQueries:
         after: str | None = None,
         sort_by: ProductSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> ProductConnection:  # type: ignore[valid-type]
+    ) -> ProductConnection | None:  # type: ignore[valid-type]
         page = page_args(info, first, after, sort_by, sort_direction)
         return await info.context.loaders.products_all.load((False, store_id, page))
 
@@ -99,6 +99,6 @@ class ProductQueries:
         after: str | None = None,
         sort_by: ProductSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> ProductConnection:  # type: ignore[valid-type]
+    ) -> ProductConnection | None:  # type: ignore[valid-type]
         page = page_args(info, first, after, sort_by, sort_direction)
         return await info.context.loaders.products_all.load((True, store_id, page))

@@ -33,7 +33,7 @@ ReviewConnection = connection(Review, "Review")
 @strawberry.type
 class ReviewMutations:
     @root_mutation(Need.USER, description="Review a product or app as the signed-in user (1 to 5 stars).")
-    async def post_review(self, info: Info, product_id: strawberry.ID, review: str, rating: int) -> Review:
+    async def post_review(self, info: Info, product_id: strawberry.ID, review: str, rating: int) -> Review | None:
         principal = info.context.require_principal()
         created = await info.context.backend.reviews.create(principal, int_id(product_id, "productId"), review, rating)
         return created  # type: ignore[return-value]

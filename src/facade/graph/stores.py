@@ -51,17 +51,17 @@ class Store:
     created_at: dt.datetime
 
     tenant: Annotated["Tenant", strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
-    products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+    products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
         "products_by_store", "id", sort=ProductSort, fixed=(False,), description="The store's products."
     )
-    apps: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+    apps: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
         "products_by_store", "id", sort=ProductSort, fixed=(True,), description="The store's app products."
     )
-    tills: list[Till] = listed("tills_by_store", "id", guard=_member, description="Tills (members only).")
-    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] = paged(
+    tills: list[Till] | None = listed("tills_by_store", "id", guard=_member, description="Tills (members only).")
+    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] | None = paged(
         "devices_by_store", "id", sort=DeviceSort, guard=_member, description="Devices in the store (members only)."
     )
-    users: Annotated["UserConnection", strawberry.lazy("facade.graph.users")] = paged(
+    users: Annotated["UserConnection", strawberry.lazy("facade.graph.users")] | None = paged(
         "users_by_store",
         "id",
         sort=UserSort,
@@ -84,11 +84,11 @@ StoreConnection = connection(Store, "Store")
 @strawberry.type
 class StoreQueries:
     @root_field(Need.PUBLIC, description="A store by id.")
-    async def store(self, info: Info, id: strawberry.ID) -> Store:
+    async def store(self, info: Info, id: strawberry.ID) -> Store | None:
         return await found(info.context.loaders.store.load(int_id(id)), "store")  # type: ignore[no-any-return]
 
     @root_field(Need.PUBLIC, description="A store by its Flow Retail uid.")
-    async def store_by_uid(self, info: Info, uid: str) -> Store:
+    async def store_by_uid(self, info: Info, uid: str) -> Store | None:
         return await found(info.context.loaders.store_by_uid.load(check_uid(uid, "uid")), "store")  # type: ignore[no-any-return]
 
     @root_field(Need.PUBLIC, description="Every storefront.")
@@ -99,5 +99,5 @@ class StoreQueries:
         after: str | None = None,
         sort_by: StoreSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> StoreConnection:  # type: ignore[valid-type]
+    ) -> StoreConnection | None:  # type: ignore[valid-type]
         return await info.context.loaders.stores_all.load((page_args(info, first, after, sort_by, sort_direction),))

@@ -20,13 +20,13 @@ class Tenant:
     name: str
     created_at: dt.datetime
 
-    stores: Annotated["StoreConnection", strawberry.lazy("facade.graph.stores")] = paged(
+    stores: Annotated["StoreConnection", strawberry.lazy("facade.graph.stores")] | None = paged(
         "stores_by_tenant", "id", sort=StoreSort, guard=_member, description="The tenant's stores (members only)."
     )
-    users: Annotated["UserConnection", strawberry.lazy("facade.graph.users")] = paged(
+    users: Annotated["UserConnection", strawberry.lazy("facade.graph.users")] | None = paged(
         "users_by_tenant", "id", sort=UserSort, guard=_member, description="The tenant's users (members only)."
     )
-    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] = paged(
+    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] | None = paged(
         "devices_by_tenant", "id", sort=DeviceSort, guard=_member, description="The tenant's devices (members only)."
     )
 

@@ -44,13 +44,13 @@ class User:
     default_store: Annotated["Store", strawberry.lazy("facade.graph.stores")] | None = batched(
         "store", "default_store_id"
     )
-    owned_products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+    owned_products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
         "products_by_owner", "id", sort=ProductSort, description="Products this user sells (as vendor)."
     )
-    reviews: Annotated["ReviewConnection", strawberry.lazy("facade.graph.reviews")] = paged(
+    reviews: Annotated["ReviewConnection", strawberry.lazy("facade.graph.reviews")] | None = paged(
         "reviews_by_user", "id", sort=ReviewSort, description="Reviews this user wrote."
     )
-    purchased_products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+    purchased_products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
         "products_purchased",
         "id",
         sort=ProductSort,
@@ -59,7 +59,7 @@ class User:
         filters=[("store_id", int | None, None)],
         description="Products the user bought, through their subscriptions (FLECS my/products).",
     )
-    purchased_apps: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] = paged(
+    purchased_apps: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
         "products_purchased",
         "id",
         sort=ProductSort,
@@ -68,7 +68,7 @@ class User:
         filters=[("store_id", int | None, None)],
         description="Apps the user bought (FLECS my/products/apps).",
     )
-    subscriptions: Annotated["SubscriptionConnection", strawberry.lazy("facade.graph.subscriptions")] = paged(
+    subscriptions: Annotated["SubscriptionConnection", strawberry.lazy("facade.graph.subscriptions")] | None = paged(
         "subscriptions_by_user",
         "id",
         sort=SubscriptionSort,
@@ -76,10 +76,10 @@ class User:
         filters=[("store_id", int | None, None)],
         description="The user's subscriptions (FLECS my/subscriptions).",
     )
-    licenses: Annotated["LicenseConnection", strawberry.lazy("facade.graph.licenses")] = paged(
+    licenses: Annotated["LicenseConnection", strawberry.lazy("facade.graph.licenses")] | None = paged(
         "licenses_by_user", "id", sort=LicenseSort, guard=self_or_tenant_admin, description="The user's licenses."
     )
-    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] = paged(
+    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] | None = paged(
         "devices_by_owner",
         "id",
         sort=DeviceSort,
@@ -119,7 +119,7 @@ class UserQueries:
 @strawberry.type
 class UserMutations:
     @root_mutation(Need.PUBLIC, description="Sign in with a login (or e-mail) and password (FLECS auth/login).")
-    async def login(self, info: Info, username: str, password: str) -> LoginPayload:
+    async def login(self, info: Info, username: str, password: str) -> LoginPayload | None:
         result = await info.context.backend.users.login(username, password)
         info.context.loaders.user.prime(result.user.id, result.user)
         user = result.user

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from facade.errors import BadUserInput
@@ -108,23 +108,20 @@ async def page_by_parent(
     # Subscript, not attribute access: `.c._parent` is the column collection's own parent
     # collection, which silently ordered by every column instead of (parent, row number).
     rn, parent_col = inner.c["_rn"], inner.c["_parent"]
+    first, last = page.offset + 1, page.offset + page.limit
+    # Each parent's first row comes along even when the page starts past it: it carries the
+    # parent's total, so a page past the end (or of size 0) still needs no second query. A
+    # parent without any row has total 0, which its absence says.
     outer = (
-        select(inner)
-        .where(rn > page.offset, rn <= page.offset + page.limit)
-        .order_by(parent_col, rn)
+        select(inner).where(or_(and_(rn >= first, rn <= last), rn == 1)).order_by(parent_col, rn)
     )
     grouped: dict[K, list[R]] = {}
     totals: dict[K, int] = {}
     for row in (await conn.execute(outer)).mappings():
         key = row["_parent"]
-        grouped.setdefault(key, []).append(build(row))
         totals[key] = int(row["_total"])
-    missing = [p for p in parents if p not in totals]
-    if missing and (page.offset > 0 or page.limit == 0):
-        counted = stmt.add_columns(parent.label("_parent")).where(parent.in_(missing)).subquery()
-        count_stmt = select(counted.c["_parent"], func.count()).group_by(counted.c["_parent"])
-        for key, total in (await conn.execute(count_stmt)).all():
-            totals[key] = int(total)
+        if first <= row["_rn"] <= last:
+            grouped.setdefault(key, []).append(build(row))
     for key in parents:
         result[key] = Page(items=grouped.get(key, []), total=totals.get(key, 0), offset=page.offset)
     return result

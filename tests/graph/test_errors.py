@@ -1,0 +1,120 @@
+"""Bad input gets a clear error with a stable code and writes nothing; unexpected failures are
+masked, with no stack trace or SQL reaching the client."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from conftest import Api, make_settings, open_api
+from facade.backends.local import LocalStore
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ('{ product(id: "abc") { id } }', "BAD_USER_INPUT"),
+        ('{ product(id: "999999") { id } }', "NOT_FOUND"),
+        ('{ store(id: "-3") { id } }', "BAD_USER_INPUT"),
+        ('{ storeByUid(uid: "no such/store") { id } }', "BAD_USER_INPUT"),
+        ('{ storeByUid(uid: "no-such-store") { id } }', "NOT_FOUND"),
+        ('{ products(first: -1) { totalCount } }', "BAD_USER_INPUT"),
+        ('{ products(first: 100000) { totalCount } }', "BAD_USER_INPUT"),
+        ('{ products(after: "bm90IGEgY3Vyc29y") { totalCount } }', "BAD_USER_INPUT"),
+        ('{ products(sortBy: PRIZE) { totalCount } }', "GRAPHQL_VALIDATION_FAILED"),
+        ('{ validateLicense(sessionId: "not-a-uuid") { isValid } }', "BAD_USER_INPUT"),
+        ('{ validateLicense { isValid } }', "BAD_USER_INPUT"),
+        (
+            '{ appManifest(app: "x", version: "1", manifestVersion: "3.0", '
+            'sessionId: "00000000-0000-4000-8000-000000000000") { app } }',
+            "BAD_USER_INPUT",
+        ),
+    ],
+)
+async def test_bad_input_has_a_stable_code(api: Api, query: str, code: str) -> None:
+    error = await api.error(query)
+
+    assert error["extensions"]["code"] == code, error
+    assert "Traceback" not in error["message"]
+
+
+async def test_variable_of_wrong_type_is_bad_user_input(api: Api) -> None:
+    error = await api.error("query($n: Int) { products(first: $n) { totalCount } }", {"n": "ten"})
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_field_error_keeps_the_rest_of_the_response(api: Api) -> None:
+    body = await api.post('{ products(first: 1) { totalCount } viewer { login } product(id: "0") { id } }')
+
+    assert body["data"]["products"]["totalCount"] > 0
+    codes = sorted(e["extensions"]["code"] for e in body["errors"])
+    assert codes == ["BAD_USER_INPUT", "UNAUTHENTICATED"]
+
+
+async def test_rejected_review_writes_nothing(fresh_api: Api) -> None:
+    token = await fresh_api.login("alice")
+    before = await fresh_api.data('{ product(id: "1") { ratingCount reviews { totalCount } } }')
+
+    for rating in (0, 6, -1):
+        error = await fresh_api.error(
+            'mutation($r: Int!) { postReview(productId: "1", review: "ok", rating: $r) { id } }', {"r": rating},
+            token=token,
+        )
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    blank = await fresh_api.error('mutation { postReview(productId: "1", review: "  ", rating: 4) { id } }', token=token)
+    assert blank["extensions"]["code"] == "BAD_USER_INPUT"
+
+    after = await fresh_api.data('{ product(id: "1") { ratingCount reviews { totalCount } } }')
+    assert after == before
+
+
+async def test_future_manufacture_date_writes_nothing(fresh_api: Api) -> None:
+    token = await fresh_api.login("alice")
+    count = '{ viewer { devices { totalCount } } }'
+    before = await fresh_api.data(count, token=token)
+
+    error = await fresh_api.error(
+        'mutation { registerDeviceLicense(manufacturer: {id: 7, name: "Acme"}, model: "IPC-1", '
+        'serialNumber: "SN-FUTURE-1", manufactureDate: "2999-01-01") { id } }',
+        token=token,
+    )
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert await fresh_api.data(count, token=token) == before
+
+
+class _BrokenProducts:
+    """Fails the way a bug would: an exception whose text must not reach the client."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def page_all(self, *args: Any) -> Any:
+        raise RuntimeError("SELECT password_hash FROM users -- connection string postgres://admin:s3cret@db")
+
+
+async def test_unexpected_errors_are_masked_and_logged(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, _ = await open_api(make_settings(tmp_path), products=10)
+    store: LocalStore = api.store
+    store.products = _BrokenProducts(store.products)  # type: ignore[assignment]
+    try:
+        with caplog.at_level(logging.ERROR, logger="facade.graph"):
+            body = await api.post("{ products { totalCount } stores(first: 1) { totalCount } }")
+    finally:
+        await api.client.aclose()
+        await store.aclose()
+
+    error = body["errors"][0]
+    assert error["message"] == "Internal server error."
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "s3cret" not in str(body) and "SELECT" not in str(body)
+    assert body["data"]["stores"]["totalCount"] > 0  # the rest of the request still answered
+    assert "RuntimeError" in caplog.text  # the server log keeps what the client does not see
