@@ -17,6 +17,8 @@ _PAGE = """<!doctype html>
 </head>
 <body>
   <div id="graphiql">Loading GraphiQL…</div>
+  <!-- Before the script that reads it: an inline script runs as soon as it is parsed. -->
+  <script type="application/json" id="facade-config">{config}</script>
   <script src="{static}/react.production.min.js"></script>
   <script src="{static}/react-dom.production.min.js"></script>
   <script src="{static}/graphiql.min.js"></script>
@@ -33,7 +35,6 @@ _PAGE = """<!doctype html>
       }})
     );
   </script>
-  <script type="application/json" id="facade-config">{config}</script>
 </body>
 </html>
 """

@@ -32,19 +32,20 @@ SEMVER_PATTERN = re.compile(
 
 def check_uid(value: str, name: str) -> str:
     """Flow Retail's UID schema: `^[A-Za-z0-9-_]+` (we anchor the end too: a uid is one token)."""
-    if not UID_PATTERN.match(value):
+    # fullmatch: `$` alone would let a trailing newline through.
+    if not UID_PATTERN.fullmatch(value):
         raise BadUserInput(f"{name} must match ^[A-Za-z0-9-_]+", field=name)
     return value
 
 
 def check_session_id(value: str, name: str = "sessionId") -> str:
-    if not UUID_PATTERN.match(value):
+    if not UUID_PATTERN.fullmatch(value):
         raise BadUserInput(f"{name} must be a lower-case UUID", field=name)
     return value
 
 
 def check_semver(value: str, name: str) -> str:
-    if not SEMVER_PATTERN.match(value):
+    if not SEMVER_PATTERN.fullmatch(value):
         raise BadUserInput(f"{name} must be a semantic version such as 3.0.0", field=name)
     return value
 

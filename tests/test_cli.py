@@ -1,0 +1,117 @@
+"""The `facade` command as a user runs it: real processes, a real server on a loopback port, real
+HTTP. Nothing goes through an in-process ASGI transport here."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import httpx
+
+from conftest import PASSWORD
+from support.server import answering_pid, run_facade, serve, sqlite_url, worker_pids
+
+PRODUCTS = "{ products(first: 3) { totalCount nodes { id name } } }"
+LOGIN = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }"
+VIEWER = "{ viewer { login } }"
+
+
+def login(client: httpx.Client, username: str = "alice") -> str:
+    response = client.post(
+        "/graphql", json={"query": LOGIN, "variables": {"u": username, "p": PASSWORD}}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["data"]["login"]["token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def count_rows(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(count)
+
+
+def test_serve_answers_graphql_and_graphiql_over_http(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+
+    with (
+        serve(tmp_path, "--database-url", sqlite_url(db), "--seed-products", "30") as server,
+        httpx.Client(base_url=server.url, timeout=10.0) as client,
+    ):
+        products = client.post("/graphql", json={"query": PRODUCTS})
+        token = login(client)
+        signed_in = client.post("/graphql", json={"query": VIEWER}, headers=bearer(token))
+        anonymous = client.post("/graphql", json={"query": VIEWER})
+        page = client.get("/graphql", headers={"Accept": "text/html"})
+
+    assert products.status_code == 200
+    assert products.json()["data"]["products"]["totalCount"] == 30
+    assert len(products.json()["data"]["products"]["nodes"]) == 3
+    assert signed_in.json() == {"data": {"viewer": {"login": "alice"}}}
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "graphiql.min.js" in page.text
+    assert db.is_file()
+    assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o600
+
+
+def test_workers_agree_on_tokens_through_the_shared_secret_file(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+
+    with serve(
+        tmp_path, "--workers", "2", "--database-url", sqlite_url(db), "--seed-products", "10"
+    ) as server:
+        workers = worker_pids(server, 2)
+        with httpx.Client(base_url=server.url, timeout=10.0) as client:
+            token = login(client)
+        answers: list[dict[str, object]] = []
+        answered_by: set[int] = set()
+        # A client per request: each opens its own connection, which the kernel hands to either
+        # worker. At least 20 requests, and on until both workers have verified the token (bounded).
+        while len(answers) < 20 or (len(answered_by) < 2 and len(answers) < 100):
+            with httpx.Client(base_url=server.url, timeout=10.0) as client:
+                response = client.post("/graphql", json={"query": VIEWER}, headers=bearer(token))
+                answered_by.add(answering_pid(server, response, workers))
+            answers.append(response.json())
+
+    assert len(workers) == 2
+    assert all(answer == {"data": {"viewer": {"login": "alice"}}} for answer in answers), answers
+    assert answered_by == workers, f"only {answered_by} of the workers {workers} answered"
+
+
+def test_db_migrate_then_seed_refuses_a_store_with_data_unless_reset(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    url = sqlite_url(db)
+
+    migrated = run_facade(tmp_path, "db", "migrate", "--database-url", url)
+    seeded = run_facade(tmp_path, "db", "seed", "--products", "500", "--database-url", url)
+    products_after_seed = count_rows(db, "products")
+    again = run_facade(tmp_path, "db", "seed", "--database-url", url)
+    reset = run_facade(tmp_path, "db", "seed", "--reset", "--products", "50", "--database-url", url)
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert "applied migrations" in migrated.stdout
+    assert seeded.returncode == 0, seeded.stderr
+    assert seeded.stdout.startswith("Seeded in")
+    assert products_after_seed == 500
+    assert again.returncode == 1
+    assert "already has data" in again.stdout
+    assert reset.returncode == 0, reset.stderr
+    assert reset.stdout.startswith("Seeded in")
+    assert count_rows(db, "products") == 50
+
+
+def test_schema_export_to_stdout_prints_the_sdl(tmp_path: Path) -> None:
+    exported = run_facade(tmp_path, "schema", "export", "--output", "-")
+
+    assert exported.returncode == 0, exported.stderr
+    assert "type Query {" in exported.stdout
+    assert "type Mutation {" in exported.stdout
+    assert not (tmp_path / "schema").exists()  # `-` means stdout, not a file named "-"
+    assert not (tmp_path / "-").exists()
