@@ -79,7 +79,64 @@ class Api:
         return self.tokens[username]
 
 
-async def open_api(settings: Settings, products: int = SEED_PRODUCTS) -> tuple[Api, Any]:
+def store_kind() -> str:
+    """Which database the GraphQL suite runs on: `sqlite` (default) or `postgres`
+    (FACADE_TEST_STORE=postgres, with FACADE_TEST_POSTGRES_URL naming a server)."""
+    return os.environ.get("FACADE_TEST_STORE", "sqlite")
+
+
+async def postgres_database() -> str:
+    """A new, empty PostgreSQL database for one store; dropped at the end of the session."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = postgres_url()
+    if url is None:
+        pytest.skip("FACADE_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    server = make_url(url)
+    name = f"facade_test_{os.getpid()}_{len(_CREATED_DATABASES)}"
+    try:
+        conn = await asyncpg.connect(
+            host=server.host, port=server.port or 5432, user=server.username, database=server.database
+        )
+    except (OSError, asyncpg.PostgresError) as err:
+        pytest.skip(f"PostgreSQL at {server.host}:{server.port} does not answer: {err}")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    _CREATED_DATABASES.append(name)
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+_CREATED_DATABASES: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _drop_postgres_databases() -> AsyncIterator[None]:
+    yield
+    if not _CREATED_DATABASES:
+        return
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(postgres_url() or "")
+    conn = await asyncpg.connect(host=server.host, port=server.port or 5432, user=server.username,
+                                 database=server.database)
+    try:
+        for name in _CREATED_DATABASES:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def open_api(
+    settings: Settings, products: int = SEED_PRODUCTS, *, database: str | None = None
+) -> tuple[Api, Any]:
+    """The app over a freshly seeded store, on SQLite or, when asked, PostgreSQL."""
+    if (database or store_kind()) == "postgres":
+        settings = settings.model_copy(update={"database_url": await postgres_database()})
     store = await LocalStore.open(settings.database_url, TokenService(settings))
     await seed(store.engine, products=products)
     app = create_app(settings, backend=store)
@@ -131,4 +188,4 @@ def postgres_url() -> str | None:
     return os.environ.get("FACADE_TEST_POSTGRES_URL")
 
 
-__all__ = ["PASSWORD", "Api", "StatementCounter", "asyncio", "make_settings", "open_api", "postgres_url"]
+__all__ = ["PASSWORD", "Api", "StatementCounter", "asyncio", "make_settings", "open_api", "postgres_url", "store_kind"]
