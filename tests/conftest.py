@@ -45,8 +45,14 @@ class Api:
     settings: Settings
     tokens: dict[str, str] = field(default_factory=dict)
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
-                   headers: dict[str, str] | None = None) -> dict[str, Any]:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         sent = dict(headers or {})
         if token:
             sent["Authorization"] = f"Bearer {token}"
@@ -97,7 +103,10 @@ async def postgres_database() -> str:
     name = f"facade_test_{os.getpid()}_{len(_CREATED_DATABASES)}"
     try:
         conn = await asyncpg.connect(
-            host=server.host, port=server.port or 5432, user=server.username, database=server.database
+            host=server.host,
+            port=server.port or 5432,
+            user=server.username,
+            database=server.database,
         )
     except (OSError, asyncpg.PostgresError) as err:
         pytest.skip(f"PostgreSQL at {server.host}:{server.port} does not answer: {err}")
@@ -122,8 +131,9 @@ async def _drop_postgres_databases() -> AsyncIterator[None]:
     from sqlalchemy.engine import make_url
 
     server = make_url(postgres_url() or "")
-    conn = await asyncpg.connect(host=server.host, port=server.port or 5432, user=server.username,
-                                 database=server.database)
+    conn = await asyncpg.connect(
+        host=server.host, port=server.port or 5432, user=server.username, database=server.database
+    )
     try:
         for name in _CREATED_DATABASES:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -188,4 +198,13 @@ def postgres_url() -> str | None:
     return os.environ.get("FACADE_TEST_POSTGRES_URL")
 
 
-__all__ = ["PASSWORD", "Api", "StatementCounter", "asyncio", "make_settings", "open_api", "postgres_url", "store_kind"]
+__all__ = [
+    "PASSWORD",
+    "Api",
+    "StatementCounter",
+    "asyncio",
+    "make_settings",
+    "open_api",
+    "postgres_url",
+    "store_kind",
+]

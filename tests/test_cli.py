@@ -18,9 +18,7 @@ VIEWER = "{ viewer { login } }"
 
 
 def login(client: httpx.Client, username: str = "alice") -> str:
-    response = client.post(
-        "/graphql", json={"query": LOGIN, "variables": {"u": username, "p": PASSWORD}}
-    )
+    response = client.post("/graphql", json={"query": LOGIN, "variables": {"u": username, "p": PASSWORD}})
     assert response.status_code == 200, response.text
     token: str = response.json()["data"]["login"]["token"]
     return token
@@ -64,9 +62,7 @@ def test_serve_answers_graphql_and_graphiql_over_http(tmp_path: Path) -> None:
 def test_workers_agree_on_tokens_through_the_shared_secret_file(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
 
-    with serve(
-        tmp_path, "--workers", "2", "--database-url", sqlite_url(db), "--seed-products", "10"
-    ) as server:
+    with serve(tmp_path, "--workers", "2", "--database-url", sqlite_url(db), "--seed-products", "10") as server:
         workers = worker_pids(server, 2)
         with httpx.Client(base_url=server.url, timeout=10.0) as client:
             token = login(client)

@@ -23,7 +23,8 @@ def contains(actual: Any, expected: Any, path: str = "") -> None:
             assert key in actual, f"{path}.{key} is missing"
             contains(actual[key], value, f"{path}.{key}")
     elif isinstance(expected, list):
-        assert isinstance(actual, list) and actual, f"{path}: expected a non-empty list, got {actual!r}"
+        assert isinstance(actual, list), f"{path}: expected a list, got {actual!r}"
+        assert actual, f"{path}: expected a non-empty list"
         for i, value in enumerate(expected):
             contains(actual[i], value, f"{path}[{i}]")
     else:

@@ -75,11 +75,19 @@ class GraphQLEndpoint:
         accept = request.headers.get("accept", "")
         media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else JSON
         if accept and media == JSON and not _accepts_json(accept):
-            return _reply({"errors": [{"message": "Accept application/json or " + GRAPHQL_RESPONSE}]}, 406, JSON)
+            return _reply(
+                {"errors": [{"message": "Accept application/json or " + GRAPHQL_RESPONSE}]},
+                406,
+                JSON,
+            )
         try:
             params = await _params(request)
         except _BadRequest as bad:
-            return _reply({"errors": [{"message": str(bad), "extensions": {"code": "BAD_REQUEST"}}]}, bad.status, media)
+            return _reply(
+                {"errors": [{"message": str(bad), "extensions": {"code": "BAD_REQUEST"}}]},
+                bad.status,
+                media,
+            )
         allowed = (OperationType.QUERY,) if request.method == "GET" else None
         context = build_context(request)
         try:
@@ -91,7 +99,10 @@ class GraphQLEndpoint:
                 allowed_operation_types=allowed,
             )
         except InvalidOperationTypeError:
-            error = {"message": "Only queries may be sent with GET; POST mutations.", "extensions": {"code": "BAD_REQUEST"}}
+            error = {
+                "message": "Only queries may be sent with GET; POST mutations.",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
             return _reply({"errors": [error]}, 405, media, headers={"Allow": "POST"})
         except Exception:  # pragma: no cover - the schema turns errors into results; this is a last guard
             log.exception("graphql execution failed")
@@ -178,7 +189,12 @@ def _reply(body: dict[str, Any], status: int, media: str, headers: dict[str, str
 
 def build_context(request: Request) -> Context:
     state = request.app.state
-    context = Context(settings=state.settings, backend=state.backend, loaders=Loaders(state.backend), request=request)
+    context = Context(
+        settings=state.settings,
+        backend=state.backend,
+        loaders=Loaders(state.backend),
+        request=request,
+    )
     try:
         token = bearer_token(request.headers.get("authorization"))
         if token is not None:

@@ -30,7 +30,7 @@ class ById(DataLoader[K, V | None], Generic[K, V]):
         super().__init__()
         self._fetch = fetch
 
-    async def batch_load_fn(self, keys: list[K]) -> list[V | None]:  # type: ignore[override]
+    async def batch_load_fn(self, keys: list[K]) -> list[V | None]:
         found = await self._fetch(list(dict.fromkeys(keys)))
         return [found.get(k) for k in keys]
 
@@ -46,7 +46,7 @@ class ListsBy(DataLoader[K, list[V]], Generic[K, V]):
         super().__init__()
         self._fetch = fetch
 
-    async def batch_load_fn(self, keys: list[K]) -> list[list[V]]:  # type: ignore[override]
+    async def batch_load_fn(self, keys: list[K]) -> list[list[V]]:
         found = await self._fetch(list(dict.fromkeys(keys)))
         return [found.get(k, []) for k in keys]
 
@@ -59,7 +59,7 @@ class PagesOf(DataLoader[PageKey, Page[Any]]):
         super().__init__()
         self._fetch = fetch
 
-    async def batch_load_fn(self, keys: list[PageKey]) -> list[Page[Any]]:  # type: ignore[override]
+    async def batch_load_fn(self, keys: list[PageKey]) -> list[Page[Any]]:
         groups: dict[tuple[Any, ...], list[Any]] = {}
         for parent, page, *filters in keys:
             groups.setdefault((page, *filters), []).append(parent)
@@ -78,7 +78,7 @@ class Lists(DataLoader[tuple[Any, ...], Page[Any]]):
         super().__init__()
         self._fetch = fetch
 
-    async def batch_load_fn(self, keys: list[tuple[Any, ...]]) -> list[Page[Any]]:  # type: ignore[override]
+    async def batch_load_fn(self, keys: list[tuple[Any, ...]]) -> list[Page[Any]]:
         return [await self._fetch(*key) for key in keys]
 
 
@@ -118,8 +118,11 @@ class Loaders:
         self.devices_by_tenant = PagesOf(self._devices_by_tenant)
 
         self.stores_all = Lists(b.stores.page_all)
-        self.products_all = Lists(lambda apps_only, store_id, page: b.products.page_all(
-            ProductQuery(apps_only=apps_only, store_id=store_id), page))
+        self.products_all = Lists(
+            lambda apps_only, store_id, page: b.products.page_all(
+                ProductQuery(apps_only=apps_only, store_id=store_id), page
+            )
+        )
         self.devices_search = Lists(b.devices.search)
 
     async def _devices_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Any]]:

@@ -20,8 +20,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         "sqlite+aiosqlite:///./facade.db",
-        description="SQLAlchemy URL of the local store: sqlite+aiosqlite:///path or "
-        "postgresql+asyncpg://user@host/db.",
+        description="SQLAlchemy URL of the local store: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db.",
     )
     seed_on_start: bool = Field(True, description="Create and seed an empty store on start-up.")
     seed_products: int = Field(200, ge=0, description="Products made by the start-up seed.")

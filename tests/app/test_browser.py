@@ -23,9 +23,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if chromium_path() is None:
         pytest.skip("Chromium is not installed: apt-get install chromium")
     workdir = tmp_path_factory.mktemp("browser")
-    with serve(
-        workdir, "--database-url", sqlite_url(workdir / "x.db"), "--seed-products", "30"
-    ) as running:
+    with serve(workdir, "--database-url", sqlite_url(workdir / "x.db"), "--seed-products", "30") as running:
         yield running
 
 

@@ -34,7 +34,9 @@ async def test_graphql_response_json_is_used_when_accepted(api: Api) -> None:
 
 async def test_invalid_document_is_400_with_graphql_response_json(api: Api) -> None:
     response = await api.client.post(
-        "/graphql", json={"query": "{ products { nope } }"}, headers={"Accept": "application/graphql-response+json"}
+        "/graphql",
+        json={"query": "{ products { nope } }"},
+        headers={"Accept": "application/graphql-response+json"},
     )
 
     assert response.status_code == 400
@@ -59,7 +61,10 @@ async def test_syntax_error_has_parse_code(api: Api) -> None:
 async def test_get_runs_queries(api: Api) -> None:
     response = await api.client.get(
         "/graphql",
-        params={"query": "query($n: Int) { products(first: $n) { nodes { id } } }", "variables": json.dumps({"n": 3})},
+        params={
+            "query": "query($n: Int) { products(first: $n) { nodes { id } } }",
+            "variables": json.dumps({"n": 3}),
+        },
     )
 
     assert response.status_code == 200
@@ -68,7 +73,8 @@ async def test_get_runs_queries(api: Api) -> None:
 
 async def test_get_refuses_mutations(api: Api) -> None:
     response = await api.client.get(
-        "/graphql", params={"query": 'mutation { login(username: "alice", password: "x") { token } }'}
+        "/graphql",
+        params={"query": 'mutation { login(username: "alice", password: "x") { token } }'},
     )
 
     assert response.status_code == 405
@@ -99,7 +105,12 @@ async def test_browser_gets_graphiql_with_local_assets(api: Api) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "query Storefront" in page.text
-    for asset in ("graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"):
+    for asset in (
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+    ):
         assert f"/graphql/static/{asset}" in page.text
         served = await api.client.get(f"/graphql/static/{asset}")
         assert served.status_code == 200, asset

@@ -42,7 +42,7 @@ async def test_nested_list_is_one_query_per_entity_type_on_postgres(pg_api: Api)
 
 
 async def test_sorting_and_paging_agree_with_sqlite(pg_api: Api, api: Api) -> None:
-    query = "{ products(first: 10, after: \"%s\", sortBy: PRICE, sortDirection: DESC) { nodes { price } } }"
+    query = '{ products(first: 10, after: "%s", sortBy: PRICE, sortDirection: DESC) { nodes { price } } }'
     from facade.models import encode_cursor
 
     for db in (pg_api, api):
@@ -54,21 +54,27 @@ async def test_sorting_and_paging_agree_with_sqlite(pg_api: Api, api: Api) -> No
 async def test_sign_in_review_and_device_lifecycle_on_postgres(pg_api: Api) -> None:
     token = await pg_api.login("alice")
     review = await pg_api.data(
-        'mutation { postReview(productId: "3", review: "Runs on our IPCs", rating: 5) { rating product { ratingCount } } }',
+        'mutation { postReview(productId: "3", review: "Runs on our IPCs", rating: 5) '
+        "{ rating product { ratingCount } } }",
         token=token,
     )
     assert review["postReview"]["rating"] == 5
 
-    store_uid = (await pg_api.data('{ tenant(tenantUid: "acme-retail") { stores(first: 1) { nodes { uid } } } }',
-                                   token=token))["tenant"]["stores"]["nodes"][0]["uid"]
+    store_uid = (
+        await pg_api.data(
+            '{ tenant(tenantUid: "acme-retail") { stores(first: 1) { nodes { uid } } } }',
+            token=token,
+        )
+    )["tenant"]["stores"]["nodes"][0]["uid"]
     created = await pg_api.data(
-        'mutation($s: String!) { createDevice(tenantUid: "acme-retail", storeUid: $s, appType: CLIENT, name: "PG till") '
-        "{ id status deviceCode } }",
+        'mutation($s: String!) { createDevice(tenantUid: "acme-retail", storeUid: $s, appType: CLIENT, '
+        'name: "PG till") { id status deviceCode } }',
         {"s": store_uid},
         token=token,
     )
     device = created["createDevice"]
-    assert device["status"] == "READY_TO_LINK" and device["deviceCode"]
+    assert device["status"] == "READY_TO_LINK"
+    assert device["deviceCode"]
 
     linked = await pg_api.data(
         'mutation($c: String!) { linkDevice(deviceCode: $c, appId: "flow-retail-client", userCode: "1001", '

@@ -41,9 +41,7 @@ async def test_same_store_is_loaded_once_per_request(api: Api, count_sql: Statem
     assert len(select_stores) == 1  # ...and each store was fetched once, in one batch
 
 
-async def test_nested_connections_of_many_parents_are_one_windowed_query(
-    api: Api, count_sql: StatementCounter
-) -> None:
+async def test_nested_connections_of_many_parents_are_one_windowed_query(api: Api, count_sql: StatementCounter) -> None:
     data = await api.data(
         "{ stores(first: 6) { nodes { id products(first: 2, sortBy: PRICE, sortDirection: DESC) "
         "{ totalCount nodes { price } } } } }"

@@ -20,12 +20,12 @@ from facade.backends.local import LocalStore
         ('{ store(id: "-3") { id } }', "BAD_USER_INPUT"),
         ('{ storeByUid(uid: "no such/store") { id } }', "BAD_USER_INPUT"),
         ('{ storeByUid(uid: "no-such-store") { id } }', "NOT_FOUND"),
-        ('{ products(first: -1) { totalCount } }', "BAD_USER_INPUT"),
-        ('{ products(first: 100000) { totalCount } }', "BAD_USER_INPUT"),
+        ("{ products(first: -1) { totalCount } }", "BAD_USER_INPUT"),
+        ("{ products(first: 100000) { totalCount } }", "BAD_USER_INPUT"),
         ('{ products(after: "bm90IGEgY3Vyc29y") { totalCount } }', "BAD_USER_INPUT"),
-        ('{ products(sortBy: PRIZE) { totalCount } }', "GRAPHQL_VALIDATION_FAILED"),
+        ("{ products(sortBy: PRIZE) { totalCount } }", "GRAPHQL_VALIDATION_FAILED"),
         ('{ validateLicense(sessionId: "not-a-uuid") { isValid } }', "BAD_USER_INPUT"),
-        ('{ validateLicense { isValid } }', "BAD_USER_INPUT"),
+        ("{ validateLicense { isValid } }", "BAD_USER_INPUT"),
         (
             '{ appManifest(app: "x", version: "1", manifestVersion: "3.0", '
             'sessionId: "00000000-0000-4000-8000-000000000000") { app } }',
@@ -60,11 +60,14 @@ async def test_rejected_review_writes_nothing(fresh_api: Api) -> None:
 
     for rating in (0, 6, -1):
         error = await fresh_api.error(
-            'mutation($r: Int!) { postReview(productId: "1", review: "ok", rating: $r) { id } }', {"r": rating},
+            'mutation($r: Int!) { postReview(productId: "1", review: "ok", rating: $r) { id } }',
+            {"r": rating},
             token=token,
         )
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    blank = await fresh_api.error('mutation { postReview(productId: "1", review: "  ", rating: 4) { id } }', token=token)
+    blank = await fresh_api.error(
+        'mutation { postReview(productId: "1", review: "  ", rating: 4) { id } }', token=token
+    )
     assert blank["extensions"]["code"] == "BAD_USER_INPUT"
 
     after = await fresh_api.data('{ product(id: "1") { ratingCount reviews { totalCount } } }')
@@ -73,7 +76,7 @@ async def test_rejected_review_writes_nothing(fresh_api: Api) -> None:
 
 async def test_future_manufacture_date_writes_nothing(fresh_api: Api) -> None:
     token = await fresh_api.login("alice")
-    count = '{ viewer { devices { totalCount } } }'
+    count = "{ viewer { devices { totalCount } } }"
     before = await fresh_api.data(count, token=token)
 
     error = await fresh_api.error(
@@ -99,9 +102,7 @@ class _BrokenProducts:
         raise RuntimeError("SELECT password_hash FROM users -- connection string postgres://admin:s3cret@db")
 
 
-async def test_unexpected_errors_are_masked_and_logged(
-    tmp_path: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_unexpected_errors_are_masked_and_logged(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
     api, _ = await open_api(make_settings(tmp_path), products=10)
     store: LocalStore = api.store
     store.products = _BrokenProducts(store.products)  # type: ignore[assignment]
@@ -115,6 +116,7 @@ async def test_unexpected_errors_are_masked_and_logged(
     error = body["errors"][0]
     assert error["message"] == "Internal server error."
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
-    assert "s3cret" not in str(body) and "SELECT" not in str(body)
+    assert "s3cret" not in str(body)
+    assert "SELECT" not in str(body)
     assert body["data"]["stores"]["totalCount"] > 0  # the rest of the request still answered
     assert "RuntimeError" in caplog.text  # the server log keeps what the client does not see

@@ -41,9 +41,7 @@ CLIENT_APP = "flow-retail-client"
 ASSISTANT_APP = "flow-retail-assistant"
 ALICE_CODE, BOB_CODE = "1001", "1002"
 
-DEVICE = (
-    "id name appType status deviceCode systemInformation store { uid } till { id } tenant { id }"
-)
+DEVICE = "id name appType status deviceCode systemInformation store { uid } till { id } tenant { id }"
 
 DEVICES = f"""
 query($tenantUid: String!, $storeUid: String, $first: Int, $after: String,
@@ -158,9 +156,7 @@ def code_of(error: dict[str, Any]) -> str:
     return code
 
 
-async def all_devices(
-    api: Api, token: str, tenant: str = TENANT, **variables: Any
-) -> list[dict[str, Any]]:
+async def all_devices(api: Api, token: str, tenant: str = TENANT, **variables: Any) -> list[dict[str, Any]]:
     data = await api.data(DEVICES, {"tenantUid": tenant, "first": 1000, **variables}, token=token)
     return [edge["node"] for edge in data["devices"]["edges"]]
 
@@ -177,9 +173,7 @@ async def get_device(api: Api, token: str, device_uid: str, tenant: str = TENANT
     return device
 
 
-async def seeded(
-    api: Api, token: str, status: str, app_type: str, store_uid: str = AMSTERDAM
-) -> dict[str, Any]:
+async def seeded(api: Api, token: str, status: str, app_type: str, store_uid: str = AMSTERDAM) -> dict[str, Any]:
     """A seeded device of acme-retail's `store_uid` in the given state."""
     filter_ = {"storeUid": store_uid, "status": status, "appType": app_type}
     data = await api.data(SEARCH, {"tenantUid": TENANT, "filter": filter_}, token=token)
@@ -220,9 +214,7 @@ async def linked_device(api: Api) -> tuple[str, dict[str, Any]]:
 
 
 async def device_login(api: Api, device_token: str, user_code: str = BOB_CODE) -> dict[str, Any]:
-    data = await api.data(
-        DEVICE_LOGIN, {"userCode": user_code, "password": PASSWORD}, token=device_token
-    )
+    data = await api.data(DEVICE_LOGIN, {"userCode": user_code, "password": PASSWORD}, token=device_token)
     session: dict[str, Any] = data["deviceLogin"]
     return session
 
@@ -231,15 +223,11 @@ async def device_login(api: Api, device_token: str, user_code: str = BOB_CODE) -
 
 
 @pytest.mark.parametrize("app_type", ["CLIENT", "ASSISTANT", "UNKNOWN"])
-async def test_create_device_is_ready_to_link_with_a_device_code(
-    fresh_api: Api, app_type: str
-) -> None:
+async def test_create_device_is_ready_to_link_with_a_device_code(fresh_api: Api, app_type: str) -> None:
     alice = await fresh_api.login("alice")
     before = await device_count(fresh_api, alice)
 
-    device = await create(
-        fresh_api, alice, app_type, tillUid=f"{AMSTERDAM}-till-2", name="Front till"
-    )
+    device = await create(fresh_api, alice, app_type, tillUid=f"{AMSTERDAM}-till-2", name="Front till")
 
     assert device["status"] == "READY_TO_LINK"
     assert device["appType"] == app_type
@@ -404,9 +392,7 @@ async def test_linking_a_blocked_device_is_a_conflict(fresh_api: Api) -> None:
     ("app_type", "wrong_app_id"),
     [("CLIENT", ASSISTANT_APP), ("ASSISTANT", CLIENT_APP), ("CLIENT", "   ")],
 )
-async def test_link_device_with_the_wrong_app_id_is_bad_input(
-    fresh_api: Api, app_type: str, wrong_app_id: str
-) -> None:
+async def test_link_device_with_the_wrong_app_id_is_bad_input(fresh_api: Api, app_type: str, wrong_app_id: str) -> None:
     alice = await fresh_api.login("alice")
     device = await create(fresh_api, alice, app_type)
     variables = link_variables(device["deviceCode"], app_id=wrong_app_id)
@@ -417,12 +403,8 @@ async def test_link_device_with_the_wrong_app_id_is_bad_input(
     assert (await get_device(fresh_api, alice, device["id"]))["status"] == "READY_TO_LINK"
 
 
-@pytest.mark.parametrize(
-    ("app_type", "app_id"), [("ASSISTANT", ASSISTANT_APP), ("UNKNOWN", "any-app")]
-)
-async def test_link_device_accepts_the_app_id_of_its_app_type(
-    fresh_api: Api, app_type: str, app_id: str
-) -> None:
+@pytest.mark.parametrize(("app_type", "app_id"), [("ASSISTANT", ASSISTANT_APP), ("UNKNOWN", "any-app")])
+async def test_link_device_accepts_the_app_id_of_its_app_type(fresh_api: Api, app_type: str, app_id: str) -> None:
     alice = await fresh_api.login("alice")
     device = await create(fresh_api, alice, app_type)
 
@@ -449,9 +431,7 @@ async def test_device_login_returns_an_access_token_and_the_tenant_user(fresh_ap
 async def test_device_login_with_a_wrong_password_is_unauthenticated(fresh_api: Api) -> None:
     device_token, _ = await linked_device(fresh_api)
 
-    error = await fresh_api.error(
-        DEVICE_LOGIN, {"userCode": BOB_CODE, "password": "wrong"}, token=device_token
-    )
+    error = await fresh_api.error(DEVICE_LOGIN, {"userCode": BOB_CODE, "password": "wrong"}, token=device_token)
 
     assert code_of(error) == "UNAUTHENTICATED"
 
@@ -459,9 +439,7 @@ async def test_device_login_with_a_wrong_password_is_unauthenticated(fresh_api: 
 async def test_device_login_with_a_user_token_is_forbidden(api: Api) -> None:
     alice = await api.login("alice")
 
-    error = await api.error(
-        DEVICE_LOGIN, {"userCode": ALICE_CODE, "password": PASSWORD}, token=alice
-    )
+    error = await api.error(DEVICE_LOGIN, {"userCode": ALICE_CODE, "password": PASSWORD}, token=alice)
 
     assert code_of(error) == "FORBIDDEN"
 
@@ -470,9 +448,7 @@ async def test_device_login_with_an_access_token_is_forbidden(fresh_api: Api) ->
     device_token, _ = await linked_device(fresh_api)
     access_token = (await device_login(fresh_api, device_token))["accessToken"]
 
-    error = await fresh_api.error(
-        DEVICE_LOGIN, {"userCode": BOB_CODE, "password": PASSWORD}, token=access_token
-    )
+    error = await fresh_api.error(DEVICE_LOGIN, {"userCode": BOB_CODE, "password": PASSWORD}, token=access_token)
 
     assert code_of(error) == "FORBIDDEN"
 
@@ -522,8 +498,7 @@ async def test_updated_system_information_shows_in_current_device_and_device(
     text = "Linux pos-1 6.6.8 #2 SMP PREEMPT_DYNAMIC 2026-02-01 aarch64"
 
     data = await fresh_api.data(
-        "mutation($s: String!) { updateDeviceSystemInformation(systemInformation: $s) "
-        "{ id systemInformation } }",
+        "mutation($s: String!) { updateDeviceSystemInformation(systemInformation: $s) { id systemInformation } }",
         {"s": text},
         token=device_token,
     )
@@ -538,9 +513,7 @@ async def test_updated_system_information_shows_in_current_device_and_device(
 async def test_update_system_information_needs_a_device_token(api: Api) -> None:
     alice = await api.login("alice")
 
-    error = await api.error(
-        'mutation { updateDeviceSystemInformation(systemInformation: "x") { id } }', token=alice
-    )
+    error = await api.error('mutation { updateDeviceSystemInformation(systemInformation: "x") { id } }', token=alice)
 
     assert code_of(error) == "FORBIDDEN"
 
@@ -568,17 +541,13 @@ async def test_device_users_are_the_users_with_access_to_the_device_store(fresh_
 
 async def test_device_users_page_with_cursors(fresh_api: Api) -> None:
     device_token, _ = await linked_device(fresh_api)
-    everyone = (await fresh_api.data(DEVICE_USERS, {"first": 1000}, token=device_token))[
-        "deviceUsers"
-    ]
+    everyone = (await fresh_api.data(DEVICE_USERS, {"first": 1000}, token=device_token))["deviceUsers"]
     assert everyone["totalCount"] > 2, "the page size must split the list"
 
     seen: list[str] = []
     after = None
     while True:
-        page = (
-            await fresh_api.data(DEVICE_USERS, {"first": 2, "after": after}, token=device_token)
-        )["deviceUsers"]
+        page = (await fresh_api.data(DEVICE_USERS, {"first": 2, "after": after}, token=device_token))["deviceUsers"]
         assert page["totalCount"] == everyone["totalCount"]
         assert len(page["nodes"]) <= 2
         seen += [u["login"] for u in page["nodes"]]
@@ -617,9 +586,7 @@ async def test_device_users_need_a_device_token(api: Api) -> None:
 
 
 async def register(api: Api, client_id: str = "pos-vendor-42") -> dict[str, Any]:
-    data = await api.data(
-        REGISTER, {"clientId": client_id, "name": "Kiosk", "info": "Linux kiosk 6.1"}
-    )
+    data = await api.data(REGISTER, {"clientId": client_id, "name": "Kiosk", "info": "Linux kiosk 6.1"})
     registration: dict[str, Any] = data["registerDevice"]
     return registration
 
@@ -638,9 +605,7 @@ async def test_register_device_returns_a_code_to_authorize_it(fresh_api: Api) ->
 
 
 @pytest.mark.parametrize("client_id", ["", "   "])
-async def test_register_device_with_a_blank_client_id_is_bad_input(
-    fresh_api: Api, client_id: str
-) -> None:
+async def test_register_device_with_a_blank_client_id_is_bad_input(fresh_api: Api, client_id: str) -> None:
     error = await fresh_api.error(REGISTER, {"clientId": client_id})
 
     assert code_of(error) == "BAD_USER_INPUT"
@@ -677,22 +642,14 @@ async def test_authorize_device_in_another_tenants_store_is_not_found_and_change
     registration = await register(fresh_api)
     code = registration["deviceCode"]
 
-    error = await fresh_api.error(
-        AUTHORIZE, {"tenantUid": TENANT, "code": code, "storeUid": STOCKHOLM}, token=alice
-    )
+    error = await fresh_api.error(AUTHORIZE, {"tenantUid": TENANT, "code": code, "storeUid": STOCKHOLM}, token=alice)
 
     assert code_of(error) == "NOT_FOUND"
-    assert registration["deviceIdentifier"] not in {
-        d["id"] for d in await all_devices(fresh_api, alice)
-    }
+    assert registration["deviceIdentifier"] not in {d["id"] for d in await all_devices(fresh_api, alice)}
     carol = await fresh_api.login("carol")
-    assert registration["deviceIdentifier"] not in {
-        d["id"] for d in await all_devices(fresh_api, carol, OTHER_TENANT)
-    }
+    assert registration["deviceIdentifier"] not in {d["id"] for d in await all_devices(fresh_api, carol, OTHER_TENANT)}
     # Still waiting: the right store takes it.
-    data = await fresh_api.data(
-        AUTHORIZE, {"tenantUid": TENANT, "code": code, "storeUid": AMSTERDAM}, token=alice
-    )
+    data = await fresh_api.data(AUTHORIZE, {"tenantUid": TENANT, "code": code, "storeUid": AMSTERDAM}, token=alice)
     assert data["authorizeDevice"]["store"] == {"uid": AMSTERDAM}
 
 
@@ -708,9 +665,7 @@ async def test_authorize_device_for_another_tenant_is_forbidden(fresh_api: Api) 
     )
 
     assert code_of(error) == "FORBIDDEN"
-    assert registration["deviceIdentifier"] not in {
-        d["id"] for d in await all_devices(fresh_api, alice)
-    }
+    assert registration["deviceIdentifier"] not in {d["id"] for d in await all_devices(fresh_api, alice)}
 
 
 async def test_authorizing_a_linked_device_is_a_conflict(fresh_api: Api) -> None:
@@ -735,9 +690,7 @@ async def test_devices_page_through_every_device_once(api: Api) -> None:
     seen: list[str] = []
     after = None
     while True:
-        data = await api.data(
-            DEVICES, {"tenantUid": TENANT, "first": 3, "after": after}, token=alice
-        )
+        data = await api.data(DEVICES, {"tenantUid": TENANT, "first": 3, "after": after}, token=alice)
         page = data["devices"]
         assert page["totalCount"] == len(everyone)
         assert len(page["edges"]) <= 3
@@ -754,12 +707,8 @@ async def test_devices_page_through_every_device_once(api: Api) -> None:
 async def test_devices_by_name_desc_is_asc_reversed(api: Api) -> None:
     alice = await api.login("alice")
 
-    ascending = [
-        d["name"] for d in await all_devices(api, alice, sortBy="NAME", sortDirection="ASC")
-    ]
-    descending = [
-        d["name"] for d in await all_devices(api, alice, sortBy="NAME", sortDirection="DESC")
-    ]
+    ascending = [d["name"] for d in await all_devices(api, alice, sortBy="NAME", sortDirection="ASC")]
+    descending = [d["name"] for d in await all_devices(api, alice, sortBy="NAME", sortDirection="DESC")]
 
     assert len(set(ascending)) > 1
     assert ascending == sorted(ascending)
@@ -774,9 +723,7 @@ async def test_devices_of_a_store_are_only_that_stores(api: Api, store_uid: str)
     in_store = await all_devices(api, alice, storeUid=store_uid)
 
     assert in_store
-    assert {d["id"] for d in in_store} == {
-        d["id"] for d in everyone if d["store"] == {"uid": store_uid}
-    }
+    assert {d["id"] for d in in_store} == {d["id"] for d in everyone if d["store"] == {"uid": store_uid}}
     assert len(in_store) < len(everyone)
 
 
@@ -813,9 +760,7 @@ def matches(device: dict[str, Any], filter_: dict[str, str]) -> bool:
         ("storeUid" not in filter_ or device["store"] == {"uid": filter_["storeUid"]})
         and ("appType" not in filter_ or device["appType"] == filter_["appType"])
         and ("status" not in filter_ or device["status"] == filter_["status"])
-        and (
-            text in (device["name"] or "").lower() or text in (device["serialNumber"] or "").lower()
-        )
+        and (text in (device["name"] or "").lower() or text in (device["serialNumber"] or "").lower())
     )
 
 
@@ -837,9 +782,7 @@ async def search(api: Api, token: str, filter_: dict[str, str] | None) -> dict[s
         {"storeUid": AMSTERDAM, "appType": "CLIENT", "text": "till 2"},
     ],
 )
-async def test_search_devices_filter_narrows_to_the_matching_devices(
-    api: Api, filter_: dict[str, str]
-) -> None:
+async def test_search_devices_filter_narrows_to_the_matching_devices(api: Api, filter_: dict[str, str]) -> None:
     alice = await api.login("alice")
     everyone = (await search(api, alice, None))["nodes"]
 
@@ -873,9 +816,7 @@ async def test_search_devices_text_is_a_substring_not_a_pattern(api: Api) -> Non
 async def test_search_devices_with_a_malformed_store_uid_is_bad_input(api: Api) -> None:
     alice = await api.login("alice")
 
-    error = await api.error(
-        SEARCH, {"tenantUid": TENANT, "filter": {"storeUid": "a b"}}, token=alice
-    )
+    error = await api.error(SEARCH, {"tenantUid": TENANT, "filter": {"storeUid": "a b"}}, token=alice)
 
     assert code_of(error) == "BAD_USER_INPUT"
 
@@ -902,9 +843,7 @@ async def test_device_returns_the_device(api: Api) -> None:
         ("", "BAD_USER_INPUT"),
     ],
 )
-async def test_device_with_an_unknown_or_malformed_uid_fails(
-    api: Api, device_uid: str, code: str
-) -> None:
+async def test_device_with_an_unknown_or_malformed_uid_fails(api: Api, device_uid: str, code: str) -> None:
     alice = await api.login("alice")
 
     error = await api.error(ONE, {"tenantUid": TENANT, "deviceUid": device_uid}, token=alice)
@@ -916,9 +855,7 @@ async def test_device_of_another_tenant_is_not_found(api: Api) -> None:
     alice, carol = await api.login("alice"), await api.login("carol")
     acme_device = await seeded(api, alice, "ACTIVE", "CLIENT")
 
-    error = await api.error(
-        ONE, {"tenantUid": OTHER_TENANT, "deviceUid": acme_device["id"]}, token=carol
-    )
+    error = await api.error(ONE, {"tenantUid": OTHER_TENANT, "deviceUid": acme_device["id"]}, token=carol)
 
     assert code_of(error) == "NOT_FOUND"
 
@@ -937,9 +874,7 @@ async def test_device_of_a_tenant_you_do_not_administer_is_forbidden(api: Api) -
 
 async def test_update_device_changes_persist(roomy_api: Api) -> None:
     alice = await roomy_api.login("alice")
-    device = await create(
-        roomy_api, alice, "CLIENT", tillUid=f"{AMSTERDAM}-till-1", name="Old name"
-    )
+    device = await create(roomy_api, alice, "CLIENT", tillUid=f"{AMSTERDAM}-till-1", name="Old name")
     changes = {
         "name": "Back office",
         "appType": "ASSISTANT",
@@ -1002,9 +937,7 @@ async def test_a_blocked_device_cannot_sign_users_in(fresh_api: Api) -> None:
 
     assert data["updateDevice"]["status"] == "BLOCKED"
     assert (await get_device(fresh_api, alice, device["id"]))["status"] == "BLOCKED"
-    error = await fresh_api.error(
-        DEVICE_LOGIN, {"userCode": ALICE_CODE, "password": PASSWORD}, token=device_token
-    )
+    error = await fresh_api.error(DEVICE_LOGIN, {"userCode": ALICE_CODE, "password": PASSWORD}, token=device_token)
     assert code_of(error) == "FORBIDDEN"
 
 
@@ -1045,9 +978,7 @@ async def test_delete_device_of_another_tenant_is_not_found_and_keeps_it(fresh_a
     alice, carol = await fresh_api.login("alice"), await fresh_api.login("carol")
     device = await create(fresh_api, alice)
 
-    error = await fresh_api.error(
-        DELETE, {"tenantUid": OTHER_TENANT, "deviceUid": device["id"]}, token=carol
-    )
+    error = await fresh_api.error(DELETE, {"tenantUid": OTHER_TENANT, "deviceUid": device["id"]}, token=carol)
 
     assert code_of(error) == "NOT_FOUND"
     assert await get_device(fresh_api, alice, device["id"]) == device
@@ -1058,9 +989,7 @@ async def test_a_deleted_devices_token_no_longer_works(fresh_api: Api) -> None:
     device_token, device = await linked_device(fresh_api)
     await fresh_api.data(DELETE, {"tenantUid": TENANT, "deviceUid": device["id"]}, token=alice)
 
-    error = await fresh_api.error(
-        DEVICE_LOGIN, {"userCode": BOB_CODE, "password": PASSWORD}, token=device_token
-    )
+    error = await fresh_api.error(DEVICE_LOGIN, {"userCode": BOB_CODE, "password": PASSWORD}, token=device_token)
 
     assert code_of(error) == "UNAUTHENTICATED"
 
@@ -1079,9 +1008,7 @@ async def test_store_devices_are_the_devices_of_that_store(api: Api) -> None:
     )
 
     devices = data["storeByUid"]["devices"]
-    assert {d["id"] for d in devices["nodes"]} == {
-        d["id"] for d in await all_devices(api, alice, storeUid=AMSTERDAM)
-    }
+    assert {d["id"] for d in devices["nodes"]} == {d["id"] for d in await all_devices(api, alice, storeUid=AMSTERDAM)}
     assert devices["totalCount"] == len(devices["nodes"]) > 0
     assert all(d["store"] == {"uid": AMSTERDAM} for d in devices["nodes"])
 

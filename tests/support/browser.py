@@ -101,19 +101,13 @@ class Page:
         params = message.get("params", {})
         if message.get("method") == "Runtime.exceptionThrown":
             details = params["exceptionDetails"]
-            self.exceptions.append(
-                details.get("exception", {}).get("description") or details.get("text", "")
-            )
+            self.exceptions.append(details.get("exception", {}).get("description") or details.get("text", ""))
         elif message.get("method") == "Runtime.consoleAPICalled":
-            args = " ".join(
-                str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
-            )
+            args = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
             self.console.append(f"{params.get('type')}: {args}")
 
     def evaluate(self, expression: str) -> Any:
-        result = self.send(
-            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
-        )
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
             raise DevToolsError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")

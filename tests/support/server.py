@@ -37,9 +37,7 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def run_facade(
-    workdir: Path, *args: str, timeout: float = 30.0
-) -> subprocess.CompletedProcess[str]:
+def run_facade(workdir: Path, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
     """`python -m facade ARGS` in workdir; its exit code, stdout and stderr."""
     return subprocess.run(
         [*FACADE, *args],
@@ -97,18 +95,14 @@ def _wait_healthy(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise AssertionError(
-                f"facade serve exited with {server.process.returncode}:\n{server.output()}"
-            )
+            raise AssertionError(f"facade serve exited with {server.process.returncode}:\n{server.output()}")
         try:
             if httpx.get(f"{server.url}/health", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise AssertionError(
-        f"facade serve did not answer /health within {timeout:.0f}s:\n{server.output()}"
-    )
+    raise AssertionError(f"facade serve did not answer /health within {timeout:.0f}s:\n{server.output()}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -134,15 +128,11 @@ def worker_pids(server: Server, count: int, timeout: float = START_TIMEOUT) -> s
     """The pids of uvicorn's workers, once `count` of them have logged that they started."""
     deadline = time.monotonic() + timeout
     while True:
-        pids = {
-            int(pid) for pid in re.findall(r"Started server process \[(\d+)\]", server.output())
-        }
+        pids = {int(pid) for pid in re.findall(r"Started server process \[(\d+)\]", server.output())}
         if len(pids) >= count:
             return pids
         if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{len(pids)} of {count} workers started within {timeout:.0f}s:\n{server.output()}"
-            )
+            raise AssertionError(f"{len(pids)} of {count} workers started within {timeout:.0f}s:\n{server.output()}")
         time.sleep(0.1)
 
 

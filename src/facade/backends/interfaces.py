@@ -91,9 +91,7 @@ class TenantBackend(Protocol):
 class UserBackend(Protocol):
     async def get_many(self, ids: Sequence[int]) -> dict[int, User]: ...
 
-    async def page_by_tenant(
-        self, tenant_ids: Sequence[str], page: PageArgs
-    ) -> dict[str, Page[User]]: ...
+    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[User]]: ...
 
     async def page_by_store_access(
         self, store_ids: Sequence[int], page: PageArgs, account_types: Sequence[str] | None
@@ -111,9 +109,7 @@ class StoreBackend(Protocol):
 
     async def page_all(self, page: PageArgs) -> Page[Store]: ...
 
-    async def page_by_tenant(
-        self, tenant_ids: Sequence[str], page: PageArgs
-    ) -> dict[str, Page[Store]]: ...
+    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store]]: ...
 
     async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till]]: ...
 
@@ -129,9 +125,7 @@ class ProductBackend(Protocol):
         self, store_ids: Sequence[int], apps_only: bool, page: PageArgs
     ) -> dict[int, Page[Product]]: ...
 
-    async def page_by_owner(
-        self, owner_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Product]]: ...
+    async def page_by_owner(self, owner_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Product]]: ...
 
     async def page_purchased(
         self, user_ids: Sequence[int], query: ProductQuery, page: PageArgs
@@ -139,17 +133,11 @@ class ProductBackend(Protocol):
 
 
 class ReviewBackend(Protocol):
-    async def page_by_product(
-        self, product_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Review]]: ...
+    async def page_by_product(self, product_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]: ...
 
-    async def page_by_user(
-        self, user_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Review]]: ...
+    async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]: ...
 
-    async def create(
-        self, principal: Principal, product_id: int, review: str, rating: int
-    ) -> Review: ...
+    async def create(self, principal: Principal, product_id: int, review: str, rating: int) -> Review: ...
 
 
 class SubscriptionBackend(Protocol):
@@ -163,17 +151,11 @@ class SubscriptionBackend(Protocol):
 class DeviceBackend(Protocol):
     async def get_many(self, ids: Sequence[str]) -> dict[str, Device]: ...
 
-    async def page_by_store(
-        self, store_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Device]]: ...
+    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]: ...
 
-    async def page_by_owner(
-        self, user_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Device]]: ...
+    async def page_by_owner(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]: ...
 
-    async def search(
-        self, principal: Principal, where: DeviceFilter, page: PageArgs
-    ) -> Page[Device]: ...
+    async def search(self, principal: Principal | None, where: DeviceFilter, page: PageArgs) -> Page[Device]: ...
 
     async def get(self, principal: Principal, tenant_id: str, device_id: str) -> Device: ...
 
@@ -202,13 +184,9 @@ class DeviceBackend(Protocol):
         system_information: str | None,
     ) -> LinkResult: ...
 
-    async def login(
-        self, principal: Principal, user_code: str, password: str
-    ) -> DeviceLoginResult: ...
+    async def login(self, principal: Principal, user_code: str, password: str) -> DeviceLoginResult: ...
 
-    async def update_system_information(
-        self, principal: Principal, system_information: str
-    ) -> Device: ...
+    async def update_system_information(self, principal: Principal, system_information: str) -> Device: ...
 
     async def create(
         self,
@@ -230,9 +208,7 @@ class DeviceBackend(Protocol):
 
     async def delete(self, principal: Principal, tenant_id: str, device_id: str) -> None: ...
 
-    async def users(
-        self, principal: Principal, page: PageArgs, account_types: Sequence[str] | None
-    ) -> Page[User]: ...
+    async def users(self, principal: Principal, page: PageArgs, account_types: Sequence[str] | None) -> Page[User]: ...
 
 
 class LicenseBackend(Protocol):
@@ -240,9 +216,7 @@ class LicenseBackend(Protocol):
 
     async def by_device(self, device_ids: Sequence[str]) -> dict[str, License]: ...
 
-    async def page_by_user(
-        self, user_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[License]]: ...
+    async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[License]]: ...
 
     async def activate(
         self, principal: Principal | None, license_key: str | None, session_id: str | None
@@ -262,13 +236,9 @@ class LicenseBackend(Protocol):
 
 
 class AppBackend(Protocol):
-    async def manifests_for(
-        self, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], list[AppManifest]]: ...
+    async def manifests_for(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[AppManifest]]: ...
 
-    async def manifests_by_product(
-        self, product_ids: Sequence[int]
-    ) -> dict[int, list[AppManifest]]: ...
+    async def manifests_by_product(self, product_ids: Sequence[int]) -> dict[int, list[AppManifest]]: ...
 
     async def download_manifest(
         self,
@@ -283,16 +253,34 @@ class AppBackend(Protocol):
 
 
 class Backend(Protocol):
-    """Everything the graph can reach, one attribute per domain."""
+    """Everything the graph can reach, one attribute per domain (read-only, so a backend may
+    hold a more specific implementation of each)."""
 
-    tenants: TenantBackend
-    users: UserBackend
-    stores: StoreBackend
-    products: ProductBackend
-    reviews: ReviewBackend
-    subscriptions: SubscriptionBackend
-    devices: DeviceBackend
-    licenses: LicenseBackend
-    apps: AppBackend
+    @property
+    def tenants(self) -> TenantBackend: ...
+
+    @property
+    def users(self) -> UserBackend: ...
+
+    @property
+    def stores(self) -> StoreBackend: ...
+
+    @property
+    def products(self) -> ProductBackend: ...
+
+    @property
+    def reviews(self) -> ReviewBackend: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionBackend: ...
+
+    @property
+    def devices(self) -> DeviceBackend: ...
+
+    @property
+    def licenses(self) -> LicenseBackend: ...
+
+    @property
+    def apps(self) -> AppBackend: ...
 
     async def aclose(self) -> None: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,6 +12,9 @@ from facade.graph.licenses import Session, session_argument
 from facade.manifests import manifest_errors
 from facade.models import check_semver
 
+if TYPE_CHECKING:
+    from facade.graph.products import Product
+
 
 @strawberry.type(description="A FLECS app manifest for one app version and manifest schema version.")
 class AppManifest:
@@ -20,7 +23,7 @@ class AppManifest:
     schema_version: str = strawberry.field(description="The manifest's _schemaVersion.")
     manifest: JSON = strawberry.field(description="The manifest document (FLECS app manifest JSON schema).")
 
-    product: Annotated["Product", strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
+    product: Annotated[Product, strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
 
 
 @strawberry.type(description="Credentials to pull an official app's image.")
@@ -83,10 +86,17 @@ class AppMutations:
     ) -> DownloadTokenResult | None:
         r = await info.context.backend.apps.create_token(session_argument(info, session_id), app, version)
         token = (
-            DownloadToken(app=r.token.app, version=r.token.version, username=r.token.username, password=r.token.password)
+            DownloadToken(
+                app=r.token.app,
+                version=r.token.version,
+                username=r.token.username,
+                password=r.token.password,
+            )
             if r.token
             else None
         )
         return DownloadTokenResult(
-            session=Session(id=r.session.id, timestamp=r.session.timestamp), token=token, official=token is not None
+            session=Session(id=r.session.id, timestamp=r.session.timestamp),
+            token=token,
+            official=token is not None,
         )

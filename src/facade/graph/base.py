@@ -17,7 +17,7 @@ import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types.field import StrawberryField
@@ -92,7 +92,7 @@ def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
             wrapper = run
         wrapper.__facade_need__ = need
-        return wrapper
+        return wrapper  # type: ignore[no-any-return]
 
     return decorate
 
@@ -160,7 +160,7 @@ def enforce(guard: Guard | None, info: Info, parent: Any) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Edge:
+class EdgeSpec:
     """An edge as data: `loader` on Loaders resolves `getattr(parent, key)`."""
 
     loader: str
@@ -174,7 +174,7 @@ class Edge:
 
 def batched(loader: str, key: str, *, guard: Guard | None = None, description: str | None = None) -> Any:
     """A to-one edge: the parent's `key` attribute, loaded by the `loader` ById loader."""
-    edge = Edge(loader=loader, key=key, guard=guard)
+    edge = EdgeSpec(loader=loader, key=key, guard=guard)
 
     def resolve(root: Any, info: Info) -> Any:
         enforce(guard, info, root)
@@ -189,7 +189,7 @@ def batched(loader: str, key: str, *, guard: Guard | None = None, description: s
 
 def listed(loader: str, key: str, *, guard: Guard | None = None, description: str | None = None) -> Any:
     """A short, unpaged to-many edge (e.g. a store's tills, an app's manifests)."""
-    edge = Edge(loader=loader, key=key, guard=guard)
+    edge = EdgeSpec(loader=loader, key=key, guard=guard)
 
     def resolve(root: Any, info: Info) -> Any:
         enforce(guard, info, root)
@@ -200,7 +200,11 @@ def listed(loader: str, key: str, *, guard: Guard | None = None, description: st
 
 
 def page_args(
-    info: Info, first: int | None, after: str | None, sort: enum.Enum | None, direction: SortDirection | None
+    info: Info,
+    first: int | None,
+    after: str | None,
+    sort: enum.Enum | None,
+    direction: SortDirection | None,
 ) -> PageArgs:
     settings = info.context.settings
     limit = settings.default_page_size if first is None else first
@@ -226,8 +230,14 @@ def paged(
 ) -> Any:
     """A to-many edge answered as a Relay connection: `loader` is a PagesOf loader keyed by
     (parent key, page, *fixed, *filters)."""
-    edge = Edge(
-        loader=loader, key=key, guard=guard, paged=True, sort=sort, filters=tuple(filters), fixed=tuple(fixed)
+    edge = EdgeSpec(
+        loader=loader,
+        key=key,
+        guard=guard,
+        paged=True,
+        sort=sort,
+        filters=tuple(filters),
+        fixed=tuple(fixed),
     )
     filter_names = [name for name, _, _ in filters]
 
@@ -235,8 +245,7 @@ def paged(
         enforce(guard, info, root)
         page = page_args(info, kwargs["first"], kwargs["after"], kwargs["sort_by"], kwargs["sort_direction"])
         values = tuple(_hashable(kwargs[name]) for name in filter_names)
-        future = getattr(info.context.loaders, loader).load((getattr(root, key), page, *fixed, *values))
-        return future
+        return getattr(info.context.loaders, loader).load((getattr(root, key), page, *fixed, *values))
 
     params = [
         inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
@@ -279,25 +288,21 @@ class PageInfo:
     end_cursor: str | None
 
 
-def connection(node: type[T], name: str) -> type:
-    """The `<name>Connection` and `<name>Edge` types for `node`."""
-    edge_cls = type(f"{name}Edge", (), {"__annotations__": {"cursor": str, "node": node}})
-    edge = strawberry.type(edge_cls, name=f"{name}Edge", description=f"A {name} in a list, with its cursor.")
-    conn_cls = type(
-        f"{name}Connection",
-        (),
-        {
-            "__annotations__": {
-                "edges": list[edge],  # type: ignore[valid-type]
-                "nodes": list[node],  # type: ignore[valid-type]
-                "page_info": PageInfo,
-                "total_count": int,
-            },
-            "total_count": strawberry.field(description="How many items the whole list has."),
-            "nodes": strawberry.field(description="The page's items, without cursors."),
-        },
-    )
-    return strawberry.type(conn_cls, name=f"{name}Connection", description=f"A page of {name} items (Relay).")
+@strawberry.type(description="An item in a list, with its cursor (Relay).")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list (Relay).")
+class Connection(Generic[T]):
+    """Subclass per node type (`class ProductConnection(Connection[Product])`); a Page is what
+    it resolves against."""
+
+    edges: list[Edge[T]]
+    nodes: list[T] = strawberry.field(description="The page's items, without cursors.")
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="How many items the whole list has.")
 
 
 def unauthenticated_if_anonymous(context: Context) -> None:
@@ -309,6 +314,7 @@ __all__ = [
     "EDGE",
     "NEED",
     "Edge",
+    "EdgeSpec",
     "Guard",
     "Info",
     "Need",
@@ -316,7 +322,7 @@ __all__ = [
     "SortDirectionEnum",
     "StrawberryField",
     "batched",
-    "connection",
+    "Connection",
     "listed",
     "page_args",
     "paged",

@@ -8,15 +8,23 @@ and is visible to that tenant's members only.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from facade.graph.base import Info, Need, batched, connection, page_args, root_field, root_mutation
+from facade.graph.base import Connection, Info, Need, batched, page_args, root_field, root_mutation
 from facade.graph.sorting import DeviceSort, UserSort
 from facade.models import DeviceAppType, DeviceFilter, DeviceStatus, SortDirection, check_uid
 
-DeviceAppTypeEnum = strawberry.enum(DeviceAppType, name="DeviceAppType", description="Which Flow Retail app runs on a device.")
+if TYPE_CHECKING:
+    from facade.graph.licenses import License
+    from facade.graph.stores import Store, Till
+    from facade.graph.tenants import Tenant
+    from facade.graph.users import User, UserConnection
+
+DeviceAppTypeEnum = strawberry.enum(
+    DeviceAppType, name="DeviceAppType", description="Which Flow Retail app runs on a device."
+)
 DeviceStatusEnum = strawberry.enum(DeviceStatus, name="DeviceStatus", description="Where a device is in its life.")
 
 
@@ -47,18 +55,20 @@ class Device:
             return None
         return Manufacturer(id=self.manufacturer_id, name=self.manufacturer_name or "")  # type: ignore[attr-defined]
 
-    tenant: Annotated["Tenant", strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
-    store: Annotated["Store", strawberry.lazy("facade.graph.stores")] | None = batched("store", "store_id")
-    till: Annotated["Till", strawberry.lazy("facade.graph.stores")] | None = batched("till", "till_id")
-    owner: Annotated["User", strawberry.lazy("facade.graph.users")] | None = batched(
+    tenant: Annotated[Tenant, strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
+    store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched("store", "store_id")
+    till: Annotated[Till, strawberry.lazy("facade.graph.stores")] | None = batched("till", "till_id")
+    owner: Annotated[User, strawberry.lazy("facade.graph.users")] | None = batched(
         "user", "owner_id", description="Who registered the FLECS device."
     )
-    license: Annotated["License", strawberry.lazy("facade.graph.licenses")] | None = batched(
+    license: Annotated[License, strawberry.lazy("facade.graph.licenses")] | None = batched(
         "license_by_device", "id", description="The FLECS license bound to the device."
     )
 
 
-DeviceConnection = connection(Device, "Device")
+@strawberry.type(description="A page of Device items (Relay).")
+class DeviceConnection(Connection[Device]):
+    pass
 
 
 @strawberry.type(description="A device registered with the deprecated device-authorisation flow (F2).")
@@ -82,7 +92,7 @@ class LinkedDevice:
 class DeviceSession:
     access_token: str
     token_expires: int
-    tenant_user: Annotated["User", strawberry.lazy("facade.graph.users")]
+    tenant_user: Annotated[User, strawberry.lazy("facade.graph.users")]
     device: Device | None
 
 
@@ -125,10 +135,10 @@ class DeviceQueries:
         after: str | None = None,
         sort_by: DeviceSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> DeviceConnection | None:  # type: ignore[valid-type]
+    ) -> DeviceConnection | None:
         page = page_args(info, first, after, sort_by, sort_direction)
         where = DeviceFilter(tenant_id=tenant_uid, store_id=await _store_id(info, store_uid, tenant_uid))
-        return await info.context.loaders.devices_search.load((info.context.principal, where, page))
+        return await info.context.loaders.devices_search.load((info.context.principal, where, page))  # type: ignore[return-value]
 
     @root_field(Need.TENANT_ADMIN, description="Search a tenant's devices (F9).")
     async def search_devices(
@@ -140,7 +150,7 @@ class DeviceQueries:
         after: str | None = None,
         sort_by: DeviceSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> DeviceConnection | None:  # type: ignore[valid-type]
+    ) -> DeviceConnection | None:
         page = page_args(info, first, after, sort_by, sort_direction)
         f = filter or DeviceSearch()
         where = DeviceFilter(
@@ -150,14 +160,17 @@ class DeviceQueries:
             status=f.status,
             text=f.text or None,
         )
-        return await info.context.loaders.devices_search.load((info.context.principal, where, page))
+        return await info.context.loaders.devices_search.load((info.context.principal, where, page))  # type: ignore[return-value]
 
     @root_field(Need.TENANT_ADMIN, description="One of a tenant's devices (F10).")
     async def device(self, info: Info, tenant_uid: str, device_uid: str) -> Device | None:
         principal = info.context.require_principal()
         return await info.context.backend.devices.get(principal, tenant_uid, check_uid(device_uid, "deviceUid"))  # type: ignore[return-value]
 
-    @root_field(Need.DEVICE_USER, description="The device the caller is signed in on, with its store, till and tenant (F1).")
+    @root_field(
+        Need.DEVICE_USER,
+        description="The device the caller is signed in on, with its store, till and tenant (F1).",
+    )
     async def current_device(self, info: Info) -> Device | None:
         return await info.context.backend.devices.current(info.context.require_principal())  # type: ignore[return-value]
 
@@ -170,16 +183,23 @@ class DeviceQueries:
         after: str | None = None,
         sort_by: UserSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> Annotated["UserConnection", strawberry.lazy("facade.graph.users")] | None:
+    ) -> Annotated[UserConnection, strawberry.lazy("facade.graph.users")] | None:
         page = page_args(info, first, after, sort_by, sort_direction)
         return await info.context.backend.devices.users(info.context.require_principal(), page, account_types)  # type: ignore[return-value]
 
 
 @strawberry.type
 class DeviceMutations:
-    @root_mutation(Need.PUBLIC, description="Register a device for the device-authorisation flow (F2, deprecated).")
+    @root_mutation(
+        Need.PUBLIC,
+        description="Register a device for the device-authorisation flow (F2, deprecated).",
+    )
     async def register_device(
-        self, info: Info, client_id: str, name: str | None = None, system_information: str | None = None
+        self,
+        info: Info,
+        client_id: str,
+        name: str | None = None,
+        system_information: str | None = None,
     ) -> DeviceRegistration | None:
         r = await info.context.backend.devices.register(client_id, name, system_information)
         return DeviceRegistration(
@@ -196,7 +216,10 @@ class DeviceMutations:
         principal = info.context.require_principal()
         return await info.context.backend.devices.update_system_information(principal, system_information)  # type: ignore[return-value]
 
-    @root_mutation(Need.TENANT_MEMBER, description="Attach a registered device to a store and till (F4, deprecated).")
+    @root_mutation(
+        Need.TENANT_MEMBER,
+        description="Attach a registered device to a store and till (F4, deprecated).",
+    )
     async def authorize_device(
         self,
         info: Info,
@@ -214,7 +237,10 @@ class DeviceMutations:
             principal, device_code, tenant_uid, store_uid, till_uid, name
         )
 
-    @root_mutation(Need.PUBLIC, description="Link a physical device with its device code and a tenant user's credentials (F5).")
+    @root_mutation(
+        Need.PUBLIC,
+        description="Link a physical device with its device code and a tenant user's credentials (F5).",
+    )
     async def link_device(
         self,
         info: Info,
@@ -227,7 +253,10 @@ class DeviceMutations:
         r = await info.context.backend.devices.link(device_code, app_id, user_code, password, system_information)
         return LinkedDevice(device=r.device, device_token=r.device_token.token, token_expires=r.device_token.expires)  # type: ignore[arg-type]
 
-    @root_mutation(Need.DEVICE, description="Sign a tenant user in on the calling device (F0): returns an accessToken.")
+    @root_mutation(
+        Need.DEVICE,
+        description="Sign a tenant user in on the calling device (F0): returns an accessToken.",
+    )
     async def device_login(self, info: Info, user_code: str, password: str) -> DeviceSession | None:
         principal = info.context.require_principal()
         r = await info.context.backend.devices.login(principal, user_code, password)
@@ -256,8 +285,13 @@ class DeviceMutations:
             info.context.require_principal(), tenant_uid, store_uid, till_uid, app_type, name
         )
 
-    @root_mutation(Need.TENANT_ADMIN, description="Change a device: name, app type, status (BLOCKED blocks it), store, till (F11).")
-    async def update_device(self, info: Info, tenant_uid: str, device_uid: str, changes: DeviceChanges) -> Device | None:
+    @root_mutation(
+        Need.TENANT_ADMIN,
+        description="Change a device: name, app type, status (BLOCKED blocks it), store, till (F11).",
+    )
+    async def update_device(
+        self, info: Info, tenant_uid: str, device_uid: str, changes: DeviceChanges
+    ) -> Device | None:
         check_uid(device_uid, "deviceUid")
         values = {k: v for k, v in vars(changes).items() if v is not None}
         for key, name in (("store_uid", "storeUid"), ("till_uid", "tillUid")):

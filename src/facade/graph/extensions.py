@@ -26,7 +26,7 @@ def coded(error: GraphQLError) -> GraphQLError:
         message = error.message
         if message.startswith("Syntax Error"):
             code = "GRAPHQL_PARSE_FAILED"
-        elif message.startswith("Variable '$") or message.startswith("Argument '"):
+        elif message.startswith(("Variable '$", "Argument '")):
             code = "BAD_USER_INPUT"
         elif error.path:
             code = "BAD_USER_INPUT"  # e.g. an enum or scalar that failed to coerce

@@ -4,13 +4,18 @@ session), validation of a device's session, and registration of a device license
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from facade.errors import BadUserInput
-from facade.graph.base import Info, Need, batched, connection, root_field, root_mutation
+from facade.graph.base import Connection, Info, Need, batched, root_field, root_mutation
 from facade.models import check_session_id
+
+if TYPE_CHECKING:
+    from facade.graph.devices import Device
+    from facade.graph.products import Product
+    from facade.graph.users import User
 
 
 @strawberry.type(description="A FLECS device activation session: send its id as sessionId (X-Session-Id).")
@@ -38,12 +43,14 @@ class License:
         until = self.valid_until
         return self.session_id is not None and (until is None or until > dt.datetime.now(dt.UTC))  # type: ignore[attr-defined]
 
-    owner: Annotated["User", strawberry.lazy("facade.graph.users")] | None = batched("user", "user_id")
-    product: Annotated["Product", strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
-    device: Annotated["Device", strawberry.lazy("facade.graph.devices")] | None = batched("device", "device_id")
+    owner: Annotated[User, strawberry.lazy("facade.graph.users")] | None = batched("user", "user_id")
+    product: Annotated[Product, strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
+    device: Annotated[Device, strawberry.lazy("facade.graph.devices")] | None = batched("device", "device_id")
 
 
-LicenseConnection = connection(License, "License")
+@strawberry.type(description="A page of License items (Relay).")
+class LicenseConnection(Connection[License]):
+    pass
 
 
 @strawberry.type(description="The outcome of activateLicense.")
@@ -75,11 +82,15 @@ def session_argument(info: Info, session_id: str | None) -> str:
 
 @strawberry.type
 class LicenseQueries:
-    @root_field(Need.PUBLIC, description="Validate a device's license by its session id (FLECS device/license/validate).")
+    @root_field(
+        Need.PUBLIC,
+        description="Validate a device's license by its session id (FLECS device/license/validate).",
+    )
     async def validate_license(self, info: Info, session_id: str | None = None) -> LicenseValidation | None:
         valid, session = await info.context.backend.licenses.validate(session_argument(info, session_id))
         return LicenseValidation(
-            is_valid=valid, session=Session(id=session.id, timestamp=session.timestamp) if session else None
+            is_valid=valid,
+            session=Session(id=session.id, timestamp=session.timestamp) if session else None,
         )
 
 
@@ -106,7 +117,10 @@ class LicenseMutations:
             license_key=a.license_key,
         )
 
-    @root_mutation(Need.USER, description="Register a device license with manufacturer and device details (FLECS device/license).")
+    @root_mutation(
+        Need.USER,
+        description="Register a device license with manufacturer and device details (FLECS device/license).",
+    )
     async def register_device_license(
         self,
         info: Info,
@@ -114,7 +128,12 @@ class LicenseMutations:
         model: str,
         serial_number: str,
         manufacture_date: dt.date,
-    ) -> Annotated["Device", strawberry.lazy("facade.graph.devices")] | None:
+    ) -> Annotated[Device, strawberry.lazy("facade.graph.devices")] | None:
         return await info.context.backend.licenses.register_device(  # type: ignore[return-value]
-            info.context.require_principal(), manufacturer.id, manufacturer.name, model, serial_number, manufacture_date
+            info.context.require_principal(),
+            manufacturer.id,
+            manufacturer.name,
+            model,
+            serial_number,
+            manufacture_date,
         )

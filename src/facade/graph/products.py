@@ -4,14 +4,31 @@ them, the vendor who owns them, their reviews and, for apps, their manifests."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
-from facade.graph.base import Info, Need, batched, connection, found, int_id, listed, page_args, paged, root_field
+from facade.graph.base import (
+    Connection,
+    Info,
+    Need,
+    batched,
+    found,
+    int_id,
+    listed,
+    page_args,
+    paged,
+    root_field,
+)
 from facade.graph.sorting import ProductSort, ReviewSort
 from facade.models import SortDirection
+
+if TYPE_CHECKING:
+    from facade.graph.apps import AppManifest
+    from facade.graph.reviews import ReviewConnection
+    from facade.graph.stores import Store
+    from facade.graph.users import User
 
 
 @strawberry.type(description="A product category.")
@@ -42,33 +59,35 @@ class Product:
     status: str
     description: str
     short_description: str
-    average_rating: str = strawberry.field(description="Mean rating as a decimal string, e.g. \"4.50\".")
+    average_rating: str = strawberry.field(description='Mean rating as a decimal string, e.g. "4.50".')
     rating_count: int
     categories: list[Category]
     attributes: list[Attribute]
     meta_data: list[Metadata]
     stock_status: str
     permalink: str
-    price: str = strawberry.field(description="Price as a decimal string, e.g. \"19.99\".")
+    price: str = strawberry.field(description='Price as a decimal string, e.g. "19.99".')
     purchasable: bool
     is_app: bool
     app_id: str | None = strawberry.field(description="Reverse-domain app id, for apps (e.g. tech.flecs.mqtt-bridge).")
     is_official: bool = strawberry.field(description="Official apps get download tokens; unofficial ones do not.")
     created_at: dt.datetime
 
-    store: Annotated["Store", strawberry.lazy("facade.graph.stores")] | None = batched("store", "store_id")
-    owner: Annotated["User", strawberry.lazy("facade.graph.users")] | None = batched(
+    store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched("store", "store_id")
+    owner: Annotated[User, strawberry.lazy("facade.graph.users")] | None = batched(
         "user", "owner_id", description="The vendor who sells the product."
     )
-    reviews: Annotated["ReviewConnection", strawberry.lazy("facade.graph.reviews")] | None = paged(
+    reviews: Annotated[ReviewConnection, strawberry.lazy("facade.graph.reviews")] | None = paged(
         "reviews_by_product", "id", sort=ReviewSort, description="Reviews of the product."
     )
-    manifests: list[Annotated["AppManifest", strawberry.lazy("facade.graph.apps")]] = listed(
+    manifests: list[Annotated[AppManifest, strawberry.lazy("facade.graph.apps")]] = listed(
         "manifests_by_product", "id", description="App manifests of every version (apps only)."
     )
 
 
-ProductConnection = connection(Product, "Product")
+@strawberry.type(description="A page of Product items (Relay).")
+class ProductConnection(Connection[Product]):
+    pass
 
 
 @strawberry.type
@@ -77,7 +96,10 @@ class ProductQueries:
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:
         return await found(info.context.loaders.product.load(int_id(id)), "product")  # type: ignore[no-any-return]
 
-    @root_field(Need.PUBLIC, description="All products, of one store when `storeId` is given (FLECS GET products).")
+    @root_field(
+        Need.PUBLIC,
+        description="All products, of one store when `storeId` is given (FLECS GET products).",
+    )
     async def products(
         self,
         info: Info,
@@ -86,11 +108,14 @@ class ProductQueries:
         after: str | None = None,
         sort_by: ProductSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> ProductConnection | None:  # type: ignore[valid-type]
+    ) -> ProductConnection | None:
         page = page_args(info, first, after, sort_by, sort_direction)
-        return await info.context.loaders.products_all.load((False, store_id, page))
+        return await info.context.loaders.products_all.load((False, store_id, page))  # type: ignore[return-value]
 
-    @root_field(Need.PUBLIC, description="All app products, of one store when `storeId` is given (FLECS GET products/apps).")
+    @root_field(
+        Need.PUBLIC,
+        description="All app products, of one store when `storeId` is given (FLECS GET products/apps).",
+    )
     async def apps(
         self,
         info: Info,
@@ -99,6 +124,6 @@ class ProductQueries:
         after: str | None = None,
         sort_by: ProductSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> ProductConnection | None:  # type: ignore[valid-type]
+    ) -> ProductConnection | None:
         page = page_args(info, first, after, sort_by, sort_direction)
-        return await info.context.loaders.products_all.load((True, store_id, page))
+        return await info.context.loaders.products_all.load((True, store_id, page))  # type: ignore[return-value]

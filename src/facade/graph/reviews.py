@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from facade.graph.base import Info, Need, batched, connection, int_id, root_mutation
+from facade.graph.base import Connection, Info, Need, batched, int_id, root_mutation
+
+if TYPE_CHECKING:
+    from facade.graph.products import Product
+    from facade.graph.users import User
 
 
 @strawberry.type(description="A review of a product.")
@@ -21,13 +25,15 @@ class Review:
     verified: bool = strawberry.field(description="The reviewer bought the product.")
     created_at: dt.datetime
 
-    product: Annotated["Product", strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
-    user: Annotated["User", strawberry.lazy("facade.graph.users")] | None = batched(
+    product: Annotated[Product, strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
+    user: Annotated[User, strawberry.lazy("facade.graph.users")] | None = batched(
         "user", "user_id", description="The signed-in user who wrote it, when known."
     )
 
 
-ReviewConnection = connection(Review, "Review")
+@strawberry.type(description="A page of Review items (Relay).")
+class ReviewConnection(Connection[Review]):
+    pass
 
 
 @strawberry.type
@@ -35,5 +41,4 @@ class ReviewMutations:
     @root_mutation(Need.USER, description="Review a product or app as the signed-in user (1 to 5 stars).")
     async def post_review(self, info: Info, product_id: strawberry.ID, review: str, rating: int) -> Review | None:
         principal = info.context.require_principal()
-        created = await info.context.backend.reviews.create(principal, int_id(product_id, "productId"), review, rating)
-        return created  # type: ignore[return-value]
+        return await info.context.backend.reviews.create(principal, int_id(product_id, "productId"), review, rating)  # type: ignore[return-value]

@@ -22,7 +22,15 @@ from facade.graph.users import UserMutations, UserQueries
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(UserQueries, TenantQueries, StoreQueries, ProductQueries, DeviceQueries, LicenseQueries, AppQueries):
+class Query(
+    UserQueries,
+    TenantQueries,
+    StoreQueries,
+    ProductQueries,
+    DeviceQueries,
+    LicenseQueries,
+    AppQueries,
+):
     pass
 
 
@@ -41,7 +49,11 @@ def build_schema() -> FacadeSchema:
     return FacadeSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512), ErrorCodes],
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            ErrorCodes,
+        ],
     )
 
 

@@ -7,15 +7,15 @@ its tills, devices and staff are visible to members of its tenant only.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from facade.graph.base import (
+    Connection,
     Info,
     Need,
     batched,
-    connection,
     found,
     int_id,
     listed,
@@ -26,6 +26,12 @@ from facade.graph.base import (
 )
 from facade.graph.sorting import DeviceSort, ProductSort, StoreSort, UserSort
 from facade.models import SortDirection, check_uid
+
+if TYPE_CHECKING:
+    from facade.graph.devices import DeviceConnection
+    from facade.graph.products import ProductConnection
+    from facade.graph.tenants import Tenant
+    from facade.graph.users import UserConnection
 
 _member = same_tenant(lambda store: store.tenant_id)
 
@@ -50,18 +56,30 @@ class Store:
     address: Address
     created_at: dt.datetime
 
-    tenant: Annotated["Tenant", strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
-    products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
-        "products_by_store", "id", sort=ProductSort, fixed=(False,), description="The store's products."
+    tenant: Annotated[Tenant, strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
+    products: Annotated[ProductConnection, strawberry.lazy("facade.graph.products")] | None = paged(
+        "products_by_store",
+        "id",
+        sort=ProductSort,
+        fixed=(False,),
+        description="The store's products.",
     )
-    apps: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
-        "products_by_store", "id", sort=ProductSort, fixed=(True,), description="The store's app products."
+    apps: Annotated[ProductConnection, strawberry.lazy("facade.graph.products")] | None = paged(
+        "products_by_store",
+        "id",
+        sort=ProductSort,
+        fixed=(True,),
+        description="The store's app products.",
     )
     tills: list[Till] | None = listed("tills_by_store", "id", guard=_member, description="Tills (members only).")
-    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] | None = paged(
-        "devices_by_store", "id", sort=DeviceSort, guard=_member, description="Devices in the store (members only)."
+    devices: Annotated[DeviceConnection, strawberry.lazy("facade.graph.devices")] | None = paged(
+        "devices_by_store",
+        "id",
+        sort=DeviceSort,
+        guard=_member,
+        description="Devices in the store (members only).",
     )
-    users: Annotated["UserConnection", strawberry.lazy("facade.graph.users")] | None = paged(
+    users: Annotated[UserConnection, strawberry.lazy("facade.graph.users")] | None = paged(
         "users_by_store",
         "id",
         sort=UserSort,
@@ -78,7 +96,9 @@ class Till:
     store: Store | None = batched("store", "store_id")
 
 
-StoreConnection = connection(Store, "Store")
+@strawberry.type(description="A page of Store items (Relay).")
+class StoreConnection(Connection[Store]):
+    pass
 
 
 @strawberry.type
@@ -99,5 +119,5 @@ class StoreQueries:
         after: str | None = None,
         sort_by: StoreSort | None = None,
         sort_direction: SortDirection | None = None,
-    ) -> StoreConnection | None:  # type: ignore[valid-type]
-        return await info.context.loaders.stores_all.load((page_args(info, first, after, sort_by, sort_direction),))
+    ) -> StoreConnection | None:
+        return await info.context.loaders.stores_all.load((page_args(info, first, after, sort_by, sort_direction),))  # type: ignore[return-value]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
-from facade.graph.base import batched, connection
+from facade.graph.base import Connection, batched
+
+if TYPE_CHECKING:
+    from facade.graph.products import Product
+    from facade.graph.users import User
 
 
 @strawberry.type(description="Who pays for a subscription.")
@@ -28,7 +32,7 @@ class LineItem:
     quantity: int
     image: JSON
 
-    product: Annotated["Product", strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
+    product: Annotated[Product, strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
 
 
 @strawberry.type(description="A user's subscription (an order with line items).")
@@ -39,11 +43,13 @@ class Subscription:
     line_items: list[LineItem]
     created_at: dt.datetime
 
-    customer: Annotated["User", strawberry.lazy("facade.graph.users")] | None = batched("user", "user_id")
+    customer: Annotated[User, strawberry.lazy("facade.graph.users")] | None = batched("user", "user_id")
 
     @strawberry.field(description="The customer's user id (FLECS customer_id).")
     def customer_id(self) -> strawberry.ID:
         return strawberry.ID(str(self.user_id))  # type: ignore[attr-defined]
 
 
-SubscriptionConnection = connection(Subscription, "Subscription")
+@strawberry.type(description="A page of Subscription items (Relay).")
+class SubscriptionConnection(Connection[Subscription]):
+    pass

@@ -4,13 +4,31 @@ owns (subscriptions, purchases, licenses, devices, reviews, products sold)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from facade.graph.base import Info, Need, batched, connection, paged, root_field, root_mutation, self_or_tenant_admin
+from facade.graph.base import (
+    Connection,
+    Info,
+    Need,
+    batched,
+    paged,
+    root_field,
+    root_mutation,
+    self_or_tenant_admin,
+)
 from facade.graph.sorting import DeviceSort, LicenseSort, ProductSort, ReviewSort, SubscriptionSort
 from facade.models import TenantRole
+
+if TYPE_CHECKING:
+    from facade.graph.devices import DeviceConnection
+    from facade.graph.licenses import LicenseConnection
+    from facade.graph.products import ProductConnection
+    from facade.graph.reviews import ReviewConnection
+    from facade.graph.stores import Store
+    from facade.graph.subscriptions import SubscriptionConnection
+    from facade.graph.tenants import Tenant
 
 TenantRoleEnum = strawberry.enum(TenantRole, name="TenantRole", description="A user's role in their tenant.")
 
@@ -40,17 +58,20 @@ class User:
     def feature_flags(self) -> FeatureFlags:
         return FeatureFlags(is_vendor=self.is_vendor, is_whitelabeled=self.is_whitelabeled)
 
-    tenant: Annotated["Tenant", strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
-    default_store: Annotated["Store", strawberry.lazy("facade.graph.stores")] | None = batched(
+    tenant: Annotated[Tenant, strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
+    default_store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched(
         "store", "default_store_id"
     )
-    owned_products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
-        "products_by_owner", "id", sort=ProductSort, description="Products this user sells (as vendor)."
+    owned_products: Annotated[ProductConnection, strawberry.lazy("facade.graph.products")] | None = paged(
+        "products_by_owner",
+        "id",
+        sort=ProductSort,
+        description="Products this user sells (as vendor).",
     )
-    reviews: Annotated["ReviewConnection", strawberry.lazy("facade.graph.reviews")] | None = paged(
+    reviews: Annotated[ReviewConnection, strawberry.lazy("facade.graph.reviews")] | None = paged(
         "reviews_by_user", "id", sort=ReviewSort, description="Reviews this user wrote."
     )
-    purchased_products: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
+    purchased_products: Annotated[ProductConnection, strawberry.lazy("facade.graph.products")] | None = paged(
         "products_purchased",
         "id",
         sort=ProductSort,
@@ -59,7 +80,7 @@ class User:
         filters=[("store_id", int | None, None)],
         description="Products the user bought, through their subscriptions (FLECS my/products).",
     )
-    purchased_apps: Annotated["ProductConnection", strawberry.lazy("facade.graph.products")] | None = paged(
+    purchased_apps: Annotated[ProductConnection, strawberry.lazy("facade.graph.products")] | None = paged(
         "products_purchased",
         "id",
         sort=ProductSort,
@@ -68,7 +89,7 @@ class User:
         filters=[("store_id", int | None, None)],
         description="Apps the user bought (FLECS my/products/apps).",
     )
-    subscriptions: Annotated["SubscriptionConnection", strawberry.lazy("facade.graph.subscriptions")] | None = paged(
+    subscriptions: Annotated[SubscriptionConnection, strawberry.lazy("facade.graph.subscriptions")] | None = paged(
         "subscriptions_by_user",
         "id",
         sort=SubscriptionSort,
@@ -76,10 +97,14 @@ class User:
         filters=[("store_id", int | None, None)],
         description="The user's subscriptions (FLECS my/subscriptions).",
     )
-    licenses: Annotated["LicenseConnection", strawberry.lazy("facade.graph.licenses")] | None = paged(
-        "licenses_by_user", "id", sort=LicenseSort, guard=self_or_tenant_admin, description="The user's licenses."
+    licenses: Annotated[LicenseConnection, strawberry.lazy("facade.graph.licenses")] | None = paged(
+        "licenses_by_user",
+        "id",
+        sort=LicenseSort,
+        guard=self_or_tenant_admin,
+        description="The user's licenses.",
     )
-    devices: Annotated["DeviceConnection", strawberry.lazy("facade.graph.devices")] | None = paged(
+    devices: Annotated[DeviceConnection, strawberry.lazy("facade.graph.devices")] | None = paged(
         "devices_by_owner",
         "id",
         sort=DeviceSort,
@@ -88,7 +113,9 @@ class User:
     )
 
 
-UserConnection = connection(User, "User")
+@strawberry.type(description="A page of User items (Relay).")
+class UserConnection(Connection[User]):
+    pass
 
 
 @strawberry.type(description="A signed-in session: the token to send as `Authorization: Bearer <token>`.")
@@ -108,10 +135,13 @@ class TokenValidation:
 class UserQueries:
     @root_field(Need.USER, description="The signed-in user.")
     def viewer(self, info: Info) -> User | None:
-        principal = info.context.require_principal()
-        return info.context.loaders.user.load(principal.user_id)  # type: ignore[return-value]
+        user_id = info.context.require_principal().user_id
+        return None if user_id is None else info.context.loaders.user.load(user_id)  # type: ignore[return-value]
 
-    @root_field(Need.PUBLIC, description="Whether a token from `login` is still valid (FLECS auth/validate).")
+    @root_field(
+        Need.PUBLIC,
+        description="Whether a token from `login` is still valid (FLECS auth/validate).",
+    )
     async def validate_token(self, info: Info, token: str) -> TokenValidation:
         return TokenValidation(is_valid=await info.context.backend.users.validate_token(token))
 

@@ -31,23 +31,25 @@ def pick_manifest(
     manifests: Sequence[AppManifest], manifest_version: str | None, max_manifest_version: str | None
 ) -> AppManifest:
     """FLECS's choice among an app version's manifests (sorted by schema version, oldest first):
-    the exact schema version asked for, else the newest not above the maximum, else the newest."""
+    exactly `manifest_version` when given; else the newest not above `max_manifest_version`;
+    else the newest. A device that can read only older manifests must not be handed a newer one,
+    so nothing fitting is NotFound rather than a fallback."""
     if manifest_version is not None:
         for manifest in manifests:
             if manifest.schema_version == manifest_version:
                 return manifest
+        raise NotFound(f"No manifest of schema version {manifest_version} for this app version.")
     if max_manifest_version is not None:
         ceiling = semver_key(max_manifest_version)
         allowed = [m for m in manifests if semver_key(m.schema_version) <= ceiling]
-        if allowed:
-            return allowed[-1]
+        if not allowed:
+            raise NotFound(f"No manifest of schema version {max_manifest_version} or older for this app version.")
+        return allowed[-1]
     return manifests[-1]
 
 
 class LocalApps(Repository):
-    async def manifests_for(
-        self, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], list[AppManifest]]:
+    async def manifests_for(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[AppManifest]]:
         """Manifests per (app, version), sorted by schema version; keys without any are absent."""
         if not keys:
             return {}
@@ -60,9 +62,7 @@ class LocalApps(Repository):
             found.sort(key=lambda m: semver_key(m.schema_version))
         return grouped
 
-    async def manifests_by_product(
-        self, product_ids: Sequence[int]
-    ) -> dict[int, list[AppManifest]]:
+    async def manifests_by_product(self, product_ids: Sequence[int]) -> dict[int, list[AppManifest]]:
         """Every manifest of each product, by app version then schema version; every key present."""
         grouped: dict[int, list[AppManifest]] = {product_id: [] for product_id in product_ids}
         if not product_ids:
@@ -71,9 +71,7 @@ class LocalApps(Repository):
         for row in await self.rows(stmt):
             grouped[row["product_id"]].append(build_manifest(row))
         for found in grouped.values():
-            found.sort(
-                key=lambda m: (semver_key(m.version), m.version, semver_key(m.schema_version))
-            )
+            found.sort(key=lambda m: (semver_key(m.version), m.version, semver_key(m.schema_version)))
         return grouped
 
     async def download_manifest(
@@ -94,18 +92,12 @@ class LocalApps(Repository):
                 check_semver(max_manifest_version, "max_manifest_version")
             rows = list(
                 (
-                    await conn.execute(
-                        select(manifests).where(
-                            manifests.c.app == app, manifests.c.version == version
-                        )
-                    )
+                    await conn.execute(select(manifests).where(manifests.c.app == app, manifests.c.version == version))
                 ).mappings()
             )
         if not rows:
             raise NotFound("No such app/version combination.")
-        found = sorted(
-            (build_manifest(r) for r in rows), key=lambda m: semver_key(m.schema_version)
-        )
+        found = sorted((build_manifest(r) for r in rows), key=lambda m: semver_key(m.schema_version))
         return pick_manifest(found, manifest_version, max_manifest_version)
 
     async def create_token(self, session_id: str, app: str, version: str) -> TokenResult:
@@ -115,13 +107,9 @@ class LocalApps(Repository):
             if session is None:
                 raise Forbidden(SESSION_NOT_FOUND)
             is_official = (
-                await conn.execute(
-                    select(t.products.c.is_official).where(t.products.c.app_id == app)
-                )
+                await conn.execute(select(t.products.c.is_official).where(t.products.c.app_id == app))
             ).scalar()
-            has_manifest = exists().where(
-                t.app_manifests.c.app == app, t.app_manifests.c.version == version
-            )
+            has_manifest = exists().where(t.app_manifests.c.app == app, t.app_manifests.c.version == version)
             if is_official is None or not (await conn.execute(select(has_manifest))).scalar():
                 raise NotFound("No such app/version combination.")
             if not is_official:
@@ -136,6 +124,4 @@ class LocalApps(Repository):
             }
             result = await conn.execute(t.download_tokens.insert().values(**values))
             token_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-        return TokenResult(
-            session=session, token=DownloadToken.model_validate({"id": token_id, **values})
-        )
+        return TokenResult(session=session, token=DownloadToken.model_validate({"id": token_id, **values}))

@@ -37,9 +37,7 @@ class Repository:
             return list((await conn.execute(stmt)).mappings())
 
 
-def order_by(
-    page: PageArgs, sortable: dict[str, ColumnElement[Any]], id_col: ColumnElement[Any]
-) -> list[Any]:
+def order_by(page: PageArgs, sortable: dict[str, ColumnElement[Any]], id_col: ColumnElement[Any]) -> list[Any]:
     """ORDER BY for a page: the sort column, then id so pages are stable when sort values tie.
 
     Every page of every list passes through here, so this is where a sort key or a window that
@@ -66,14 +64,10 @@ async def page_flat(
 ) -> Page[R]:
     """One page of `stmt` and the total, in one query (COUNT(*) OVER ())."""
     windowed = stmt.add_columns(func.count().over().label("_total"))
-    windowed = (
-        windowed.order_by(*order_by(page, sortable, id_col)).limit(page.limit).offset(page.offset)
-    )
+    windowed = windowed.order_by(*order_by(page, sortable, id_col)).limit(page.limit).offset(page.offset)
     rows = list((await conn.execute(windowed)).mappings())
     if rows:
-        return Page(
-            items=[build(r) for r in rows], total=int(rows[0]["_total"]), offset=page.offset
-        )
+        return Page(items=[build(r) for r in rows], total=int(rows[0]["_total"]), offset=page.offset)
     if page.offset == 0 and page.limit > 0:
         return Page(items=[], total=0)
     # Past the end: the window saw no row, so count separately (rare).
@@ -112,9 +106,7 @@ async def page_by_parent(
     # Each parent's first row comes along even when the page starts past it: it carries the
     # parent's total, so a page past the end (or of size 0) still needs no second query. A
     # parent without any row has total 0, which its absence says.
-    outer = (
-        select(inner).where(or_(and_(rn >= first, rn <= last), rn == 1)).order_by(parent_col, rn)
-    )
+    outer = select(inner).where(or_(and_(rn >= first, rn <= last), rn == 1)).order_by(parent_col, rn)
     grouped: dict[K, list[R]] = {}
     totals: dict[K, int] = {}
     for row in (await conn.execute(outer)).mappings():

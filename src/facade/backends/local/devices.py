@@ -124,11 +124,7 @@ def _device_id(principal: Principal) -> str:
 async def _store_in_tenant(conn: AsyncConnection, tenant_id: str, store_uid: str) -> int:
     check_uid(store_uid, "storeUid")
     store_id = (
-        await conn.execute(
-            select(t.stores.c.id).where(
-                t.stores.c.uid == store_uid, t.stores.c.tenant_id == tenant_id
-            )
-        )
+        await conn.execute(select(t.stores.c.id).where(t.stores.c.uid == store_uid, t.stores.c.tenant_id == tenant_id))
     ).scalar()
     if store_id is None:
         raise NotFound("No store with this uid in the tenant.", field="storeUid")
@@ -138,9 +134,7 @@ async def _store_in_tenant(conn: AsyncConnection, tenant_id: str, store_uid: str
 async def _till_in_store(conn: AsyncConnection, store_id: int, till_uid: str) -> str:
     check_uid(till_uid, "tillUid")
     till_id = (
-        await conn.execute(
-            select(t.tills.c.id).where(t.tills.c.id == till_uid, t.tills.c.store_id == store_id)
-        )
+        await conn.execute(select(t.tills.c.id).where(t.tills.c.id == till_uid, t.tills.c.store_id == store_id))
     ).scalar()
     if till_id is None:
         raise NotFound("No till with this uid in the store.", field="tillUid")
@@ -149,7 +143,7 @@ async def _till_in_store(conn: AsyncConnection, store_id: int, till_uid: str) ->
 
 def _enum(enum_type: type[DeviceAppType] | type[DeviceStatus], value: Any, field: str) -> str:
     try:
-        return enum_type(value).value
+        return str(enum_type(value).value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum_type)
         raise BadUserInput(f"{field} must be one of: {allowed}", field=field) from None
@@ -177,9 +171,7 @@ class LocalDevices(Repository):
         rows = await self.rows(select(t.devices).where(t.devices.c.id.in_(set(ids))))
         return {row["id"]: build_device(row) for row in rows}
 
-    async def page_by_store(
-        self, store_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Device]]:
+    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]:
         async with self.engine.connect() as conn:
             return await page_by_parent(
                 conn,
@@ -192,9 +184,7 @@ class LocalDevices(Repository):
                 build_device,
             )
 
-    async def page_by_owner(
-        self, user_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Device]]:
+    async def page_by_owner(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]:
         async with self.engine.connect() as conn:
             return await page_by_parent(
                 conn,
@@ -209,12 +199,14 @@ class LocalDevices(Repository):
 
     # -- tenant administration (F7-F12) --------------------------------------------------------
 
-    async def search(
-        self, principal: Principal, where: DeviceFilter, page: PageArgs
-    ) -> Page[Device]:
+    async def search(self, principal: Principal | None, where: DeviceFilter, page: PageArgs) -> Page[Device]:
+        """F7/F9. `principal` None: the `Tenant.devices` edge, whose guard checked membership."""
         if where.tenant_id is None:
             raise BadUserInput("tenantUid is required", field="tenantUid")
-        _scope(principal, where.tenant_id)
+        if principal is None:
+            check_uid(where.tenant_id, "tenantUid")
+        else:
+            _scope(principal, where.tenant_id)
         devices = t.devices
         stmt = select(devices).where(devices.c.tenant_id == where.tenant_id)
         if where.store_id is not None:
@@ -271,9 +263,7 @@ class LocalDevices(Repository):
             await conn.execute(t.devices.insert().values(**values))
         return build_device(values)
 
-    async def update(
-        self, principal: Principal, tenant_id: str, device_id: str, changes: dict[str, Any]
-    ) -> Device:
+    async def update(self, principal: Principal, tenant_id: str, device_id: str, changes: dict[str, Any]) -> Device:
         """F11. `changes` holds only what the caller set: app_type, status, store_uid, till_uid,
         name. A new store drops a till that is not in it; a blank till or store uid clears it."""
         _scope(principal, tenant_id)
@@ -287,10 +277,7 @@ class LocalDevices(Repository):
                 values["app_type"] = _enum(DeviceAppType, changes["app_type"], "appType")
             if "status" in changes:
                 values["status"] = _enum(DeviceStatus, changes["status"], "status")
-                if (
-                    values["status"] == DeviceStatus.READY_TO_LINK.value
-                    and row["device_code"] is None
-                ):
+                if values["status"] == DeviceStatus.READY_TO_LINK.value and row["device_code"] is None:
                     values["device_code"] = await _unused_code(conn)
             store_id = row["store_id"]
             if "store_uid" in changes:
@@ -301,21 +288,13 @@ class LocalDevices(Repository):
                 till_uid = _text(changes["till_uid"], "tillUid")
                 if till_uid and store_id is None:
                     raise BadUserInput("A till needs a store: set storeUid too.", field="tillUid")
-                values["till_id"] = (
-                    await _till_in_store(conn, store_id, till_uid) if till_uid else None
-                )
-            elif (
-                "store_uid" in changes
-                and row["till_id"] is not None
-                and store_id != row["store_id"]
-            ):
+                values["till_id"] = await _till_in_store(conn, store_id, till_uid) if till_uid else None
+            elif "store_uid" in changes and row["till_id"] is not None and store_id != row["store_id"]:
                 values["till_id"] = None
             if "name" in changes:
                 values["name"] = _text(changes["name"], "name")
             values["last_modified_at"] = utcnow()
-            await conn.execute(
-                t.devices.update().where(t.devices.c.id == row["id"]).values(**values)
-            )
+            await conn.execute(t.devices.update().where(t.devices.c.id == row["id"]).values(**values))
         return build_device({**row, **values})
 
     async def delete(self, principal: Principal, tenant_id: str, device_id: str) -> None:
@@ -323,11 +302,7 @@ class LocalDevices(Repository):
         _scope(principal, tenant_id)
         async with self.engine.begin() as conn:
             row = await self._tenant_device(conn, tenant_id, device_id)
-            await conn.execute(
-                t.licenses.update()
-                .where(t.licenses.c.device_id == row["id"])
-                .values(device_id=None)
-            )
+            await conn.execute(t.licenses.update().where(t.licenses.c.device_id == row["id"]).values(device_id=None))
             await conn.execute(t.devices.delete().where(t.devices.c.id == row["id"]))
 
     # -- the device itself (F0-F6) -------------------------------------------------------------
@@ -340,9 +315,7 @@ class LocalDevices(Repository):
             raise NotFound("This device no longer exists.")
         return build_device(row)
 
-    async def register(
-        self, client_id: str, name: str | None, system_information: str | None
-    ) -> DeviceRegistration:
+    async def register(self, client_id: str, name: str | None, system_information: str | None) -> DeviceRegistration:
         """F2: a device asks to be registered and gets a code a user then authorizes (F4)."""
         if not client_id or not client_id.strip():
             raise BadUserInput("clientId must not be blank", field="clientId")
@@ -387,9 +360,7 @@ class LocalDevices(Repository):
             check_uid(tenant_id, "tenantUid")
             raise Forbidden("You may only authorize devices for your own tenant.")
         async with self.engine.begin() as conn:
-            row = await device_row(
-                conn, select(t.devices).where(t.devices.c.device_code == _normal_code(device_code))
-            )
+            row = await device_row(conn, select(t.devices).where(t.devices.c.device_code == _normal_code(device_code)))
             if row is None or row["tenant_id"] not in (None, tenant_id):
                 raise NotFound("No device with this device code.", field="deviceCode")
             if row["status"] != DeviceStatus.READY_TO_LINK.value:
@@ -418,9 +389,7 @@ class LocalDevices(Repository):
     ) -> LinkResult:
         """F5: the physical device proves a tenant user's credentials and gets its device token."""
         async with self.engine.begin() as conn:
-            row = await device_row(
-                conn, select(t.devices).where(t.devices.c.device_code == _normal_code(device_code))
-            )
+            row = await device_row(conn, select(t.devices).where(t.devices.c.device_code == _normal_code(device_code)))
             if row is None:
                 raise NotFound("No device with this device code.", field="deviceCode")
             if row["status"] == DeviceStatus.BLOCKED.value:
@@ -451,9 +420,7 @@ class LocalDevices(Repository):
         if principal.kind is not TokenKind.DEVICE or principal.device_id is None:
             raise Unauthenticated("Signing in on a device needs the device token.")
         async with self.engine.connect() as conn:
-            row = await device_row(
-                conn, select(t.devices).where(t.devices.c.id == principal.device_id)
-            )
+            row = await device_row(conn, select(t.devices).where(t.devices.c.id == principal.device_id))
             if row is None or row["tenant_id"] is None:
                 raise Unauthenticated("This device is no longer registered.")
             if row["status"] == DeviceStatus.BLOCKED.value:
@@ -472,9 +439,7 @@ class LocalDevices(Repository):
         )
         return DeviceLoginResult(user=user, access_token=token)
 
-    async def update_system_information(
-        self, principal: Principal, system_information: str
-    ) -> Device:
+    async def update_system_information(self, principal: Principal, system_information: str) -> Device:
         """F3."""
         device_id = _device_id(principal)
         async with self.engine.begin() as conn:
@@ -482,20 +447,14 @@ class LocalDevices(Repository):
             if row is None:
                 raise NotFound("This device no longer exists.")
             values = {"system_information": system_information, "last_modified_at": utcnow()}
-            await conn.execute(
-                t.devices.update().where(t.devices.c.id == device_id).values(**values)
-            )
+            await conn.execute(t.devices.update().where(t.devices.c.id == device_id).values(**values))
         return build_device({**row, **values})
 
-    async def users(
-        self, principal: Principal, page: PageArgs, account_types: Sequence[str] | None
-    ) -> Page[User]:
+    async def users(self, principal: Principal, page: PageArgs, account_types: Sequence[str] | None) -> Page[User]:
         """F6: the users with access to the device's store (who may sign in on it)."""
         device_id = _device_id(principal)
         async with self.engine.connect() as conn:
-            row = await device_row(
-                conn, select(t.devices.c.store_id).where(t.devices.c.id == device_id)
-            )
+            row = await device_row(conn, select(t.devices.c.store_id).where(t.devices.c.id == device_id))
             if row is None:
                 raise NotFound("This device no longer exists.")
             store_id = row["store_id"]
@@ -510,23 +469,17 @@ class LocalDevices(Repository):
         check_uid(device_id, "deviceUid")
         row = await device_row(
             conn,
-            select(t.devices).where(
-                t.devices.c.id == device_id, t.devices.c.tenant_id == tenant_id
-            ),
+            select(t.devices).where(t.devices.c.id == device_id, t.devices.c.tenant_id == tenant_id),
         )
         if row is None:
             raise NotFound("No device with this id in the tenant.", field="deviceUid")
         return row
 
-    async def _move_from_ready(
-        self, conn: AsyncConnection, device_id: str, values: dict[str, Any]
-    ) -> None:
+    async def _move_from_ready(self, conn: AsyncConnection, device_id: str, values: dict[str, Any]) -> None:
         # Guarded on the status read earlier: of two racing links, the second changes no row.
         result = await conn.execute(
             t.devices.update()
-            .where(
-                t.devices.c.id == device_id, t.devices.c.status == DeviceStatus.READY_TO_LINK.value
-            )
+            .where(t.devices.c.id == device_id, t.devices.c.status == DeviceStatus.READY_TO_LINK.value)
             .values(**values)
         )
         if result.rowcount != 1:
@@ -537,7 +490,5 @@ class LocalDevices(Repository):
             return True
         if store_id is None:
             return False
-        access = exists().where(
-            t.store_access.c.user_id == user.id, t.store_access.c.store_id == store_id
-        )
+        access = exists().where(t.store_access.c.user_id == user.id, t.store_access.c.store_id == store_id)
         return bool((await conn.execute(select(access))).scalar())

@@ -79,7 +79,7 @@ def _session(row: Any) -> Session:
 async def valid_session(conn: AsyncConnection, session_id: str | None) -> Session | None:
     """The session if a licence holds it and is still valid; None for anything else, including a
     malformed id (an unknown session, not a reason to tell the caller more)."""
-    if not session_id or not UUID_PATTERN.match(session_id):
+    if not session_id or not UUID_PATTERN.fullmatch(session_id):
         return None
     row = (
         (
@@ -116,14 +116,10 @@ class LocalLicenses(Repository):
     async def by_device(self, device_ids: Sequence[str]) -> dict[str, License]:
         if not device_ids:
             return {}
-        rows = await self.rows(
-            select(t.licenses).where(t.licenses.c.device_id.in_(set(device_ids)))
-        )
+        rows = await self.rows(select(t.licenses).where(t.licenses.c.device_id.in_(set(device_ids))))
         return {row["device_id"]: build_license(row) for row in rows}
 
-    async def page_by_user(
-        self, user_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[License]]:
+    async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[License]]:
         async with self.engine.connect() as conn:
             return await page_by_parent(
                 conn,
@@ -149,11 +145,7 @@ class LocalLicenses(Repository):
 
             if license_key and license_key.strip():
                 row = (
-                    (
-                        await conn.execute(
-                            select(licenses).where(licenses.c.key == license_key.strip().upper())
-                        )
-                    )
+                    (await conn.execute(select(licenses).where(licenses.c.key == license_key.strip().upper())))
                     .mappings()
                     .first()
                 )
@@ -162,11 +154,7 @@ class LocalLicenses(Repository):
                 # The caller's own (expired) session may be renewed; anyone else's may not.
                 if row["session_id"] is not None and row["session_id"] != session_id:
                     raise Conflict("This license is already active on another device.")
-            elif (
-                principal is not None
-                and principal.kind is TokenKind.USER
-                and principal.user_id is not None
-            ):
+            elif principal is not None and principal.kind is TokenKind.USER and principal.user_id is not None:
                 row = (
                     (
                         await conn.execute(
@@ -175,7 +163,9 @@ class LocalLicenses(Repository):
                                 licenses.c.user_id == principal.user_id,
                                 licenses.c.session_id.is_(None),
                             )
-                            .order_by(licenses.c.id)
+                            # A licence not bound to a device first: that is what a
+                            # "user licence" is; a bound but unused one only as a last resort.
+                            .order_by(licenses.c.device_id.is_not(None), licenses.c.id)
                             .limit(1)
                         )
                     )
@@ -212,7 +202,7 @@ class LocalLicenses(Repository):
 
     async def validate(self, session_id: str) -> tuple[bool, Session | None]:
         """Whether a licence holds the session and is still valid; the session when one holds it."""
-        if not UUID_PATTERN.match(session_id or ""):
+        if not UUID_PATTERN.fullmatch(session_id or ""):
             return False, None
         async with self.engine.connect() as conn:
             row = (
@@ -257,9 +247,7 @@ class LocalLicenses(Repository):
             if not value:
                 raise BadUserInput(f"{field} must not be blank", field=field)
         if manufacture_date > dt.datetime.now(dt.UTC).date():
-            raise BadUserInput(
-                "manufacture_date must not be in the future", field="manufacture_date"
-            )
+            raise BadUserInput("manufacture_date must not be in the future", field="manufacture_date")
 
         now = utcnow()
         try:
@@ -305,7 +293,5 @@ class LocalLicenses(Repository):
                 )
         except IntegrityError:
             # Two registrations of one serial racing past the check: the unique index decides.
-            raise Conflict(
-                "A device with this serial number is already registered.", field="serial_number"
-            ) from None
+            raise Conflict("A device with this serial number is already registered.", field="serial_number") from None
         return build_device(device)

@@ -78,9 +78,7 @@ def _apply(conn: Connection, migrations: list[Migration]) -> list[int]:
             continue
         migration.upgrade(conn)
         conn.execute(
-            schema_migrations.insert().values(
-                version=migration.version, name=migration.name, applied_at=utcnow()
-            )
+            schema_migrations.insert().values(version=migration.version, name=migration.name, applied_at=utcnow())
         )
         done.append(migration.version)
     return done

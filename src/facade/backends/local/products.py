@@ -73,9 +73,7 @@ class LocalProducts(Repository):
                 build_product,
             )
 
-    async def page_by_owner(
-        self, owner_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Product]]:
+    async def page_by_owner(self, owner_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Product]]:
         async with self.engine.connect() as conn:
             return await page_by_parent(
                 conn,

@@ -47,9 +47,7 @@ async def has_bought(conn: AsyncConnection, user_id: int, product_id: int) -> bo
 
 
 class LocalReviews(Repository):
-    async def page_by_product(
-        self, product_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Review]]:
+    async def page_by_product(self, product_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]:
         async with self.engine.connect() as conn:
             return await page_by_parent(
                 conn,
@@ -62,9 +60,7 @@ class LocalReviews(Repository):
                 build_review,
             )
 
-    async def page_by_user(
-        self, user_ids: Sequence[int], page: PageArgs
-    ) -> dict[int, Page[Review]]:
+    async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]:
         async with self.engine.connect() as conn:
             return await page_by_parent(
                 conn,
@@ -77,9 +73,7 @@ class LocalReviews(Repository):
                 build_review,
             )
 
-    async def create(
-        self, principal: Principal, product_id: int, review: str, rating: int
-    ) -> Review:
+    async def create(self, principal: Principal, product_id: int, review: str, rating: int) -> Review:
         if principal.user_id is None:
             raise Unauthenticated("Sign in to review a product.")
         if not 1 <= rating <= 5:
@@ -92,18 +86,14 @@ class LocalReviews(Repository):
             # FOR UPDATE (a no-op on SQLite, which serialises writers anyway) makes concurrent
             # reviews of one product queue up, so the recomputed summary counts both.
             product = (
-                await conn.execute(
-                    select(t.products.c.id).where(t.products.c.id == product_id).with_for_update()
-                )
+                await conn.execute(select(t.products.c.id).where(t.products.c.id == product_id).with_for_update())
             ).first()
             if product is None:
                 raise NotFound("No product with this id.", field="productId")
             user = (
                 (
                     await conn.execute(
-                        select(t.users.c.display_name, t.users.c.email).where(
-                            t.users.c.id == principal.user_id
-                        )
+                        select(t.users.c.display_name, t.users.c.email).where(t.users.c.id == principal.user_id)
                     )
                 )
                 .mappings()
@@ -136,8 +126,6 @@ class LocalReviews(Repository):
             await conn.execute(
                 t.products.update()
                 .where(t.products.c.id == product_id)
-                .values(
-                    average_rating=format_rating(int(total), int(count)), rating_count=int(count)
-                )
+                .values(average_rating=format_rating(int(total), int(count)), rating_count=int(count))
             )
         return Review.model_validate({"id": review_id, **values})

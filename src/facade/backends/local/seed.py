@@ -17,8 +17,9 @@ Every seeded user's password is `facade-demo`. Well-known logins:
     dave    a customer without tenant: subscriptions (apps among them), FLECS devices and two
             free licences
 
-Sized for speed: 100,000 products take seconds, not minutes, because rows are built in memory
-and written with bulk INSERTs in one transaction, and the demo password is hashed once.
+Sized for load tests: 100,000 products (about 400,000 rows) take under half a minute on SQLite,
+because rows are built in memory and written with bulk INSERTs in one transaction, the demo
+password is hashed once, and manifests are validated in a way that scales (`_ManifestCheck`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class DemoLogin:
 
 @dataclass(frozen=True, slots=True)
 class SeedSummary:
+    """What the seed wrote: rows per table, and the handles a demo or a test starts from."""
+
     counts: dict[str, int]
     demo_logins: tuple[DemoLogin, ...]
     # tenant id -> the device code of a READY_TO_LINK device in its first store (for linking).
@@ -83,9 +86,10 @@ async def seed(engine: AsyncEngine, *, products: int = 200, random_seed: int = 4
     """Fills an empty, migrated store; StoreNotEmpty (and nothing written) if it holds data."""
     if products < 0:
         raise ValueError("products must not be negative")
-    # scrypt is slow on purpose: hash the one demo password once, off the event loop.
+    # Off the event loop: scrypt is slow on purpose (so it runs once, for every user), and
+    # building 100,000 products takes seconds of CPU.
     password_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
-    data = _Builder(products, random_seed, password_hash).build()
+    data = await asyncio.to_thread(_Builder(products, random_seed, password_hash).build)
     async with engine.begin() as conn:
         await _lock(conn)
         if not await _is_empty(conn):
@@ -98,9 +102,7 @@ async def seed(engine: AsyncEngine, *, products: int = 200, random_seed: int = 4
     return data.summary()
 
 
-async def seed_if_empty(
-    engine: AsyncEngine, *, products: int = 200, random_seed: int = 42
-) -> SeedSummary | None:
+async def seed_if_empty(engine: AsyncEngine, *, products: int = 200, random_seed: int = 42) -> SeedSummary | None:
     """Seeds an empty store; None when it already held data (or another process just seeded it)."""
     if not await is_empty(engine):
         return None
@@ -411,9 +413,7 @@ REVIEW_TEXTS = {
 }
 
 # Attribute options as precomputed combinations: one choice() per product instead of a sample().
-_ARCHITECTURES = tuple(
-    combo for n in (1, 2, 3) for combo in itertools.combinations(("amd64", "arm64", "armhf"), n)
-)
+_ARCHITECTURES = tuple(combo for n in (1, 2, 3) for combo in itertools.combinations(("amd64", "arm64", "armhf"), n))
 _SIZES = tuple(itertools.combinations(("S", "M", "L", "XL"), 2))
 _COLORS = tuple(itertools.combinations(("Black", "White", "Red", "Blue", "Green"), 2))
 
@@ -422,13 +422,8 @@ _REVIEW_COUNT_WEIGHTS = (35, 55, 70, 82, 92, 100)  # cumulative
 _RATINGS = (1, 2, 3, 4, 5)
 _RATING_WEIGHTS = (1, 2, 5, 10, 16)  # cumulative
 
-POS_UNAME = (
-    "Linux {host} 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)"
-    " x86_64 GNU/Linux"
-)
-ASSISTANT_UNAME = (
-    "Linux {host} 5.15.104-android14-11-g6d7d9a1 #1 SMP PREEMPT Mon Jan 8 2024 aarch64 Android"
-)
+POS_UNAME = "Linux {host} 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64 GNU/Linux"
+ASSISTANT_UNAME = "Linux {host} 5.15.104-android14-11-g6d7d9a1 #1 SMP PREEMPT Mon Jan 8 2024 aarch64 Android"
 
 
 def _ascii(value: str) -> str:
@@ -615,15 +610,11 @@ class _Builder:
         n_vendors = max(2, remaining // 5)
         for _ in range(n_vendors):
             first, last = self._random_name()
-            vendor = self._user(
-                self._generated_login(first, last), first, last, "vendors.example", is_vendor=True
-            )
+            vendor = self._user(self._generated_login(first, last), first, last, "vendors.example", is_vendor=True)
             self.vendor_ids.append(vendor["id"])
         for _ in range(max(0, remaining - n_vendors)):
             first, last = self._random_name()
-            customer = self._user(
-                self._generated_login(first, last), first, last, "customers.example"
-            )
+            customer = self._user(self._generated_login(first, last), first, last, "customers.example")
             self.customer_ids.append(customer["id"])
 
     def _stores(self) -> None:
@@ -652,9 +643,7 @@ class _Builder:
             self.rows["stores"].append(store)
             self.stores_by_tenant.setdefault(business.id, []).append(store)
             for k in (1, 2):
-                self.rows["tills"].append(
-                    {"id": f"{uid}-till-{k}", "store_id": store_id, "name": f"Till {k}"}
-                )
+                self.rows["tills"].append({"id": f"{uid}-till-{k}", "store_id": store_id, "name": f"Till {k}"})
 
         for business in BUSINESSES:
             stores = self.stores_by_tenant[business.id]
@@ -761,9 +750,7 @@ class _Builder:
             "short_description": f"<p>{name}.</p>",
             "categories": [_category(self.rng.choice(business.categories))],
             "attributes": attributes,
-            "meta_data": [
-                {"id": product_id * 10 + 1, "name": "_sku", "value": f"SKU-{product_id:06d}"}
-            ],
+            "meta_data": [{"id": product_id * 10 + 1, "name": "_sku", "value": f"SKU-{product_id:06d}"}],
             "stock_status": "instock" if in_stock else "outofstock",
             "permalink": f"{store['url']}/product/{_slug(name)}-{product_id}/",
             "price": _cents(self.rng.randint(99, 24999)),
@@ -776,9 +763,7 @@ class _Builder:
     def _subscriptions(self) -> None:
         if not self.n_products:
             return
-        subscribers = [
-            self.users_by_login[login]["id"] for login in ("alice", "bob")
-        ] + self.customer_ids
+        subscribers = [self.users_by_login[login]["id"] for login in ("alice", "bob")] + self.customer_ids
         users = {u["id"]: u for u in self.rows["users"]}
         dave_id = self.users_by_login["dave"]["id"]
         for user_id in subscribers:
@@ -917,8 +902,7 @@ class _Builder:
                         "manufacture_date": None,
                         "license_status": None,
                         "created_at": created_at,
-                        "last_modified_at": created_at
-                        + dt.timedelta(hours=self.rng.randint(1, 48)),
+                        "last_modified_at": created_at + dt.timedelta(hours=self.rng.randint(1, 48)),
                     }
                 )
                 if status == "READY_TO_LINK" and store["id"] in first_stores:
@@ -955,8 +939,7 @@ class _Builder:
                     "manufacturer_name": manufacturer,
                     "model": model,
                     "serial_number": serial,
-                    "manufacture_date": dt.date(2023, 1, 1)
-                    + dt.timedelta(days=self.rng.randrange(730)),
+                    "manufacture_date": dt.date(2023, 1, 1) + dt.timedelta(days=self.rng.randrange(730)),
                     "license_status": 0,
                     "created_at": created_at,
                     "last_modified_at": created_at,
@@ -967,14 +950,10 @@ class _Builder:
             self._license(owner["id"], device_id, created_at, now if active else None)
         for owner in (alice, dave):
             for _ in range(2):
-                key = self._license(
-                    owner["id"], None, self._at(30, BASE_TIME + dt.timedelta(days=60)), None
-                )
+                key = self._license(owner["id"], None, self._at(30, BASE_TIME + dt.timedelta(days=60)), None)
                 self.free_license_keys.setdefault(owner["login"], []).append(key)
 
-    def _license(
-        self, user_id: int, device_id: str | None, created_at: dt.datetime, now: dt.datetime | None
-    ) -> str:
+    def _license(self, user_id: int, device_id: str | None, created_at: dt.datetime, now: dt.datetime | None) -> str:
         key = self._license_key()
         row: dict[str, Any] = {
             "id": len(self.rows["licenses"]) + 1,
@@ -1078,9 +1057,7 @@ class _ManifestCheck:
         self._per_property_schemas: set[str] = set()
 
     def __call__(self, manifest: dict[str, Any]) -> None:
-        shape = json.dumps(
-            {k: v for k, v in manifest.items() if k not in self._VARYING}, sort_keys=True
-        )
+        shape = json.dumps({k: v for k, v in manifest.items() if k not in self._VARYING}, sort_keys=True)
         subject = manifest
         if shape in self._shapes:
             self._assert_per_property(schema_name_for(manifest))
@@ -1123,9 +1100,7 @@ def _manifest_3(app_id: str, version: str, template: Sequence[Any]) -> dict[str,
         "labels": ["tech.flecs", f"tech.flecs.app={slug}"],
     }
     if editor_port is not None:
-        manifest["editors"] = [
-            {"name": "Web UI", "port": editor_port, "supportsReverseProxy": True}
-        ]
+        manifest["editors"] = [{"name": "Web UI", "port": editor_port, "supportsReverseProxy": True}]
     if ports:
         manifest["ports"] = list(ports)
     return manifest

@@ -48,13 +48,9 @@ class LocalStores(Repository):
 
     async def page_all(self, page: PageArgs) -> Page[Store]:
         async with self.engine.connect() as conn:
-            return await page_flat(
-                conn, select(t.stores), page, SORTABLE, t.stores.c.id, build_store
-            )
+            return await page_flat(conn, select(t.stores), page, SORTABLE, t.stores.c.id, build_store)
 
-    async def page_by_tenant(
-        self, tenant_ids: Sequence[str], page: PageArgs
-    ) -> dict[str, Page[Store]]:
+    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store]]:
         async with self.engine.connect() as conn:
             return await page_by_parent(
                 conn,
@@ -72,11 +68,7 @@ class LocalStores(Repository):
         result: dict[int, list[Till]] = {store_id: [] for store_id in store_ids}
         if not store_ids:
             return result
-        stmt = (
-            select(t.tills)
-            .where(t.tills.c.store_id.in_(set(store_ids)))
-            .order_by(t.tills.c.store_id, t.tills.c.id)
-        )
+        stmt = select(t.tills).where(t.tills.c.store_id.in_(set(store_ids))).order_by(t.tills.c.store_id, t.tills.c.id)
         for row in await self.rows(stmt):
             result[row["store_id"]].append(build_till(row))
         return result

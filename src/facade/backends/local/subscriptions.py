@@ -23,9 +23,7 @@ SORTABLE: dict[str, Any] = {
 }
 
 
-async def _line_items(
-    conn: AsyncConnection, subscription_ids: Iterable[int]
-) -> dict[int, list[LineItem]]:
+async def _line_items(conn: AsyncConnection, subscription_ids: Iterable[int]) -> dict[int, list[LineItem]]:
     ids = set(subscription_ids)
     grouped: dict[int, list[LineItem]] = {i: [] for i in ids}
     if not ids:
@@ -50,11 +48,7 @@ class LocalSubscriptions(Repository):
             return {}
         async with self.engine.connect() as conn:
             rows = list(
-                (
-                    await conn.execute(
-                        select(t.subscriptions).where(t.subscriptions.c.id.in_(set(ids)))
-                    )
-                ).mappings()
+                (await conn.execute(select(t.subscriptions).where(t.subscriptions.c.id.in_(set(ids))))).mappings()
             )
             items = await _line_items(conn, (row["id"] for row in rows))
         return {row["id"]: _build(row, items) for row in rows}
@@ -86,8 +80,6 @@ class LocalSubscriptions(Repository):
             )
             items = await _line_items(conn, (row["id"] for p in raw.values() for row in p.items))
         return {
-            user_id: Page(
-                items=[_build(row, items) for row in p.items], total=p.total, offset=p.offset
-            )
+            user_id: Page(items=[_build(row, items) for row in p.items], total=p.total, offset=p.offset)
             for user_id, p in raw.items()
         }

@@ -43,7 +43,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        stamp: dt.datetime = value
+        return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp
 
 
 metadata = MetaData()
@@ -110,9 +111,7 @@ tills = Table(
     "tills",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column(
-        "store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("name", String(200), nullable=False),
 )
 

@@ -57,9 +57,7 @@ async def password_matches(password: str, stored_hash: str | None) -> bool:
     return await asyncio.to_thread(verify_password, password, stored_hash)
 
 
-async def tenant_user_by_code(
-    conn: AsyncConnection, tenant_id: str, user_code: str, password: str
-) -> User:
+async def tenant_user_by_code(conn: AsyncConnection, tenant_id: str, user_code: str, password: str) -> User:
     """The tenant user a device login names, or Unauthenticated (one message for every failure)."""
     row = (
         (
@@ -106,9 +104,7 @@ class LocalUsers(Repository):
         rows = await self.rows(select(*USER_COLUMNS).where(t.users.c.id.in_(set(ids))))
         return {row["id"]: build_user(row) for row in rows}
 
-    async def page_by_tenant(
-        self, tenant_ids: Sequence[str], page: PageArgs
-    ) -> dict[str, Page[User]]:
+    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[User]]:
         async with self.engine.connect() as conn:
             return await page_by_parent(
                 conn,
@@ -138,10 +134,7 @@ class LocalUsers(Repository):
         )
         rows = await self.rows(stmt)
         row = rows[0] if rows else None
-        if (
-            not await password_matches(password, row["password_hash"] if row else None)
-            or row is None
-        ):
+        if not await password_matches(password, row["password_hash"] if row else None) or row is None:
             raise Unauthenticated(WRONG_CREDENTIALS)
         user = build_user(row)
         token = self.tokens.issue(

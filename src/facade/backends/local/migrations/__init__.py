@@ -27,8 +27,6 @@ class Migration:
     upgrade: Callable[[Connection], None]
 
 
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(m0001_initial.VERSION, m0001_initial.NAME, m0001_initial.upgrade),
-)
+MIGRATIONS: tuple[Migration, ...] = (Migration(m0001_initial.VERSION, m0001_initial.NAME, m0001_initial.upgrade),)
 
 __all__ = ["MIGRATIONS", "Migration"]
