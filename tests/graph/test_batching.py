@@ -13,7 +13,7 @@ query Nested($first: Int!) {
     edges { cursor node {
       id name price
       store { id name address { city } }
-      owner { id email }
+      owner { id displayName }
       reviews(first: 3) { totalCount nodes { rating reviewer } }
     } }
   }

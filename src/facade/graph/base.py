@@ -32,6 +32,7 @@ T = TypeVar("T")
 
 EDGE = "facade.edge"
 NEED = "facade.need"
+GUARD = "facade.guard"
 
 SortDirectionEnum = strawberry.enum(SortDirection, description="Sort order of a list.")
 
@@ -135,6 +136,15 @@ def self_or_tenant_admin(principal: Principal | None, user: Any) -> bool:
     return principal.is_tenant_admin and user.tenant_id is not None and principal.tenant_id == user.tenant_id
 
 
+def self_or_colleague(principal: Principal | None, user: Any) -> bool:
+    """The user themself, or a member of the user's tenant."""
+    if principal is None:
+        return False
+    if principal.user_id is not None and principal.user_id == user.id:
+        return True
+    return user.tenant_id is not None and principal.tenant_id == user.tenant_id
+
+
 def owner_or_tenant(owner_of: Callable[[Any], int | None], tenant_of: Callable[[Any], str | None]) -> Guard:
     def check(principal: Principal | None, parent: Any) -> bool:
         if principal is None or principal.kind is TokenKind.DEVICE:
@@ -153,6 +163,17 @@ def enforce(guard: Guard | None, info: Info, parent: Any) -> None:
     if info.context.principal is None:
         info.context.require_principal()
     raise Forbidden("You may not see this: it belongs to another tenant or user.")
+
+
+def private(attr: str, guard: Guard, *, description: str | None = None) -> Any:
+    """A field only some callers may read (personal data): null and FORBIDDEN for the others."""
+
+    def resolve(root: Any, info: Info) -> Any:
+        enforce(guard, info, root)
+        return getattr(root, attr)
+
+    resolve.__annotations__ = {"root": Any, "info": Info}
+    return strawberry.field(resolver=resolve, description=description, metadata={GUARD: guard})
 
 
 # ---------------------------------------------------------------------------------------------

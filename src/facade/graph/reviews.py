@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from facade.graph.base import Connection, Info, Need, batched, int_id, root_mutation
+from facade.graph.base import Connection, Info, Need, batched, int_id, private, root_mutation
 
 if TYPE_CHECKING:
     from facade.graph.products import Product
@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 class Review:
     id: strawberry.ID
     reviewer: str
-    reviewer_email: str
+    reviewer_email: str | None = private(
+        "reviewer_email",
+        lambda principal, review: principal is not None and principal.user_id == review.user_id,
+        description="The reviewer's e-mail: shown to the reviewer only.",
+    )
     review: str
     rating: int = strawberry.field(description="1 to 5 stars.")
     status: str

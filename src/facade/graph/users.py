@@ -8,14 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from facade.auth import Principal, TokenKind
+from facade.errors import Unauthenticated
 from facade.graph.base import (
     Connection,
     Info,
     Need,
     batched,
     paged,
+    private,
     root_field,
     root_mutation,
+    self_or_colleague,
     self_or_tenant_admin,
 )
 from facade.graph.sorting import DeviceSort, LicenseSort, ProductSort, ReviewSort, SubscriptionSort
@@ -42,14 +46,18 @@ class FeatureFlags:
 @strawberry.type(description="A person who signs in: customer, vendor, tenant admin or cashier.")
 class User:
     id: strawberry.ID
-    login: str
-    email: str
+    # Personal and sign-in details: the user and their colleagues only (a vendor's or reviewer's
+    # profile is public, their e-mail and device sign-in code are not).
+    login: str | None = private("login", self_or_colleague)
+    email: str | None = private("email", self_or_colleague)
     display_name: str
-    first_name: str
-    last_name: str
-    user_code: str | None = strawberry.field(description="Code the user signs in with on a Flow Retail device.")
-    account_type: str
-    tenant_role: TenantRoleEnum  # type: ignore[valid-type]
+    first_name: str | None = private("first_name", self_or_colleague)
+    last_name: str | None = private("last_name", self_or_colleague)
+    user_code: str | None = private(
+        "user_code", self_or_colleague, description="Code the user signs in with on a Flow Retail device."
+    )
+    account_type: str | None = private("account_type", self_or_colleague)
+    tenant_role: TenantRoleEnum | None = private("tenant_role", self_or_colleague)  # type: ignore[valid-type]
     is_vendor: bool
     is_whitelabeled: bool
     created_at: dt.datetime
@@ -58,9 +66,11 @@ class User:
     def feature_flags(self) -> FeatureFlags:
         return FeatureFlags(is_vendor=self.is_vendor, is_whitelabeled=self.is_whitelabeled)
 
-    tenant: Annotated[Tenant, strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
+    tenant: Annotated[Tenant, strawberry.lazy("facade.graph.tenants")] | None = batched(
+        "tenant", "tenant_id", guard=self_or_colleague
+    )
     default_store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched(
-        "store", "default_store_id"
+        "store", "default_store_id", guard=self_or_colleague
     )
     owned_products: Annotated[ProductConnection, strawberry.lazy("facade.graph.products")] | None = paged(
         "products_by_owner",
@@ -134,9 +144,12 @@ class TokenValidation:
 @strawberry.type
 class UserQueries:
     @root_field(Need.USER, description="The signed-in user.")
-    def viewer(self, info: Info) -> User | None:
+    async def viewer(self, info: Info) -> User | None:
         user_id = info.context.require_principal().user_id
-        return None if user_id is None else info.context.loaders.user.load(user_id)  # type: ignore[return-value]
+        user = None if user_id is None else await info.context.loaders.user.load(user_id)
+        if user is None:
+            raise Unauthenticated("The signed-in user no longer exists; sign in again.")
+        return user  # type: ignore[return-value]
 
     @root_field(
         Need.PUBLIC,
@@ -153,6 +166,16 @@ class UserMutations:
         result = await info.context.backend.users.login(username, password)
         info.context.loaders.user.prime(result.user.id, result.user)
         user = result.user
+        if info.context.principal is None:
+            # The caller has just proved who they are: the payload's user is theirs to read.
+            info.context.principal = Principal(
+                kind=TokenKind.USER,
+                subject=str(user.id),
+                user_id=user.id,
+                tenant_id=user.tenant_id,
+                is_tenant_admin=user.tenant_role is TenantRole.ADMIN,
+                token=result.token.token,
+            )
         return LoginPayload(
             token=result.token.token,
             token_expires=result.token.expires,
