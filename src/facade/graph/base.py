@@ -25,12 +25,12 @@ from strawberry.types.field import StrawberryField
 from facade.auth import Principal, TokenKind
 from facade.context import Context
 from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from facade.graph.prefetch import EDGE, prefetch_result
 from facade.models import PageArgs, SortDirection, check_uid, decode_cursor
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
 
-EDGE = "facade.edge"
 NEED = "facade.need"
 GUARD = "facade.guard"
 
@@ -76,22 +76,19 @@ def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declares what a root resolver needs; the check runs before it, from the declaration."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            info = kwargs["info"]
+            check_need(info.context, need, kwargs)
+            result = fn(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            # Fetch the selected edges of the whole result now, a level at a time, so that
+            # graphql-core finds every item's edges already loaded (prefetch.py).
+            await prefetch_result(info, result)
+            return result
 
-            @functools.wraps(fn)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                check_need(kwargs["info"].context, need, kwargs)
-                return await fn(*args, **kwargs)
-
-            wrapper: Any = run_async
-        else:
-
-            @functools.wraps(fn)
-            def run(*args: Any, **kwargs: Any) -> Any:
-                check_need(kwargs["info"].context, need, kwargs)
-                return fn(*args, **kwargs)
-
-            wrapper = run
+        wrapper: Any = run
         wrapper.__facade_need__ = need
         return wrapper  # type: ignore[no-any-return]
 
@@ -193,6 +190,11 @@ class EdgeSpec:
     fixed: tuple[Any, ...] = ()  # filter values fixed by the edge itself (e.g. apps only)
 
 
+def settled(future: Any) -> Any:
+    """A loaded value without an awaitable when the loader already has it (prefetched)."""
+    return future.result() if future.done() else future
+
+
 def batched(loader: str, key: str, *, guard: Guard | None = None, description: str | None = None) -> Any:
     """A to-one edge: the parent's `key` attribute, loaded by the `loader` ById loader."""
     edge = EdgeSpec(loader=loader, key=key, guard=guard)
@@ -202,7 +204,7 @@ def batched(loader: str, key: str, *, guard: Guard | None = None, description: s
         value = getattr(root, key)
         if value is None:
             return None
-        return getattr(info.context.loaders, loader).load(value)
+        return settled(getattr(info.context.loaders, loader).load(value))
 
     resolve.__annotations__ = {"root": Any, "info": Info}
     return strawberry.field(resolver=resolve, description=description, metadata={EDGE: edge})
@@ -214,7 +216,7 @@ def listed(loader: str, key: str, *, guard: Guard | None = None, description: st
 
     def resolve(root: Any, info: Info) -> Any:
         enforce(guard, info, root)
-        return getattr(info.context.loaders, loader).load(getattr(root, key))
+        return settled(getattr(info.context.loaders, loader).load(getattr(root, key)))
 
     resolve.__annotations__ = {"root": Any, "info": Info}
     return strawberry.field(resolver=resolve, description=description, metadata={EDGE: edge})
@@ -266,7 +268,7 @@ def paged(
         enforce(guard, info, root)
         page = page_args(info, kwargs["first"], kwargs["after"], kwargs["sort_by"], kwargs["sort_direction"])
         values = tuple(_hashable(kwargs[name]) for name in filter_names)
-        return getattr(info.context.loaders, loader).load((getattr(root, key), page, *fixed, *values))
+        return settled(getattr(info.context.loaders, loader).load((getattr(root, key), page, *fixed, *values)))
 
     params = [
         inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
