@@ -30,7 +30,7 @@ async def test_nested_list_is_one_query_per_entity_type_on_postgres(pg_api: Api)
     event.listen(pg_api.store.engine.sync_engine, "before_cursor_execute", counter)
     try:
         data = await pg_api.data(
-            "{ products(first: 100) { totalCount nodes { store { name } owner { email } "
+            "{ products(first: 100) { totalCount nodes { store { name } owner { displayName } "
             "reviews(first: 3) { totalCount nodes { rating } } } } }"
         )
     finally:
