@@ -28,6 +28,7 @@ from strawberry.types.graphql import OperationType
 
 from facade.auth import TokenService, bearer_token
 from facade.backends.interfaces import Backend
+from facade.backends.upstream.http import begin_request
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import is_empty, seed
 from facade.context import Context
@@ -202,6 +203,8 @@ def build_context(request: Request) -> Context:
     except FacadeError as err:
         context.auth_error = err
     context.session_id = request.headers.get("x-session-id") or None
+    # Upstream calls of this request may forward these (and only these) of the caller's headers.
+    begin_request(request.headers, state.forward_headers)
     return context
 
 
@@ -247,6 +250,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     )
     app.state.settings = settings
     app.state.tokens = tokens
+    app.state.forward_headers = frozenset(h.lower() for h in settings.forward_headers)
     if backend is not None:
         app.state.backend = backend
     app.state.schema = schema

@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     playground_dir: Path | None = Field(None, description="Folder of example operations for GraphiQL.")
     gc_threshold: int = Field(50_000, gt=0, description="Generation-0 threshold of the garbage collector.")
 
+    # Upstream mode: "local" answers from the local store; a base URL answers from that REST API.
+    flecs_url: str = Field("local", description="FLECS Console API: local, or e.g. https://console.flecs.tech")
+    flow_url: str = Field("local", description="Flow Retail API: local, or e.g. https://api.flowretail.com/v2")
+    upstream_timeout: float = Field(10.0, gt=0, description="Seconds an upstream call may take.")
+    upstream_connect_timeout: float = Field(3.0, gt=0)
+    upstream_max_connections: int = Field(100, gt=0, description="Pooled connections per upstream API.")
+    upstream_retries: int = Field(2, ge=0, description="Retries of an idempotent GET (writes never retry).")
+    upstream_backoff: float = Field(0.2, ge=0, description="Base of the exponential backoff, seconds.")
+    upstream_concurrency: int = Field(16, gt=0, description="One-by-one GETs of one batch in flight at once.")
+    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    forward_headers: list[str] = Field(
+        ["authorization", "x-session-id", "accept-language"],
+        description="Request headers that may reach an upstream (lower case). Nothing else is forwarded.",
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)

@@ -1,0 +1,266 @@
+"""The HTTP layer every upstream client shares: one pooled `httpx.AsyncClient` per API and
+process, timeouts, retries of idempotent GETs, credentials forwarded from an allow-list, identical
+GETs made once per GraphQL request, and upstream statuses mapped to facade's error codes.
+
+    status          error (code)
+    400, 422        BadUserInput      BAD_USER_INPUT
+    401             Unauthenticated   UNAUTHENTICATED
+    403             Forbidden         FORBIDDEN
+    404             NotFound          NOT_FOUND
+    409             Conflict          CONFLICT
+    429             RateLimited       RATE_LIMITED
+    5xx, bad JSON,  UpstreamError     UPSTREAM_ERROR
+    dropped
+    timeout         UpstreamTimeout   UPSTREAM_TIMEOUT
+
+Clients see facade's message, never the upstream's body; the body's reason is logged at debug
+level (it is the upstream's text, not a credential). Writes are never retried.
+
+The transport: httpx's own pool slows down as concurrency rises on this kind of machine
+(research/perf-baseline.md: 394 req/s at 32 tasks against 3,695 through aiohttp), so by default
+requests go through an aiohttp transport behind the httpx API (`httpx-aiohttp`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+import orjson
+
+from facade.errors import (
+    BadUserInput,
+    Conflict,
+    FacadeError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    UpstreamError,
+    UpstreamTimeout,
+)
+
+log = logging.getLogger("facade.upstream")
+
+Transport = Literal["aiohttp", "httpx"]
+RETRYABLE = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    timeout: float = 10.0
+    connect_timeout: float = 3.0
+    max_connections: int = 100
+    retries: int = 2
+    backoff: float = 0.2
+    max_retry_after: float = 5.0
+    transport: Transport = "aiohttp"
+
+
+@dataclass
+class RequestScope:
+    """What one GraphQL request lends its upstream calls: the caller's allow-listed headers and
+    the GETs already made (or in flight), so identical GETs are sent once."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    gets: dict[tuple[Any, ...], asyncio.Future[UpstreamResponse]] = field(default_factory=dict)
+
+
+_scope: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar("facade_upstream_scope", default=None)
+
+
+def begin_request(headers: Mapping[str, str], allowed: frozenset[str]) -> RequestScope:
+    """Starts a request's scope: only allow-listed headers are kept (lower-case names)."""
+    scope = RequestScope(headers={k.lower(): v for k, v in headers.items() if k.lower() in allowed})
+    _scope.set(scope)
+    return scope
+
+
+def current_scope() -> RequestScope:
+    scope = _scope.get()
+    if scope is None:
+        scope = RequestScope()
+        _scope.set(scope)
+    return scope
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResponse:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self, api: str) -> Any:
+        try:
+            return orjson.loads(self.content) if self.content else None
+        except orjson.JSONDecodeError:
+            raise UpstreamError(f"The {api} answered with a body that is not JSON.", upstream=api) from None
+
+
+def make_transport(settings: HttpSettings) -> httpx.AsyncBaseTransport:
+    limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
+    if settings.transport == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return AiohttpTransport(limits=limits)
+    return httpx.AsyncHTTPTransport(limits=limits)
+
+
+def retry_after(headers: httpx.Headers, cap: float) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        seconds = when.timestamp() - time.time() if when else 0.0
+    return max(0.0, min(seconds, cap))
+
+
+def error_for(api: str, response: UpstreamResponse) -> FacadeError:
+    status = response.status
+    ext: dict[str, Any] = {"upstream": api, "status": status}
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s answered %s: %.300r", api, status, response.content)
+    if status in (400, 422):
+        return BadUserInput(f"The {api} refused the request as invalid.", **ext)
+    if status == 401:
+        return Unauthenticated(f"The {api} did not accept the credentials.", **ext)
+    if status == 403:
+        return Forbidden(f"The {api} does not allow this.", **ext)
+    if status == 404:
+        return NotFound(f"The {api} has no such item.", **ext)
+    if status == 409:
+        return Conflict(f"The {api} reports a conflict with the current state.", **ext)
+    if status == 429:
+        wait = retry_after(response.headers, 3600)
+        if wait is not None:
+            ext["retryAfter"] = wait
+        return RateLimited(f"The {api} asks us to slow down.", **ext)
+    return UpstreamError(f"The {api} failed to answer.", **ext)
+
+
+class UpstreamClient:
+    """One REST API: base URL, pooled client, retries, error mapping, GET de-duplication."""
+
+    def __init__(
+        self,
+        api: str,
+        base_url: str,
+        settings: HttpSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.api = api
+        self.settings = settings
+        timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+        self.http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport or make_transport(settings),
+            headers={"Accept": "application/json", "User-Agent": "facade"},
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def _headers(self, extra: Mapping[str, str] | None, forward: tuple[str, ...]) -> dict[str, str]:
+        scope = current_scope()
+        headers = {name: scope.headers[name] for name in forward if name in scope.headers}
+        if extra:
+            headers.update(extra)
+        return headers
+
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        forward: tuple[str, ...] = ("authorization",),
+        ok: tuple[int, ...] = (200,),
+    ) -> UpstreamResponse:
+        """A GET, made once per request whatever number of fields ask for it, and retried."""
+        sent = self._headers(headers, forward)
+        key = ("GET", path, tuple(sorted((params or {}).items())), tuple(sorted(sent.items())))
+        scope = current_scope()
+        pending = scope.gets.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._send("GET", path, params=params, headers=sent, retry=True))
+            scope.gets[key] = pending
+        response = await asyncio.shield(pending)
+        if response.status not in ok:
+            raise error_for(self.api, response)
+        return response
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        forward: tuple[str, ...] = ("authorization",),
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> UpstreamResponse:
+        """A write: sent once, never retried (the upstream may have applied it)."""
+        sent = self._headers(headers, forward)
+        response = await self._send(method, path, params=params, headers=sent, json=json, retry=False)
+        if response.status not in ok:
+            raise error_for(self.api, response)
+        return response
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        headers: dict[str, str],
+        json: Any = None,
+        retry: bool,
+    ) -> UpstreamResponse:
+        attempts = 1 + (self.settings.retries if retry else 0)
+        content = orjson.dumps(json) if json is not None else None
+        if content is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                raw = await self.http.request(method, path, params=params, headers=headers, content=content)
+            except httpx.TimeoutException as exc:
+                if _dropped(exc):
+                    if last:
+                        raise UpstreamError(f"The {self.api} closed the connection.", upstream=self.api) from None
+                elif last:
+                    raise UpstreamTimeout(f"The {self.api} did not answer in time.", upstream=self.api) from None
+            except httpx.HTTPError:
+                if last:
+                    raise UpstreamError(f"The {self.api} could not be reached.", upstream=self.api) from None
+            else:
+                response = UpstreamResponse(status=raw.status_code, headers=raw.headers, content=raw.content)
+                if last or response.status not in RETRYABLE:
+                    return response
+                wait = retry_after(response.headers, self.settings.max_retry_after)
+                if wait is not None:
+                    await asyncio.sleep(wait)
+                    continue
+            # Exponential backoff with full jitter, so retrying callers do not stampede.
+            await asyncio.sleep(random.uniform(0, self.settings.backoff * 2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _dropped(exc: BaseException) -> bool:
+    """aiohttp reports a connection closed mid-request as a connect timeout; tell them apart."""
+    cause = exc.__cause__
+    return cause is not None and type(cause).__name__ in ("ServerDisconnectedError", "ClientOSError")
