@@ -85,6 +85,13 @@ class Api:
         return self.tokens[username]
 
 
+def mode() -> str:
+    """Which backend the GraphQL suite runs on: `local` (default) or `upstream`
+    (FACADE_TEST_MODE=upstream: facade's upstream clients talk to the sandbox over loopback HTTP,
+    the sandbox serving the same seeded store)."""
+    return os.environ.get("FACADE_TEST_MODE", "local")
+
+
 def store_kind() -> str:
     """Which database the GraphQL suite runs on: `sqlite` (default) or `postgres`
     (FACADE_TEST_STORE=postgres, with FACADE_TEST_POSTGRES_URL naming a server)."""
@@ -149,9 +156,38 @@ async def open_api(
         settings = settings.model_copy(update={"database_url": await postgres_database()})
     store = await LocalStore.open(settings.database_url, TokenService(settings))
     await seed(store.engine, products=products)
-    app = create_app(settings, backend=store)
+    backend: Any = store
+    if mode() == "upstream":
+        backend = await upstream_backend(settings, store)
+    app = create_app(settings, backend=backend)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://facade.test")
-    return Api(client=client, store=store, settings=settings), app
+    return Api(client=client, store=backend, settings=settings), app
+
+
+async def upstream_backend(settings: Settings, store: LocalStore) -> Any:
+    """facade in upstream mode over a sandbox that serves the same store: the contracts'
+    operations go over HTTP, the rest comes from the store (backends/compose.py)."""
+    from facade.backends.compose import compose
+    from support.sandbox import start_sandbox
+
+    sandbox = start_sandbox(settings)
+    _SANDBOXES.append(sandbox)
+    upstream = settings.model_copy(
+        update={"flecs_url": sandbox.url, "flow_url": sandbox.url + "/v2", "upstream_backoff": 0.05}
+    )
+    composed = compose(upstream, store)
+    composed.sandbox_url = sandbox.url  # type: ignore[attr-defined]
+    return composed
+
+
+_SANDBOXES: list[Any] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_sandboxes() -> Iterator[None]:
+    yield
+    for sandbox in _SANDBOXES:
+        sandbox.stop()
 
 
 @pytest.fixture(scope="session")
@@ -187,6 +223,8 @@ class StatementCounter:
 
 @pytest.fixture
 def count_sql(api: Api) -> Iterator[StatementCounter]:
+    if mode() == "upstream":
+        pytest.skip("counts the local store's SQL; upstream mode counts calls at the sandbox")
     engine: AsyncEngine = api.store.engine
     counter = StatementCounter()
     event.listen(engine.sync_engine, "before_cursor_execute", counter)

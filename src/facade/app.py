@@ -27,10 +27,11 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from facade.auth import TokenService, bearer_token
+from facade.backends.compose import compose
 from facade.backends.interfaces import Backend
-from facade.backends.upstream.http import begin_request
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import is_empty, seed
+from facade.backends.upstream.http import begin_request
 from facade.context import Context
 from facade.errors import FacadeError
 from facade.graph.extensions import coded
@@ -195,6 +196,7 @@ def build_context(request: Request) -> Context:
         backend=state.backend,
         loaders=Loaders(state.backend),
         request=request,
+        tokens=state.tokens,
     )
     try:
         token = bearer_token(request.headers.get("authorization"))
@@ -213,11 +215,12 @@ async def health(request: Request) -> Response:
 
 
 async def open_backend(settings: Settings, tokens: TokenService) -> Backend:
+    """The local store, and over it the upstream clients the settings name (upstream mode)."""
     store = await LocalStore.open(settings.database_url, tokens)
     if settings.seed_on_start and await is_empty(store.engine):
         summary = await seed(store.engine, products=settings.seed_products)
         log.info("seeded an empty store: %s", summary)
-    return store
+    return compose(settings, store)
 
 
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> Starlette:

@@ -128,6 +128,38 @@ def cmd_schema_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """The FLECS Console and Flow Retail REST APIs over a local store (see facade.sandbox)."""
+    import uvicorn
+
+    from facade.sandbox import Faults, FaultSpecError, create_sandbox_app, parse_faults
+
+    overrides = {}
+    if args.database_url:
+        overrides["database_url"] = args.database_url
+    if args.seed_products is not None:
+        overrides["seed_products"] = args.seed_products
+    settings = Settings(**overrides)
+    try:
+        faults = Faults(parse_faults(args.faults or ""))
+    except FaultSpecError as err:
+        print(f"facade sandbox: --faults: {err}", file=sys.stderr)
+        return 2
+    url = f"http://{args.host}:{args.port}"
+    print(f"facade sandbox: FLECS Console at {url}/api/v2, Flow Retail at {url}/v2", file=sys.stderr)
+    for rule in faults.rules:
+        print(f"facade sandbox: fault {rule.method} {rule.path} = {rule.kind}", file=sys.stderr)
+    # One process: the faults and call counts it keeps are per process.
+    uvicorn.run(
+        create_sandbox_app(settings, faults=faults),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="facade", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -159,6 +191,16 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default="schema/schema.graphql", help="file, or - for stdout")
     export.add_argument("--check", action="store_true", help="fail if the file differs from the code")
     export.set_defaults(run=cmd_schema_export)
+
+    sandbox = sub.add_parser("sandbox", help="serve the FLECS Console and Flow Retail REST APIs over a local store")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8100)
+    sandbox.add_argument("--database-url", help="SQLAlchemy URL of the local store")
+    sandbox.add_argument("--seed-products", type=int, help="products to seed into an empty store")
+    sandbox.add_argument(
+        "--faults", help="faults to inject, e.g. 'GET /api/v2/products*=status:503x2,POST /v2/device=latency:3000'"
+    )
+    sandbox.set_defaults(run=cmd_sandbox)
     return p
 
 

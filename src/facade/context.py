@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from facade.auth import Principal
+from facade.auth import Principal, TokenService
 from facade.backends.interfaces import Backend
 from facade.errors import FacadeError, Unauthenticated
 from facade.loaders import Loaders
@@ -28,7 +28,17 @@ class Context:
     auth_error: FacadeError | None = None
     session_id: str | None = None
     request: Any = None
+    tokens: TokenService | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
+
+    def principal_of(self, token: str) -> Principal | None:
+        """The principal a token stands for, when facade can verify it (its own or a shared key)."""
+        if self.tokens is None:
+            return None
+        try:
+            return self.tokens.verify(token)
+        except FacadeError:
+            return None
 
     def require_principal(self) -> Principal:
         if self.principal is not None:

@@ -13,6 +13,7 @@ Imports backends' interfaces and models only.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -37,6 +38,22 @@ class ById(DataLoader[K, V | None], Generic[K, V]):
     def prime_many(self, records: dict[K, V]) -> None:
         for key, value in records.items():
             self.prime(key, value)
+
+
+class StoreRefs(DataLoader[int | str, Any]):
+    """Stores by numeric id or by Flow Retail uid, whichever a record carries."""
+
+    def __init__(self, by_id: ById[int, Any], by_uid: ById[str, Any]) -> None:
+        super().__init__()
+        self._by_id = by_id
+        self._by_uid = by_uid
+
+    async def batch_load_fn(self, keys: list[int | str]) -> list[Any]:
+        ids = [k for k in keys if isinstance(k, int)]
+        uids = [k for k in keys if isinstance(k, str)]
+        by_id, by_uid = await asyncio.gather(self._by_id.load_many(ids), self._by_uid.load_many(uids))
+        found: dict[int | str, Any] = {**dict(zip(ids, by_id, strict=True)), **dict(zip(uids, by_uid, strict=True))}
+        return [found.get(k) for k in keys]
 
 
 class ListsBy(DataLoader[K, list[V]], Generic[K, V]):
@@ -92,8 +109,10 @@ class Loaders:
         self.user = ById(b.users.get_many)
         self.store = ById(b.stores.get_many)
         self.store_by_uid = ById(b.stores.get_many_by_uid)
+        self.store_ref = StoreRefs(self.store, self.store_by_uid)
         self.till = ById(b.stores.tills_get_many)
         self.product = ById(b.products.get_many)
+        self.product_by_app = ById(b.products.get_many_by_app)
         self.subscription = ById(b.subscriptions.get_many)
         self.device = ById(b.devices.get_many)
         self.license = ById(b.licenses.get_many)

@@ -234,6 +234,13 @@ class Device(Record):
     license_status: int | None = None
     created_at: dt.datetime
     last_modified_at: dt.datetime
+    # Flow Retail names a device's store by uid only; the local store knows its numeric id.
+    store_uid: str | None = None
+
+    @property
+    def store_ref(self) -> int | str | None:
+        """The store as whichever key this record has: numeric id, else Flow Retail uid."""
+        return self.store_id if self.store_id is not None else self.store_uid
 
 
 class License(Record):

@@ -94,5 +94,5 @@ async def test_sign_in_review_and_device_lifecycle_on_postgres(pg_api: Api) -> N
 
     duplicate = await pg_api.error(register, token=token)
 
-    assert duplicate["extensions"]["code"] == "CONFLICT"
+    assert duplicate["extensions"]["code"] == "BAD_USER_INPUT"
     assert await pg_api.data(count, token=token) == before

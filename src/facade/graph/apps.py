@@ -23,7 +23,9 @@ class AppManifest:
     schema_version: str = strawberry.field(description="The manifest's _schemaVersion.")
     manifest: JSON = strawberry.field(description="The manifest document (FLECS app manifest JSON schema).")
 
-    product: Annotated[Product, strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
+    product: Annotated[Product, strawberry.lazy("facade.graph.products")] | None = batched(
+        "product_by_app", "app", description="The app product (its appId is the manifest's app)."
+    )
 
 
 @strawberry.type(description="Credentials to pull an official app's image.")

@@ -56,7 +56,7 @@ class Device:
         return Manufacturer(id=self.manufacturer_id, name=self.manufacturer_name or "")  # type: ignore[attr-defined]
 
     tenant: Annotated[Tenant, strawberry.lazy("facade.graph.tenants")] | None = batched("tenant", "tenant_id")
-    store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched("store", "store_id")
+    store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched("store_ref", "store_ref")
     till: Annotated[Till, strawberry.lazy("facade.graph.stores")] | None = batched("till", "till_id")
     owner: Annotated[User, strawberry.lazy("facade.graph.users")] | None = batched(
         "user", "owner_id", description="Who registered the FLECS device."

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from facade.errors import BadUserInput
+from facade.errors import BadUserInput, Unauthenticated
 from facade.graph.base import Connection, Info, Need, batched, root_field, root_mutation
 from facade.models import check_session_id
 
@@ -108,8 +108,11 @@ class LicenseMutations:
         if session is not None:
             check_session_id(session)
         principal = info.context.principal
-        if principal is None and info.context.auth_error is not None and not license_key:
-            raise info.context.auth_error
+        if principal is None and not license_key:
+            if info.context.auth_error is not None:
+                raise info.context.auth_error
+            if session is None:
+                raise Unauthenticated("Sign in, or give a license key or an active session id.")
         a = await info.context.backend.licenses.activate(principal, license_key or None, session)
         return LicenseActivation(
             already_active=a.already_active,

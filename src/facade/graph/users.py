@@ -164,11 +164,12 @@ class UserMutations:
     @root_mutation(Need.PUBLIC, description="Sign in with a login (or e-mail) and password (FLECS auth/login).")
     async def login(self, info: Info, username: str, password: str) -> LoginPayload | None:
         result = await info.context.backend.users.login(username, password)
-        info.context.loaders.user.prime(result.user.id, result.user)
-        user = result.user
+        # An upstream's login payload can be thinner than the user record (FLECS sends id, names
+        # and e-mail): read the whole record where the backend has one.
+        user = await info.context.loaders.user.load(result.user.id) or result.user
         if info.context.principal is None:
             # The caller has just proved who they are: the payload's user is theirs to read.
-            info.context.principal = Principal(
+            info.context.principal = info.context.principal_of(result.token.token) or Principal(
                 kind=TokenKind.USER,
                 subject=str(user.id),
                 user_id=user.id,

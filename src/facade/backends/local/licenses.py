@@ -25,7 +25,7 @@ from facade.backends.interfaces import Activation
 from facade.backends.local import tables as t
 from facade.backends.local.base import Repository, page_by_parent, utcnow
 from facade.backends.local.devices import build_device, unused_device_id
-from facade.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
+from facade.errors import BadUserInput, Forbidden, Unauthenticated
 from facade.models import (
     UUID_PATTERN,
     Device,
@@ -149,11 +149,13 @@ class LocalLicenses(Repository):
                     .mappings()
                     .first()
                 )
+                # The contract answers every refusal of an activation with 403 (unknown key,
+                # key in use, no licence left), and local mode answers as the API would.
                 if row is None:
-                    raise NotFound("No license with this key.", field="licenseKey")
+                    raise Forbidden("This license key is not valid.", field="licenseKey")
                 # The caller's own (expired) session may be renewed; anyone else's may not.
                 if row["session_id"] is not None and row["session_id"] != session_id:
-                    raise Conflict("This license is already active on another device.")
+                    raise Forbidden("This license is already active on another device.")
             elif principal is not None and principal.kind is TokenKind.USER and principal.user_id is not None:
                 row = (
                     (
@@ -175,7 +177,7 @@ class LocalLicenses(Repository):
                 if row is None:
                     raise Forbidden("No user license available.")
             else:
-                raise Unauthenticated("Sign in or give a license key.")
+                raise Forbidden("Sign in or give a license key: this session is not active.")
 
             now = utcnow()
             new_session = Session(id=new_session_id(), timestamp=int(now.timestamp()))
@@ -197,7 +199,7 @@ class LocalLicenses(Repository):
                 )
             )
             if result.rowcount != 1:
-                raise Conflict("This license is already active on another device.")
+                raise Forbidden("This license is already active on another device.")
         return Activation(session=new_session, license_key=row["key"], already_active=False)
 
     async def validate(self, session_id: str) -> tuple[bool, Session | None]:
@@ -257,7 +259,8 @@ class LocalLicenses(Repository):
                     raise Unauthenticated("The signed-in user no longer exists.")
                 taken = exists().where(t.devices.c.serial_number == serial_number)
                 if (await conn.execute(select(taken))).scalar():
-                    raise Conflict(
+                    # The contract's answer to an unacceptable registration is 422.
+                    raise BadUserInput(
                         "A device with this serial number is already registered.",
                         field="serial_number",
                     )
@@ -293,5 +296,7 @@ class LocalLicenses(Repository):
                 )
         except IntegrityError:
             # Two registrations of one serial racing past the check: the unique index decides.
-            raise Conflict("A device with this serial number is already registered.", field="serial_number") from None
+            raise BadUserInput(
+                "A device with this serial number is already registered.", field="serial_number"
+            ) from None
         return build_device(device)

@@ -46,6 +46,12 @@ class LocalProducts(Repository):
         rows = await self.rows(select(t.products).where(t.products.c.id.in_(set(ids))))
         return {row["id"]: build_product(row) for row in rows}
 
+    async def get_many_by_app(self, app_ids: Sequence[str]) -> dict[str, Product]:
+        if not app_ids:
+            return {}
+        rows = await self.rows(select(t.products).where(t.products.c.app_id.in_(set(app_ids))))
+        return {row["app_id"]: build_product(row) for row in rows}
+
     async def page_all(self, query: ProductQuery, page: PageArgs) -> Page[Product]:
         async with self.engine.connect() as conn:
             return await page_flat(

@@ -65,7 +65,7 @@ class HttpSettings:
     transport: Transport = "aiohttp"
 
 
-@dataclass
+@dataclass(eq=False)
 class RequestScope:
     """What one GraphQL request lends its upstream calls: the caller's allow-listed headers and
     the GETs already made (or in flight), so identical GETs are sent once."""
@@ -121,8 +121,11 @@ def retry_after(headers: httpx.Headers, cap: float) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        seconds = when.timestamp() - time.time() if when else 0.0
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None  # neither seconds nor an HTTP date: back off as usual
+        seconds = when.timestamp() - time.time()
     return max(0.0, min(seconds, cap))
 
 
@@ -215,6 +218,8 @@ class UpstreamClient:
     ) -> UpstreamResponse:
         """A write: sent once, never retried (the upstream may have applied it)."""
         sent = self._headers(headers, forward)
+        # A write may change what earlier GETs of this request answered: read afresh after it.
+        current_scope().gets.clear()
         response = await self._send(method, path, params=params, headers=sent, json=json, retry=False)
         if response.status not in ok:
             raise error_for(self.api, response)

@@ -1,0 +1,670 @@
+"""The Flow Retail Device API v2 (`contracts/flow-retail-devices.md`, F0-F12, plus the tenant,
+store and till reads) behind facade's backend interfaces: `FlowRetail(client)` holds `devices`,
+`tenants` and `stores`, all over the one `UpstreamClient` given (base URL `.../v2`).
+
+Credentials: every call but F2 (register), F5 (link) forwards the caller's Authorization (a
+deviceToken, accessToken or authToken, whichever the caller holds) through the HTTP layer's
+allow-list; nothing else is sent.
+
+Paging: facade's limit/offset become `pageNumber` (1-based) and `pageSize` = limit, which is
+exact when the offset is a multiple of the limit; any other offset straddles two pages, which are
+both fetched and sliced (`PageWindow`). Sorting goes upstream as `sortBy`/`sortDirection` where the
+API has the key (the camelCase names); sorting by id sends only the direction (the API's default
+order is by id); a key the API lacks but the entity has (a user's login) sorts the fetched page
+only.
+
+Integer ids: facade's stores have integer ids and Flow's only uids, so a Flow store's id is
+`flow_store_id(storeUid)` (CRC-32, see payloads), and a device names its store by uid
+(`Device.store_uid`). To answer "store 123" or "the devices of store 123" the client must know
+which tenant and uid 123 stands for; it learns that from every store, device, till and tenant
+user it parses and keeps it for the rest of the GraphQL request, and otherwise asks the
+`store_directory` it was given (the local store, whose numeric ids the graph uses). The
+request scope (`current_scope()`) offers only headers and the GET cache, and `RequestScope` is an
+unhashable dataclass (so not a WeakKeyDictionary key): the sightings are kept in a dict keyed by
+`id(scope)` and dropped by a `weakref.finalize` when the scope is collected. A store neither
+seen in the request nor known to the directory is answered as absent (an empty page or list for
+its children); the same way, a device id is resolved to its tenant (F10 needs both) only when
+the device was seen in the request, and a store uid to its tenant when the store was (else the
+tenant named in the caller's token).
+
+What the API cannot answer (all stores across tenants, devices by owner: a FLECS notion, users
+by tenant or store) is not defined here, so `backends/compose.py` answers it from the local
+store. Where a write answers without the record (F3's 204, F4's empty 200), the record is read
+back with a fresh (not de-duplicated) GET or search; when the caller may not read it, the
+record holds what the request said (see each method).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
+
+from facade.auth import IssuedToken, Principal
+from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
+from facade.backends.upstream import payloads as p
+from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
+from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from facade.models import (
+    Device,
+    DeviceAppType,
+    DeviceFilter,
+    DeviceStatus,
+    Page,
+    PageArgs,
+    SortDirection,
+    Store,
+    Tenant,
+    Till,
+    User,
+    check_uid,
+)
+
+T = TypeVar("T")
+R = TypeVar("R")
+V = TypeVar("V")
+
+# F11's fields by facade's names.
+CHANGEABLE = {"app_type": "appType", "status": "status", "store_uid": "storeUid", "till_uid": "tillUid", "name": "name"}
+# How many of a store's most recently changed devices F4's read-back looks through.
+READ_BACK_PAGE = 50
+
+USER_LOCAL_SORT: dict[str, Callable[[User], Any]] = {
+    "id": lambda u: u.id,
+    "display_name": lambda u: u.display_name,
+    "login": lambda u: u.login,
+    "created_at": lambda u: u.created_at,
+}
+STORE_LOCAL_SORT: dict[str, Callable[[Store], Any]] = {
+    "id": lambda s: s.id,
+    "name": lambda s: s.name,
+    "created_at": lambda s: s.created_at,
+}
+
+
+async def gather_limited(limit: asyncio.Semaphore, calls: Sequence[Callable[[], Awaitable[V]]]) -> list[V]:
+    async def one(call: Callable[[], Awaitable[V]]) -> V:
+        async with limit:
+            return await call()
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+def _path(*segments: str) -> str:
+    return "/" + "/".join(quote(s, safe="") for s in segments)
+
+
+# ---------------------------------------------------------------------------------------------
+# What one request has seen: integer store ids and device ids back to the uids Flow needs
+
+
+@dataclass
+class Sightings:
+    stores: dict[int, tuple[str, str]] = field(default_factory=dict)  # store id -> (tenantUid, storeUid)
+    store_tenants: dict[str, str] = field(default_factory=dict)  # storeUid -> tenantUid
+    devices: dict[str, str] = field(default_factory=dict)  # deviceUid -> tenantUid
+    tills: dict[str, tuple[str, str]] = field(default_factory=dict)  # tillUid -> (tenantUid, storeUid)
+
+    def store(self, tenant_uid: str | None, store_uid: str | None) -> None:
+        if tenant_uid and store_uid:
+            self.stores[p.flow_store_id(store_uid)] = (tenant_uid, store_uid)
+            self.store_tenants[store_uid] = tenant_uid
+
+    def till(self, tenant_uid: str | None, store_uid: str | None, till_uid: str | None) -> None:
+        if tenant_uid and store_uid and till_uid:
+            self.tills[till_uid] = (tenant_uid, store_uid)
+
+    def device(self, d: p.FlowDevice) -> None:
+        if d.tenantUid:
+            self.devices[d.deviceUid] = d.tenantUid
+        self.store(d.tenantUid, d.storeUid)
+        self.till(d.tenantUid, d.storeUid, d.tillUid)
+
+    def user(self, u: p.TenantUser) -> None:
+        for access in u.storeAccess:
+            self.store(u.tenantUid, access.storeUid)
+        self.store(u.tenantUid, u.defaultStoreUid)
+
+
+class RequestSightings:
+    """Sightings per request scope, dropped with the scope (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._by_scope: dict[int, Sightings] = {}
+
+    def now(self) -> Sightings:
+        scope = current_scope()
+        key = id(scope)
+        seen = self._by_scope.get(key)
+        if seen is None:
+            seen = self._by_scope[key] = Sightings()
+            weakref.finalize(scope, self._by_scope.pop, key, None)
+        return seen
+
+    def __len__(self) -> int:
+        return len(self._by_scope)
+
+
+def token_tenant() -> str | None:
+    """The tenant the caller's (forwarded) token names, read without verifying it: routing only."""
+    value = current_scope().headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    claims = p.jwt_claims(token.strip())
+    for name in ("tenant", "tenantUid", "tenant_id"):
+        found = claims.get(name)
+        if isinstance(found, str) and found:
+            return found
+    return None
+
+
+class StoreDirectory(Protocol):
+    """Where integer store ids are known (the local store in upstream mode): `get_many` is
+    `StoreBackend.get_many`."""
+
+    async def get_many(self, ids: Sequence[int]) -> dict[int, Store]: ...
+
+
+class _Part:
+    def __init__(
+        self,
+        client: UpstreamClient,
+        seen: RequestSightings,
+        limit: asyncio.Semaphore,
+        directory: StoreDirectory | None,
+    ) -> None:
+        self.client = client
+        self.api = client.api
+        self.seen = seen
+        self.limit = limit
+        self.directory = directory
+
+    async def store_refs(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(tenantUid, storeUid) of integer store ids: a Flow store seen in this request, else
+        whatever the directory knows of the id."""
+        stores = self.seen.now().stores
+        found = {i: stores[i] for i in ids if i in stores}
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing and self.directory is not None:
+            for store_id, store in (await self.directory.get_many(missing)).items():
+                found[store_id] = (store.tenant_id, store.uid)
+        return found
+
+    def read(self, model: type[p.M], response: UpstreamResponse) -> p.M:
+        return p.parse(model, response.json(self.api), self.api)
+
+    async def paged(
+        self,
+        page: PageArgs,
+        fetch: Callable[[dict[str, Any]], Awaitable[UpstreamResponse]],
+        listing: type[p.FlowList[T]],
+        build: Callable[[T], R],
+        upstream_sort: dict[str, str],
+        local_sort: dict[str, Callable[[R], Any]],
+    ) -> Page[R]:
+        """One window of a Flow list: the pages that cover it, fetched at once and cut."""
+        if page.sort not in local_sort:
+            raise BadUserInput(f"sort must be one of: {', '.join(sorted(local_sort))}", field="sort")
+        window = p.PageWindow(page)
+        params: dict[str, Any] = {"pageSize": window.size, "sortDirection": page.direction.value}
+        sort_by = upstream_sort.get(page.sort)
+        if sort_by is not None:
+            params["sortBy"] = sort_by
+        elif page.sort != "id":
+            # The API cannot sort by this key; the page is fetched in id order and sorted here.
+            params["sortDirection"] = SortDirection.ASC.value
+
+        async def one(number: int) -> p.FlowList[T]:
+            return self.read(listing, await fetch({**params, "pageNumber": number}))
+
+        lists = list(await asyncio.gather(*(one(n) for n in window.numbers)))
+        if any(len(listed.items) > window.size for listed in lists):
+            # The upstream ignored paging and sent everything: sort and cut it here, exactly.
+            everything = [build(x) for x in lists[0].items]
+            return p.page_of(p.sort_locally(everything, page, local_sort, _id), page)
+        records = window.cut([build(x) for listed in lists for x in listed.items])
+        if sort_by is None and page.sort != "id":
+            records = p.sort_locally(records, page, local_sort, _id)
+        total = next((listed.totalCount for listed in lists if listed.totalCount is not None), None)
+        if total is None:
+            # No count sent: what was seen is all that is known.
+            total = (window.last - 1) * window.size + len(lists[-1].items)
+        return Page(items=records, total=total, offset=page.offset)
+
+
+def _id(record: Any) -> Any:
+    return record.id
+
+
+def _issued(token: str, expires_in: int | None) -> IssuedToken:
+    if expires_in is not None:
+        return IssuedToken(token=token, expires=int(dt.datetime.now(dt.UTC).timestamp()) + expires_in)
+    return IssuedToken(token=token, expires=p.token_expiry(token))
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, DeviceAppType | DeviceStatus) else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices (F0-F12)
+
+
+class FlowDevices(_Part):
+    def _device(self, d: p.FlowDevice) -> Device:
+        self.seen.now().device(d)
+        return p.flow_device(d)
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Device]:
+        """Devices seen earlier in this request (F10 needs their tenant); others are absent, as
+        are those the caller may not read."""
+        tenants = self.seen.now().devices
+        known = [(i, tenants[i]) for i in dict.fromkeys(ids) if i in tenants]
+
+        async def one(device_id: str, tenant_uid: str) -> Device | None:
+            try:
+                response = await self.client.get(_path("tenants", tenant_uid, "devices", device_id))
+            except (NotFound, Forbidden):
+                return None
+            return self._device(self.read(p.FlowDevice, response))
+
+        found = await gather_limited(self.limit, [functools.partial(one, i, t) for i, t in known])
+        return {d.id: d for d in found if d is not None}
+
+    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]:
+        """F7 per store (see `store_refs`); an unknown store's page is empty."""
+        stores = await self.store_refs(store_ids)
+        result: dict[int, Page[Device]] = {s: Page(items=[], total=0, offset=page.offset) for s in store_ids}
+        known = [s for s in result if s in stores]
+        calls = [
+            functools.partial(self.search, None, DeviceFilter(tenant_id=stores[s][0], store_id=s), page) for s in known
+        ]
+        pages = await gather_limited(self.limit, calls)
+        result.update(zip(known, pages, strict=True))
+        return result
+
+    async def search(self, principal: Principal | None, where: DeviceFilter, page: PageArgs) -> Page[Device]:
+        """F7 (`GET`, de-duplicated) for a tenant or store, F9 (`POST .../search`) when filtering by
+        app type, status or text. A store filter naming a store no one knows (see `store_refs`), or
+        one of another tenant, matches nothing."""
+        if where.tenant_id is None:
+            raise BadUserInput("tenantUid is required", field="tenantUid")
+        tenant_uid = check_uid(where.tenant_id, "tenantUid")
+        store_uid: str | None = None
+        if where.store_id is not None:
+            known = (await self.store_refs([where.store_id])).get(where.store_id)
+            if known is None or known[0] != tenant_uid:
+                p.PageWindow(page)
+                return Page(items=[], total=0, offset=page.offset)
+            store_uid = known[1]
+        text = (where.text or "").strip() or None
+        path = _path("tenants", tenant_uid, "devices")
+        fetch: Callable[[dict[str, Any]], Awaitable[UpstreamResponse]]
+        if where.app_type is None and where.status is None and text is None:
+
+            def fetch(params: dict[str, Any]) -> Awaitable[UpstreamResponse]:
+                extra = {"storeUid": store_uid} if store_uid else {}
+                return self.client.get(path, params={**params, **extra})
+
+        else:
+            body = p.SearchRequest(
+                storeUid=store_uid,
+                appType=where.app_type.value if where.app_type else None,
+                status=where.status.value if where.status else None,
+                text=text,
+            ).model_dump(exclude_none=True)
+
+            def fetch(params: dict[str, Any]) -> Awaitable[UpstreamResponse]:
+                return self.client.send("POST", path + "/search", params=params, json=body, ok=(200,))
+
+        return await self.paged(
+            page, fetch, p.FlowList[p.FlowDevice], self._device, p.DEVICE_SORT_FIELDS, p.DEVICE_SORT
+        )
+
+    async def get(self, principal: Principal, tenant_id: str, device_id: str) -> Device:
+        """F10."""
+        path = _path("tenants", check_uid(tenant_id, "tenantUid"), "devices", check_uid(device_id, "deviceUid"))
+        return self._device(self.read(p.FlowDevice, await self.client.get(path)))
+
+    async def current(self, principal: Principal) -> Device:
+        """F1 `GET /device` (accessToken). F1 sends no creation time nor device code."""
+        return self._info(await self.client.get("/device"))
+
+    def _info(self, response: UpstreamResponse) -> Device:
+        info = self.read(p.DeviceInfo, response)
+        tenant = info.tenantInfo.tenantUid if info.tenantInfo else None
+        store = info.storeInfo.storeUid if info.storeInfo else None
+        seen = self.seen.now()
+        seen.store(tenant, store)
+        seen.till(tenant, store, info.tillInfo.tillUid if info.tillInfo else None)
+        if tenant:
+            seen.devices[info.deviceUid] = tenant
+        return p.device_info(info)
+
+    async def users(self, principal: Principal, page: PageArgs, account_types: Sequence[str] | None) -> Page[User]:
+        """F6 `GET /device/users` (deviceToken): who may sign in on the calling device."""
+        types = ",".join(a for a in account_types or () if a)
+
+        def fetch(params: dict[str, Any]) -> Awaitable[UpstreamResponse]:
+            return self.client.get("/device/users", params={**params, "accountTypes": types} if types else params)
+
+        def build(u: p.TenantUser) -> User:
+            self.seen.now().user(u)
+            return p.tenant_user(u)
+
+        return await self.paged(page, fetch, p.FlowList[p.TenantUser], build, p.USER_SORT_FIELDS, USER_LOCAL_SORT)
+
+    # -- the device itself -------------------------------------------------------------------------
+
+    async def login(self, principal: Principal, user_code: str, password: str) -> DeviceLoginResult:
+        """F0 `POST /account` with the deviceToken; the access token's expiry is `expiresIn`
+        when sent, else its JWT `exp`, else 0 (unknown)."""
+        response = await self.client.send(
+            "POST", "/account", json=p.AccountRequest(userCode=user_code, password=password).model_dump(), ok=(200,)
+        )
+        data = self.read(p.AccountResponse, response)
+        self.seen.now().user(data.tenantUser)
+        return DeviceLoginResult(
+            user=p.tenant_user(data.tenantUser), access_token=_issued(data.accessToken, data.expiresIn)
+        )
+
+    async def register(self, client_id: str, name: str | None, system_information: str | None) -> DeviceRegistration:
+        """F2 `POST /device` (no token). The response names the device and its code only, so the
+        record holds what was sent: no tenant or store yet, READY_TO_LINK, created now."""
+        if not client_id or not client_id.strip():
+            raise BadUserInput("clientId must not be blank", field="clientId")
+        body = p.RegisterRequest(clientId=client_id.strip(), name=name, systemInformation=system_information)
+        response = await self.client.send("POST", "/device", json=body.model_dump(), forward=(), ok=(200, 201))
+        data = self.read(p.RegisterResponse, response)
+        now = dt.datetime.now(dt.UTC)
+        device = Device(
+            id=data.deviceIdentifier,
+            tenant_id=None,
+            store_id=None,
+            till_id=None,
+            name=(name or "").strip() or None,
+            app_type=DeviceAppType.UNKNOWN,
+            status=DeviceStatus.READY_TO_LINK,
+            system_information=system_information,
+            device_code=data.deviceCode,
+            client_id=client_id.strip(),
+            created_at=now,
+            last_modified_at=now,
+        )
+        return DeviceRegistration(
+            device=device,
+            device_code=data.deviceCode,
+            expires_in=data.expires_in,
+            interval=data.interval,
+            verification_uri=data.verificationUri,
+        )
+
+    async def update_system_information(self, principal: Principal, system_information: str) -> Device:
+        """F3 `PUT /device` (deviceToken, 204), then the device read back with F1. F1 wants an
+        accessToken; when the upstream refuses the deviceToken there, the record is what the
+        token and the request say: the device id, its tenant, ACTIVE (only a linked device has a
+        deviceToken), the new system information, and unknown app type and times."""
+        await self.client.send(
+            "PUT",
+            "/device",
+            json=p.SystemInformationRequest(systemInformation=system_information).model_dump(),
+            ok=(200, 204),
+        )
+        try:
+            return self._info(await self.client.send("GET", "/device", ok=(200,)))
+        except (Forbidden, Unauthenticated):
+            now = dt.datetime.now(dt.UTC)
+            return Device(
+                id=principal.device_id or principal.subject,
+                tenant_id=principal.tenant_id,
+                store_id=None,
+                till_id=None,
+                name=None,
+                app_type=DeviceAppType.UNKNOWN,
+                status=DeviceStatus.ACTIVE,
+                system_information=system_information,
+                device_code=None,
+                created_at=p.UNKNOWN_TIME,
+                last_modified_at=now,
+            )
+
+    async def authorize(
+        self,
+        principal: Principal,
+        device_code: str,
+        tenant_id: str,
+        store_uid: str,
+        till_uid: str | None,
+        name: str | None,
+    ) -> Device:
+        """F4 `POST /device/authorize` (200, no body). The device is then read back: the store's
+        most recently changed devices (F9, TENANT.ADMIN) are searched for the code. When the
+        caller may not search, or the device is not among them, the record is what the request
+        said, with the device code standing in for the unknown device id."""
+        body = p.AuthorizeRequest(
+            deviceCode=device_code, tenantUid=tenant_id, storeUid=store_uid, tillUid=till_uid, name=name
+        )
+        await self.client.send("POST", "/device/authorize", json=body.model_dump(exclude_none=True), ok=(200, 204))
+        wanted = device_code.strip().upper()
+        try:
+            response = await self.client.send(
+                "POST",
+                _path("tenants", tenant_id, "devices", "search"),
+                params={
+                    "pageNumber": 1,
+                    "pageSize": READ_BACK_PAGE,
+                    "sortBy": "lastModifiedAt",
+                    "sortDirection": SortDirection.DESC.value,
+                },
+                json={"storeUid": store_uid},
+                ok=(200,),
+            )
+            for item in self.read(p.FlowList[p.FlowDevice], response).items:
+                if (item.deviceCode or "").strip().upper() == wanted:
+                    return self._device(item)
+        except (Forbidden, Unauthenticated, NotFound, BadUserInput):
+            pass
+        now = dt.datetime.now(dt.UTC)
+        self.seen.now().store(tenant_id, store_uid)
+        return Device(
+            id=wanted,
+            tenant_id=tenant_id,
+            store_id=None,
+            store_uid=store_uid,
+            till_id=till_uid,
+            name=(name or "").strip() or None,
+            app_type=DeviceAppType.UNKNOWN,
+            status=DeviceStatus.ACTIVE,
+            system_information=None,
+            device_code=wanted,
+            created_at=p.UNKNOWN_TIME,
+            last_modified_at=now,
+        )
+
+    async def link(
+        self,
+        device_code: str,
+        app_id: str,
+        user_code: str,
+        password: str,
+        system_information: str | None,
+    ) -> LinkResult:
+        """F5 `POST /device/{deviceCode}/link` (no token: the code and the user's credentials are
+        the proof) -> the deviceToken and the device."""
+        body = p.LinkRequest(appId=app_id, userCode=user_code, password=password, systemInformation=system_information)
+        response = await self.client.send(
+            "POST",
+            _path("device", device_code.strip(), "link"),
+            json=body.model_dump(exclude_none=True),
+            forward=(),
+            ok=(200, 201),
+        )
+        data = self.read(p.LinkResponse, response)
+        return LinkResult(device=self._device(data.device), device_token=_issued(data.deviceToken, data.expiresIn))
+
+    # -- tenant administration (F8, F11, F12) ----------------------------------------------------
+
+    async def create(
+        self,
+        principal: Principal,
+        tenant_id: str,
+        store_uid: str,
+        till_uid: str | None,
+        app_type: DeviceAppType,
+        name: str | None,
+    ) -> Device:
+        """F8 `POST /tenants/{tenantUid}/devices` -> 201 DEVICE."""
+        body = p.CreateDeviceRequest(storeUid=store_uid, tillUid=till_uid, appType=_enum_value(app_type), name=name)
+        response = await self.client.send(
+            "POST",
+            _path("tenants", check_uid(tenant_id, "tenantUid"), "devices"),
+            json=body.model_dump(exclude_none=True),
+            ok=(200, 201),
+        )
+        return self._device(self.read(p.FlowDevice, response))
+
+    async def update(self, principal: Principal, tenant_id: str, device_id: str, changes: dict[str, Any]) -> Device:
+        """F11 `PUT /tenants/{tenantUid}/devices/{deviceUid}`; `changes` by facade's names (only
+        what the caller set; an empty store or till uid clears it)."""
+        unknown = set(changes) - set(CHANGEABLE)
+        if unknown:
+            raise BadUserInput(f"Cannot change: {', '.join(sorted(unknown))}")
+        body = {CHANGEABLE[k]: _enum_value(v) for k, v in changes.items()}
+        path = _path("tenants", check_uid(tenant_id, "tenantUid"), "devices", check_uid(device_id, "deviceUid"))
+        response = await self.client.send("PUT", path, json=body, ok=(200,))
+        return self._device(self.read(p.FlowDevice, response))
+
+    async def delete(self, principal: Principal, tenant_id: str, device_id: str) -> None:
+        """F12 -> 204."""
+        path = _path("tenants", check_uid(tenant_id, "tenantUid"), "devices", check_uid(device_id, "deviceUid"))
+        await self.client.send("DELETE", path, ok=(200, 204))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tenants, stores and tills (inferred reads)
+
+
+class FlowTenants(_Part):
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Tenant]:
+        """`GET /tenants/{tenantUid}` per id, at most `concurrency` at once; a tenant the API does
+        not show the caller (404, or 403 for another tenant's) is absent."""
+
+        async def one(tenant_uid: str) -> Tenant | None:
+            try:
+                response = await self.client.get(_path("tenants", tenant_uid))
+            except (NotFound, Forbidden):
+                return None
+            return p.flow_tenant(self.read(p.FlowTenant, response))
+
+        wanted = list(dict.fromkeys(ids))
+        found = await gather_limited(self.limit, [functools.partial(one, t) for t in wanted])
+        return {t.id: t for t in found if t is not None}
+
+
+class FlowStores(_Part):
+    def _store(self, s: p.FlowStore) -> Store:
+        self.seen.now().store(s.tenantUid, s.storeUid)
+        return p.flow_store(s)
+
+    async def _one(self, tenant_uid: str, store_uid: str) -> Store | None:
+        try:
+            response = await self.client.get(_path("tenants", tenant_uid, "stores", store_uid))
+        except (NotFound, Forbidden):
+            return None
+        return self._store(self.read(p.FlowStore, response))
+
+    async def get_many(self, ids: Sequence[int]) -> dict[int, Store]:
+        """Stores seen earlier in this request (by `flow_store_id`); others are absent."""
+        stores = self.seen.now().stores
+        known = [stores[i] for i in dict.fromkeys(ids) if i in stores]
+        found = await gather_limited(self.limit, [functools.partial(self._one, t, s) for t, s in known])
+        return {s.id: s for s in found if s is not None}
+
+    async def get_many_by_uid(self, uids: Sequence[str]) -> dict[str, Store]:
+        """`GET /tenants/{tenantUid}/stores/{storeUid}`: the tenant is the one the store was seen
+        in during this request, else the caller's token's; a store without either is absent."""
+        seen = self.seen.now().store_tenants
+        fallback = token_tenant()
+        known = [(seen.get(u, fallback), u) for u in dict.fromkeys(uids)]
+        calls = [functools.partial(self._one, t, u) for t, u in known if t]
+        found = await gather_limited(self.limit, calls)
+        return {s.uid: s for s in found if s is not None}
+
+    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store]]:
+        """`GET /tenants/{tenantUid}/stores` per tenant."""
+        wanted = list(dict.fromkeys(tenant_ids))
+
+        async def one(tenant_uid: str) -> Page[Store]:
+            path = _path("tenants", check_uid(tenant_uid, "tenantUid"), "stores")
+
+            def fetch(params: dict[str, Any]) -> Awaitable[UpstreamResponse]:
+                return self.client.get(path, params=params)
+
+            return await self.paged(
+                page, fetch, p.FlowList[p.FlowStore], self._store, p.STORE_SORT_FIELDS, STORE_LOCAL_SORT
+            )
+
+        pages = await gather_limited(self.limit, [functools.partial(one, t) for t in wanted])
+        return dict(zip(wanted, pages, strict=True))
+
+    async def _tills(self, tenant_uid: str, store_uid: str, store_id: int | None = None) -> list[Till]:
+        """A store's tills; `store_id` is the integer id they are filed under (the store's own by
+        default: `flow_store_id`)."""
+        response = await self.client.get(_path("tenants", tenant_uid, "stores", store_uid, "tills"))
+        seen = self.seen.now()
+        tills = []
+        for till in self.read(p.TillList, response).items:
+            seen.till(tenant_uid, till.storeUid or store_uid, till.tillUid)
+            found = p.flow_till(till, store_uid)
+            tills.append(found if store_id is None else found.model_copy(update={"store_id": store_id}))
+        return tills
+
+    async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till]]:
+        """Every requested store has an entry, empty when it has no tills or is unknown (see
+        `store_refs`); each till is filed under the id it was asked by."""
+        stores = await self.store_refs(store_ids)
+        result: dict[int, list[Till]] = {s: [] for s in store_ids}
+        known = [s for s in result if s in stores]
+        calls = [functools.partial(self._tills, *stores[s], s) for s in known]
+        lists = await gather_limited(self.limit, calls)
+        result.update(zip(known, lists, strict=True))
+        return result
+
+    async def tills_get_many(self, ids: Sequence[str]) -> dict[str, Till]:
+        """Tills seen earlier in this request (through a device or a store's tills)."""
+        tills = self.seen.now().tills
+        stores = list(dict.fromkeys(tills[i] for i in ids if i in tills))
+        lists = await gather_limited(self.limit, [functools.partial(self._tills, t, s) for t, s in stores])
+        wanted = set(ids)
+        return {till.id: till for found in lists for till in found if till.id in wanted}
+
+
+class FlowRetail:
+    """The Flow Retail Device API v2: `devices`, `tenants` and `stores`.
+
+    `concurrency` caps the GETs one batch sends at once (tenants, stores or devices by id, one
+    call each, since the API has no batch read). `store_directory` (e.g. the local store's
+    `stores`) turns integer store ids the client has not seen into the uids Flow needs: the
+    graph filters a tenant's devices by a store it loaded from there.
+    """
+
+    def __init__(
+        self, client: UpstreamClient, *, concurrency: int = 16, store_directory: StoreDirectory | None = None
+    ) -> None:
+        self.client = client
+        self.sightings = RequestSightings()
+        limit = asyncio.Semaphore(concurrency)
+        self.devices = FlowDevices(client, self.sightings, limit, store_directory)
+        self.tenants = FlowTenants(client, self.sightings, limit, store_directory)
+        self.stores = FlowStores(client, self.sightings, limit, store_directory)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

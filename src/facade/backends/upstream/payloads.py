@@ -1,0 +1,1101 @@
+"""The bodies the two upstream APIs send and accept, as tolerant pydantic models, and the
+converters from them to facade's records (`facade.models`).
+
+Tolerant means: unknown fields are ignored, fields the contract marks required but a real server
+may leave out have defaults, and the defects listed in `contracts/flecs-console-api-notes.md` are
+accepted as the servers send them rather than "fixed":
+
+    D1   productMetadata requires `options`, which it never defines: not required here.
+    D5   the X-Session-Id *response* header is a sessionId object; `parse_session_header` reads
+         it as JSON (what the FLECS core does), as OpenAPI's `style: simple` form
+         (`id,<uuid>,timestamp,<n>`), and as a bare UUID.
+    D10  product lists come in two envelopes, {page, totalPages, products} and
+         {totalProducts, products}: `ProductList` reads both.
+    D11  order.customer_id is a JSON number: 7.0 is read as 7.
+    D16  deviceLicenseResponse.status is an int16: read as an int in [-32768, 32767].
+    D17  productMetadata.value is any JSON value (WooCommerce stores strings, lists, objects).
+
+What the records need and no payload carries is documented on each converter; the usual cases:
+a creation time the contract does not send becomes `UNKNOWN_TIME` (the Unix epoch), and a Flow
+Retail store, which has only a string uid, gets the integer id `flow_store_id(uid)`.
+
+Imports models, auth and errors only (the HTTP clients import this module, never the reverse).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import zlib
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from facade.auth import IssuedToken
+from facade.errors import BadUserInput, UpstreamError
+from facade.models import (
+    UUID_PATTERN,
+    Address,
+    Attribute,
+    Billing,
+    Category,
+    Device,
+    DeviceAppType,
+    DeviceStatus,
+    DownloadToken,
+    LineItem,
+    Metadata,
+    Page,
+    PageArgs,
+    Product,
+    Review,
+    Session,
+    SortDirection,
+    Store,
+    Subscription,
+    Tenant,
+    TenantRole,
+    Till,
+    User,
+)
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+# What a record gets for a time the upstream does not send: the epoch says "unknown" plainly,
+# where "now" would claim a fact nobody stated.
+UNKNOWN_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class Payload(BaseModel):
+    """Any upstream body: unknown fields ignored, values coerced the lenient (lax) way."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+def parse(model: type[M], data: Any, api: str) -> M:
+    """`data` read as `model`, or UpstreamError: a body we cannot read is the upstream's fault."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UpstreamError(f"The {api} answered with a body facade cannot read.", upstream=api) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Small coercions
+
+
+def _number_to_int(value: Any) -> Any:
+    """D11: a JSON number that is a whole number (7, 7.0, "7") as an int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return value
+        if number == number.to_integral_value():
+            return int(number)
+    return value
+
+
+def _none_to_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _to_str(value: Any) -> Any:
+    """Uids and ids sent as JSON numbers are read as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _utc(value: Any) -> Any:
+    """Timestamps without an offset (WooCommerce's `date_created_gmt`) are UTC."""
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_number_to_int)]
+Text = Annotated[str, BeforeValidator(_none_to_empty)]
+Timestamp = Annotated[dt.datetime, BeforeValidator(_utc)]
+Uid = Annotated[str, BeforeValidator(_to_str)]
+Int16 = Annotated[int, BeforeValidator(_number_to_int), Field(ge=-32768, le=32767)]
+
+
+def flow_store_id(uid: str) -> int:
+    """The integer id of a Flow Retail store, which has only a string uid: CRC-32 of the uid.
+
+    facade's `Store.id` is an integer (FLECS's productStore.id) and Flow Retail sends none, so a
+    Store built from a Flow STORE gets one that is the same in every process and request for
+    the same uid (tills and tenant users' default stores use it too; a device keeps the uid
+    itself, `Device.store_uid`). It is not FLECS's id of the same shop, nor the local store's
+    row id: the APIs share no key. Collisions are possible in principle (32 bits) and ignored.
+    """
+    return zlib.crc32(uid.encode())
+
+
+def flow_user_id(uid: str) -> int:
+    """facade's integer user id for a Flow Retail tenantUserUid: the number itself when the uid is
+    numeric, CRC-32 of it otherwise (see `flow_store_id`)."""
+    return int(uid) if uid.isdigit() else zlib.crc32(uid.encode())
+
+
+def jwt_claims(token: str | None) -> dict[str, Any]:
+    """The claims of a JWT, NOT verified: only for routing and display (who a forwarded token
+    names, when it expires); the upstream that issued it is the one that checks it."""
+    if not token:
+        return {}
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    body = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(body.encode()))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def token_expiry(token: str, given: int | None = None) -> int:
+    """When a token expires (Unix seconds): as the payload says, else the JWT's `exp`, else 0."""
+    if given is not None:
+        return given
+    exp = jwt_claims(token).get("exp")
+    return int(exp) if isinstance(exp, int | float) else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Paging: facade's limit/offset over the upstreams' numbered pages
+
+
+class PageWindow:
+    """The numbered pages (1-based) that hold `limit` items after `offset`, and how to cut them.
+
+    Pages are `limit` items long, so an offset that is a multiple of the limit is one page,
+    exactly; any other offset straddles two pages, which are both fetched and sliced. A limit
+    above the upstream's largest page (`max_size`) is fetched as several pages of that size. A
+    limit of 0 (only the total is wanted) asks for one page of one item.
+    """
+
+    __slots__ = ("first", "last", "limit", "offset", "size")
+
+    def __init__(self, page: PageArgs, max_size: int | None = None) -> None:
+        if page.limit < 0 or page.offset < 0:
+            raise BadUserInput("limit and offset must not be negative", field="limit")
+        self.limit = page.limit
+        self.offset = page.offset
+        self.size = max(page.limit, 1) if max_size is None else max(min(page.limit, max_size), 1)
+        self.first = page.offset // self.size + 1
+        self.last = (page.offset + max(page.limit, 1) - 1) // self.size + 1
+
+    @property
+    def numbers(self) -> range:
+        return range(self.first, self.last + 1)
+
+    def cut(self, items: Sequence[T]) -> list[T]:
+        """The window out of the concatenated pages `first..last`."""
+        start = self.offset - (self.first - 1) * self.size
+        return list(items[start : start + self.limit])
+
+
+def sort_locally(
+    items: Sequence[T], page: PageArgs, keys: dict[str, Callable[[T], Any]], ident: Callable[[T], Any]
+) -> list[T]:
+    """Items ordered as the local store orders them: by the sort key, then id, both in the page's
+    direction. BadUserInput for a key the entity does not have (as the local store answers)."""
+    key = keys.get(page.sort)
+    if key is None:
+        raise BadUserInput(f"sort must be one of: {', '.join(sorted(keys))}", field="sort")
+    return sorted(items, key=lambda item: (key(item), ident(item)), reverse=page.direction is SortDirection.DESC)
+
+
+def page_of(items: Sequence[T], page: PageArgs) -> Page[T]:
+    """A page cut out of a complete, already sorted list."""
+    if page.limit < 0 or page.offset < 0:
+        raise BadUserInput("limit and offset must not be negative", field="limit")
+    return Page(items=list(items[page.offset : page.offset + page.limit]), total=len(items), offset=page.offset)
+
+
+def decimal_key(value: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+# =============================================================================================
+# FLECS Console API v2
+
+
+class Envelope(Payload, Generic[T]):
+    """Every FLECS body: `{statusCode, statusText, data}`."""
+
+    statusCode: int | None = None
+    statusText: str | None = None
+    data: T
+
+
+class ErrorDescription(Payload):
+    reason: str | None = None
+    statusCode: int | None = None
+    statusText: str | None = None
+
+
+class SessionId(Payload):
+    """`components.schemas.sessionId`."""
+
+    id: Uid
+    timestamp: WholeNumber = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_id(cls, data: Any) -> Any:
+        # A session sent as its id alone (timestamp unknown: 0).
+        return {"id": data} if isinstance(data, str) else data
+
+    def to_session(self) -> Session:
+        return Session(id=self.id.lower(), timestamp=self.timestamp)
+
+
+def parse_session_header(value: str | None) -> Session | None:
+    """D5: the X-Session-Id response header, which the contract types as a sessionId object.
+
+    Read as JSON `{"id": ..., "timestamp": ...}` (what the FLECS core parses), as OpenAPI's
+    default `style: simple` serialisation of an object (`id,<uuid>,timestamp,<n>`, also with
+    `=` between name and value), or as a bare UUID (timestamp 0: unknown). None for anything
+    else, including an id that is not a UUID.
+    """
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    fields: dict[str, Any]
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(loaded, dict):
+            return None
+        fields = loaded
+    elif "," in text or "=" in text:
+        parts = [p.strip() for p in text.split(",")]
+        if all("=" in p for p in parts):
+            fields = dict(p.split("=", 1) for p in parts)
+        elif len(parts) % 2 == 0:
+            fields = dict(zip(parts[::2], parts[1::2], strict=True))
+        else:
+            return None
+    else:
+        fields = {"id": text}
+    try:
+        session = SessionId.model_validate(fields).to_session()
+    except ValidationError:
+        return None
+    return session if UUID_PATTERN.fullmatch(session.id) else None
+
+
+# -- auth --------------------------------------------------------------------------------------
+
+
+class LoginRequest(Payload):
+    username: str
+    password: str
+    issueJWT: bool = True
+
+
+class FeatureFlags(Payload):
+    isVendor: bool = False
+    isWhitelabeled: bool = False
+
+
+class LoginJwt(Payload):
+    token: str
+    token_expires: WholeNumber | None = None
+
+
+class LoginUser(Payload):
+    """The login's `data.user` (WordPress field names). The rest of facade's User is not in the
+    contract; a server that sends it (first/last name, tenant, registration time) is read."""
+
+    ID: WholeNumber = Field(validation_alias=AliasChoices("ID", "id"))
+    display_name: Text = ""
+    user_email: Text = Field("", validation_alias=AliasChoices("user_email", "email"))
+    user_login: Text = Field("", validation_alias=AliasChoices("user_login", "login"))
+    first_name: Text = ""
+    last_name: Text = ""
+    tenant_id: str | None = None
+    user_registered: Timestamp | None = Field(
+        None, validation_alias=AliasChoices("user_registered", "created_at", "date_created")
+    )
+
+
+class LoginData(Payload):
+    feature_flags: FeatureFlags = Field(default_factory=FeatureFlags)
+    jwt: LoginJwt
+    user: LoginUser
+
+
+class TokenValidateRequest(Payload):
+    jwt: dict[str, str]
+
+
+class TokenValidateData(Payload):
+    isValid: bool = False
+    feature_flags: dict[str, Any] | None = None
+
+
+def login_user(data: LoginData) -> User:
+    """facade's User from a FLECS login. Login, e-mail, display name and the vendor flags come
+    from the contract; the tenant role is ACCESS (FLECS has no tenants) and the creation time is
+    `user_registered` when the server sends it, else UNKNOWN_TIME."""
+    u = data.user
+    return User(
+        id=u.ID,
+        login=u.user_login or u.user_email,
+        email=u.user_email,
+        display_name=u.display_name or u.user_login,
+        first_name=u.first_name,
+        last_name=u.last_name,
+        tenant_id=u.tenant_id,
+        is_vendor=data.feature_flags.isVendor,
+        is_whitelabeled=data.feature_flags.isWhitelabeled,
+        created_at=u.user_registered or UNKNOWN_TIME,
+    )
+
+
+def login_token(data: LoginData) -> IssuedToken:
+    return IssuedToken(token=data.jwt.token, expires=token_expiry(data.jwt.token, data.jwt.token_expires))
+
+
+# -- products ----------------------------------------------------------------------------------
+
+
+class FlecsAddress(Payload):
+    street_1: Text = ""
+    street_2: Text = ""
+    city: Text = ""
+    zip: Text = ""
+    country: Text = ""
+    state: Text = ""
+
+
+class ProductCategory(Payload):
+    id: WholeNumber
+    name: Text = ""
+    slug: Text = ""
+
+
+class ProductAttribute(Payload):
+    id: WholeNumber
+    name: Text = ""
+    options: list[str] = Field(default_factory=list)
+
+
+class ProductMetadata(Payload):
+    """D1: no `options`, whatever `required` says. D17: `value` is any JSON value."""
+
+    id: WholeNumber | None = None
+    name: str
+    value: Any = None
+
+
+class ProductStore(Payload):
+    """`productStore`: a numeric id, names, url and address. FLECS sends no Flow Retail uid,
+    tenant nor creation time; a server that does (`uid`, `tenant_id`, `created_at`) is read."""
+
+    id: WholeNumber
+    name: Text = ""
+    shop_name: Text = ""
+    url: Text = ""
+    address: FlecsAddress = Field(default_factory=FlecsAddress)
+    uid: str | None = None
+    tenant_id: str | None = None
+    created_at: Timestamp | None = None
+
+
+class FlecsProduct(Payload):
+    id: WholeNumber
+    name: Text = ""
+    status: Text = ""
+    description: Text = ""
+    short_description: Text = ""
+    average_rating: Text = "0.00"
+    rating_count: WholeNumber = 0
+    categories: list[ProductCategory] = Field(default_factory=list)
+    attributes: list[ProductAttribute] = Field(default_factory=list)
+    meta_data: list[ProductMetadata] = Field(default_factory=list)
+    stock_status: Text = ""
+    store: ProductStore | None = None
+    permalink: Text = ""
+    price: Text = ""
+    purchasable: bool = False
+    # Not in the contract; read when a (WooCommerce-like) server sends them.
+    store_id: WholeNumber | None = None
+    owner_id: WholeNumber | None = Field(None, validation_alias=AliasChoices("owner_id", "vendor_id", "author"))
+    date_created: Timestamp | None = Field(
+        None, validation_alias=AliasChoices("date_created_gmt", "date_created", "created_at")
+    )
+    is_app: bool | None = None
+    app_id: str | None = None
+    is_official: bool | None = None
+
+
+class ProductList(Payload):
+    """D10: `productResponse` {page, totalPages, products} and `appResponse` {totalProducts,
+    products} in one model. `totalProducts` is the exact length of the list when sent."""
+
+    page: WholeNumber | None = None
+    totalPages: WholeNumber | None = None
+    totalProducts: WholeNumber | None = None
+    products: list[FlecsProduct] = Field(default_factory=list)
+
+
+def _meta(product: FlecsProduct, name: str) -> Any:
+    for meta in product.meta_data:
+        if meta.name == name:
+            return meta.value
+    return None
+
+
+def product_app_id(product: FlecsProduct) -> str | None:
+    """An app is a product whose meta_data holds its FLECS `app_id` (or `_app_id`)."""
+    if product.app_id:
+        return product.app_id
+    value = _meta(product, "app_id") or _meta(product, "_app_id")
+    return str(value) if value not in (None, "") else None
+
+
+def to_product(product: FlecsProduct, *, is_app: bool | None = None) -> Product:
+    """facade's Product from a FLECS product.
+
+    store_id is `product.store.id`; an app is a product with an `app_id` meta value, or any
+    product a `/products/apps` list returned (`is_app=True`); `is_official` is the `official`
+    meta value ("no"/false is unofficial; anything else, or none, official). The owner and the
+    creation time are not in the contract: read when sent, else None and UNKNOWN_TIME.
+    """
+    app_id = product_app_id(product)
+    official = product.is_official
+    if official is None:
+        flag = _meta(product, "official")
+        official = not (flag is False or (isinstance(flag, str) and flag.strip().lower() in ("no", "false", "0")))
+    store_id = product.store.id if product.store is not None else product.store_id
+    return Product(
+        id=product.id,
+        store_id=store_id if store_id is not None else 0,
+        owner_id=product.owner_id,
+        name=product.name,
+        status=product.status,
+        description=product.description,
+        short_description=product.short_description,
+        average_rating=product.average_rating,
+        rating_count=product.rating_count,
+        categories=[Category(id=c.id, name=c.name, slug=c.slug) for c in product.categories],
+        attributes=[Attribute(id=a.id, name=a.name, options=a.options) for a in product.attributes],
+        meta_data=[Metadata(id=m.id, name=m.name, value=m.value) for m in product.meta_data],
+        stock_status=product.stock_status,
+        permalink=product.permalink,
+        price=product.price,
+        purchasable=product.purchasable,
+        is_app=bool(is_app or product.is_app or app_id is not None),
+        app_id=app_id,
+        is_official=official,
+        created_at=product.date_created or UNKNOWN_TIME,
+    )
+
+
+def flecs_store(store: ProductStore) -> Store:
+    """facade's Store from a FLECS productStore: the numeric id is FLECS's. The Flow Retail uid
+    and tenant are not in the contract: read when sent, else the uid is the id as text and the
+    tenant empty; the creation time UNKNOWN_TIME."""
+    a = store.address
+    return Store(
+        id=store.id,
+        uid=store.uid or str(store.id),
+        tenant_id=store.tenant_id or "",
+        name=store.name,
+        shop_name=store.shop_name,
+        url=store.url,
+        address=Address(
+            street_1=a.street_1, street_2=a.street_2, city=a.city, zip=a.zip, country=a.country, state=a.state
+        ),
+        created_at=store.created_at or UNKNOWN_TIME,
+    )
+
+
+PRODUCT_SORT: dict[str, Callable[[Product], Any]] = {
+    "id": lambda p: p.id,
+    "name": lambda p: p.name,
+    "price": lambda p: decimal_key(p.price),
+    "created_at": lambda p: p.created_at,
+    "average_rating": lambda p: decimal_key(p.average_rating),
+    "rating_count": lambda p: p.rating_count,
+}
+
+
+# -- reviews -----------------------------------------------------------------------------------
+
+
+class ReviewData(Payload):
+    product_id: int
+    review: str
+    reviewer: str
+    reviewer_email: str
+    rating: float
+
+
+class ReviewRequest(Payload):
+    """D2/D3: `required` names fields of another schema; the real body is {data, jwt}, with the
+    caller's JWT inside it rather than in a header."""
+
+    data: ReviewData
+    jwt: str
+
+
+class FlecsReview(Payload):
+    id: WholeNumber
+    date_created: Timestamp | None = None
+    date_created_gmt: Timestamp | None = None
+    product_id: WholeNumber
+    product_name: Text = ""
+    product_permalink: Text = ""
+    status: Text = "approved"
+    reviewer: Text = ""
+    reviewer_email: Text = ""
+    review: Text = ""
+    rating: WholeNumber
+    verified: bool = False
+
+
+class ReviewResponse(Payload):
+    review: FlecsReview
+
+
+def to_review(review: FlecsReview, user_id: int | None) -> Review:
+    """facade's Review; `user_id` is the reviewer's (the response does not say). The time is
+    `date_created_gmt` (UTC), else `date_created` read as UTC, else UNKNOWN_TIME."""
+    return Review(
+        id=review.id,
+        product_id=review.product_id,
+        user_id=user_id,
+        reviewer=review.reviewer,
+        reviewer_email=review.reviewer_email,
+        review=review.review,
+        rating=review.rating,
+        status=review.status,
+        verified=review.verified,
+        created_at=review.date_created_gmt or review.date_created or UNKNOWN_TIME,
+    )
+
+
+# -- subscriptions -----------------------------------------------------------------------------
+
+
+class OrderBilling(Payload):
+    first_name: Text = ""
+    last_name: Text = ""
+    company: Text = ""
+    email: Text = ""
+
+
+class OrderLineItem(Payload):
+    id: WholeNumber
+    status: Text = ""
+    product_id: WholeNumber
+    variation_id: WholeNumber = 0
+    quantity: WholeNumber = 1
+    image: dict[str, Any] = Field(default_factory=dict)
+
+
+class Order(Payload):
+    id: WholeNumber
+    status: Text = ""
+    customer_id: WholeNumber  # D11: a number in the contract
+    line_items: list[OrderLineItem] = Field(default_factory=list)
+    billing: OrderBilling = Field(default_factory=OrderBilling)
+    date_created: Timestamp | None = Field(
+        None, validation_alias=AliasChoices("date_created_gmt", "date_created", "created_at")
+    )
+
+
+class SubscriptionList(Payload):
+    totalSubscriptions: WholeNumber | None = None
+    subscriptions: list[Order] = Field(default_factory=list)
+
+
+def to_subscription(order: Order) -> Subscription:
+    """facade's Subscription from a FLECS order; the time is UNKNOWN_TIME unless sent."""
+    b = order.billing
+    return Subscription(
+        id=order.id,
+        user_id=order.customer_id,
+        status=order.status,
+        billing=Billing(first_name=b.first_name, last_name=b.last_name, company=b.company, email=b.email),
+        line_items=[
+            LineItem(
+                id=item.id,
+                subscription_id=order.id,
+                product_id=item.product_id,
+                variation_id=item.variation_id,
+                quantity=item.quantity,
+                status=item.status,
+                image=item.image,
+            )
+            for item in order.line_items
+        ],
+        created_at=order.date_created or UNKNOWN_TIME,
+    )
+
+
+SUBSCRIPTION_SORT: dict[str, Callable[[Subscription], Any]] = {
+    "id": lambda s: s.id,
+    "created_at": lambda s: s.created_at,
+}
+
+
+# -- licences ----------------------------------------------------------------------------------
+
+
+class ActivateRequest(Payload):
+    licenseKey: str | None = None
+
+
+class ActivationData(Payload):
+    """`activationData`; a server that sends the session as a bare id string is read too."""
+
+    sessionId: SessionId
+    licenseKey: str | None = None
+
+
+class LicenseValidateData(Payload):
+    isValid: bool = False
+
+
+class Manufacturer(Payload):
+    name: Text = ""
+    id: WholeNumber | None = None
+
+
+class DeviceLicenseRequest(Payload):
+    manufacturer: Manufacturer
+    model: str
+    serial_number: str
+    manufacture_date: dt.date
+
+
+class DeviceLicenseResponse(Payload):
+    """`deviceLicenseResponse`. D16: `status` is an int16 of undocumented meaning (0 seen)."""
+
+    manufacturer: Manufacturer = Field(default_factory=Manufacturer)
+    model: Text = ""
+    serial_number: Text = ""
+    manufacture_date: dt.date | None = None
+    created_at: Timestamp | None = None
+    status: Int16 | None = None
+    # Not in the contract: a server that names the device it created is believed.
+    id: Uid | None = Field(None, validation_alias=AliasChoices("id", "device_id", "deviceUid"))
+
+
+def registered_device(
+    data: DeviceLicenseResponse,
+    *,
+    owner_id: int | None,
+    tenant_id: str | None,
+    sent: DeviceLicenseRequest,
+) -> Device:
+    """facade's Device from a device-licence registration. The response names no device id, so
+    the serial number stands in for it (the contract makes it globally unique); what the
+    response leaves out is taken from the request that was sent."""
+    created = data.created_at or UNKNOWN_TIME
+    model = data.model or sent.model
+    return Device(
+        id=data.id or data.serial_number or sent.serial_number,
+        tenant_id=tenant_id,
+        store_id=None,
+        till_id=None,
+        name=model,
+        app_type=DeviceAppType.UNKNOWN,
+        status=DeviceStatus.ACTIVE,
+        system_information=None,
+        device_code=None,
+        owner_id=owner_id,
+        manufacturer_id=data.manufacturer.id if data.manufacturer.id is not None else sent.manufacturer.id,
+        manufacturer_name=data.manufacturer.name or sent.manufacturer.name,
+        model=model,
+        serial_number=data.serial_number or sent.serial_number,
+        manufacture_date=data.manufacture_date or sent.manufacture_date,
+        license_status=data.status,
+        created_at=created,
+        last_modified_at=created,
+    )
+
+
+# -- apps --------------------------------------------------------------------------------------
+
+
+class TokenRequest(Payload):
+    app: str
+    version: str
+
+
+class RegistryLogin(Payload):
+    username: str
+    password: str
+
+
+class TokenData(Payload):
+    token: RegistryLogin
+    # Not in the contract.
+    id: WholeNumber = 0
+    created_at: Timestamp | None = None
+
+
+def download_token(data: TokenData, app: str, version: str, session: Session) -> DownloadToken:
+    """facade's DownloadToken. The contract sends only the registry login: the id is 0 and the
+    time is when facade received it, unless the server sends them."""
+    return DownloadToken(
+        id=data.id,
+        app=app,
+        version=version,
+        session_id=session.id,
+        username=data.token.username,
+        password=data.token.password,
+        created_at=data.created_at or dt.datetime.now(dt.UTC),
+    )
+
+
+# =============================================================================================
+# Flow Retail Device API v2
+
+
+class FlowError(Payload):
+    message: str | None = None
+    code: str | int | None = None
+
+
+class FlowList(Payload, Generic[T]):
+    """The list envelope: `items`, the 1-based `pageNumber`, `pageSize` and `totalCount`."""
+
+    items: list[T] = Field(default_factory=list)
+    pageNumber: WholeNumber | None = None
+    pageSize: WholeNumber | None = None
+    totalCount: WholeNumber | None = None
+
+
+class StoreAccess(Payload):
+    storeUid: Uid
+    storeRole: str | None = None
+
+
+class TenantUser(Payload):
+    tenantUserUid: Uid = Field(validation_alias=AliasChoices("tenantUserUid", "uid"))
+    userCode: Uid | None = None
+    displayName: Text = ""
+    email: Text = ""
+    firstname: Text = ""
+    lastname: Text = ""
+    tenantUid: Uid | None = None
+    tenantRole: str | None = None
+    accountType: str | None = None
+    defaultStoreUid: Uid | None = None
+    status: str | None = None
+    storeAccess: list[StoreAccess] = Field(default_factory=list)
+    createdAt: Timestamp | None = None
+    # Not in the contract (Flow's own login name).
+    login: str | None = None
+
+
+def _role(value: str | None) -> TenantRole:
+    try:
+        return TenantRole(value or TenantRole.ACCESS.value)
+    except ValueError:
+        return TenantRole.ACCESS
+
+
+def tenant_user(u: TenantUser) -> User:
+    """facade's User from a Flow tenantUser. The integer id is `flow_user_id(tenantUserUid)`;
+    the login is the server's `login` when sent, else the e-mail address, else the user code;
+    the default store is `flow_store_id(defaultStoreUid)`."""
+    return User(
+        id=flow_user_id(u.tenantUserUid),
+        login=u.login or u.email or u.userCode or u.tenantUserUid,
+        email=u.email,
+        display_name=u.displayName or " ".join(x for x in (u.firstname, u.lastname) if x),
+        first_name=u.firstname,
+        last_name=u.lastname,
+        tenant_id=u.tenantUid,
+        tenant_role=_role(u.tenantRole),
+        user_code=u.userCode,
+        account_type=u.accountType or "FULL",
+        default_store_id=flow_store_id(u.defaultStoreUid) if u.defaultStoreUid else None,
+        created_at=u.createdAt or UNKNOWN_TIME,
+    )
+
+
+# What F6 sorts by upstream; a login (not in tenantUser) sorts the fetched page only.
+USER_SORT_FIELDS = {"display_name": "displayName", "created_at": "createdAt"}
+
+
+class AccountRequest(Payload):
+    userCode: str
+    password: str
+
+
+class AccountResponse(Payload):
+    accessToken: str
+    tenantUser: TenantUser
+    expiresIn: WholeNumber | None = Field(None, validation_alias=AliasChoices("expiresIn", "expires_in"))
+
+
+class FlowDevice(Payload):
+    """DEVICE: the Flow Retail device record."""
+
+    deviceUid: Uid
+    name: str | None = None
+    appType: str | None = None
+    status: str | None = None
+    systemInformation: str | None = None
+    deviceCode: str | None = None
+    tenantUid: Uid | None = None
+    storeUid: Uid | None = None
+    tillUid: Uid | None = None
+    clientId: str | None = None
+    createdAt: Timestamp | None = None
+    lastModifiedAt: Timestamp | None = None
+
+
+def _app_type(value: str | None) -> DeviceAppType:
+    try:
+        return DeviceAppType(value or DeviceAppType.UNKNOWN.value)
+    except ValueError:
+        return DeviceAppType.UNKNOWN
+
+
+def _status(value: str | None) -> DeviceStatus:
+    try:
+        return DeviceStatus(value or DeviceStatus.READY_TO_LINK.value)
+    except ValueError:
+        # An unknown status must not read as usable: BLOCKED is the safe reading.
+        return DeviceStatus.BLOCKED
+
+
+def flow_device(d: FlowDevice) -> Device:
+    """facade's Device from a Flow DEVICE: its store is named by uid (`store_uid`), which the
+    graph resolves through the store-by-uid loader."""
+    created = d.createdAt or UNKNOWN_TIME
+    return Device(
+        id=d.deviceUid,
+        tenant_id=d.tenantUid,
+        store_id=None,
+        store_uid=d.storeUid or None,
+        till_id=d.tillUid or None,
+        name=d.name,
+        app_type=_app_type(d.appType),
+        status=_status(d.status),
+        system_information=d.systemInformation,
+        device_code=d.deviceCode,
+        client_id=d.clientId,
+        created_at=created,
+        last_modified_at=d.lastModifiedAt or created,
+    )
+
+
+DEVICE_SORT_FIELDS = {
+    "name": "name",
+    "created_at": "createdAt",
+    "last_modified_at": "lastModifiedAt",
+    "status": "status",
+    "app_type": "appType",
+}
+
+DEVICE_SORT: dict[str, Callable[[Device], Any]] = {
+    "id": lambda d: d.id,
+    "name": lambda d: (d.name is not None, d.name or ""),
+    "created_at": lambda d: d.created_at,
+    "last_modified_at": lambda d: d.last_modified_at,
+    "status": lambda d: d.status.value,
+    "app_type": lambda d: d.app_type.value,
+}
+
+
+class UidName(Payload):
+    name: Text = ""
+
+
+class StoreInfo(UidName):
+    storeUid: Uid
+
+
+class TenantInfo(UidName):
+    tenantUid: Uid
+
+
+class TillInfo(UidName):
+    tillUid: Uid
+
+
+class DeviceInfo(Payload):
+    """F1 `GET /device`: the device as its signed-in app sees it. Payment methods, printers and
+    the like are not facade's to model and are ignored."""
+
+    deviceUid: Uid
+    deviceIdentifier: str | None = None
+    name: str | None = None
+    appType: str | None = None
+    status: str | None = None
+    systemInformation: str | None = None
+    deviceCode: str | None = None
+    storeInfo: StoreInfo | None = None
+    tenantInfo: TenantInfo | None = None
+    tillInfo: TillInfo | None = None
+    createdAt: Timestamp | None = None
+    lastModifiedAt: Timestamp | None = None
+
+
+def device_info(d: DeviceInfo) -> Device:
+    """facade's Device from F1; an ACTIVE device unless the server says otherwise (only a
+    linked device has an access token to ask with)."""
+    return flow_device(
+        FlowDevice(
+            deviceUid=d.deviceUid,
+            name=d.name,
+            appType=d.appType,
+            status=d.status or DeviceStatus.ACTIVE.value,
+            systemInformation=d.systemInformation,
+            deviceCode=d.deviceCode,
+            tenantUid=d.tenantInfo.tenantUid if d.tenantInfo else None,
+            storeUid=d.storeInfo.storeUid if d.storeInfo else None,
+            tillUid=d.tillInfo.tillUid if d.tillInfo else None,
+            createdAt=d.createdAt,
+            lastModifiedAt=d.lastModifiedAt,
+        )
+    )
+
+
+class RegisterRequest(Payload):
+    clientId: str
+    name: str | None = None
+    systemInformation: str | None = None
+
+
+class RegisterResponse(Payload):
+    deviceCode: str
+    deviceIdentifier: str
+    expires_in: WholeNumber = Field(validation_alias=AliasChoices("expires_in", "expiresIn"))
+    interval: WholeNumber = 5
+    verificationUri: str = Field(validation_alias=AliasChoices("verificationUri", "verification_uri"))
+
+
+class SystemInformationRequest(Payload):
+    systemInformation: str
+
+
+class AuthorizeRequest(Payload):
+    deviceCode: str
+    tenantUid: Uid
+    storeUid: Uid
+    tillUid: Uid | None = None
+    name: str | None = None
+
+
+class LinkRequest(Payload):
+    appId: str
+    userCode: str
+    password: str
+    systemInformation: str | None = None
+
+
+class LinkResponse(Payload):
+    deviceToken: str
+    device: FlowDevice
+    expiresIn: WholeNumber | None = Field(None, validation_alias=AliasChoices("expiresIn", "expires_in"))
+
+
+class CreateDeviceRequest(Payload):
+    storeUid: Uid
+    tillUid: Uid | None = None
+    appType: str
+    name: str | None = None
+
+
+class SearchRequest(Payload):
+    storeUid: Uid | None = None
+    appType: str | None = None
+    status: str | None = None
+    text: str | None = None
+
+
+class FlowTenant(Payload):
+    tenantUid: Uid
+    name: Text = ""
+    createdAt: Timestamp | None = None
+
+
+def flow_tenant(t: FlowTenant) -> Tenant:
+    return Tenant(id=t.tenantUid, name=t.name, created_at=t.createdAt or UNKNOWN_TIME)
+
+
+class FlowAddress(Payload):
+    """A Flow store's address; FLECS's snake_case names and common camelCase ones are read."""
+
+    street_1: Text = Field("", validation_alias=AliasChoices("street_1", "street1", "addressLine1", "street"))
+    street_2: Text = Field("", validation_alias=AliasChoices("street_2", "street2", "addressLine2"))
+    city: Text = ""
+    zip: Text = Field("", validation_alias=AliasChoices("zip", "zipCode", "postalCode"))
+    country: Text = Field("", validation_alias=AliasChoices("country", "countryCode"))
+    state: Text = ""
+
+
+class FlowStore(Payload):
+    """STORE. Shop name, url and creation time are not in the contract: read when sent."""
+
+    storeUid: Uid
+    name: Text = ""
+    tenantUid: Text = ""
+    address: FlowAddress = Field(default_factory=FlowAddress)
+    shopName: str | None = Field(None, validation_alias=AliasChoices("shopName", "shop_name"))
+    url: Text = ""
+    createdAt: Timestamp | None = None
+
+
+def flow_store(s: FlowStore) -> Store:
+    """facade's Store from a Flow STORE: id `flow_store_id(storeUid)`, shop name the name when
+    none is sent, url empty and creation time UNKNOWN_TIME unless sent."""
+    a = s.address
+    return Store(
+        id=flow_store_id(s.storeUid),
+        uid=s.storeUid,
+        tenant_id=s.tenantUid,
+        name=s.name,
+        shop_name=s.shopName if s.shopName is not None else s.name,
+        url=s.url,
+        address=Address(
+            street_1=a.street_1, street_2=a.street_2, city=a.city, zip=a.zip, country=a.country, state=a.state
+        ),
+        created_at=s.createdAt or UNKNOWN_TIME,
+    )
+
+
+STORE_SORT_FIELDS = {"name": "name", "created_at": "createdAt"}
+
+
+class FlowTill(Payload):
+    tillUid: Uid = Field(validation_alias=AliasChoices("tillUid", "uid", "id"))
+    storeUid: Uid | None = None
+    name: Text = ""
+
+
+class TillList(Payload):
+    items: list[FlowTill] = Field(default_factory=list)
+
+
+def flow_till(t: FlowTill, store_uid: str) -> Till:
+    return Till(id=t.tillUid, store_id=flow_store_id(t.storeUid or store_uid), name=t.name)

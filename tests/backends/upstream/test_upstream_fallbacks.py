@@ -1,0 +1,285 @@
+"""What the clients do when an upstream is stricter (or terser) than the sandbox: no `include`,
+no paging, no totals, a write answered without its record, a Flow error body. Scripted with
+`httpx.MockTransport`; the calls made are part of each assertion."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from facade.auth import Principal, TokenKind
+from facade.backends.interfaces import ProductQuery
+from facade.backends.upstream.flecs import FlecsConsole
+from facade.backends.upstream.flow import FlowRetail
+from facade.backends.upstream.http import HttpSettings, UpstreamClient, begin_request
+from facade.backends.upstream.payloads import flow_store_id
+from facade.errors import FacadeError
+from facade.models import DeviceFilter, DeviceStatus, PageArgs, SortDirection
+
+T = TypeVar("T")
+ALLOWED = frozenset({"authorization", "x-session-id"})
+SETTINGS = HttpSettings(retries=0, backoff=0.0, transport="httpx")
+ADMIN = Principal(kind=TokenKind.USER, subject="1", user_id=1, tenant_id="acme", is_tenant_admin=True)
+
+
+def product(product_id: int, price: str = "1.00") -> dict[str, Any]:
+    return {
+        "id": product_id,
+        "name": f"P{product_id}",
+        "status": "publish",
+        "description": "",
+        "short_description": "",
+        "average_rating": "0.00",
+        "rating_count": 0,
+        "categories": [],
+        "attributes": [],
+        "meta_data": [],
+        "stock_status": "instock",
+        "store": {"id": 1, "name": "S", "shop_name": "S", "url": "u", "address": {}},
+        "permalink": "",
+        "price": price,
+        "purchasable": True,
+    }
+
+
+def device(uid: str, store: str = "s1", code: str | None = None) -> dict[str, Any]:
+    return {
+        "deviceUid": uid,
+        "name": uid,
+        "appType": "CLIENT",
+        "status": "ACTIVE",
+        "deviceCode": code,
+        "tenantUid": "acme",
+        "storeUid": store,
+        "tillUid": None,
+        "createdAt": "2026-01-01T00:00:00.000Z",
+        "lastModifiedAt": "2026-01-01T00:00:00.000Z",
+    }
+
+
+class Recorder:
+    def __init__(self, respond: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.respond = respond
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.respond(request)
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.url.path}" for r in self.requests]
+
+
+def query(request: httpx.Request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
+
+
+@pytest.fixture
+async def made() -> AsyncIterator[list[Any]]:
+    clients: list[Any] = []
+    yield clients
+    for client in clients:
+        await client.aclose()
+
+
+def flecs(made: list[Any], recorder: Recorder) -> FlecsConsole:
+    console = FlecsConsole(
+        UpstreamClient("FLECS Console API", "http://flecs.test", SETTINGS, transport=httpx.MockTransport(recorder))
+    )
+    made.append(console)
+    return console
+
+
+def flow(made: list[Any], recorder: Recorder) -> FlowRetail:
+    retail = FlowRetail(
+        UpstreamClient("Flow Retail API", "http://flow.test/v2", SETTINGS, transport=httpx.MockTransport(recorder))
+    )
+    made.append(retail)
+    return retail
+
+
+async def in_request(call: Callable[[], Awaitable[T]], headers: dict[str, str] | None = None) -> T:
+    async def scoped() -> T:
+        begin_request(headers or {}, ALLOWED)
+        return await call()
+
+    return await asyncio.create_task(scoped())
+
+
+# -- FLECS ---------------------------------------------------------------------------------------
+
+
+async def test_products_by_id_without_include_fall_back_to_one_call_each(made: list[Any]) -> None:
+    def strict(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/products":
+            # `include` ignored: the first page of everything.
+            return httpx.Response(200, json={"data": {"page": 1, "totalPages": 9, "products": [product(1)]}})
+        product_id = int(request.url.path.rsplit("/", 1)[1])
+        if product_id == 404:
+            return httpx.Response(404, json={"reason": "none"})
+        return httpx.Response(200, json={"data": product(product_id)})
+
+    recorder = Recorder(strict)
+    console = flecs(made, recorder)
+    found = await in_request(lambda: console.products.get_many([1, 5, 7, 404]))
+    assert sorted(found) == [1, 5, 7]
+    assert sorted(recorder.paths()) == [
+        "GET /api/v2/products",
+        "GET /api/v2/products/404",
+        "GET /api/v2/products/5",
+        "GET /api/v2/products/7",
+    ]
+
+
+async def test_products_by_id_with_include_is_one_call(made: list[Any]) -> None:
+    def honours(request: httpx.Request) -> httpx.Response:
+        ids = [int(i) for i in query(request)["include"].split(",")]
+        return httpx.Response(200, json={"data": {"page": 1, "totalPages": 1, "products": [product(i) for i in ids]}})
+
+    recorder = Recorder(honours)
+    console = flecs(made, recorder)
+    found = await in_request(lambda: console.products.get_many(list(range(1, 151))))
+    assert len(found) == 150
+    # 100 ids per call.
+    assert [len(query(r)["include"].split(",")) for r in recorder.requests] == [100, 50]
+
+
+async def test_product_list_without_paging_is_sorted_and_cut_here(made: list[Any]) -> None:
+    prices = {1: "5.00", 2: "1.00", 3: "9.00", 4: "3.00"}
+    everything = [product(i, prices[i]) for i in prices]
+    recorder = Recorder(
+        lambda request: httpx.Response(200, json={"data": {"totalProducts": 4, "products": everything}})
+    )
+    console = flecs(made, recorder)
+    page = PageArgs(limit=2, offset=1, sort="price", direction=SortDirection.DESC)
+    result = await in_request(lambda: console.products.page_all(ProductQuery(apps_only=True), page))
+    assert [p.id for p in result.items] == [1, 4]
+    assert result.total == 4
+    assert all(p.is_app for p in result.items)
+
+
+async def test_total_pages_envelope_reads_the_last_page_for_the_total(made: list[Any]) -> None:
+    def paged(request: httpx.Request) -> httpx.Response:
+        number, size = int(query(request)["page"]), int(query(request)["per_page"])
+        ids = list(range(1, 24))  # 23 products
+        chunk = ids[(number - 1) * size : number * size]
+        return httpx.Response(
+            200, json={"data": {"page": number, "totalPages": 3, "products": [product(i) for i in chunk]}}
+        )
+
+    recorder = Recorder(paged)
+    console = flecs(made, recorder)
+    result = await in_request(lambda: console.products.page_all(ProductQuery(), PageArgs(limit=10)))
+    assert [p.id for p in result.items] == list(range(1, 11))
+    assert result.total == 23
+    assert [query(r)["page"] for r in recorder.requests] == ["1", "3"]
+
+
+async def test_activation_204_without_a_session_header_keeps_the_sent_session(made: list[Any]) -> None:
+    session = "0f9a3c1e-4b2d-4c8e-9a7f-1d2e3f4a5b6c"
+    console = flecs(made, Recorder(lambda request: httpx.Response(204)))
+    activation = await in_request(lambda: console.licenses.activate(None, None, session))
+    assert activation.already_active
+    assert activation.session.id == session
+
+
+async def test_activation_204_with_a_style_simple_header(made: list[Any]) -> None:
+    session = "0f9a3c1e-4b2d-4c8e-9a7f-1d2e3f4a5b6c"
+    header = {"X-Session-Id": f"id,{session},timestamp,1700000000"}
+    console = flecs(made, Recorder(lambda request: httpx.Response(204, headers=header)))
+    activation = await in_request(lambda: console.licenses.activate(None, None, session))
+    assert activation.session.timestamp == 1700000000
+
+
+# -- Flow Retail ---------------------------------------------------------------------------------
+
+
+async def test_flow_error_body_is_mapped_and_not_shown(made: list[Any]) -> None:
+    body = {"message": "Tenant acme has no device dev-9 (internal id 77)", "code": "NOT_FOUND"}
+    retail = flow(made, Recorder(lambda request: httpx.Response(404, json=body)))
+    with pytest.raises(FacadeError) as err:
+        await in_request(lambda: retail.devices.get(ADMIN, "acme", "dev-9"))
+    assert err.value.code == "NOT_FOUND"
+    assert "77" not in err.value.message
+
+
+async def test_flow_window_across_two_pages(made: list[Any]) -> None:
+    def pages(request: httpx.Request) -> httpx.Response:
+        q = query(request)
+        number, size = int(q["pageNumber"]), int(q["pageSize"])
+        items = [device(f"d{i}") for i in range(1, 15)][(number - 1) * size : number * size]
+        return httpx.Response(200, json={"items": items, "pageNumber": number, "pageSize": size, "totalCount": 14})
+
+    recorder = Recorder(pages)
+    retail = flow(made, recorder)
+    page = PageArgs(limit=4, offset=6, sort="last_modified_at", direction=SortDirection.DESC)
+    result = await in_request(lambda: retail.devices.search(ADMIN, DeviceFilter(tenant_id="acme"), page))
+    assert [d.id for d in result.items] == ["d7", "d8", "d9", "d10"]
+    assert result.total == 14
+    sent = [query(r) for r in recorder.requests]
+    assert sorted(q["pageNumber"] for q in sent) == ["2", "3"]
+    assert {(q["sortBy"], q["sortDirection"]) for q in sent} == {("lastModifiedAt", "DESC")}
+
+
+async def test_flow_filters_go_to_the_search_operation(made: list[Any]) -> None:
+    recorder = Recorder(lambda request: httpx.Response(200, json={"items": [], "totalCount": 0}))
+    retail = flow(made, recorder)
+    where = DeviceFilter(tenant_id="acme", status=DeviceStatus.BLOCKED, text=" till ")
+    await in_request(lambda: retail.devices.search(ADMIN, where, PageArgs(limit=5)))
+    (request,) = recorder.requests
+    assert (request.method, request.url.path) == ("POST", "/v2/tenants/acme/devices/search")
+    assert json.loads(request.content) == {"status": "BLOCKED", "text": "till"}
+
+
+async def test_authorize_reads_the_device_back_by_its_code(made: list[Any]) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/device/authorize":
+            return httpx.Response(200)
+        return httpx.Response(200, json={"items": [device("d1", code="AAAA-BBBB"), device("d2", code="K7Q2-M9XD")]})
+
+    recorder = Recorder(answer)
+    retail = flow(made, recorder)
+    found = await in_request(lambda: retail.devices.authorize(ADMIN, "k7q2-m9xd", "acme", "s1", None, None))
+    assert found.id == "d2"
+    assert recorder.paths() == ["POST /v2/device/authorize", "POST /v2/tenants/acme/devices/search"]
+
+
+async def test_authorize_without_the_right_to_search_returns_what_was_asked(made: list[Any]) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/device/authorize":
+            return httpx.Response(200)
+        return httpx.Response(403, json={"message": "Required permission: TENANT.ADMIN", "code": "FORBIDDEN"})
+
+    retail = flow(made, Recorder(answer))
+    found = await in_request(lambda: retail.devices.authorize(ADMIN, "k7q2-m9xd", "acme", "s1", "t1", "Till"))
+    assert (found.id, found.device_code, found.store_uid, found.till_id, found.name) == (
+        "K7Q2-M9XD",
+        "K7Q2-M9XD",
+        "s1",
+        "t1",
+        "Till",
+    )
+    assert found.status is DeviceStatus.ACTIVE
+
+
+async def test_sightings_live_as_long_as_their_request(made: list[Any]) -> None:
+    recorder = Recorder(lambda request: httpx.Response(200, json=device("d1")))
+    retail = flow(made, recorder)
+
+    async def request() -> None:
+        await retail.devices.get(ADMIN, "acme", "d1")
+        assert flow_store_id("s1") in retail.sightings.now().stores
+
+    before = len(retail.sightings)
+    await in_request(request)
+    for _ in range(3):  # let the loop drop its last handles on the finished request
+        await asyncio.sleep(0)
+    gc.collect()
+    assert len(retail.sightings) == before

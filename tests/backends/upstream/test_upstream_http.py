@@ -1,0 +1,357 @@
+"""The upstream clients over a scripted transport (`httpx.MockTransport`): how each upstream
+failure reaches the caller, what is retried, what is sent once, and which headers leave facade."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from facade.backends.interfaces import ProductQuery
+from facade.backends.upstream.flecs import FlecsConsole
+from facade.backends.upstream.http import HttpSettings, UpstreamClient, begin_request
+from facade.errors import FacadeError, Unauthenticated
+from facade.models import PageArgs
+
+T = TypeVar("T")
+ALLOWED = frozenset({"authorization", "x-session-id", "accept-language"})
+SESSION = "0f9a3c1e-4b2d-4c8e-9a7f-1d2e3f4a5b6c"
+PAGE = PageArgs(limit=10)
+
+
+def product(product_id: int) -> dict[str, Any]:
+    return {
+        "id": product_id,
+        "name": f"P{product_id}",
+        "status": "publish",
+        "description": "",
+        "short_description": "",
+        "average_rating": "0.00",
+        "rating_count": 0,
+        "categories": [],
+        "attributes": [],
+        "meta_data": [],
+        "stock_status": "instock",
+        "store": {"id": 1, "name": "S", "shop_name": "S", "url": "u", "address": {}},
+        "permalink": "",
+        "price": "1.00",
+        "purchasable": True,
+    }
+
+
+def products_body(ids: list[int], total: int | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": 200,
+        "data": {"totalProducts": len(ids) if total is None else total, "products": [product(i) for i in ids]},
+    }
+
+
+class Script:
+    """A fake upstream: answers from `respond`, remembers every request it saw."""
+
+    def __init__(self, respond: Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]) -> None:
+        self.respond = respond
+        self.requests: list[httpx.Request] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.respond(request)
+        if isinstance(answer, httpx.Response):
+            return answer
+        return await answer
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+
+def client_for(script: Script, **settings: Any) -> FlecsConsole:
+    values: dict[str, Any] = {"retries": 2, "backoff": 0.0, "transport": "httpx", "max_retry_after": 1.0}
+    values.update(settings)
+    upstream = UpstreamClient(
+        "FLECS Console API", "http://flecs.test", HttpSettings(**values), transport=httpx.MockTransport(script)
+    )
+    return FlecsConsole(upstream)
+
+
+@pytest.fixture
+async def make() -> AsyncIterator[Callable[..., FlecsConsole]]:
+    made: list[FlecsConsole] = []
+
+    def build(script: Script, **settings: Any) -> FlecsConsole:
+        console = client_for(script, **settings)
+        made.append(console)
+        return console
+
+    yield build
+    for console in made:
+        await console.aclose()
+
+
+async def in_request(headers: dict[str, str], call: Callable[[], Awaitable[T]]) -> T:
+    """Runs `call` as one GraphQL request would: in its own context, with its own scope."""
+
+    async def scoped() -> T:
+        begin_request(headers, ALLOWED)
+        return await call()
+
+    return await asyncio.create_task(scoped())
+
+
+def error_of(status: int, body: bytes = b'{"reason": "upstream-secret-text", "statusCode": 0}') -> Script:
+    return Script(lambda request: httpx.Response(status, content=body, headers={"Content-Type": "application/json"}))
+
+
+# -- status mapping ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "BAD_USER_INPUT"),
+        (422, "BAD_USER_INPUT"),
+        (401, "UNAUTHENTICATED"),
+        (403, "FORBIDDEN"),
+        (404, "NOT_FOUND"),
+        (409, "CONFLICT"),
+        (429, "RATE_LIMITED"),
+        (500, "UPSTREAM_ERROR"),
+        (502, "UPSTREAM_ERROR"),
+        (503, "UPSTREAM_ERROR"),
+    ],
+)
+async def test_each_upstream_status_becomes_its_error_code(
+    make: Callable[..., FlecsConsole], status: int, code: str
+) -> None:
+    console = make(error_of(status))
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert err.value.code == code
+    # The upstream's own words never reach the client.
+    assert "upstream-secret-text" not in err.value.message
+
+
+async def test_write_status_is_mapped_too(make: Callable[..., FlecsConsole]) -> None:
+    console = make(error_of(409))
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.apps.create_token(SESSION, "org.app", "1.0.0"))
+    assert err.value.code == "CONFLICT"
+
+
+async def test_login_refusal_is_wrong_credentials_not_forbidden(make: Callable[..., FlecsConsole]) -> None:
+    console = make(error_of(403))
+    with pytest.raises(Unauthenticated) as err:
+        await in_request({}, lambda: console.users.login("user", "wrong"))
+    assert err.value.message == "The username or password is incorrect."
+
+
+# -- retries -----------------------------------------------------------------------------------
+
+
+async def test_get_is_retried_after_503_and_succeeds(make: Callable[..., FlecsConsole]) -> None:
+    answers = iter([httpx.Response(503), httpx.Response(200, json=products_body([1, 2]))])
+    script = Script(lambda request: next(answers))
+    console = make(script)
+    page = await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert [p.id for p in page.items] == [1, 2]
+    assert script.calls == 2
+
+
+async def test_get_gives_up_after_the_configured_retries(make: Callable[..., FlecsConsole]) -> None:
+    script = error_of(503)
+    console = make(script, retries=2)
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert err.value.code == "UPSTREAM_ERROR"
+    assert script.calls == 3
+
+
+async def test_a_post_is_never_retried(make: Callable[..., FlecsConsole]) -> None:
+    script = error_of(503)
+    console = make(script)
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.licenses.activate(None, "FLX-AAAA-BBBB-CCCC", None))
+    assert err.value.code == "UPSTREAM_ERROR"
+    assert script.calls == 1
+
+
+async def test_a_post_that_times_out_is_not_retried(make: Callable[..., FlecsConsole]) -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    script = Script(hang)
+    console = make(script)
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.apps.create_token(SESSION, "org.app", "1.0.0"))
+    assert err.value.code == "UPSTREAM_TIMEOUT"
+    assert script.calls == 1
+
+
+async def test_retry_after_is_honoured(make: Callable[..., FlecsConsole]) -> None:
+    answers = iter([httpx.Response(503, headers={"Retry-After": "0.3"}), httpx.Response(200, json=products_body([1]))])
+    script = Script(lambda request: next(answers))
+    console = make(script)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert loop.time() - started >= 0.3
+    assert script.calls == 2
+
+
+async def test_retry_after_is_capped(make: Callable[..., FlecsConsole]) -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "3600"}), httpx.Response(200, json=products_body([1]))])
+    console = make(Script(lambda request: next(answers)), max_retry_after=0.1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert loop.time() - started < 2
+
+
+# -- bodies and transport failures ------------------------------------------------------------
+
+
+async def test_malformed_json_is_an_upstream_error(make: Callable[..., FlecsConsole]) -> None:
+    console = make(Script(lambda request: httpx.Response(200, content=b'{"statusCode": 200, "data": ')))
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert err.value.code == "UPSTREAM_ERROR"
+
+
+async def test_json_of_the_wrong_shape_is_an_upstream_error(make: Callable[..., FlecsConsole]) -> None:
+    console = make(Script(lambda request: httpx.Response(200, json={"data": {"products": "many"}})))
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert err.value.code == "UPSTREAM_ERROR"
+
+
+async def test_timeout_is_upstream_timeout(make: Callable[..., FlecsConsole]) -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    script = Script(hang)
+    console = make(script)
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert err.value.code == "UPSTREAM_TIMEOUT"
+    assert script.calls == 3  # a GET: retried
+
+
+async def test_unreachable_upstream_is_an_upstream_error(make: Callable[..., FlecsConsole]) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    console = make(Script(refuse))
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert err.value.code == "UPSTREAM_ERROR"
+
+
+# -- one GET per request, and credentials ------------------------------------------------------
+
+
+def token_for(user_id: int) -> str:
+    """A JWT-shaped token naming a user (unsigned: the fake upstream does not check it)."""
+    claims = base64.urlsafe_b64encode(json.dumps({"sub": str(user_id)}).encode()).decode().rstrip("=")
+    return f"h.{claims}.s"
+
+
+def subscriptions_of_caller(request: httpx.Request) -> httpx.Response:
+    """Answers `/my/subscriptions` with one subscription of whichever user the token names."""
+    token = request.headers["authorization"].split()[-1]
+    user_id = int(json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["sub"])
+    order = {"id": 100 + user_id, "status": "active", "customer_id": user_id, "line_items": [], "billing": {}}
+    return httpx.Response(200, json={"data": {"totalSubscriptions": 1, "subscriptions": [order]}})
+
+
+async def test_identical_gets_in_one_request_are_sent_once(make: Callable[..., FlecsConsole]) -> None:
+    script = Script(lambda request: httpx.Response(200, json=products_body([1, 2, 3])))
+    console = make(script)
+
+    async def five_times() -> list[Any]:
+        return list(await asyncio.gather(*(console.products.page_all(ProductQuery(), PAGE) for _ in range(5))))
+
+    pages = await in_request({}, five_times)
+    assert all(page == pages[0] for page in pages)
+    assert script.calls == 1
+    # The next request asks again: results are not kept beyond a request.
+    await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert script.calls == 2
+
+
+async def test_two_requests_share_neither_results_nor_credentials(make: Callable[..., FlecsConsole]) -> None:
+    script = Script(subscriptions_of_caller)
+    console = make(script)
+
+    async def mine(user_id: int) -> list[int]:
+        pages = await console.subscriptions.page_by_user([user_id], None, PAGE)
+        return [s.user_id for s in pages[user_id].items]
+
+    seven, eight = await asyncio.gather(
+        in_request({"Authorization": f"Bearer {token_for(7)}"}, lambda: mine(7)),
+        in_request({"Authorization": f"Bearer {token_for(8)}"}, lambda: mine(8)),
+    )
+    assert (seven, eight) == ([7], [8])
+    assert script.calls == 2
+    assert sorted(r.headers["authorization"] for r in script.requests) == sorted(
+        [f"Bearer {token_for(7)}", f"Bearer {token_for(8)}"]
+    )
+
+
+async def test_another_users_subscriptions_are_not_asked_for(make: Callable[..., FlecsConsole]) -> None:
+    script = Script(subscriptions_of_caller)
+    console = make(script)
+    pages = await in_request(
+        {"Authorization": f"Bearer {token_for(7)}"},
+        lambda: console.subscriptions.page_by_user([7, 8], None, PAGE),
+    )
+    assert [s.user_id for s in pages[7].items] == [7]
+    assert pages[8].total == 0
+    assert not pages[8].items
+    assert script.calls == 1
+
+
+async def test_headers_off_the_allow_list_never_reach_the_upstream(make: Callable[..., FlecsConsole]) -> None:
+    script = Script(lambda request: httpx.Response(204, headers={"X-Session-Id": SESSION}))
+    console = make(script)
+    headers = {
+        "Authorization": "Bearer user-token",
+        "Cookie": "session=secret",
+        "X-Forwarded-For": "10.0.0.1",
+        "X-Api-Key": "key",
+    }
+    result = await in_request(headers, lambda: console.licenses.activate(None, None, SESSION))
+    assert result.already_active
+    sent = script.requests[0].headers
+    assert sent["authorization"] == "Bearer user-token"
+    assert sent["x-session-id"] == SESSION
+    for name in ("cookie", "x-forwarded-for", "x-api-key"):
+        assert name not in sent
+
+
+async def test_login_forwards_no_credentials(make: Callable[..., FlecsConsole]) -> None:
+    body = {
+        "data": {
+            "jwt": {"token": "new-token", "token_expires": 100},
+            "user": {"ID": 6, "display_name": "u", "user_email": "u@example", "user_login": "u"},
+        }
+    }
+    script = Script(lambda request: httpx.Response(200, json=body))
+    console = make(script)
+    result = await in_request({"Authorization": "Bearer old"}, lambda: console.users.login("u", "pw"))
+    assert result.token.token == "new-token"
+    assert result.user.id == 6
+    assert "authorization" not in script.requests[0].headers
+    assert json.loads(script.requests[0].content) == {"username": "u", "password": "pw", "issueJWT": True}
+
+
+async def test_unreadable_retry_after_is_ignored(make: Callable[..., FlecsConsole]) -> None:
+    answers = iter([httpx.Response(503, headers={"Retry-After": "soon"}), httpx.Response(200, json=products_body([1]))])
+    script = Script(lambda request: next(answers))
+    console = make(script)
+    page = await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert [p.id for p in page.items] == [1]

@@ -1,0 +1,374 @@
+"""Reading upstream payloads: every contract defect facade tolerates, and the records built from
+them. No HTTP here."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from facade.backends.upstream import payloads as p
+from facade.errors import BadUserInput, UpstreamError
+from facade.models import DeviceAppType, DeviceStatus, PageArgs, Session, SortDirection, TenantRole
+
+SESSION = "0f9a3c1e-4b2d-4c8e-9a7f-1d2e3f4a5b6c"
+
+
+def product_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": 7,
+        "name": "Node-RED",
+        "status": "publish",
+        "description": "<p>d</p>",
+        "short_description": "<p>s</p>",
+        "average_rating": "4.50",
+        "rating_count": 2,
+        "categories": [{"id": 1, "name": "Apps", "slug": "apps"}],
+        "attributes": [{"id": 1, "name": "Architecture", "options": ["amd64", "arm64"]}],
+        "meta_data": [{"id": 71, "name": "app_id", "value": "org.nodered.node-red-7"}],
+        "stock_status": "instock",
+        "store": {
+            "id": 3,
+            "name": "Acme Amsterdam",
+            "shop_name": "Acme",
+            "url": "https://shop.example/3",
+            "address": {
+                "street_1": "Damrak 1",
+                "street_2": "",
+                "city": "Amsterdam",
+                "zip": "1012 AB",
+                "country": "NL",
+                "state": "NH",
+            },
+        },
+        "permalink": "https://marketplace.example/p/7",
+        "price": "9.99",
+        "purchasable": True,
+    }
+    body.update(overrides)
+    return body
+
+
+# -- D5: the X-Session-Id response header -------------------------------------------------------
+
+
+def test_session_header_as_json_object() -> None:
+    value = json.dumps({"id": SESSION, "timestamp": 1704378025})
+    assert p.parse_session_header(value) == Session(id=SESSION, timestamp=1704378025)
+
+
+def test_session_header_in_style_simple() -> None:
+    assert p.parse_session_header(f"id,{SESSION},timestamp,17") == Session(id=SESSION, timestamp=17)
+    # The exploded form of style: simple.
+    assert p.parse_session_header(f"id={SESSION},timestamp=17") == Session(id=SESSION, timestamp=17)
+
+
+def test_session_header_as_bare_uuid_has_unknown_timestamp() -> None:
+    assert p.parse_session_header(f"  {SESSION.upper()} ") == Session(id=SESSION, timestamp=0)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "   ", "not-a-uuid", "{not json", "[1, 2]", '{"id": "nope"}', f"id,{SESSION},timestamp", "a,b,c"],
+)
+def test_unreadable_session_header_is_none(value: str | None) -> None:
+    assert p.parse_session_header(value) is None
+
+
+def test_activation_session_may_be_a_bare_id() -> None:
+    data = p.ActivationData.model_validate({"sessionId": SESSION, "licenseKey": "FLX-1"})
+    assert data.sessionId.to_session() == Session(id=SESSION, timestamp=0)
+
+
+# -- products: D1, D10, D17 --------------------------------------------------------------------
+
+
+def test_product_metadata_without_options_and_with_any_value() -> None:
+    meta = [
+        {"name": "app_id", "value": "org.x"},  # D1: no options, no id
+        {"id": 2, "name": "tags", "value": ["a", "b"]},  # D17: a list
+        {"id": 3, "name": "dims", "value": {"w": 1}},
+        {"id": 4, "name": "count", "value": 3},
+        {"id": 5, "name": "empty", "value": None},
+    ]
+    product = p.to_product(p.FlecsProduct.model_validate(product_body(meta_data=meta)))
+    assert [m.value for m in product.meta_data] == ["org.x", ["a", "b"], {"w": 1}, 3, None]
+    assert product.meta_data[0].id is None
+
+
+def test_product_record_from_flecs_product() -> None:
+    product = p.to_product(p.FlecsProduct.model_validate(product_body(extra_field="ignored")))
+    assert product.id == 7
+    assert product.store_id == 3
+    assert product.is_app
+    assert product.app_id == "org.nodered.node-red-7"
+    assert product.is_official
+    assert product.attributes[0].options == ["amd64", "arm64"]
+    assert product.created_at == p.UNKNOWN_TIME
+    assert product.owner_id is None
+
+
+def test_product_official_flag_and_creation_time_when_sent() -> None:
+    body = product_body(
+        meta_data=[{"id": 1, "name": "app_id", "value": "x"}, {"id": 2, "name": "official", "value": "no"}],
+        date_created_gmt="2026-02-03T04:05:06",
+        owner_id=12,
+    )
+    product = p.to_product(p.FlecsProduct.model_validate(body))
+    assert not product.is_official
+    assert product.created_at == dt.datetime(2026, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
+    assert product.owner_id == 12
+
+
+def test_a_good_is_not_an_app_unless_listed_as_one() -> None:
+    good = p.FlecsProduct.model_validate(product_body(meta_data=[{"id": 1, "name": "_sku", "value": "SKU"}]))
+    assert not p.to_product(good).is_app
+    assert p.to_product(good, is_app=True).is_app
+
+
+def test_both_product_list_envelopes() -> None:
+    paged = p.ProductList.model_validate({"page": 2, "totalPages": 5, "products": [product_body()]})
+    counted = p.ProductList.model_validate({"totalProducts": 41, "products": [product_body()]})
+    assert (paged.page, paged.totalPages, paged.totalProducts) == (2, 5, None)
+    assert (counted.page, counted.totalPages, counted.totalProducts) == (None, None, 41)
+    assert paged.products[0].id == counted.products[0].id == 7
+
+
+def test_flecs_store_record() -> None:
+    store = p.flecs_store(p.FlecsProduct.model_validate(product_body()).store)  # type: ignore[arg-type]
+    assert store.id == 3
+    assert store.uid == "3"
+    assert store.address.city == "Amsterdam"
+
+
+# -- subscriptions: D11 ------------------------------------------------------------------------
+
+
+def test_order_customer_id_is_a_number() -> None:
+    body = {
+        "id": 5,
+        "status": "active",
+        "customer_id": 42.0,
+        "line_items": [{"id": 1, "status": "active", "product_id": 7, "variation_id": 0, "quantity": 1, "image": {}}],
+        "billing": {"first_name": "Dave", "last_name": "O", "company": "", "email": "d@example"},
+    }
+    subscription = p.to_subscription(p.Order.model_validate(body))
+    assert subscription.user_id == 42
+    assert subscription.line_items[0].subscription_id == 5
+    assert p.Order.model_validate({**body, "customer_id": "42"}).customer_id == 42
+
+
+def test_order_customer_id_with_a_fraction_is_refused() -> None:
+    with pytest.raises(UpstreamError):
+        p.parse(p.Order, {"id": 5, "status": "x", "customer_id": 4.5}, "FLECS Console API")
+
+
+# -- device licences: D16 ----------------------------------------------------------------------
+
+
+def test_device_license_status_is_int16() -> None:
+    body = {
+        "manufacturer": {"name": "M", "id": 791},
+        "model": "IPC-xyz",
+        "serial_number": "SN1",
+        "manufacture_date": "2025-01-01",
+        "created_at": "2025-07-28T10:30:00.000Z",
+        "status": 0,
+    }
+    data = p.DeviceLicenseResponse.model_validate(body)
+    sent = p.DeviceLicenseRequest(
+        manufacturer=p.Manufacturer(name="M", id=791),
+        model="IPC-xyz",
+        serial_number="SN1",
+        manufacture_date=dt.date(2025, 1, 1),
+    )
+    device = p.registered_device(data, owner_id=9, tenant_id=None, sent=sent)
+    assert device.id == "SN1"  # no id in the response: the globally unique serial stands in
+    assert device.license_status == 0
+    assert device.created_at == dt.datetime(2025, 7, 28, 10, 30, tzinfo=dt.UTC)
+    assert device.owner_id == 9
+    assert device.manufacturer_id == 791
+    with pytest.raises(UpstreamError):
+        p.parse(p.DeviceLicenseResponse, {**body, "status": 40000}, "FLECS Console API")
+
+
+# -- success bodies: 200 and 204 ---------------------------------------------------------------
+
+
+def test_envelopes_with_and_without_status_fields() -> None:
+    body = {"data": {"isValid": True}}
+    assert p.Envelope[p.LicenseValidateData].model_validate(body).data.isValid
+    login = {
+        "statusCode": 200,
+        "statusText": "OK",
+        "data": {
+            "feature_flags": {"isVendor": True, "isWhitelabeled": False},
+            "jwt": {"token": "t", "token_expires": 1704378025},
+            "user": {"ID": 6, "display_name": "user", "user_email": "user@mail.com", "user_login": "user"},
+        },
+    }
+    data = p.Envelope[p.LoginData].model_validate(login).data
+    user = p.login_user(data)
+    assert (user.id, user.login, user.email, user.is_vendor) == (6, "user", "user@mail.com", True)
+    assert p.login_token(data).expires == 1704378025
+
+
+def test_validate_feature_flags_shape_differs_from_login() -> None:
+    body = {"data": {"feature_flags": {"ff": {"isVendor": False}}, "isValid": True}}
+    assert p.Envelope[p.TokenValidateData].model_validate(body).data.isValid
+
+
+def test_token_expiry_from_the_jwt_when_not_sent() -> None:
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": 1900000000, "sub": "6"}).encode()).decode().rstrip("=")
+    token = f"xx.{claims}.yy"
+    assert p.token_expiry(token) == 1900000000
+    assert p.jwt_claims(token)["sub"] == "6"
+    assert p.token_expiry("opaque") == 0
+    assert p.jwt_claims("a.%%%.c") == {}
+
+
+def test_unreadable_body_is_an_upstream_error() -> None:
+    with pytest.raises(UpstreamError) as err:
+        p.parse(p.Envelope[p.ProductList], {"data": {"products": [{"name": "no id"}]}}, "FLECS Console API")
+    assert err.value.code == "UPSTREAM_ERROR"
+
+
+# -- Flow Retail ---------------------------------------------------------------------------------
+
+
+def device_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "deviceUid": "dev-1",
+        "name": "Till 1",
+        "appType": "CLIENT",
+        "status": "ACTIVE",
+        "systemInformation": "Linux",
+        "deviceCode": None,
+        "tenantUid": "acme",
+        "storeUid": "acme-ams-0001",
+        "tillUid": "acme-ams-0001-till-1",
+        "createdAt": "2026-01-02T03:04:05.000Z",
+        "lastModifiedAt": "2026-01-03T03:04:05.000Z",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_flow_device_record() -> None:
+    device = p.flow_device(p.FlowDevice.model_validate(device_body()))
+    assert device.id == "dev-1"
+    # Flow names the store by uid; the graph resolves it through the store-by-uid loader.
+    assert device.store_uid == "acme-ams-0001"
+    assert device.store_id is None
+    assert device.store_ref == "acme-ams-0001"
+    assert device.app_type is DeviceAppType.CLIENT
+    assert device.status is DeviceStatus.ACTIVE
+    assert device.created_at == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+def test_flow_device_with_unknown_enums_and_no_store() -> None:
+    device = p.flow_device(p.FlowDevice.model_validate(device_body(appType="KIOSK", status="RETIRED", storeUid=None)))
+    assert device.app_type is DeviceAppType.UNKNOWN
+    assert device.status is DeviceStatus.BLOCKED
+    assert device.store_id is None
+    assert device.store_uid is None
+
+
+def test_flow_store_id_is_stable_and_numeric_uids_are_text() -> None:
+    assert p.flow_store_id("acme-ams-0001") == p.flow_store_id("acme-ams-0001")
+    assert p.flow_store_id("a") != p.flow_store_id("b")
+    store = p.flow_store(p.FlowStore.model_validate({"storeUid": 17, "name": "S", "tenantUid": "t", "address": {}}))
+    assert store.uid == "17"
+    assert store.id == p.flow_store_id("17")
+    assert store.shop_name == "S"
+
+
+def test_tenant_user_record() -> None:
+    body = {
+        "tenantUserUid": "12",
+        "userCode": "1001",
+        "displayName": "Alice A",
+        "email": "alice@example",
+        "firstname": "Alice",
+        "lastname": "A",
+        "tenantUid": "acme",
+        "tenantRole": "ADMIN",
+        "accountType": "FULL",
+        "defaultStoreUid": "acme-ams-0001",
+        "status": "ACTIVE",
+        "storeAccess": [{"storeUid": "acme-ams-0001", "storeRole": "ADMIN"}],
+    }
+    user = p.tenant_user(p.TenantUser.model_validate(body))
+    assert user.id == 12
+    assert user.user_code == "1001"
+    assert user.tenant_role is TenantRole.ADMIN
+    assert user.default_store_id == p.flow_store_id("acme-ams-0001")
+    assert p.tenant_user(p.TenantUser.model_validate({**body, "tenantUserUid": "u-x"})).id == p.flow_user_id("u-x")
+
+
+def test_flow_list_envelope() -> None:
+    listed = p.FlowList[p.FlowDevice].model_validate(
+        {"items": [device_body()], "pageNumber": 1, "pageSize": 20, "totalCount": 1}
+    )
+    assert listed.totalCount == 1
+    assert listed.items[0].deviceUid == "dev-1"
+
+
+def test_device_info_of_f1() -> None:
+    info = p.DeviceInfo.model_validate(
+        {
+            "deviceUid": "dev-1",
+            "deviceIdentifier": "id",
+            "name": "Till",
+            "appType": "ASSISTANT",
+            "status": "ACTIVE",
+            "storeInfo": {"storeUid": "s1", "name": "S"},
+            "tenantInfo": {"tenantUid": "t1", "name": "T"},
+            "tillInfo": None,
+            "availablePaymentMethods": [{"x": 1}],
+        }
+    )
+    device = p.device_info(info)
+    assert (device.tenant_id, device.store_uid, device.till_id) == ("t1", "s1", None)
+
+
+# -- paging ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("limit", "offset", "pages", "size"),
+    [(10, 0, [1], 10), (10, 20, [3], 10), (10, 25, [3, 4], 10), (1, 7, [8], 1), (0, 5, [6], 1), (3, 2, [1, 2], 3)],
+)
+def test_page_window(limit: int, offset: int, pages: list[int], size: int) -> None:
+    window = p.PageWindow(PageArgs(limit=limit, offset=offset))
+    assert list(window.numbers) == pages
+    assert window.size == size
+    everything = list(range(100))
+    fetched = [x for n in pages for x in everything[(n - 1) * size : n * size]]
+    assert window.cut(fetched) == everything[offset : offset + limit]
+
+
+def test_page_window_caps_the_page_size() -> None:
+    window = p.PageWindow(PageArgs(limit=250, offset=30), max_size=100)
+    assert (window.size, list(window.numbers)) == (100, [1, 2, 3])
+    everything = list(range(400))
+    assert window.cut(everything[:300]) == everything[30:280]
+
+
+def test_negative_window_is_bad_input() -> None:
+    with pytest.raises(BadUserInput):
+        p.PageWindow(PageArgs(limit=-1))
+
+
+def test_local_sort_matches_the_store_order() -> None:
+    items = [(1, "b"), (2, "a"), (3, "b")]
+    keys = {"id": lambda x: x[0], "name": lambda x: x[1]}
+    asc = p.sort_locally(items, PageArgs(limit=3, sort="name"), keys, lambda x: x[0])
+    desc = p.sort_locally(items, PageArgs(limit=3, sort="name", direction=SortDirection.DESC), keys, lambda x: x[0])
+    assert asc == [(2, "a"), (1, "b"), (3, "b")]
+    assert desc == [(3, "b"), (1, "b"), (2, "a")]
+    with pytest.raises(BadUserInput):
+        p.sort_locally(items, PageArgs(limit=3, sort="price"), keys, lambda x: x[0])

@@ -1,0 +1,47 @@
+"""The sandbox on a loopback port in a thread of its own (its own event loop), for tests that
+need facade in upstream mode: facade then reaches it over real HTTP, like the real APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from facade.sandbox import create_sandbox_app
+from facade.settings import Settings
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class RunningSandbox:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    sock: socket.socket
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10.0)
+        self.sock.close()
+
+
+def start_sandbox(settings: Settings, timeout: float = 30.0) -> RunningSandbox:
+    """Serves `settings.database_url` (already migrated and seeded) until `.stop()`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_sandbox_app(settings), log_level="warning", access_log=False, ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError("the sandbox did not start")
+        time.sleep(0.02)
+    return RunningSandbox(url=f"http://{HOST}:{port}", server=server, thread=thread, sock=sock)
