@@ -31,6 +31,7 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
         "jwt_secret": "test-secret-not-for-production-0123456789abcdef",
         "seed_on_start": False,
         "jwt_secret_file": tmp / "secret",
+        "upstream_backoff": 0.05,
     }
     values.update(overrides)
     return Settings(**values)
@@ -149,7 +150,7 @@ async def _drop_postgres_databases() -> AsyncIterator[None]:
 
 
 async def open_api(
-    settings: Settings, products: int = SEED_PRODUCTS, *, database: str | None = None
+    settings: Settings, products: int = SEED_PRODUCTS, *, database: str | None = None, upstream: bool | None = None
 ) -> tuple[Api, Any]:
     """The app over a freshly seeded store, on SQLite or, when asked, PostgreSQL."""
     if (database or store_kind()) == "postgres":
@@ -157,7 +158,7 @@ async def open_api(
     store = await LocalStore.open(settings.database_url, TokenService(settings))
     await seed(store.engine, products=products)
     backend: Any = store
-    if mode() == "upstream":
+    if upstream if upstream is not None else mode() == "upstream":
         backend = await upstream_backend(settings, store)
     app = create_app(settings, backend=backend)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://facade.test")
@@ -172,9 +173,7 @@ async def upstream_backend(settings: Settings, store: LocalStore) -> Any:
 
     sandbox = start_sandbox(settings)
     _SANDBOXES.append(sandbox)
-    upstream = settings.model_copy(
-        update={"flecs_url": sandbox.url, "flow_url": sandbox.url + "/v2", "upstream_backoff": 0.05}
-    )
+    upstream = settings.model_copy(update={"flecs_url": sandbox.url, "flow_url": sandbox.url + "/v2"})
     composed = compose(upstream, store)
     composed.sandbox_url = sandbox.url  # type: ignore[attr-defined]
     return composed

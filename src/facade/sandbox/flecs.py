@@ -298,6 +298,17 @@ async def product_page(request: Request, page: Page[Product], number: int, args:
     return success(data, headers=wp_headers(page.total, args.limit))
 
 
+def calendar_date(raw: str, name: str) -> dt.date:
+    """A date written YYYY-MM-DD, as OpenAPI's `format: date` has it (`date.fromisoformat` alone
+    also reads 20250101 and week dates)."""
+    if DATE.fullmatch(raw):
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise BadUserInput(f"{name} must be an ISO 8601 date (YYYY-MM-DD)", field=name)
+
+
 def signed_in_user(request: Request) -> int:
     """The id of the user whose token the request carries (the `/my/*` operations)."""
     principal = caller(request)
@@ -379,14 +390,8 @@ async def register_device_license(request: Request) -> Response:
     raw_date = field(body, "manufacture_date", str)
     if not 0 <= manufacturer_id <= INT64_MAX:
         raise BadUserInput("manufacturer.id is out of range", field="manufacturer.id")
-    try:
-        if not DATE.match(raw_date):
-            raise ValueError(raw_date)
-        manufacture_date = dt.date.fromisoformat(raw_date)
-    except ValueError:
-        raise BadUserInput("manufacture_date must be an ISO 8601 date (YYYY-MM-DD)", field="manufacture_date") from None
     device = await _store(request).licenses.register_device(
-        principal, manufacturer_id, manufacturer_name, model, serial_number, manufacture_date
+        principal, manufacturer_id, manufacturer_name, model, serial_number, calendar_date(raw_date, "manufacture_date")
     )
     data = {
         "manufacturer": {"name": device.manufacturer_name, "id": device.manufacturer_id},
