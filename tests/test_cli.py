@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -111,3 +113,65 @@ def test_schema_export_to_stdout_prints_the_sdl(tmp_path: Path) -> None:
     assert "type Mutation {" in exported.stdout
     assert not (tmp_path / "schema").exists()  # `-` means stdout, not a file named "-"
     assert not (tmp_path / "-").exists()
+
+
+def test_serve_in_upstream_mode_answers_from_the_sandbox(tmp_path: Path) -> None:
+    """Configuration alone points facade at the REST APIs: here `facade sandbox`, over loopback."""
+    from support.server import FACADE, HOST, facade_env, free_port, stop
+
+    port = free_port()
+    sandbox_url = f"http://{HOST}:{port}"
+    env = facade_env(tmp_path)  # one secret file: the sandbox issues tokens facade verifies
+    sandbox = subprocess.Popen(
+        [
+            *FACADE,
+            "sandbox",
+            "--port",
+            str(port),
+            "--database-url",
+            sqlite_url(tmp_path / "upstream.db"),
+            "--seed-products",
+            "30",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{sandbox_url}/__sandbox/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the sandbox did not start"
+            time.sleep(0.2)
+        upstream = {"FACADE_FLECS_URL": sandbox_url, "FACADE_FLOW_URL": sandbox_url + "/v2"}
+        with serve(
+            tmp_path, "--database-url", sqlite_url(tmp_path / "facade.db"), "--seed-products", "5", env=upstream
+        ) as server:
+            products = httpx.post(f"{server.url}/graphql", json={"query": "{ products { totalCount } }"}).json()
+            login = httpx.post(
+                f"{server.url}/graphql",
+                json={"query": 'mutation { login(username: "alice", password: "facade-demo") { token } }'},
+            ).json()
+            token = login["data"]["login"]["token"]
+            devices = httpx.post(
+                f"{server.url}/graphql",
+                json={"query": '{ devices(tenantUid: "acme-retail") { totalCount } }'},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+            calls = httpx.get(f"{sandbox_url}/__sandbox/calls").json()["calls"]
+    finally:
+        stop(sandbox)
+
+    # 30 products upstream, not the 5 of facade's own store: the answer came from the sandbox.
+    assert products["data"]["products"]["totalCount"] == 30
+    assert devices["data"]["devices"]["totalCount"] > 0
+    assert calls["GET /api/v2/products"] >= 1
+    assert calls["POST /api/v2/auth/login"] == 1
+    assert calls["GET /v2/tenants/{tenantUid}/devices"] == 1

@@ -69,15 +69,18 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(workdir: Path, *args: str, timeout: float = START_TIMEOUT) -> Iterator[Server]:
-    """`facade serve --port <free> ARGS` in workdir, yielded once GET /health answers 200."""
+def serve(
+    workdir: Path, *args: str, timeout: float = START_TIMEOUT, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`facade serve --port <free> ARGS` in workdir (with `env` added to its environment),
+    yielded once GET /health answers 200."""
     port = free_port()
     log = workdir / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*FACADE, "serve", "--host", HOST, "--port", str(port), *args],
             cwd=workdir,
-            env=facade_env(workdir),
+            env={**facade_env(workdir), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
