@@ -57,7 +57,15 @@ async def run(transport: str, tasks: int, seconds: float, base: str) -> float:
     return done / seconds
 
 
-async def main() -> None:
+async def measure(base: str, tasks: list[int], seconds: float) -> None:
+    print("| transport | " + " | ".join(f"K={k}" for k in tasks) + " |")
+    print("|---|" + "---|" * len(tasks))
+    for transport in ("httpx", "aiohttp"):
+        rates = [await run(transport, k, seconds, base) for k in tasks]
+        print(f"| {transport} | " + " | ".join(f"{r:,.0f}" for r in rates) + " |")
+
+
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--tasks", type=int, nargs="+", default=[1, 8, 32, 64])
@@ -74,15 +82,11 @@ async def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        print("| transport | " + " | ".join(f"K={k}" for k in args.tasks) + " |")
-        print("|---|" + "---|" * len(args.tasks))
-        for transport in ("httpx", "aiohttp"):
-            rates = [await run(transport, k, args.seconds, base) for k in args.tasks]
-            print(f"| {transport} | " + " | ".join(f"{r:,.0f}" for r in rates) + " |")
+        asyncio.run(measure(base, args.tasks, args.seconds))
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
