@@ -76,24 +76,19 @@ def _session(row: Any) -> Session:
     return Session(id=row["session_id"], timestamp=row["session_timestamp"] or 0)
 
 
-async def valid_session(conn: AsyncConnection, session_id: str | None) -> Session | None:
-    """The session if a licence holds it and is still valid; None for anything else, including a
-    malformed id (an unknown session, not a reason to tell the caller more)."""
+async def _session_row(conn: AsyncConnection, session_id: str | None) -> Any:
+    """The licence row holding a well-formed session id, or None (a malformed id is an unknown
+    session, not a reason to tell the caller more)."""
     if not session_id or not UUID_PATTERN.fullmatch(session_id):
         return None
-    row = (
-        (
-            await conn.execute(
-                select(
-                    t.licenses.c.session_id,
-                    t.licenses.c.session_timestamp,
-                    t.licenses.c.valid_until,
-                ).where(t.licenses.c.session_id == session_id)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    columns = (t.licenses.c.session_id, t.licenses.c.session_timestamp, t.licenses.c.valid_until)
+    result = await conn.execute(select(*columns).where(t.licenses.c.session_id == session_id))
+    return result.mappings().first()
+
+
+async def valid_session(conn: AsyncConnection, session_id: str | None) -> Session | None:
+    """The session if a licence holds it and is still valid; None for anything else."""
+    row = await _session_row(conn, session_id)
     if row is None or not _is_current(row, utcnow()):
         return None
     return _session(row)
@@ -204,22 +199,8 @@ class LocalLicenses(Repository):
 
     async def validate(self, session_id: str) -> tuple[bool, Session | None]:
         """Whether a licence holds the session and is still valid; the session when one holds it."""
-        if not UUID_PATTERN.fullmatch(session_id or ""):
-            return False, None
         async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(
-                            t.licenses.c.session_id,
-                            t.licenses.c.session_timestamp,
-                            t.licenses.c.valid_until,
-                        ).where(t.licenses.c.session_id == session_id)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            row = await _session_row(conn, session_id)
         if row is None:
             return False, None
         return _is_current(row, utcnow()), _session(row)
