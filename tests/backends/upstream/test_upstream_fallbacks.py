@@ -22,6 +22,7 @@ from facade.backends.upstream.http import HttpSettings, UpstreamClient, begin_re
 from facade.backends.upstream.payloads import flow_store_id
 from facade.errors import FacadeError
 from facade.models import DeviceFilter, DeviceStatus, PageArgs, SortDirection
+from support.samples import flecs_product
 
 T = TypeVar("T")
 ALLOWED = frozenset({"authorization", "x-session-id"})
@@ -29,24 +30,7 @@ SETTINGS = HttpSettings(retries=0, backoff=0.0, transport="httpx")
 ADMIN = Principal(kind=TokenKind.USER, subject="1", user_id=1, tenant_id="acme", is_tenant_admin=True)
 
 
-def product(product_id: int, price: str = "1.00") -> dict[str, Any]:
-    return {
-        "id": product_id,
-        "name": f"P{product_id}",
-        "status": "publish",
-        "description": "",
-        "short_description": "",
-        "average_rating": "0.00",
-        "rating_count": 0,
-        "categories": [],
-        "attributes": [],
-        "meta_data": [],
-        "stock_status": "instock",
-        "store": {"id": 1, "name": "S", "shop_name": "S", "url": "u", "address": {}},
-        "permalink": "",
-        "price": price,
-        "purchasable": True,
-    }
+product = flecs_product
 
 
 def device(uid: str, store: str = "s1", code: str | None = None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from facade.backends.upstream.flecs import FlecsConsole
 from facade.backends.upstream.http import HttpSettings, UpstreamClient, begin_request
 from facade.errors import FacadeError, Unauthenticated
 from facade.models import PageArgs
+from support.samples import flecs_product
 
 T = TypeVar("T")
 ALLOWED = frozenset({"authorization", "x-session-id", "accept-language"})
@@ -24,24 +25,7 @@ SESSION = "0f9a3c1e-4b2d-4c8e-9a7f-1d2e3f4a5b6c"
 PAGE = PageArgs(limit=10)
 
 
-def product(product_id: int) -> dict[str, Any]:
-    return {
-        "id": product_id,
-        "name": f"P{product_id}",
-        "status": "publish",
-        "description": "",
-        "short_description": "",
-        "average_rating": "0.00",
-        "rating_count": 0,
-        "categories": [],
-        "attributes": [],
-        "meta_data": [],
-        "stock_status": "instock",
-        "store": {"id": 1, "name": "S", "shop_name": "S", "url": "u", "address": {}},
-        "permalink": "",
-        "price": "1.00",
-        "purchasable": True,
-    }
+product = flecs_product
 
 
 def products_body(ids: list[int], total: int | None = None) -> dict[str, Any]:
