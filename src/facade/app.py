@@ -219,7 +219,7 @@ async def open_backend(settings: Settings, tokens: TokenService) -> Backend:
     store = await LocalStore.open(settings.database_url, tokens)
     if settings.seed_on_start and await is_empty(store.engine):
         summary = await seed(store.engine, products=settings.seed_products)
-        log.info("seeded an empty store: %s", summary)
+        log.info("seeded an empty store: %s", summary.counts)
     return compose(settings, store)
 
 
