@@ -94,7 +94,7 @@ def product_json(
     return out
 
 
-async def products_list(first: int) -> dict[str, Any]:
+async def products_list(first: int, reviews_first: int = 3) -> dict[str, Any]:
     size = min(first, 100)
     pages = range(1, (first + size - 1) // size + 1)
     lists = await asyncio.gather(*(fetch(f"/api/v2/products?page={n}&per_page={size}") for n in pages))
@@ -103,7 +103,7 @@ async def products_list(first: int) -> dict[str, Any]:
     stores, users, reviews_list = await asyncio.gather(
         by_id("stores", [p["store"]["id"] for p in items if p.get("store")]),
         by_id("users", [p["owner_id"] for p in items if p.get("owner_id") is not None]),
-        fetch(f"/ref/reviews?product_ids={joined(ids)}&first=3") if ids else asyncio.sleep(0, []),
+        fetch(f"/ref/reviews?product_ids={joined(ids)}&first={reviews_first}") if ids else asyncio.sleep(0, []),
     )
     reviews = dict(zip(ids, reviews_list, strict=True))
     return {"data": {"products": {"nodes": [product_json(p, stores, users, reviews) for p in items]}}}
@@ -125,7 +125,8 @@ async def hand_endpoint(request: Request) -> Response:
     body = orjson.loads(await request.body())
     variables = body.get("variables") or {}
     if "first" in variables:
-        answer = await products_list(int(variables["first"]))
+        # list-N ($first) and fragment-N ($first, $reviews): the same shape
+        answer = await products_list(int(variables["first"]), int(variables.get("reviews", 3)))
     elif "id" in variables:
         answer = await product_one(variables["id"])
     else:

@@ -52,12 +52,40 @@ LIST_QUERY = (
     "reviews(first: 3, sortBy: CREATED_AT, sortDirection: DESC) { nodes { rating reviewer review } } } } }"
 )
 LOOKUP_QUERY = "query One($id: ID!) { product(id: $id) { id name price store { id name } owner { id displayName } } }"
+# The nested list again, written with a named fragment and two variables; its answer has the list's
+# shape, so the references serve it unchanged (hand reads `$reviews`, yoga runs it as GraphQL).
+FRAGMENT_QUERY = (
+    "query Cards($first: Int!, $reviews: Int!) { products(first: $first) { nodes { ...Card } } } "
+    "fragment Card on Product { id name price store { id name } owner { id displayName } "
+    "reviews(first: $reviews, sortBy: CREATED_AT, sortDirection: DESC) { nodes { rating reviewer review } } }"
+)
+# The signed-in user's devices with their licences and stores (`Authorization: Bearer`, a token
+# from facade's `login` as alice). The stub has no devices: facade only.
+AUTH_QUERY = "{ viewer { devices(first: 20) { nodes { id serialNumber license { key } store { name } } } } }"
+LOGIN_QUERY = 'mutation { login(username: "alice", password: "facade-demo") { token } }'
+# A write, as alice: every request adds a review. The product is outside the lists' first 1,000
+# (ids are listed in order), so the list workloads measured later still see the same reviews;
+# the selection leaves out id and createdAt so that every answer is the same.
+MUTATION_QUERY = (
+    "mutation Post($productId: ID!, $review: String!, $rating: Int!) { "
+    "postReview(productId: $productId, review: $review, rating: $rating) { rating review reviewer } }"
+)
+FACADE = frozenset({"facade-local", "facade-upstream"})
 
 
 @dataclass(frozen=True)
 class Workload:
     name: str
     body: str  # the exact bytes wrk POSTs
+    only: frozenset[str] | None = None  # the variants that can serve it (None: all); others get "n/a"
+    auth: bool = False  # sent with `Authorization: Bearer <alice's token>`
+
+    @property
+    def write(self) -> bool:
+        return self.body.startswith('{"query":"mutation')
+
+    def serves(self, variant: str) -> bool:
+        return self.only is None or variant in self.only
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -66,8 +94,13 @@ def workloads(quick: bool) -> list[Workload]:
 
     sizes = [100] if quick else [10, 100, 1000]
     out = [Workload(f"list-{n}", body(LIST_QUERY, {"first": n})) for n in sizes]
+    out.append(Workload("fragment-100", body(FRAGMENT_QUERY, {"first": 100, "reviews": 2})))
     if not quick:
         out.append(Workload("lookup", body(LOOKUP_QUERY, {"id": "7"})))
+        out.append(Workload("auth-devices", body(AUTH_QUERY, {}), FACADE | {"floor"}, auth=True))
+        review = {"productId": "1150", "review": "Benchmarked, still works.", "rating": 4}
+        # facade-upstream sends postReview to FLECS, which the stub does not implement
+        out.append(Workload("mutation", body(MUTATION_QUERY, review), frozenset({"facade-local"}), auth=True))
     return out
 
 
@@ -102,12 +135,38 @@ def parse_wrk(text: str) -> dict[str, float]:
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if m:
         out["errors"] = float(sum(int(g) for g in m.groups()))
+    m = re.search(r"GraphQL errors: (\d+)", text)  # from the script's done(), writes only
+    if m:
+        out["graphql_errors"] = float(m.group(1))
+        out["errors"] += out["graphql_errors"]
     return out
 
 
-def wrk_script(body: str) -> str:
-    """The Lua script that makes wrk POST one GraphQL body."""
-    return f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
+# Counts answers carrying GraphQL errors (a write can fail under load with a 200); wrk then reads
+# every body, so it is only used for writes.
+_COUNT_ERRORS = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) gql_errors = 0 end
+function response(status, headers, body)
+  if body and string.find(body, '"errors"', 1, true) then gql_errors = gql_errors + 1 end
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, t in ipairs(threads) do n = n + (t:get("gql_errors") or 0) end
+  io.write(string.format("GraphQL errors: %d\\n", n))
+end
+"""
+
+
+def wrk_script(body: str, headers: dict[str, str] | None = None, count_errors: bool = False) -> str:
+    """The Lua script that makes wrk POST one GraphQL body (with extra headers, if any)."""
+    extra = "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in (headers or {}).items())
+    if count_errors:
+        extra += _COUNT_ERRORS
+    return (
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n{extra}wrk.body = {json.dumps(body)}\n'
+    )
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -127,7 +186,8 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         for ref in REFERENCES:
             other = by.get((r["workload"], r["connections"], ref))
-            r[f"x_{ref}"] = r["rps"] / other["rps"] if other and other.get("rps") else None
+            ok = r.get("rps") and other and other.get("rps")
+            r[f"x_{ref}"] = r["rps"] / other["rps"] if ok else None
 
 
 def render_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -137,6 +197,9 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
     )
     lines = [head, "|" + "---|" * 13]
     for r in rows:
+        if r.get("na"):
+            lines.append(f"| {r['workload']} | {r['connections']} | {r['variant']} | n/a |" + " – |" * 8 + " n/a |")
+            continue
         lines.append(
             "| "
             + " | ".join(
@@ -275,8 +338,11 @@ def _addr(url: str) -> tuple[str, int]:
     return parsed.hostname or "127.0.0.1", parsed.port or 80
 
 
-def http(method: str, url: str, body: bytes | None = None, timeout: float = 60.0) -> Any:
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+def http(
+    method: str, url: str, body: bytes | None = None, timeout: float = 60.0, headers: dict[str, str] | None = None
+) -> Any:
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -352,6 +418,10 @@ class Settings:
     server_cpu: int | None
     tmp: Path
     results: list[dict[str, Any]] = field(default_factory=list)
+    token: str | None = None  # alice's, from facade-local's `login`
+
+    def headers(self, w: Workload) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if w.auth and self.token else {}
 
 
 def run_wrk(s: Settings, url: str, script: Path, conns: int, seconds: int) -> str:
@@ -365,10 +435,10 @@ def run_wrk(s: Settings, url: str, script: Path, conns: int, seconds: int) -> st
     return done.stdout
 
 
-def upstream_calls(stub: str, url: str, body: str) -> int:
+def upstream_calls(stub: str, url: str, body: str, headers: dict[str, str]) -> int:
     time.sleep(0.2)  # let stragglers of the previous load finish
     http("POST", stub + "/__calls/reset", b"")
-    http("POST", url, body.encode())
+    http("POST", url, body.encode(), headers=headers)
     return int(http("GET", stub + "/__calls")["calls"])
 
 
@@ -382,13 +452,19 @@ def measure(
     stub: str | None,
 ) -> None:
     for w in loads:
-        answer = http("POST", url, w.body.encode())
+        if not w.serves(variant):
+            for conns in s.connections:
+                s.results.append({"workload": w.name, "connections": conns, "variant": variant, "na": True})
+            print(f"  {variant:16} {w.name:9} n/a (cannot serve it identically)")
+            continue
+        headers = s.headers(w)
+        answer = http("POST", url, w.body.encode(), headers=headers)
         same = same_json(answer, canonical[w.name])
         if not same:
             print(f"WARNING: {variant} answers {w.name} differently from facade-local: {json.dumps(answer)[:300]}")
-        calls = upstream_calls(stub, url, w.body) if stub else 0
+        calls = upstream_calls(stub, url, w.body, headers) if stub else 0
         script = s.tmp / f"{w.name}.lua"
-        script.write_text(wrk_script(w.body))
+        script.write_text(wrk_script(w.body, headers, count_errors=w.write))
         for conns in s.connections:
             run_wrk(s, url, script, conns, s.warmup)
             runs = [parse_wrk(run_wrk(s, url, script, conns, s.duration)) for _ in range(s.repeat)]
@@ -439,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, help="seconds of warm-up before each measurement (3; quick 1)")
     parser.add_argument("--repeat", type=int, default=1, help="measurements per cell; the median is kept")
     parser.add_argument("--variants", help="comma-separated subset of the variants")
+    parser.add_argument("--workloads", help="comma-separated subset of the workloads (e.g. auth-devices,mutation)")
     args = parser.parse_args(argv)
 
     for tool in ("wrk", "node", "npm"):
@@ -458,6 +535,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp=tmp,
     )
     loads = workloads(args.quick)
+    if args.workloads:
+        picked = set(args.workloads.split(","))
+        loads = [w for w in (workloads(False) + workloads(True)) if w.name in picked]
+        loads = list({w.name: w for w in loads}.values())
     wanted = set(args.variants.split(",")) if args.variants else None
     started = time.monotonic()
     ps = Processes(tmp)
@@ -529,8 +610,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name}:")
             with serving(ps, name, cmd, url(port), env) as proc:
                 if name == "facade-local":
+                    if any(w.auth for w in loads):
+                        login = http("POST", url(port), json.dumps({"query": LOGIN_QUERY}).encode())
+                        s.token = ((login.get("data") or {}).get("login") or {}).get("token")
+                        if not s.token:
+                            print(f"WARNING: login as alice failed: {login}")
                     for w in loads:
-                        canonical[w.name] = http("POST", url(port), w.body.encode())
+                        canonical[w.name] = http("POST", url(port), w.body.encode(), headers=s.headers(w))
                         if "errors" in canonical[w.name]:
                             print(f"WARNING: facade-local answers {w.name} with errors: {canonical[w.name]['errors']}")
                     (tmp / "answers.json").write_text(json.dumps({w.body: canonical[w.name] for w in loads}))

@@ -59,3 +59,23 @@ def test_bench_helpers() -> None:
     assert len(table) == 2 + len(rows)
     assert "| list-100 | 32 | facade-upstream | 100.0 |" in table[2]
     assert table[2].endswith("| 2.00 | yes |")
+
+
+def test_bench_new_workloads() -> None:
+    parsed = run.parse_wrk(WRK.replace("Requests/sec", "GraphQL errors: 4\nRequests/sec"))
+    assert (parsed["graphql_errors"], parsed["errors"]) == (4, 7)
+    script = run.wrk_script('{"query":"mutation { a }"}', {"Authorization": "Bearer t"}, count_errors=True)
+    assert 'wrk.headers["Authorization"] = "Bearer t"' in script
+    assert "function response" in script
+
+    full = {w.name: w for w in run.workloads(False)}
+    assert {"fragment-100", "auth-devices", "mutation"} <= set(full)
+    assert full["mutation"].write
+    assert full["auth-devices"].auth
+    assert not full["auth-devices"].serves("yoga")
+    assert full["fragment-100"].serves("hand")
+    assert [w.name for w in run.workloads(True)] == ["list-100", "fragment-100"]
+
+    rows = [{"workload": "mutation", "connections": 1, "variant": "hand", "na": True}]
+    run.add_ratios(rows)
+    assert "| mutation | 1 | hand | n/a |" in run.render_table(rows)
