@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from strawberry.types.field import StrawberryField
 
 from facade.auth import Principal, TokenKind
 from facade.context import Context
-from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
-from facade.graph.prefetch import EDGE, prefetch_result
-from facade.models import PageArgs, SortDirection, check_uid, decode_cursor
+from facade.errors import BadUserInput, Forbidden, NotFound
+from facade.graph.prefetch import EDGE, make_page_args, prefetch_result
+from facade.models import PageArgs, SortDirection, check_uid
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
@@ -142,18 +141,6 @@ def self_or_colleague(principal: Principal | None, user: Any) -> bool:
     return user.tenant_id is not None and principal.tenant_id == user.tenant_id
 
 
-def owner_or_tenant(owner_of: Callable[[Any], int | None], tenant_of: Callable[[Any], str | None]) -> Guard:
-    def check(principal: Principal | None, parent: Any) -> bool:
-        if principal is None or principal.kind is TokenKind.DEVICE:
-            return False
-        if principal.user_id is not None and principal.user_id == owner_of(parent):
-            return True
-        tenant = tenant_of(parent)
-        return tenant is not None and principal.tenant_id == tenant
-
-    return check
-
-
 def enforce(guard: Guard | None, info: Info, parent: Any) -> None:
     if guard is None or guard(info.context.principal, parent):
         return
@@ -229,16 +216,7 @@ def page_args(
     sort: enum.Enum | None,
     direction: SortDirection | None,
 ) -> PageArgs:
-    settings = info.context.settings
-    limit = settings.default_page_size if first is None else first
-    if limit < 0 or limit > settings.max_page_size:
-        raise BadUserInput(f"`first` must be between 0 and {settings.max_page_size}.", field="first")
-    return PageArgs(
-        limit=limit,
-        offset=decode_cursor(after) + 1 if after else 0,
-        sort=sort.value if sort is not None else "id",
-        direction=direction or SortDirection.ASC,
-    )
+    return make_page_args(info.context.settings, first, after, sort, direction)
 
 
 def paged(
@@ -328,34 +306,6 @@ class Connection(Generic[T]):
     total_count: int = strawberry.field(description="How many items the whole list has.")
 
 
-def unauthenticated_if_anonymous(context: Context) -> None:
-    if context.principal is None:
-        raise Unauthenticated("Sign in first.")
-
-
-__all__ = [
-    "EDGE",
-    "NEED",
-    "Edge",
-    "EdgeSpec",
-    "Guard",
-    "Info",
-    "Need",
-    "PageInfo",
-    "SortDirectionEnum",
-    "StrawberryField",
-    "batched",
-    "Connection",
-    "listed",
-    "page_args",
-    "paged",
-    "root_field",
-    "root_mutation",
-    "same_tenant",
-    "self_or_tenant_admin",
-]
-
-
 def int_id(value: str, name: str = "id") -> int:
     """A numeric id given as a GraphQL ID; BadUserInput for anything else."""
     try:
@@ -373,3 +323,34 @@ async def found(future: Any, what: str) -> Any:
     if record is None:
         raise NotFound(f"No {what} with that id.")
     return record
+
+
+__all__ = [
+    "EDGE",
+    "GUARD",
+    "NEED",
+    "Connection",
+    "Edge",
+    "EdgeSpec",
+    "Guard",
+    "Info",
+    "Need",
+    "PageInfo",
+    "SortDirectionEnum",
+    "batched",
+    "check_need",
+    "enforce",
+    "found",
+    "guarded",
+    "int_id",
+    "listed",
+    "page_args",
+    "paged",
+    "private",
+    "root_field",
+    "root_mutation",
+    "same_tenant",
+    "self_or_colleague",
+    "self_or_tenant_admin",
+    "settled",
+]

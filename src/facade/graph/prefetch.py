@@ -24,7 +24,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from facade.errors import FacadeError
+from facade.errors import BadUserInput, FacadeError
 from facade.models import Page, PageArgs, SortDirection, decode_cursor
 
 EDGE = "facade.edge"
@@ -72,6 +72,22 @@ def _enum(value: Any, enum_type: type[enum.Enum]) -> Any:
     if value is None or isinstance(value, enum_type):
         return value
     return enum_type[value] if isinstance(value, str) and value in enum_type.__members__ else None
+
+
+def make_page_args(
+    settings: Any, first: Any, after: str | None, sort: enum.Enum | None, direction: SortDirection | None
+) -> PageArgs:
+    """A list's PageArgs from its connection arguments: the one rule both the resolvers and the
+    prefetch follow, so a prefetched page is the very key the resolver asks for."""
+    limit = settings.default_page_size if first is None else first
+    if not isinstance(limit, int) or limit < 0 or limit > settings.max_page_size:
+        raise BadUserInput(f"`first` must be between 0 and {settings.max_page_size}.", field="first")
+    return PageArgs(
+        limit=limit,
+        offset=decode_cursor(after) + 1 if after else 0,
+        sort=sort.value if sort is not None else "id",
+        direction=direction or SortDirection.ASC,
+    )
 
 
 def _camel(name: str) -> str:
@@ -133,18 +149,12 @@ class Prefetcher:
             await asyncio.gather(*(self.run(t, recs, sel) for t, recs, sel in nested if recs))
 
     def _page_key(self, spec: Any, arguments: dict[str, Any]) -> tuple[Any, ...]:
-        first = arguments.get("first")
-        limit = self.settings.default_page_size if first is None else first
-        if not isinstance(limit, int) or limit < 0 or limit > self.settings.max_page_size:
-            raise FacadeError("out of range")
-        after = arguments.get("after")
-        sort = _enum(arguments.get("sortBy"), spec.sort)
-        direction = _enum(arguments.get("sortDirection"), SortDirection)
-        page = PageArgs(
-            limit=limit,
-            offset=decode_cursor(after) + 1 if after else 0,
-            sort=sort.value if sort is not None else "id",
-            direction=direction or SortDirection.ASC,
+        page = make_page_args(
+            self.settings,
+            arguments.get("first"),
+            arguments.get("after"),
+            _enum(arguments.get("sortBy"), spec.sort),
+            _enum(arguments.get("sortDirection"), SortDirection),
         )
         values = []
         for name, _type, default in spec.filters:
