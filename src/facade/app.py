@@ -34,6 +34,7 @@ from facade.backends.local.seed import is_empty, seed
 from facade.backends.upstream.http import begin_request
 from facade.context import Context
 from facade.errors import FacadeError
+from facade.graph.compiled import CompiledExecutor
 from facade.graph.extensions import coded
 from facade.graph.schema import FacadeSchema, build_schema
 from facade.graphiql import graphiql_page
@@ -68,8 +69,11 @@ def playground_dir(settings: Settings) -> Path | None:
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: FacadeSchema) -> None:
+    def __init__(self, schema: FacadeSchema, *, compiled: bool = True) -> None:
         self.schema = schema
+        # Queries run through compiled plans; anything a plan declines or errs on runs (is
+        # replayed) through Strawberry with the same context.
+        self.executor = CompiledExecutor(schema, enabled=compiled)
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET" and _wants_html(request) and "query" not in request.query_params:
@@ -93,7 +97,7 @@ class GraphQLEndpoint:
         allowed = (OperationType.QUERY,) if request.method == "GET" else None
         context = build_context(request)
         try:
-            result = await self.schema.execute(
+            result = await self.executor.execute(
                 params["query"],
                 variable_values=params.get("variables"),
                 context_value=context,
@@ -227,6 +231,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     settings = settings or Settings()
     tokens = TokenService(settings)
     schema = build_schema()
+    endpoint = GraphQLEndpoint(schema, compiled=settings.compiled)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -245,7 +250,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(schema).handle, methods=["GET", "POST"]),
+            Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             Mount("/graphql/static", StaticFiles(directory=STATIC_DIR), name="graphiql-static"),
             Route("/health", health),
         ],
@@ -257,6 +262,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     if backend is not None:
         app.state.backend = backend
     app.state.schema = schema
+    app.state.executor = endpoint.executor
     return app
 
 

@@ -17,6 +17,13 @@ from facade.loaders import Loaders
 from facade.settings import Settings
 
 
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """A root resolver's exception, kept for the replay to raise again."""
+
+    error: Exception
+
+
 @dataclass(slots=True)
 class Context:
     settings: Settings
@@ -30,6 +37,9 @@ class Context:
     request: Any = None
     tokens: TokenService | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
+    # Root results of a compiled run that met an error, by response key: the standard executor
+    # replays the request over them (graph/compiled.py) instead of calling the resolvers again.
+    replay: dict[str, Any] | None = None
 
     def principal_of(self, token: str) -> Principal | None:
         """The principal a token stands for, when facade can verify it (its own or a shared key)."""

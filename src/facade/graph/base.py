@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from facade.auth import Principal, TokenKind
-from facade.context import Context
+from facade.context import Context, Raised
 from facade.errors import BadUserInput, Forbidden, NotFound
 from facade.graph.prefetch import EDGE, make_page_args, prefetch_result
 from facade.models import PageArgs, SortDirection, check_uid
@@ -79,9 +79,16 @@ def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         async def run(*args: Any, **kwargs: Any) -> Any:
             info = kwargs["info"]
             check_need(info.context, need, kwargs)
-            result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
+            replay = info.context.replay
+            if replay is not None and info.path.key in replay:
+                # A compiled run already called this resolver (compiled.py): the same answer.
+                result = replay[info.path.key]
+                if isinstance(result, Raised):
+                    raise result.error
+            else:
+                result = fn(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
             # Fetch the selected edges of the whole result now, a level at a time, so that
             # graphql-core finds every item's edges already loaded (prefetch.py).
             await prefetch_result(info, result)
@@ -176,6 +183,15 @@ class EdgeSpec:
     filters: tuple[tuple[str, Any, Any], ...] = ()  # (argument, type, default)
     fixed: tuple[Any, ...] = ()  # filter values fixed by the edge itself (e.g. apps only)
 
+    def page_key(self, settings: Any, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """What follows the parent in a paged edge's loader key, from the field's (Python)
+        arguments: the one rule of the standard resolver and the compiled plan."""
+        page = make_page_args(
+            settings, kwargs.get("first"), kwargs.get("after"), kwargs.get("sort_by"), kwargs.get("sort_direction")
+        )
+        values = tuple(_hashable(kwargs.get(name, default)) for name, _, default in self.filters)
+        return (page, *self.fixed, *values)
+
 
 def settled(future: Any) -> Any:
     """A loaded value without an awaitable when the loader already has it (prefetched)."""
@@ -240,13 +256,11 @@ def paged(
         filters=tuple(filters),
         fixed=tuple(fixed),
     )
-    filter_names = [name for name, _, _ in filters]
 
     def resolve(root: Any, info: Info, **kwargs: Any) -> Any:
         enforce(guard, info, root)
-        page = page_args(info, kwargs["first"], kwargs["after"], kwargs["sort_by"], kwargs["sort_direction"])
-        values = tuple(_hashable(kwargs[name]) for name in filter_names)
-        return settled(getattr(info.context.loaders, loader).load((getattr(root, key), page, *fixed, *values)))
+        extra = edge.page_key(info.context.settings, kwargs)
+        return settled(getattr(info.context.loaders, loader).load((getattr(root, key), *extra)))
 
     params = [
         inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
