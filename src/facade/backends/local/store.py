@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -50,11 +51,11 @@ def create_engine(url: str) -> AsyncEngine:
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed)
+        engine = create_async_engine(parsed, json_deserializer=orjson.loads)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # Modest: each worker holds its own pool, and PostgreSQL's default limit is 100 connections.
-    return create_async_engine(parsed, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    return create_async_engine(parsed, pool_size=5, max_overflow=5, pool_pre_ping=True, json_deserializer=orjson.loads)
 
 
 class LocalStore:
