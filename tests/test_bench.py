@@ -79,3 +79,102 @@ def test_bench_new_workloads() -> None:
     rows = [{"workload": "mutation", "connections": 1, "variant": "hand", "na": True}]
     run.add_ratios(rows)
     assert "| mutation | 1 | hand | n/a |" in run.render_table(rows)
+
+
+def test_bench_repeats_keep_the_median_and_show_the_spread() -> None:
+    assert run.spread([110.0, 90.0, 100.0]) == {"rps_min": 90.0, "rps_max": 110.0, "spread_pct": 10.0}
+    assert run.spread([100.0])["spread_pct"] is None
+
+    row = {"workload": "list-100", "connections": 32, "variant": "yoga", "rps": 100.0, "p50_ms": 1.0, "p99_ms": 2.0}
+    row.update(run.spread([110.0, 90.0, 100.0]))
+    assert "| list-100 | 32 | yoga | 100.0 | ±10.0 | 1.00 |" in run.render_table([row])
+    del row["spread_pct"]
+    assert "| list-100 | 32 | yoga | 100.0 | – | 1.00 |" in run.render_table([row])
+
+
+def _row(workload: str, variant: str, rps: float, p99: float, calls: int = 0) -> dict[str, object]:
+    return {
+        "workload": workload,
+        "connections": 32,
+        "variant": variant,
+        "rps": rps,
+        "p99_ms": p99,
+        "upstream_calls": calls,
+    }
+
+
+def test_bench_targets_are_judged_on_the_runs_rows() -> None:
+    assert [run.min_upstream_calls(w) for w in ("list-10", "list-100", "list-1000", "fragment-100")] == [1, 1, 10, 1]
+    assert run.min_upstream_calls("auth-devices") is run.min_upstream_calls("lookup") is None
+
+    rows = [
+        _row("list-100", "facade-local", 300.0, 50.0),
+        _row("list-1000", "facade-local", 30.0, 400.0),  # 10 times the cost of 100 items
+        _row("fragment-100", "facade-local", 240.0, 60.0),
+        _row("auth-devices", "facade-local", 500.0, 20.0),
+        _row("list-100", "facade-upstream", 200.0, 120.0, calls=1),
+        _row("list-1000", "facade-upstream", 40.0, 300.0, calls=10),
+        _row("list-10", "facade-upstream", 900.0, 10.0, calls=2),
+        _row("list-100", "yoga", 100.0, 100.0, calls=4),
+        _row("list-1000", "yoga", 10.0, 2000.0, calls=4),
+        _row("fragment-100", "yoga", 100.0, 100.0, calls=4),
+        _row("list-100", "floor", 10000.0, 1.0),
+        _row("auth-devices", "floor", 10000.0, 1.0),
+        {"workload": "auth-devices", "connections": 32, "variant": "yoga", "na": True},
+        _row("list-100", "facade-local", 1.0, 9999.0) | {"connections": 1},  # c=1 is not judged
+    ]
+    found = {(t["variant"], t["target"]): t for t in run.targets(rows)}
+    local = {target: t for (v, target), t in found.items() if v == "facade-local"}
+    assert local["list-100 c=32 req/s ×yoga"]["met"] is True  # 3.00
+    assert local["list-100 c=32 p99 vs yoga's"]["met"] is True
+    cost = local["list-1000 cost ÷ list-100 cost (c=32)"]
+    assert (cost["measured"], cost["met"]) == ("10.0", False)
+    assert local["list-1000 c=32 p99 ÷ yoga's"]["met"] is True  # 0.20
+    assert local["fragment-100 c=32 req/s ×yoga"] == {
+        "variant": "facade-local",
+        "target": "fragment-100 c=32 req/s ×yoga",
+        "measured": "2.40 (list-100: 3.00)",
+        "goal": "≥ 3",
+        "met": False,
+    }
+    assert local["auth-devices c=32 req/s ×yoga"]["met"] is None  # yoga cannot serve it
+    assert local["auth-devices c=32 req/s ×yoga"]["measured"] == "×floor 0.0500 (list-100: ×floor 0.0300)"
+
+    upstream = {target: t for (v, target), t in found.items() if v == "facade-upstream"}
+    assert upstream["list-100 c=32 p99 vs yoga's"]["met"] is False
+    assert upstream["upstream calls per list-100 query"]["met"] is True
+    assert upstream["upstream calls per list-1000 query"]["goal"] == "10 (the minimum)"
+    assert upstream["upstream calls per list-10 query"]["met"] is False
+    assert "fragment-100 c=32 req/s ×yoga" not in upstream  # not measured: not judged
+
+    table = run.render_targets(run.targets(rows))
+    assert "| facade-local | list-100 c=32 req/s ×yoga | 3.00 | ≥ 3 | met |" in table
+    assert "| facade-upstream | upstream calls per list-10 query | 2 | 1 (the minimum) | **not met** |" in table
+    assert run.targets([]) == []
+
+
+def test_bench_soak_slope_and_verdict() -> None:
+    assert math.isclose(run.slope_mb_per_min([[0, 100.0], [60, 101.0], [120, 102.0]]), 1.0)
+    assert run.slope_mb_per_min([[5, 100.0]]) == 0.0
+
+    # climbs while warming up, then holds: judged on the second half only
+    warming = [[t, 200.0 + min(t, 100) * 0.5 + (t % 20 == 0) * 0.3] for t in range(0, 301, 10)]
+    summary = run.soak_summary(warming)
+    assert summary["verdict"] == "flat"
+    assert (summary["rss_start_mb"], summary["rss_max_mb"]) == (200.3, 250.3)
+    assert abs(summary["slope_mb_per_min"]) < 0.2
+
+    leaking = [[t, 200.0 + t * 0.05] for t in range(0, 301, 5)]  # 3 MB a minute
+    summary = run.soak_summary(leaking)
+    assert summary["verdict"] == "growing"
+    assert math.isclose(summary["slope_mb_per_min"], 3.0)
+    assert math.isclose(summary["growth_mb"], 7.5)
+    # 2 % of a large process is more than 5 MB: the same growth is flat there
+    assert run.soak_summary([[t, mb + 800.0] for t, mb in leaking])["verdict"] == "flat"
+    assert run.soak_summary([])["verdict"] == "no samples"
+
+    soak = {"variant": "facade-local", "workload": "list-100", "connections": 32, "seconds": 300, "rps": 40.0}
+    soak |= {"p99_ms": 900.0, "errors": 0.0, "non2xx": 0.0, **run.soak_summary(leaking)}
+    line = run.render_soak([soak]).splitlines()[2]
+    assert line.startswith("| facade-local | list-100 | 32 | 300 | 40.0 | 900.00 | 0 | 200.0 | 215.0 | 215.0 | 3.00 |")
+    assert line.endswith("| 7.5 | growing |")

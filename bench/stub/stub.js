@@ -5,6 +5,9 @@
 //
 // FLECS Console shapes (what facade's FLECS client calls):
 //   GET /api/v2/products?store_id=&page=&per_page=&include=1,2   -> {statusCode, statusText, data: {page, totalPages, products}}
+//       with WooCommerce's X-WP-Total (items matching) and X-WP-TotalPages (ceil(total / per_page)),
+//       as the real console sends them and facade's sandbox does: facade reads the total from
+//       X-WP-Total instead of fetching the last page to count.
 //   GET /api/v2/products/{id}                                    -> {statusCode, statusText, data: product}
 // For the references (b) and (c), which have no local store, the reads FLECS does not offer:
 //   GET /ref/stores?ids=1,2   GET /ref/users?ids=1,2   GET /ref/reviews?product_ids=1,2&first=3
@@ -31,17 +34,22 @@ for (const list of reviewsByProduct.values()) {
 let calls = 0;
 // Every answer depends only on the URL, so each is serialised once (bounded): the stub must not
 // be the bottleneck, and JSON.stringify of a 100-product page is most of its cost.
-const memo = new Map();
+const memo = new Map(); // url -> {status, text, headers}
 const MEMO = 20000;
 
-function send(res, status, body, key) {
-  let text = key !== undefined ? memo.get(key) : undefined;
-  if (text === undefined) {
-    text = JSON.stringify(body);
-    if (key !== undefined && memo.size < MEMO) memo.set(key, text);
-  }
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+function write(res, answer) {
+  res.writeHead(answer.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(answer.text),
+    ...answer.headers,
+  });
+  res.end(answer.text);
+}
+
+function send(res, status, body, key, headers = {}) {
+  const answer = { status, text: JSON.stringify(body), headers };
+  if (key !== undefined && memo.size < MEMO) memo.set(key, answer);
+  write(res, answer);
 }
 
 function ok(data) {
@@ -69,10 +77,7 @@ const server = http.createServer((req, res) => {
   }
   calls += 1;
   const cached = memo.get(req.url);
-  if (cached !== undefined) {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(cached) });
-    return res.end(cached);
-  }
+  if (cached !== undefined) return write(res, cached);
   if (path === '/api/v2/products') {
     let list = products;
     if (q.has('store_id')) list = list.filter((p) => p.store && p.store.id === Number(q.get('store_id')));
@@ -83,7 +88,9 @@ const server = http.createServer((req, res) => {
     const perPage = Math.max(1, Math.min(100, Number(q.get('per_page') || 10)));
     const page = Math.max(1, Number(q.get('page') || 1));
     const totalPages = Math.ceil(list.length / perPage);
-    return send(res, 200, ok({ page, totalPages, products: list.slice((page - 1) * perPage, page * perPage) }), req.url);
+    const wp = { 'x-wp-total': String(list.length), 'x-wp-totalpages': String(totalPages) };
+    const body = ok({ page, totalPages, products: list.slice((page - 1) * perPage, page * perPage) });
+    return send(res, 200, body, req.url, wp);
   }
   const one = path.match(/^\/api\/v2\/products\/(\d+)$/);
   if (one) {
