@@ -14,6 +14,7 @@ Imports backends' interfaces and models only.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -124,17 +125,20 @@ class Loaders:
 
         self.stores_by_tenant = PagesOf(b.stores.page_by_tenant)
         self.users_by_tenant = PagesOf(b.users.page_by_tenant)
-        self.users_by_store = PagesOf(self._users_by_store)
+        # Module functions over the backend, not bound methods: a loader holding a method of
+        # Loaders would make the request's loaders (and every record they cache) a reference
+        # cycle, freed only by the cyclic GC, which runs rarely under the raised threshold.
+        self.users_by_store = PagesOf(functools.partial(_users_by_store, b))
         self.products_by_store = PagesOf(b.products.page_by_store)
         self.products_by_owner = PagesOf(b.products.page_by_owner)
-        self.products_purchased = PagesOf(self._purchased)
+        self.products_purchased = PagesOf(functools.partial(_purchased, b))
         self.reviews_by_product = PagesOf(b.reviews.page_by_product)
         self.reviews_by_user = PagesOf(b.reviews.page_by_user)
         self.subscriptions_by_user = PagesOf(b.subscriptions.page_by_user)
         self.devices_by_store = PagesOf(b.devices.page_by_store)
         self.devices_by_owner = PagesOf(b.devices.page_by_owner)
         self.licenses_by_user = PagesOf(b.licenses.page_by_user)
-        self.devices_by_tenant = PagesOf(self._devices_by_tenant)
+        self.devices_by_tenant = PagesOf(functools.partial(_devices_by_tenant, b))
 
         self.stores_all = Lists(b.stores.page_all)
         self.products_all = Lists(
@@ -144,17 +148,20 @@ class Loaders:
         )
         self.devices_search = Lists(b.devices.search)
 
-    async def _devices_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Any]]:
-        # A tenant's devices are only shown to its members, so a request asks for one tenant.
-        return {t: await self.backend.devices.search(None, DeviceFilter(tenant_id=t), page) for t in tenant_ids}
 
-    async def _purchased(
-        self, user_ids: Sequence[int], apps_only: bool, store_id: int | None, page: PageArgs
-    ) -> dict[int, Page[Any]]:
-        return await self.backend.products.page_purchased(user_ids, ProductQuery(apps_only, store_id), page)
+async def _devices_by_tenant(backend: Backend, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Any]]:
+    # A tenant's devices are only shown to its members, so a request asks for one tenant.
+    return {t: await backend.devices.search(None, DeviceFilter(tenant_id=t), page) for t in tenant_ids}
 
-    async def _users_by_store(
-        self, store_ids: Sequence[int], account_types: list[str] | None, page: PageArgs
-    ) -> dict[int, Page[Any]]:
-        types = tuple(account_types) if account_types else None
-        return await self.backend.users.page_by_store_access(store_ids, page, types)
+
+async def _purchased(
+    backend: Backend, user_ids: Sequence[int], apps_only: bool, store_id: int | None, page: PageArgs
+) -> dict[int, Page[Any]]:
+    return await backend.products.page_purchased(user_ids, ProductQuery(apps_only, store_id), page)
+
+
+async def _users_by_store(
+    backend: Backend, store_ids: Sequence[int], account_types: list[str] | None, page: PageArgs
+) -> dict[int, Page[Any]]:
+    types = tuple(account_types) if account_types else None
+    return await backend.users.page_by_store_access(store_ids, page, types)

@@ -26,6 +26,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def dicts(result: Any) -> list[dict[str, Any]]:
+    """A result's rows as plain dicts. `RowMapping` builds a key view per row on every `dict(row)`,
+    which was a fifth of a 100-product request's time; zipping with the keys once is not."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
 class Repository:
     """A domain's slice of the local store: holds the engine, opens a connection per call."""
 
@@ -34,7 +41,7 @@ class Repository:
 
     async def rows(self, stmt: Select[Any]) -> list[Any]:
         async with self.engine.connect() as conn:
-            return list((await conn.execute(stmt)).mappings())
+            return dicts(await conn.execute(stmt))
 
 
 def order_by(page: PageArgs, sortable: dict[str, ColumnElement[Any]], id_col: ColumnElement[Any]) -> list[Any]:
@@ -68,15 +75,15 @@ async def page_flat(
     `COUNT(*) OVER ()` would make it read and sort every matching row with all its columns
     (2 ms against 0.16 ms for a 100-item page of 1,200 products on SQLite).
     """
-    total = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None).correlate(None).scalar_subquery()
-    windowed = stmt.add_columns(total.label("_total"))
+    counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    windowed = stmt.add_columns(counted.correlate(None).scalar_subquery().label("_total"))
     windowed = windowed.order_by(*order_by(page, sortable, id_col)).limit(page.limit).offset(page.offset)
-    rows = list((await conn.execute(windowed)).mappings())
+    rows = dicts(await conn.execute(windowed))
     if rows:
         return Page(items=[build(r) for r in rows], total=int(rows[0]["_total"]), offset=page.offset)
     if page.offset == 0 and page.limit > 0:
         return Page(items=[], total=0)
-    # Past the end: the window saw no row, so count separately (rare).
+    # Past the end: no row carries the total, so count separately (rare).
     total = (await conn.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     return Page(items=[], total=int(total), offset=page.offset)
 
@@ -115,7 +122,7 @@ async def page_by_parent(
     outer = select(inner).where(or_(and_(rn >= first, rn <= last), rn == 1)).order_by(parent_col, rn)
     grouped: dict[K, list[R]] = {}
     totals: dict[K, int] = {}
-    for row in (await conn.execute(outer)).mappings():
+    for row in dicts(await conn.execute(outer)):
         key = row["_parent"]
         totals[key] = int(row["_total"])
         if first <= row["_rn"] <= last:
