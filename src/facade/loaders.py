@@ -25,9 +25,21 @@ from facade.models import AppManifest, DeviceFilter, Page, PageArgs
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+KT = TypeVar("KT")
+VT = TypeVar("VT")
 
 
-class ById(DataLoader[K, V | None], Generic[K, V]):
+class Loader(DataLoader[KT, VT], Generic[KT, VT]):
+    """A DataLoader whose cache (key -> future) is ours to read: the compiled plan
+    (graph/compiled.py) serves keys already loaded from it and primes it with what it fetches,
+    so a replay of the request finds every answer there."""
+
+    def __init__(self) -> None:
+        self.cache_map: dict[Any, asyncio.Future[Any]] = {}
+        super().__init__(cache_map=self.cache_map)
+
+
+class ById(Loader[K, V | None], Generic[K, V]):
     def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]]) -> None:
         super().__init__()
         self._fetch = fetch
@@ -41,7 +53,7 @@ class ById(DataLoader[K, V | None], Generic[K, V]):
             self.prime(key, value)
 
 
-class StoreRefs(DataLoader[int | str, Any]):
+class StoreRefs(Loader[int | str, Any]):
     """Stores by numeric id or by Flow Retail uid, whichever a record carries."""
 
     def __init__(self, by_id: ById[int, Any], by_uid: ById[str, Any]) -> None:
@@ -57,7 +69,7 @@ class StoreRefs(DataLoader[int | str, Any]):
         return [found.get(k) for k in keys]
 
 
-class ListsBy(DataLoader[K, list[V]], Generic[K, V]):
+class ListsBy(Loader[K, list[V]], Generic[K, V]):
     """Keys are parents; each loads the (unpaged) list hanging off it."""
 
     def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, list[V]]]]) -> None:
@@ -72,7 +84,7 @@ class ListsBy(DataLoader[K, list[V]], Generic[K, V]):
 PageKey = tuple[Any, ...]  # (parent, PageArgs, *filters)
 
 
-class PagesOf(DataLoader[PageKey, Page[Any]]):
+class PagesOf(Loader[PageKey, Page[Any]]):
     def __init__(self, fetch: Callable[..., Awaitable[dict[Any, Page[Any]]]]) -> None:
         super().__init__()
         self._fetch = fetch
@@ -89,7 +101,7 @@ class PagesOf(DataLoader[PageKey, Page[Any]]):
         return [answers[k] for k in keys]
 
 
-class Lists(DataLoader[tuple[Any, ...], Page[Any]]):
+class Lists(Loader[tuple[Any, ...], Page[Any]]):
     """Root lists: keys are `(*filters, page)`; each distinct key is one backend call."""
 
     def __init__(self, fetch: Callable[..., Awaitable[Page[Any]]]) -> None:

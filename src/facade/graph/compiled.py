@@ -528,21 +528,60 @@ async def _stage(
                 loads.append((edge, keys, loader, load_keys))
         if not loads:
             return
-        results = await asyncio.gather(*(loader.load_many(lk) for _, _, loader, lk in loads), return_exceptions=True)
-        failed = False
+        # One batch per loader per level, even when several edges use it (owner and reviewer).
+        wanted: dict[int, tuple[Any, dict[Any, None]]] = {}
+        for _, _, loader, load_keys in loads:
+            wanted.setdefault(id(loader), (loader, {}))[1].update(dict.fromkeys(load_keys))
+        fetched = await asyncio.gather(
+            *(_fetch(loader, list(keys)) for loader, keys in wanted.values()), return_exceptions=True
+        )
+        if any(isinstance(result, BaseException) for result in fetched):
+            raise Bail("a load failed")
+        answers: dict[int, dict[Any, Any]] = dict(zip(wanted, fetched, strict=True))  # type: ignore[arg-type]
         level = []
-        for (edge, keys, loader, load_keys), result in zip(loads, results, strict=True):
-            if isinstance(result, BaseException):
-                failed = True
-                _remember_failure(loader, load_keys, result)
-                continue
-            st[edge.slot] = dict(zip(keys, result, strict=True))
+        for edge, keys, loader, load_keys in loads:
+            found = answers[id(loader)]
+            values = [found[k] for k in load_keys]
+            st[edge.slot] = dict(zip(keys, values, strict=True))
             if edge.child is not None:
-                children = _flatten(result)
+                children = _flatten(values)
                 if children and edge.child.loads:
                     level.append((edge.child, children))
-        if failed:
-            raise Bail("a load failed")
+
+
+async def _fetch(loader: Any, keys: list[Any]) -> dict[Any, Any]:
+    """The values of `keys`: from the loader's cache where the request already has them, the rest
+    from one call of its batch function, whose answers are then cached in the loader as its own
+    loads would be. (load_many would cost a pending future and a callback per key.)"""
+    cache = loader.cache_map
+    found: dict[Any, Any] = {}
+    missing: list[Any] = []
+    pending: list[tuple[Any, Any]] = []
+    for key in keys:
+        future = cache.get(key)
+        if future is None:
+            missing.append(key)
+        elif future.done():
+            found[key] = future.result()  # a cached failure raises: the plan bails
+        else:
+            pending.append((key, future))
+    if missing:
+        try:
+            values = await loader.batch_load_fn(missing)
+        except Exception as error:
+            _remember_failure(loader, missing, error)
+            raise
+        if len(values) != len(missing):
+            raise Bail("a batch answered a different number of keys")
+        for key, value in zip(missing, values, strict=True):
+            if isinstance(value, Exception):
+                _remember_failure(loader, [key], value)
+                raise Bail("a batch answered a key with an error")
+            loader.prime(key, value)
+            found[key] = value
+    for key, future in pending:
+        found[key] = await future
+    return found
 
 
 def _remember_failure(loader: Any, keys: list[Any], error: BaseException) -> None:
