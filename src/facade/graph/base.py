@@ -12,6 +12,7 @@ Imports context, loaders, models, errors; never a backend.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import inspect
@@ -78,10 +79,16 @@ def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         @functools.wraps(fn)
         async def run(*args: Any, **kwargs: Any) -> Any:
             info = kwargs["info"]
-            check_need(info.context, need, kwargs)
             replay = info.context.replay
-            if replay is not None and info.path.key in replay:
-                # A compiled run already called this resolver (compiled.py): the same answer.
+            replayed = replay is not None and info.path.key in replay
+            if replayed:
+                # A compiled run already called this resolver (compiled.py), and `replay` lists the
+                # roots in the order they finished there: answer after as many loop turns as roots
+                # finished before this one, so that errors come in the standard executor's order.
+                for _ in range(list(replay).index(info.path.key)):
+                    await asyncio.sleep(0)
+            check_need(info.context, need, kwargs)
+            if replayed:
                 result = replay[info.path.key]
                 if isinstance(result, Raised):
                     raise result.error

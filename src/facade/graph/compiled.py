@@ -197,6 +197,7 @@ class RootStep:
     arguments: Arguments | None
     complete: Callable[[Any, list[Any]], Any]
     child: ObjectPlan | None
+    nullable: bool = True
 
 
 @dataclass(slots=True)
@@ -338,6 +339,7 @@ class Compiler:
             arguments=self._arguments(field_def, node, definition),
             complete=completer,
             child=child,
+            nullable=not isinstance(field_def.type, GraphQLNonNull),
         )
 
     def completer(self, type_: GraphQLOutputType, details: list[FieldDetails]) -> tuple[Callable[..., Any], Any]:
@@ -584,6 +586,19 @@ async def _fetch(loader: Any, keys: list[Any]) -> dict[Any, Any]:
     return found
 
 
+def _unreported(replay: dict[str, Any], roots: list[RootStep]) -> None:
+    """The standard executor stops at the first non-null root that fails (data is null): the roots
+    that had not finished by then are never reported. In the replay the nullable ones answer null,
+    which nobody sees, instead of an error the standard path would not list."""
+    nullable = {root.key: root.nullable for root in roots}
+    stopped = False
+    for key, value in list(replay.items()):
+        if stopped and nullable[key]:
+            replay[key] = None
+        elif isinstance(value, Raised) and not nullable[key]:
+            stopped = True
+
+
 def _remember_failure(loader: Any, keys: list[Any], error: BaseException) -> None:
     """aiodataloader forgets keys whose batch failed; cache the failure so the replay reports it
     instead of calling the backend again."""
@@ -719,20 +734,26 @@ class CompiledExecutor:
         info = _RootInfo(context)
 
         async def call(root: RootStep) -> Any:
-            kwargs = root.arguments.build(variables) if root.arguments is not None else {}
-            check_need(context, root.need, kwargs)
-            result = root.call(None, info=info, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
+            # `replay` is filled as the roots finish, so that the replay can answer them in the
+            # order in which the standard executor sees them finish (base.guarded).
+            try:
+                kwargs = root.arguments.build(variables) if root.arguments is not None else {}
+                check_need(context, root.need, kwargs)
+                result = root.call(None, info=info, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+            except AttributeError:
+                raise  # the resolver reads more of `info` than a plan gives: the replay runs it
+            except Exception as error:
+                replay[root.key] = Raised(error)
+                raise
             replay[root.key] = result
             return result
 
         values = await asyncio.gather(*(call(root) for root in plan.roots), return_exceptions=True)
-        for root, value in zip(plan.roots, values, strict=True):
-            if isinstance(value, BaseException):
-                if isinstance(value, Exception) and not isinstance(value, AttributeError):
-                    replay[root.key] = Raised(value)
-                raise Bail("a root resolver raised")
+        if any(isinstance(value, BaseException) for value in values):
+            _unreported(replay, plan.roots)
+            raise Bail("a root resolver raised")
         await _stage(
             [(root.child, _flatten([value])) for root, value in zip(plan.roots, values, strict=True) if root.child],
             st,

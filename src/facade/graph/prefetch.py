@@ -19,7 +19,15 @@ import enum
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType
+from graphql import (
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    parse_value,
+)
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
@@ -129,7 +137,7 @@ class Prefetcher:
             loader = getattr(self.loaders, spec.loader)
             if spec.paged:
                 try:
-                    extra = self._page_key(spec, field.arguments)
+                    extra = self._page_key(spec, _literals(gql_field, field.arguments))
                 except FacadeError:
                     continue  # the resolver reports the bad argument
                 keys = [(k, *extra) for k in dict.fromkeys(keys)]
@@ -161,6 +169,21 @@ class Prefetcher:
             value = arguments.get(_camel(name), default)
             values.append(tuple(value) if isinstance(value, list) else value)
         return (page, *spec.fixed, *values)
+
+
+def _literals(gql_field: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments with number literals as numbers: Strawberry's selected fields keep an Int or
+    Float literal as its source text ("2"), where the resolver gets the coerced value."""
+    coerced = dict(arguments)
+    for name, value in arguments.items():
+        argument = gql_field.args.get(name)
+        type_ = named(argument.type) if argument is not None else None
+        if isinstance(value, str) and isinstance(type_, GraphQLScalarType) and type_.name in ("Int", "Float"):
+            try:
+                coerced[name] = type_.parse_literal(parse_value(value))
+            except GraphQLError:
+                pass  # the resolver reports it
+    return coerced
 
 
 def _flatten(values: Iterable[Any]) -> list[Any]:
