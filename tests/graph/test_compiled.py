@@ -326,3 +326,20 @@ async def test_documents_the_compiler_does_not_handle_are_declined_and_answered_
         assert "errors" not in body
     else:
         assert [e["extensions"]["code"] for e in body["errors"]] == [expect]
+
+
+async def test_a_compiler_failure_costs_speed_not_the_answer(
+    twins: Twins, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from facade.graph import compiled
+
+    def broken(self: Any) -> Any:
+        raise RuntimeError("a bug in the compiler")
+
+    monkeypatch.setattr(compiled.Compiler, "build", broken)
+    # A document no other test sends, so no plan of it is cached yet.
+    sent = await send(twins, "query Unseen { stores(first: 2) { nodes { id name } } }")
+
+    assert sent.did == "declined"
+    assert [s["id"] for s in sent.body["data"]["stores"]["nodes"]] == ["1", "2"]
+    assert "compiling a plan failed" in caplog.text

@@ -714,6 +714,9 @@ class CompiledExecutor:
             except Decline as why:
                 log.debug("not compiled: %s", why)
                 plan = None
+            except Exception:  # a compiler bug must cost speed, never an answer
+                log.exception("compiling a plan failed; the document runs on the standard path")
+                plan = None
             self.plans[key] = plan
             if len(self.plans) > self.max_plans:
                 self.plans.popitem(last=False)
