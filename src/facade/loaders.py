@@ -8,6 +8,10 @@ caches them for the rest of the request. Two shapes cover the whole graph:
   go to the backend together as `fetch(parents, *filters, page) -> {parent: Page}`, so a list
   hanging off 100 parents is one backend call.
 
+A failure fails only the keys it concerns: a backend answers a key whose upstream call failed with
+the exception (`backends/upstream/fanout.py`), which becomes that key's error, and a backend call
+that raises fails only the keys it was made for (one group of `PagesOf`, one key of `Lists`).
+
 Imports backends' interfaces and models only.
 """
 
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
@@ -40,15 +44,16 @@ class Loader(DataLoader[KT, VT], Generic[KT, VT]):
 
 
 class ById(Loader[K, V | None], Generic[K, V]):
-    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]]) -> None:
+    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V | Exception]]]) -> None:
         super().__init__()
         self._fetch = fetch
 
-    async def batch_load_fn(self, keys: list[K]) -> list[V | None]:
+    # aiodataloader's annotation leaves out per-key exceptions, which its dispatch fails that key with.
+    async def batch_load_fn(self, keys: list[K]) -> list[V | None | Exception]:  # type: ignore[override]
         found = await self._fetch(list(dict.fromkeys(keys)))
         return [found.get(k) for k in keys]
 
-    def prime_many(self, records: dict[K, V]) -> None:
+    def prime_many(self, records: Mapping[K, V]) -> None:
         for key, value in records.items():
             self.prime(key, value)
 
@@ -64,19 +69,20 @@ class StoreRefs(Loader[int | str, Any]):
     async def batch_load_fn(self, keys: list[int | str]) -> list[Any]:
         ids = [k for k in keys if isinstance(k, int)]
         uids = [k for k in keys if isinstance(k, str)]
-        by_id, by_uid = await asyncio.gather(self._by_id.load_many(ids), self._by_uid.load_many(uids))
-        found: dict[int | str, Any] = {**dict(zip(ids, by_id, strict=True)), **dict(zip(uids, by_uid, strict=True))}
+        loads = [self._by_id.load(k) for k in ids] + [self._by_uid.load(k) for k in uids]
+        answers = await asyncio.gather(*loads, return_exceptions=True)
+        found: dict[int | str, Any] = dict(zip([*ids, *uids], answers, strict=True))
         return [found.get(k) for k in keys]
 
 
 class ListsBy(Loader[K, list[V]], Generic[K, V]):
     """Keys are parents; each loads the (unpaged) list hanging off it."""
 
-    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[dict[K, list[V]]]]) -> None:
+    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, list[V] | Exception]]]) -> None:
         super().__init__()
         self._fetch = fetch
 
-    async def batch_load_fn(self, keys: list[K]) -> list[list[V]]:
+    async def batch_load_fn(self, keys: list[K]) -> list[list[V] | Exception]:  # type: ignore[override]
         found = await self._fetch(list(dict.fromkeys(keys)))
         return [found.get(k, []) for k in keys]
 
@@ -85,17 +91,22 @@ PageKey = tuple[Any, ...]  # (parent, PageArgs, *filters)
 
 
 class PagesOf(Loader[PageKey, Page[Any]]):
-    def __init__(self, fetch: Callable[..., Awaitable[dict[Any, Page[Any]]]]) -> None:
+    def __init__(self, fetch: Callable[..., Awaitable[Mapping[Any, Page[Any] | Exception]]]) -> None:
         super().__init__()
         self._fetch = fetch
 
-    async def batch_load_fn(self, keys: list[PageKey]) -> list[Page[Any]]:
+    # aiodataloader's annotation leaves out per-key exceptions, which its dispatch fails that key with.
+    async def batch_load_fn(self, keys: list[PageKey]) -> list[Page[Any] | Exception]:  # type: ignore[override]
         groups: dict[tuple[Any, ...], list[Any]] = {}
         for parent, page, *filters in keys:
             groups.setdefault((page, *filters), []).append(parent)
-        answers: dict[PageKey, Page[Any]] = {}
+        answers: dict[PageKey, Page[Any] | Exception] = {}
         for (page, *filters), parents in groups.items():
-            pages = await self._fetch(list(dict.fromkeys(parents)), *filters, page)
+            pages: Mapping[Any, Page[Any] | Exception]
+            try:
+                pages = await self._fetch(list(dict.fromkeys(parents)), *filters, page)
+            except Exception as error:  # noqa: BLE001 - the group's keys fail, the other groups answer
+                pages = dict.fromkeys(parents, error)
             for parent in parents:
                 answers[(parent, page, *filters)] = pages.get(parent) or Page(items=[], total=0)
         return [answers[k] for k in keys]
@@ -108,8 +119,16 @@ class Lists(Loader[tuple[Any, ...], Page[Any]]):
         super().__init__()
         self._fetch = fetch
 
-    async def batch_load_fn(self, keys: list[tuple[Any, ...]]) -> list[Page[Any]]:
-        return [await self._fetch(*key) for key in keys]
+    async def batch_load_fn(self, keys: list[tuple[Any, ...]]) -> list[Page[Any] | Exception]:  # type: ignore[override]
+        return [await _answer(self._fetch(*key)) for key in keys]
+
+
+async def _answer(call: Awaitable[V]) -> V | Exception:
+    """The value of one key's call, or the exception it raised (that key's error)."""
+    try:
+        return await call
+    except Exception as error:  # noqa: BLE001 - raised where the key is read
+        return error
 
 
 class Loaders:
@@ -161,9 +180,11 @@ class Loaders:
         self.devices_search = Lists(b.devices.search)
 
 
-async def _devices_by_tenant(backend: Backend, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Any]]:
+async def _devices_by_tenant(
+    backend: Backend, tenant_ids: Sequence[str], page: PageArgs
+) -> dict[str, Page[Any] | Exception]:
     # A tenant's devices are only shown to its members, so a request asks for one tenant.
-    return {t: await backend.devices.search(None, DeviceFilter(tenant_id=t), page) for t in tenant_ids}
+    return {t: await _answer(backend.devices.search(None, DeviceFilter(tenant_id=t), page)) for t in tenant_ids}
 
 
 async def _purchased(

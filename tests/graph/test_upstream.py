@@ -212,3 +212,59 @@ async def test_credentials_reach_only_the_request_that_sent_them(up: Api, sandbo
     anonymous = await up.error("{ viewer { purchasedProducts { totalCount } } }")
 
     assert anonymous["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+# ---------------------------------------------------------------------------------------------
+# A failed call fails only the items it served
+
+STORES_PRODUCTS = "{ stores(first: 3) { nodes { id products(first: 1) { totalCount nodes { id } } } } }"
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [("status:404", "NOT_FOUND"), ("status:500", "UPSTREAM_ERROR"), ("drop", "UPSTREAM_ERROR")],
+)
+async def test_one_failed_call_of_a_batch_fails_only_the_store_it_served(
+    up: Api, sandbox: Sandbox, fault: str, code: str
+) -> None:
+    # FLECS lists one store's products per call: three stores, three calls, the second one fails.
+    await sandbox.faults(f"GET /api/v2/products?store_id=2={fault}")
+
+    # Twice: the first run is the standard executor's, the second the compiled plan's (replayed).
+    for _ in range(2):
+        body = await up.post(STORES_PRODUCTS)
+
+        stores = body["data"]["stores"]["nodes"]
+        assert [s["id"] for s in stores] == ["1", "2", "3"]
+        assert stores[1]["products"] is None
+        for other in (stores[0], stores[2]):
+            assert other["products"]["totalCount"] > 0
+            assert len(other["products"]["nodes"]) == 1
+        assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+            (["stores", "nodes", 1, "products"], code)
+        ]
+
+
+async def test_failed_calls_of_a_batch_are_made_once_by_either_executor(up: Api, sandbox: Sandbox) -> None:
+    await sandbox.faults("GET /api/v2/products?store_id=[23]=status:404")
+
+    for _ in range(2):  # the standard executor, then the compiled plan and its replay
+        body = await up.post(STORES_PRODUCTS)
+
+        assert [s["products"] is None for s in body["data"]["stores"]["nodes"]] == [False, True, True]
+        assert [e["path"][2] for e in body["errors"]] == [1, 2]
+        # 404 is not retried: one call per store, none made again by the replay.
+        assert (await sandbox.calls())["GET /api/v2/products"] == 3
+
+
+async def test_a_failed_root_list_fails_only_its_own_alias(up: Api, sandbox: Sandbox) -> None:
+    # Both lists are one batch of the same loader, one call each.
+    await sandbox.faults("GET /api/v2/products?store_id=2=status:500")
+
+    body = await up.post(
+        "{ a: products(storeId: 1, first: 1) { totalCount } b: products(storeId: 2, first: 1) { totalCount } }"
+    )
+
+    assert body["data"]["a"]["totalCount"] > 0
+    assert body["data"]["b"] is None
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [(["b"], "UPSTREAM_ERROR")]

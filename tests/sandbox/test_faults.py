@@ -198,6 +198,27 @@ def test_spec_syntax() -> None:
     assert parse_faults("") == []
 
 
+async def test_a_query_rule_fails_only_the_calls_that_sent_those_parameters(http: httpx.AsyncClient) -> None:
+    await set_faults(http, "GET /api/v2/products?store_id=2&page=*=status:404")
+
+    failing = await http.get(PRODUCTS, params={"store_id": 2, "page": 1})
+    other_store = await http.get(PRODUCTS, params={"store_id": 3, "page": 1})
+    without_page = await http.get(PRODUCTS, params={"store_id": 2})
+
+    assert failing.status_code == 404
+    assert (other_store.status_code, without_page.status_code) == (200, 200)
+
+
+def test_spec_with_a_query() -> None:
+    (rule,) = parse_faults("GET /api/v2/products?store_id=2&page=1=status:404x1")
+
+    assert rule == FaultRule(
+        path="/api/v2/products", query="store_id=2&page=1", kind="status:404", method="GET", count=1
+    )
+    assert rule.matches("GET", "/api/v2/products", "page=1&store_id=2&per_page=5")
+    assert not rule.matches("GET", "/api/v2/products", "store_id=2")
+
+
 @pytest.mark.parametrize(
     "spec",
     ["GET /x=explode", "GET x=drop", "GET /x=drop@2", "GET /x=dropx0", "GET /x", "GET /x=status:999"],

@@ -1,7 +1,9 @@
 """The narrow, batch-first interfaces every backend implements, one per domain.
 
 Reads take many keys and answer a dict (missing keys are absent) or, for lists hanging off a
-parent, a dict of pages keyed by parent; loaders put them back in key order. Writes are the
+parent, a dict of pages keyed by parent; loaders put them back in key order. A read that an
+upstream answers with one call per key (`Answers`) may answer a key with the exception its call
+raised, so a failed call fails only the keys it served. Writes are the
 upstream operations themselves, so the local store and an upstream client can stand in for each
 other and the graph never changes. May import models, auth, errors.
 """
@@ -9,9 +11,9 @@ other and the graph never changes. May import models, auth, errors.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from facade.auth import IssuedToken, Principal
 from facade.models import (
@@ -32,6 +34,11 @@ from facade.models import (
     Till,
     User,
 )
+
+K = TypeVar("K")
+V = TypeVar("V")
+# A batch read whose keys may each carry their own failure.
+Answers: TypeAlias = Mapping[K, V | Exception]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +92,7 @@ class ProductQuery:
 
 
 class TenantBackend(Protocol):
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Tenant]: ...
+    async def get_many(self, ids: Sequence[str]) -> Answers[str, Tenant]: ...
 
 
 class UserBackend(Protocol):
@@ -103,21 +110,21 @@ class UserBackend(Protocol):
 
 
 class StoreBackend(Protocol):
-    async def get_many(self, ids: Sequence[int]) -> dict[int, Store]: ...
+    async def get_many(self, ids: Sequence[int]) -> Answers[int, Store]: ...
 
-    async def get_many_by_uid(self, uids: Sequence[str]) -> dict[str, Store]: ...
+    async def get_many_by_uid(self, uids: Sequence[str]) -> Answers[str, Store]: ...
 
     async def page_all(self, page: PageArgs) -> Page[Store]: ...
 
-    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store]]: ...
+    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> Answers[str, Page[Store]]: ...
 
-    async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till]]: ...
+    async def tills_by_store(self, store_ids: Sequence[int]) -> Answers[int, list[Till]]: ...
 
-    async def tills_get_many(self, ids: Sequence[str]) -> dict[str, Till]: ...
+    async def tills_get_many(self, ids: Sequence[str]) -> Answers[str, Till]: ...
 
 
 class ProductBackend(Protocol):
-    async def get_many(self, ids: Sequence[int]) -> dict[int, Product]: ...
+    async def get_many(self, ids: Sequence[int]) -> Answers[int, Product]: ...
 
     async def get_many_by_app(self, app_ids: Sequence[str]) -> dict[str, Product]: ...
 
@@ -125,7 +132,7 @@ class ProductBackend(Protocol):
 
     async def page_by_store(
         self, store_ids: Sequence[int], apps_only: bool, page: PageArgs
-    ) -> dict[int, Page[Product]]: ...
+    ) -> Answers[int, Page[Product]]: ...
 
     async def page_by_owner(self, owner_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Product]]: ...
 
@@ -153,7 +160,7 @@ class SubscriptionBackend(Protocol):
 class DeviceBackend(Protocol):
     async def get_many(self, ids: Sequence[str]) -> dict[str, Device]: ...
 
-    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]: ...
+    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> Answers[int, Page[Device]]: ...
 
     async def page_by_owner(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]: ...
 

@@ -575,12 +575,18 @@ async def _fetch(loader: Any, keys: list[Any]) -> dict[Any, Any]:
             raise
         if len(values) != len(missing):
             raise Bail("a batch answered a different number of keys")
+        failed = False
         for key, value in zip(missing, values, strict=True):
+            # Every answer is cached before bailing, failures included, so the replay reports
+            # each failed key on its own path and calls the backend for none of them again.
             if isinstance(value, Exception):
                 _remember_failure(loader, [key], value)
-                raise Bail("a batch answered a key with an error")
+                failed = True
+                continue
             loader.prime(key, value)
             found[key] = value
+        if failed:
+            raise Bail("a batch answered a key with an error")
     for key, future in pending:
         found[key] = await future
     return found

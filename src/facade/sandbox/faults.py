@@ -11,18 +11,21 @@ A rule is (method or `*`, path glob, kind, probability or count). Kinds:
 Every matching latency rule adds its delay; the first matching rule of another kind ends the call.
 A rule with a count fires for that many matching calls and is then spent; a probability makes each
 matching call roll for it. Paths are matched as requested (`/api/v2/products?store_id=1` is the
-path `/api/v2/products`), with `fnmatch` globs.
+path `/api/v2/products`), with `fnmatch` globs. A rule's `query` (`store_id=2&page=1`) narrows it
+to calls that sent each of those parameters with a value matching its glob, so one call of a
+batch can fail while its siblings answer (`GET /api/v2/products?store_id=2=status:404`).
 
 The CLI spells rules as a comma-separated spec (`parse_faults`):
 
-    [METHOD ]GLOB=KIND[xCOUNT][@PROBABILITY][;retry_after=SECONDS]
+    [METHOD ]GLOB[?NAME=GLOB[&...]]=KIND[xCOUNT][@PROBABILITY][;retry_after=SECONDS]
     GET /api/v2/products*=status:503x2;retry_after=1,POST /v2/device=latency:3000,* /v2/*=drop@0.1
 
 Tests change them at run time through the control routes, which exist only in the sandbox:
 
     GET    /__sandbox/faults   the rules (JSON list)
     POST   /__sandbox/faults   replace the rules: a JSON list of rule objects
-                               {"method", "path", "kind", "count", "probability", "retry_after"}
+                               {"method", "path", "query", "kind", "count", "probability",
+                                "retry_after"}
                                or of spec strings
     DELETE /__sandbox/faults   remove every rule
     GET    /__sandbox/calls    {"calls": {"GET /api/v2/manifests/{app}/{version}": 3, ...}, "total": 3}
@@ -43,6 +46,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -54,7 +58,7 @@ MALFORMED_BODY = b'{"statusCode": 200, "data": '
 
 _KIND = re.compile(r"^(?:latency:(?P<ms>\d+)|status:(?P<status>[1-5]\d\d)|(?P<bare>drop|malformed))$")
 _SPEC = re.compile(
-    r"^(?:(?P<method>[A-Za-z]+|\*)\s+)?(?P<path>/\S*)\s*=\s*"
+    r"^(?:(?P<method>[A-Za-z]+|\*)\s+)?(?P<path>/[^\s?]*)(?:\?(?P<query>\S*?))?\s*=\s*"
     r"(?P<kind>latency:\d+|status:\d+|drop|malformed)"
     r"(?:x(?P<count>\d+))?(?:@(?P<probability>[0-9.]+))?(?:;retry[_-]after=(?P<retry_after>\d+))?$"
 )
@@ -76,6 +80,7 @@ class FaultRule:
     probability: float = 1.0
     count: int | None = None
     retry_after: int | None = None
+    query: str | None = None
     # How many more calls a counted rule fires for; set from `count`.
     remaining: int | None = field(default=None, compare=False)
 
@@ -91,7 +96,14 @@ class FaultRule:
             raise FaultSpecError(f"count must be at least 1: {self.count}")
         if self.retry_after is not None and self.retry_after < 0:
             raise FaultSpecError(f"retry_after must not be negative: {self.retry_after}")
+        if self.query is not None and not all(name for name, _ in self.parameters):
+            raise FaultSpecError(f"query must be NAME=GLOB pairs joined by &: {self.query!r}")
         self.remaining = self.count
+
+    @property
+    def parameters(self) -> list[tuple[str, str]]:
+        """The query parameters a call must have sent (name, value glob)."""
+        return parse_qsl(self.query or "", keep_blank_values=True)
 
     @property
     def latency_ms(self) -> int | None:
@@ -107,11 +119,19 @@ class FaultRule:
     def spent(self) -> bool:
         return self.remaining is not None and self.remaining <= 0
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method == method) and fnmatch.fnmatchcase(path, self.path)
+    def matches(self, method: str, path: str, query: str = "") -> bool:
+        if not ((self.method == "*" or self.method == method) and fnmatch.fnmatchcase(path, self.path)):
+            return False
+        if not self.query:
+            return True
+        sent = parse_qs(query, keep_blank_values=True)
+        return all(any(fnmatch.fnmatchcase(v, glob) for v in sent.get(name, ())) for name, glob in self.parameters)
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.query is None:
+            del data["query"]  # a rule on every query reads as it always did
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> FaultRule:
@@ -119,7 +139,7 @@ class FaultRule:
             return cls.parse(data)
         if not isinstance(data, dict):
             raise FaultSpecError("a rule is an object or a spec string")
-        unknown = set(data) - {"method", "path", "kind", "probability", "count", "retry_after", "remaining"}
+        unknown = set(data) - {"method", "path", "query", "kind", "probability", "count", "retry_after", "remaining"}
         if unknown:
             raise FaultSpecError(f"unknown rule fields: {', '.join(sorted(unknown))}")
         try:
@@ -130,6 +150,7 @@ class FaultRule:
                 probability=float(data.get("probability", 1.0)),
                 count=None if data.get("count") is None else int(data["count"]),
                 retry_after=None if data.get("retry_after") is None else int(data["retry_after"]),
+                query=None if data.get("query") is None else str(data["query"]),
             )
         except KeyError as missing:
             raise FaultSpecError(f"a rule needs {missing}") from None
@@ -148,6 +169,7 @@ class FaultRule:
             probability=float(match["probability"]) if match["probability"] else 1.0,
             count=int(match["count"]) if match["count"] else None,
             retry_after=int(match["retry_after"]) if match["retry_after"] else None,
+            query=match["query"] or None,
         )
 
 
@@ -173,11 +195,11 @@ class Faults:
     def clear(self) -> None:
         self._rules = []
 
-    def draw(self, method: str, path: str) -> list[FaultRule]:
+    def draw(self, method: str, path: str, query: str = "") -> list[FaultRule]:
         """The rules that fire for one call: latency rules, then at most one ending rule."""
         fired: list[FaultRule] = []
         for rule in self._rules:
-            if rule.spent or not rule.matches(method, path):
+            if rule.spent or not rule.matches(method, path, query):
                 continue
             if rule.probability < 1.0 and self._random.random() >= rule.probability:
                 continue
@@ -265,7 +287,8 @@ class FaultsMiddleware:
         router = scope.get("app")
         routes = getattr(router, "routes", ())
         self.calls.record(method, route_template(routes, scope) or path)
-        for rule in self.faults.draw(method, path):
+        query = scope.get("query_string", b"").decode("latin-1")
+        for rule in self.faults.draw(method, path, query):
             if rule.latency_ms is not None:
                 await asyncio.sleep(rule.latency_ms / 1000)
             elif rule.status is not None:

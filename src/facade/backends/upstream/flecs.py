@@ -49,6 +49,7 @@ from urllib.parse import quote
 from facade.auth import Principal
 from facade.backends.interfaces import Activation, LoginResult, ProductQuery, TokenResult
 from facade.backends.upstream import payloads as p
+from facade.backends.upstream.fanout import each, gather_limited
 from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
 from facade.errors import BadUserInput, NotFound, Unauthenticated, UpstreamError
 from facade.models import (
@@ -70,16 +71,6 @@ WRONG_CREDENTIALS = "The username or password is incorrect."
 # WooCommerce's largest per_page; an `include` list is sent in chunks of this many ids.
 MAX_PER_PAGE = 100
 KNOWN_USERS = 4096
-
-
-async def gather_limited(limit: asyncio.Semaphore, calls: Sequence[Callable[[], Awaitable[V]]]) -> list[V]:
-    """Runs the calls concurrently, at most as many at once as the semaphore allows."""
-
-    async def one(call: Callable[[], Awaitable[V]]) -> V:
-        async with limit:
-            return await call()
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
 def bearer() -> str | None:
@@ -214,22 +205,28 @@ class FlecsProducts(_Part):
         super().__init__(client, known)
         self.limit = asyncio.Semaphore(concurrency)
 
-    async def get_many(self, ids: Sequence[int]) -> dict[int, Product]:
+    async def get_many(self, ids: Sequence[int]) -> dict[int, Product | Exception]:
+        """Products by id; a call that fails answers its ids with its error (see `fanout`)."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
         chunks = [wanted[i : i + MAX_PER_PAGE] for i in range(0, len(wanted), MAX_PER_PAGE)]
-        found: dict[int, Product] = {}
+        found: dict[int, Product | Exception] = {}
         ignored = False
-        for answer in await asyncio.gather(*(self._include(chunk) for chunk in chunks)):
+        answers = await each(self.limit, range(len(chunks)), lambda n: self._include(chunks[n]))
+        for n, chunk in enumerate(chunks):
+            answer = answers[n]
+            if isinstance(answer, Exception):
+                found.update(dict.fromkeys(chunk, answer))
+                continue
             products, honoured = answer
             found.update(products)
             ignored = ignored or not honoured
         missing = [i for i in wanted if i not in found]
         if ignored and missing:
             # A strict upstream: no `include`, so one call per id still missing.
-            singles = await gather_limited(self.limit, [functools.partial(self._one, i) for i in missing])
-            found.update({product.id: product for product in singles if product is not None})
+            singles = await each(self.limit, missing, self._one)
+            found.update({i: product for i, product in singles.items() if product is not None})
         return found
 
     async def _include(self, chunk: list[int]) -> tuple[dict[int, Product], bool]:
@@ -267,11 +264,12 @@ class FlecsProducts(_Part):
 
     async def page_by_store(
         self, store_ids: Sequence[int], apps_only: bool, page: PageArgs
-    ) -> dict[int, Page[Product]]:
-        stores = list(dict.fromkeys(store_ids))
-        calls = [functools.partial(self.page_all, ProductQuery(apps_only=apps_only, store_id=s), page) for s in stores]
-        pages = await gather_limited(self.limit, calls)
-        return dict(zip(stores, pages, strict=True))
+    ) -> dict[int, Page[Product] | Exception]:
+        """One call per store (the API lists one `store_id` at a time); a store whose call fails
+        answers with its error, the others with their pages."""
+        return await each(
+            self.limit, store_ids, lambda s: self.page_all(ProductQuery(apps_only=apps_only, store_id=s), page)
+        )
 
     async def page_purchased(
         self, user_ids: Sequence[int], query: ProductQuery, page: PageArgs

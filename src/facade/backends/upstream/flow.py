@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from urllib.parse import quote
 from facade.auth import IssuedToken, Principal
 from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
 from facade.backends.upstream import payloads as p
+from facade.backends.upstream.fanout import each
 from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
 from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 from facade.models import (
@@ -66,6 +66,7 @@ from facade.models import (
 )
 
 T = TypeVar("T")
+K = TypeVar("K")
 R = TypeVar("R")
 V = TypeVar("V")
 
@@ -85,14 +86,6 @@ STORE_LOCAL_SORT: dict[str, Callable[[Store], Any]] = {
     "name": lambda s: s.name,
     "created_at": lambda s: s.created_at,
 }
-
-
-async def gather_limited(limit: asyncio.Semaphore, calls: Sequence[Callable[[], Awaitable[V]]]) -> list[V]:
-    async def one(call: Callable[[], Awaitable[V]]) -> V:
-        async with limit:
-            return await call()
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
 def _path(*segments: str) -> str:
@@ -242,6 +235,11 @@ def _id(record: Any) -> Any:
     return record.id
 
 
+def _present(answers: dict[K, V | None | Exception]) -> dict[K, V | Exception]:
+    """The answers of a batch without the keys that named nothing."""
+    return {k: v for k, v in answers.items() if v is not None}
+
+
 def _issued(token: str, expires_in: int | None) -> IssuedToken:
     if expires_in is not None:
         return IssuedToken(token=token, expires=int(dt.datetime.now(dt.UTC).timestamp()) + expires_in)
@@ -263,32 +261,32 @@ class FlowDevices(_Part):
 
     # -- reads -----------------------------------------------------------------------------------
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Device]:
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Device | Exception]:
         """Devices seen earlier in this request (F10 needs their tenant); others are absent, as
-        are those the caller may not read."""
+        are those the caller may not read. A failed call answers its id with its error."""
         tenants = self.seen.now().devices
-        known = [(i, tenants[i]) for i in dict.fromkeys(ids) if i in tenants]
 
-        async def one(device_id: str, tenant_uid: str) -> Device | None:
+        async def one(device_id: str) -> Device | None:
             try:
-                response = await self.client.get(_path("tenants", tenant_uid, "devices", device_id))
+                response = await self.client.get(_path("tenants", tenants[device_id], "devices", device_id))
             except (NotFound, Forbidden):
                 return None
             return self._device(self.read(p.FlowDevice, response))
 
-        found = await gather_limited(self.limit, [functools.partial(one, i, t) for i, t in known])
-        return {d.id: d for d in found if d is not None}
+        return _present(await each(self.limit, [i for i in ids if i in tenants], one))
 
-    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]:
-        """F7 per store (see `store_refs`); an unknown store's page is empty."""
+    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device] | Exception]:
+        """F7 per store (see `store_refs`); an unknown store's page is empty, a failed call's is
+        its error."""
         stores = await self.store_refs(store_ids)
-        result: dict[int, Page[Device]] = {s: Page(items=[], total=0, offset=page.offset) for s in store_ids}
-        known = [s for s in result if s in stores]
-        calls = [
-            functools.partial(self.search, None, DeviceFilter(tenant_id=stores[s][0], store_id=s), page) for s in known
-        ]
-        pages = await gather_limited(self.limit, calls)
-        result.update(zip(known, pages, strict=True))
+        result: dict[int, Page[Device] | Exception] = {
+            s: Page(items=[], total=0, offset=page.offset) for s in store_ids
+        }
+
+        def one(s: int) -> Awaitable[Page[Device]]:
+            return self.search(None, DeviceFilter(tenant_id=stores[s][0], store_id=s), page)
+
+        result.update(await each(self.limit, [s for s in result if s in stores], one))
         return result
 
     async def search(self, principal: Principal | None, where: DeviceFilter, page: PageArgs) -> Page[Device]:
@@ -553,9 +551,10 @@ class FlowDevices(_Part):
 
 
 class FlowTenants(_Part):
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Tenant]:
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Tenant | Exception]:
         """`GET /tenants/{tenantUid}` per id, at most `concurrency` at once; a tenant the API does
-        not show the caller (404, or 403 for another tenant's) is absent."""
+        not show the caller (404, or 403 for another tenant's) is absent, one whose call failed
+        answers with the error."""
 
         async def one(tenant_uid: str) -> Tenant | None:
             try:
@@ -564,9 +563,7 @@ class FlowTenants(_Part):
                 return None
             return p.flow_tenant(self.read(p.FlowTenant, response))
 
-        wanted = list(dict.fromkeys(ids))
-        found = await gather_limited(self.limit, [functools.partial(one, t) for t in wanted])
-        return {t.id: t for t in found if t is not None}
+        return _present(await each(self.limit, ids, one))
 
 
 class FlowStores(_Part):
@@ -581,26 +578,21 @@ class FlowStores(_Part):
             return None
         return self._store(self.read(p.FlowStore, response))
 
-    async def get_many(self, ids: Sequence[int]) -> dict[int, Store]:
+    async def get_many(self, ids: Sequence[int]) -> dict[int, Store | Exception]:
         """Stores seen earlier in this request (by `flow_store_id`); others are absent."""
         stores = self.seen.now().stores
-        known = [stores[i] for i in dict.fromkeys(ids) if i in stores]
-        found = await gather_limited(self.limit, [functools.partial(self._one, t, s) for t, s in known])
-        return {s.id: s for s in found if s is not None}
+        return _present(await each(self.limit, [i for i in ids if i in stores], lambda i: self._one(*stores[i])))
 
-    async def get_many_by_uid(self, uids: Sequence[str]) -> dict[str, Store]:
+    async def get_many_by_uid(self, uids: Sequence[str]) -> dict[str, Store | Exception]:
         """`GET /tenants/{tenantUid}/stores/{storeUid}`: the tenant is the one the store was seen
         in during this request, else the caller's token's; a store without either is absent."""
         seen = self.seen.now().store_tenants
         fallback = token_tenant()
-        known = [(seen.get(u, fallback), u) for u in dict.fromkeys(uids)]
-        calls = [functools.partial(self._one, t, u) for t, u in known if t]
-        found = await gather_limited(self.limit, calls)
-        return {s.uid: s for s in found if s is not None}
+        tenant = {u: t for u in uids if (t := seen.get(u, fallback))}
+        return _present(await each(self.limit, tenant, lambda u: self._one(tenant[u], u)))
 
-    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store]]:
-        """`GET /tenants/{tenantUid}/stores` per tenant."""
-        wanted = list(dict.fromkeys(tenant_ids))
+    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store] | Exception]:
+        """`GET /tenants/{tenantUid}/stores` per tenant (a failed call: that tenant's error)."""
 
         async def one(tenant_uid: str) -> Page[Store]:
             path = _path("tenants", check_uid(tenant_uid, "tenantUid"), "stores")
@@ -612,8 +604,7 @@ class FlowStores(_Part):
                 page, fetch, p.FlowList[p.FlowStore], self._store, p.STORE_SORT_FIELDS, STORE_LOCAL_SORT
             )
 
-        pages = await gather_limited(self.limit, [functools.partial(one, t) for t in wanted])
-        return dict(zip(wanted, pages, strict=True))
+        return await each(self.limit, tenant_ids, one)
 
     async def _tills(self, tenant_uid: str, store_uid: str, store_id: int | None = None) -> list[Till]:
         """A store's tills; `store_id` is the integer id they are filed under (the store's own by
@@ -627,24 +618,28 @@ class FlowStores(_Part):
             tills.append(found if store_id is None else found.model_copy(update={"store_id": store_id}))
         return tills
 
-    async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till]]:
+    async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till] | Exception]:
         """Every requested store has an entry, empty when it has no tills or is unknown (see
-        `store_refs`); each till is filed under the id it was asked by."""
+        `store_refs`), its call's error when that failed; each till is filed under the id it
+        was asked by."""
         stores = await self.store_refs(store_ids)
-        result: dict[int, list[Till]] = {s: [] for s in store_ids}
-        known = [s for s in result if s in stores]
-        calls = [functools.partial(self._tills, *stores[s], s) for s in known]
-        lists = await gather_limited(self.limit, calls)
-        result.update(zip(known, lists, strict=True))
+        result: dict[int, list[Till] | Exception] = {s: [] for s in store_ids}
+        result.update(await each(self.limit, [s for s in result if s in stores], lambda s: self._tills(*stores[s], s)))
         return result
 
-    async def tills_get_many(self, ids: Sequence[str]) -> dict[str, Till]:
-        """Tills seen earlier in this request (through a device or a store's tills)."""
+    async def tills_get_many(self, ids: Sequence[str]) -> dict[str, Till | Exception]:
+        """Tills seen earlier in this request (through a device or a store's tills): one call per
+        store; the tills of a store whose call failed answer with its error."""
         tills = self.seen.now().tills
-        stores = list(dict.fromkeys(tills[i] for i in ids if i in tills))
-        lists = await gather_limited(self.limit, [functools.partial(self._tills, t, s) for t, s in stores])
-        wanted = set(ids)
-        return {till.id: till for found in lists for till in found if till.id in wanted}
+        lists = await each(self.limit, [tills[i] for i in ids if i in tills], lambda ts: self._tills(*ts))
+        found: dict[str, Till | Exception] = {}
+        for till_id in ids:
+            listed = lists.get(tills[till_id]) if till_id in tills else None
+            if isinstance(listed, Exception):
+                found[till_id] = listed
+            elif listed is not None:
+                found.update({t.id: t for t in listed if t.id == till_id})
+        return found
 
 
 class FlowRetail:
