@@ -23,6 +23,12 @@ from facade.settings import Settings
 
 PASSWORD = "facade-demo"
 SEED_PRODUCTS = 120
+UNLIMITED = {
+    "rate_limit_per_principal": "1000000/minute",
+    "rate_limit_per_address": "1000000/minute",
+    "login_attempts_per_username": "1000000/minute",
+    "login_attempts_per_address": "1000000/minute",
+}
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
@@ -32,6 +38,9 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
         "seed_on_start": False,
         "jwt_secret_file": tmp / "secret",
         "upstream_backoff": 0.05,
+        # The suite sends thousands of requests and sign-ins from one address; the rate-limit tests
+        # set the limits they test (tests/app/test_ratelimit.py), production gets the defaults.
+        **UNLIMITED,
     }
     values.update(overrides)
     return Settings(**values)

@@ -19,12 +19,14 @@ from typing import Any
 import orjson
 from graphql import GraphQLError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from facade.auth import TokenService, bearer_token
 from facade.backends.compose import compose
@@ -33,12 +35,13 @@ from facade.backends.local import LocalStore
 from facade.backends.local.seed import is_empty, seed
 from facade.backends.upstream.http import begin_request
 from facade.context import Context
-from facade.errors import FacadeError
+from facade.errors import FacadeError, RateLimited
 from facade.graph.compiled import CompiledExecutor
 from facade.graph.extensions import coded
 from facade.graph.schema import FacadeSchema, build_schema
 from facade.graphiql import graphiql_page
 from facade.loaders import Loaders
+from facade.ratelimit import RateLimits, address_key
 from facade.settings import Settings
 
 log = logging.getLogger("facade")
@@ -87,6 +90,16 @@ class GraphQLEndpoint:
                 JSON,
             )
         try:
+            await check_rate(request)
+        except RateLimited as refused:
+            # Refused before the request is read, as a proxy would: 429 under either media type.
+            return _reply(
+                {"errors": [{"message": refused.message, "extensions": {**refused.extensions, "code": refused.code}}]},
+                429,
+                media,
+                headers={"Retry-After": str(refused.extensions["retryAfter"])},
+            )
+        try:
             params = await _params(request)
         except _BadRequest as bad:
             return _reply(
@@ -123,7 +136,7 @@ class GraphQLEndpoint:
         body["data"] = result.data
         if result.data is None and result.errors and _pre_execution(result.errors):
             del body["data"]
-        return _reply(body, status, media)
+        return _reply(body, status, media, headers=context.response_headers or None)
 
     def graphiql(self, request: Request) -> Response:
         query = WELCOME
@@ -193,6 +206,22 @@ def _reply(body: dict[str, Any], status: int, media: str, headers: dict[str, str
     return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
 
 
+def client_address(request: Request) -> str:
+    """Who the request counts against when it has no valid token (see `trusted_proxies`)."""
+    return address_key(request.client.host if request.client else None)
+
+
+async def check_rate(request: Request) -> None:
+    """Counts the request against its principal's or its address's limit (RateLimited when spent)."""
+    state = request.app.state
+    subject = None
+    with contextlib.suppress(FacadeError):
+        token = bearer_token(request.headers.get("authorization"))
+        if token is not None:
+            subject = state.tokens.verify(token).subject
+    await state.ratelimit.check_request(subject, client_address(request))
+
+
 def build_context(request: Request) -> Context:
     state = request.app.state
     context = Context(
@@ -201,6 +230,8 @@ def build_context(request: Request) -> Context:
         loaders=Loaders(state.backend),
         request=request,
         tokens=state.tokens,
+        limits=state.ratelimit,
+        client_address=client_address(request),
     )
     try:
         token = bearer_token(request.headers.get("authorization"))
@@ -232,6 +263,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     tokens = TokenService(settings)
     schema = build_schema()
     endpoint = GraphQLEndpoint(schema, compiled=settings.compiled)
+    ratelimit = RateLimits(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -242,9 +274,12 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         gc.collect()
         gc.freeze()
         gc.set_threshold(settings.gc_threshold, 20, 100)
+        if ratelimit.shared and not await ratelimit.check():
+            log.warning("rate limits: Redis does not answer; counting in process memory until it does")
         try:
             yield
         finally:
+            await ratelimit.aclose()
             if owned:
                 await app.state.backend.aclose()
 
@@ -255,8 +290,14 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             Route("/health", health),
         ],
         lifespan=lifespan,
+        # X-Forwarded-For names the client only when a trusted proxy sent it (uvicorn's middleware:
+        # the right-most address that is not a trusted proxy).
+        middleware=[Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)]
+        if settings.trusted_proxies
+        else [],
     )
     app.state.settings = settings
+    app.state.ratelimit = ratelimit
     app.state.tokens = tokens
     app.state.forward_headers = frozenset(h.lower() for h in settings.forward_headers)
     if backend is not None:

@@ -94,6 +94,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         reload=args.reload,
         log_level=settings.log_level,
         access_log=False,
+        # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app trusts FACADE_TRUSTED_PROXIES.
+        proxy_headers=False,
     )
     return 0
 

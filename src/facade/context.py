@@ -7,13 +7,16 @@ one call, there is nothing to batch). May import loaders, backends' interfaces, 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from facade.auth import Principal, TokenService
 from facade.backends.interfaces import Backend
-from facade.errors import FacadeError, Unauthenticated
+from facade.errors import FacadeError, RateLimited, Unauthenticated
 from facade.loaders import Loaders
+from facade.ratelimit import RateLimits
 from facade.settings import Settings
 
 
@@ -40,6 +43,9 @@ class Context:
     # Root results of a compiled run that met an error, by response key: the standard executor
     # replays the request over them (graph/compiled.py) instead of calling the resolvers again.
     replay: dict[str, Any] | None = None
+    # Rate limits of the app, and the client they count this request against (ratelimit.py).
+    limits: RateLimits | None = None
+    client_address: str = "unknown"
 
     def principal_of(self, token: str) -> Principal | None:
         """The principal a token stands for, when facade can verify it (its own or a shared key)."""
@@ -49,6 +55,23 @@ class Context:
             return self.tokens.verify(token)
         except FacadeError:
             return None
+
+    @contextlib.asynccontextmanager
+    async def attempt(self, kind: str, account: str | None) -> AsyncIterator[None]:
+        """Wraps the check of a secret (a password, a pairing code): counted per account and per
+        address before the body runs; RateLimited (and a Retry-After header) instead of the body
+        when either is spent. When the body returns, the account's failures are cleared."""
+        if self.limits is None:
+            yield
+            return
+        try:
+            attempt = await self.limits.attempt(kind, account, self.client_address)
+        except RateLimited as refused:
+            wait = max(int(refused.extensions["retryAfter"]), int(self.response_headers.get("Retry-After", 0)))
+            self.response_headers["Retry-After"] = str(wait)
+            raise
+        yield
+        await self.limits.succeeded(attempt)
 
     def require_principal(self) -> Principal:
         if self.principal is not None:

@@ -6,7 +6,8 @@
     ├── Forbidden               FORBIDDEN          signed in, but not allowed (another tenant, not an admin)
     ├── NotFound                NOT_FOUND          the id names nothing (that the caller may see)
     ├── Conflict                CONFLICT           the request clashes with the current state
-    ├── RateLimited             RATE_LIMITED       an upstream asked us to slow down
+    ├── RateLimited             RATE_LIMITED       too many requests or attempts (retryAfter: seconds),
+    │                                              or an upstream asked us to slow down
     ├── UpstreamError           UPSTREAM_ERROR     an upstream failed or answered nonsense
     └── UpstreamTimeout         UPSTREAM_TIMEOUT   an upstream did not answer in time
 

@@ -9,7 +9,8 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 JwtAlgorithm = Literal["HS256", "HS384", "HS512"]
@@ -57,10 +58,51 @@ class Settings(BaseSettings):
         description="Request headers that may reach an upstream (lower case). Nothing else is forwarded.",
     )
 
+    # Rate limits (ratelimit.py), in the `limits` notation: "N/second|minute|hour|day", several
+    # joined by ";" (e.g. "20/second;1200/minute"). A real frontend stays far below them.
+    rate_limit_per_principal: str = Field(
+        "1200/minute", description="Requests per signed-in principal (a verified token's subject)."
+    )
+    rate_limit_per_address: str = Field(
+        "600/minute", description="Requests per client address from callers without a valid token."
+    )
+    login_attempts_per_username: str = Field(
+        "5/minute",
+        description="Failed tries per account at a secret: login per username, deviceLogin per user code, "
+        "linkDevice per device code, authorizeDevice per caller. A success clears the count.",
+    )
+    login_attempts_per_address: str = Field(
+        "30/minute",
+        description="Tries at a secret (login, deviceLogin, linkDevice, authorizeDevice, activateLicense "
+        "with a key) per client address, successful ones included.",
+    )
+    trusted_proxies: list[str] = Field(
+        [],
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For names the client "
+        '(e.g. ["127.0.0.1", "10.0.0.0/8"]). Empty: the socket peer is the client.',
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis that every worker and instance shares, e.g. redis://127.0.0.1:6379/0: rate-limit "
+        "counts live there. Unset: counts live in each process's memory.",
+    )
+    rate_limit_key_prefix: str = Field("facade-ratelimit", description="Prefix of facade's keys in Redis.")
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)
     log_level: str = "info"
+
+    @field_validator(
+        "rate_limit_per_principal",
+        "rate_limit_per_address",
+        "login_attempts_per_username",
+        "login_attempts_per_address",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_many(value)  # ValueError, reported with the setting's name, when malformed
+        return value
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or the one kept in jwt_secret_file (created once, mode 0600)."""

@@ -233,9 +233,11 @@ class DeviceMutations:
         check_uid(store_uid, "storeUid")
         if till_uid is not None:
             check_uid(till_uid, "tillUid")
-        return await info.context.backend.devices.authorize(  # type: ignore[return-value]
-            principal, device_code, tenant_uid, store_uid, till_uid, name
-        )
+        # A guessed device code would claim someone else's waiting device: count tries per caller.
+        async with info.context.attempt("authorizeDevice", principal.subject):
+            return await info.context.backend.devices.authorize(  # type: ignore[return-value]
+                principal, device_code, tenant_uid, store_uid, till_uid, name
+            )
 
     @root_mutation(
         Need.PUBLIC,
@@ -250,7 +252,9 @@ class DeviceMutations:
         password: str,
         system_information: str | None = None,
     ) -> LinkedDevice | None:
-        r = await info.context.backend.devices.link(device_code, app_id, user_code, password, system_information)
+        # The device code picks the tenant whose user's password is tried: count tries per code.
+        async with info.context.attempt("linkDevice", device_code):
+            r = await info.context.backend.devices.link(device_code, app_id, user_code, password, system_information)
         return LinkedDevice(device=r.device, device_token=r.device_token.token, token_expires=r.device_token.expires)  # type: ignore[arg-type]
 
     @root_mutation(
@@ -259,7 +263,8 @@ class DeviceMutations:
     )
     async def device_login(self, info: Info, user_code: str, password: str) -> DeviceSession | None:
         principal = info.context.require_principal()
-        r = await info.context.backend.devices.login(principal, user_code, password)
+        async with info.context.attempt("deviceLogin", f"{principal.tenant_id}/{user_code}"):
+            r = await info.context.backend.devices.login(principal, user_code, password)
         device = await info.context.loaders.device.load(principal.device_id) if principal.device_id else None
         return DeviceSession(
             access_token=r.access_token.token,

@@ -3,6 +3,7 @@ session), validation of a device's session, and registration of a device license
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
@@ -113,7 +114,10 @@ class LicenseMutations:
                 raise info.context.auth_error
             if session is None:
                 raise Unauthenticated("Sign in, or give a license key or an active session id.")
-        a = await info.context.backend.licenses.activate(principal, license_key or None, session)
+        # A licence key is a secret a caller may guess: count tries per address (a guess names no account).
+        guess = info.context.attempt("activateLicense", None) if license_key else contextlib.nullcontext()
+        async with guess:
+            a = await info.context.backend.licenses.activate(principal, license_key or None, session)
         return LicenseActivation(
             already_active=a.already_active,
             session=Session(id=a.session.id, timestamp=a.session.timestamp),

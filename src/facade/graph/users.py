@@ -163,7 +163,10 @@ class UserQueries:
 class UserMutations:
     @root_mutation(Need.PUBLIC, description="Sign in with a login (or e-mail) and password (FLECS auth/login).")
     async def login(self, info: Info, username: str, password: str) -> LoginPayload | None:
-        result = await info.context.backend.users.login(username, password)
+        # Counted per username and per address before the password is checked (ratelimit.py),
+        # so that 50 aliased logins in one request are 50 attempts.
+        async with info.context.attempt("login", username):
+            result = await info.context.backend.users.login(username, password)
         # An upstream's login payload can be thinner than the user record (FLECS sends id, names
         # and e-mail): read the whole record where the backend has one.
         user = await info.context.loaders.user.load(result.user.id) or result.user
