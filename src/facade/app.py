@@ -12,7 +12,7 @@ import contextlib
 import gc
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,13 @@ import orjson
 from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -35,7 +37,19 @@ from facade.backends.local import LocalStore
 from facade.backends.local.seed import is_empty, seed
 from facade.backends.upstream.http import begin_request
 from facade.context import Context
-from facade.errors import FacadeError, RateLimited
+from facade.errors import (
+    BadRequest,
+    DuplicateHeader,
+    FacadeError,
+    MethodNotAllowed,
+    NotAcceptable,
+    OperationNotDetermined,
+    PayloadTooLarge,
+    RateLimited,
+    RequestRefused,
+    UnsupportedMediaType,
+    UriTooLong,
+)
 from facade.graph.compiled import CompiledExecutor
 from facade.graph.extensions import coded
 from facade.graph.schema import FacadeSchema, build_schema
@@ -48,6 +62,7 @@ log = logging.getLogger("facade")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+EMPTY_DOCUMENT = {"message": "Syntax Error: Unexpected <EOF>.", "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
 STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
 EXAMPLE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -79,64 +94,53 @@ class GraphQLEndpoint:
         self.executor = CompiledExecutor(schema, enabled=compiled)
 
     async def handle(self, request: Request) -> Response:
-        if request.method == "GET" and _wants_html(request) and "query" not in request.query_params:
+        """One GraphQL-over-HTTP request. Refusals of the HTTP request itself (RequestRefused) are
+        answered with their 4xx status under either media type; request errors of GraphQL (parse,
+        validation, GetOperation, variables) with 200 under application/json and 400 under
+        application/graphql-response+json; a response from execution, field errors or not, 200."""
+        if request.method in ("GET", "HEAD") and _wants_html(request) and "query" not in request.query_params:
             return self.graphiql(request)
-        accept = request.headers.get("accept", "")
-        media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else JSON
-        if accept and media == JSON and not _accepts_json(accept):
-            return _reply(
-                {"errors": [{"message": "Accept application/json or " + GRAPHQL_RESPONSE}]},
-                406,
-                JSON,
-            )
+        media = JSON
         try:
-            await check_rate(request)
-        except RateLimited as refused:
+            media = _negotiate(request)
             # Refused before the request is read, as a proxy would: 429 under either media type.
-            return _reply(
-                {"errors": [{"message": refused.message, "extensions": {**refused.extensions, "code": refused.code}}]},
-                429,
-                media,
-                headers={"Retry-After": str(refused.extensions["retryAfter"])},
-            )
-        try:
+            await check_rate(request)
+            _check_request(request)
             params = await _params(request)
-        except _BadRequest as bad:
-            return _reply(
-                {"errors": [{"message": str(bad), "extensions": {"code": "BAD_REQUEST"}}]},
-                bad.status,
-                media,
-            )
-        allowed = (OperationType.QUERY,) if request.method == "GET" else None
-        context = build_context(request)
-        try:
             result = await self.executor.execute(
                 params["query"],
                 variable_values=params.get("variables"),
-                context_value=context,
+                context_value=(context := build_context(request)),
                 operation_name=params.get("operationName"),
-                allowed_operation_types=allowed,
+                allowed_operation_types=(OperationType.QUERY,) if request.method != "POST" else None,
             )
+        except RateLimited as limited:
+            retry = {"Retry-After": str(limited.extensions["retryAfter"])}
+            return _reply({"errors": [_error(limited)]}, 429, media, retry)
+        except RequestRefused as refused:
+            allow = {"Allow": "GET, POST"} if isinstance(refused, MethodNotAllowed) else None
+            return _reply({"errors": [_error(refused)]}, refused.status, media, allow)
         except InvalidOperationTypeError:
-            error = {
-                "message": "Only queries may be sent with GET; POST mutations.",
-                "extensions": {"code": "BAD_REQUEST"},
-            }
-            return _reply({"errors": [error]}, 405, media, headers={"Allow": "POST"})
+            wrong = MethodNotAllowed("Only queries may be sent with GET; POST mutations.")
+            return _reply({"errors": [_error(wrong)]}, wrong.status, media, {"Allow": "POST"})
+        except OperationNotDetermined as error:
+            return _request_error(_error(error), media=media)
+        except CannotGetOperationTypeError:  # Strawberry's GetOperation, for invalid documents
+            unknown = OperationNotDetermined("The document has no operation of the name given in `operationName`.")
+            return _request_error(_error(unknown), media=media)
+        except MissingQueryError:  # Strawberry's refusal of an empty document; GraphQL's is a syntax error
+            return _request_error(EMPTY_DOCUMENT, media=media)
         except Exception:  # pragma: no cover - the schema turns errors into results; this is a last guard
             log.exception("graphql execution failed")
-            return _reply({"errors": [{"message": "Internal server error."}]}, 500, media)
-        body: dict[str, Any] = {}
-        status = 200
-        if result.errors:
-            errors = [coded(e) for e in result.errors]
-            body["errors"] = [e.formatted for e in errors]
-            if result.data is None and media == GRAPHQL_RESPONSE:
-                status = 400  # the request failed before execution (spec: graphql-response+json)
-        body["data"] = result.data
-        if result.data is None and result.errors and _pre_execution(result.errors):
-            del body["data"]
-        return _reply(body, status, media, headers=context.response_headers or None)
+            masked = {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+            return _reply({"errors": [masked]}, 500, media)
+        errors = [coded(e).formatted for e in result.errors or ()]
+        if result.data is None and errors and _pre_execution(result.errors):
+            # A request error: nothing was executed. Field errors that null the whole `data`
+            # (execution happened) answer 200 with `data` below.
+            return _request_error(*errors, media=media)
+        body: dict[str, Any] = {"errors": errors, "data": result.data} if errors else {"data": result.data}
+        return _reply(body, 200, media, headers=context.response_headers or None)
 
     def graphiql(self, request: Request) -> Response:
         query = WELCOME
@@ -151,7 +155,18 @@ class GraphQLEndpoint:
 
 
 def _pre_execution(errors: list[GraphQLError]) -> bool:
+    """Whether errors are request errors (raised before execution): only field errors have a path."""
     return all(not e.path for e in errors)
+
+
+def _request_error(*errors: Mapping[str, object], media: str) -> Response:
+    """GraphQL request errors (parse, validation, GetOperation, variables): no `data` entry, and
+    400 under application/graphql-response+json; under application/json the spec asks 200."""
+    return _reply({"errors": list(errors)}, 400 if media == GRAPHQL_RESPONSE else 200, media)
+
+
+def _error(error: FacadeError) -> dict[str, Any]:
+    return {"message": error.message, "extensions": {**error.extensions, "code": error.code}}
 
 
 def _wants_html(request: Request) -> bool:
@@ -159,51 +174,127 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept
 
 
-def _accepts_json(accept: str) -> bool:
-    return any(t in accept for t in (JSON, "*/*", "application/*", "+json"))
+def _negotiate(request: Request) -> str:
+    """The response media type: the acceptable one of highest quality; on a tie, the spec's own
+    application/graphql-response+json. No Accept header, */* or application/* answer JSON, as
+    legacy clients expect. Raises NotAcceptable when Accept names neither type."""
+    header = ", ".join(request.headers.getlist("accept"))
+    if not header.strip():
+        return JSON
+    quality = {GRAPHQL_RESPONSE: 0.0, JSON: 0.0}
+    for item in header.split(","):
+        kind, _, parameters = item.partition(";")
+        kind = kind.strip().lower()
+        q = 1.0
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if kind in quality:
+            quality[kind] = max(quality[kind], q)
+        elif kind in ("*/*", "application/*"):
+            quality[JSON] = max(quality[JSON], q)
+    best = max(quality, key=lambda kind: (quality[kind], kind == GRAPHQL_RESPONSE))
+    if quality[best] <= 0:
+        raise NotAcceptable(f"Accept {JSON} or {GRAPHQL_RESPONSE}.")
+    return best
 
 
-class _BadRequest(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+def _check_request(request: Request) -> None:
+    """What is refused before the body is read: another method than GET or POST, a URL over
+    max_url_bytes, and a header facade reads or forwards as one value (Authorization,
+    X-Session-Id, Content-Type, FACADE_FORWARD_HEADERS) sent more than once: facade would verify
+    one value and an upstream might be sent another."""
+    if request.method not in ("GET", "HEAD", "POST"):
+        raise MethodNotAllowed("Send GraphQL requests with GET (queries) or POST.")
+    settings: Settings = request.app.state.settings
+    scope = request.scope
+    if len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > settings.max_url_bytes:
+        raise UriTooLong(f"The URL is over {settings.max_url_bytes} bytes: POST the request instead.")
+    single: frozenset[bytes] = request.app.state.single_headers
+    seen: set[bytes] = set()
+    for name, _ in scope["headers"]:
+        if name in single:
+            if name in seen:
+                header = name.decode("latin-1")
+                raise DuplicateHeader(f"The `{header}` header was sent more than once.", header=header)
+            seen.add(name)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with PayloadTooLarge as soon as it is known to be over `limit` bytes: by
+    its Content-Length before reading, or while streaming (a missing or wrong Content-Length
+    does not get a larger body read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is over {limit} bytes.", limit=limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The body is over {limit} bytes.", limit=limit)
+    return bytes(body)
+
+
+def _media_type(header: str) -> tuple[str, str | None]:
+    """A Content-Type's media type (lower case) and its charset parameter, if any."""
+    kind, *parameters = header.split(";")
+    charset = None
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return kind.strip().lower(), charset
 
 
 async def _params(request: Request) -> dict[str, Any]:
-    if request.method == "GET":
+    """The GraphQL-over-HTTP request parameters, checked for shape (BadRequest otherwise). An
+    empty or null optional parameter counts as absent; the query need not parse to be
+    well-formed, so an empty query is a GraphQL request error, not a refusal."""
+    if request.method != "POST":
         q = request.query_params
-        params: dict[str, Any] = {"query": q.get("query"), "operationName": q.get("operationName")}
-        if q.get("variables"):
-            try:
-                params["variables"] = orjson.loads(q["variables"])
-            except orjson.JSONDecodeError:
-                raise _BadRequest("`variables` is not valid JSON.") from None
+        params: dict[str, Any] = {"query": q.get("query"), "operationName": q.get("operationName") or None}
+        for name in ("variables", "extensions"):
+            if q.get(name):
+                try:
+                    params[name] = orjson.loads(q[name])
+                except orjson.JSONDecodeError:
+                    raise BadRequest(f"`{name}` is not valid JSON.") from None
     else:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        raw = await request.body()
+        header = request.headers.get("content-type")
+        if header is None:
+            raise UnsupportedMediaType("Say what the body is: send `Content-Type: application/json`.")
+        ctype, charset = _media_type(header)
+        if ctype not in ("application/json", "application/graphql") or charset not in (None, "utf-8", "utf8"):
+            raise UnsupportedMediaType("Send application/json (or application/graphql), in UTF-8.")
+        raw = await _read_body(request, request.app.state.settings.max_body_bytes)
         if ctype == "application/graphql":
-            params = {"query": raw.decode("utf-8", "replace")}
-        elif ctype in ("application/json", ""):
+            try:
+                params = {"query": raw.decode("utf-8")}
+            except UnicodeDecodeError:
+                raise BadRequest("The body is not valid UTF-8.") from None
+        else:
             try:
                 params = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                raise _BadRequest("The body is not valid JSON.") from None
+                raise BadRequest("The body is not valid JSON.") from None
             if not isinstance(params, dict):
-                raise _BadRequest("The body must be a JSON object (batched requests are not supported).")
-        else:
-            raise _BadRequest("Send application/json (or application/graphql).", 415)
-    if not isinstance(params.get("query"), str) or not params["query"].strip():
-        raise _BadRequest("Give a `query`.")
-    variables = params.get("variables")
-    if variables is not None and not isinstance(variables, dict):
-        raise _BadRequest("`variables` must be a JSON object.")
+                raise BadRequest("The body must be a JSON object (batched requests are not supported).")
+    if not isinstance(params.get("query"), str):
+        raise BadRequest("Give a `query` (a string).")
+    for name in ("variables", "extensions"):
+        if params.get(name) is not None and not isinstance(params[name], dict):
+            raise BadRequest(f"`{name}` must be a JSON object.")
     if params.get("operationName") is not None and not isinstance(params["operationName"], str):
-        raise _BadRequest("`operationName` must be a string.")
+        raise BadRequest("`operationName` must be a string.")
     return params
 
 
 def _reply(body: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
+    return Response(orjson.dumps(body), status_code=status, media_type=f"{media}; charset=utf-8", headers=headers)
 
 
 def client_address(request: Request) -> str:
@@ -283,23 +374,41 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             if owned:
                 await app.state.backend.aclose()
 
+    middleware = []
+    forwarded = {h.lower() for h in settings.forward_headers}
+    if settings.cors_origins:
+        # Outermost, so that refusals (413, 400...) carry the CORS headers too and a browser app
+        # can read them. Credentials travel in Authorization, never in cookies: no credentials mode.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=sorted({"accept", "content-type", "authorization", "x-session-id", *forwarded}),
+                max_age=600,
+            )
+        )
+    if settings.trusted_proxies:
+        # X-Forwarded-For names the client only when a trusted proxy sent it (uvicorn's middleware:
+        # the right-most address that is not a trusted proxy).
+        middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies))
     app = Starlette(
+        middleware=middleware,
         routes=[
-            Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+            # Every method reaches the endpoint, so that the others get a coded 405 too.
+            Route("/graphql", endpoint.handle, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
             Mount("/graphql/static", StaticFiles(directory=STATIC_DIR), name="graphiql-static"),
             Route("/health", health),
         ],
         lifespan=lifespan,
-        # X-Forwarded-For names the client only when a trusted proxy sent it (uvicorn's middleware:
-        # the right-most address that is not a trusted proxy).
-        middleware=[Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)]
-        if settings.trusted_proxies
-        else [],
     )
     app.state.settings = settings
     app.state.ratelimit = ratelimit
     app.state.tokens = tokens
     app.state.forward_headers = frozenset(h.lower() for h in settings.forward_headers)
+    app.state.single_headers = frozenset(
+        h.encode("latin-1") for h in {"authorization", "x-session-id", "content-type", *app.state.forward_headers}
+    )
     if backend is not None:
         app.state.backend = backend
     app.state.schema = schema

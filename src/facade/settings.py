@@ -88,6 +88,23 @@ class Settings(BaseSettings):
     )
     rate_limit_key_prefix: str = Field("facade-ratelimit", description="Prefix of facade's keys in Redis.")
 
+    # The HTTP edge (GraphQL over HTTP).
+    max_body_bytes: int = Field(
+        1_048_576,
+        gt=0,
+        description="Largest POST body, in bytes; a larger one is refused with HTTP 413 while it is read.",
+    )
+    max_url_bytes: int = Field(
+        16_384,
+        gt=0,
+        description="Largest request target (path and query string of a GET), in bytes; refused with HTTP 414.",
+    )
+    cors_origins: list[str] = Field(
+        [],
+        description='Origins a browser app may call facade from (CORS), e.g. ["https://shop.example"]; '
+        '["*"] for any. None by default.',
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)

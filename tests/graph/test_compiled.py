@@ -309,10 +309,8 @@ async def test_a_mutation_is_declined_and_answered(twins: Twins) -> None:
         ("{ __typename products(first: 1) { totalCount } }", "data.__typename"),
         ("{ products { nope } }", "GRAPHQL_VALIDATION_FAILED"),
         ("{ products(first: 1) { totalCount }", "GRAPHQL_PARSE_FAILED"),
-        # Without an operationName Strawberry runs the first operation; the standard path decides.
-        ("query A { stores { totalCount } } query B { products { totalCount } }", "data.stores"),
     ],
-    ids=["introspection", "root-typename", "validation", "parse", "two-operations-unnamed"],
+    ids=["introspection", "root-typename", "validation", "parse"],
 )
 async def test_documents_the_compiler_does_not_handle_are_declined_and_answered_as_before(
     twins: Twins, query: str, expect: str

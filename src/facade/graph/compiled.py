@@ -74,6 +74,7 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from facade.context import Context, Raised
+from facade.errors import OperationNotDetermined
 from facade.graph.base import EDGE, GUARD, NEED, EdgeSpec, check_need
 
 log = logging.getLogger("facade.graph.compiled")
@@ -649,6 +650,7 @@ class CompiledExecutor:
         operation_name: str | None,
         allowed_operation_types: Any = None,
     ) -> Any:
+        self.check_operation(query, operation_name)
         if self.enabled:
             plan_and_vars = self.prepare(query, variable_values, operation_name)
             if plan_and_vars is not None:
@@ -673,6 +675,25 @@ class CompiledExecutor:
             operation_name=operation_name,
             allowed_operation_types=allowed_operation_types,
         )
+
+    def check_operation(self, query: str, operation_name: str | None) -> None:
+        """GraphQL's GetOperation, before anything runs: raises OperationNotDetermined when a valid
+        document has several operations and no `operation_name`, or none of that name.
+
+        Strawberry alone would run the first operation of such a document (even a mutation).
+        Documents that do not parse or validate are left to the standard path, which reports
+        those errors first, as the GraphQL spec orders them."""
+        doc = self._document(query)
+        if doc.document is None or doc.errors:
+            return
+        operations = [d for d in doc.document.definitions if isinstance(d, OperationDefinitionNode)]
+        names = [d.name.value if d.name else None for d in operations]
+        if operation_name is None and len(names) > 1:
+            raise OperationNotDetermined(
+                f"The document has {len(names)} operations: name the one to run in `operationName`."
+            )
+        if operation_name is not None and operation_name not in names:
+            raise OperationNotDetermined("The document has no operation of the name given in `operationName`.")
 
     # -- planning -------------------------------------------------------------------------------
 
