@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from graphql import build_schema as build_graphql_schema
+
 from facade.cli import main
 from facade.graph.schema import build_schema
 
@@ -11,9 +13,28 @@ SDL = Path(__file__).resolve().parents[1] / "schema" / "schema.graphql"
 
 
 def test_exported_schema_matches_the_code() -> None:
-    assert SDL.read_text(encoding="utf-8") == build_schema().as_str() + "\n", (
+    assert SDL.read_text(encoding="utf-8") == build_schema().sdl(), (
         "schema/schema.graphql is stale: run `facade schema export`"
     )
+
+
+def test_exported_schema_names_its_root_types_explicitly() -> None:
+    exported = build_graphql_schema(SDL.read_text(encoding="utf-8"))
+    sdl = SDL.read_text(encoding="utf-8")
+
+    assert sdl.startswith("schema {\n  query: Query\n  mutation: Mutation\n}\n")
+    assert exported.query_type is not None and exported.query_type.name == "Query"
+    assert exported.mutation_type is not None and exported.mutation_type.name == "Mutation"
+    assert exported.subscription_type is None
+
+
+def test_no_type_is_named_like_a_root_type_it_is_not() -> None:
+    # Apollo Client's cache takes a type named Subscription (or Query, Mutation) for that root
+    # type, whatever the schema says, and does not normalise its records.
+    names = set(build_schema()._schema.type_map)
+
+    assert "Subscription" not in names
+    assert "CustomerSubscription" in names
 
 
 def test_schema_export_check_fails_on_drift(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def cmd_db_seed(args: argparse.Namespace) -> int:
 def cmd_schema_export(args: argparse.Namespace) -> int:
     from facade.graph.schema import build_schema
 
-    sdl = build_schema().as_str() + "\n"
+    sdl = build_schema().sdl()
     if args.check:
         current = Path(args.output).read_text(encoding="utf-8") if Path(args.output).exists() else ""
         if current != sdl:

@@ -40,6 +40,14 @@ class Mutation(UserMutations, ReviewMutations, DeviceMutations, LicenseMutations
 
 
 class FacadeSchema(strawberry.Schema):
+    def sdl(self) -> str:
+        """The SDL as exported to schema/schema.graphql: an explicit `schema { query mutation }`
+        block, then every type. GraphQL's printer leaves that block out when the root types have
+        their default names, and tools then guess the roots from the names alone."""
+        roots = {"query": self._schema.query_type, "mutation": self._schema.mutation_type}
+        block = "".join(f"  {kind}: {root.name}\n" for kind, root in roots.items() if root is not None)
+        return f"schema {{\n{block}}}\n\n{self.as_str()}\n"
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # ErrorCodes has logged what is unexpected; expected errors are answers, not incidents.
         return None

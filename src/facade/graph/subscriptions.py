@@ -1,4 +1,8 @@
-"""Subscriptions (FLECS orders): billing and line items pointing at products."""
+"""Subscriptions (FLECS orders): billing and line items pointing at products.
+
+The GraphQL type is `CustomerSubscription`, not `Subscription`: Apollo Client's cache (and other
+tools) take a type of that name for the subscription root type, and would not normalise these
+records (`viewer { subscriptions }` read back from its cache lost data)."""
 
 from __future__ import annotations
 
@@ -35,8 +39,8 @@ class LineItem:
     product: Annotated[Product, strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
 
 
-@strawberry.type(description="A user's subscription (an order with line items).")
-class Subscription:
+@strawberry.type(description="A customer's subscription (a FLECS order with line items).")
+class CustomerSubscription:
     id: strawberry.ID
     status: str
     billing: Billing
@@ -50,6 +54,6 @@ class Subscription:
         return strawberry.ID(str(self.user_id))  # type: ignore[attr-defined]
 
 
-@strawberry.type(description="A page of Subscription items (Relay).")
-class SubscriptionConnection(Connection[Subscription]):
+@strawberry.type(description="A page of CustomerSubscription items (Relay).")
+class CustomerSubscriptionConnection(Connection[CustomerSubscription]):
     pass

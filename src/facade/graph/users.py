@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from facade.graph.products import ProductConnection
     from facade.graph.reviews import ReviewConnection
     from facade.graph.stores import Store
-    from facade.graph.subscriptions import SubscriptionConnection
+    from facade.graph.subscriptions import CustomerSubscriptionConnection
     from facade.graph.tenants import Tenant
 
 TenantRoleEnum = strawberry.enum(TenantRole, name="TenantRole", description="A user's role in their tenant.")
@@ -99,13 +99,15 @@ class User:
         filters=[("store_id", int | None, None)],
         description="Apps the user bought (FLECS my/products/apps).",
     )
-    subscriptions: Annotated[SubscriptionConnection, strawberry.lazy("facade.graph.subscriptions")] | None = paged(
-        "subscriptions_by_user",
-        "id",
-        sort=SubscriptionSort,
-        guard=self_or_tenant_admin,
-        filters=[("store_id", int | None, None)],
-        description="The user's subscriptions (FLECS my/subscriptions).",
+    subscriptions: Annotated[CustomerSubscriptionConnection, strawberry.lazy("facade.graph.subscriptions")] | None = (
+        paged(
+            "subscriptions_by_user",
+            "id",
+            sort=SubscriptionSort,
+            guard=self_or_tenant_admin,
+            filters=[("store_id", int | None, None)],
+            description="The user's subscriptions (FLECS my/subscriptions).",
+        )
     )
     licenses: Annotated[LicenseConnection, strawberry.lazy("facade.graph.licenses")] | None = paged(
         "licenses_by_user",
