@@ -23,8 +23,10 @@ def test_exported_schema_names_its_root_types_explicitly() -> None:
     sdl = SDL.read_text(encoding="utf-8")
 
     assert sdl.startswith("schema {\n  query: Query\n  mutation: Mutation\n}\n")
-    assert exported.query_type is not None and exported.query_type.name == "Query"
-    assert exported.mutation_type is not None and exported.mutation_type.name == "Mutation"
+    assert exported.query_type is not None
+    assert exported.query_type.name == "Query"
+    assert exported.mutation_type is not None
+    assert exported.mutation_type.name == "Mutation"
     assert exported.subscription_type is None
 
 
