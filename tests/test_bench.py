@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -178,3 +180,114 @@ def test_bench_soak_slope_and_verdict() -> None:
     line = run.render_soak([soak]).splitlines()[2]
     assert line.startswith("| facade-local | list-100 | 32 | 300 | 40.0 | 900.00 | 0 | 200.0 | 215.0 | 215.0 | 3.00 |")
     assert line.endswith("| 7.5 | growing |")
+
+
+# --- bench/abuse.py ------------------------------------------------------------------------------
+
+ABUSE_SPEC = importlib.util.spec_from_file_location("bench_abuse", Path(run.__file__).with_name("abuse.py"))
+assert ABUSE_SPEC is not None
+assert ABUSE_SPEC.loader is not None
+abuse = importlib.util.module_from_spec(ABUSE_SPEC)
+sys.modules["bench_abuse"] = abuse
+ABUSE_SPEC.loader.exec_module(abuse)
+
+ISSUE_QUERY = (
+    "{ stores(first:100){ nodes { products(first:20){ nodes { store { products(first:20) { nodes { store { "
+    "products(first:20) { nodes { store { products(first:20) { nodes { id name } } } } } } } } } } } } } }"
+)
+
+
+def test_abuse_sends_the_issues_attacks() -> None:
+    assert abuse.nested(3) == ISSUE_QUERY
+    assert abuse.nested(4).count("store {") == 4
+    fields = re.findall(r"a\d+: products\(([^)]*)\)", abuse.aliases(2000))
+    assert len(fields) == len(set(fields)) == 2000  # no two aliases with the same arguments
+    assert abs(len(abuse.repeated_fields(300_000)) - 300_000) < 10
+    assert len(abuse.padded(1_000_000)) == 1_000_000
+    assert abuse.logins(50).count("login(") == 50
+    names = [a.name for a in abuse.attacks(False)]
+    assert len(names) == len(set(names))
+    assert {"nested-3", "nested-4", "aliases-2000", "document-10MB", "body-50MB", "login-50", "wide-legal"} <= set(
+        names
+    )
+    upstream = [a for a in abuse.attacks(False) if a.mode == "upstream"]
+    assert [a.faults for a in upstream] == [
+        ("GET /api/v2/products*=latency:12000",),
+        ("GET /api/v2/products*=status:429;retry_after=120",),
+        ("GET /api/v2/products*=drop",),
+    ]
+
+
+def test_abuse_probes_count_failures_as_slowest() -> None:
+    samples = [abuse.Sample(due=float(i), seconds=0.01 * (i + 1)) for i in range(99)]
+    samples.append(abuse.Sample(due=99.0, seconds=math.inf))
+    stats = abuse.probe_stats(samples, 0.0, 100.0)
+    assert (stats["n"], stats["failed"], stats["censored"]) == (100, 1, 0)
+    assert math.isclose(stats["p50_ms"], 500.0)
+    assert math.isclose(stats["p99_ms"], 990.0)
+    assert math.isinf(abuse.probe_stats(samples, 99.0, 100.0)["p99_ms"])
+    assert abuse.probe_stats(samples, 200.0, 300.0) == {
+        "n": 0,
+        "failed": 0,
+        "censored": 0,
+        "p50_ms": None,
+        "p99_ms": None,
+    }
+    assert abuse.percentile([3.0, 1.0, 2.0], 50) == 2.0
+
+    answer = (
+        b'{"errors":[{"message":"x","extensions":{"code":"RATE_LIMITED"}},{"extensions": {"code": "RATE_LIMITED"}}]}'
+    )
+    assert abuse.codes_in(answer) == {"RATE_LIMITED": 2}
+    logins = json.dumps(
+        {
+            "data": {"a0": None, "a1": None, "a2": None},
+            "errors": [
+                {"path": ["a0"], "extensions": {"code": "UNAUTHENTICATED"}},
+                {"path": ["a1"], "extensions": {"code": "RATE_LIMITED"}},
+                {"path": ["a2"], "extensions": {"code": "RATE_LIMITED"}},
+            ],
+        }
+    ).encode()
+    assert abuse.login_attempts([logins]) == (1, 3)
+
+
+def test_abuse_verdict_names_each_missed_target() -> None:
+    good = {"statuses": [200], "seconds": 0.2, "growth_mb": 10.0, "during": {"p99_ms": 30.0}}
+    assert abuse.judge(good, 20.0, 1.0) == (True, [])
+    refused = good | {"statuses": [413], "codes": {"BAD_REQUEST": 1}}
+    assert abuse.judge(refused, 20.0, 1.0)[0] is True
+    met, why = abuse.judge(good | {"seconds": 6.9, "growth_mb": 524.0, "during": {"p99_ms": 6684.0}}, 43.0, 1.0)
+    assert not met
+    assert why == ["> 1 s", "> 50 MB", "simple p99 > 2× unloaded"]
+    assert abuse.judge(good | {"killed": True}, 20.0, 1.0)[1] == ["killed at the RSS cap"]
+    assert abuse.judge(good | {"timed_out": True}, 20.0, 1.0)[1] == ["no answer within the client timeout"]
+    assert abuse.judge(good | {"statuses": [500]}, 20.0, 1.0)[1] == ["HTTP 5xx"]
+    assert abuse.judge(good | {"calls": 6, "calls_goal": 3}, 20.0, 1.0)[1] == ["6 upstream calls > 3"]
+    assert abuse.judge(good | {"seconds": 10.2}, 20.0, 10.5)[0] is True  # an upstream deadline
+
+    row = good | {"attack": "wide-legal", "bytes": 33_000, "peak_mb": 91.0, "unloaded_p99_ms": 20.0, "met": True}
+    row |= {"codes": {}, "notes": []}
+    line = abuse.render([row]).splitlines()[2]
+    assert line == "| wide-legal | 200 | 0.20 s | 32.2 kB | 91 MB (+10) | – / 30 ms | 20 ms | – | met |"
+    killed = row | {"attack": "nested-4", "killed": True, "cap_mb": 3072.0, "seconds": 25.6, "statuses": []}
+    killed |= {"error": "server killed", "met": False, "why": ["killed at the RSS cap"]}
+    assert "| nested-4 | server killed | 25.6 s (killed) |" in abuse.render([killed])
+    assert "> 3,072 MB, killed" in abuse.render([killed])
+
+
+def test_abuse_quick_run_measures_a_real_server(tmp_path: Path) -> None:
+    """The harness end to end on small attacks: a facade subprocess, probes, RSS, the table."""
+    assert abuse.main(["--quick", "--out", str(tmp_path)]) == 0
+    (table,) = tmp_path.glob("abuse-*.md")
+    text = table.read_text()
+    assert "Simple query unloaded (p50 / p99, pooled): local " in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and " | " in line and "---" not in line]
+    measured = {line.split(" | ")[0][2:]: line for line in rows[1 : 1 + len(abuse.attacks(True))]}
+    assert set(measured) == {a.name for a in abuse.attacks(True)}
+    for line in measured.values():
+        assert line.split(" | ")[1].startswith("200"), line  # each attack got an HTTP answer
+    assert "5 of 5 passwords checked" in measured["login-5"]
+    (data,) = tmp_path.glob("abuse-*.json")
+    document = json.loads(data.read_text())
+    assert all(row["during"]["n"] > 0 and row["peak_mb"] > 0 for row in document["rows"])
