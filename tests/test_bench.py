@@ -286,7 +286,7 @@ def test_abuse_quick_run_measures_a_real_server(tmp_path: Path) -> None:
     measured = {line.split(" | ")[0][2:]: line for line in rows[1 : 1 + len(abuse.attacks(True))]}
     assert set(measured) == {a.name for a in abuse.attacks(True)}
     for line in measured.values():
-        assert line.split(" | ")[1].startswith("200"), line  # each attack got an HTTP answer
+        assert re.match(r"[1-5]\d\d", line.split(" | ")[1]), line  # each attack got an HTTP answer
     assert "5 of 5 passwords checked" in measured["login-5"]
     (data,) = tmp_path.glob("abuse-*.json")
     document = json.loads(data.read_text())
