@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 
 from facade.sandbox import create_sandbox_app
@@ -45,3 +46,32 @@ def start_sandbox(settings: Settings, timeout: float = 30.0) -> RunningSandbox:
             raise AssertionError("the sandbox did not start")
         time.sleep(0.02)
     return RunningSandbox(url=f"http://{HOST}:{port}", server=server, thread=thread, sock=sock)
+
+
+class SandboxControl:
+    """A running sandbox's control routes (`/__sandbox`): the faults it injects, the calls it got."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=url, timeout=10.0)
+
+    async def faults(self, *rules: str) -> None:
+        """Replaces the fault rules with `rules` (spec strings); none clears them."""
+        await self.http.delete("/__sandbox/faults")
+        if rules:
+            response = await self.http.post("/__sandbox/faults", json=list(rules))
+            assert response.status_code == 200, response.text
+
+    async def calls(self) -> dict[str, int]:
+        """The calls counted since the last look (per `METHOD /route/template`), then reset."""
+        counted: dict[str, int] = (await self.http.get("/__sandbox/calls")).json()["calls"]
+        await self.http.delete("/__sandbox/calls")
+        return counted
+
+    async def __aenter__(self) -> SandboxControl:
+        await self.faults()
+        await self.calls()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.faults()
+        await self.http.aclose()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import email.utils
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -15,6 +17,7 @@ import pytest
 from facade.backends.interfaces import ProductQuery
 from facade.backends.upstream.flecs import FlecsConsole
 from facade.backends.upstream.http import HttpSettings, UpstreamClient, begin_request
+from facade.deadline import Deadline
 from facade.errors import FacadeError, Unauthenticated
 from facade.models import PageArgs
 from support.samples import flecs_product
@@ -187,13 +190,40 @@ async def test_retry_after_is_honoured(make: Callable[..., FlecsConsole]) -> Non
     assert script.calls == 2
 
 
-async def test_retry_after_is_capped(make: Callable[..., FlecsConsole]) -> None:
+async def test_a_retry_after_beyond_the_longest_wait_is_not_waited_for(make: Callable[..., FlecsConsole]) -> None:
     answers = iter([httpx.Response(429, headers={"Retry-After": "3600"}), httpx.Response(200, json=products_body([1]))])
-    console = make(Script(lambda request: next(answers)), max_retry_after=0.1)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
-    assert loop.time() - started < 2
+    script = Script(lambda request: next(answers))
+    console = make(script, max_retry_after=0.1)
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    # Asking again before the upstream's time would only be refused again: the caller is told when.
+    assert err.value.code == "RATE_LIMITED"
+    assert err.value.extensions["retryAfter"] == 3600
+    assert script.calls == 1
+
+
+@pytest.mark.parametrize(("ahead", "calls", "code"), [(120, 1, "RATE_LIMITED"), (-60, 2, None)])
+async def test_a_retry_after_date_is_read_against_the_deadline(
+    make: Callable[..., FlecsConsole], ahead: int, calls: int, code: str | None
+) -> None:
+    when = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ahead), usegmt=True)
+    answers = iter([httpx.Response(429, headers={"Retry-After": when}), httpx.Response(200, json=products_body([1]))])
+    script = Script(lambda request: next(answers))
+    console = make(script, max_retry_after=600.0)
+
+    async def within_a_second() -> Any:
+        begin_request({}, ALLOWED, Deadline.after(1.0))
+        return await console.products.page_all(ProductQuery(), PAGE)
+
+    if code is None:
+        page = await asyncio.create_task(within_a_second())
+        assert [p.id for p in page.items] == [1]
+    else:
+        with pytest.raises(FacadeError) as err:
+            await asyncio.create_task(within_a_second())
+        assert err.value.code == code
+        assert 100 < err.value.extensions["retryAfter"] <= 120
+    assert script.calls == calls
 
 
 # -- bodies and transport failures ------------------------------------------------------------

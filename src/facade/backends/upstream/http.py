@@ -1,6 +1,7 @@
 """The HTTP layer every upstream client shares: one pooled `httpx.AsyncClient` per API and
-process, timeouts, retries of idempotent GETs, credentials forwarded from an allow-list, identical
-GETs made once per GraphQL request, and upstream statuses mapped to facade's error codes.
+process, timeouts, retries of idempotent GETs within the request's deadline, credentials forwarded
+from an allow-list, identical GETs made once per GraphQL request, and upstream statuses mapped to
+facade's error codes.
 
     status          error (code)
     400, 422        BadUserInput      BAD_USER_INPUT
@@ -16,6 +17,15 @@ GETs made once per GraphQL request, and upstream statuses mapped to facade's err
 Clients see facade's message, never the upstream's body; the body's reason is logged at debug
 level (it is the upstream's text, not a credential). Writes are never retried.
 
+Time: a GraphQL request has one deadline (facade/deadline.py), carried by its scope. Each attempt
+may take min(timeout, time left), all of it (connecting, sending, reading the body) counted. A GET
+is retried (after a 429, 502, 503, 504, a timeout or a failed connection) only while the wait
+before the retry and `min_attempt` seconds of attempt still fit before the deadline; a Retry-After
+(seconds or an HTTP date) longer than `max_retry_after` or than what is left is not waited for:
+the status is answered at once (RATE_LIMITED carries `retryAfter`). Once the deadline has passed no
+call is started: UPSTREAM_TIMEOUT. One attempt is one call at the upstream: the transport itself
+never retries (see `SingleAttemptTransport`).
+
 The transport: httpx's own pool slows down as concurrency rises on this kind of machine
 (research/perf-baseline.md: 394 req/s at 32 tasks against 3,695 through aiohttp), so by default
 requests go through an aiohttp transport behind the httpx API (`httpx-aiohttp`).
@@ -27,6 +37,7 @@ import asyncio
 import contextvars
 import email.utils
 import logging
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -35,7 +46,10 @@ from typing import Any, Literal
 
 import httpx
 import orjson
+from aiohttp import ClientSession
+from httpx_aiohttp import AiohttpTransport
 
+from facade.deadline import Deadline
 from facade.errors import (
     BadUserInput,
     Conflict,
@@ -62,24 +76,31 @@ class HttpSettings:
     retries: int = 2
     backoff: float = 0.2
     max_retry_after: float = 5.0
+    # The least time worth starting an attempt with: a retry that would get less is not made.
+    min_attempt: float = 0.05
     transport: Transport = "aiohttp"
 
 
 @dataclass(eq=False)
 class RequestScope:
-    """What one GraphQL request lends its upstream calls: the caller's allow-listed headers and
-    the GETs already made (or in flight), so identical GETs are sent once."""
+    """What one GraphQL request lends its upstream calls: the caller's allow-listed headers, its
+    deadline (None: each attempt has only the client's timeout) and the GETs already made (or in
+    flight), so identical GETs are sent once."""
 
     headers: dict[str, str] = field(default_factory=dict)
+    deadline: Deadline | None = None
     gets: dict[tuple[Any, ...], asyncio.Future[UpstreamResponse]] = field(default_factory=dict)
 
 
 _scope: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar("facade_upstream_scope", default=None)
 
 
-def begin_request(headers: Mapping[str, str], allowed: frozenset[str]) -> RequestScope:
-    """Starts a request's scope: only allow-listed headers are kept (lower-case names)."""
-    scope = RequestScope(headers={k.lower(): v for k, v in headers.items() if k.lower() in allowed})
+def begin_request(
+    headers: Mapping[str, str], allowed: frozenset[str], deadline: Deadline | None = None
+) -> RequestScope:
+    """Starts a request's scope: only allow-listed headers are kept (lower-case names); every
+    upstream call of the request ends by `deadline`."""
+    scope = RequestScope(headers={k.lower(): v for k, v in headers.items() if k.lower() in allowed}, deadline=deadline)
     _scope.set(scope)
     return scope
 
@@ -105,16 +126,36 @@ class UpstreamResponse:
             raise UpstreamError(f"The {api} answered with a body that is not JSON.", upstream=api) from None
 
 
+class SingleAttemptTransport(AiohttpTransport):
+    """httpx-aiohttp's transport, with aiohttp's own retry turned off.
+
+    aiohttp's `ClientSession` sends an idempotent request (GET, HEAD, OPTIONS, TRACE, PUT,
+    DELETE) a second time when the connection fails under it (`ServerDisconnectedError`,
+    `ClientOSError`), on a fresh connection as on a kept-alive one, and has no public switch for
+    it (aio-libs/aiohttp#10790): one of our attempts reached the upstream twice, and a PUT or
+    DELETE could be applied twice. `_retry_connection` is the flag aiohttp's own test client
+    clears; the retries that remain are ours, counted against the request's deadline.
+    """
+
+    def get_client(self) -> ClientSession:
+        session = super().get_client()
+        if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp renamed it
+            raise RuntimeError("aiohttp no longer has ClientSession._retry_connection: review SingleAttemptTransport")
+        session._retry_connection = False
+        return session
+
+
 def make_transport(settings: HttpSettings) -> httpx.AsyncBaseTransport:
     limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
     if settings.transport == "aiohttp":
-        from httpx_aiohttp import AiohttpTransport
-
-        return AiohttpTransport(limits=limits)
+        return SingleAttemptTransport(limits=limits)
+    # httpcore retries only failed connects, and only when asked to (`retries`, 0 by default).
     return httpx.AsyncHTTPTransport(limits=limits)
 
 
-def retry_after(headers: httpx.Headers, cap: float) -> float | None:
+def retry_after(headers: httpx.Headers, cap: float = math.inf) -> float | None:
+    """Seconds a Retry-After header asks for (delay-seconds or an HTTP date), at most `cap`;
+    None when there is no header or it is neither."""
     value = headers.get("retry-after")
     if not value:
         return None
@@ -235,34 +276,55 @@ class UpstreamClient:
         json: Any = None,
         retry: bool,
     ) -> UpstreamResponse:
-        attempts = 1 + (self.settings.retries if retry else 0)
+        """The response, or the error of the last attempt; retried (`retry`) within the deadline."""
+        retries = self.settings.retries if retry else 0
+        deadline = current_scope().deadline
         content = orjson.dumps(json) if json is not None else None
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                raw = await self.http.request(method, path, params=params, headers=headers, content=content)
-            except httpx.TimeoutException as exc:
-                if _dropped(exc):
-                    if last:
-                        raise UpstreamError(f"The {self.api} closed the connection.", upstream=self.api) from None
-                elif last:
-                    raise UpstreamTimeout(f"The {self.api} did not answer in time.", upstream=self.api) from None
-            except httpx.HTTPError:
-                if last:
-                    raise UpstreamError(f"The {self.api} could not be reached.", upstream=self.api) from None
-            else:
-                response = UpstreamResponse(status=raw.status_code, headers=raw.headers, content=raw.content)
-                if last or response.status not in RETRYABLE:
-                    return response
-                wait = retry_after(response.headers, self.settings.max_retry_after)
-                if wait is not None:
-                    await asyncio.sleep(wait)
-                    continue
-            # Exponential backoff with full jitter, so retrying callers do not stampede.
-            await asyncio.sleep(random.uniform(0, self.settings.backoff * 2**attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+        request = self.http.build_request(method, path, params=params, headers=headers, content=content)
+        attempt = 0
+        while True:
+            outcome = await self._attempt(request, deadline)
+            if isinstance(outcome, UpstreamResponse) and outcome.status not in RETRYABLE:
+                return outcome
+            wait = self._wait_before_retry(outcome, attempt) if attempt < retries else None
+            if wait is None or (deadline is not None and not deadline.covers(wait + self.settings.min_attempt)):
+                break
+            await asyncio.sleep(wait)
+            attempt += 1
+        if isinstance(outcome, UpstreamResponse):
+            return outcome
+        raise outcome
+
+    async def _attempt(self, request: httpx.Request, deadline: Deadline | None) -> UpstreamResponse | FacadeError:
+        """One call, given min(timeout, time left) in all; its failure as the error to raise."""
+        budget = self.settings.timeout if deadline is None else min(self.settings.timeout, deadline.left())
+        if budget <= 0:
+            return UpstreamTimeout(f"The {self.api} was not called: the request's time is up.", upstream=self.api)
+        try:
+            # httpx's timeouts bound each phase (connect, each read); this bounds the whole call.
+            async with asyncio.timeout(budget):
+                raw = await self.http.send(request)
+        except TimeoutError:
+            return UpstreamTimeout(f"The {self.api} did not answer in time.", upstream=self.api)
+        except httpx.TimeoutException as exc:
+            if _dropped(exc):
+                return UpstreamError(f"The {self.api} closed the connection.", upstream=self.api)
+            return UpstreamTimeout(f"The {self.api} did not answer in time.", upstream=self.api)
+        except httpx.HTTPError:
+            return UpstreamError(f"The {self.api} could not be reached.", upstream=self.api)
+        return UpstreamResponse(status=raw.status_code, headers=raw.headers, content=raw.content)
+
+    def _wait_before_retry(self, outcome: UpstreamResponse | FacadeError, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt; None: answer now (the upstream asked for a
+        longer pause than facade waits)."""
+        if isinstance(outcome, UpstreamResponse):
+            asked = retry_after(outcome.headers)
+            if asked is not None:
+                return asked if asked <= self.settings.max_retry_after else None
+        # Exponential backoff with full jitter, so retrying callers do not stampede.
+        return random.uniform(0, self.settings.backoff * 2**attempt)
 
 
 def _dropped(exc: BaseException) -> bool:
