@@ -37,6 +37,7 @@ from facade.backends.local import LocalStore
 from facade.backends.local.seed import is_empty, seed
 from facade.backends.upstream.http import begin_request
 from facade.context import Context
+from facade.deadline import Deadline, Overdue
 from facade.errors import (
     BadRequest,
     DuplicateHeader,
@@ -47,6 +48,7 @@ from facade.errors import (
     PayloadTooLarge,
     RateLimited,
     RequestRefused,
+    RequestTimeout,
     UnsupportedMediaType,
     UriTooLong,
 )
@@ -65,6 +67,9 @@ JSON = "application/json"
 EMPTY_DOCUMENT = {"message": "Syntax Error: Unexpected <EOF>.", "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
 STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
 EXAMPLE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Past the request's deadline, the time the endpoint still gives an execution to assemble what it
+# has before it stops waiting (fields waiting on upstreams have answered UPSTREAM_TIMEOUT by then).
+DEADLINE_GRACE = 0.5
 
 WELCOME = """# Welcome to facade: one graph over FLECS Console and Flow Retail.
 # Sign in with the `login` mutation (alice / facade-demo), then add the header
@@ -98,6 +103,7 @@ class GraphQLEndpoint:
         answered with their 4xx status under either media type; request errors of GraphQL (parse,
         validation, GetOperation, variables) with 200 under application/json and 400 under
         application/graphql-response+json; a response from execution, field errors or not, 200."""
+        deadline = Deadline.after(request.app.state.settings.request_timeout)
         if request.method in ("GET", "HEAD") and _wants_html(request) and "query" not in request.query_params:
             return self.graphiql(request)
         media = JSON
@@ -107,13 +113,18 @@ class GraphQLEndpoint:
             await check_rate(request)
             _check_request(request)
             params = await _params(request)
-            result = await self.executor.execute(
+            execution = self.executor.execute(
                 params["query"],
                 variable_values=params.get("variables"),
-                context_value=(context := build_context(request)),
+                context_value=(context := build_context(request, deadline)),
                 operation_name=params.get("operationName"),
                 allowed_operation_types=(OperationType.QUERY,) if request.method != "POST" else None,
             )
+            result = await deadline.finish(execution, DEADLINE_GRACE)
+        except Overdue as late:
+            log.warning("a request was stopped at its deadline: %s", late)
+            stopped = RequestTimeout(f"The request did not finish within its {deadline.seconds:g} s.")
+            return _reply({"errors": [_error(stopped)], "data": None}, 200, media)
         except RateLimited as limited:
             retry = {"Retry-After": str(limited.extensions["retryAfter"])}
             return _reply({"errors": [_error(limited)]}, 429, media, retry)
@@ -313,7 +324,7 @@ async def check_rate(request: Request) -> None:
     await state.ratelimit.check_request(subject, client_address(request))
 
 
-def build_context(request: Request) -> Context:
+def build_context(request: Request, deadline: Deadline | None = None) -> Context:
     state = request.app.state
     context = Context(
         settings=state.settings,
@@ -323,6 +334,7 @@ def build_context(request: Request) -> Context:
         tokens=state.tokens,
         limits=state.ratelimit,
         client_address=client_address(request),
+        deadline=deadline,
     )
     try:
         token = bearer_token(request.headers.get("authorization"))
@@ -331,8 +343,9 @@ def build_context(request: Request) -> Context:
     except FacadeError as err:
         context.auth_error = err
     context.session_id = request.headers.get("x-session-id") or None
-    # Upstream calls of this request may forward these (and only these) of the caller's headers.
-    begin_request(request.headers, state.forward_headers)
+    # Upstream calls of this request may forward these (and only these) of the caller's headers,
+    # and end by its deadline.
+    begin_request(request.headers, state.forward_headers, deadline)
     return context
 
 

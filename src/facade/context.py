@@ -14,6 +14,7 @@ from typing import Any
 
 from facade.auth import Principal, TokenService
 from facade.backends.interfaces import Backend
+from facade.deadline import Deadline
 from facade.errors import FacadeError, RateLimited, Unauthenticated
 from facade.loaders import Loaders
 from facade.ratelimit import RateLimits
@@ -40,6 +41,9 @@ class Context:
     request: Any = None
     tokens: TokenService | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
+    # When the whole response is due (FACADE_REQUEST_TIMEOUT from the request's arrival); the
+    # upstream calls of the request end by it.
+    deadline: Deadline | None = None
     # Root results of a compiled run that met an error, by response key: the standard executor
     # replays the request over them (graph/compiled.py) instead of calling the resolvers again.
     replay: dict[str, Any] | None = None

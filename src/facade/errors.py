@@ -9,7 +9,8 @@
     ├── RateLimited             RATE_LIMITED       too many requests or attempts (retryAfter: seconds),
     │                                              or an upstream asked us to slow down
     ├── UpstreamError           UPSTREAM_ERROR     an upstream failed or answered nonsense
-    ├── UpstreamTimeout         UPSTREAM_TIMEOUT   an upstream did not answer in time
+    ├── UpstreamTimeout         UPSTREAM_TIMEOUT   an upstream did not answer in time (or by the deadline)
+    ├── RequestTimeout          REQUEST_TIMEOUT    the request did not finish by its deadline (no data)
     ├── OperationNotDetermined  OPERATION_RESOLUTION_FAILURE  GraphQL's GetOperation failed (no
     │                                                  operationName for several operations, or an
     │                                                  unknown one); nothing ran
@@ -44,6 +45,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "RequestRefused",
+    "RequestTimeout",
     "Unauthenticated",
     "UnsupportedMediaType",
     "UpstreamError",
@@ -91,6 +93,10 @@ class UpstreamError(FacadeError):
 
 class UpstreamTimeout(FacadeError):
     code = "UPSTREAM_TIMEOUT"
+
+
+class RequestTimeout(FacadeError):
+    code = "REQUEST_TIMEOUT"
 
 
 class OperationNotDetermined(FacadeError):

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     playground_dir: Path | None = Field(None, description="Folder of example operations for GraphiQL.")
     gc_threshold: int = Field(50_000, gt=0, description="Generation-0 threshold of the garbage collector.")
     compiled: bool = Field(True, description="Run known query documents through compiled plans (graph/compiled.py).")
+    request_timeout: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds a GraphQL request may take from its arrival: upstream calls, their retries and "
+        "Retry-After waits share it; fields still waiting then answer UPSTREAM_TIMEOUT.",
+    )
 
     # Upstream mode: "local" answers from the local store; a base URL answers from that REST API.
     flecs_url: str = Field("local", description="FLECS Console API: local, or e.g. https://console.flecs.tech")

@@ -1,0 +1,185 @@
+"""One deadline per request (FACADE_REQUEST_TIMEOUT), as a client sees it: whatever the upstreams
+do (answer late, ask for a pause, drop the connection; injected by the sandbox over a socket), the
+response comes back with the fields that were still waiting answering UPSTREAM_TIMEOUT and the rest
+answered, on the compiled path and on the standard one; and a request whose local work does not
+keep the deadline still gets an answer. Runs in every test mode: it starts its own sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import Api, make_settings, open_api
+from facade.app import create_app
+from support.sandbox import SandboxControl
+
+# A budget far below the upstream timeout (10 s) and the retries (2): the deadline decides.
+DEADLINE = 1.0
+PRODUCTS = "GET /api/v2/products"
+PARTIAL = "{ products(first: 3) { totalCount } stores(first: 1) { totalCount } }"
+
+
+@pytest.fixture(scope="module")
+async def up(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    settings = make_settings(
+        Path(tmp_path_factory.mktemp("deadline")),
+        request_timeout=DEADLINE,
+        upstream_timeout=10.0,
+        upstream_retries=2,
+    )
+    api, _ = await open_api(settings, products=40, upstream=True)
+    yield api
+    await api.client.aclose()
+    await api.store.aclose()
+
+
+def app_client(up: Api, backend: Any = None, **settings: Any) -> httpx.AsyncClient:
+    """Another app over the same (upstream) backend, with other settings."""
+    app = create_app(up.settings.model_copy(update=settings), backend=backend or up.store)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://facade.test")
+
+
+@pytest.fixture(params=["compiled", "standard"])
+async def api(request: pytest.FixtureRequest, up: Api) -> AsyncIterator[Api]:
+    """The app on each execution path: compiled plans (replayed on errors) and Strawberry's own."""
+    if request.param == "compiled":
+        yield up
+        return
+    client = app_client(up, compiled=False)
+    yield Api(client=client, store=up.store, settings=up.settings)
+    await client.aclose()
+
+
+@pytest.fixture
+async def sandbox(up: Api) -> AsyncIterator[SandboxControl]:
+    async with SandboxControl(up.store.sandbox_url) as control:
+        yield control
+
+
+async def post(api: Api, query: str) -> dict[str, Any]:
+    """The response, which must come: the bound only guards the suite against a hang (before the
+    deadline these requests took 30 s and more)."""
+    return await asyncio.wait_for(api.post(query), 15)
+
+
+def codes(body: dict[str, Any]) -> dict[tuple[Any, ...], str]:
+    return {tuple(e["path"]): e["extensions"]["code"] for e in body.get("errors", [])}
+
+
+async def test_a_slow_upstream_field_answers_upstream_timeout_and_the_rest_answers(
+    api: Api, sandbox: SandboxControl
+) -> None:
+    await sandbox.faults("GET /api/v2/products=latency:2000")
+
+    body = await post(api, PARTIAL)
+
+    assert body["data"]["products"] is None
+    assert codes(body) == {("products",): "UPSTREAM_TIMEOUT"}
+    assert body["data"]["stores"]["totalCount"] > 0  # a local field answers
+    # The one attempt had all the time there was: no retry was started.
+    assert (await sandbox.calls())[PRODUCTS] == 1
+
+
+async def test_nested_upstream_fields_answer_upstream_timeout_beside_local_ones(
+    api: Api, sandbox: SandboxControl
+) -> None:
+    await sandbox.faults("GET /api/v2/products=latency:2000")
+
+    body = await post(api, "{ stores(first: 3) { nodes { name products(first: 1) { nodes { id } } } } }")
+
+    stores = body["data"]["stores"]["nodes"]
+    assert len(stores) == 3
+    assert all(s["name"] for s in stores)  # the local fields answer
+    assert all(s["products"] is None for s in stores)
+    assert codes(body) == {("stores", "nodes", i, "products"): "UPSTREAM_TIMEOUT" for i in range(3)}
+    assert (await sandbox.calls())[PRODUCTS] == 3  # one call per store, none retried
+
+
+async def test_fields_under_a_slow_root_get_what_is_left_of_the_budget(api: Api, sandbox: SandboxControl) -> None:
+    # Each call takes 0.6 s: the root's answers in time, the level under it cannot.
+    await sandbox.faults("GET /api/v2/products=latency:600")
+
+    body = await post(
+        api,
+        "{ products(first: 2) { nodes { id store { name products(first: 1) { nodes { id } } } } } "
+        "stores(first: 1) { totalCount } }",
+    )
+
+    products = body["data"]["products"]["nodes"]
+    assert [p["id"] for p in products] == ["1", "2"]
+    assert all(p["store"]["name"] and p["store"]["products"] is None for p in products)
+    errors = codes(body)
+    assert set(errors.values()) == {"UPSTREAM_TIMEOUT"}
+    assert {path[:4] for path in errors} == {("products", "nodes", 0, "store"), ("products", "nodes", 1, "store")}
+    assert body["data"]["stores"]["totalCount"] > 0
+
+
+async def test_a_retry_after_beyond_the_deadline_answers_rate_limited_at_once(
+    api: Api, sandbox: SandboxControl
+) -> None:
+    await sandbox.faults("GET /api/v2/products=status:429;retry_after=120")
+
+    body = await post(api, PARTIAL)
+
+    assert codes(body) == {("products",): "RATE_LIMITED"}
+    assert body["errors"][0]["extensions"]["retryAfter"] == 120
+    assert body["data"]["stores"]["totalCount"] > 0
+    assert (await sandbox.calls())[PRODUCTS] == 1  # not retried, not waited for
+
+
+async def test_a_dropped_connection_costs_one_call_per_attempt(api: Api, sandbox: SandboxControl) -> None:
+    await sandbox.faults("GET /api/v2/products=drop")
+
+    body = await post(api, PARTIAL)
+
+    assert codes(body) == {("products",): "UPSTREAM_ERROR"}
+    assert (await sandbox.calls())[PRODUCTS] == 3  # the call and two retries, each sent once
+
+
+# -- the endpoint's last resort ----------------------------------------------------------------
+
+
+class StuckStores:
+    """The store domain of a backend whose reads do not keep the deadline: like a slow SQL read
+    whose cleanup waits for the read, a cancellation does not end it at once."""
+
+    def __init__(self, stores: Any) -> None:
+        self._stores = stores
+
+    def __getattr__(self, name: str) -> Any:
+        async def stuck(*args: Any, **kwargs: Any) -> Any:
+            try:
+                await asyncio.sleep(20)
+            except asyncio.CancelledError:
+                await asyncio.sleep(20)
+            raise AssertionError("never reached")
+
+        return stuck
+
+
+class StuckBackend:
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self.stores = StuckStores(backend.stores)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_work_that_ignores_the_deadline_still_gets_an_answer(up: Api, accept: str) -> None:
+    async with app_client(up, backend=StuckBackend(up.store)) as client:
+        response = await asyncio.wait_for(
+            client.post("/graphql", json={"query": PARTIAL}, headers={"Accept": accept}), 15
+        )
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(accept)
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["REQUEST_TIMEOUT"]
