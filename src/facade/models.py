@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict
 
 from facade.errors import BadUserInput
 
+# The largest id or list position facade accepts: a GraphQL Int and a PostgreSQL integer hold it.
+INT32_MAX = 2**31 - 1
 UID_PATTERN = re.compile(r"^[A-Za-z0-9\-_]+$")
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 SEMVER_PATTERN = re.compile(
@@ -31,9 +33,10 @@ SEMVER_PATTERN = re.compile(
 
 
 def check_uid(value: str, name: str) -> str:
-    """Flow Retail's UID schema: `^[A-Za-z0-9-_]+` (we anchor the end too: a uid is one token)."""
+    """Flow Retail's UID schema: `^[A-Za-z0-9-_]+` (we anchor the end too: a uid is one token),
+    at most 64 characters (what the stores' uid columns hold)."""
     # fullmatch: `$` alone would let a trailing newline through.
-    if not UID_PATTERN.fullmatch(value):
+    if len(value) > 64 or not UID_PATTERN.fullmatch(value):
         raise BadUserInput(f"{name} must match ^[A-Za-z0-9-_]+", field=name)
     return value
 
@@ -302,13 +305,16 @@ def encode_cursor(position: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    """The position a cursor names; BadUserInput for anything this API did not hand out."""
+    """The position a cursor names; BadUserInput for anything this API did not hand out, including
+    a position beyond what a list can hold (2^31 - 2: a GraphQL Int counts the list)."""
+    if len(cursor) > 64:
+        raise BadUserInput("`after` is not a cursor from this API.", field="after")
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         position = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadUserInput("`after` is not a cursor from this API.", field="after") from None
-    if kind != "o" or position < 0:
+    if kind != "o" or not 0 <= position < INT32_MAX:
         raise BadUserInput("`after` is not a cursor from this API.", field="after")
     return position
 

@@ -123,6 +123,9 @@ DOMAINS = ("tenants", "users", "stores", "products", "reviews", "subscriptions",
 class ComposedBackend:
     """Implements `Backend` from per-domain upstream clients over a local store."""
 
+    # Read by the graph's error codes: a result the schema cannot carry is an upstream's fault here.
+    upstream_mode = True
+
     def __init__(self, local: Backend, upstreams: Sequence[Any], clients: Sequence[UpstreamClient]) -> None:
         self.local = local
         self._clients = list(clients)

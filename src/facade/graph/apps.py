@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from facade.graph.base import Info, Need, batched, root_field, root_mutation
+from facade.graph.inputs import APP_ID, APP_VERSION, MANIFEST, SEMVER, SESSION_ID, arg
 from facade.graph.licenses import Session, session_argument
 from facade.manifests import manifest_errors
 from facade.models import check_semver
@@ -59,11 +60,11 @@ class AppQueries:
     async def app_manifest(
         self,
         info: Info,
-        app: str,
-        version: str,
-        manifest_version: str | None = None,
-        max_manifest_version: str | None = None,
-        session_id: str | None = None,
+        app: Annotated[str, arg(APP_ID)],
+        version: Annotated[str, arg(APP_VERSION)],
+        manifest_version: Annotated[str | None, arg(SEMVER)] = None,
+        max_manifest_version: Annotated[str | None, arg(SEMVER)] = None,
+        session_id: Annotated[str | None, arg(SESSION_ID)] = None,
     ) -> AppManifest | None:
         session = session_argument(info, session_id)
         if manifest_version is not None:
@@ -75,7 +76,7 @@ class AppQueries:
         )
 
     @root_field(Need.PUBLIC, description="Check a document against the FLECS app manifest JSON schema.")
-    def validate_app_manifest(self, info: Info, manifest: JSON) -> ManifestValidation:
+    def validate_app_manifest(self, info: Info, manifest: Annotated[JSON, arg(MANIFEST)]) -> ManifestValidation:
         errors = manifest_errors(manifest)
         return ManifestValidation(valid=not errors, errors=errors)
 
@@ -84,7 +85,11 @@ class AppQueries:
 class AppMutations:
     @root_mutation(Need.PUBLIC, description="Create a download token for an app version (FLECS POST tokens).")
     async def create_download_token(
-        self, info: Info, app: str, version: str, session_id: str | None = None
+        self,
+        info: Info,
+        app: Annotated[str, arg(APP_ID)],
+        version: Annotated[str, arg(APP_VERSION)],
+        session_id: Annotated[str | None, arg(SESSION_ID)] = None,
     ) -> DownloadTokenResult | None:
         r = await info.context.backend.apps.create_token(session_argument(info, session_id), app, version)
         token = (

@@ -18,13 +18,15 @@ import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
+from strawberry.types.fields.resolver import StrawberryResolver
 
 from facade.auth import Principal, TokenKind
 from facade.context import Context, Raised
 from facade.errors import BadUserInput, Forbidden, NotFound
+from facade.graph.inputs import CURSOR, INT32_MAX, PAGE_SIZE, arg, check_arguments, check_filters
 from facade.graph.prefetch import EDGE, make_page_args, prefetch_result
 from facade.models import PageArgs, SortDirection, check_uid
 
@@ -72,10 +74,25 @@ def check_need(context: Context, need: Need, kwargs: dict[str, Any]) -> Principa
     return principal
 
 
+def validated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` with its arguments checked against their declared rules first (graph/inputs.py)."""
+    resolver = StrawberryResolver(fn)  # reads the annotations on first use, when every type exists
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        check_arguments(resolver.arguments, kwargs)
+        return fn(*args, **kwargs)
+
+    return run
+
+
 def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declares what a root resolver needs; the check runs before it, from the declaration."""
+    """Declares what a root resolver needs; the check runs before it, from the declaration, then
+    the arguments' rules (`validated`: the compiled path calls that, `__wrapped__`, too)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn = validated(fn)
+
         @functools.wraps(fn)
         async def run(*args: Any, **kwargs: Any) -> Any:
             info = kwargs["info"]
@@ -197,6 +214,7 @@ class EdgeSpec:
             settings, kwargs.get("first"), kwargs.get("after"), kwargs.get("sort_by"), kwargs.get("sort_direction")
         )
         values = tuple(_hashable(kwargs.get(name, default)) for name, _, default in self.filters)
+        check_filters(self.filters, values)
         return (page, *self.fixed, *values)
 
 
@@ -291,8 +309,8 @@ def _hashable(value: Any) -> Any:
 def connection_parameters(sort: type[enum.Enum]) -> list[inspect.Parameter]:
     kw = inspect.Parameter.KEYWORD_ONLY
     return [
-        inspect.Parameter("first", kw, annotation=int | None, default=None),
-        inspect.Parameter("after", kw, annotation=str | None, default=None),
+        inspect.Parameter("first", kw, annotation=Annotated[int | None, arg(PAGE_SIZE)], default=None),
+        inspect.Parameter("after", kw, annotation=Annotated[str | None, arg(CURSOR)], default=None),
         inspect.Parameter("sort_by", kw, annotation=sort | None, default=None),
         inspect.Parameter("sort_direction", kw, annotation=SortDirection | None, default=None),
     ]
@@ -328,13 +346,13 @@ class Connection(Generic[T]):
 
 
 def int_id(value: str, name: str = "id") -> int:
-    """A numeric id given as a GraphQL ID; BadUserInput for anything else."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BadUserInput(f"`{name}` must be a numeric id.", field=name) from None
-    if number < 1:
-        raise BadUserInput(f"`{name}` must be a positive id.", field=name)
+    """A numeric id given as a GraphQL ID: digits only, 1 to 2^31 - 1 (what a GraphQL Int and a
+    PostgreSQL integer column hold); BadUserInput for anything else."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise BadUserInput(f"`{name}` must be a numeric id.", field=name)
+    number = int(value)
+    if not 1 <= number <= INT32_MAX:
+        raise BadUserInput(f"`{name}` must be an id between 1 and {INT32_MAX}.", field=name)
     return number
 
 

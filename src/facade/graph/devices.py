@@ -13,6 +13,21 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from facade.graph.base import Connection, Info, Need, batched, page_args, root_field, root_mutation
+from facade.graph.inputs import (
+    ACCOUNT_TYPES,
+    CLIENT_ID,
+    CURSOR,
+    DEVICE_CODE,
+    NAME,
+    PAGE_SIZE,
+    PASSWORD,
+    SEARCH_TEXT,
+    SYSTEM_INFORMATION,
+    UID,
+    USER_CODE,
+    arg,
+    limited,
+)
 from facade.graph.sorting import DeviceSort, UserSort
 from facade.models import DeviceAppType, DeviceFilter, DeviceStatus, SortDirection, check_uid
 
@@ -98,19 +113,19 @@ class DeviceSession:
 
 @strawberry.input(description="Filters for a device search (F9).")
 class DeviceSearch:
-    store_uid: str | None = None
+    store_uid: str | None = limited(UID, None)
     app_type: DeviceAppTypeEnum | None = None  # type: ignore[valid-type]
     status: DeviceStatusEnum | None = None  # type: ignore[valid-type]
-    text: str | None = strawberry.field(default=None, description="Part of the name or serial number.")
+    text: str | None = limited(SEARCH_TEXT, None, description="Part of the name or serial number.")
 
 
 @strawberry.input(description="Changes to a device (F11); fields left out stay as they are.")
 class DeviceChanges:
-    name: str | None = None
+    name: str | None = limited(NAME, None)
     app_type: DeviceAppTypeEnum | None = None  # type: ignore[valid-type]
     status: DeviceStatusEnum | None = None  # type: ignore[valid-type]
-    store_uid: str | None = None
-    till_uid: str | None = None
+    store_uid: str | None = limited(UID, None)
+    till_uid: str | None = limited(UID, None)
 
 
 async def _store_id(info: Info, store_uid: str | None, tenant_uid: str) -> int | None:
@@ -129,10 +144,10 @@ class DeviceQueries:
     async def devices(
         self,
         info: Info,
-        tenant_uid: str,
-        store_uid: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        tenant_uid: Annotated[str, arg(UID)],
+        store_uid: Annotated[str | None, arg(UID)] = None,
+        first: Annotated[int | None, arg(PAGE_SIZE)] = None,
+        after: Annotated[str | None, arg(CURSOR)] = None,
         sort_by: DeviceSort | None = None,
         sort_direction: SortDirection | None = None,
     ) -> DeviceConnection | None:
@@ -144,10 +159,10 @@ class DeviceQueries:
     async def search_devices(
         self,
         info: Info,
-        tenant_uid: str,
+        tenant_uid: Annotated[str, arg(UID)],
         filter: DeviceSearch | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        first: Annotated[int | None, arg(PAGE_SIZE)] = None,
+        after: Annotated[str | None, arg(CURSOR)] = None,
         sort_by: DeviceSort | None = None,
         sort_direction: SortDirection | None = None,
     ) -> DeviceConnection | None:
@@ -163,7 +178,9 @@ class DeviceQueries:
         return await info.context.loaders.devices_search.load((info.context.principal, where, page))  # type: ignore[return-value]
 
     @root_field(Need.TENANT_ADMIN, description="One of a tenant's devices (F10).")
-    async def device(self, info: Info, tenant_uid: str, device_uid: str) -> Device | None:
+    async def device(
+        self, info: Info, tenant_uid: Annotated[str, arg(UID)], device_uid: Annotated[str, arg(UID)]
+    ) -> Device | None:
         principal = info.context.require_principal()
         return await info.context.backend.devices.get(principal, tenant_uid, check_uid(device_uid, "deviceUid"))  # type: ignore[return-value]
 
@@ -178,9 +195,9 @@ class DeviceQueries:
     async def device_users(
         self,
         info: Info,
-        account_types: list[str] | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        account_types: Annotated[list[str] | None, arg(ACCOUNT_TYPES)] = None,
+        first: Annotated[int | None, arg(PAGE_SIZE)] = None,
+        after: Annotated[str | None, arg(CURSOR)] = None,
         sort_by: UserSort | None = None,
         sort_direction: SortDirection | None = None,
     ) -> Annotated[UserConnection, strawberry.lazy("facade.graph.users")] | None:
@@ -197,9 +214,9 @@ class DeviceMutations:
     async def register_device(
         self,
         info: Info,
-        client_id: str,
-        name: str | None = None,
-        system_information: str | None = None,
+        client_id: Annotated[str, arg(CLIENT_ID)],
+        name: Annotated[str | None, arg(NAME)] = None,
+        system_information: Annotated[str | None, arg(SYSTEM_INFORMATION)] = None,
     ) -> DeviceRegistration | None:
         r = await info.context.backend.devices.register(client_id, name, system_information)
         return DeviceRegistration(
@@ -212,7 +229,9 @@ class DeviceMutations:
         )
 
     @root_mutation(Need.DEVICE, description="Update the calling device's system information (F3).")
-    async def update_device_system_information(self, info: Info, system_information: str) -> Device | None:
+    async def update_device_system_information(
+        self, info: Info, system_information: Annotated[str, arg(SYSTEM_INFORMATION)]
+    ) -> Device | None:
         principal = info.context.require_principal()
         return await info.context.backend.devices.update_system_information(principal, system_information)  # type: ignore[return-value]
 
@@ -223,11 +242,11 @@ class DeviceMutations:
     async def authorize_device(
         self,
         info: Info,
-        tenant_uid: str,
-        device_code: str,
-        store_uid: str,
-        till_uid: str | None = None,
-        name: str | None = None,
+        tenant_uid: Annotated[str, arg(UID)],
+        device_code: Annotated[str, arg(DEVICE_CODE)],
+        store_uid: Annotated[str, arg(UID)],
+        till_uid: Annotated[str | None, arg(UID)] = None,
+        name: Annotated[str | None, arg(NAME)] = None,
     ) -> Device | None:
         principal = info.context.require_principal()
         check_uid(store_uid, "storeUid")
@@ -246,11 +265,11 @@ class DeviceMutations:
     async def link_device(
         self,
         info: Info,
-        device_code: str,
-        app_id: str,
-        user_code: str,
-        password: str,
-        system_information: str | None = None,
+        device_code: Annotated[str, arg(DEVICE_CODE)],
+        app_id: Annotated[str, arg(CLIENT_ID)],
+        user_code: Annotated[str, arg(USER_CODE)],
+        password: Annotated[str, arg(PASSWORD)],
+        system_information: Annotated[str | None, arg(SYSTEM_INFORMATION)] = None,
     ) -> LinkedDevice | None:
         # The device code picks the tenant whose user's password is tried: count tries per code.
         async with info.context.attempt("linkDevice", device_code):
@@ -261,7 +280,9 @@ class DeviceMutations:
         Need.DEVICE,
         description="Sign a tenant user in on the calling device (F0): returns an accessToken.",
     )
-    async def device_login(self, info: Info, user_code: str, password: str) -> DeviceSession | None:
+    async def device_login(
+        self, info: Info, user_code: Annotated[str, arg(USER_CODE)], password: Annotated[str, arg(PASSWORD)]
+    ) -> DeviceSession | None:
         principal = info.context.require_principal()
         async with info.context.attempt("deviceLogin", f"{principal.tenant_id}/{user_code}"):
             r = await info.context.backend.devices.login(principal, user_code, password)
@@ -277,11 +298,11 @@ class DeviceMutations:
     async def create_device(
         self,
         info: Info,
-        tenant_uid: str,
-        store_uid: str,
+        tenant_uid: Annotated[str, arg(UID)],
+        store_uid: Annotated[str, arg(UID)],
         app_type: DeviceAppTypeEnum,  # type: ignore[valid-type]
-        till_uid: str | None = None,
-        name: str | None = None,
+        till_uid: Annotated[str | None, arg(UID)] = None,
+        name: Annotated[str | None, arg(NAME)] = None,
     ) -> Device | None:
         check_uid(store_uid, "storeUid")
         if till_uid is not None:
@@ -295,7 +316,11 @@ class DeviceMutations:
         description="Change a device: name, app type, status (BLOCKED blocks it), store, till (F11).",
     )
     async def update_device(
-        self, info: Info, tenant_uid: str, device_uid: str, changes: DeviceChanges
+        self,
+        info: Info,
+        tenant_uid: Annotated[str, arg(UID)],
+        device_uid: Annotated[str, arg(UID)],
+        changes: DeviceChanges,
     ) -> Device | None:
         check_uid(device_uid, "deviceUid")
         values = {k: v for k, v in vars(changes).items() if v is not None}
@@ -307,7 +332,9 @@ class DeviceMutations:
         )
 
     @root_mutation(Need.TENANT_ADMIN, description="Delete a device (F12). Returns the deleted device's uid.")
-    async def delete_device(self, info: Info, tenant_uid: str, device_uid: str) -> strawberry.ID | None:
+    async def delete_device(
+        self, info: Info, tenant_uid: Annotated[str, arg(UID)], device_uid: Annotated[str, arg(UID)]
+    ) -> strawberry.ID | None:
         check_uid(device_uid, "deviceUid")
         await info.context.backend.devices.delete(info.context.require_principal(), tenant_uid, device_uid)
         return strawberry.ID(device_uid)

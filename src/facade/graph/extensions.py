@@ -1,6 +1,11 @@
 """Schema extensions. `ErrorCodes` gives every error a stable `extensions.code` and masks the
 unexpected ones: a client never sees a stack trace, SQL or an upstream body, only
-INTERNAL_SERVER_ERROR; the server log keeps the traceback."""
+INTERNAL_SERVER_ERROR; the server log keeps the traceback.
+
+A result the schema cannot carry (an Int beyond 32 bits, a null in a non-null field, a value of
+the wrong type) is never the caller's fault: in upstream mode it is an upstream's
+(UPSTREAM_ERROR; the upstream clients catch most such values where they enter, naming the API),
+in local mode it is facade's own bug (INTERNAL_SERVER_ERROR)."""
 
 from __future__ import annotations
 
@@ -15,7 +20,16 @@ from facade.errors import FacadeError
 log = logging.getLogger("facade.graph")
 
 
-def coded(error: GraphQLError) -> GraphQLError:
+# What graphql-core says when a field's *arguments* fail to coerce during execution (the caller's
+# fault); every other error it raises at a path is about the field's *result*.
+_ARGUMENT_ERRORS = ("Variable '$", "Argument '")
+# graphql-core's TypeErrors about a result: a null for a non-null field, a serializer returning nothing.
+_RESULT_TYPE_ERRORS = ("Cannot return null for non-nullable field", "Expected `")
+
+
+def coded(error: GraphQLError, *, upstream: bool = False) -> GraphQLError:
+    """`error` with its `extensions.code`; unexpected errors masked. `upstream`: facade runs in
+    upstream mode, so a result the schema cannot carry is the upstream's (UPSTREAM_ERROR)."""
     original = error.original_error
     if isinstance(original, FacadeError):
         error.extensions = {**original.extensions, "code": original.code}
@@ -26,31 +40,47 @@ def coded(error: GraphQLError) -> GraphQLError:
         message = error.message
         if message.startswith("Syntax Error"):
             code = "GRAPHQL_PARSE_FAILED"
-        elif message.startswith(("Variable '$", "Argument '")):
+        elif message.startswith(_ARGUMENT_ERRORS):
             code = "BAD_USER_INPUT"
         elif error.path:
-            code = "BAD_USER_INPUT"  # e.g. an enum or scalar that failed to coerce
+            return _unrepresentable(error, upstream)  # a result value its type cannot carry
         else:
             code = "GRAPHQL_VALIDATION_FAILED"
         error.extensions = {**(error.extensions or {}), "code": code}
         return error
+    if isinstance(original, TypeError) and str(original).startswith(_RESULT_TYPE_ERRORS):
+        return _unrepresentable(error, upstream)
     log.error("unexpected error at %s", error.path, exc_info=original)
+    return _replaced(error, "Internal server error.", "INTERNAL_SERVER_ERROR")
+
+
+def _unrepresentable(error: GraphQLError, upstream: bool) -> GraphQLError:
+    # The message names the offending value: it stays in the log, not in the response.
+    log.error("a result the schema cannot carry at %s: %s", error.path, error.message)
+    if upstream:
+        return _replaced(error, "An upstream API answered a value this field cannot carry.", "UPSTREAM_ERROR")
+    return _replaced(error, "Internal server error.", "INTERNAL_SERVER_ERROR")
+
+
+def _replaced(error: GraphQLError, message: str, code: str) -> GraphQLError:
     return GraphQLError(
-        "Internal server error.",
+        message,
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": "INTERNAL_SERVER_ERROR"},
+        extensions={"code": code},
     )
 
 
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
+        # Upstream mode: the backend is upstream clients over the local store (backends/compose.py).
+        upstream = bool(getattr(getattr(self.execution_context.context, "backend", None), "upstream_mode", False))
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [coded(e) for e in result.errors]
+            result.errors = [coded(e, upstream=upstream) for e in result.errors]
         pre = self.execution_context.pre_execution_errors
         if pre:
-            self.execution_context.pre_execution_errors = [coded(e) for e in pre]
+            self.execution_context.pre_execution_errors = [coded(e, upstream=upstream) for e in pre]

@@ -11,6 +11,7 @@ import strawberry
 
 from facade.errors import BadUserInput, Unauthenticated
 from facade.graph.base import Connection, Info, Need, batched, root_field, root_mutation
+from facade.graph.inputs import LICENSE_KEY, MANUFACTURER_ID, NAME, SESSION_ID, arg, limited
 from facade.models import check_session_id
 
 if TYPE_CHECKING:
@@ -69,8 +70,8 @@ class LicenseValidation:
 
 @strawberry.input(description="A device manufacturer.")
 class ManufacturerInput:
-    id: int
-    name: str
+    id: int = limited(MANUFACTURER_ID)
+    name: str = limited(NAME)
 
 
 def session_argument(info: Info, session_id: str | None) -> str:
@@ -87,7 +88,9 @@ class LicenseQueries:
         Need.PUBLIC,
         description="Validate a device's license by its session id (FLECS device/license/validate).",
     )
-    async def validate_license(self, info: Info, session_id: str | None = None) -> LicenseValidation | None:
+    async def validate_license(
+        self, info: Info, session_id: Annotated[str | None, arg(SESSION_ID)] = None
+    ) -> LicenseValidation | None:
         valid, session = await info.context.backend.licenses.validate(session_argument(info, session_id))
         return LicenseValidation(
             is_valid=valid,
@@ -103,7 +106,10 @@ class LicenseMutations:
         "signed-in user's licenses; a known active `sessionId` answers alreadyActive.",
     )
     async def activate_license(
-        self, info: Info, license_key: str | None = None, session_id: str | None = None
+        self,
+        info: Info,
+        license_key: Annotated[str | None, arg(LICENSE_KEY)] = None,
+        session_id: Annotated[str | None, arg(SESSION_ID)] = None,
     ) -> LicenseActivation | None:
         session = session_id or info.context.session_id
         if session is not None:
@@ -132,8 +138,8 @@ class LicenseMutations:
         self,
         info: Info,
         manufacturer: ManufacturerInput,
-        model: str,
-        serial_number: str,
+        model: Annotated[str, arg(NAME)],
+        serial_number: Annotated[str, arg(NAME)],
         manufacture_date: dt.date,
     ) -> Annotated[Device, strawberry.lazy("facade.graph.devices")] | None:
         return await info.context.backend.licenses.register_device(  # type: ignore[return-value]

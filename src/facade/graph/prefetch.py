@@ -33,6 +33,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from facade.errors import BadUserInput, FacadeError
+from facade.graph.inputs import check_filters
 from facade.models import Page, PageArgs, SortDirection, decode_cursor
 
 EDGE = "facade.edge"
@@ -168,6 +169,7 @@ class Prefetcher:
         for name, _type, default in spec.filters:
             value = arguments.get(_camel(name), default)
             values.append(tuple(value) if isinstance(value, list) else value)
+        check_filters(spec.filters, values)
         return (page, *spec.fixed, *values)
 
 

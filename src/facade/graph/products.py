@@ -21,6 +21,7 @@ from facade.graph.base import (
     paged,
     root_field,
 )
+from facade.graph.inputs import CURSOR, NUMERIC_ID, PAGE_SIZE, STORE_ID, arg
 from facade.graph.sorting import ProductSort, ReviewSort
 from facade.models import SortDirection
 
@@ -93,7 +94,7 @@ class ProductConnection(Connection[Product]):
 @strawberry.type
 class ProductQueries:
     @root_field(Need.PUBLIC, description="A product or app by id.")
-    async def product(self, info: Info, id: strawberry.ID) -> Product | None:
+    async def product(self, info: Info, id: Annotated[strawberry.ID, arg(NUMERIC_ID)]) -> Product | None:
         return await found(info.context.loaders.product.load(int_id(id)), "product")  # type: ignore[no-any-return]
 
     @root_field(
@@ -103,9 +104,9 @@ class ProductQueries:
     async def products(
         self,
         info: Info,
-        store_id: int | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        store_id: Annotated[int | None, arg(STORE_ID)] = None,
+        first: Annotated[int | None, arg(PAGE_SIZE)] = None,
+        after: Annotated[str | None, arg(CURSOR)] = None,
         sort_by: ProductSort | None = None,
         sort_direction: SortDirection | None = None,
     ) -> ProductConnection | None:
@@ -119,9 +120,9 @@ class ProductQueries:
     async def apps(
         self,
         info: Info,
-        store_id: int | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        store_id: Annotated[int | None, arg(STORE_ID)] = None,
+        first: Annotated[int | None, arg(PAGE_SIZE)] = None,
+        after: Annotated[str | None, arg(CURSOR)] = None,
         sort_by: ProductSort | None = None,
         sort_direction: SortDirection | None = None,
     ) -> ProductConnection | None:

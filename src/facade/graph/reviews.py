@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from facade.graph.base import Connection, Info, Need, batched, int_id, private, root_mutation
+from facade.graph.inputs import NUMERIC_ID, RATING, REVIEW_TEXT, arg
 
 if TYPE_CHECKING:
     from facade.graph.products import Product
@@ -43,6 +44,12 @@ class ReviewConnection(Connection[Review]):
 @strawberry.type
 class ReviewMutations:
     @root_mutation(Need.USER, description="Review a product or app as the signed-in user (1 to 5 stars).")
-    async def post_review(self, info: Info, product_id: strawberry.ID, review: str, rating: int) -> Review | None:
+    async def post_review(
+        self,
+        info: Info,
+        product_id: Annotated[strawberry.ID, arg(NUMERIC_ID)],
+        review: Annotated[str, arg(REVIEW_TEXT)],
+        rating: Annotated[int, arg(RATING)],
+    ) -> Review | None:
         principal = info.context.require_principal()
         return await info.context.backend.reviews.create(principal, int_id(product_id, "productId"), review, rating)  # type: ignore[return-value]

@@ -24,6 +24,7 @@ from facade.graph.base import (
     root_field,
     same_tenant,
 )
+from facade.graph.inputs import ACCOUNT_TYPES, CURSOR, NUMERIC_ID, PAGE_SIZE, UID, arg
 from facade.graph.sorting import DeviceSort, ProductSort, StoreSort, UserSort
 from facade.models import SortDirection, check_uid
 
@@ -84,7 +85,7 @@ class Store:
         "id",
         sort=UserSort,
         guard=_member,
-        filters=[("account_types", list[str] | None, None)],
+        filters=[("account_types", Annotated[list[str] | None, arg(ACCOUNT_TYPES)], None)],
         description="Users with access to the store (members only).",
     )
 
@@ -104,19 +105,19 @@ class StoreConnection(Connection[Store]):
 @strawberry.type
 class StoreQueries:
     @root_field(Need.PUBLIC, description="A store by id.")
-    async def store(self, info: Info, id: strawberry.ID) -> Store | None:
+    async def store(self, info: Info, id: Annotated[strawberry.ID, arg(NUMERIC_ID)]) -> Store | None:
         return await found(info.context.loaders.store.load(int_id(id)), "store")  # type: ignore[no-any-return]
 
     @root_field(Need.PUBLIC, description="A store by its Flow Retail uid.")
-    async def store_by_uid(self, info: Info, uid: str) -> Store | None:
+    async def store_by_uid(self, info: Info, uid: Annotated[str, arg(UID)]) -> Store | None:
         return await found(info.context.loaders.store_by_uid.load(check_uid(uid, "uid")), "store")  # type: ignore[no-any-return]
 
     @root_field(Need.PUBLIC, description="Every storefront.")
     async def stores(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: Annotated[int | None, arg(PAGE_SIZE)] = None,
+        after: Annotated[str | None, arg(CURSOR)] = None,
         sort_by: StoreSort | None = None,
         sort_direction: SortDirection | None = None,
     ) -> StoreConnection | None:

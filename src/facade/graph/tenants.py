@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from facade.graph.base import Info, Need, batched, paged, root_field, same_tenant
+from facade.graph.inputs import UID, arg
 from facade.graph.sorting import DeviceSort, StoreSort, UserSort
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class Tenant:
 @strawberry.type
 class TenantQueries:
     @root_field(Need.TENANT_MEMBER, description="A tenant you belong to.")
-    def tenant(self, info: Info, tenant_uid: str) -> Tenant | None:
+    def tenant(self, info: Info, tenant_uid: Annotated[str, arg(UID)]) -> Tenant | None:
         return info.context.loaders.tenant.load(tenant_uid)  # type: ignore[return-value]
 
 

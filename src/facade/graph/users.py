@@ -22,6 +22,7 @@ from facade.graph.base import (
     self_or_colleague,
     self_or_tenant_admin,
 )
+from facade.graph.inputs import PASSWORD, STORE_ID, TOKEN, USERNAME, arg
 from facade.graph.sorting import DeviceSort, LicenseSort, ProductSort, ReviewSort, SubscriptionSort
 from facade.models import TenantRole
 
@@ -87,7 +88,7 @@ class User:
         sort=ProductSort,
         guard=self_or_tenant_admin,
         fixed=(False,),
-        filters=[("store_id", int | None, None)],
+        filters=[("store_id", Annotated[int | None, arg(STORE_ID)], None)],
         description="Products the user bought, through their subscriptions (FLECS my/products).",
     )
     purchased_apps: Annotated[ProductConnection, strawberry.lazy("facade.graph.products")] | None = paged(
@@ -96,7 +97,7 @@ class User:
         sort=ProductSort,
         guard=self_or_tenant_admin,
         fixed=(True,),
-        filters=[("store_id", int | None, None)],
+        filters=[("store_id", Annotated[int | None, arg(STORE_ID)], None)],
         description="Apps the user bought (FLECS my/products/apps).",
     )
     subscriptions: Annotated[CustomerSubscriptionConnection, strawberry.lazy("facade.graph.subscriptions")] | None = (
@@ -105,7 +106,7 @@ class User:
             "id",
             sort=SubscriptionSort,
             guard=self_or_tenant_admin,
-            filters=[("store_id", int | None, None)],
+            filters=[("store_id", Annotated[int | None, arg(STORE_ID)], None)],
             description="The user's subscriptions (FLECS my/subscriptions).",
         )
     )
@@ -157,14 +158,16 @@ class UserQueries:
         Need.PUBLIC,
         description="Whether a token from `login` is still valid (FLECS auth/validate).",
     )
-    async def validate_token(self, info: Info, token: str) -> TokenValidation:
+    async def validate_token(self, info: Info, token: Annotated[str, arg(TOKEN)]) -> TokenValidation:
         return TokenValidation(is_valid=await info.context.backend.users.validate_token(token))
 
 
 @strawberry.type
 class UserMutations:
     @root_mutation(Need.PUBLIC, description="Sign in with a login (or e-mail) and password (FLECS auth/login).")
-    async def login(self, info: Info, username: str, password: str) -> LoginPayload | None:
+    async def login(
+        self, info: Info, username: Annotated[str, arg(USERNAME)], password: Annotated[str, arg(PASSWORD)]
+    ) -> LoginPayload | None:
         # Counted per username and per address before the password is checked (ratelimit.py),
         # so that 50 aliased logins in one request are 50 attempts.
         async with info.context.attempt("login", username):

@@ -37,6 +37,7 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from facade.auth import IssuedToken
 from facade.errors import BadUserInput, UpstreamError
 from facade.models import (
+    INT32_MAX,
     UUID_PATTERN,
     Address,
     Attribute,
@@ -129,6 +130,9 @@ Text = Annotated[str, BeforeValidator(_none_to_empty)]
 Timestamp = Annotated[dt.datetime, BeforeValidator(_utc)]
 Uid = Annotated[str, BeforeValidator(_to_str)]
 Int16 = Annotated[int, BeforeValidator(_number_to_int), Field(ge=-32768, le=32767)]
+# A number the graph answers as a GraphQL Int: one beyond 32 bits is the upstream's error, named
+# where it enters (parse), not a failure of the caller's field later.
+Int32 = Annotated[int, BeforeValidator(_number_to_int), Field(ge=-(2**31), le=INT32_MAX)]
 
 
 def flow_store_id(uid: str) -> int:
@@ -138,15 +142,18 @@ def flow_store_id(uid: str) -> int:
     Store built from a Flow STORE gets one that is the same in every process and request for
     the same uid (tills and tenant users' default stores use it too; a device keeps the uid
     itself, `Device.store_uid`). It is not FLECS's id of the same shop, nor the local store's
-    row id: the APIs share no key. Collisions are possible in principle (32 bits) and ignored.
+    row id: the APIs share no key. Collisions are possible in principle (31 bits) and ignored.
+    31 bits, not CRC-32's 32: every id fits a GraphQL Int and the bound `store(id:)` accepts.
     """
-    return zlib.crc32(uid.encode())
+    return zlib.crc32(uid.encode()) & INT32_MAX
 
 
 def flow_user_id(uid: str) -> int:
     """facade's integer user id for a Flow Retail tenantUserUid: the number itself when the uid is
-    numeric, CRC-32 of it otherwise (see `flow_store_id`)."""
-    return int(uid) if uid.isdigit() else zlib.crc32(uid.encode())
+    numeric and within 31 bits, 31 bits of its CRC-32 otherwise (see `flow_store_id`)."""
+    if uid.isascii() and uid.isdigit() and len(uid) <= 10 and int(uid) <= INT32_MAX:
+        return int(uid)
+    return zlib.crc32(uid.encode()) & INT32_MAX
 
 
 def jwt_claims(token: str | None) -> dict[str, Any]:
@@ -429,7 +436,7 @@ class FlecsProduct(Payload):
     description: Text = ""
     short_description: Text = ""
     average_rating: Text = "0.00"
-    rating_count: WholeNumber = 0
+    rating_count: Int32 = 0
     categories: list[ProductCategory] = Field(default_factory=list)
     attributes: list[ProductAttribute] = Field(default_factory=list)
     meta_data: list[ProductMetadata] = Field(default_factory=list)
@@ -571,7 +578,7 @@ class FlecsReview(Payload):
     reviewer: Text = ""
     reviewer_email: Text = ""
     review: Text = ""
-    rating: WholeNumber
+    rating: Int32
     verified: bool = False
 
 
@@ -610,8 +617,8 @@ class OrderLineItem(Payload):
     id: WholeNumber
     status: Text = ""
     product_id: WholeNumber
-    variation_id: WholeNumber = 0
-    quantity: WholeNumber = 1
+    variation_id: Int32 = 0
+    quantity: Int32 = 1
     image: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -681,7 +688,7 @@ class LicenseValidateData(Payload):
 
 class Manufacturer(Payload):
     name: Text = ""
-    id: WholeNumber | None = None
+    id: Int32 | None = None
 
 
 class DeviceLicenseRequest(Payload):
@@ -989,8 +996,8 @@ class RegisterRequest(Payload):
 class RegisterResponse(Payload):
     deviceCode: str
     deviceIdentifier: str
-    expires_in: WholeNumber = Field(validation_alias=AliasChoices("expires_in", "expiresIn"))
-    interval: WholeNumber = 5
+    expires_in: Int32 = Field(validation_alias=AliasChoices("expires_in", "expiresIn"))
+    interval: Int32 = 5
     verificationUri: str = Field(validation_alias=AliasChoices("verificationUri", "verification_uri"))
 
 
