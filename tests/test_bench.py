@@ -9,6 +9,8 @@ import re
 import sys
 from pathlib import Path
 
+from graphql.language import Lexer, Source, TokenKind
+
 SPEC = importlib.util.spec_from_file_location("bench_run", Path(__file__).resolve().parents[1] / "bench" / "run.py")
 assert SPEC is not None
 assert SPEC.loader is not None
@@ -197,6 +199,13 @@ ISSUE_QUERY = (
 )
 
 
+def _tokens(document: str) -> int:
+    lexer, count = Lexer(Source(document)), 0
+    while lexer.advance().kind is not TokenKind.EOF:
+        count += 1
+    return count
+
+
 def test_abuse_sends_the_issues_attacks() -> None:
     assert abuse.nested(3) == ISSUE_QUERY
     assert abuse.nested(4).count("store {") == 4
@@ -205,6 +214,11 @@ def test_abuse_sends_the_issues_attacks() -> None:
     assert abs(len(abuse.repeated_fields(300_000)) - 300_000) < 10
     assert len(abuse.padded(1_000_000)) == 1_000_000
     assert abuse.logins(50).count("login(") == 50
+    assert abuse.overlapping(490).count("store { id }") == 490
+    assert abuse.wide_aliases(1) != abuse.wide_aliases(2)
+    assert abuse.wide_aliases(1).count(": products(first: 1)") == 30
+    assert _tokens(abuse.overlapping(490)) == 1_973  # "legal size": under 2,000 tokens
+    assert _tokens(abuse.wide_aliases(99)) < 2_000
     names = [a.name for a in abuse.attacks(False)]
     assert len(names) == len(set(names))
     assert {"nested-3", "nested-4", "aliases-2000", "document-10MB", "body-50MB", "login-50", "wide-legal"} <= set(
@@ -265,6 +279,13 @@ def test_abuse_verdict_names_each_missed_target() -> None:
     assert abuse.judge(good | {"statuses": [500]}, 20.0, 1.0)[1] == ["HTTP 5xx"]
     assert abuse.judge(good | {"calls": 6, "calls_goal": 3}, 20.0, 1.0)[1] == ["6 upstream calls > 3"]
     assert abuse.judge(good | {"seconds": 10.2}, 20.0, 10.5)[0] is True  # an upstream deadline
+    sequence = good | {"requests": 100, "sent": 100, "seconds": 27.8, "slowest_s": 0.4}
+    assert abuse.judge(sequence, 20.0, 1.0)[0] is True  # judged per request
+    assert abuse.judge(sequence | {"slowest_s": 1.19}, 20.0, 1.0)[1] == ["> 1 s"]
+    assert abuse.judge(sequence | {"timed_out": True, "sent": 40}, 20.0, 1.0)[1] == [
+        "no answer within the client timeout",
+        "> 1 s",
+    ]
 
     row = good | {"attack": "wide-legal", "bytes": 33_000, "peak_mb": 91.0, "unloaded_p99_ms": 20.0, "met": True}
     row |= {"codes": {}, "notes": []}
