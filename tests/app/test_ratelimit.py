@@ -23,6 +23,7 @@ from facade.backends.local import LocalStore
 from facade.backends.local.seed import seed
 from facade.ratelimit import RateLimits
 from facade.settings import Settings
+from support.server import answering_pid, serve, sqlite_url, worker_pids
 
 REDIS_URL = os.environ.get("FACADE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 LOGIN = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }"
@@ -312,3 +313,33 @@ async def test_without_redis_the_limits_hold_per_process(store: LocalStore, tmp_
             assert (await post(c, "{ __typename }")).status_code == 200
     finally:
         await app.state.ratelimit.aclose()
+
+
+async def test_served_workers_share_counts_and_ignore_forwarded_for(tmp_path: Path, storage: dict[str, Any]) -> None:
+    """`facade serve --workers 2` with Redis, as deployed: a client's tries are counted once across
+    the workers, and an X-Forwarded-For from loopback does not make it another client."""
+    if not storage:
+        pytest.skip("memory counts are per process by design")
+    env = {
+        "FACADE_REDIS_URL": storage["redis_url"],
+        "FACADE_RATE_LIMIT_KEY_PREFIX": storage["rate_limit_key_prefix"],
+        "FACADE_LOGIN_ATTEMPTS_PER_ADDRESS": "3/hour",
+    }
+    db = tmp_path / "served.db"
+    seen: list[str] = []
+    with serve(
+        tmp_path, "--workers", "2", "--database-url", sqlite_url(db), "--seed-products", "10", env=env
+    ) as server:
+        workers = worker_pids(server, 2)
+        answered_by: set[int] = set()
+        # A connection per request, so that both workers answer (bounded).
+        while len(seen) < 6 or (len(answered_by) < 2 and len(seen) < 40):
+            i = len(seen)
+            async with httpx.AsyncClient(base_url=server.url, timeout=10.0) as c:
+                forwarded = {"X-Forwarded-For": f"198.51.100.{i}"}
+                r = await post(c, LOGIN, {"u": f"user-{i}", "p": "guess"}, headers=forwarded)
+                answered_by.add(answering_pid(server, r, workers))
+            seen.append(codes(r.json())["login"])
+    assert answered_by == workers
+    assert seen[:3] == ["UNAUTHENTICATED"] * 3
+    assert set(seen[3:]) == {"RATE_LIMITED"}
