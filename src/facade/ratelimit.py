@@ -38,8 +38,9 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
+import coredis
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
@@ -121,15 +122,22 @@ class RateLimits:
         self._key = hashlib.sha256(b"facade-ratelimit:" + settings.resolved_jwt_secret().encode()).digest()
         self._local = _memory_counters()
         self._storage: Storage | None = None
+        self._pool: coredis.ConnectionPool | None = None
         self._shared: _Counters | None = None
         self._shared_down_until = 0.0
         if settings.redis_url:
+            # Our own pool, so that aclose can close it (limits' storages have no close).
+            self._pool = coredis.ConnectionPool.from_url(
+                settings.redis_url.removeprefix("async+"),
+                connect_timeout=SHARED_TIMEOUT_SECONDS,
+                stream_timeout=SHARED_TIMEOUT_SECONDS,
+            )
             storage = storage_from_string(
                 _async_uri(settings.redis_url),
                 key_prefix=settings.rate_limit_key_prefix,
                 wrap_exceptions=True,
-                connect_timeout=SHARED_TIMEOUT_SECONDS,
-                stream_timeout=SHARED_TIMEOUT_SECONDS,
+                # A documented option of RedisStorage that limits' annotation of **options leaves out.
+                connection_pool=self._pool,  # type: ignore[arg-type]
             )
             assert isinstance(storage, Storage)
             self._storage = storage
@@ -154,11 +162,9 @@ class RateLimits:
             return False
 
     async def aclose(self) -> None:
-        if self._storage is not None:
-            client: Any = getattr(getattr(self._storage, "bridge", None), "storage", None)
-            pool = getattr(client, "connection_pool", None)
-            if pool is not None:
-                pool.disconnect()
+        """Closes the connections to Redis (nothing to close for memory)."""
+        if self._pool is not None:
+            self._pool.disconnect()
 
     async def reset(self) -> None:
         """Forget every count (in Redis: every key under `rate_limit_key_prefix`)."""

@@ -292,9 +292,8 @@ async def test_the_defaults_are_what_production_gets() -> None:
 # -- shared counts -----------------------------------------------------------------------------
 
 
-async def test_two_instances_share_the_counts_in_redis(facade: Facade, storage: dict[str, Any]) -> None:
-    if not storage:
-        pytest.skip("memory counts are per process by design")
+@pytest.mark.parametrize("storage", ["redis"], indirect=True)  # memory counts are per process by design
+async def test_two_instances_share_the_counts_in_redis(facade: Facade) -> None:
     one, two = facade(login_attempts_per_username="3/hour"), facade(login_attempts_per_username="3/hour")
     async with client(one) as a, client(two, "192.0.2.9") as b:
         assert set(codes((await post(a, logins([("bob", "x")] * 3))).json()).values()) == {"UNAUTHENTICATED"}
@@ -315,11 +314,10 @@ async def test_without_redis_the_limits_hold_per_process(store: LocalStore, tmp_
         await app.state.ratelimit.aclose()
 
 
+@pytest.mark.parametrize("storage", ["redis"], indirect=True)
 async def test_served_workers_share_counts_and_ignore_forwarded_for(tmp_path: Path, storage: dict[str, Any]) -> None:
     """`facade serve --workers 2` with Redis, as deployed: a client's tries are counted once across
     the workers, and an X-Forwarded-For from loopback does not make it another client."""
-    if not storage:
-        pytest.skip("memory counts are per process by design")
     env = {
         "FACADE_REDIS_URL": storage["redis_url"],
         "FACADE_RATE_LIMIT_KEY_PREFIX": storage["rate_limit_key_prefix"],
