@@ -9,7 +9,9 @@ sandbox`` for the upstream faults), so one attack's memory is not the next one's
 1. a background client sends a simple query (``products(first: 5)``; ``stores(first: 5)`` in
    upstream mode, which the sandbox's faults do not touch) at a steady rate, open loop: each
    probe's latency runs from the moment it was due, so a blocked server is not hidden by a client
-   that waits for it (no coordinated omission). The first seconds are the **unloaded** samples;
+   that waits for it (no coordinated omission). The probes come from other loopback addresses than
+   the attack (127.0.0.10-19), as the other clients they play. The first seconds are the
+   **unloaded** samples; a `control` row sends no attack, for the machine's own noise;
 2. the attack is sent, one request after the other for a sequence, with a client timeout
    (``--timeout``, 30 s) while another thread samples the server's VmRSS every 10 ms and kills
    it past ``--rss-cap-mb`` (3,072): the row then says ``> cap, killed``;
@@ -180,6 +182,8 @@ def attacks(quick: bool) -> list[Attack]:
         ]
     distinct, legal = 10, 100
     return [
+        # No attack: the probes alone, so the table shows how much of a p99 is the machine's noise.
+        Attack("control", "no attack: the simple query alone (the machine's noise)", list),
         Attack("nested-3", "the issue's nested query (a 203-byte document)", lambda: [body(nested(3))]),
         Attack("nested-4", "the same, one more store { products(first:20) } level", lambda: [body(nested(4))]),
         Attack(
@@ -695,7 +699,7 @@ def run_attack(r: Run, attack: Attack) -> dict[str, Any]:
         notes.append(f"{checked} of {sent} passwords checked")
     if "calls" in row:
         goal = f" (goal ≤ {row['calls_goal']})" if row.get("calls_goal") else ""
-        notes.append(f"{row['calls']} calls at the sandbox{goal}")
+        notes.append(f"{row['calls']} call{'s' if row['calls'] != 1 else ''} at the sandbox{goal}")
     if row.get("kept_mb") is not None and row["kept_mb"] > TARGET_GROWTH_MB and not row["killed"]:
         # After a timeout the server may still be at work: its RSS then is not what it keeps.
         still = "still at work at the timeout: RSS" if row.get("timed_out") else "kept after"
