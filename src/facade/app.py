@@ -113,14 +113,8 @@ class GraphQLEndpoint:
             await check_rate(request)
             _check_request(request)
             params = await _params(request)
-            execution = self.executor.execute(
-                params["query"],
-                variable_values=params.get("variables"),
-                context_value=(context := build_context(request, deadline)),
-                operation_name=params.get("operationName"),
-                allowed_operation_types=(OperationType.QUERY,) if request.method != "POST" else None,
-            )
-            result = await deadline.finish(execution, DEADLINE_GRACE)
+            context = build_context(request, deadline)
+            result = await deadline.finish(self.execute(context, params, request.method), DEADLINE_GRACE)
         except Overdue as late:
             log.warning("a request was stopped at its deadline: %s", late)
             stopped = RequestTimeout(f"The request did not finish within its {deadline.seconds:g} s.")
@@ -152,6 +146,17 @@ class GraphQLEndpoint:
             return _request_error(*errors, media=media)
         body: dict[str, Any] = {"errors": errors, "data": result.data} if errors else {"data": result.data}
         return _reply(body, 200, media, headers=context.response_headers or None)
+
+    async def execute(self, context: Context, params: dict[str, Any], method: str) -> Any:
+        # A token whose user or device is gone is refused for the whole request, checked once.
+        await context.confirm_principal()
+        return await self.executor.execute(
+            params["query"],
+            variable_values=params.get("variables"),
+            context_value=context,
+            operation_name=params.get("operationName"),
+            allowed_operation_types=(OperationType.QUERY,) if method != "POST" else None,
+        )
 
     def graphiql(self, request: Request) -> Response:
         query = WELCOME

@@ -7,6 +7,7 @@ one call, there is nothing to batch). May import loaders, backends' interfaces, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,8 +16,9 @@ from typing import Any
 from facade.auth import Principal, TokenService
 from facade.backends.interfaces import Backend
 from facade.deadline import Deadline
-from facade.errors import FacadeError, RateLimited, Unauthenticated
+from facade.errors import FacadeError, Forbidden, RateLimited, Unauthenticated
 from facade.loaders import Loaders
+from facade.models import DeviceStatus
 from facade.ratelimit import RateLimits
 from facade.settings import Settings
 
@@ -34,9 +36,9 @@ class Context:
     backend: Backend
     loaders: Loaders
     principal: Principal | None = None
-    # A token that was sent but failed verification: fields that need a principal report this
-    # reason; public fields still answer.
-    auth_error: FacadeError | None = None
+    # A token that was sent but failed verification (or whose user or device is gone): fields
+    # that need a principal report this reason; public fields still answer.
+    auth_error: Exception | None = None
     session_id: str | None = None
     request: Any = None
     tokens: TokenService | None = None
@@ -77,9 +79,41 @@ class Context:
         yield
         await self.limits.succeeded(attempt)
 
+    async def confirm_principal(self) -> None:
+        """Once per request, before anything runs: a validly signed token whose user no longer
+        exists, or whose device was deleted, is refused everywhere (UNAUTHENTICATED), and a token
+        of a BLOCKED device too (FORBIDDEN), as if no principal had been sent: public fields still
+        answer. One load per key through the request's loaders, which keep the records."""
+        principal = self.principal
+        if principal is None:
+            return
+        loaders = self.loaders
+        try:
+            user, device = await asyncio.gather(
+                loaders.user.load(principal.user_id) if principal.user_id is not None else _nothing(),
+                loaders.device.load(principal.device_id) if principal.device_id is not None else _nothing(),
+            )
+        except Exception as error:  # noqa: BLE001 - not knowing who calls refuses the call, for that reason
+            self.principal, self.auth_error = None, error
+            return
+        if user is None:
+            self.principal = None
+            self.auth_error = Unauthenticated("The signed-in user no longer exists; sign in again.")
+        elif device is None:
+            self.principal = None
+            self.auth_error = Unauthenticated("The device of this token no longer exists; link it again.")
+        elif device is not ... and getattr(device, "status", None) is DeviceStatus.BLOCKED:
+            self.principal = None
+            self.auth_error = Forbidden("This device is blocked.")
+
     def require_principal(self) -> Principal:
         if self.principal is not None:
             return self.principal
         if self.auth_error is not None:
             raise self.auth_error
         raise Unauthenticated("Sign in: send `Authorization: Bearer <token>` from the login mutation.")
+
+
+async def _nothing() -> Any:
+    """Nothing to confirm (an ellipsis, not None, which means "gone")."""
+    return ...

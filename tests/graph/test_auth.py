@@ -263,8 +263,12 @@ async def test_device_and_access_tokens_cannot_act_as_a_user(fresh_api: Api) -> 
 
 
 async def an_acme_store(api: Api) -> dict[str, Any]:
-    data = await api.data("{ stores(first: 100) { nodes { id uid tenant { id } } } }")
-    return next(s for s in data["stores"]["nodes"] if s["tenant"]["id"] == ACME)
+    # A tenant is its members' to see (store.tenant too): alice, a member, names the store's tenant.
+    alice = await api.login("alice")
+    data = await api.data("{ viewer { tenant { stores(first: 1) { nodes { id uid tenant { id } } } } } }", token=alice)
+    store: dict[str, Any] = data["viewer"]["tenant"]["stores"]["nodes"][0]
+    assert store["tenant"]["id"] == ACME
+    return store
 
 
 @pytest.mark.parametrize(
@@ -447,3 +451,174 @@ async def test_a_token_of_a_user_who_is_gone_is_unauthenticated(fresh_api: Api) 
     error = await fresh_api.error("{ viewer { displayName } }", token=token)
 
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+# ---------------------------------------------------------------------------------------------
+# One rule per record, whatever road reaches it (issue 8 §2)
+
+
+def token_of_a_user_who_is_gone(api: Api, **claims: Any) -> str:
+    """A validly signed token for a user id nobody has (a user deleted since signing in)."""
+    return sign(claims_for(api, 999999, **claims), secret_of(api), "HS256")
+
+
+async def test_a_gone_users_admin_token_is_refused_everywhere_and_nothing_is_written(fresh_api: Api) -> None:
+    store = await an_acme_store(fresh_api)
+    device = next(d for d in await acme_devices(fresh_api) if d["status"] == "ACTIVE")
+    before = await acme_devices(fresh_api)
+    token = token_of_a_user_who_is_gone(fresh_api, tenant=ACME, roles=["TENANT.ADMIN"])
+
+    listed = await fresh_api.post(
+        '{ devices(tenantUid: "acme-retail") { totalCount } products(first: 1) { totalCount } }', token=token
+    )
+    created = await fresh_api.error(
+        'mutation($s: String!) { createDevice(tenantUid: "acme-retail", storeUid: $s, appType: CLIENT) { id } }',
+        {"s": store["uid"]},
+        token=token,
+    )
+    updated = await fresh_api.error(UPDATE, {"t": ACME, "d": device["id"]}, token=token)
+
+    assert listed["data"]["devices"] is None
+    assert listed["data"]["products"]["totalCount"] > 0  # public fields still answer
+    assert [code(e) for e in listed["errors"]] == ["UNAUTHENTICATED"]
+    assert code(created) == "UNAUTHENTICATED"
+    assert code(updated) == "UNAUTHENTICATED"
+    assert await acme_devices(fresh_api) == before
+
+
+async def test_a_gone_users_token_reads_nothing_private_through_an_edge(api: Api) -> None:
+    token = token_of_a_user_who_is_gone(api, tenant=ACME, roles=["TENANT.ADMIN"])
+    store = await an_acme_store(api)
+
+    body = await api.post(
+        "query($id: ID!) { store(id: $id) { name tenant { name } tills { id } } }", {"id": store["id"]}, token=token
+    )
+
+    assert body["data"]["store"] == {"name": body["data"]["store"]["name"], "tenant": None, "tills": None}
+    assert {code(e) for e in body["errors"]} == {"UNAUTHENTICATED"}
+
+
+async def linked_device_tokens(api: Api, user_code: str = "1002") -> tuple[str, str]:
+    """A linked acme-retail device's token, and the access token of a user (bob) signed in on it."""
+    ready = next(d for d in await acme_devices(api) if d["status"] == "READY_TO_LINK" and d["appType"] == "CLIENT")
+    device_token = (await api.data(LINK, {"code": ready["deviceCode"], "pw": PASSWORD}))["linkDevice"]["deviceToken"]
+    access = await api.data(
+        "mutation($u: String!, $pw: String!) { deviceLogin(userCode: $u, password: $pw) { accessToken } }",
+        {"u": user_code, "pw": PASSWORD},
+        token=device_token,
+    )
+    return device_token, access["deviceLogin"]["accessToken"]
+
+
+THROUGH_THE_STORE = """
+query($id: ID!) { store(id: $id) { name tenant { id name createdAt
+  users(first: 50) { nodes { displayName email userCode } }
+  devices(first: 50) { nodes { id deviceCode } } } } }
+"""
+
+
+async def test_a_device_token_reads_no_colleagues_or_pairing_codes_through_the_store(fresh_api: Api) -> None:
+    device_token, _ = await linked_device_tokens(fresh_api)
+    store = await an_acme_store(fresh_api)
+
+    body = await fresh_api.post(THROUGH_THE_STORE, {"id": store["id"]}, token=device_token)
+
+    assert body["data"]["store"]["name"]
+    assert body["data"]["store"]["tenant"] is None
+    assert [(e["path"], code(e)) for e in body["errors"]] == [(["store", "tenant"], "FORBIDDEN")]
+
+
+async def test_an_anonymous_caller_does_not_see_a_stores_tenant(api: Api) -> None:
+    body = await api.post("{ store(id: 2) { name tenant { id name createdAt } } }")
+
+    assert body["data"]["store"]["name"]
+    assert body["data"]["store"]["tenant"] is None
+    assert [(e["path"], code(e)) for e in body["errors"]] == [(["store", "tenant"], "UNAUTHENTICATED")]
+
+
+async def test_another_tenants_admin_does_not_see_a_stores_tenant(api: Api) -> None:
+    store = await an_acme_store(api)
+
+    body = await api.post(THROUGH_THE_STORE, {"id": store["id"]}, token=await api.login("carol"))
+
+    assert body["data"]["store"]["tenant"] is None
+    assert [(e["path"], code(e)) for e in body["errors"]] == [(["store", "tenant"], "FORBIDDEN")]
+
+
+async def test_a_member_lists_the_tenants_devices_without_their_pairing_codes(api: Api) -> None:
+    store = await an_acme_store(api)
+
+    cashier = await api.post(THROUGH_THE_STORE, {"id": store["id"]}, token=await api.login("bob"))
+    admin = await api.data(THROUGH_THE_STORE, {"id": store["id"]}, token=await api.login("alice"))
+
+    devices = cashier["data"]["store"]["tenant"]["devices"]["nodes"]
+    assert [d["id"] for d in devices] == [d["id"] for d in admin["store"]["tenant"]["devices"]["nodes"]]
+    assert {d["deviceCode"] for d in devices} == {None}
+    assert any(d["deviceCode"] for d in admin["store"]["tenant"]["devices"]["nodes"])
+    assert {(e["path"][-1], code(e)) for e in cashier["errors"]} == {("deviceCode", "FORBIDDEN")}
+    # Colleagues see each other's details.
+    assert all(u["email"] for u in cashier["data"]["store"]["tenant"]["users"]["nodes"])
+
+
+async def test_device_management_needs_an_admins_user_token_not_an_access_token(fresh_api: Api) -> None:
+    # alice, TENANT.ADMIN, signed in on a device: her access token says so, but manages nothing.
+    _, access = await linked_device_tokens(fresh_api, user_code="1001")
+    store = await an_acme_store(fresh_api)
+
+    listed = await fresh_api.error('{ devices(tenantUid: "acme-retail") { totalCount } }', token=access)
+    created = await fresh_api.error(
+        'mutation($s: String!) { createDevice(tenantUid: "acme-retail", storeUid: $s, appType: CLIENT) { id } }',
+        {"s": store["uid"]},
+        token=access,
+    )
+    current = await fresh_api.post("{ currentDevice { id deviceCode tenant { id } } }", token=access)
+
+    assert code(listed) == "FORBIDDEN"
+    assert code(created) == "FORBIDDEN"
+    assert current["data"]["currentDevice"]["tenant"] == {"id": ACME}
+    assert current["data"]["currentDevice"]["deviceCode"] is None
+    assert [code(e) for e in current["errors"]] == ["FORBIDDEN"]
+
+
+async def test_a_colleague_does_not_read_a_users_license_keys_through_a_device(api: Api) -> None:
+    alice = await api.login("alice")
+    owned = await api.data("{ viewer { devices(first: 1) { nodes { id license { key } } } } }", token=alice)
+    device = owned["viewer"]["devices"]["nodes"][0]
+    assert device["license"]["key"]
+    query = (
+        'query($d: String!) { device(tenantUid: "acme-retail", deviceUid: $d) { id } '
+        'tenant(tenantUid: "acme-retail") { devices(first: 1000) { nodes { id license { key } } } } }'
+    )
+
+    body = await api.post(query, {"d": device["id"]}, token=await api.login("bob"))
+
+    seen = next(d for d in body["data"]["tenant"]["devices"]["nodes"] if d["id"] == device["id"])
+    assert seen["license"] is None
+    assert ("FORBIDDEN", "license") in {(code(e), e["path"][-1]) for e in body["errors"]}
+
+
+async def test_a_blocked_or_deleted_devices_tokens_are_refused_everywhere(fresh_api: Api) -> None:
+    device_token, access_token = await linked_device_tokens(fresh_api)
+    alice = await fresh_api.login("alice")
+    device = (await fresh_api.data("{ currentDevice { id } }", token=access_token))["currentDevice"]["id"]
+    users = "{ deviceUsers(first: 1) { totalCount } }"
+    assert (await fresh_api.data(users, token=device_token))["deviceUsers"]["totalCount"] > 0
+
+    await fresh_api.data(
+        'mutation($d: String!) { updateDevice(tenantUid: "acme-retail", deviceUid: $d, changes: {status: BLOCKED}) '
+        "{ id } }",
+        {"d": device},
+        token=alice,
+    )
+    blocked = [await fresh_api.error(users, token=device_token)]
+    blocked.append(await fresh_api.error("{ currentDevice { id } }", token=access_token))
+    blocked.append(
+        await fresh_api.error(
+            'mutation { updateDeviceSystemInformation(systemInformation: "x") { id } }', token=device_token
+        )
+    )
+    await fresh_api.data(DELETE, {"t": ACME, "d": device}, token=alice)
+    gone = await fresh_api.error(users, token=device_token)
+
+    assert [code(e) for e in blocked] == ["FORBIDDEN"] * 3
+    assert code(gone) == "UNAUTHENTICATED"

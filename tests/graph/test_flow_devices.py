@@ -42,6 +42,8 @@ ASSISTANT_APP = "flow-retail-assistant"
 ALICE_CODE, BOB_CODE = "1001", "1002"
 
 DEVICE = "id name appType status deviceCode systemInformation store { uid } till { id } tenant { id }"
+# What a device reads of itself: not its pairing code (the tenant admins'), nor its tenant (members').
+OWN_DEVICE = "id name appType status systemInformation store { uid } till { id }"
 
 DEVICES = f"""
 query($tenantUid: String!, $storeUid: String, $first: Int, $after: String,
@@ -82,7 +84,7 @@ mutation($code: String!, $appId: String!, $userCode: String!, $password: String!
          $info: String) {{
   linkDevice(deviceCode: $code, appId: $appId, userCode: $userCode, password: $password,
              systemInformation: $info) {{
-    deviceToken tokenExpires device {{ {DEVICE} }}
+    deviceToken tokenExpires device {{ {OWN_DEVICE} }}
   }}
 }}
 """
@@ -97,14 +99,14 @@ mutation($userCode: String!, $password: String!) {
 }
 """
 
-CURRENT = f"{{ currentDevice {{ {DEVICE} store {{ uid name }} till {{ id name }} }} }}"
+CURRENT = f"{{ currentDevice {{ {OWN_DEVICE} tenant {{ id }} store {{ uid name }} till {{ id name }} }} }}"
 
 DEVICE_USERS = """
 query($first: Int, $after: String, $sortBy: UserSort, $sortDirection: SortDirection) {
   deviceUsers(first: $first, after: $after, sortBy: $sortBy, sortDirection: $sortDirection) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    nodes { login displayName userCode }
+    nodes { id displayName }
   }
 }
 """
@@ -525,18 +527,37 @@ async def test_device_users_are_the_users_with_access_to_the_device_store(fresh_
     alice = await fresh_api.login("alice")
     device_token, _ = await linked_device(fresh_api)
     store = await fresh_api.data(
-        "query($uid: String!) { storeByUid(uid: $uid) { users(first: 1000) { nodes { login } } } }",
+        "query($uid: String!) { storeByUid(uid: $uid) { users(first: 1000) { nodes { id login } } } }",
         {"uid": AMSTERDAM},
         token=alice,
     )
-    staff = {u["login"] for u in store["storeByUid"]["users"]["nodes"]}
+    staff = {u["id"] for u in store["storeByUid"]["users"]["nodes"]}
+    bob = next(u["id"] for u in store["storeByUid"]["users"]["nodes"] if u["login"] == "bob")
 
     data = await fresh_api.data(DEVICE_USERS, {"first": 1000}, token=device_token)
 
     users = data["deviceUsers"]["nodes"]
-    assert {u["login"] for u in users} == staff
+    assert {u["id"] for u in users} == staff
     assert data["deviceUsers"]["totalCount"] == len(staff)
-    assert {"login": "bob", "displayName": "Bob de Vries", "userCode": BOB_CODE} in users
+    assert {"id": bob, "displayName": "Bob de Vries"} in users
+
+
+async def test_device_users_do_not_show_a_device_their_personal_details(fresh_api: Api) -> None:
+    device_token, _ = await linked_device(fresh_api)
+
+    body = await fresh_api.post(
+        "{ deviceUsers(first: 1000) { nodes { displayName email userCode login } } }", token=device_token
+    )
+
+    users = body["data"]["deviceUsers"]["nodes"]
+    assert users
+    assert all(u["displayName"] for u in users)
+    assert {(u["email"], u["userCode"], u["login"]) for u in users} == {(None, None, None)}
+    assert {(e["path"][-1], code_of(e)) for e in body["errors"]} == {
+        ("email", "FORBIDDEN"),
+        ("userCode", "FORBIDDEN"),
+        ("login", "FORBIDDEN"),
+    }
 
 
 async def test_device_users_page_with_cursors(fresh_api: Api) -> None:
@@ -550,12 +571,12 @@ async def test_device_users_page_with_cursors(fresh_api: Api) -> None:
         page = (await fresh_api.data(DEVICE_USERS, {"first": 2, "after": after}, token=device_token))["deviceUsers"]
         assert page["totalCount"] == everyone["totalCount"]
         assert len(page["nodes"]) <= 2
-        seen += [u["login"] for u in page["nodes"]]
+        seen += [u["id"] for u in page["nodes"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
 
-    assert seen == [u["login"] for u in everyone["nodes"]]
+    assert seen == [u["id"] for u in everyone["nodes"]]
     assert len(set(seen)) == everyone["totalCount"]
 
 

@@ -4,10 +4,11 @@ An edge is declared once, on the type that owns it, as *which parent attribute h
 *which loader resolves it* (`batched`, `paged`). The resolver is derived from that declaration and
 the declaration is kept in the field's metadata (`EDGE`), so a query planner can fetch a whole
 level of edges in one batch without running the resolver. Permissions are declared the same way
-(`Need`, `Guard`) and checked per parent before anything is loaded; no edge hides logic in a
-hand-written resolver.
+(`Need` for root fields, `Guard` for private fields and edges) and checked per parent before
+anything is loaded; what is loaded is then held to its type's record rule (permissions.py). No
+edge hides logic in a hand-written resolver.
 
-Imports context, loaders, models, errors; never a backend.
+Imports context, loaders, models, errors, permissions; never a backend.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from facade.auth import Principal, TokenKind
 from facade.context import Context, Raised
 from facade.errors import BadUserInput, Forbidden, NotFound
 from facade.graph.inputs import CURSOR, INT32_MAX, PAGE_SIZE, arg, check_arguments, check_filters
+from facade.graph.permissions import Guard, admit, admitted, field_rule, is_admin, is_member, is_self, refusal
 from facade.graph.prefetch import EDGE, make_page_args, prefetch_result
 from facade.models import PageArgs, SortDirection, check_uid
 
@@ -35,6 +37,7 @@ T = TypeVar("T")
 
 NEED = "facade.need"
 GUARD = "facade.guard"
+HELD = "facade.held"
 
 SortDirectionEnum = strawberry.enum(SortDirection, description="Sort order of a list.")
 
@@ -47,7 +50,7 @@ class Need(enum.Enum):
 
     PUBLIC = "public"
     USER = "user"  # a signed-in user (login mutation token)
-    TENANT_ADMIN = "tenant_admin"  # a user who is TENANT.ADMIN of the `tenant_uid` argument
+    TENANT_ADMIN = "tenant_admin"  # a user token, TENANT.ADMIN of the `tenant_uid` argument
     TENANT_MEMBER = "tenant_member"  # a user or device-user of the `tenant_uid` argument
     DEVICE = "device"  # a linked Flow Retail device (deviceToken)
     DEVICE_USER = "device_user"  # a user signed in on a device (accessToken)
@@ -62,10 +65,10 @@ def check_need(context: Context, need: Need, kwargs: dict[str, Any]) -> Principa
             raise Forbidden("This field needs a signed-in user, not a device token.")
     elif need in (Need.TENANT_ADMIN, Need.TENANT_MEMBER):
         tenant_uid = check_uid(kwargs["tenant_uid"], "tenantUid")
-        if principal.kind is TokenKind.DEVICE or principal.tenant_id != tenant_uid:
+        if not is_member(principal, tenant_uid):
             raise Forbidden("You are not a member of this tenant.")
-        if need is Need.TENANT_ADMIN and not principal.is_tenant_admin:
-            raise Forbidden("This needs the TENANT.ADMIN permission.")
+        if need is Need.TENANT_ADMIN and not is_admin(principal, tenant_uid):
+            raise Forbidden("This needs the TENANT.ADMIN permission, signed in as a user.")
     elif need is Need.DEVICE:
         if principal.kind is not TokenKind.DEVICE:
             raise Forbidden("This field needs a device token (from linkDevice).")
@@ -113,6 +116,8 @@ def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 result = fn(*args, **kwargs)
                 if inspect.isawaitable(result):
                     result = await result
+            # The record rule of what the field returns, as on every other road to it.
+            result = await admit(info.context, field_rule(info), result)
             # Fetch the selected edges of the whole result now, a level at a time, so that
             # graphql-core finds every item's edges already loaded (prefetch.py).
             await prefetch_result(info, result)
@@ -141,43 +146,30 @@ def root_mutation(need: Need, **options: Any) -> Callable[[Callable[..., Any]], 
     return decorate
 
 
-# A Guard decides from the principal and the *parent* whether an edge may be followed.
-Guard = Callable[[Principal | None, Any], bool]
+def member_of(tenant_of: Callable[[Any], str | None]) -> Guard:
+    """A guard: the caller is a member (a person, not a device) of the parent's tenant."""
 
-
-def same_tenant(tenant_of: Callable[[Any], str | None]) -> Guard:
     def check(principal: Principal | None, parent: Any) -> bool:
-        tenant = tenant_of(parent)
-        return principal is not None and tenant is not None and principal.tenant_id == tenant
+        return is_member(principal, tenant_of(parent))
 
-    check.__doc__ = "the caller belongs to the parent's tenant"
+    check.__doc__ = "a member of the parent's tenant"
     return check
 
 
 def self_or_tenant_admin(principal: Principal | None, user: Any) -> bool:
-    """The user themself, or an admin of the user's tenant."""
-    if principal is None or principal.kind is TokenKind.DEVICE:
-        return False
-    if principal.user_id == user.id:
-        return True
-    return principal.is_tenant_admin and user.tenant_id is not None and principal.tenant_id == user.tenant_id
+    """The user themself, or a TENANT.ADMIN user of the user's tenant."""
+    return is_self(principal, user.id) or is_admin(principal, user.tenant_id)
 
 
 def self_or_colleague(principal: Principal | None, user: Any) -> bool:
-    """The user themself, or a member of the user's tenant."""
-    if principal is None:
-        return False
-    if principal.user_id is not None and principal.user_id == user.id:
-        return True
-    return user.tenant_id is not None and principal.tenant_id == user.tenant_id
+    """The user themself, or a member of the user's tenant (a device token is neither)."""
+    return is_self(principal, user.id) or is_member(principal, user.tenant_id)
 
 
 def enforce(guard: Guard | None, info: Info, parent: Any) -> None:
     if guard is None or guard(info.context.principal, parent):
         return
-    if info.context.principal is None:
-        info.context.require_principal()
-    raise Forbidden("You may not see this: it belongs to another tenant or user.")
+    raise refusal(info.context)
 
 
 def private(attr: str, guard: Guard, *, description: str | None = None) -> Any:
@@ -189,6 +181,18 @@ def private(attr: str, guard: Guard, *, description: str | None = None) -> Any:
 
     resolve.__annotations__ = {"root": Any, "info": Info}
     return strawberry.field(resolver=resolve, description=description, metadata={GUARD: guard})
+
+
+def held(attr: str, *, description: str | None = None) -> Any:
+    """A payload's field holding a record (a mutation's device): the record's rule applies, as on
+    an edge. Every field that produces a record under a rule is a root field, an edge or this
+    (checked when the schema is built: permissions.unchecked_fields)."""
+
+    def resolve(root: Any, info: Info) -> Any:
+        return admitted(info.context, field_rule(info), getattr(root, attr))
+
+    resolve.__annotations__ = {"root": Any, "info": Info}
+    return strawberry.field(resolver=resolve, description=description, metadata={HELD: True})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +236,7 @@ def batched(loader: str, key: str, *, guard: Guard | None = None, description: s
         value = getattr(root, key)
         if value is None:
             return None
-        return settled(getattr(info.context.loaders, loader).load(value))
+        return admitted(info.context, field_rule(info), settled(getattr(info.context.loaders, loader).load(value)))
 
     resolve.__annotations__ = {"root": Any, "info": Info}
     return strawberry.field(resolver=resolve, description=description, metadata={EDGE: edge})
@@ -244,7 +248,8 @@ def listed(loader: str, key: str, *, guard: Guard | None = None, description: st
 
     def resolve(root: Any, info: Info) -> Any:
         enforce(guard, info, root)
-        return settled(getattr(info.context.loaders, loader).load(getattr(root, key)))
+        loaded = settled(getattr(info.context.loaders, loader).load(getattr(root, key)))
+        return admitted(info.context, field_rule(info), loaded)
 
     resolve.__annotations__ = {"root": Any, "info": Info}
     return strawberry.field(resolver=resolve, description=description, metadata={EDGE: edge})
@@ -285,7 +290,8 @@ def paged(
     def resolve(root: Any, info: Info, **kwargs: Any) -> Any:
         enforce(guard, info, root)
         extra = edge.page_key(info.context.settings, kwargs)
-        return settled(getattr(info.context.loaders, loader).load((getattr(root, key), *extra)))
+        loaded = settled(getattr(info.context.loaders, loader).load((getattr(root, key), *extra)))
+        return admitted(info.context, field_rule(info), loaded)
 
     params = [
         inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
@@ -367,6 +373,7 @@ async def found(future: Any, what: str) -> Any:
 __all__ = [
     "EDGE",
     "GUARD",
+    "HELD",
     "NEED",
     "Connection",
     "Edge",
@@ -381,14 +388,15 @@ __all__ = [
     "enforce",
     "found",
     "guarded",
+    "held",
     "int_id",
     "listed",
+    "member_of",
     "page_args",
     "paged",
     "private",
     "root_field",
     "root_mutation",
-    "same_tenant",
     "self_or_colleague",
     "self_or_tenant_admin",
     "settled",

@@ -8,10 +8,11 @@ compiled is only *how*: for each (document, operation, values of the `@skip`/`@i
 variables) a plan is built once, holding
 
 - the root fields, each calling its resolver's own function after the same permission check
-  (`check_need`) the standard path runs;
+  (`check_need`) the standard path runs, its result then held to its type's record rule;
 - the edges of every level, read from the same declarations (`EdgeSpec`, base.py) the standard
   resolvers are derived from; a level's edges are loaded for all parents at once through the
-  request's loaders, the loads of a level together, after each parent passed the edge's guard;
+  request's loaders, the loads of a level together, after each parent passed the edge's guard,
+  and what they load is held to its type's record rule (permissions.py), as on the standard path;
 - one generated Python function per selection set that builds the response dict directly: no
   Info object, resolver call or awaitable per item.
 
@@ -76,6 +77,7 @@ from strawberry.types.field import StrawberryField
 from facade.context import Context, Raised
 from facade.errors import OperationNotDetermined
 from facade.graph.base import EDGE, GUARD, NEED, EdgeSpec, check_need
+from facade.graph.permissions import Rule, permits_now, records, rule_of
 
 log = logging.getLogger("facade.graph.compiled")
 
@@ -165,6 +167,7 @@ class EdgeStep:
     spec: EdgeSpec
     arguments: Arguments | None
     child: ObjectPlan | None
+    rule: Rule | None = None
 
 
 @dataclass(slots=True)
@@ -199,6 +202,7 @@ class RootStep:
     complete: Callable[[Any, list[Any]], Any]
     child: ObjectPlan | None
     nullable: bool = True
+    rule: Rule | None = None
 
 
 @dataclass(slots=True)
@@ -341,6 +345,7 @@ class Compiler:
             complete=completer,
             child=child,
             nullable=not isinstance(field_def.type, GraphQLNonNull),
+            rule=rule_of(field_def.type),
         )
 
     def completer(self, type_: GraphQLOutputType, details: list[FieldDetails]) -> tuple[Callable[..., Any], Any]:
@@ -460,7 +465,13 @@ class Compiler:
     ) -> tuple[EdgeStep, str]:
         slot = self.slots
         self.slots += 1
-        step = EdgeStep(slot=slot, spec=spec, arguments=self._arguments(field_def, node, definition), child=None)
+        step = EdgeStep(
+            slot=slot,
+            spec=spec,
+            arguments=self._arguments(field_def, node, definition),
+            child=None,
+            rule=rule_of(field_def.type),
+        )
         plan.edges.append(step)
         key = _identifier(spec.key)
         if spec.paged or not _to_one(field_def.type):
@@ -545,11 +556,25 @@ async def _stage(
         for edge, keys, loader, load_keys in loads:
             found = answers[id(loader)]
             values = [found[k] for k in load_keys]
+            if edge.rule is not None and not await _permitted(edge.rule, principal, loaders, values):
+                raise Bail("a record rule refused a loaded record")
             st[edge.slot] = dict(zip(keys, values, strict=True))
             if edge.child is not None:
                 children = _flatten(values)
                 if children and edge.child.loads:
                     level.append((edge.child, children))
+
+
+async def _permitted(rule: Rule, principal: Any, loaders: Any, values: Iterable[Any]) -> bool:
+    """Whether the caller may see every record in `values` (permissions.permits, with what the
+    rule's `via` names fetched the plan's way: cached in the loader for a replay)."""
+    items = [item for value in values for item in records(value)]
+    if rule.via is None:
+        return permits_now(rule, principal, items)
+    name, attribute = rule.via
+    keys = [getattr(item, attribute) for item in items]
+    found = await _fetch(getattr(loaders, name), list(dict.fromkeys(k for k in keys if k is not None)))
+    return all(rule.check(principal, item, found.get(key)) for item, key in zip(items, keys, strict=True))
 
 
 async def _fetch(loader: Any, keys: list[Any]) -> dict[Any, Any]:
@@ -784,6 +809,9 @@ class CompiledExecutor:
         if any(isinstance(value, BaseException) for value in values):
             _unreported(replay, plan.roots)
             raise Bail("a root resolver raised")
+        for root, value in zip(plan.roots, values, strict=True):
+            if root.rule is not None and not await _permitted(root.rule, st[0], context.loaders, [value]):
+                raise Bail("a record rule refused a root's result")
         await _stage(
             [(root.child, _flatten([value])) for root, value in zip(plan.roots, values, strict=True) if root.child],
             st,

@@ -2,17 +2,30 @@
 and FLECS licensed devices (manufacturer, model, serial number), one type for both.
 
 Every device belongs to a tenant (or, for a FLECS device of a customer without one, to its owner)
-and is visible to that tenant's members only.
+and is visible to that tenant's members, its owner and the device itself (its device token); its
+pairing code to the tenant's admins only. A device registered with F2 and not yet authorized
+belongs to nobody: only its registration payload names it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from facade.graph.base import Connection, Info, Need, batched, page_args, root_field, root_mutation
+from facade.auth import Principal
+from facade.graph.base import (
+    Connection,
+    Info,
+    Need,
+    batched,
+    held,
+    page_args,
+    private,
+    root_field,
+    root_mutation,
+)
 from facade.graph.inputs import (
     ACCOUNT_TYPES,
     CLIENT_ID,
@@ -28,6 +41,7 @@ from facade.graph.inputs import (
     arg,
     limited,
 )
+from facade.graph.permissions import is_admin, is_device, is_member, is_self, record_rule
 from facade.graph.sorting import DeviceSort, UserSort
 from facade.models import DeviceAppType, DeviceFilter, DeviceStatus, SortDirection, check_uid
 
@@ -49,6 +63,19 @@ class Manufacturer:
     name: str
 
 
+def _may_see_device(principal: Principal | None, device: Any, _: Any) -> bool:
+    if device.tenant_id is None and device.owner_id is None:
+        return True  # registered (F2), not authorized yet: nobody's
+    return (
+        is_member(principal, device.tenant_id) or is_self(principal, device.owner_id) or is_device(principal, device.id)
+    )
+
+
+def _tenant_admin(principal: Principal | None, device: Any) -> bool:
+    return is_admin(principal, device.tenant_id)
+
+
+@record_rule(_may_see_device, "members of its tenant, its owner, the device itself")
 @strawberry.type(description="A device: a Flow Retail POS device and/or a FLECS licensed device.")
 class Device:
     id: strawberry.ID = strawberry.field(description="The device uid.")
@@ -56,7 +83,11 @@ class Device:
     app_type: DeviceAppTypeEnum  # type: ignore[valid-type]
     status: DeviceStatusEnum  # type: ignore[valid-type]
     system_information: str | None
-    device_code: str | None = strawberry.field(description="Code to link the physical device (while READY_TO_LINK).")
+    device_code: str | None = private(
+        "device_code",
+        _tenant_admin,
+        description="Code to link the physical device (while READY_TO_LINK): the tenant's admins only.",
+    )
     model: str | None
     serial_number: str | None
     manufacture_date: dt.date | None
@@ -88,7 +119,8 @@ class DeviceConnection(Connection[Device]):
 
 @strawberry.type(description="A device registered with the deprecated device-authorisation flow (F2).")
 class DeviceRegistration:
-    device: Device
+    record: strawberry.Private[Any]
+    device: Device = held("record")
     device_code: str
     device_identifier: str
     expires_in: int
@@ -98,7 +130,8 @@ class DeviceRegistration:
 
 @strawberry.type(description="A linked device and the deviceToken it signs in with from now on (F5).")
 class LinkedDevice:
-    device: Device
+    record: strawberry.Private[Any]
+    device: Device = held("record")
     device_token: str
     token_expires: int
 
@@ -108,7 +141,8 @@ class DeviceSession:
     access_token: str
     token_expires: int
     tenant_user: Annotated[User, strawberry.lazy("facade.graph.users")]
-    device: Device | None
+    record: strawberry.Private[Any]
+    device: Device | None = held("record")
 
 
 @strawberry.input(description="Filters for a device search (F9).")
@@ -220,7 +254,7 @@ class DeviceMutations:
     ) -> DeviceRegistration | None:
         r = await info.context.backend.devices.register(client_id, name, system_information)
         return DeviceRegistration(
-            device=r.device,  # type: ignore[arg-type]
+            record=r.device,
             device_code=r.device_code,
             device_identifier=r.device.id,
             expires_in=r.expires_in,
@@ -274,7 +308,11 @@ class DeviceMutations:
         # The device code picks the tenant whose user's password is tried: count tries per code.
         async with info.context.attempt("linkDevice", device_code):
             r = await info.context.backend.devices.link(device_code, app_id, user_code, password, system_information)
-        return LinkedDevice(device=r.device, device_token=r.device_token.token, token_expires=r.device_token.expires)  # type: ignore[arg-type]
+        if info.context.principal is None:
+            # The caller has just proved they may link the device: the payload's device is theirs
+            # to read, as the device token's (as `login` does for its user).
+            info.context.principal = info.context.principal_of(r.device_token.token)
+        return LinkedDevice(record=r.device, device_token=r.device_token.token, token_expires=r.device_token.expires)
 
     @root_mutation(
         Need.DEVICE,
@@ -287,11 +325,14 @@ class DeviceMutations:
         async with info.context.attempt("deviceLogin", f"{principal.tenant_id}/{user_code}"):
             r = await info.context.backend.devices.login(principal, user_code, password)
         device = await info.context.loaders.device.load(principal.device_id) if principal.device_id else None
+        # The caller has just signed the user in: the rest of the request reads as that session
+        # (the payload's user is theirs to read; a device token alone reads no one's details).
+        info.context.principal = info.context.principal_of(r.access_token.token) or principal
         return DeviceSession(
             access_token=r.access_token.token,
             token_expires=r.access_token.expires,
             tenant_user=r.user,  # type: ignore[arg-type]
-            device=device,  # type: ignore[arg-type]
+            record=device,
         )
 
     @root_mutation(Need.TENANT_ADMIN, description="Create a device, ready to link, in a tenant's store (F8).")

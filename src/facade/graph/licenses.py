@@ -12,6 +12,7 @@ import strawberry
 from facade.errors import BadUserInput, Unauthenticated
 from facade.graph.base import Connection, Info, Need, batched, root_field, root_mutation
 from facade.graph.inputs import LICENSE_KEY, MANUFACTURER_ID, NAME, SESSION_ID, arg, limited
+from facade.graph.permissions import is_admin, is_self, record_rule
 from facade.models import check_session_id
 
 if TYPE_CHECKING:
@@ -26,6 +27,13 @@ class Session:
     timestamp: int = strawberry.field(description="When the session was issued, seconds since the epoch.")
 
 
+@record_rule(
+    lambda principal, license, owner: (
+        is_self(principal, license.user_id) or (owner is not None and is_admin(principal, owner.tenant_id))
+    ),
+    "its owner and the admins of the owner's tenant",
+    via=("user", "user_id"),
+)
 @strawberry.type(description="A license: its key, the device it is bound to and its activation session.")
 class License:
     id: strawberry.ID

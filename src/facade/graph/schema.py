@@ -11,9 +11,11 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from facade.graph.apps import AppMutations, AppQueries
+from facade.graph.base import EDGE, HELD
 from facade.graph.devices import DeviceMutations, DeviceQueries
 from facade.graph.extensions import ErrorCodes
 from facade.graph.licenses import LicenseMutations, LicenseQueries
+from facade.graph.permissions import unchecked_fields
 from facade.graph.products import ProductQueries
 from facade.graph.reviews import ReviewMutations
 from facade.graph.stores import StoreQueries
@@ -53,8 +55,15 @@ class FacadeSchema(strawberry.Schema):
         return None
 
 
+def _applies_rules(definition: Any) -> bool:
+    metadata = getattr(definition, "metadata", None) or {}
+    return EDGE in metadata or HELD in metadata
+
+
 def build_schema() -> FacadeSchema:
-    return FacadeSchema(
+    """The schema; TypeError if a field produces records under a record rule without applying
+    it (a new edge written as a plain attribute would otherwise be a road around the rule)."""
+    built = FacadeSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
@@ -63,6 +72,10 @@ def build_schema() -> FacadeSchema:
             ErrorCodes,
         ],
     )
+    unchecked = unchecked_fields(built._schema, _applies_rules)
+    if unchecked:
+        raise TypeError(f"these fields produce protected records without their rule: {', '.join(unchecked)}")
+    return built
 
 
 schema: Any = None

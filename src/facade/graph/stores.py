@@ -19,12 +19,13 @@ from facade.graph.base import (
     found,
     int_id,
     listed,
+    member_of,
     page_args,
     paged,
     root_field,
-    same_tenant,
 )
 from facade.graph.inputs import ACCOUNT_TYPES, CURSOR, NUMERIC_ID, PAGE_SIZE, UID, arg
+from facade.graph.permissions import is_of_tenant, record_rule
 from facade.graph.sorting import DeviceSort, ProductSort, StoreSort, UserSort
 from facade.models import SortDirection, check_uid
 
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
     from facade.graph.tenants import Tenant
     from facade.graph.users import UserConnection
 
-_member = same_tenant(lambda store: store.tenant_id)
+# A store's tills, devices and staff are its tenant's business: these edges are the store's private
+# fields, decided before anything is loaded (and tills and devices have their own record rules).
+_member = member_of(lambda store: store.tenant_id)
 
 
 @strawberry.type(description="A postal address.")
@@ -90,6 +93,11 @@ class Store:
     )
 
 
+@record_rule(
+    lambda principal, till, store: store is not None and is_of_tenant(principal, store.tenant_id),
+    "the people and devices of its store's tenant",
+    via=("store", "store_id"),
+)
 @strawberry.type(description="A till (checkout) in a store.")
 class Till:
     id: strawberry.ID

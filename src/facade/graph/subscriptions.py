@@ -13,6 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from facade.graph.base import Connection, batched
+from facade.graph.permissions import is_admin, is_self, record_rule
 
 if TYPE_CHECKING:
     from facade.graph.products import Product
@@ -39,6 +40,13 @@ class LineItem:
     product: Annotated[Product, strawberry.lazy("facade.graph.products")] | None = batched("product", "product_id")
 
 
+@record_rule(
+    lambda principal, subscription, customer: (
+        is_self(principal, subscription.user_id) or (customer is not None and is_admin(principal, customer.tenant_id))
+    ),
+    "its customer and the admins of the customer's tenant",
+    via=("user", "user_id"),
+)
 @strawberry.type(description="A customer's subscription (a FLECS order with line items).")
 class CustomerSubscription:
     id: strawberry.ID

@@ -1,5 +1,6 @@
 """Tenants: the businesses that own stores, users and devices. Everything operational hangs off a
-tenant and is visible to its members only."""
+tenant and is visible to its members only: the record rule below applies wherever a tenant appears
+(its root field, `store.tenant`, `device.tenant`, `user.tenant`), so its lists need no guard."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from facade.graph.base import Info, Need, batched, paged, root_field, same_tenant
+from facade.graph.base import Info, Need, paged, root_field
 from facade.graph.inputs import UID, arg
+from facade.graph.permissions import is_member, record_rule
 from facade.graph.sorting import DeviceSort, StoreSort, UserSort
 
 if TYPE_CHECKING:
@@ -17,9 +19,8 @@ if TYPE_CHECKING:
     from facade.graph.stores import StoreConnection
     from facade.graph.users import UserConnection
 
-_member = same_tenant(lambda tenant: tenant.id)
 
-
+@record_rule(lambda principal, tenant, _: is_member(principal, tenant.id), "its members")
 @strawberry.type(description="A business (Flow Retail tenant) with its stores, users and devices.")
 class Tenant:
     id: strawberry.ID
@@ -30,21 +31,18 @@ class Tenant:
         "stores_by_tenant",
         "id",
         sort=StoreSort,
-        guard=_member,
         description="The tenant's stores (members only).",
     )
     users: Annotated[UserConnection, strawberry.lazy("facade.graph.users")] | None = paged(
         "users_by_tenant",
         "id",
         sort=UserSort,
-        guard=_member,
         description="The tenant's users (members only).",
     )
     devices: Annotated[DeviceConnection, strawberry.lazy("facade.graph.devices")] | None = paged(
         "devices_by_tenant",
         "id",
         sort=DeviceSort,
-        guard=_member,
         description="The tenant's devices (members only).",
     )
 
@@ -56,4 +54,4 @@ class TenantQueries:
         return info.context.loaders.tenant.load(tenant_uid)  # type: ignore[return-value]
 
 
-__all__ = ["Tenant", "TenantQueries", "batched"]
+__all__ = ["Tenant", "TenantQueries"]

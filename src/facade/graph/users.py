@@ -47,8 +47,9 @@ class FeatureFlags:
 @strawberry.type(description="A person who signs in: customer, vendor, tenant admin or cashier.")
 class User:
     id: strawberry.ID
-    # Personal and sign-in details: the user and their colleagues only (a vendor's or reviewer's
-    # profile is public, their e-mail and device sign-in code are not).
+    # A user's public profile (a vendor's, a reviewer's) is anyone's to see: the type has no record
+    # rule. Personal and sign-in details are private fields: the user and their colleagues only
+    # (members of their tenant; a device token is nobody's colleague).
     login: str | None = private("login", self_or_colleague)
     email: str | None = private("email", self_or_colleague)
     display_name: str
@@ -122,7 +123,7 @@ class User:
         "id",
         sort=DeviceSort,
         guard=self_or_tenant_admin,
-        description="FLECS devices the user registered.",
+        description="FLECS devices the user registered (the user and their tenant's admins).",
     )
 
 
