@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     upstream_retries: int = Field(2, ge=0, description="Retries of an idempotent GET (writes never retry).")
     upstream_backoff: float = Field(0.2, ge=0, description="Base of the exponential backoff, seconds.")
     upstream_concurrency: int = Field(16, gt=0, description="One-by-one GETs of one batch in flight at once.")
+    upstream_sort_limit: int = Field(
+        1000,
+        ge=0,
+        description="Longest list facade fetches whole to sort or page it itself where the upstream API cannot "
+        "(FLECS products in any order but by id ascending); a longer one is refused with BAD_USER_INPUT.",
+    )
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     forward_headers: list[str] = Field(
         ["authorization", "x-session-id", "accept-language"],

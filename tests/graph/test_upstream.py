@@ -16,7 +16,9 @@ from conftest import Api, make_settings, open_api
 
 @pytest.fixture(scope="module")
 async def up(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
-    settings = make_settings(Path(tmp_path_factory.mktemp("upstream")), upstream_timeout=1.0, upstream_retries=2)
+    settings = make_settings(
+        Path(tmp_path_factory.mktemp("upstream")), upstream_timeout=1.0, upstream_retries=2, upstream_sort_limit=50
+    )
     api, _ = await open_api(settings, products=80, upstream=True)
     yield api
     await api.client.aclose()
@@ -268,3 +270,46 @@ async def test_a_failed_root_list_fails_only_its_own_alias(up: Api, sandbox: San
     assert body["data"]["a"]["totalCount"] > 0
     assert body["data"]["b"] is None
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [(["b"], "UPSTREAM_ERROR")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Orders the API cannot give: the whole list sorted here, or a clear refusal
+
+
+async def test_an_order_flecs_cannot_give_is_made_over_the_whole_list(up: Api, sandbox: Sandbox) -> None:
+    # Store 1's products are fewer than the sort limit (50): fetched whole, in one page of 100.
+    query = "{ products(storeId: 1, first: 2, sortBy: RATING_COUNT, sortDirection: DESC) { totalCount nodes { id } } }"
+    everything = "{ products(storeId: 1, first: 100) { totalCount nodes { id ratingCount } } }"
+
+    data = await up.data(query)
+    calls = await sandbox.calls()
+    every = (await up.data(everything))["products"]
+
+    expected = sorted(every["nodes"], key=lambda p: (p["ratingCount"], int(p["id"])), reverse=True)[:2]
+    assert data["products"]["nodes"] == [{"id": p["id"]} for p in expected]
+    assert data["products"]["totalCount"] == every["totalCount"]
+    assert calls == {"GET /api/v2/products": 1}
+
+
+async def test_an_order_over_a_list_longer_than_the_sort_limit_is_refused(up: Api, sandbox: Sandbox) -> None:
+    body = await up.post(
+        "{ products(first: 2, sortBy: RATING_COUNT, sortDirection: DESC) { nodes { id } } "
+        "byId: products(first: 2) { nodes { id } } }"
+    )
+
+    assert body["data"]["products"] is None
+    assert [n["id"] for n in body["data"]["byId"]["nodes"]] == ["1", "2"]
+    (error,) = body["errors"]
+    assert error["path"] == ["products"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "ID ascending" in error["message"]
+    assert "up to 50 products" in error["message"]
+    assert "this list has 80" in error["message"]
+
+
+async def test_a_creation_time_flecs_does_not_send_is_not_sorted_by(up: Api) -> None:
+    error = await up.error("{ products(storeId: 1, sortBy: CREATED_AT) { nodes { id } } }")
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "no creation time" in error["message"]
+    assert "RATING_COUNT" in error["message"]

@@ -164,9 +164,18 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
     if settings.flecs_url != "local":
         client = UpstreamClient("FLECS Console", settings.flecs_url, http)
         clients.append(client)
-        upstreams.append(FlecsConsole(client, concurrency=settings.upstream_concurrency))
+        upstreams.append(
+            FlecsConsole(client, concurrency=settings.upstream_concurrency, sort_limit=settings.upstream_sort_limit)
+        )
     if settings.flow_url != "local":
         client = UpstreamClient("Flow Retail API", settings.flow_url, http)
         clients.append(client)
-        upstreams.append(FlowRetail(client, concurrency=settings.upstream_concurrency, store_directory=local.stores))
+        upstreams.append(
+            FlowRetail(
+                client,
+                concurrency=settings.upstream_concurrency,
+                store_directory=local.stores,
+                sort_limit=settings.upstream_sort_limit,
+            )
+        )
     return ComposedBackend(local, upstreams, clients)

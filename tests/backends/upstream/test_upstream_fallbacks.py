@@ -267,3 +267,77 @@ async def test_sightings_live_as_long_as_their_request(made: list[Any]) -> None:
         await asyncio.sleep(0)
     gc.collect()
     assert len(retail.sightings) == before
+
+
+# -- orders the API cannot give -------------------------------------------------------------------
+
+
+def flecs_pages(count: int, *, totals: bool) -> Callable[[httpx.Request], httpx.Response]:
+    """A FLECS product list of `count` products in id order, paged; the price falls with the id.
+    Without `totals`, nothing says how long the list is."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        number, size = int(query(request)["page"]), int(query(request)["per_page"])
+        ids = list(range(1, count + 1))[(number - 1) * size : number * size]
+        listed: dict[str, Any] = {"products": [product(i, f"{1000 - i}.00") for i in ids]}
+        if totals:
+            listed["totalProducts"] = count
+        return httpx.Response(200, json={"data": listed})
+
+    return respond
+
+
+@pytest.mark.parametrize("totals", [True, False])
+async def test_flecs_list_in_another_order_is_sorted_whole(made: list[Any], totals: bool) -> None:
+    recorder = Recorder(flecs_pages(230, totals=totals))
+    console = flecs(made, recorder)
+    page = PageArgs(limit=3, offset=2, sort="price", direction=SortDirection.ASC)
+
+    result = await in_request(lambda: console.products.page_all(ProductQuery(), page))
+
+    # The cheapest are the last ids, on the list's last page: sorting the first page would miss them.
+    assert [p.id for p in result.items] == [228, 227, 226]
+    assert result.total == 230
+    assert sorted(query(r)["page"] for r in recorder.requests) == ["1", "2", "3"]
+    assert {query(r)["per_page"] for r in recorder.requests} == {"100"}
+
+
+async def test_flecs_list_too_long_to_sort_is_refused_after_one_call(made: list[Any]) -> None:
+    recorder = Recorder(flecs_pages(230, totals=True))
+    console = FlecsConsole(
+        UpstreamClient("FLECS Console API", "http://flecs.test", SETTINGS, transport=httpx.MockTransport(recorder)),
+        sort_limit=200,
+    )
+    made.append(console)
+    page = PageArgs(limit=3, sort="id", direction=SortDirection.DESC)
+
+    with pytest.raises(FacadeError) as refused:
+        await in_request(lambda: console.products.page_all(ProductQuery(), page))
+
+    assert refused.value.code == "BAD_USER_INPUT"
+    assert "up to 200 products, and this list has 230" in str(refused.value)
+    assert len(recorder.requests) == 1
+
+
+def tenant_user(number: int) -> dict[str, Any]:
+    return {"tenantUserUid": f"u{number}", "displayName": f"User {number}", "login": f"login-{50 - number:02d}"}
+
+
+async def test_flow_sort_by_a_key_the_api_lacks_is_made_over_the_whole_list(made: list[Any]) -> None:
+    def users(request: httpx.Request) -> httpx.Response:
+        q = query(request)
+        number, size = int(q["pageNumber"]), int(q["pageSize"])
+        items = [tenant_user(i) for i in range(1, 41)][(number - 1) * size : number * size]
+        return httpx.Response(200, json={"items": items, "totalCount": 40})
+
+    recorder = Recorder(users)
+    retail = flow(made, recorder)
+    device_principal = Principal(kind=TokenKind.DEVICE, subject="device:d1", tenant_id="acme", device_id="d1")
+    page = PageArgs(limit=2, offset=0, sort="login", direction=SortDirection.ASC)
+
+    result = await in_request(lambda: retail.devices.users(device_principal, page, None))
+
+    # login falls as the number rises: the first by login are the list's last users.
+    assert [u.login for u in result.items] == ["login-10", "login-11"]
+    assert result.total == 40
+    assert "sortBy" not in query(recorder.requests[0])

@@ -3,12 +3,17 @@
 A batch read answers per key: when one of its calls fails, only the keys that call served carry
 the error (an `Exception` in place of their value) and the rest are answered, so one store's 404
 fails that store's products and not its siblings'. Loaders pass such a value on as that key's
-error (`facade.loaders`). Imports nothing of facade.
+error (`facade.loaders`).
+
+A list an upstream cannot sort (or page) the way it is asked for is fetched whole, every page,
+when it is short enough (`whole_list`), so facade sorts and pages it exactly, never just the page
+it happened to fetch. Imports nothing of facade.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import TypeVar
 
@@ -42,3 +47,46 @@ async def each(
 
     wanted = list(dict.fromkeys(keys))
     return dict(zip(wanted, await asyncio.gather(*(one(k) for k in wanted)), strict=True))
+
+
+class TooLong(Exception):
+    """A list longer than the caller allows to be fetched whole; `total` is its length, or None
+    when the upstream does not say."""
+
+    def __init__(self, total: int | None) -> None:
+        super().__init__(total)
+        self.total = total
+
+
+async def whole_list(
+    fetch: Callable[[int], Awaitable[tuple[list[V], int | None]]],
+    size: int,
+    limit: int,
+    concurrency: asyncio.Semaphore,
+) -> list[V]:
+    """Every item of a list an upstream serves in numbered pages (1-based) of `size`:
+    `fetch(number)` answers a page and the list's length when the upstream says it (an upper
+    bound is enough). Page 1 first, then the others at once; without a length, page after page
+    until a short one. An upstream that ignores paging sends everything in page 1.
+
+    Raises TooLong, after as few calls as can tell, for a list of more than `limit` items.
+    """
+    items, total = await fetch(1)
+    if len(items) > size:
+        if len(items) > limit:
+            raise TooLong(len(items))
+        return items
+    if total is not None:
+        if total > limit:
+            raise TooLong(total)
+        pages = -(-total // size)
+        rest = await gather_limited(concurrency, [functools.partial(fetch, n) for n in range(2, pages + 1)])
+        return items + [item for more, _ in rest for item in more]
+    number = 1
+    while len(items) == number * size:
+        if len(items) >= limit:
+            raise TooLong(None)
+        number += 1
+        more, _ = await fetch(number)
+        items.extend(more)
+    return items

@@ -14,9 +14,12 @@ What the API cannot answer, and what is done instead:
   a multiple of the limit (pages hold at most 100, WooCommerce's largest, so a larger limit is
   several pages). An upstream that ignores them returns its whole list, which is then
   sorted and sliced here, exactly.
-- Sorting: the API has none. A page is sorted here, so an order other than the upstream's own
-  (by id) holds *within* the page, not across pages. A user's subscriptions are fetched whole
-  (every page), so their sort is exact.
+- Sorting: the API has none; its lists come in id order (ascending). Any other order (another
+  key, or id descending) is made here over the whole list: every page is fetched (at once, once
+  the first says how many there are) and sorted, then the window cut out, so the answer is the
+  one the local store gives. A list longer than `sort_limit` items is refused with
+  BadUserInput naming what upstream mode can sort, rather than sorting one page of it. A
+  user's subscriptions are always fetched whole, so their sort is exact.
 - Totals: `{totalProducts}` (or WooCommerce's `X-WP-Total` header, when it arrives) is exact;
   `{page, totalPages}` is exact once the last page has been seen, so a window short of the last
   page costs one more GET (of the last page).
@@ -49,7 +52,7 @@ from urllib.parse import quote
 from facade.auth import Principal
 from facade.backends.interfaces import Activation, LoginResult, ProductQuery, TokenResult
 from facade.backends.upstream import payloads as p
-from facade.backends.upstream.fanout import each, gather_limited
+from facade.backends.upstream.fanout import TooLong, each, gather_limited, whole_list
 from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
 from facade.errors import BadUserInput, NotFound, Unauthenticated, UpstreamError
 from facade.models import (
@@ -60,12 +63,14 @@ from facade.models import (
     Product,
     Review,
     Session,
+    SortDirection,
     Subscription,
     User,
 )
 
 K = TypeVar("K")
 V = TypeVar("V")
+R = TypeVar("R")
 
 WRONG_CREDENTIALS = "The username or password is incorrect."
 # WooCommerce's largest per_page; an `include` list is sent in chunks of this many ids.
@@ -201,9 +206,10 @@ class FlecsUsers(_Part):
 
 
 class FlecsProducts(_Part):
-    def __init__(self, client: UpstreamClient, known: KnownUsers, concurrency: int) -> None:
+    def __init__(self, client: UpstreamClient, known: KnownUsers, concurrency: int, sort_limit: int) -> None:
         super().__init__(client, known)
         self.limit = asyncio.Semaphore(concurrency)
+        self.sort_limit = sort_limit
 
     async def get_many(self, ids: Sequence[int]) -> dict[int, Product | Exception]:
         """Products by id; a call that fails answers its ids with its error (see `fanout`)."""
@@ -292,10 +298,8 @@ class FlecsProducts(_Part):
         if page.sort not in p.PRODUCT_SORT:
             raise BadUserInput(f"sort must be one of: {', '.join(sorted(p.PRODUCT_SORT))}", field="sort")
 
-        async def fetch(number: int) -> p.ProductList:
-            response = await self.client.get(
-                path, params={**params, "page": number, "per_page": window.size}, forward=forward
-            )
+        async def fetch(number: int, size: int = window.size) -> p.ProductList:
+            response = await self.client.get(path, params={**params, "page": number, "per_page": size}, forward=forward)
             listed = self.read(p.Envelope[p.ProductList], response).data
             # WooCommerce's total header: used when it arrives, never required.
             wp_total = response.headers.get("x-wp-total", "")
@@ -303,14 +307,31 @@ class FlecsProducts(_Part):
                 listed.totalProducts = int(wp_total)
             return listed
 
+        def build(listed: p.ProductList) -> list[Product]:
+            return [p.to_product(item, is_app=apps or None) for item in listed.products]
+
+        if page.sort != "id" or page.direction is not SortDirection.ASC:
+            # Not the API's own order: sort the whole list (see the module docstring).
+            async def whole(number: int) -> tuple[list[Product], int | None]:
+                listed = await fetch(number, MAX_PER_PAGE)
+                pages = listed.totalPages * MAX_PER_PAGE if listed.totalPages is not None else None
+                return build(listed), listed.totalProducts if listed.totalProducts is not None else pages
+
+            try:
+                everything = await whole_list(whole, MAX_PER_PAGE, self.sort_limit, self.limit)
+            except TooLong as too_long:
+                raise unsortable(page, too_long.total, self.sort_limit) from None
+            return p.page_of(
+                p.sort_locally(sortable(everything, page, "products", p.PRODUCT_SORT), page, p.PRODUCT_SORT, _id), page
+            )
+
         lists = list(await asyncio.gather(*(fetch(n) for n in window.numbers)))
         if any(len(listed.products) > window.size for listed in lists):
-            # The upstream ignored paging and sent the whole list: sort and slice it exactly.
-            everything = [p.to_product(item, is_app=apps or None) for item in lists[0].products]
-            return p.page_of(p.sort_locally(everything, page, p.PRODUCT_SORT, _id), page)
-        records = window.cut([p.to_product(item, is_app=apps or None) for listed in lists for item in listed.products])
+            # The upstream ignored paging and sent the whole list (in id order): slice it.
+            return p.page_of(p.sort_locally(build(lists[0]), page, p.PRODUCT_SORT, _id), page)
+        records = window.cut([product for listed in lists for product in build(listed)])
         total = await self._total(lists, window, fetch)
-        return Page(items=p.sort_locally(records, page, p.PRODUCT_SORT, _id), total=total, offset=page.offset)
+        return Page(items=records, total=total, offset=page.offset)
 
     async def _total(
         self, lists: list[p.ProductList], window: p.PageWindow, fetch: Callable[[int], Awaitable[p.ProductList]]
@@ -334,6 +355,31 @@ class FlecsProducts(_Part):
 
 def _id(record: Any) -> Any:
     return record.id
+
+
+def sortable(records: list[R], page: PageArgs, what: str, keys: dict[str, Any]) -> list[R]:
+    """`records`, unless the page is sorted by a time the API did not send for all of them
+    (the contract has no creation time for products and orders): then BadUserInput, since
+    sorting by a time that is not there would answer a silently different list."""
+    if page.sort == "created_at" and any(getattr(r, "created_at", None) == p.UNKNOWN_TIME for r in records):
+        others = ", ".join(sorted(k.upper() for k in keys if k != "created_at"))
+        raise BadUserInput(
+            f"In upstream mode the FLECS Console API sends no creation time for {what}, so they cannot be "
+            f"sorted by CREATED_AT; sort by {others}.",
+            field="sortBy",
+        )
+    return records
+
+
+def unsortable(page: PageArgs, total: int | None, limit: int) -> BadUserInput:
+    """The refusal of an order the FLECS Console API cannot give for a list this long."""
+    length = f"this list has {total}" if total is not None else "the API does not say how long this list is"
+    return BadUserInput(
+        "In upstream mode the FLECS Console API lists products by ID ascending only; any other order "
+        f"(here {page.sort.upper()} {page.direction.value}) is made by facade over the whole list, for lists "
+        f"of up to {limit} products, and {length}. Sort by ID ASC, or narrow the list with storeId.",
+        field="sortBy",
+    )
 
 
 class FlecsReviews(_Part):
@@ -398,7 +444,12 @@ class FlecsSubscriptions(_Part):
         caller = self.known.user_id(bearer())
         if caller is None or caller not in result:
             return result
-        mine = p.sort_locally(await self._mine(store_id), page, p.SUBSCRIPTION_SORT, _id)
+        mine = p.sort_locally(
+            sortable(await self._mine(store_id), page, "subscriptions", p.SUBSCRIPTION_SORT),
+            page,
+            p.SUBSCRIPTION_SORT,
+            _id,
+        )
         result[caller] = p.page_of(mine, page)
         return result
 
@@ -533,14 +584,16 @@ class FlecsConsole:
     """The FLECS Console API v2, one attribute per domain it serves.
 
     `concurrency` caps the one-by-one GETs a batch may fall back to (products by id against an
-    upstream without `include`; products of many stores).
+    upstream without `include`; products of many stores; the pages of a list sorted here).
+    `sort_limit` is the longest product list fetched whole to be sorted here (see the module
+    docstring).
     """
 
-    def __init__(self, client: UpstreamClient, *, concurrency: int = 16) -> None:
+    def __init__(self, client: UpstreamClient, *, concurrency: int = 16, sort_limit: int = 1000) -> None:
         self.client = client
         self.known_users = KnownUsers()
         self.users = FlecsUsers(client, self.known_users)
-        self.products = FlecsProducts(client, self.known_users, concurrency)
+        self.products = FlecsProducts(client, self.known_users, concurrency, sort_limit)
         self.reviews = FlecsReviews(client, self.known_users)
         self.subscriptions = FlecsSubscriptions(client, self.known_users, concurrency)
         self.licenses = FlecsLicenses(client, self.known_users)

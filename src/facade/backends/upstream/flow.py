@@ -9,9 +9,11 @@ allow-list; nothing else is sent.
 Paging: facade's limit/offset become `pageNumber` (1-based) and `pageSize` = limit, which is
 exact when the offset is a multiple of the limit; any other offset straddles two pages, which are
 both fetched and sliced (`PageWindow`). Sorting goes upstream as `sortBy`/`sortDirection` where the
-API has the key (the camelCase names); sorting by id sends only the direction (the API's default
-order is by id); a key the API lacks but the entity has (a user's login) sorts the fetched page
-only.
+API has the key (the camelCase names; ties in the API's order are assumed broken by id, as the
+local store and the sandbox do); sorting by id sends only the direction (the API's default order
+is by id). A key the API lacks but the entity has (a user's login) is sorted here over the whole
+list, every page fetched, up to `sort_limit` items; a longer list is refused with BadUserInput,
+never answered with one page sorted.
 
 Integer ids: facade's stores have integer ids and Flow's only uids, so a Flow store's id is
 `flow_store_id(storeUid)` (CRC-32, see payloads), and a device names its store by uid
@@ -47,7 +49,7 @@ from urllib.parse import quote
 from facade.auth import IssuedToken, Principal
 from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
 from facade.backends.upstream import payloads as p
-from facade.backends.upstream.fanout import each
+from facade.backends.upstream.fanout import TooLong, each, whole_list
 from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
 from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 from facade.models import (
@@ -74,6 +76,8 @@ V = TypeVar("V")
 CHANGEABLE = {"app_type": "appType", "status": "status", "store_uid": "storeUid", "till_uid": "tillUid", "name": "name"}
 # How many of a store's most recently changed devices F4's read-back looks through.
 READ_BACK_PAGE = 50
+# The page size a whole list is fetched in (the contract names no maximum).
+WHOLE_LIST_PAGE = 100
 
 USER_LOCAL_SORT: dict[str, Callable[[User], Any]] = {
     "id": lambda u: u.id,
@@ -171,12 +175,14 @@ class _Part:
         seen: RequestSightings,
         limit: asyncio.Semaphore,
         directory: StoreDirectory | None,
+        sort_limit: int = 1000,
     ) -> None:
         self.client = client
         self.api = client.api
         self.seen = seen
         self.limit = limit
         self.directory = directory
+        self.sort_limit = sort_limit
 
     async def store_refs(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """(tenantUid, storeUid) of integer store ids: a Flow store seen in this request, else
@@ -210,8 +216,22 @@ class _Part:
         if sort_by is not None:
             params["sortBy"] = sort_by
         elif page.sort != "id":
-            # The API cannot sort by this key; the page is fetched in id order and sorted here.
-            params["sortDirection"] = SortDirection.ASC.value
+            # The API cannot sort by this key: the whole list, sorted here.
+            async def whole(number: int) -> tuple[list[R], int | None]:
+                sent = {"pageSize": WHOLE_LIST_PAGE, "pageNumber": number, "sortDirection": SortDirection.ASC.value}
+                listed = self.read(listing, await fetch(sent))
+                return [build(x) for x in listed.items], listed.totalCount
+
+            try:
+                everything = await whole_list(whole, WHOLE_LIST_PAGE, self.sort_limit, self.limit)
+            except TooLong as too_long:
+                raise BadUserInput(
+                    f"In upstream mode the {self.api} sorts this list by {', '.join(sorted(upstream_sort)).upper()}"
+                    f" or ID; facade sorts it by {page.sort.upper()} over the whole list, for lists of up to "
+                    f"{self.sort_limit} items, and this one has {too_long.total or 'more'}.",
+                    field="sortBy",
+                ) from None
+            return p.page_of(p.sort_locally(everything, page, local_sort, _id), page)
 
         async def one(number: int) -> p.FlowList[T]:
             return self.read(listing, await fetch({**params, "pageNumber": number}))
@@ -222,8 +242,6 @@ class _Part:
             everything = [build(x) for x in lists[0].items]
             return p.page_of(p.sort_locally(everything, page, local_sort, _id), page)
         records = window.cut([build(x) for listed in lists for x in listed.items])
-        if sort_by is None and page.sort != "id":
-            records = p.sort_locally(records, page, local_sort, _id)
         total = next((listed.totalCount for listed in lists if listed.totalCount is not None), None)
         if total is None:
             # No count sent: what was seen is all that is known.
@@ -648,18 +666,24 @@ class FlowRetail:
     `concurrency` caps the GETs one batch sends at once (tenants, stores or devices by id, one
     call each, since the API has no batch read). `store_directory` (e.g. the local store's
     `stores`) turns integer store ids the client has not seen into the uids Flow needs: the
-    graph filters a tenant's devices by a store it loaded from there.
+    graph filters a tenant's devices by a store it loaded from there. `sort_limit` is the
+    longest list fetched whole to be sorted by a key the API lacks.
     """
 
     def __init__(
-        self, client: UpstreamClient, *, concurrency: int = 16, store_directory: StoreDirectory | None = None
+        self,
+        client: UpstreamClient,
+        *,
+        concurrency: int = 16,
+        store_directory: StoreDirectory | None = None,
+        sort_limit: int = 1000,
     ) -> None:
         self.client = client
         self.sightings = RequestSightings()
         limit = asyncio.Semaphore(concurrency)
-        self.devices = FlowDevices(client, self.sightings, limit, store_directory)
-        self.tenants = FlowTenants(client, self.sightings, limit, store_directory)
-        self.stores = FlowStores(client, self.sightings, limit, store_directory)
+        self.devices = FlowDevices(client, self.sightings, limit, store_directory, sort_limit)
+        self.tenants = FlowTenants(client, self.sightings, limit, store_directory, sort_limit)
+        self.stores = FlowStores(client, self.sightings, limit, store_directory, sort_limit)
 
     async def aclose(self) -> None:
         await self.client.aclose()
