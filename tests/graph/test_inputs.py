@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from conftest import Api, make_settings, open_api
 from facade.app import create_app
 from facade.backends.local import tables as t
+from facade.graph.base import EDGE, NEED
 from facade.graph.inputs import Constraint, constraint_of
 from facade.graph.schema import get_schema
 
@@ -64,6 +65,28 @@ def test_every_string_number_and_json_argument_and_input_field_declares_its_rule
                     unruled.append(f"{where} (no maxLength)")
     assert checked > 50
     assert unruled == []
+
+
+def test_every_field_with_arguments_enforces_their_rules() -> None:
+    """The rules are enforced where arguments arrive: root fields through their declared
+    permission (base.guarded runs `validated`), other fields only as paged edges (EdgeSpec
+    checks their filters). A field with arguments that is neither would skip its rules."""
+    schema = get_schema()._schema
+    roots = {schema.query_type.name, schema.mutation_type.name}
+    unenforced = []
+    for type_ in schema.type_map.values():
+        if type_.name.startswith("__") or not isinstance(type_, GraphQLObjectType):
+            continue
+        for name, field in type_.fields.items():
+            if not field.args:
+                continue
+            definition = (field.extensions or {}).get("strawberry-definition")
+            metadata = getattr(definition, "metadata", {})
+            edge = metadata.get(EDGE)
+            enforced = NEED in metadata if type_.name in roots else edge is not None and edge.paged
+            if not enforced:
+                unenforced.append(f"{type_.name}.{name}")
+    assert unenforced == []
 
 
 # ---------------------------------------------------------------------------------------------

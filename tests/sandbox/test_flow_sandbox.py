@@ -306,6 +306,7 @@ DEVICES = f"/v2/tenants/{TENANT}/devices"
         ("GET", f"{DEVICES}?sortDirection=UP", "alice", None, 400, "BAD_REQUEST"),
         ("GET", f"{DEVICES}?pageSize=0", "alice", None, 400, "BAD_REQUEST"),
         ("GET", f"{DEVICES}?pageNumber=x", "alice", None, 400, "BAD_REQUEST"),
+        ("GET", f"{DEVICES}?pageNumber={2**62}", "alice", None, 400, "BAD_REQUEST"),  # an offset beyond 64 bits
         ("POST", DEVICES, "alice", {"storeUid": AMSTERDAM, "appType": "TILL"}, 400, "BAD_REQUEST"),
         ("POST", DEVICES, "alice", {"appType": "CLIENT"}, 400, "BAD_REQUEST"),
         ("POST", DEVICES, "alice", {"storeUid": "no-such-store", "appType": "CLIENT"}, 404, "NOT_FOUND"),

@@ -59,6 +59,7 @@ from facade.backends.local import LocalStore
 from facade.backends.local.apps import SESSION_NOT_FOUND
 from facade.errors import BadUserInput, Conflict, FacadeError, Forbidden, NotFound, Unauthenticated
 from facade.models import (
+    INT32_MAX,
     SEMVER_PATTERN,
     Page,
     PageArgs,
@@ -274,9 +275,10 @@ def wp_headers(total: int, per_page: int) -> dict[str, str]:
 
 
 def store_filter(request: Request) -> int | None:
-    """The `store_id` query parameter; -1 (no store) for an id no SQL integer can hold."""
+    """The `store_id` query parameter; -1 (no store) for an id the store's integer columns cannot
+    hold (32 bits: PostgreSQL's integer)."""
     store_id = int_param(request, "store_id")
-    if store_id is not None and not -INT64_MAX <= store_id <= INT64_MAX:
+    if store_id is not None and not -INT32_MAX <= store_id <= INT32_MAX:
         return -1
     return store_id
 
@@ -289,7 +291,7 @@ def ids_param(request: Request, name: str) -> list[int] | None:
         ids = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         raise BadUserInput(f"Invalid query parameter {name}: a comma-separated list of ids", field=name) from None
-    return [i for i in ids if -INT64_MAX <= i <= INT64_MAX]
+    return [i for i in ids if -INT32_MAX <= i <= INT32_MAX]
 
 
 async def product_page(request: Request, page: Page[Product], number: int, args: PageArgs) -> Response:
@@ -388,7 +390,7 @@ async def register_device_license(request: Request) -> Response:
     model = field(body, "model", str)
     serial_number = field(body, "serial_number", str)
     raw_date = field(body, "manufacture_date", str)
-    if not 0 <= manufacturer_id <= INT64_MAX:
+    if not 0 <= manufacturer_id <= INT32_MAX:
         raise BadUserInput("manufacturer.id is out of range", field="manufacturer.id")
     device = await _store(request).licenses.register_device(
         principal, manufacturer_id, manufacturer_name, model, serial_number, calendar_date(raw_date, "manufacture_date")
@@ -507,7 +509,7 @@ async def post_review(request: Request) -> Response:
         if not rating.is_integer():
             raise BadUserInput("rating must be a whole number from 1 to 5", field="rating")
         rating = int(rating)
-    if not -INT64_MAX <= product_id <= INT64_MAX:
+    if not -INT32_MAX <= product_id <= INT32_MAX:
         raise NotFound("No product with this id.", field="productId")
     store = _store(request)
     review = await store.reviews.create(principal, product_id, text, rating)

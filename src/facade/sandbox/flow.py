@@ -63,6 +63,7 @@ from facade.models import (
     check_uid,
 )
 from facade.sandbox.http import (
+    INT64_MAX,
     caller,
     empty_response,
     field,
@@ -169,6 +170,8 @@ def page_args(request: Request) -> PageArgs:
         raise BadUserInput("pageNumber must be at least 1", field="pageNumber")
     if not 1 <= size <= settings.max_page_size:
         raise BadUserInput(f"pageSize must be between 1 and {settings.max_page_size}", field="pageSize")
+    if (number - 1) * size > INT64_MAX:
+        raise BadUserInput("pageNumber is too large", field="pageNumber")
     sort_by = request.query_params.get("sortBy") or None
     if sort_by is not None and sort_by not in SORT_KEYS:
         raise BadUserInput(f"sortBy must be one of: {', '.join(SORT_KEYS)}", field="sortBy")
