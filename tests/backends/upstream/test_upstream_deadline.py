@@ -163,12 +163,17 @@ async def test_a_retry_gets_what_is_left_after_a_timed_out_attempt(
     assert 2 <= (await box.calls())[CALL] <= 4
 
 
-async def test_no_call_is_made_after_the_deadline(make: Callable[..., UpstreamClient], box: SandboxControl) -> None:
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_no_call_is_made_after_the_deadline(
+    make: Callable[..., UpstreamClient], box: SandboxControl, method: str
+) -> None:
     client = make()
 
     async def late() -> Any:
         await asyncio.sleep(0.3)
-        return await client.get(PRODUCTS)
+        if method == "GET":
+            return await client.get(PRODUCTS)
+        return await client.send(method, "/api/v2/products/apps/reviews", json={})  # a write: nothing is written
 
     error = await failure(0.2, late)
 

@@ -223,6 +223,7 @@ async def test_a_retry_after_date_is_read_against_the_deadline(
             await asyncio.create_task(within_a_second())
         assert err.value.code == code
         assert 100 < err.value.extensions["retryAfter"] <= 120
+        assert isinstance(err.value.extensions["retryAfter"], int)
     assert script.calls == calls
 
 

@@ -188,7 +188,7 @@ def error_for(api: str, response: UpstreamResponse) -> FacadeError:
     if status == 429:
         wait = retry_after(response.headers, 3600)
         if wait is not None:
-            ext["retryAfter"] = wait
+            ext["retryAfter"] = math.ceil(wait)  # whole seconds, as facade's own RATE_LIMITED
         return RateLimited(f"The {api} asks us to slow down.", **ext)
     return UpstreamError(f"The {api} failed to answer.", **ext)
 
