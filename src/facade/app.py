@@ -64,6 +64,7 @@ log = logging.getLogger("facade")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+PARAMETERS = ("query", "operationName", "variables", "extensions")
 EMPTY_DOCUMENT = {"message": "Syntax Error: Unexpected <EOF>.", "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
 STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
 EXAMPLE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -272,6 +273,11 @@ async def _params(request: Request) -> dict[str, Any]:
     well-formed, so an empty query is a GraphQL request error, not a refusal."""
     if request.method != "POST":
         q = request.query_params
+        for name in PARAMETERS:
+            if len(q.getlist(name)) > 1:
+                # Which one counts would depend on the parser (Starlette's: the last; a proxy's
+                # or a log's: maybe the first).
+                raise BadRequest(f"`{name}` is given more than once.")
         params: dict[str, Any] = {"query": q.get("query"), "operationName": q.get("operationName") or None}
         for name in ("variables", "extensions"):
             if q.get(name):
@@ -286,6 +292,9 @@ async def _params(request: Request) -> dict[str, Any]:
         ctype, charset = _media_type(header)
         if ctype not in ("application/json", "application/graphql") or charset not in (None, "utf-8", "utf8"):
             raise UnsupportedMediaType("Send application/json (or application/graphql), in UTF-8.")
+        if request.headers.get("content-encoding", "identity").strip().lower() != "identity":
+            # facade does not decompress bodies (nor would it want to be handed a zip bomb).
+            raise UnsupportedMediaType("Send the body uncompressed (no Content-Encoding).")
         raw = await _read_body(request, request.app.state.settings.max_body_bytes)
         if ctype == "application/graphql":
             try:

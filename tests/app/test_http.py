@@ -4,6 +4,7 @@ graphql-http audit checks it (tests/app/test_http_server.py runs that audit)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -115,6 +116,27 @@ async def test_malformed_requests_are_client_errors(
     assert response.json()["errors"][0]["message"]
     assert response.json()["errors"][0]["extensions"]["code"] == code
     assert "data" not in response.json()
+
+
+async def test_compressed_body_is_415(api: Api) -> None:
+    response = await api.client.post(
+        "/graphql",
+        content=gzip.compress(b'{"query": "{ __typename }"}'),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+
+    assert response.status_code == 415
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+async def test_get_parameter_given_twice_is_400(api: Api) -> None:
+    response = await api.client.get(
+        "/graphql",
+        params=[("query", "{ __typename }"), ("query", 'mutation { login(username: "a", password: "b") { token } }')],
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 async def test_post_without_content_type_is_refused_unexecuted(api: Api) -> None:
