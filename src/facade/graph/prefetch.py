@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 from graphql import (
@@ -113,7 +113,7 @@ class Prefetcher:
     async def run(self, type_: GraphQLObjectType, records: Sequence[Any], selections: list[Selection]) -> None:
         if not records:
             return
-        loads: list[tuple[asyncio.Future[Any], GraphQLObjectType, list[Selection], bool]] = []
+        loads: list[tuple[Awaitable[list[Any]], GraphQLObjectType, list[Selection], bool]] = []
         nested: list[tuple[GraphQLObjectType, list[Any], list[Selection]]] = []
         for field in fields_of(selections, type_.name):
             gql_field = type_.fields.get(field.name)
@@ -142,13 +142,11 @@ class Prefetcher:
                 except FacadeError:
                     continue  # the resolver reports the bad argument
                 keys = [(k, *extra) for k in dict.fromkeys(keys)]
-                loads.append((loader.load_many(keys), target, node_selections(field.selections, target), True))
+                loads.append((_settled(loader, keys), target, node_selections(field.selections, target), True))
             else:
-                loads.append((loader.load_many(list(dict.fromkeys(keys))), target, field.selections, False))
-        results = await asyncio.gather(*(f for f, *_ in loads), return_exceptions=True)
+                loads.append((_settled(loader, list(dict.fromkeys(keys))), target, field.selections, False))
+        results = await asyncio.gather(*(f for f, *_ in loads))
         for (_, target, child_selections, paged), result in zip(loads, results, strict=True):
-            if isinstance(result, BaseException):
-                continue
             if paged:
                 node_type = named(target.fields["nodes"].type)
                 nested.append((node_type, [item for page in result if page for item in page.items], child_selections))
@@ -214,3 +212,10 @@ async def prefetch_result(info: Any, result: Any) -> None:
         await prefetcher.run(node_type, list(result.items), node_selections(selections, return_type))
     elif isinstance(return_type.extensions.get(BACKREF), StrawberryObjectDefinition) and not isinstance(result, list):
         await prefetcher.run(return_type, [result], selections)
+
+
+async def _settled(loader: Any, keys: list[Any]) -> list[Any]:
+    """The loaded values of `keys`, a key whose load failed left out (its resolver reports it):
+    one failed key does not keep its siblings' children from being prefetched."""
+    loaded = await asyncio.gather(*(loader.load(k) for k in keys), return_exceptions=True)
+    return [value for value in loaded if not isinstance(value, BaseException)]

@@ -341,3 +341,21 @@ async def test_flow_sort_by_a_key_the_api_lacks_is_made_over_the_whole_list(made
     assert [u.login for u in result.items] == ["login-10", "login-11"]
     assert result.total == 40
     assert "sortBy" not in query(recorder.requests[0])
+
+
+async def test_flow_list_too_long_to_sort_here_is_refused(made: list[Any]) -> None:
+    recorder = Recorder(lambda request: httpx.Response(200, json={"items": [tenant_user(1)], "totalCount": 40}))
+    retail = FlowRetail(
+        UpstreamClient("Flow Retail API", "http://flow.test/v2", SETTINGS, transport=httpx.MockTransport(recorder)),
+        sort_limit=10,
+    )
+    made.append(retail)
+    device_principal = Principal(kind=TokenKind.DEVICE, subject="device:d1", tenant_id="acme", device_id="d1")
+
+    with pytest.raises(FacadeError) as refused:
+        await in_request(lambda: retail.devices.users(device_principal, PageArgs(limit=2, sort="login"), None))
+
+    assert refused.value.code == "BAD_USER_INPUT"
+    assert "CREATED_AT, DISPLAY_NAME or ID" in str(refused.value)
+    assert "up to 10 items, and this one has 40" in str(refused.value)
+    assert len(recorder.requests) == 1
