@@ -157,6 +157,7 @@ def playground() -> Iterator[Case]:
         yield Case(f"playground/{document.stem}", document.read_text(), spec.get("signIn"), spec.get("variables"))
 
 
+IDS = "nodes { id }"
 REPRESENTATIVE = [
     Case("login", 'mutation { login(username: "alice", password: "facade-demo") { user { id displayName } } }'),
     Case("viewer", "{ viewer { id login displayName email userCode tenantRole tenant { id name } } }", "alice"),
@@ -189,6 +190,20 @@ REPRESENTATIVE = [
         f'{{ searchDevices(tenantUid: "{TENANT}", filter: {{appType: CLIENT, status: ACTIVE}}, first: 50) '
         "{ totalCount nodes { id appType status } } }",
         "alice",
+    ),
+    Case(
+        "filters",
+        f'{{ devices(tenantUid: "{TENANT}", storeUid: "acme-amsterdam-0001", first: 50) {{ totalCount {IDS} }} '
+        f'text: searchDevices(tenantUid: "{TENANT}", filter: {{text: "till"}}, first: 50) {{ totalCount {IDS} }} '
+        "viewer { subscriptions(storeId: 1, first: 50) { totalCount nodes { id } } "
+        "purchasedApps(storeId: 1, first: 50) { totalCount nodes { id } } } }",
+        "alice",
+    ),
+    Case(
+        "device-users-by-account-type",
+        '{ deviceUsers(accountTypes: ["FULL"], first: 50) { totalCount nodes { id login } } '
+        "all: deviceUsers(first: 50, sortBy: LOGIN, sortDirection: DESC) { totalCount nodes { id } } }",
+        "device",
     ),
     Case("foreign-devices", '{ devices(tenantUid: "nordic-bakeries", first: 5) { totalCount } }', "alice"),
     Case("validate-token", '{ validateToken(token: "not-a-token") { isValid } }'),
