@@ -93,11 +93,11 @@ def playground_dir(settings: Settings) -> Path | None:
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: FacadeSchema, *, compiled: bool = True) -> None:
+    def __init__(self, schema: FacadeSchema, *, compiled: bool = True, max_plan_bytes: int = 64_000_000) -> None:
         self.schema = schema
         # Queries run through compiled plans; anything a plan declines or errs on runs (is
         # replayed) through Strawberry with the same context.
-        self.executor = CompiledExecutor(schema, enabled=compiled)
+        self.executor = CompiledExecutor(schema, enabled=compiled, max_plan_bytes=max_plan_bytes)
 
     async def handle(self, request: Request) -> Response:
         """One GraphQL-over-HTTP request. Refusals of the HTTP request itself (RequestRefused) are
@@ -146,6 +146,8 @@ class GraphQLEndpoint:
             # (execution happened) answer 200 with `data` below.
             return _request_error(*errors, media=media)
         body: dict[str, Any] = {"errors": errors, "data": result.data} if errors else {"data": result.data}
+        if result.extensions:
+            body["extensions"] = result.extensions  # the query's cost (graph/limits.py)
         return _reply(body, 200, media, headers=context.response_headers or None)
 
     async def execute(self, context: Context, params: dict[str, Any], method: str) -> Any:
@@ -379,8 +381,8 @@ async def open_backend(settings: Settings, tokens: TokenService) -> Backend:
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> Starlette:
     settings = settings or Settings()
     tokens = TokenService(settings)
-    schema = build_schema()
-    endpoint = GraphQLEndpoint(schema, compiled=settings.compiled)
+    schema = build_schema(settings)
+    endpoint = GraphQLEndpoint(schema, compiled=settings.compiled, max_plan_bytes=settings.document_cache_bytes)
     ratelimit = RateLimits(settings)
 
     @contextlib.asynccontextmanager

@@ -37,7 +37,30 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = Field(3600, gt=0)
 
     max_page_size: int = Field(1000, gt=0, description="Largest `first` a connection accepts.")
-    default_page_size: int = Field(20, gt=0)
+    default_page_size: int = Field(20, gt=0, description="`first` of a connection that gives none.")
+
+    # Limits on a query document, checked before anything runs (graph/limits.py, README "Limits").
+    max_document_length: int = Field(
+        100_000, gt=0, description="Characters a query document may have (MAX_DOCUMENT_LENGTH_EXCEEDED)."
+    )
+    max_tokens: int = Field(
+        2_000, gt=0, description="Tokens (comments included) a document may have; parsing stops at the next one."
+    )
+    max_depth: int = Field(12, gt=0, description="Nested fields an operation may have (MAX_DEPTH_EXCEEDED).")
+    max_aliases: int = Field(30, ge=0, description="Aliases a document may use, fragments expanded.")
+    max_directives: int = Field(50, ge=0, description="Directives a document may use, fragments expanded.")
+    max_cost: int = Field(
+        50_000, gt=0, description="Largest cost (values the response may hold) of an operation (COST_LIMIT_EXCEEDED)."
+    )
+    assumed_list_size: int = Field(
+        10, gt=0, description="Items the cost counts for a list that has no `first` (a store's tills, ...)."
+    )
+    document_cache_bytes: int = Field(
+        64_000_000,
+        ge=0,
+        description="Memory (estimated: 512 bytes per character of a document) for parsed and validated "
+        "documents, and as much again for compiled plans.",
+    )
 
     playground_dir: Path | None = Field(None, description="Folder of example operations for GraphiQL.")
     gc_threshold: int = Field(50_000, gt=0, description="Generation-0 threshold of the garbage collector.")

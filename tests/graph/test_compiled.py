@@ -300,7 +300,8 @@ async def test_a_mutation_is_declined_and_answered(twins: Twins) -> None:
     sent = await send(twins, 'mutation { login(username: "bob", password: "facade-demo") { user { login } } }')
 
     assert sent.did == "declined"
-    assert sent.body == {"data": {"login": {"user": {"login": "bob"}}}}
+    assert sent.body["data"] == {"login": {"user": {"login": "bob"}}}
+    assert sent.body["extensions"]["cost"]["requestedQueryCost"] == 3
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,11 @@ every edge is answered from the request's loaders, which hold all that was fetch
 included. The client gets exactly the standard response, errors and paths included, and no
 upstream is called twice.
 
+Both paths take the document from the schema's DocumentCache (graph/documents.py): parsed under
+the limits, measured and validated once, prepared off the event loop; `execute` refuses an
+operation over the cost limit before either path runs, and reports the cost of the others in the
+response's `extensions`.
+
 Documents the compiler does not handle are declined and run on the standard path: mutations and
 subscriptions, introspection, abstract types, `@defer`/`@stream`, fragment variables, fields
 whose resolver is neither a declared edge, a guarded private field nor a plain method of the
@@ -36,11 +41,11 @@ import asyncio
 import inspect
 import keyword
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -57,9 +62,6 @@ from graphql import (
     Undefined,
     VariableNode,
     is_leaf_type,
-    parse,
-    specified_rules,
-    validate,
 )
 from graphql.execution.collect_fields import (
     FieldDetails,
@@ -69,24 +71,24 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import DirectiveNode, Visitor, visit
-from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
-from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from facade.context import Context, Raised
 from facade.errors import OperationNotDetermined
 from facade.graph.base import EDGE, GUARD, NEED, EdgeSpec, check_need
+from facade.graph.documents import DocumentCache, Prepared, weigh
+from facade.graph.limits import LimitExceeded
 from facade.graph.permissions import Rule, permits_now, records, rule_of
 
 log = logging.getLogger("facade.graph.compiled")
 
 BACKREF = "strawberry-definition"
-RULES = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-# The only schema extensions a plan may bypass: caches, and ErrorCodes, which acts on errors
-# only (a compiled response has none; anything with an error is replayed).
-COMPILE_SAFE_EXTENSIONS = frozenset({"ParserCache", "ValidationCache", "ErrorCodes"})
+# The only schema extensions a plan may bypass: CheckedDocuments, whose parsing, limits and cost
+# `execute` applies itself from the same cache, and ErrorCodes, which acts on errors only (a
+# compiled response has none; anything with an error is replayed).
+COMPILE_SAFE_EXTENSIONS = frozenset({"CheckedDocuments", "ErrorCodes"})
 
 
 class Decline(Exception):  # noqa: N818 - a decision, not a failure
@@ -103,6 +105,7 @@ class Result:
 
     data: dict[str, Any] | None
     errors: list[GraphQLError] | None = None
+    extensions: dict[str, Any] | None = None
 
 
 class _RootInfo:
@@ -647,23 +650,18 @@ def _remember_failure(loader: Any, keys: list[Any], error: BaseException) -> Non
 # The executor
 
 
-@dataclass(slots=True)
-class Document:
-    document: DocumentNode | None
-    errors: bool
-    directive_variables: tuple[str, ...] = ()
-
-
 class CompiledExecutor:
     """Runs queries through cached plans, and everything else through Strawberry."""
 
-    def __init__(self, schema: Any, *, max_plans: int = 256, enabled: bool = True) -> None:
+    def __init__(self, schema: Any, *, max_plan_bytes: int = 64_000_000, enabled: bool = True) -> None:
         self.schema = schema
+        self.documents: DocumentCache = schema.documents
         safe = all(_extension_name(ext) in COMPILE_SAFE_EXTENSIONS for ext in schema.extensions)
         self.enabled = enabled and safe
-        self.max_plans = max_plans
-        self.documents: OrderedDict[str, Document] = OrderedDict()
-        self.plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
+        # Plans are weighed as their documents are in the document cache.
+        self.plans: LRUCache[tuple[Any, ...], tuple[Plan | None, int]] = LRUCache(
+            maxsize=max_plan_bytes, getsizeof=_second
+        )
         self.counts = {"compiled": 0, "declined": 0, "replayed": 0}
 
     async def execute(
@@ -675,9 +673,20 @@ class CompiledExecutor:
         operation_name: str | None,
         allowed_operation_types: Any = None,
     ) -> Any:
-        self.check_operation(query, operation_name)
+        """The result of the request (data, errors, extensions): an operation over a limit is
+        refused before anything runs (LimitExceeded in `errors`, no data)."""
+        prepared = await self.documents.aprepare(query)
+        if prepared.document is None and isinstance(prepared.errors[0], LimitExceeded):
+            return Result(data=None, errors=list(prepared.errors))
+        self.check_operation(query, operation_name, prepared)
+        cost = 0
+        if prepared.valid:
+            try:
+                cost = self.documents.admit(prepared, operation_name, variable_values)
+            except LimitExceeded as error:
+                return Result(data=None, errors=[error])
         if self.enabled:
-            plan_and_vars = self.prepare(query, variable_values, operation_name)
+            plan_and_vars = self.prepare(query, variable_values, operation_name, prepared)
             if plan_and_vars is not None:
                 plan, variables = plan_and_vars
                 try:
@@ -690,7 +699,7 @@ class CompiledExecutor:
                     self.counts["replayed"] += 1
                 else:
                     self.counts["compiled"] += 1
-                    return Result(data=data)
+                    return Result(data=data, extensions=self.documents.extensions(cost))
             else:
                 self.counts["declined"] += 1
         return await self.schema.execute(
@@ -701,14 +710,14 @@ class CompiledExecutor:
             allowed_operation_types=allowed_operation_types,
         )
 
-    def check_operation(self, query: str, operation_name: str | None) -> None:
+    def check_operation(self, query: str, operation_name: str | None, prepared: Prepared | None = None) -> None:
         """GraphQL's GetOperation, before anything runs: raises OperationNotDetermined when a valid
         document has several operations and no `operation_name`, or none of that name.
 
         Strawberry alone would run the first operation of such a document (even a mutation).
         Documents that do not parse or validate are left to the standard path, which reports
         those errors first, as the GraphQL spec orders them."""
-        doc = self._document(query)
+        doc = prepared or self.documents.prepare(query)
         if doc.document is None or doc.errors:
             return
         operations = [d for d in doc.document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -722,30 +731,20 @@ class CompiledExecutor:
 
     # -- planning -------------------------------------------------------------------------------
 
-    def _document(self, query: str) -> Document:
-        doc = self.documents.get(query)
-        if doc is not None:
-            self.documents.move_to_end(query)
-            return doc
-        try:
-            parsed = parse(query)
-        except GraphQLError:
-            doc = Document(None, errors=True)
-        else:
-            errors = validate(self.schema._schema, parsed, RULES)
-            doc = Document(parsed, errors=bool(errors), directive_variables=_directive_variables(parsed))
-        self.documents[query] = doc
-        if len(self.documents) > self.max_plans:
-            self.documents.popitem(last=False)
-        return doc
-
     def prepare(
-        self, query: str, raw_variables: dict[str, Any] | None, operation_name: str | None
+        self,
+        query: str,
+        raw_variables: dict[str, Any] | None,
+        operation_name: str | None,
+        prepared: Prepared | None = None,
     ) -> tuple[Plan, VariableValues] | None:
         """The plan for this request and its coerced variables, or None to decline."""
-        doc = self._document(query)
+        doc = prepared or self.documents.prepare(query)
         if doc.document is None or doc.errors:
             return None
+        directive_variables = doc.memo.get("directive_variables")
+        if directive_variables is None:
+            directive_variables = doc.memo["directive_variables"] = _directive_variables(doc.document)
         operation, fragments = _operation(doc.document, operation_name)
         if operation is None or operation.operation is not OperationType.QUERY or fragments is None:
             return None
@@ -753,13 +752,13 @@ class CompiledExecutor:
         if isinstance(variables, list):
             return None
         try:
-            switch = tuple(_hashable(variables.coerced.get(name)) for name in doc.directive_variables)
+            switch = tuple(_hashable(variables.coerced.get(name)) for name in directive_variables)
         except TypeError:
             return None
         key = (query, operation_name, switch)
-        if key in self.plans:
-            self.plans.move_to_end(key)
-            plan = self.plans[key]
+        cached = self.plans.get(key)
+        if cached is not None:
+            plan = cached[0]
         else:
             try:
                 plan = Compiler(self.schema, fragments, operation, variables).build()
@@ -769,9 +768,9 @@ class CompiledExecutor:
             except Exception:  # a compiler bug must cost speed, never an answer
                 log.exception("compiling a plan failed; the document runs on the standard path")
                 plan = None
-            self.plans[key] = plan
-            if len(self.plans) > self.max_plans:
-                self.plans.popitem(last=False)
+            weight = weigh(query)
+            if weight <= self.plans.maxsize:
+                self.plans[key] = (plan, weight)
         return None if plan is None else (plan, variables)
 
     def source(self, query: str, operation_name: str | None = None, variables: dict[str, Any] | None = None) -> str:
@@ -821,6 +820,10 @@ class CompiledExecutor:
         data = {root.key: root.complete(value, st) for root, value in zip(plan.roots, values, strict=True)}
         context.replay = None
         return data
+
+
+def _second(entry: tuple[Any, int]) -> int:
+    return entry[1]
 
 
 def _extension_name(extension: Any) -> str:

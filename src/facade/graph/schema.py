@@ -1,5 +1,6 @@
-"""The schema: the root Query and Mutation composed from each domain's mixins, with the parser and
-validation caches on (documents repeat; see research/perf-baseline.md) and error codes applied."""
+"""The schema: the root Query and Mutation composed from each domain's mixins, with documents
+parsed, checked against the limits and validated once (documents repeat; see
+research/perf-baseline.md and graph/documents.py) and error codes applied."""
 
 from __future__ import annotations
 
@@ -7,20 +8,22 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from facade.graph.apps import AppMutations, AppQueries
 from facade.graph.base import EDGE, HELD
 from facade.graph.devices import DeviceMutations, DeviceQueries
+from facade.graph.documents import CheckedDocuments, DocumentCache
 from facade.graph.extensions import ErrorCodes
 from facade.graph.licenses import LicenseMutations, LicenseQueries
+from facade.graph.limits import Limits
 from facade.graph.permissions import unchecked_fields
 from facade.graph.products import ProductQueries
 from facade.graph.reviews import ReviewMutations
 from facade.graph.stores import StoreQueries
 from facade.graph.tenants import TenantQueries
 from facade.graph.users import UserMutations, UserQueries
+from facade.settings import Settings
 
 
 @strawberry.type(description="Everything a client can read.")
@@ -42,6 +45,8 @@ class Mutation(UserMutations, ReviewMutations, DeviceMutations, LicenseMutations
 
 
 class FacadeSchema(strawberry.Schema):
+    documents: DocumentCache  # the prepared documents both execution paths share
+
     def sdl(self) -> str:
         """The SDL as exported to schema/schema.graphql: an explicit `schema { query mutation }`
         block, then every type. GraphQL's printer leaves that block out when the root types have
@@ -60,21 +65,20 @@ def _applies_rules(definition: Any) -> bool:
     return EDGE in metadata or HELD in metadata
 
 
-def build_schema() -> FacadeSchema:
-    """The schema; TypeError if a field produces records under a record rule without applying
-    it (a new edge written as a plain attribute would otherwise be a road around the rule)."""
+def build_schema(settings: Settings | None = None) -> FacadeSchema:
+    """The schema with the limits and document cache of `settings` (the defaults without);
+    TypeError if a field produces records under a record rule without applying it (a new edge
+    written as a plain attribute would otherwise be a road around the rule)."""
+    settings = settings or Settings.model_construct()
     built = FacadeSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-            ErrorCodes,
-        ],
+        extensions=[lambda: CheckedDocuments(built.documents), ErrorCodes],
     )
     unchecked = unchecked_fields(built._schema, _applies_rules)
     if unchecked:
         raise TypeError(f"these fields produce protected records without their rule: {', '.join(unchecked)}")
+    built.documents = DocumentCache(built._schema, Limits.from_settings(settings), settings.document_cache_bytes)
     return built
 
 

@@ -1,0 +1,370 @@
+"""Limits on a query document, checked before anything runs, and its cost.
+
+Two kinds of check, in the order a request meets them:
+
+- the *shape* of the whole document, measured right after parsing and before validation (so that
+  validation, whose overlapping-fields rule is quadratic, only ever sees bounded documents):
+  its depth, aliases and directives, counted with every fragment spread expanded (memoised per
+  fragment, so a "fragment bomb" costs linear time; a spread of a fragment already being
+  expanded counts nothing, and validation then rejects the cycle);
+- the *cost* of the operation that runs, from the validated document and the request's
+  variables: an upper bound on the number of values in the response (see `query_cost`).
+
+Each refusal is a `LimitExceeded`, a GraphQLError whose `extensions.code` is one of
+MAX_TOKENS_EXCEEDED, MAX_DOCUMENT_LENGTH_EXCEEDED, MAX_DEPTH_EXCEEDED, MAX_ALIASES_EXCEEDED,
+MAX_DIRECTIVES_EXCEEDED or COST_LIMIT_EXCEEDED, with the measured value and the limit beside it.
+
+Imports graphql-core and settings only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    IntValueNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    parse,
+    value_from_ast_untyped,
+)
+
+from facade.settings import Settings
+
+INTROSPECTION = frozenset({"__schema", "__type"})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits of one schema: the settings of the same names (see the README's Limits)."""
+
+    max_document_length: int
+    max_tokens: int
+    max_depth: int
+    max_aliases: int
+    max_directives: int
+    max_cost: int
+    default_page_size: int
+    max_page_size: int
+    assumed_list_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Limits:
+        """The configured limits; the documented defaults without `settings`."""
+        settings = settings or Settings.model_construct()
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+
+class LimitExceeded(GraphQLError):
+    """A document or operation over one of the limits; nothing of it ran."""
+
+    def __init__(self, message: str, code: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code, **extensions})
+
+
+def parse_limited(query: str, limits: Limits) -> DocumentNode:
+    """`query` parsed, stopping at the first character past `max_document_length` and at the
+    first token past `max_tokens` (comments count), so a huge document costs no more than a
+    document at the limits. Raises LimitExceeded for those, GraphQLSyntaxError for the rest."""
+    if len(query) > limits.max_document_length:
+        raise LimitExceeded(
+            f"The document is longer than {limits.max_document_length} characters.",
+            "MAX_DOCUMENT_LENGTH_EXCEEDED",
+            limit=limits.max_document_length,
+        )
+    try:
+        return parse(query, max_tokens=limits.max_tokens)
+    except GraphQLSyntaxError as error:
+        if "tokens. Parsing aborted" in error.message:
+            raise LimitExceeded(
+                f"The document has more than {limits.max_tokens} tokens.",
+                "MAX_TOKENS_EXCEEDED",
+                limit=limits.max_tokens,
+            ) from None
+        if "nested too deeply" in error.message:
+            raise LimitExceeded(
+                "The document is nested too deeply.", "MAX_DEPTH_EXCEEDED", limit=limits.max_depth
+            ) from None
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Shape: depth, aliases, directives of the whole document
+
+
+@dataclass(slots=True)
+class Shape:
+    depth: int = 0
+    aliases: int = 0
+    directives: int = 0
+
+
+def measure(document: DocumentNode) -> Shape:
+    """Depth, aliases and directives of the document, every fragment spread expanded.
+
+    Depth counts nested fields (`{ a { b } }` is 2), except inside introspection (`__schema`,
+    `__type`), whose answer the schema bounds. Aliases and directives are counted once per place
+    they appear in the expanded operations, so spreading a fragment ten times counts its aliases
+    ten times."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    memo: dict[str, Shape] = {}
+    expanding: set[str] = set()
+
+    def fragment(name: str) -> Shape:
+        found = memo.get(name)
+        if found is not None:
+            return found
+        definition = fragments.get(name)
+        if definition is None or name in expanding:
+            return Shape()  # unknown or cyclic: validation reports it
+        expanding.add(name)
+        shape = selection_set(definition.selection_set, introspection=False)
+        shape.directives += len(definition.directives or ())
+        expanding.discard(name)
+        memo[name] = shape
+        return shape
+
+    def selection_set(node: SelectionSetNode, introspection: bool) -> Shape:
+        out = Shape()
+        for selection in node.selections:
+            out.directives += len(selection.directives or ())
+            if isinstance(selection, FieldNode):
+                if selection.alias is not None:
+                    out.aliases += 1
+                inside = introspection or selection.name.value in INTROSPECTION
+                if selection.selection_set is not None:
+                    sub = selection_set(selection.selection_set, inside)
+                    out.aliases += sub.aliases
+                    out.directives += sub.directives
+                    out.depth = max(out.depth, (0 if inside else 1) + sub.depth)
+                else:
+                    out.depth = max(out.depth, 0 if inside else 1)
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                sub = selection_set(selection.selection_set, introspection)
+            elif isinstance(selection, FragmentSpreadNode):
+                sub = Shape() if introspection else fragment(selection.name.value)
+            else:  # pragma: no cover - graphql-core has no other selection
+                continue
+            out.aliases += sub.aliases
+            out.directives += sub.directives
+            out.depth = max(out.depth, sub.depth)
+        return out
+
+    total = Shape()
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            shape = selection_set(definition.selection_set, introspection=False)
+            total.depth = max(total.depth, shape.depth)
+            total.aliases += shape.aliases
+            total.directives += shape.directives + len(definition.directives or ())
+    return total
+
+
+def check_shape(document: DocumentNode, limits: Limits) -> Shape:
+    """The document's shape, or LimitExceeded (MAX_DEPTH/ALIASES/DIRECTIVES_EXCEEDED)."""
+    try:
+        shape = measure(document)
+    except RecursionError:
+        raise LimitExceeded(
+            "The document is nested too deeply.", "MAX_DEPTH_EXCEEDED", limit=limits.max_depth
+        ) from None
+    for name, measured, limit, what in (
+        ("depth", shape.depth, limits.max_depth, "fields deep"),
+        ("aliases", shape.aliases, limits.max_aliases, "aliases"),
+        ("directives", shape.directives, limits.max_directives, "directives"),
+    ):
+        if measured > limit:
+            raise LimitExceeded(
+                f"The document has {measured} {what}; at most {limit} are allowed.",
+                f"MAX_{name.upper()}_EXCEEDED",
+                **{name: measured, "limit": limit},
+            )
+    return shape
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost of one operation
+
+
+@dataclass(slots=True)
+class Cost:
+    """An operation's cost, and whether it depends on the request's variables."""
+
+    value: int
+    uses_variables: bool
+
+
+def select_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name is not None and o.name.value == operation_name), None)
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+    limits: Limits,
+) -> Cost:
+    """An upper bound on the number of values the operation answers, from a *validated* document.
+
+    Every selected field counts 1 per item it answers: a leaf 1, an object 1 plus its selection.
+    A field with a `first` argument (a connection) answers one page: its `nodes` and `edges` count
+    `first` items (the default page size when absent, at most the maximum page size); any other
+    list counts `assumed_list_size` items. `__typename` counts 1, and `__schema`/`__type` 1 each
+    (their answer is bounded by the schema). `@skip`/`@include` are honoured with the request's
+    variables; fragments count wherever they are spread."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    defaults: dict[str, Any] = {}
+    for definition in operation.variable_definitions or ():
+        if definition.default_value is not None:
+            defaults[definition.variable.name.value] = value_from_ast_untyped(definition.default_value)
+    given = variables or {}
+    used = False
+
+    def variable(node: VariableNode) -> Any:
+        nonlocal used
+        used = True
+        name = node.name.value
+        return given[name] if name in given else defaults.get(name)
+
+    def included(selection: Any) -> bool:
+        for directive in selection.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                continue
+            condition: Any = True
+            for argument in directive.arguments or ():
+                if argument.name.value == "if":
+                    value = argument.value
+                    if isinstance(value, BooleanValueNode):
+                        condition = value.value
+                    elif isinstance(value, VariableNode):
+                        condition = variable(value)
+            if not isinstance(condition, bool):
+                continue  # not coercible: execution refuses it; count the field
+            if (name == "skip") == condition:
+                return False
+        return True
+
+    def page(node: FieldNode) -> int:
+        value: Any = None
+        for argument in node.arguments or ():
+            if argument.name.value == "first":
+                value = _literal(argument.value, variable)
+        if not isinstance(value, int) or isinstance(value, bool):
+            return limits.default_page_size
+        return min(max(value, 0), limits.max_page_size)
+
+    memo: dict[tuple[str, int | None], int] = {}
+
+    def spread(name: str, parent: Any, size: int | None) -> int:
+        key = (name, size)
+        if key not in memo:
+            definition = fragments[name]
+            memo[key] = 0  # a cycle (validation refuses them) counts nothing
+            memo[key] = selection_set(
+                definition.selection_set, schema.get_type(definition.type_condition.name.value) or parent, size
+            )
+        return memo[key]
+
+    def selection_set(node: SelectionSetNode, parent: Any, size: int | None) -> int:
+        total = 0
+        for selection in node.selections:
+            if not included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                total += field(selection, parent, size)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                scope = schema.get_type(condition.name.value) if condition is not None else parent
+                total += selection_set(selection.selection_set, scope or parent, size)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+                total += spread(selection.name.value, parent, size)
+        return total
+
+    def field(node: FieldNode, parent: Any, size: int | None) -> int:
+        name = node.name.value
+        if name == "__typename" or name in INTROSPECTION:
+            return 1
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) or name not in parent.fields:
+            return 0  # not in the schema: validation refused it already
+        definition = parent.fields[name]
+        items = 1
+        type_: Any = definition.type
+        if isinstance(type_, GraphQLNonNull):
+            type_ = type_.of_type
+        if isinstance(type_, GraphQLList):
+            items = size if size is not None else limits.assumed_list_size
+        below = 0
+        if node.selection_set is not None:
+            child_size = page(node) if "first" in definition.args else None
+            below = selection_set(node.selection_set, get_named_type(definition.type), child_size)
+        return items * (1 + below)
+
+    root = schema.get_root_type(operation.operation)
+    value = selection_set(operation.selection_set, root, None) if root is not None else 0
+    return Cost(value=value, uses_variables=used)
+
+
+def _literal(node: ValueNode, variable: Any) -> Any:
+    if isinstance(node, IntValueNode):
+        return int(node.value)
+    if isinstance(node, VariableNode):
+        return variable(node)
+    if isinstance(node, NullValueNode):
+        return None
+    return None
+
+
+def check_cost(cost: int, limits: Limits) -> None:
+    if cost > limits.max_cost:
+        raise LimitExceeded(
+            f"The query costs {cost}, more than the {limits.max_cost} allowed: ask for smaller pages "
+            "(`first`) or fewer nested lists.",
+            "COST_LIMIT_EXCEEDED",
+            cost=cost,
+            maximumAvailable=limits.max_cost,
+        )
+
+
+def cost_extension(cost: int, limits: Limits) -> dict[str, Any]:
+    """What an accepted query reports in the response's `extensions`."""
+    return {"cost": {"requestedQueryCost": cost, "maximumAvailable": limits.max_cost}}
+
+
+__all__ = [
+    "Cost",
+    "LimitExceeded",
+    "Limits",
+    "Shape",
+    "check_cost",
+    "check_shape",
+    "cost_extension",
+    "measure",
+    "parse_limited",
+    "query_cost",
+    "select_operation",
+]
