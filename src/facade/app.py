@@ -57,6 +57,7 @@ from facade.graph.extensions import coded
 from facade.graph.schema import FacadeSchema, build_schema
 from facade.graphiql import graphiql_page
 from facade.loaders import Loaders
+from facade.persisted import DocumentRefused, PersistedDocuments
 from facade.ratelimit import RateLimits, address_key
 from facade.settings import Settings
 
@@ -64,7 +65,7 @@ log = logging.getLogger("facade")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-PARAMETERS = ("query", "operationName", "variables", "extensions")
+PARAMETERS = ("query", "operationName", "variables", "extensions", "documentId")
 EMPTY_DOCUMENT = {"message": "Syntax Error: Unexpected <EOF>.", "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
 STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
 EXAMPLE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -114,6 +115,10 @@ class GraphQLEndpoint:
             await check_rate(request)
             _check_request(request)
             params = await _params(request)
+            # A document named by its hash becomes its text here (persisted.py).
+            params["query"] = request.app.state.persisted.resolve(
+                params.get("query"), params.get("extensions"), params.get("documentId")
+            )
             context = build_context(request, deadline)
             result = await deadline.finish(self.execute(context, params, request.method), DEADLINE_GRACE)
         except Overdue as late:
@@ -123,6 +128,11 @@ class GraphQLEndpoint:
         except RateLimited as limited:
             retry = {"Retry-After": str(limited.extensions["retryAfter"])}
             return _reply({"errors": [_error(limited)]}, 429, media, retry)
+        except DocumentRefused as refused:
+            error = {"message": refused.message, "extensions": {"code": refused.code}}
+            if refused.status != 200:
+                return _reply({"errors": [error]}, refused.status, media)
+            return _request_error(error, media=media)
         except RequestRefused as refused:
             allow = {"Allow": "GET, POST"} if isinstance(refused, MethodNotAllowed) else None
             return _reply({"errors": [_error(refused)]}, refused.status, media, allow)
@@ -280,7 +290,11 @@ async def _params(request: Request) -> dict[str, Any]:
                 # Which one counts would depend on the parser (Starlette's: the last; a proxy's
                 # or a log's: maybe the first).
                 raise BadRequest(f"`{name}` is given more than once.")
-        params: dict[str, Any] = {"query": q.get("query"), "operationName": q.get("operationName") or None}
+        params: dict[str, Any] = {
+            "query": q.get("query"),
+            "operationName": q.get("operationName") or None,
+            "documentId": q.get("documentId") or None,
+        }
         for name in ("variables", "extensions"):
             if q.get(name):
                 try:
@@ -310,7 +324,10 @@ async def _params(request: Request) -> dict[str, Any]:
                 raise BadRequest("The body is not valid JSON.") from None
             if not isinstance(params, dict):
                 raise BadRequest("The body must be a JSON object (batched requests are not supported).")
-    if not isinstance(params.get("query"), str):
+    # A document named by hash (persisted.py) needs no `query`.
+    extensions = params.get("extensions")
+    persisted = bool(params.get("documentId")) or (isinstance(extensions, dict) and "persistedQuery" in extensions)
+    if not isinstance(params.get("query"), str) and (params.get("query") is not None or not persisted):
         raise BadRequest("Give a `query` (a string).")
     for name in ("variables", "extensions"):
         if params.get(name) is not None and not isinstance(params[name], dict):
@@ -434,6 +451,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.settings = settings
     app.state.ratelimit = ratelimit
     app.state.tokens = tokens
+    app.state.persisted = PersistedDocuments.from_settings(settings)
     app.state.forward_headers = frozenset(h.lower() for h in settings.forward_headers)
     app.state.single_headers = frozenset(
         h.encode("latin-1") for h in {"authorization", "x-session-id", "content-type", *app.state.forward_headers}

@@ -4,6 +4,7 @@
     facade db migrate [--database-url URL]
     facade db seed [--products N] [--reset] [--database-url URL]
     facade schema export [--output FILE] [--check]
+    facade documents register PATH... [--output FILE] [--check]
 
 Options override FACADE_* settings; the server's workers get them through the same variables.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -132,6 +134,34 @@ def cmd_schema_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_documents_register(args: argparse.Namespace) -> int:
+    """Add the operations of .graphql files (or of the folders' .graphql files) to a trusted-documents
+    manifest; --check fails instead when the manifest lacks any of them."""
+    from facade.persisted import load_manifest, register
+
+    files: list[Path] = []
+    for given in args.paths:
+        path = Path(given)
+        files.extend(sorted(path.glob("*.graphql")) if path.is_dir() else [path])
+    if not files:
+        print("facade documents register: no .graphql files given", file=sys.stderr)
+        return 2
+    output = Path(args.output or Settings().trusted_documents_file or "trusted-documents.json")
+    current = load_manifest(output) if output.exists() else {}
+    merged = register((f.read_text(encoding="utf-8") for f in files), current)
+    added = len(merged) - len(current)
+    if args.check:
+        if added:
+            print(f"{output} lacks {added} of the documents: run `facade documents register`", file=sys.stderr)
+            return 1
+        print(f"{output} has all {len(files)} documents")
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"registered {len(files)} documents in {output} ({added} new, {len(merged)} in all)")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """The FLECS Console and Flow Retail REST APIs over a local store (see facade.sandbox)."""
     import uvicorn
@@ -195,6 +225,15 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default="schema/schema.graphql", help="file, or - for stdout")
     export.add_argument("--check", action="store_true", help="fail if the file differs from the code")
     export.set_defaults(run=cmd_schema_export)
+
+    documents = sub.add_parser("documents", help="trusted documents").add_subparsers(
+        dest="documents_command", required=True
+    )
+    reg = documents.add_parser("register", help="add .graphql operations to the trusted-documents manifest")
+    reg.add_argument("paths", nargs="+", help=".graphql files, or folders of them (e.g. playground/)")
+    reg.add_argument("--output", help="the manifest (default: FACADE_TRUSTED_DOCUMENTS_FILE or trusted-documents.json)")
+    reg.add_argument("--check", action="store_true", help="fail if the manifest lacks any of the documents")
+    reg.set_defaults(run=cmd_documents_register)
 
     sandbox = sub.add_parser("sandbox", help="serve the FLECS Console and Flow Retail REST APIs over a local store")
     sandbox.add_argument("--host", default="127.0.0.1")

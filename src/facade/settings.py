@@ -62,6 +62,20 @@ class Settings(BaseSettings):
         "documents, and as much again for compiled plans.",
     )
 
+    # Persisted documents (persisted.py, README "Trusted documents").
+    trusted_documents: bool = Field(
+        False, description="Run only the documents of trusted_documents_file (DOCUMENT_NOT_TRUSTED for others)."
+    )
+    trusted_documents_file: Path | None = Field(
+        None, description='JSON manifest {"<sha256 hex>": "<document>"}, as `facade documents register` writes it.'
+    )
+    persisted_queries: bool = Field(
+        True, description="Automatic persisted queries (Apollo APQ): a document sent with its hash is remembered."
+    )
+    persisted_queries_bytes: int = Field(
+        10_000_000, ge=0, description="Characters of document text the APQ store keeps (per process, LRU)."
+    )
+
     playground_dir: Path | None = Field(None, description="Folder of example operations for GraphiQL.")
     gc_threshold: int = Field(50_000, gt=0, description="Generation-0 threshold of the garbage collector.")
     compiled: bool = Field(True, description="Run known query documents through compiled plans (graph/compiled.py).")
