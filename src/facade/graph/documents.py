@@ -88,17 +88,19 @@ class DocumentCache:
         found = self.entries.get(query)
         if found is not None:
             return found
+        # shield: a request that gives up (its deadline) must not cancel the preparation that
+        # other requests with the same document wait for.
         future = self._pending.get(query)
         if future is None:
             future = self._pool().submit(self._make, query)
             self._pending[query] = future
             try:
-                prepared = await asyncio.wrap_future(future)
+                prepared = await asyncio.shield(asyncio.wrap_future(future))
             finally:
                 self._pending.pop(query, None)
             self._keep(query, prepared)
             return prepared
-        return await asyncio.wrap_future(future)
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     def admit(self, prepared: Prepared, operation_name: str | None, variables: Mapping[str, Any] | None) -> int:
         """The cost of the operation that runs, or LimitExceeded (COST_LIMIT_EXCEEDED). A cost that
