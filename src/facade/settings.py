@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     max_depth: int = Field(12, gt=0, description="Nested fields an operation may have (MAX_DEPTH_EXCEEDED).")
     max_aliases: int = Field(30, ge=0, description="Aliases a document may use, fragments expanded.")
     max_directives: int = Field(50, ge=0, description="Directives a document may use, fragments expanded.")
+    max_repeated_fields: int = Field(
+        20,
+        gt=0,
+        description="Selections of one field (response name) one selection set may gather, fragments included.",
+    )
     max_cost: int = Field(
         50_000, gt=0, description="Largest cost (values the response may hold) of an operation (COST_LIMIT_EXCEEDED)."
     )

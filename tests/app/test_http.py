@@ -187,7 +187,10 @@ async def test_named_operation_of_several_runs_only_that_one(api: Api) -> None:
         json={"query": "query A { a: __typename } query B { b: __typename }", "operationName": "B"},
     )
 
-    assert response.json() == {"data": {"b": "Query"}}
+    assert response.json() == {
+        "data": {"b": "Query"},
+        "extensions": {"cost": {"requestedQueryCost": 1, "maximumAvailable": 50000}},
+    }
 
 
 async def test_several_operations_without_a_name_write_nothing(fresh_api: Api) -> None:
@@ -234,7 +237,10 @@ async def test_get_empty_optional_parameters_count_as_absent(api: Api) -> None:
     )
 
     assert response.status_code == 200
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert response.json() == {
+        "data": {"__typename": "Query"},
+        "extensions": {"cost": {"requestedQueryCost": 1, "maximumAvailable": 50000}},
+    }
 
 
 async def test_null_optional_parameters_count_as_absent(api: Api) -> None:
@@ -245,7 +251,10 @@ async def test_null_optional_parameters_count_as_absent(api: Api) -> None:
     )
 
     assert response.status_code == 200
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert response.json() == {
+        "data": {"__typename": "Query"},
+        "extensions": {"cost": {"requestedQueryCost": 1, "maximumAvailable": 50000}},
+    }
 
 
 @pytest.fixture(scope="module")

@@ -168,5 +168,8 @@ def test_browser_preflight_and_request_from_an_allowed_origin(server: Server) ->
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == APP_ORIGIN
     assert answer.headers["access-control-allow-origin"] == APP_ORIGIN
-    assert answer.json() == {"data": {"__typename": "Query"}}
+    assert answer.json() == {
+        "data": {"__typename": "Query"},
+        "extensions": {"cost": {"requestedQueryCost": 1, "maximumAvailable": 50000}},
+    }
     assert "access-control-allow-origin" not in foreign.headers

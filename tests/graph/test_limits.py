@@ -86,6 +86,12 @@ async def test_two_thousand_aliases_are_refused(twins: Twins) -> None:
     assert error["extensions"]["aliases"] == over
 
 
+async def test_fifty_aliased_logins_try_no_password(twins: Twins) -> None:
+    logins = " ".join(f'a{i}: login(username: "bob", password: "guess-{i}") {{ token }}' for i in range(50))
+    error = await refused(twins, "mutation { " + logins + " }", "MAX_ALIASES_EXCEEDED")
+    assert error["extensions"]["aliases"] == 50
+
+
 async def test_aliases_in_a_fragment_count_wherever_it_is_spread(twins: Twins) -> None:
     query = (
         "{ products(first: 1) { nodes { ...A } } } "
@@ -94,6 +100,23 @@ async def test_aliases_in_a_fragment_count_wherever_it_is_spread(twins: Twins) -
     )
     error = await refused(twins, query, "MAX_ALIASES_EXCEEDED")
     assert error["extensions"]["aliases"] == 32
+
+
+async def test_one_field_selected_hundreds_of_times_is_refused_before_validation(twins: Twins) -> None:
+    """`store { id }` 490 times is 1,973 tokens, and validation compares every pair (2 s)."""
+    over = LIMITS.max_repeated_fields + 1
+    error = await refused(
+        twins, "{ products(first: 1) { nodes { " + "store { id } " * 490 + "} } }", "MAX_REPEATED_FIELDS_EXCEEDED"
+    )
+    assert error["extensions"]["repeated_fields"] == 490
+    # Through fragments too: each selects `store` at the same level.
+    fragments = " ".join(f"fragment F{i} on Product {{ store {{ id }} }}" for i in range(over))
+    spreads = " ".join(f"...F{i}" for i in range(over))
+    query = "{ products(first: 1) { nodes { " + spreads + " } } } " + fragments
+    await refused(twins, query, "MAX_REPEATED_FIELDS_EXCEEDED")
+    # A fragment spread twice in one selection is gathered once.
+    twice = "{ products(first: 1) { nodes { ...A ...A } } } fragment A on Product { " + "id " * 12 + "}"
+    assert "errors" not in await post(twins.compiled, twice)
 
 
 async def test_a_fragment_cycle_is_a_validation_error(twins: Twins) -> None:
@@ -200,7 +223,13 @@ async def test_a_new_document_is_prepared_off_the_event_loop(tmp_path: Path) -> 
     known = await cache.aprepare("{ products { totalCount } }")
     slow = asyncio.ensure_future(cache.aprepare("query slow { products { totalCount } }"))
     await asyncio.sleep(0)
+    # Two requests wait for a document queued behind the slow one; the first gives up.
+    queued = "query slowToo { products { totalCount } }"
+    gives_up, waits = asyncio.ensure_future(cache.aprepare(queued)), asyncio.ensure_future(cache.aprepare(queued))
+    await asyncio.sleep(0)
     assert await cache.aprepare("{ products { totalCount } }") is known
     assert not slow.done()
+    gives_up.cancel()
     release.set()
     assert (await slow).valid
+    assert (await waits).valid

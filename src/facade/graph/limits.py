@@ -19,8 +19,9 @@ Imports graphql-core and settings only.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from graphql import (
@@ -62,6 +63,7 @@ class Limits:
     max_depth: int
     max_aliases: int
     max_directives: int
+    max_repeated_fields: int
     max_cost: int
     default_page_size: int
     max_page_size: int
@@ -116,6 +118,17 @@ class Shape:
     depth: int = 0
     aliases: int = 0
     directives: int = 0
+    repeats: int = 0  # the most fields of one response name in one selection set
+    names: Counter[str] = field(default_factory=Counter)  # response names at the top of this selection
+
+
+def _merge(out: Shape, sub: Shape) -> None:
+    """`sub`, a fragment at the same level as `out`'s fields, into `out`."""
+    out.aliases += sub.aliases
+    out.directives += sub.directives
+    out.depth = max(out.depth, sub.depth)
+    out.repeats = max(out.repeats, sub.repeats)
+    out.names.update(sub.names)
 
 
 def measure(document: DocumentNode) -> Shape:
@@ -124,7 +137,9 @@ def measure(document: DocumentNode) -> Shape:
     Depth counts nested fields (`{ a { b } }` is 2), except inside introspection (`__schema`,
     `__type`), whose answer the schema bounds. Aliases and directives are counted once per place
     they appear in the expanded operations, so spreading a fragment ten times counts its aliases
-    ten times."""
+    ten times. Repeats count the fields of one response name that one selection set gathers,
+    from its fragments too: validation compares each pair of them (OverlappingFieldsCanBeMerged),
+    which is quadratic in that number."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     memo: dict[str, Shape] = {}
     expanding: set[str] = set()
@@ -145,29 +160,34 @@ def measure(document: DocumentNode) -> Shape:
 
     def selection_set(node: SelectionSetNode, introspection: bool) -> Shape:
         out = Shape()
+        spread: set[str] = set()  # a fragment spread twice in one selection is gathered once
         for selection in node.selections:
             out.directives += len(selection.directives or ())
             if isinstance(selection, FieldNode):
                 if selection.alias is not None:
                     out.aliases += 1
+                out.names[(selection.alias or selection.name).value] += 1
                 inside = introspection or selection.name.value in INTROSPECTION
                 if selection.selection_set is not None:
                     sub = selection_set(selection.selection_set, inside)
                     out.aliases += sub.aliases
                     out.directives += sub.directives
+                    out.repeats = max(out.repeats, sub.repeats)
                     out.depth = max(out.depth, (0 if inside else 1) + sub.depth)
                 else:
                     out.depth = max(out.depth, 0 if inside else 1)
-                continue
-            if isinstance(selection, InlineFragmentNode):
-                sub = selection_set(selection.selection_set, introspection)
-            elif isinstance(selection, FragmentSpreadNode):
-                sub = Shape() if introspection else fragment(selection.name.value)
-            else:  # pragma: no cover - graphql-core has no other selection
-                continue
-            out.aliases += sub.aliases
-            out.directives += sub.directives
-            out.depth = max(out.depth, sub.depth)
+            elif isinstance(selection, InlineFragmentNode):
+                _merge(out, selection_set(selection.selection_set, introspection))
+            elif isinstance(selection, FragmentSpreadNode) and not introspection:
+                name = selection.name.value
+                if name in spread:
+                    sub = fragment(name)
+                    out.aliases += sub.aliases
+                    out.directives += sub.directives
+                else:
+                    spread.add(name)
+                    _merge(out, fragment(name))
+        out.repeats = max(out.repeats, max(out.names.values(), default=0))
         return out
 
     total = Shape()
@@ -177,6 +197,7 @@ def measure(document: DocumentNode) -> Shape:
             total.depth = max(total.depth, shape.depth)
             total.aliases += shape.aliases
             total.directives += shape.directives + len(definition.directives or ())
+            total.repeats = max(total.repeats, shape.repeats)
     return total
 
 
@@ -192,6 +213,7 @@ def check_shape(document: DocumentNode, limits: Limits) -> Shape:
         ("depth", shape.depth, limits.max_depth, "fields deep"),
         ("aliases", shape.aliases, limits.max_aliases, "aliases"),
         ("directives", shape.directives, limits.max_directives, "directives"),
+        ("repeated_fields", shape.repeats, limits.max_repeated_fields, "selections of one field in one selection set"),
     ):
         if measured > limit:
             raise LimitExceeded(
@@ -296,7 +318,7 @@ def query_cost(
             if not included(selection):
                 continue
             if isinstance(selection, FieldNode):
-                total += field(selection, parent, size)
+                total += one_field(selection, parent, size)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 scope = schema.get_type(condition.name.value) if condition is not None else parent
@@ -305,7 +327,7 @@ def query_cost(
                 total += spread(selection.name.value, parent, size)
         return total
 
-    def field(node: FieldNode, parent: Any, size: int | None) -> int:
+    def one_field(node: FieldNode, parent: Any, size: int | None) -> int:
         name = node.name.value
         if name == "__typename" or name in INTROSPECTION:
             return 1
