@@ -28,7 +28,17 @@ from facade.auth import Principal, TokenKind
 from facade.context import Context, Raised
 from facade.errors import BadUserInput, Forbidden, NotFound
 from facade.graph.inputs import CURSOR, INT32_MAX, PAGE_SIZE, arg, check_arguments, check_filters
-from facade.graph.permissions import Guard, admit, admitted, field_rule, is_admin, is_member, is_self, refusal
+from facade.graph.permissions import (
+    Guard,
+    admit,
+    admitted,
+    field_rule,
+    is_admin,
+    is_member,
+    is_self,
+    is_user,
+    refusal,
+)
 from facade.graph.prefetch import EDGE, make_page_args, prefetch_result
 from facade.models import PageArgs, SortDirection, check_uid
 
@@ -157,8 +167,8 @@ def member_of(tenant_of: Callable[[Any], str | None]) -> Guard:
 
 
 def self_or_tenant_admin(principal: Principal | None, user: Any) -> bool:
-    """The user themself, or a TENANT.ADMIN user of the user's tenant."""
-    return is_self(principal, user.id) or is_admin(principal, user.tenant_id)
+    """The user themself (a user token), or a TENANT.ADMIN user of the user's tenant."""
+    return is_user(principal, user.id) or is_admin(principal, user.tenant_id)
 
 
 def self_or_colleague(principal: Principal | None, user: Any) -> bool:

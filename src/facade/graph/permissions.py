@@ -78,6 +78,12 @@ def is_of_tenant(principal: Principal | None, tenant_id: str | None) -> bool:
     return principal is not None and tenant_id is not None and principal.tenant_id == tenant_id
 
 
+def is_user(principal: Principal | None, user_id: int | None) -> bool:
+    """The user themself with a user token: FLECS purchases, subscriptions and licences are the
+    FLECS user's, not a session on a Flow Retail device's (the FLECS API refuses those tokens)."""
+    return principal is not None and principal.kind is TokenKind.USER and is_self(principal, user_id)
+
+
 def is_device(principal: Principal | None, device_id: str | None) -> bool:
     """The device a device token (or a session on the device) stands for."""
     return principal is not None and device_id is not None and principal.device_id == device_id
@@ -266,6 +272,7 @@ __all__ = [
     "is_member",
     "is_of_tenant",
     "is_self",
+    "is_user",
     "permits",
     "permits_now",
     "producers",

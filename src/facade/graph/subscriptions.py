@@ -13,7 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from facade.graph.base import Connection, batched
-from facade.graph.permissions import is_admin, is_self, record_rule
+from facade.graph.permissions import is_admin, is_user, record_rule
 
 if TYPE_CHECKING:
     from facade.graph.products import Product
@@ -42,7 +42,7 @@ class LineItem:
 
 @record_rule(
     lambda principal, subscription, customer: (
-        is_self(principal, subscription.user_id) or (customer is not None and is_admin(principal, customer.tenant_id))
+        is_user(principal, subscription.user_id) or (customer is not None and is_admin(principal, customer.tenant_id))
     ),
     "its customer and the admins of the customer's tenant",
     via=("user", "user_id"),
