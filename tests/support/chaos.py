@@ -182,10 +182,11 @@ class Twins:
     api: Any
 
     @classmethod
-    async def open(cls, tmp: Path, products: int) -> Twins:
+    async def open(cls, tmp: Path, products: int, **settings: Any) -> Twins:
+        """`settings` override the test settings (conftest.make_settings)."""
         from conftest import Api, make_settings, open_api  # tests/ is on sys.path (rootdir conftest)
 
-        api, _ = await open_api(make_settings(tmp), products=products)
+        api, _ = await open_api(make_settings(tmp, **settings), products=products)
         backend = ChaosBackend(api.store)
         compiled = create_app(api.settings, backend=backend)
         standard = create_app(api.settings.model_copy(update={"compiled": False}), backend=backend)
