@@ -279,6 +279,14 @@ def test_abuse_verdict_names_each_missed_target() -> None:
     assert abuse.judge(good | {"statuses": [500]}, 20.0, 1.0)[1] == ["HTTP 5xx"]
     assert abuse.judge(good | {"calls": 6, "calls_goal": 3}, 20.0, 1.0)[1] == ["6 upstream calls > 3"]
     assert abuse.judge(good | {"seconds": 10.2}, 20.0, 10.5)[0] is True  # an upstream deadline
+    noisy = abuse.judge(good | {"during": {"p99_ms": 84.0}}, 30.0, 1.0, noise_ms=96.0)
+    assert noisy == (
+        False,
+        ["simple p99 > 2× unloaded (within the noise: an unloaded window of this run reached 96 ms)"],
+    )
+    assert abuse.judge(good | {"during": {"p99_ms": 840.0}}, 30.0, 1.0, noise_ms=96.0)[1] == [
+        "simple p99 > 2× unloaded"
+    ]
     sequence = good | {"requests": 100, "sent": 100, "seconds": 27.8, "slowest_s": 0.4}
     assert abuse.judge(sequence, 20.0, 1.0)[0] is True  # judged per request
     assert abuse.judge(sequence | {"slowest_s": 1.19}, 20.0, 1.0)[1] == ["> 1 s"]
