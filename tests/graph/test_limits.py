@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
-from graphql import get_introspection_query
+from graphql import GraphQLInterfaceType, GraphQLObjectType, GraphQLScalarType, get_introspection_query, get_named_type
 
 from facade.graph.compiled import CompiledExecutor
 from facade.graph.documents import BYTES_PER_CHARACTER, DocumentCache, Prepared
-from facade.graph.limits import Limits
+from facade.graph.inputs import REVIEW_TEXT
+from facade.graph.limits import BYTES_PER_UNIT, Limits
 from facade.graph.schema import build_schema
+from facade.graph.sizes import MAX_CHARS, SCALAR_BYTES, TEXT_SCALARS
 from support.chaos import Twins
 
 LIMITS = Limits.from_settings()
@@ -34,6 +37,9 @@ NESTED_SHALLOW = (
     "{ nodes { id name } } } } } } } }"
 )
 WIDE = "{ products(first: 100) { totalCount nodes { id name store { name } owner { displayName } } } }"
+# 2,000 review texts of up to 10,000 characters (80 MB at worst); cost 4,201 when the cost counted
+# values, so it was accepted.
+REVIEW_TEXTS = "{ products(first: 100) { nodes { reviews(first: 20) { nodes { review } } } } }"
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +78,8 @@ async def test_the_nested_lists_attack_is_refused_before_anything_runs(twins: Tw
 
 async def test_nested_lists_within_the_depth_limit_are_refused_by_their_cost(twins: Twins) -> None:
     error = await refused(twins, NESTED_SHALLOW, "COST_LIMIT_EXCEEDED")
-    # 100 stores x 100 products x (store + 100 products x (id, name)) and the wrappers.
-    assert error["extensions"]["cost"] == 3_030_201
+    # 100 stores x 100 products x (store + 100 products x (id, name)) and the wrappers and lists.
+    assert error["extensions"]["cost"] == 3_040_302
     assert error["extensions"]["maximumAvailable"] == LIMITS.max_cost
 
 
@@ -158,9 +164,63 @@ async def test_a_wide_legal_query_runs_and_reports_its_cost(twins: Twins) -> Non
     body = answers[0]
     assert "errors" not in body
     assert len(body["data"]["products"]["nodes"]) == 40
-    # totalCount, and per product: itself, id, name, store and its name, owner and its name.
-    assert body["extensions"] == {"cost": {"requestedQueryCost": 1 + 1 + 100 * 7, "maximumAvailable": LIMITS.max_cost}}
+    # products, totalCount, nodes, and per product: itself, id, name, store and its name, owner
+    # and its name, each under 1 kB.
+    assert body["extensions"] == {"cost": {"requestedQueryCost": 3 + 100 * 7, "maximumAvailable": LIMITS.max_cost}}
     assert twins.executor.counts["compiled"] == compiled_before + 1
+
+
+async def test_a_query_of_long_texts_is_refused_by_its_bytes(twins: Twins) -> None:
+    error = await refused(twins, REVIEW_TEXTS, "COST_LIMIT_EXCEEDED")
+    # products, nodes, and per product: itself, reviews, nodes, and 20 texts of 41 kB each.
+    assert error["extensions"]["cost"] == 2 + 100 * (3 + 20 * (1 + 41))
+    assert error["extensions"]["cost"] * BYTES_PER_UNIT >= 100 * 20 * 4 * 10_000
+
+
+async def test_the_cost_bounds_the_bytes_of_the_longest_review(twins: Twins) -> None:
+    token = await twins.api.login("alice")
+    product = (await post(twins.compiled, "{ products(first: 1) { nodes { id } } }"))["data"]["products"]["nodes"][0]
+    longest = "\U0001f600" * REVIEW_TEXT.max_length  # 4 bytes each in UTF-8
+    posted = await twins.post(
+        twins.compiled,
+        "mutation($p: ID!, $r: String!) { postReview(productId: $p, review: $r, rating: 5) { id } }",
+        {"p": product["id"], "r": longest},
+        token=token,
+    )
+    assert "errors" not in posted.json(), posted.text
+    query = (
+        "query($p: ID!) { product(id: $p) { reviews(first: 1, sortBy: CREATED_AT, sortDirection: DESC) "
+        "{ nodes { review } } } }"
+    )
+    for client in (twins.compiled, twins.standard):
+        response = await twins.post(client, query, {"p": product["id"]})
+        body = response.json()
+        assert body["data"]["product"]["reviews"]["nodes"] == [{"review": longest}]
+        data = orjson.dumps(body["data"])
+        assert len(data) > 40_000
+        assert len(data) <= body["extensions"]["cost"]["requestedQueryCost"] * BYTES_PER_UNIT
+
+
+def test_every_text_field_declares_its_longest_value() -> None:
+    """A String, ID or JSON field of the schema that graph/sizes.py does not know would be
+    counted at a guess; every other leaf has a size fixed by its type."""
+    schema = build_schema()._schema
+    missing, stale = [], []
+    for type_ in schema.type_map.values():
+        if type_.name.startswith("__") or not isinstance(type_, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        declared = MAX_CHARS.get(type_.name, {})
+        stale += [f"{type_.name}.{name}" for name in declared if name not in type_.fields]
+        for name, field in type_.fields.items():
+            leaf = get_named_type(field.type)
+            if isinstance(leaf, GraphQLScalarType) and leaf.name in TEXT_SCALARS and name not in declared:
+                missing.append(f"{type_.name}.{name}")
+            elif isinstance(leaf, GraphQLScalarType) and leaf.name not in TEXT_SCALARS:
+                assert leaf.name in SCALAR_BYTES, f"{type_.name}.{name}: a {leaf.name} has no size in graph/sizes.py"
+    stale += [name for name in MAX_CHARS if not isinstance(schema.type_map.get(name), GraphQLObjectType)]
+    assert not missing, f"declare the longest value of {missing} in graph/sizes.py MAX_CHARS"
+    assert not stale, f"{stale} are in graph/sizes.py MAX_CHARS but not in the schema"
+    assert MAX_CHARS["Review"]["review"] == REVIEW_TEXT.max_length
 
 
 async def test_the_cost_follows_the_variables(twins: Twins) -> None:
@@ -168,10 +228,10 @@ async def test_the_cost_follows_the_variables(twins: Twins) -> None:
         "{ products(first: $n) { nodes { id owner @include(if: $more) { id } } } }"
     )
     for variables, cost in (
-        ({"n": 10}, 1 + 10 * 2),
-        ({}, 1 + LIMITS.default_page_size * 2),
-        ({"n": 10, "more": True}, 1 + 10 * 4),
-        ({"n": 5000}, 1 + LIMITS.max_page_size * 2),  # beyond the largest page: refused by the field itself
+        ({"n": 10}, 2 + 10 * 2),
+        ({}, 2 + LIMITS.default_page_size * 2),
+        ({"n": 10, "more": True}, 2 + 10 * 4),
+        ({"n": 5000}, 2 + LIMITS.max_page_size * 2),  # beyond the largest page: refused by the field itself
     ):
         body = await post(twins.compiled, query, variables)
         assert body["extensions"]["cost"]["requestedQueryCost"] == cost, variables

@@ -8,13 +8,14 @@ Two kinds of check, in the order a request meets them:
   fragment, so a "fragment bomb" costs linear time; a spread of a fragment already being
   expanded counts nothing, and validation then rejects the cycle);
 - the *cost* of the operation that runs, from the validated document and the request's
-  variables: an upper bound on the number of values in the response (see `query_cost`).
+  variables: an upper bound on the size of the response's `data`, in units of BYTES_PER_UNIT
+  (see `query_cost`).
 
 Each refusal is a `LimitExceeded`, a GraphQLError whose `extensions.code` is one of
 MAX_TOKENS_EXCEEDED, MAX_DOCUMENT_LENGTH_EXCEEDED, MAX_DEPTH_EXCEEDED, MAX_ALIASES_EXCEEDED,
 MAX_DIRECTIVES_EXCEEDED or COST_LIMIT_EXCEEDED, with the measured value and the limit beside it.
 
-Imports graphql-core and settings only.
+Imports graphql-core, settings and graph/sizes.py (data) only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLInterfaceType,
     GraphQLList,
@@ -49,9 +51,18 @@ from graphql import (
     value_from_ast_untyped,
 )
 
+from facade.graph.sizes import BYTES_PER_CHAR, MAX_CHARS, SCALAR_BYTES, TEXT_SCALARS, UNKNOWN_CHARS
 from facade.settings import Settings
 
 INTROSPECTION = frozenset({"__schema", "__type"})
+# What one unit of cost stands for: at most this many bytes of the response's `data`, so
+# `max_cost` x BYTES_PER_UNIT bounds it (50,000 x 1 kB = 50 MB by default; README "Limits").
+BYTES_PER_UNIT = 1_000
+# `__schema` and `__type`, whatever their selection, 1 MB: validation's MaxIntrospectionDepthRule
+# keeps a selection from re-entering types' fields (interfaces, possible types, input fields) 3
+# deep, and this schema's whole introspection with descriptions is 117 kB, every type's fields'
+# types' fields 155 kB.
+INTROSPECTION_UNITS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,13 +261,17 @@ def query_cost(
     variables: Mapping[str, Any] | None,
     limits: Limits,
 ) -> Cost:
-    """An upper bound on the number of values the operation answers, from a *validated* document.
+    """An upper bound on the bytes of the `data` the operation answers, in units of
+    BYTES_PER_UNIT (1 kB), from a *validated* document.
 
-    Every selected field counts 1 per item it answers: a leaf 1, an object 1 plus its selection.
-    A field with a `first` argument (a connection) answers one page: its `nodes` and `edges` count
-    `first` items (the default page size when absent, at most the maximum page size); any other
-    list counts `assumed_list_size` items. `__typename` counts 1, and `__schema`/`__type` 1 each
-    (their answer is bounded by the schema). `@skip`/`@include` are honoured with the request's
+    Every selected field counts once per item it answers: a leaf ceil((its key + its longest
+    value) / 1 kB), the longest value from graph/sizes.py (`leaf_bytes`), so an id or a name is 1
+    and a review's text (10,000 characters, 40 kB in UTF-8 at worst) 41; an object 1 (its key
+    and braces) plus its selection; a list 1 (its key and brackets) plus, per item, the item's
+    count. A field with a `first` argument (a connection) answers one page: its `nodes` and
+    `edges` count `first` items (the default page size when absent, at most the maximum page
+    size); any other list counts `assumed_list_size` items. `__typename` counts 1, `__schema`
+    and `__type` INTROSPECTION_UNITS each. `@skip`/`@include` are honoured with the request's
     variables; fragments count wherever they are spread."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     defaults: dict[str, Any] = {}
@@ -329,26 +344,48 @@ def query_cost(
 
     def one_field(node: FieldNode, parent: Any, size: int | None) -> int:
         name = node.name.value
-        if name == "__typename" or name in INTROSPECTION:
-            return 1
+        key = len((node.alias or node.name).value) + 4  # "key": and a comma
+        if name == "__typename":
+            return _units(key + 2 + 100)  # a type's name
+        if name in INTROSPECTION:
+            return INTROSPECTION_UNITS
         if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) or name not in parent.fields:
             return 0  # not in the schema: validation refused it already
         definition = parent.fields[name]
-        items = 1
         type_: Any = definition.type
         if isinstance(type_, GraphQLNonNull):
             type_ = type_.of_type
-        if isinstance(type_, GraphQLList):
-            items = size if size is not None else limits.assumed_list_size
-        below = 0
-        if node.selection_set is not None:
+        if node.selection_set is None:
+            value = leaf_bytes(parent.name, name, get_named_type(type_))
+            below = 0
+        else:
+            value = 2  # {}
             child_size = page(node) if "first" in definition.args else None
             below = selection_set(node.selection_set, get_named_type(definition.type), child_size)
-        return items * (1 + below)
+        if not isinstance(type_, GraphQLList):
+            return _units(key + value) + below
+        items = size if size is not None else limits.assumed_list_size
+        return _units(key + 2) + items * (_units(value + 1) + below)  # [] once, a comma per item
 
     root = schema.get_root_type(operation.operation)
     value = selection_set(operation.selection_set, root, None) if root is not None else 0
     return Cost(value=value, uses_variables=used)
+
+
+def _units(size: int) -> int:
+    """Cost units of `size` bytes: ceil(size / BYTES_PER_UNIT)."""
+    return -(-size // BYTES_PER_UNIT)
+
+
+def leaf_bytes(parent: str, field_name: str, type_: Any) -> int:
+    """The most bytes one value of the leaf `parent.field_name` of type `type_` writes in a response:
+    a text scalar its declared characters (graph/sizes.py; `UNKNOWN_CHARS` when undeclared) at
+    `BYTES_PER_CHAR` each and its quotes, an enum its longest value, another scalar its fixed size."""
+    if isinstance(type_, GraphQLEnumType):
+        return 2 + max((len(name) for name in type_.values), default=0)
+    if type_.name in TEXT_SCALARS:
+        return 2 + BYTES_PER_CHAR * MAX_CHARS.get(parent, {}).get(field_name, UNKNOWN_CHARS)
+    return SCALAR_BYTES.get(type_.name, 2 + BYTES_PER_CHAR * UNKNOWN_CHARS)
 
 
 def _literal(node: ValueNode, variable: Any) -> Any:
@@ -378,6 +415,7 @@ def cost_extension(cost: int, limits: Limits) -> dict[str, Any]:
 
 
 __all__ = [
+    "BYTES_PER_UNIT",
     "Cost",
     "LimitExceeded",
     "Limits",
@@ -385,6 +423,7 @@ __all__ = [
     "check_cost",
     "check_shape",
     "cost_extension",
+    "leaf_bytes",
     "measure",
     "parse_limited",
     "query_cost",

@@ -1,0 +1,122 @@
+"""The longest value each text field of the schema can answer, so that the query cost
+(graph/limits.py) bounds a response's bytes and not only its number of values.
+
+`MAX_CHARS[type][field]` is the most characters one value of that String, ID or JSON field holds
+(for a list of strings, each item; for JSON, its compact encoding): the local store's column
+length (tables.py) where it has one, the `@constraint` of the argument that writes it
+(graph/inputs.py) where the column is unbounded TEXT or JSON, and an assumption marked `ASSUMED`
+where neither bounds it (text that only the seed or an upstream writes).
+`tests/graph/test_limits.py` walks the schema and fails on a String, ID or JSON field missing
+here, so a new text field cannot be forgotten; until it is declared, the cost counts it at
+`UNKNOWN_CHARS`.
+
+Other leaves have a size fixed by their type (`SCALAR_BYTES`; an enum, its longest value).
+
+Imports nothing of facade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# Worst-case UTF-8 bytes of one character as orjson writes it: 4 for a code point beyond U+FFFF.
+# Control characters, which JSON escapes to 6 bytes, are refused on input (graph/inputs.py; tab,
+# line feed and carriage return of multi-line text take 2), and a JSON value's length is measured
+# with its escapes.
+BYTES_PER_CHAR = 4
+
+# Text whose length nothing in facade bounds (written by the seed or an upstream only). Product
+# descriptions are WooCommerce HTML; the seeded ones are under 160 characters.
+ASSUMED = 10_000
+UNKNOWN_CHARS = ASSUMED
+
+NUMERIC_ID = 10  # an Int32 as digits (inputs.NUMERIC_ID)
+UID = 64  # VARCHAR(64): Flow Retail's uids, device and till ids
+NAME = 200  # VARCHAR(200), inputs.NAME
+CODE = 20  # VARCHAR(20): statuses, account types, prices
+URL = 300  # VARCHAR(300)
+TOKEN = 8192  # a JWT facade signs or an upstream hands out (inputs.TOKEN)
+CURSOR = 64  # inputs.CURSOR: facade's own cursors are shorter
+
+MAX_CHARS: Mapping[str, Mapping[str, int]] = {
+    "Address": {"street1": NAME, "street2": NAME, "city": 100, "zip": 20, "country": 2, "state": 100},
+    "AppManifest": {"app": NAME, "version": 100, "schemaVersion": 40, "manifest": 262_144},  # inputs.MANIFEST
+    "Attribute": {"id": NUMERIC_ID, "name": NAME, "options": NAME},
+    "Billing": {"firstName": 100, "lastName": 100, "company": NAME, "email": NAME},
+    "Category": {"id": NUMERIC_ID, "name": NAME, "slug": NAME},
+    "CustomerSubscription": {"id": NUMERIC_ID, "status": CODE, "customerId": NUMERIC_ID},
+    "CustomerSubscriptionEdge": {"cursor": CURSOR},
+    "Device": {
+        "id": UID,
+        "name": NAME,
+        "systemInformation": 4096,  # inputs.SYSTEM_INFORMATION
+        "deviceCode": UID,
+        "model": NAME,
+        "serialNumber": NAME,
+    },
+    "DeviceEdge": {"cursor": CURSOR},
+    "DeviceRegistration": {"deviceCode": UID, "deviceIdentifier": UID, "verificationUri": URL},
+    "DeviceSession": {"accessToken": TOKEN},
+    "DownloadToken": {"app": NAME, "version": 100, "username": 100, "password": 100},
+    "License": {"id": NUMERIC_ID, "key": UID},
+    "LicenseActivation": {"licenseKey": UID},
+    "LicenseEdge": {"cursor": CURSOR},
+    "LineItem": {"id": NUMERIC_ID, "status": CODE, "productId": NUMERIC_ID, "image": 2_000},  # ASSUMED: {id, src, alt}
+    "LinkedDevice": {"deviceToken": TOKEN},
+    "LoginPayload": {"token": TOKEN},
+    "ManifestValidation": {"errors": 1_000},  # one message, naming at most a key of the manifest
+    "Manufacturer": {"name": NAME},
+    "Metadata": {"id": NUMERIC_ID, "name": NAME, "value": ASSUMED},
+    "Mutation": {"deleteDevice": UID},
+    "PageInfo": {"startCursor": CURSOR, "endCursor": CURSOR},
+    "Product": {
+        "id": NUMERIC_ID,
+        "name": NAME,
+        "status": CODE,
+        "description": ASSUMED,
+        "shortDescription": ASSUMED,
+        "averageRating": 10,
+        "stockStatus": CODE,
+        "permalink": URL,
+        "price": CODE,
+        "appId": NAME,
+    },
+    "ProductEdge": {"cursor": CURSOR},
+    "Review": {
+        "id": NUMERIC_ID,
+        "reviewer": NAME,
+        "reviewerEmail": NAME,
+        "review": 10_000,  # inputs.REVIEW_TEXT
+        "status": CODE,
+    },
+    "ReviewEdge": {"cursor": CURSOR},
+    "Session": {"id": 36},  # a UUID
+    "Store": {"id": NUMERIC_ID, "uid": UID, "name": NAME, "shopName": NAME, "url": URL},
+    "StoreEdge": {"cursor": CURSOR},
+    "Tenant": {"id": UID, "name": NAME},
+    "Till": {"id": UID, "name": NAME},
+    "User": {
+        "id": NUMERIC_ID,
+        "login": 120,
+        "email": NAME,
+        "displayName": NAME,
+        "firstName": 100,
+        "lastName": 100,
+        "userCode": 40,
+        "accountType": CODE,
+    },
+    "UserEdge": {"cursor": CURSOR},
+}
+
+# Bytes of one value of the other scalars, as orjson writes them (`null` is 4, never more).
+SCALAR_BYTES: Mapping[str, int] = {
+    "Int": 11,  # -2147483648
+    "Float": 24,  # -1.7976931348623157e+308
+    "Boolean": 5,  # false
+    "Date": 12,  # "2026-11-30"
+    "DateTime": 34,  # "2026-11-30T02:46:33.123456+00:00"
+}
+
+TEXT_SCALARS = frozenset({"String", "ID", "JSON"})
+
+__all__ = ["BYTES_PER_CHAR", "MAX_CHARS", "SCALAR_BYTES", "TEXT_SCALARS", "UNKNOWN_CHARS"]
