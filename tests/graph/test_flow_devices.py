@@ -834,6 +834,21 @@ async def test_search_devices_text_is_a_substring_not_a_pattern(api: Api) -> Non
     assert data["searchDevices"]["totalCount"] == 0
 
 
+async def test_search_devices_text_finds_a_wildcard_character_as_itself(fresh_api: Api) -> None:
+    """`%` and `_` are LIKE's wildcards: unescaped, `%` would find every device and `_` every
+    named one."""
+    alice = await fresh_api.login("alice")
+    named = {w: (await create(fresh_api, alice, name=f"Till {w}7"))["id"] for w in "%_"}
+    everyone = (await search(fresh_api, alice, None))["nodes"]
+
+    for wildcard in "%_":
+        for text in (wildcard, f"l {wildcard}7"):
+            found = {d["id"] for d in (await search(fresh_api, alice, {"text": text}))["nodes"]}
+
+            assert found == {named[wildcard]}, text
+            assert found == {d["id"] for d in everyone if matches(d, {"text": text})}
+
+
 async def test_search_devices_with_a_malformed_store_uid_is_bad_input(api: Api) -> None:
     alice = await api.login("alice")
 
