@@ -208,6 +208,42 @@ async def test_a_private_field_of_another_user_gives_the_standard_errors(twins: 
     assert sent.compiled_calls == sent.standard_calls
 
 
+async def test_a_record_rule_refusing_a_loaded_record_gives_the_standard_errors(twins: Twins) -> None:
+    # No guard on store.tenant: only the tenant's record rule (members only) refuses it, after the load.
+    carol = await twins.api.login("carol")  # a member of nordic-bakeries only
+    query = "{ stores(first: 3) { nodes { uid tenant { id } } } }"
+
+    anonymous, member = await send(twins, query), await send(twins, query, token=carol)
+
+    assert anonymous.did == member.did == "replayed"
+    assert [n["tenant"] for n in anonymous.body["data"]["stores"]["nodes"]] == [None] * 3
+    assert {e["extensions"]["code"] for e in anonymous.body["errors"]} == {"UNAUTHENTICATED"}
+    tenants = {n["uid"].split("-")[0]: n["tenant"] for n in member.body["data"]["stores"]["nodes"]}
+    assert tenants == {"acme": None, "nordic": {"id": "nordic-bakeries"}, "flecs": None}
+    assert {e["extensions"]["code"] for e in member.body["errors"]} == {"FORBIDDEN"}
+    assert member.compiled_calls == member.standard_calls
+
+
+async def test_a_record_rule_reading_a_related_record_runs_compiled_and_refuses_as_the_standard_path(
+    twins: Twins,
+) -> None:
+    # A licence is its owner's and their tenant admins' (a rule that loads the owner): alice, the
+    # admin, reads every licence of her tenant's devices compiled; bob, a cashier, is refused them.
+    query = '{ tenant(tenantUid: "acme-retail") { devices(first: 1000) { nodes { id license { key } } } } }'
+
+    admin = await send(twins, query, token=await twins.api.login("alice"))
+    cashier = await send(twins, query, token=await twins.api.login("bob"))
+
+    assert admin.did == "compiled"
+    licensed = [d["id"] for d in admin.body["data"]["tenant"]["devices"]["nodes"] if d["license"]]
+    assert licensed
+    assert cashier.did == "replayed"
+    refused = {e["path"][3] for e in cashier.body["errors"]}
+    nodes = cashier.body["data"]["tenant"]["devices"]["nodes"]
+    assert [nodes[i]["id"] for i in sorted(refused)] == licensed
+    assert {e["extensions"]["code"] for e in cashier.body["errors"]} == {"FORBIDDEN"}
+
+
 async def test_a_failing_load_gives_the_standard_errors_and_is_not_fetched_again(twins: Twins) -> None:
     chaos = Chaos(faults=(Fault("reviews", "page_by_product", "raise"),))
     query = "{ products(first: 3) { nodes { name store { name } reviews(first: 2) { totalCount } } } }"
