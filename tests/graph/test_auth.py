@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import pytest
 
-from conftest import PASSWORD, Api
+from conftest import PASSWORD, Api, mode
 
 ACME = "acme-retail"
 NORDIC = "nordic-bakeries"
@@ -545,7 +545,12 @@ async def test_another_tenants_admin_does_not_see_a_stores_tenant(api: Api) -> N
     assert [(e["path"], code(e)) for e in body["errors"]] == [(["store", "tenant"], "FORBIDDEN")]
 
 
+UPSTREAM_F7 = "upstream, Flow Retail's F7 lists a tenant's devices to TENANT.ADMIN only (README: by design)"
+
+
 async def test_a_member_lists_the_tenants_devices_without_their_pairing_codes(api: Api) -> None:
+    if mode() == "upstream":
+        pytest.skip(UPSTREAM_F7)
     store = await an_acme_store(api)
 
     cashier = await api.post(THROUGH_THE_STORE, {"id": store["id"]}, token=await api.login("bob"))
@@ -581,6 +586,8 @@ async def test_device_management_needs_an_admins_user_token_not_an_access_token(
 
 
 async def test_a_colleague_does_not_read_a_users_license_keys_through_a_device(api: Api) -> None:
+    if mode() == "upstream":
+        pytest.skip(UPSTREAM_F7 + ": a cashier reaches no device there")
     alice = await api.login("alice")
     owned = await api.data("{ viewer { devices(first: 1) { nodes { id license { key } } } } }", token=alice)
     device = owned["viewer"]["devices"]["nodes"][0]
