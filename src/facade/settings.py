@@ -55,7 +55,9 @@ class Settings(BaseSettings):
         description="Selections of one field (response name) one selection set may gather, fragments included.",
     )
     max_cost: int = Field(
-        50_000, gt=0, description="Largest cost (values the response may hold) of an operation (COST_LIMIT_EXCEEDED)."
+        50_000,
+        gt=0,
+        description="Largest cost of an operation, in kB its response's data may hold at worst (COST_LIMIT_EXCEEDED).",
     )
     assumed_list_size: int = Field(
         10, gt=0, description="Items the cost counts for a list that has no `first` (a store's tills, ...)."
