@@ -12,12 +12,17 @@ import httpx
 import pytest
 
 from conftest import Api, make_settings, open_api
+from facade.app import create_app
+from facade.backends.compose import compose
 
 
 @pytest.fixture(scope="module")
 async def up(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    # The default upstream timeout (10 s): the call counts below must not depend on how fast a
+    # loaded machine answers. With 1 s, a first attempt that took longer under load (the sandbox
+    # shares this process) timed out and its retry made a second call at the sandbox.
     settings = make_settings(
-        Path(tmp_path_factory.mktemp("upstream")), upstream_timeout=1.0, upstream_retries=2, upstream_sort_limit=50
+        Path(tmp_path_factory.mktemp("upstream")), upstream_timeout=10.0, upstream_retries=2, upstream_sort_limit=50
     )
     api, _ = await open_api(settings, products=80, upstream=True)
     yield api
@@ -190,7 +195,20 @@ async def test_a_write_is_never_retried(up: Api, sandbox: Sandbox) -> None:
 async def test_a_slow_upstream_is_a_timeout_not_a_hung_request(up: Api, sandbox: Sandbox) -> None:
     await sandbox.faults("GET /api/v2/products=latency:2500")
 
-    body = await up.post(PARTIAL)
+    # Another facade over the same sandbox and store, whose upstream calls may take 1 s each.
+    settings = up.settings.model_copy(
+        update={"upstream_timeout": 1.0, "flecs_url": up.store.sandbox_url, "flow_url": up.store.sandbox_url + "/v2"}
+    )
+    backend = compose(settings, up.store.local)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings, backend=backend)), base_url="http://facade.test"
+    )
+    try:
+        body = await Api(client=client, store=up.store, settings=settings).post(PARTIAL)
+    finally:
+        await client.aclose()
+        for upstream in backend._clients:
+            await upstream.aclose()
 
     assert body["errors"][0]["extensions"]["code"] == "UPSTREAM_TIMEOUT"
     assert body["data"]["stores"]["totalCount"] > 0

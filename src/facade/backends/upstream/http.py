@@ -291,6 +291,11 @@ class UpstreamClient:
             wait = self._wait_before_retry(outcome, attempt) if attempt < retries else None
             if wait is None or (deadline is not None and not deadline.covers(wait + self.settings.min_attempt)):
                 break
+            if log.isEnabledFor(logging.DEBUG):  # each retry is a further call at the upstream
+                gave = outcome.status if isinstance(outcome, UpstreamResponse) else outcome.code
+                log.debug(
+                    "%s %s %s: attempt %d gave %s, retrying in %.3f s", self.api, method, path, attempt + 1, gave, wait
+                )
             await asyncio.sleep(wait)
             attempt += 1
         if isinstance(outcome, UpstreamResponse):
