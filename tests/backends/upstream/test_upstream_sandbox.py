@@ -114,7 +114,7 @@ async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[San
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
-    for _ in range(300):
+    for _ in range(1500):  # up to 30 s on a loaded machine
         if server.started or serving.done():
             break
         await asyncio.sleep(0.02)
