@@ -35,8 +35,8 @@ from facade.graph.permissions import (
     field_rule,
     is_admin,
     is_member,
+    is_owner_or_owners_admin,
     is_self,
-    is_user,
     refusal,
 )
 from facade.graph.prefetch import EDGE, make_page_args, prefetch_result
@@ -168,7 +168,7 @@ def member_of(tenant_of: Callable[[Any], str | None]) -> Guard:
 
 def self_or_tenant_admin(principal: Principal | None, user: Any) -> bool:
     """The user themself (a user token), or a TENANT.ADMIN user of the user's tenant."""
-    return is_user(principal, user.id) or is_admin(principal, user.tenant_id)
+    return is_owner_or_owners_admin(principal, user.id, user)
 
 
 def self_or_colleague(principal: Principal | None, user: Any) -> bool:

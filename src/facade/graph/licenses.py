@@ -12,7 +12,7 @@ import strawberry
 from facade.errors import BadUserInput, Unauthenticated
 from facade.graph.base import Connection, Info, Need, batched, root_field, root_mutation
 from facade.graph.inputs import LICENSE_KEY, MANUFACTURER_ID, NAME, SESSION_ID, arg, limited
-from facade.graph.permissions import is_admin, is_user, record_rule
+from facade.graph.permissions import is_owner_or_owners_admin, record_rule
 from facade.models import check_session_id
 
 if TYPE_CHECKING:
@@ -28,9 +28,7 @@ class Session:
 
 
 @record_rule(
-    lambda principal, license, owner: (
-        is_user(principal, license.user_id) or (owner is not None and is_admin(principal, owner.tenant_id))
-    ),
+    lambda principal, license, owner: is_owner_or_owners_admin(principal, license.user_id, owner),
     "its owner and the admins of the owner's tenant",
     via=("user", "user_id"),
 )

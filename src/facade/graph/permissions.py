@@ -84,6 +84,12 @@ def is_user(principal: Principal | None, user_id: int | None) -> bool:
     return principal is not None and principal.kind is TokenKind.USER and is_self(principal, user_id)
 
 
+def is_owner_or_owners_admin(principal: Principal | None, owner_id: int | None, owner: Any) -> bool:
+    """The owner themself with a user token, or a TENANT.ADMIN user of the owner's tenant (`owner`
+    is the owner's User record, None when unknown): who sees a user's FLECS records."""
+    return is_user(principal, owner_id) or (owner is not None and is_admin(principal, owner.tenant_id))
+
+
 def is_device(principal: Principal | None, device_id: str | None) -> bool:
     """The device a device token (or a session on the device) stands for."""
     return principal is not None and device_id is not None and principal.device_id == device_id

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from facade.graph.base import Connection, batched
-from facade.graph.permissions import is_admin, is_user, record_rule
+from facade.graph.permissions import is_owner_or_owners_admin, record_rule
 
 if TYPE_CHECKING:
     from facade.graph.products import Product
@@ -41,9 +41,7 @@ class LineItem:
 
 
 @record_rule(
-    lambda principal, subscription, customer: (
-        is_user(principal, subscription.user_id) or (customer is not None and is_admin(principal, customer.tenant_id))
-    ),
+    lambda principal, subscription, customer: is_owner_or_owners_admin(principal, subscription.user_id, customer),
     "its customer and the admins of the customer's tenant",
     via=("user", "user_id"),
 )
