@@ -176,6 +176,9 @@ class Product(Record):
     app_id: str | None = None
     is_official: bool = True
     created_at: dt.datetime
+    # The store as the source embedded it in the product (FLECS lists carry `store`): the fields
+    # that source holds, answered without a second read; None when the source did not embed it.
+    embedded_store: Store | None = None
 
 
 class Review(Record):
