@@ -244,6 +244,18 @@ async def test_json_of_the_wrong_shape_is_an_upstream_error(make: Callable[..., 
     assert err.value.code == "UPSTREAM_ERROR"
 
 
+@pytest.mark.parametrize("wrong", [{"name": 5}, {"id": "seven"}, {"store": "Acme"}, {"rating_count": 2**40}])
+async def test_a_listed_product_of_the_wrong_shape_is_an_upstream_error(
+    make: Callable[..., FlecsConsole], wrong: dict[str, Any]
+) -> None:
+    body = products_body([1, 2, 3])
+    body["data"]["products"][1].update(wrong)
+    console = make(Script(lambda request: httpx.Response(200, json=body)))
+    with pytest.raises(FacadeError) as err:
+        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    assert err.value.code == "UPSTREAM_ERROR"
+
+
 async def test_timeout_is_upstream_timeout(make: Callable[..., FlecsConsole]) -> None:
     def hang(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)

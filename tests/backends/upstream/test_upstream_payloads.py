@@ -372,3 +372,166 @@ def test_local_sort_matches_the_store_order() -> None:
     assert desc == [(3, "b"), (1, "b"), (2, "a")]
     with pytest.raises(BadUserInput):
         p.sort_locally(items, PageArgs(limit=3, sort="price"), keys, lambda x: x[0])
+
+
+# -- the lean readers: what the payload models read, without them ------------------------------
+
+API = "FLECS Console API"
+
+
+def order_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": 5,
+        "status": "active",
+        "customer_id": 42,
+        "line_items": [{"id": 1, "status": "active", "product_id": 7, "variation_id": 0, "quantity": 1, "image": {}}],
+        "billing": {"first_name": "Dave", "last_name": "O", "company": "", "email": "d@example"},
+        "date_created_gmt": "2026-02-03T04:05:06",
+    }
+    body.update(overrides)
+    return body
+
+
+# Bodies the models read, some as sent and some by coercing (D11's 42.0, numbers as text, aliases,
+# nulls for text): the lean reader must give exactly what the model gives, either way.
+READABLE_PRODUCTS = [
+    product_body(),
+    product_body(name=None, price=None, average_rating=None),
+    {"id": 9},
+    product_body(store=None, store_id=4),
+    product_body(store={"id": 3}),
+    product_body(vendor_id=12, created_at="2026-02-03T04:05:06Z"),
+    product_body(owner_id=None, author=5),
+    product_body(id="7", rating_count="3", purchasable="true"),
+    product_body(id=7.0, store={"id": 3.0, "name": "S"}),
+    product_body(meta_data=[{"name": "official", "value": "no"}, {"id": "2", "name": "x", "value": [1]}]),
+    product_body(date_created=1704378025),
+    product_body(is_app=True, app_id="org.x", is_official=False),
+    product_body(attributes=[{"id": 1}]),
+]
+
+
+@pytest.mark.parametrize("body", READABLE_PRODUCTS)
+def test_the_lean_product_reader_reads_what_the_model_reads(body: dict[str, Any]) -> None:
+    expected = p.FlecsProduct.model_validate(body).model_dump()
+    assert p.product_reader(API)(body) == expected
+    assert p.product_from(p.product_reader(API)(body)) == p.to_product(p.FlecsProduct.model_validate(body))
+
+
+# Each of these is refused by the model, so it must not slip through the lean reader either.
+UNREADABLE_PRODUCTS = [
+    {"name": "no id"},
+    product_body(id=None),
+    product_body(id="seven"),
+    product_body(id=7.5),
+    product_body(name=5),
+    product_body(price=9.99),
+    product_body(rating_count=2**40),
+    product_body(rating_count=None),
+    product_body(purchasable="maybe"),
+    product_body(categories="apps"),
+    product_body(categories=[{"name": "no id"}]),
+    product_body(categories=["apps"]),
+    product_body(attributes=[{"id": 1, "options": "amd64"}]),
+    product_body(attributes=[{"id": 1, "options": [1]}]),
+    product_body(meta_data=[{"id": 1, "value": "no name"}]),
+    product_body(store="Acme"),
+    product_body(store={"name": "no id"}),
+    product_body(store={"id": 3, "address": None}),
+    product_body(store={"id": 3, "address": {"city": 7}}),
+    product_body(date_created_gmt="yesterday"),
+    product_body(owner_id="nobody"),
+    product_body(app_id=7),
+    [product_body()],
+    "product",
+    None,
+]
+
+
+@pytest.mark.parametrize("body", UNREADABLE_PRODUCTS)
+def test_an_unreadable_listed_product_is_an_upstream_error(body: Any) -> None:
+    with pytest.raises(UpstreamError) as err:
+        p.product_reader(API)(body)
+    assert err.value.code == "UPSTREAM_ERROR"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        order_body(),
+        order_body(customer_id=42.0, date_created_gmt=None),
+        order_body(billing={}, line_items=[{"id": 1, "product_id": 7}]),
+        {"id": 5, "customer_id": "42"},
+        order_body(created_at="2026-02-03T04:05:06+02:00"),
+    ],
+)
+def test_the_lean_order_reader_reads_what_the_model_reads(body: dict[str, Any]) -> None:
+    assert p.order_reader(API)(body) == p.Order.model_validate(body).model_dump()
+    assert p.subscription_from(p.order_reader(API)(body)) == p.to_subscription(p.Order.model_validate(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        order_body(customer_id=4.5),
+        order_body(customer_id=None),
+        order_body(line_items=[{"id": 1}]),
+        order_body(line_items=[{"id": 1, "product_id": 7, "quantity": 2**31}]),
+        order_body(line_items=[{"id": 1, "product_id": 7, "image": "x.png"}]),
+        order_body(billing=None),
+        order_body(billing={"email": 5}),
+        order_body(status=1),
+        [],
+    ],
+)
+def test_an_unreadable_order_is_an_upstream_error(body: Any) -> None:
+    with pytest.raises(UpstreamError):
+        p.order_reader(API)(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        device_body(),
+        device_body(deviceUid=17, storeUid=4, tenantUid=None, tillUid=""),
+        device_body(appType=None, status=None, createdAt=None, lastModifiedAt=None),
+        {"deviceUid": "d"},
+    ],
+)
+def test_the_lean_device_reader_reads_what_the_model_reads(body: dict[str, Any]) -> None:
+    assert p.device_reader("Flow Retail API")(body) == p.FlowDevice.model_validate(body).model_dump()
+    assert p.device_from(p.device_reader("Flow Retail API")(body)) == p.flow_device(p.FlowDevice.model_validate(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"name": "no uid"}, device_body(deviceUid=None), device_body(name=5), device_body(createdAt="soon"), "dev-1"],
+)
+def test_an_unreadable_device_is_an_upstream_error(body: Any) -> None:
+    with pytest.raises(UpstreamError):
+        p.device_reader("Flow Retail API")(body)
+
+
+def test_trusted_records_hold_every_field() -> None:
+    """`Record.trusted` takes the values as they are: each builder must name every field."""
+    product = p.product_from(p.product_reader(API)(product_body()))
+    subscription = p.subscription_from(p.order_reader(API)(order_body()))
+    device = p.device_from(p.device_reader("Flow Retail API")(device_body()))
+    records = [product, product.embedded_store, product.embedded_store.address]  # type: ignore[union-attr]
+    records += [*product.categories, *product.attributes, *product.meta_data]
+    records += [subscription, subscription.billing, *subscription.line_items, device]
+    for record in records:
+        assert set(vars(record)) == set(type(record).model_fields), type(record).__name__
+        assert type(record).model_validate(record.model_dump()) == record  # the values pass the record's types
+
+
+def test_the_embedded_store_holds_what_flecs_sent() -> None:
+    product = p.product_from(p.product_reader(API)(product_body()))
+    assert product.embedded_store is not None
+    assert (product.embedded_store.id, product.embedded_store.name, product.embedded_store.shop_name) == (
+        3,
+        "Acme Amsterdam",
+        "Acme",
+    )
+    assert product.embedded_store.address.city == "Amsterdam"
+    assert p.product_from(p.product_reader(API)(product_body(store=None, store_id=4))).embedded_store is None

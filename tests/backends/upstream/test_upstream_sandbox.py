@@ -145,7 +145,12 @@ def dumped(record: Any, exclude: set[str] | None = None) -> dict[str, Any]:
 
 
 def product_view(product: Any) -> dict[str, Any]:
-    return dumped(product, {"owner_id", "created_at"})
+    # The embedded store is FLECS's alone (the local store leaves it None): compared on its own.
+    return dumped(product, {"owner_id", "created_at", "embedded_store"})
+
+
+# What FLECS's productStore holds of a store; the rest of an embedded store are stand-ins.
+FLECS_STORE_FIELDS = {"id", "name", "shop_name", "url", "address"}
 
 
 async def store_uid(sandbox: Sandbox, store_id: int) -> str:
@@ -221,6 +226,20 @@ async def test_products_page_all(sandbox: Sandbox, apps_only: bool, store_id: in
     local = await sandbox.store.products.page_all(query, page)
     assert (remote.total, remote.offset) == (local.total, local.offset)
     assert [product_view(x) for x in remote.items] == [product_view(x) for x in local.items]
+
+
+async def test_a_listed_product_embeds_its_store_as_flecs_sent_it(sandbox: Sandbox) -> None:
+    remote = await in_request({}, lambda: sandbox.flecs.products.page_all(ProductQuery(), PageArgs(limit=30)))
+    local = await sandbox.store.products.page_all(ProductQuery(), PageArgs(limit=30))
+    stores = await sandbox.store.stores.get_many(sorted({x.store_id for x in local.items}))
+    assert all(x.embedded_store is None for x in local.items)
+    for product in remote.items:
+        embedded = product.embedded_store
+        assert embedded is not None
+        assert embedded.id == product.store_id
+        assert embedded.model_dump(include=FLECS_STORE_FIELDS) == stores[embedded.id].model_dump(
+            include=FLECS_STORE_FIELDS
+        )
 
 
 async def test_products_sorted_within_the_page(sandbox: Sandbox) -> None:

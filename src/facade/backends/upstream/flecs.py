@@ -210,6 +210,7 @@ class FlecsProducts(_Part):
         super().__init__(client, known)
         self.limit = asyncio.Semaphore(concurrency)
         self.sort_limit = sort_limit
+        self.product_item = p.product_reader(self.api)
 
     async def get_many(self, ids: Sequence[int]) -> dict[int, Product | Exception]:
         """Products by id; a call that fails answers its ids with its error (see `fanout`)."""
@@ -242,9 +243,10 @@ class FlecsProducts(_Part):
             params={"include": ",".join(map(str, chunk)), "per_page": len(chunk)},
             forward=(),
         )
-        listed = self.read(p.Envelope[p.ProductList], response).data
+        listed = self.read(p.Envelope[p.ProductPage], response).data
         asked = set(chunk)
-        found = {item.id: p.to_product(item) for item in listed.products if item.id in asked}
+        records = [p.product_from(self.product_item(item)) for item in listed.products]
+        found = {record.id: record for record in records if record.id in asked}
         # Honoured: only ids asked for came back, and the list is no longer than the ids (a page
         # of everything that happens to hold only asked-for ids says it has more pages).
         wp_total = response.headers.get("x-wp-total", "")
@@ -254,7 +256,7 @@ class FlecsProducts(_Part):
             else (int(wp_total) if wp_total.isdigit() else None)
         )
         longer = (total is not None and total > len(chunk)) or (listed.totalPages or 0) > 1
-        return found, not longer and all(item.id in asked for item in listed.products)
+        return found, not longer and all(record.id in asked for record in records)
 
     async def _one(self, product_id: int) -> Product | None:
         try:
@@ -298,17 +300,18 @@ class FlecsProducts(_Part):
         if page.sort not in p.PRODUCT_SORT:
             raise BadUserInput(f"sort must be one of: {', '.join(sorted(p.PRODUCT_SORT))}", field="sort")
 
-        async def fetch(number: int, size: int = window.size) -> p.ProductList:
+        async def fetch(number: int, size: int = window.size) -> p.ProductPage:
             response = await self.client.get(path, params={**params, "page": number, "per_page": size}, forward=forward)
-            listed = self.read(p.Envelope[p.ProductList], response).data
+            listed = self.read(p.Envelope[p.ProductPage], response).data
             # WooCommerce's total header: used when it arrives, never required.
             wp_total = response.headers.get("x-wp-total", "")
             if listed.totalProducts is None and wp_total.isdigit():
                 listed.totalProducts = int(wp_total)
             return listed
 
-        def build(listed: p.ProductList) -> list[Product]:
-            return [p.to_product(item, is_app=apps or None) for item in listed.products]
+        def build(listed: p.ProductPage) -> list[Product]:
+            item, is_app = self.product_item, apps or None
+            return [p.product_from(item(x), is_app=is_app) for x in listed.products]
 
         if page.sort != "id" or page.direction is not SortDirection.ASC:
             # Not the API's own order: sort the whole list (see the module docstring).
@@ -334,7 +337,7 @@ class FlecsProducts(_Part):
         return Page(items=records, total=total, offset=page.offset)
 
     async def _total(
-        self, lists: list[p.ProductList], window: p.PageWindow, fetch: Callable[[int], Awaitable[p.ProductList]]
+        self, lists: list[p.ProductPage], window: p.PageWindow, fetch: Callable[[int], Awaitable[p.ProductPage]]
     ) -> int:
         for listed in lists:
             if listed.totalProducts is not None:
@@ -410,19 +413,20 @@ class FlecsSubscriptions(_Part):
     def __init__(self, client: UpstreamClient, known: KnownUsers, concurrency: int) -> None:
         super().__init__(client, known)
         self.limit = asyncio.Semaphore(concurrency)
+        self.order_item = p.order_reader(self.api)
 
     async def _mine(self, store_id: int | None) -> list[Subscription]:
         """Every subscription of the caller: page 1 of the largest size, then (when
         `totalSubscriptions` says there are more) the other pages at once."""
         params: dict[str, Any] = {"store_id": store_id} if store_id is not None else {}
 
-        async def fetch(number: int) -> p.SubscriptionList:
+        async def fetch(number: int) -> p.SubscriptionPage:
             response = await self.client.get(
                 "/api/v2/my/subscriptions",
                 params={**params, "page": number, "per_page": MAX_PER_PAGE},
                 forward=("authorization",),
             )
-            return self.read(p.Envelope[p.SubscriptionList], response).data
+            return self.read(p.Envelope[p.SubscriptionPage], response).data
 
         first = await fetch(1)
         orders = list(first.subscriptions)
@@ -432,7 +436,8 @@ class FlecsSubscriptions(_Part):
             pages = -(-total // MAX_PER_PAGE)
             rest = await gather_limited(self.limit, [functools.partial(fetch, n) for n in range(2, pages + 1)])
             orders.extend(order for listed in rest for order in listed.subscriptions)
-        return [p.to_subscription(order) for order in orders]
+        item = self.order_item
+        return [p.subscription_from(item(order)) for order in orders]
 
     async def page_by_user(
         self, user_ids: Sequence[int], store_id: int | None, page: PageArgs

@@ -116,11 +116,11 @@ class Sightings:
         if tenant_uid and store_uid and till_uid:
             self.tills[till_uid] = (tenant_uid, store_uid)
 
-    def device(self, d: p.FlowDevice) -> None:
-        if d.tenantUid:
-            self.devices[d.deviceUid] = d.tenantUid
-        self.store(d.tenantUid, d.storeUid)
-        self.till(d.tenantUid, d.storeUid, d.tillUid)
+    def device(self, d: Device) -> None:
+        if d.tenant_id:
+            self.devices[d.id] = d.tenant_id
+        self.store(d.tenant_id, d.store_uid)
+        self.till(d.tenant_id, d.store_uid, d.till_id)
 
     def user(self, u: p.TenantUser) -> None:
         for access in u.storeAccess:
@@ -273,9 +273,20 @@ def _enum_value(value: Any) -> Any:
 
 
 class FlowDevices(_Part):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.device_item = p.device_reader(self.api)
+
     def _device(self, d: p.FlowDevice) -> Device:
-        self.seen.now().device(d)
-        return p.flow_device(d)
+        return self._seen(p.flow_device(d))
+
+    def _listed_device(self, item: Any) -> Device:
+        """A device of a list, read by the lean reader (see payloads)."""
+        return self._seen(p.device_from(self.device_item(item)))
+
+    def _seen(self, device: Device) -> Device:
+        self.seen.now().device(device)
+        return device
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -341,9 +352,7 @@ class FlowDevices(_Part):
             def fetch(params: dict[str, Any]) -> Awaitable[UpstreamResponse]:
                 return self.client.send("POST", path + "/search", params=params, json=body, ok=(200,))
 
-        return await self.paged(
-            page, fetch, p.FlowList[p.FlowDevice], self._device, p.DEVICE_SORT_FIELDS, p.DEVICE_SORT
-        )
+        return await self.paged(page, fetch, p.FlowList[Any], self._listed_device, p.DEVICE_SORT_FIELDS, p.DEVICE_SORT)
 
     async def get(self, principal: Principal, tenant_id: str, device_id: str) -> Device:
         """F10."""

@@ -19,6 +19,33 @@ What the records need and no payload carries is documented on each converter; th
 a creation time the contract does not send becomes `UNKNOWN_TIME` (the Unix epoch), and a Flow
 Retail store, which has only a string uid, gets the integer id `flow_store_id(uid)`.
 
+How a list becomes records (the pattern every list an upstream sends whole follows, and the one
+generated clients should follow):
+
+1. The body is decoded once, by orjson (`UpstreamResponse.json`); a body that is not JSON is
+   UpstreamError there.
+2. The envelope (`Envelope[ProductPage]`, `FlowList[Any]`, ...) is a small pydantic model whose
+   item list is `list[Any]`: the paging fields are checked, the items are left as decoded.
+3. Each item goes through a lean reader (`product_fields`, `order_fields`, `device_fields`): plain
+   `type(x) is ...` checks of exactly the fields the record takes, returning what the tolerant
+   payload model's `model_validate(item).model_dump()` would. Any value it does not take as it
+   stands (a number sent as text, D11's 42.0, an alias, null where a record wants text, a
+   missing id, a wrong type) raises `Unusual`, and `lean` hands that one item to the payload
+   model, which coerces what the contract's defects need and refuses the rest (UpstreamError:
+   UPSTREAM_ERROR as a field error). So the models stay the one statement of what is accepted,
+   and the tests hold the readers to them (same output for every body the models read, an
+   error for every body they refuse).
+4. A converter (`product_from`, `subscription_from`, `device_from`) maps those fields to the
+   records with `Record.trusted`: no second validation; nested records are built explicitly
+   (`Category.trusted(...)`, not dicts). What a reader checked is what the record's types
+   promise the graph (ints within Int32 where the graph answers an Int, text as str, aware
+   timestamps).
+5. The list is the answer: the page of records goes to the graph as it is (no per-id loader
+   re-reads it). A record embeds what the payload embedded (`Product.embedded_store`).
+
+A single object's GET (a login, one product, a created review) is validated by its model
+directly: there is only one of it.
+
 Imports models, auth and errors only (the HTTP clients import this module, never the reverse).
 """
 
@@ -123,6 +150,94 @@ def _utc(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+class Unusual(Exception):
+    """Raised by a lean reader at a value it does not take as it stands (a number sent as text,
+    an alias, a missing required field, a wrong type): the item is read by its payload model."""
+
+
+def lean(fast: Callable[[Any], T], model: type[BaseModel], api: str) -> Callable[[Any], T]:
+    """The reader of one item: `fast(item)` (a lean reader, see the module docstring), else the
+    tolerant `model` over the item, dumped to the same shape; UpstreamError when that fails too."""
+
+    def read(item: Any) -> T:
+        try:
+            return fast(item)
+        except Unusual:
+            return parse(model, item, api).model_dump()  # type: ignore[return-value]
+
+    return read
+
+
+def _int(value: Any) -> int:
+    # `type() is`, not isinstance: a bool is an int to isinstance, and True is no id.
+    if type(value) is int:
+        return value
+    raise Unusual
+
+
+def _int32(value: Any) -> int:
+    if type(value) is int and -(2**31) <= value <= INT32_MAX:
+        return value
+    raise Unusual
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else _int(value)
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    raise Unusual
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise Unusual
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is bool:
+        return value
+    raise Unusual
+
+
+def _opt_bool(value: Any) -> bool | None:
+    return None if value is None else _bool(value)
+
+
+def _opt_time(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    parsed = _utc(value)
+    if type(parsed) is dt.datetime:
+        return parsed
+    raise Unusual
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    if type(value) is dict:
+        return value
+    raise Unusual
+
+
+def _list(value: Any) -> list[Any]:
+    if type(value) is list:
+        return value
+    raise Unusual
+
+
+def _first(item: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """What `AliasChoices(*names)` reads: the value of the first name present, else None."""
+    for name in names:
+        if name in item:
+            return item[name]
+    return None
 
 
 WholeNumber = Annotated[int, BeforeValidator(_number_to_int)]
@@ -466,76 +581,190 @@ class ProductList(Payload):
     products: list[FlecsProduct] = Field(default_factory=list)
 
 
-def _meta(product: FlecsProduct, name: str) -> Any:
-    for meta in product.meta_data:
+class ProductPage(Payload):
+    """`ProductList` with its products left as sent: each is read by `product_reader` (lean)."""
+
+    page: WholeNumber | None = None
+    totalPages: WholeNumber | None = None
+    totalProducts: WholeNumber | None = None
+    products: list[Any] = Field(default_factory=list)
+
+
+_ADDRESS = ("street_1", "street_2", "city", "zip", "country", "state")
+_OWNER = ("owner_id", "vendor_id", "author")
+_CREATED = ("date_created_gmt", "date_created", "created_at")
+_EMPTY: dict[str, Any] = {}
+
+
+def _product_store_fields(store: Any) -> dict[str, Any] | None:
+    """`ProductStore.model_dump()` of a store as sent, or Unusual."""
+    if store is None:
+        return None
+    s = _dict(store)
+    address = s.get("address", _EMPTY)
+    a = _dict(address)
+    return {
+        "id": _int(s.get("id")),
+        "name": _text(s.get("name")),
+        "shop_name": _text(s.get("shop_name")),
+        "url": _text(s.get("url")),
+        "address": {k: _text(a.get(k)) for k in _ADDRESS},
+        "uid": _opt_str(s.get("uid")),
+        "tenant_id": _opt_str(s.get("tenant_id")),
+        "created_at": _opt_time(s.get("created_at")),
+    }
+
+
+def product_fields(item: Any) -> dict[str, Any]:
+    """The lean reader of a FLECS product: `FlecsProduct.model_validate(item).model_dump()` for
+    an item whose values have the JSON types the model reads without coercion; Unusual for any
+    other (which the model then reads or refuses)."""
+    d = _dict(item)
+    return {
+        "id": _int(d.get("id")),
+        "name": _text(d.get("name")),
+        "status": _text(d.get("status")),
+        "description": _text(d.get("description")),
+        "short_description": _text(d.get("short_description")),
+        "average_rating": _text(d.get("average_rating", "0.00")),
+        "rating_count": _int32(d.get("rating_count", 0)),
+        "categories": [
+            {"id": _int(c.get("id")), "name": _text(c.get("name")), "slug": _text(c.get("slug"))}
+            for c in map(_dict, _list(d.get("categories", [])))
+        ],
+        "attributes": [
+            {"id": _int(a.get("id")), "name": _text(a.get("name")), "options": _strings(a.get("options", []))}
+            for a in map(_dict, _list(d.get("attributes", [])))
+        ],
+        "meta_data": [
+            {"id": _opt_int(m.get("id")), "name": _required_str(m), "value": m.get("value")}
+            for m in map(_dict, _list(d.get("meta_data", [])))
+        ],
+        "stock_status": _text(d.get("stock_status")),
+        "store": _product_store_fields(d.get("store")),
+        "permalink": _text(d.get("permalink")),
+        "price": _text(d.get("price")),
+        "purchasable": _bool(d.get("purchasable", False)),
+        "store_id": _opt_int(d.get("store_id")),
+        "owner_id": _opt_int(_first(d, _OWNER)),
+        "date_created": _opt_time(_first(d, _CREATED)),
+        "is_app": _opt_bool(d.get("is_app")),
+        "app_id": _opt_str(d.get("app_id")),
+        "is_official": _opt_bool(d.get("is_official")),
+    }
+
+
+def _strings(value: Any) -> list[str]:
+    items = _list(value)
+    for item in items:
+        if type(item) is not str:
+            raise Unusual
+    return items
+
+
+def _required_str(meta: dict[str, Any]) -> str:
+    name = meta.get("name")
+    if type(name) is str:
+        return name
+    raise Unusual
+
+
+def product_reader(api: str) -> Callable[[Any], dict[str, Any]]:
+    return lean(product_fields, FlecsProduct, api)
+
+
+def _meta(meta_data: list[Metadata], name: str) -> Any:
+    for meta in meta_data:
         if meta.name == name:
             return meta.value
     return None
 
 
-def product_app_id(product: FlecsProduct) -> str | None:
+def product_app_id(app_id: str | None, meta_data: list[Metadata]) -> str | None:
     """An app is a product whose meta_data holds its FLECS `app_id` (or `_app_id`)."""
-    if product.app_id:
-        return product.app_id
-    value = _meta(product, "app_id") or _meta(product, "_app_id")
+    if app_id:
+        return app_id
+    value = _meta(meta_data, "app_id") or _meta(meta_data, "_app_id")
     return str(value) if value not in (None, "") else None
 
 
-def to_product(product: FlecsProduct, *, is_app: bool | None = None) -> Product:
-    """facade's Product from a FLECS product.
+def product_from(f: dict[str, Any], *, is_app: bool | None = None) -> Product:
+    """facade's Product from a FLECS product as `product_fields` (or `FlecsProduct.model_dump`)
+    reads it.
 
-    store_id is `product.store.id`; an app is a product with an `app_id` meta value, or any
-    product a `/products/apps` list returned (`is_app=True`); `is_official` is the `official`
-    meta value ("no"/false is unofficial; anything else, or none, official). The owner and the
-    creation time are not in the contract: read when sent, else None and UNKNOWN_TIME.
+    store_id is `store.id`, and the store itself is the record's `embedded_store` (see
+    `flecs_store`); an app is a product with an `app_id` meta value, or any product a
+    `/products/apps` list returned (`is_app=True`); `is_official` is the `official` meta value
+    ("no"/false is unofficial; anything else, or none, official). The owner and the creation
+    time are not in the contract: read when sent, else None and UNKNOWN_TIME.
     """
-    app_id = product_app_id(product)
-    official = product.is_official
+    trusted_category, trusted_attribute, trusted_meta = Category.trusted, Attribute.trusted, Metadata.trusted
+    meta_data = [trusted_meta(m) for m in f["meta_data"]]
+    app_id = product_app_id(f["app_id"], meta_data)
+    official = f["is_official"]
     if official is None:
-        flag = _meta(product, "official")
+        flag = _meta(meta_data, "official")
         official = not (flag is False or (isinstance(flag, str) and flag.strip().lower() in ("no", "false", "0")))
-    store_id = product.store.id if product.store is not None else product.store_id
-    return Product(
-        id=product.id,
-        store_id=store_id if store_id is not None else 0,
-        owner_id=product.owner_id,
-        name=product.name,
-        status=product.status,
-        description=product.description,
-        short_description=product.short_description,
-        average_rating=product.average_rating,
-        rating_count=product.rating_count,
-        categories=[Category(id=c.id, name=c.name, slug=c.slug) for c in product.categories],
-        attributes=[Attribute(id=a.id, name=a.name, options=a.options) for a in product.attributes],
-        meta_data=[Metadata(id=m.id, name=m.name, value=m.value) for m in product.meta_data],
-        stock_status=product.stock_status,
-        permalink=product.permalink,
-        price=product.price,
-        purchasable=product.purchasable,
-        is_app=bool(is_app or product.is_app or app_id is not None),
-        app_id=app_id,
-        is_official=official,
-        created_at=product.date_created or UNKNOWN_TIME,
+    store = f["store"]
+    embedded = store_from(store) if store is not None else None
+    store_id = embedded.id if embedded is not None else f["store_id"]
+    return Product.trusted(
+        {
+            "id": f["id"],
+            "store_id": store_id if store_id is not None else 0,
+            "owner_id": f["owner_id"],
+            "name": f["name"],
+            "status": f["status"],
+            "description": f["description"],
+            "short_description": f["short_description"],
+            "average_rating": f["average_rating"],
+            "rating_count": f["rating_count"],
+            "categories": [trusted_category(c) for c in f["categories"]],
+            "attributes": [trusted_attribute(a) for a in f["attributes"]],
+            "meta_data": meta_data,
+            "stock_status": f["stock_status"],
+            "permalink": f["permalink"],
+            "price": f["price"],
+            "purchasable": f["purchasable"],
+            "is_app": bool(is_app or f["is_app"] or app_id is not None),
+            "app_id": app_id,
+            "is_official": official,
+            "created_at": f["date_created"] or UNKNOWN_TIME,
+            "embedded_store": embedded,
+        }
+    )
+
+
+def to_product(product: FlecsProduct, *, is_app: bool | None = None) -> Product:
+    """`product_from` a validated FlecsProduct (a single product's GET, tests)."""
+    return product_from(product.model_dump(), is_app=is_app)
+
+
+def store_from(s: dict[str, Any]) -> Store:
+    """facade's Store from a FLECS productStore as `ProductStore.model_dump()` reads it: the
+    numeric id is FLECS's. The Flow Retail uid and tenant are not in the contract: read when
+    sent, else the uid is the id as text and the tenant empty; the creation time UNKNOWN_TIME.
+
+    It is also a product's `embedded_store`, so the graph answers `Product.store` from it for
+    fields this mapping fills from the payload (id, name, shop name, url, address); uid,
+    tenant and creation time are stand-ins there, not FLECS's."""
+    return Store.trusted(
+        {
+            "id": s["id"],
+            "uid": s["uid"] or str(s["id"]),
+            "tenant_id": s["tenant_id"] or "",
+            "name": s["name"],
+            "shop_name": s["shop_name"],
+            "url": s["url"],
+            "address": Address.trusted(s["address"]),
+            "created_at": s["created_at"] or UNKNOWN_TIME,
+        }
     )
 
 
 def flecs_store(store: ProductStore) -> Store:
-    """facade's Store from a FLECS productStore: the numeric id is FLECS's. The Flow Retail uid
-    and tenant are not in the contract: read when sent, else the uid is the id as text and the
-    tenant empty; the creation time UNKNOWN_TIME."""
-    a = store.address
-    return Store(
-        id=store.id,
-        uid=store.uid or str(store.id),
-        tenant_id=store.tenant_id or "",
-        name=store.name,
-        shop_name=store.shop_name,
-        url=store.url,
-        address=Address(
-            street_1=a.street_1, street_2=a.street_2, city=a.city, zip=a.zip, country=a.country, state=a.state
-        ),
-        created_at=store.created_at or UNKNOWN_TIME,
-    )
+    """`store_from` a validated ProductStore."""
+    return store_from(store.model_dump())
 
 
 PRODUCT_SORT: dict[str, Callable[[Product], Any]] = {
@@ -638,28 +867,65 @@ class SubscriptionList(Payload):
     subscriptions: list[Order] = Field(default_factory=list)
 
 
-def to_subscription(order: Order) -> Subscription:
-    """facade's Subscription from a FLECS order; the time is UNKNOWN_TIME unless sent."""
-    b = order.billing
-    return Subscription(
-        id=order.id,
-        user_id=order.customer_id,
-        status=order.status,
-        billing=Billing(first_name=b.first_name, last_name=b.last_name, company=b.company, email=b.email),
-        line_items=[
-            LineItem(
-                id=item.id,
-                subscription_id=order.id,
-                product_id=item.product_id,
-                variation_id=item.variation_id,
-                quantity=item.quantity,
-                status=item.status,
-                image=item.image,
-            )
-            for item in order.line_items
+class SubscriptionPage(Payload):
+    """`SubscriptionList` with its orders left as sent: each is read by `order_reader` (lean)."""
+
+    totalSubscriptions: WholeNumber | None = None
+    subscriptions: list[Any] = Field(default_factory=list)
+
+
+_BILLING = ("first_name", "last_name", "company", "email")
+
+
+def order_fields(item: Any) -> dict[str, Any]:
+    """The lean reader of a FLECS order: `Order.model_validate(item).model_dump()` for an item
+    with plain JSON types (D11's customer_id as 42.0 goes to the model); else Unusual."""
+    d = _dict(item)
+    billing = _dict(d.get("billing", _EMPTY))
+    return {
+        "id": _int(d.get("id")),
+        "status": _text(d.get("status")),
+        "customer_id": _int(d.get("customer_id")),
+        "line_items": [
+            {
+                "id": _int(i.get("id")),
+                "status": _text(i.get("status")),
+                "product_id": _int(i.get("product_id")),
+                "variation_id": _int32(i.get("variation_id", 0)),
+                "quantity": _int32(i.get("quantity", 1)),
+                "image": _dict(i.get("image", _EMPTY)),
+            }
+            for i in map(_dict, _list(d.get("line_items", [])))
         ],
-        created_at=order.date_created or UNKNOWN_TIME,
+        "billing": {k: _text(billing.get(k)) for k in _BILLING},
+        "date_created": _opt_time(_first(d, _CREATED)),
+    }
+
+
+def order_reader(api: str) -> Callable[[Any], dict[str, Any]]:
+    return lean(order_fields, Order, api)
+
+
+def subscription_from(f: dict[str, Any]) -> Subscription:
+    """facade's Subscription from a FLECS order as `order_fields` (or `Order.model_dump`) reads
+    it; the time is UNKNOWN_TIME unless sent."""
+    order_id = f["id"]
+    line_item = LineItem.trusted
+    return Subscription.trusted(
+        {
+            "id": order_id,
+            "user_id": f["customer_id"],
+            "status": f["status"],
+            "billing": Billing.trusted(f["billing"]),
+            "line_items": [line_item({**i, "subscription_id": order_id}) for i in f["line_items"]],
+            "created_at": f["date_created"] or UNKNOWN_TIME,
+        }
     )
+
+
+def to_subscription(order: Order) -> Subscription:
+    """`subscription_from` a validated Order."""
+    return subscription_from(order.model_dump())
 
 
 SUBSCRIPTION_SORT: dict[str, Callable[[Subscription], Any]] = {
@@ -894,25 +1160,73 @@ def _status(value: str | None) -> DeviceStatus:
         return DeviceStatus.BLOCKED
 
 
-def flow_device(d: FlowDevice) -> Device:
-    """facade's Device from a Flow DEVICE: its store is named by uid (`store_uid`), which the
-    graph resolves through the store-by-uid loader."""
-    created = d.createdAt or UNKNOWN_TIME
-    return Device(
-        id=d.deviceUid,
-        tenant_id=d.tenantUid,
-        store_id=None,
-        store_uid=d.storeUid or None,
-        till_id=d.tillUid or None,
-        name=d.name,
-        app_type=_app_type(d.appType),
-        status=_status(d.status),
-        system_information=d.systemInformation,
-        device_code=d.deviceCode,
-        client_id=d.clientId,
-        created_at=created,
-        last_modified_at=d.lastModifiedAt or created,
+def _uid(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise Unusual  # a uid sent as a number: the model reads it as text
+
+
+def device_fields(item: Any) -> dict[str, Any]:
+    """The lean reader of a Flow DEVICE: `FlowDevice.model_validate(item).model_dump()` for an
+    item with plain JSON types; else Unusual."""
+    d = _dict(item)
+    uid = d.get("deviceUid")
+    if type(uid) is not str:
+        raise Unusual
+    return {
+        "deviceUid": uid,
+        "name": _opt_str(d.get("name")),
+        "appType": _opt_str(d.get("appType")),
+        "status": _opt_str(d.get("status")),
+        "systemInformation": _opt_str(d.get("systemInformation")),
+        "deviceCode": _opt_str(d.get("deviceCode")),
+        "tenantUid": _uid(d.get("tenantUid")),
+        "storeUid": _uid(d.get("storeUid")),
+        "tillUid": _uid(d.get("tillUid")),
+        "clientId": _opt_str(d.get("clientId")),
+        "createdAt": _opt_time(d.get("createdAt")),
+        "lastModifiedAt": _opt_time(d.get("lastModifiedAt")),
+    }
+
+
+def device_reader(api: str) -> Callable[[Any], dict[str, Any]]:
+    return lean(device_fields, FlowDevice, api)
+
+
+def device_from(f: dict[str, Any]) -> Device:
+    """facade's Device from a Flow DEVICE as `device_fields` (or `FlowDevice.model_dump`) reads
+    it: its store is named by uid (`store_uid`), which the graph resolves through the
+    store-by-uid loader."""
+    created = f["createdAt"] or UNKNOWN_TIME
+    return Device.trusted(
+        {
+            "id": f["deviceUid"],
+            "tenant_id": f["tenantUid"],
+            "store_id": None,
+            "till_id": f["tillUid"] or None,
+            "name": f["name"],
+            "app_type": _app_type(f["appType"]),
+            "status": _status(f["status"]),
+            "system_information": f["systemInformation"],
+            "device_code": f["deviceCode"],
+            "client_id": f["clientId"],
+            "owner_id": None,
+            "manufacturer_id": None,
+            "manufacturer_name": None,
+            "model": None,
+            "serial_number": None,
+            "manufacture_date": None,
+            "license_status": None,
+            "created_at": created,
+            "last_modified_at": f["lastModifiedAt"] or created,
+            "store_uid": f["storeUid"] or None,
+        }
     )
+
+
+def flow_device(d: FlowDevice) -> Device:
+    """`device_from` a validated FlowDevice."""
+    return device_from(d.model_dump())
 
 
 DEVICE_SORT_FIELDS = {
