@@ -34,7 +34,16 @@ from facade.backends.local.seed import (
 )
 from facade.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from facade.manifests import manifest_errors
-from facade.models import DeviceAppType, DeviceFilter, DeviceStatus, PageArgs, SortDirection
+from facade.models import (
+    Address,
+    Category,
+    DeviceAppType,
+    DeviceFilter,
+    DeviceStatus,
+    PageArgs,
+    SortDirection,
+    TenantRole,
+)
 from facade.settings import Settings
 
 SEED_PRODUCTS = 50
@@ -280,6 +289,40 @@ async def test_pages_of_ten_parents_are_one_statement(store: LocalStore, stateme
         assert got.total == len(mine)
         assert [(r.rating, r.id) for r in got.items] == mine[1:3]
         assert all(r.product_id == product_id for r in got.items)
+
+
+async def test_records_read_without_validation_equal_validated_ones(store: LocalStore) -> None:
+    # The store builds records from its rows without validating them again (base.construct);
+    # what the graph gets must be what validation would have made: enums, aware datetimes,
+    # nested records, defaults for the fields a row lacks.
+    products = (await store.products.page_all(interfaces.ProductQuery(), PageArgs(limit=100))).items
+    stores = await store.stores.get_many([p.store_id for p in products])
+    users = await store.users.get_many([p.owner_id for p in products if p.owner_id is not None])
+    reviews = await store.reviews.page_by_product([p.id for p in products], PageArgs(limit=3))
+    tills = await store.stores.tills_by_store(list(stores))
+    tenants = await store.tenants.get_many([s.tenant_id for s in stores.values()])
+    records: list[Any] = [
+        *products,
+        *stores.values(),
+        *users.values(),
+        *(r for page in reviews.values() for r in page.items),
+        *(till for found in tills.values() for till in found),
+        *tenants.values(),
+    ]
+    assert products
+    assert stores
+    assert users
+    assert any(reviews.values())
+
+    for record in records:
+        validated = type(record).model_validate(record.model_dump())
+        assert record == validated
+        assert record.model_dump() == validated.model_dump()
+    assert all(r.created_at.tzinfo is not None for r in records if hasattr(r, "created_at"))
+    assert all(isinstance(u.tenant_role, TenantRole) for u in users.values())
+    assert all(isinstance(c, Category) for p in products for c in p.categories)
+    assert all(isinstance(s.address, Address) for s in stores.values())
+    assert all(p.embedded_store is None for p in products)
 
 
 async def test_pages_sort_prices_as_numbers(store: LocalStore) -> None:

@@ -14,8 +14,8 @@ from sqlalchemy import Numeric, Select, cast, select
 
 from facade.backends.interfaces import ProductQuery
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, page_by_parent, page_flat
-from facade.models import Page, PageArgs, Product
+from facade.backends.local.base import Repository, construct, page_by_parent, page_flat
+from facade.models import Attribute, Category, Metadata, Page, PageArgs, Product
 
 SORTABLE: dict[str, Any] = {
     "id": t.products.c.id,
@@ -27,8 +27,20 @@ SORTABLE: dict[str, Any] = {
 }
 
 
-def build_product(row: Any) -> Product:
-    return Product.model_validate(dict(row))
+_product = construct(Product)
+_category = construct(Category)
+_attribute = construct(Attribute)
+_metadata = construct(Metadata)
+
+
+def build_product(row: dict[str, Any]) -> Product:
+    """A product from its row (a dict it takes over), its JSON columns already decoded by the
+    column type. Only the seed writes products; their nested lists hold exactly the fields of
+    Category, Attribute and Metadata."""
+    row["categories"] = [_category(c) for c in row["categories"]]
+    row["attributes"] = [_attribute(a) for a in row["attributes"]]
+    row["meta_data"] = [_metadata(m) for m in row["meta_data"]]
+    return _product(row)
 
 
 def _filtered(stmt: Select[Any], query: ProductQuery) -> Select[Any]:

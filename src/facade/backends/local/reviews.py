@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facade.auth import Principal
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, page_by_parent, utcnow
+from facade.backends.local.base import Repository, construct, page_by_parent, utcnow
 from facade.errors import BadUserInput, NotFound, Unauthenticated
 from facade.models import Page, PageArgs, Review
 
@@ -25,8 +25,7 @@ SORTABLE: dict[str, Any] = {
 }
 
 
-def build_review(row: Any) -> Review:
-    return Review.model_validate(dict(row))
+build_review = construct(Review)
 
 
 def format_rating(total: int, count: int) -> str:

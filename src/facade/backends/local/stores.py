@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, page_by_parent, page_flat
-from facade.models import Page, PageArgs, Store, Till
+from facade.backends.local.base import Repository, construct, page_by_parent, page_flat
+from facade.models import Address, Page, PageArgs, Store, Till
 
 SORTABLE: dict[str, Any] = {
     "id": t.stores.c.id,
@@ -22,15 +22,16 @@ SORTABLE: dict[str, Any] = {
 _ADDRESS_FIELDS = ("street_1", "street_2", "city", "zip", "country", "state")
 
 
-def build_store(row: Any) -> Store:
+_store = construct(Store)
+_address = construct(Address)
+build_till = construct(Till)
+
+
+def build_store(row: dict[str, Any]) -> Store:
+    """A store from its row (a dict it takes over)."""
     # The address is flat columns in SQL and a nested object in both upstream APIs.
-    data = dict(row)
-    data["address"] = {name: data.pop(name) for name in _ADDRESS_FIELDS}
-    return Store.model_validate(data)
-
-
-def build_till(row: Any) -> Till:
-    return Till.model_validate(dict(row))
+    row["address"] = _address({name: row.pop(name) for name in _ADDRESS_FIELDS})
+    return _store(row)
 
 
 class LocalStores(Repository):

@@ -6,17 +6,14 @@ Read-only here: tenants are made by the seed (or by an operator), never through 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
 
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository
+from facade.backends.local.base import Repository, construct
 from facade.models import Tenant
 
-
-def build_tenant(row: Any) -> Tenant:
-    return Tenant.model_validate(dict(row))
+build_tenant = construct(Tenant)
 
 
 class LocalTenants(Repository):

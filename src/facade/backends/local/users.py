@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from facade.auth import TokenKind, TokenService, hash_password, verify_password
 from facade.backends.interfaces import LoginResult
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, page_by_parent
+from facade.backends.local.base import Repository, construct, page_by_parent
 from facade.errors import Unauthenticated
 from facade.models import Page, PageArgs, TenantRole, User
 
@@ -36,8 +36,14 @@ SORTABLE: dict[str, Any] = {
 }
 
 
-def build_user(row: Any) -> User:
-    return User.model_validate(dict(row))
+_user = construct(User)
+_ROLES = {role.value: role for role in TenantRole}
+
+
+def build_user(row: dict[str, Any]) -> User:
+    """A user from its row (a dict it takes over) without the password hash."""
+    row["tenant_role"] = _ROLES[row["tenant_role"]]
+    return _user(row)
 
 
 @functools.cache
@@ -72,7 +78,7 @@ async def tenant_user_by_code(conn: AsyncConnection, tenant_id: str, user_code: 
     )
     if not await password_matches(password, row["password_hash"] if row else None) or row is None:
         raise Unauthenticated("The user code or password is incorrect.")
-    return build_user(row)
+    return build_user({c.name: row[c.name] for c in USER_COLUMNS})
 
 
 async def page_users_by_store(
@@ -136,7 +142,7 @@ class LocalUsers(Repository):
         row = rows[0] if rows else None
         if not await password_matches(password, row["password_hash"] if row else None) or row is None:
             raise Unauthenticated(WRONG_CREDENTIALS)
-        user = build_user(row)
+        user = build_user({c.name: row[c.name] for c in USER_COLUMNS})
         token = self.tokens.issue(
             TokenKind.USER,
             user_id=user.id,
