@@ -63,10 +63,13 @@ class Layered:
         if name not in self._operations:
             return getattr(self._local, name)
         operation = getattr(self._upstream, name)
+        directory = self._directory
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            return await complete(await operation(*args, **kwargs), self._directory)
+            return await complete(await operation(*args, **kwargs), directory)
 
+        # Kept: later lookups (one per loader per request) find it without coming here.
+        self.__dict__[name] = call
         return call
 
     def source_of(self, name: str) -> str:
@@ -85,6 +88,8 @@ async def complete(result: Any, directory: Backend) -> Any:
         return found_user or result
     if isinstance(result, Page):
         items = list(result.items)
+        if not any(isinstance(i, Device | User) for i in items):
+            return result  # nothing the directory completes (a page of products, ...)
         devices = [i for i in items if isinstance(i, Device)]
         users = [i for i in items if isinstance(i, User)]
         known_devices = await directory.devices.get_many([d.id for d in devices]) if devices else {}
@@ -111,10 +116,10 @@ async def complete(result: Any, directory: Backend) -> Any:
 def _merged(known: Device | None, sent: Device) -> Device:
     if known is None:
         return sent
-    update = {k: v for k, v in sent.model_dump().items() if v is not None}
+    values = {**vars(known), **{k: v for k, v in vars(sent).items() if v is not None}}
     if sent.store_uid is not None:
-        update["store_id"] = None  # the upstream's store (by uid) wins over the directory's id
-    return known.model_copy(update=update)
+        values["store_id"] = None  # the upstream's store (by uid) wins over the directory's id
+    return Device.trusted(values)  # both records' values, already of Device's types
 
 
 DOMAINS = ("tenants", "users", "stores", "products", "reviews", "subscriptions", "devices", "licenses", "apps")
