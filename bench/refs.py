@@ -3,7 +3,9 @@
 - ``floor``: a plain Starlette endpoint answering each workload's body with its precomputed final
   JSON (``BENCH_ANSWERS``: a JSON file mapping request body -> answer); the physical limit.
 - ``hand``: a hand-written Starlette endpoint making the same upstream calls as the yoga peer
-  (``BENCH_UPSTREAM``, the stub) with aiohttp and assembling the same JSON, without GraphQL.
+  (``BENCH_UPSTREAM``, the stub) with aiohttp and assembling the same JSON, without GraphQL: a
+  product's store is the one its FLECS page embeds, owners and reviews come from ``/ref/*``,
+  a tenant's devices from Flow's F7 with the caller's token.
 
     uvicorn --app-dir bench refs:floor     uvicorn --app-dir bench refs:hand
 """
@@ -53,9 +55,9 @@ UPSTREAM = os.environ.get("BENCH_UPSTREAM", "http://127.0.0.1:8200")
 session: aiohttp.ClientSession | None = None
 
 
-async def fetch(path: str) -> Any:
+async def fetch(path: str, headers: dict[str, str] | None = None) -> Any:
     assert session is not None
-    async with session.get(UPSTREAM + path) as response:
+    async with session.get(UPSTREAM + path, headers=headers) as response:
         if response.status == 404:
             return None
         response.raise_for_status()
@@ -74,10 +76,8 @@ async def by_id(kind: str, ids: list[int]) -> dict[int, Any]:
     return dict(zip(unique, found, strict=True))
 
 
-def product_json(
-    item: dict[str, Any], stores: dict[int, Any], users: dict[int, Any], reviews: dict[int, Any] | None
-) -> dict[str, Any]:
-    store = stores.get(item["store"]["id"]) if item.get("store") else None
+def product_json(item: dict[str, Any], users: dict[int, Any], reviews: dict[int, Any] | None) -> dict[str, Any]:
+    store = item.get("store")  # the store as the product list embeds it
     owner = users.get(item["owner_id"]) if item.get("owner_id") is not None else None
     out: dict[str, Any] = {
         "id": str(item["id"]),
@@ -100,13 +100,57 @@ async def products_list(first: int, reviews_first: int = 3) -> dict[str, Any]:
     lists = await asyncio.gather(*(fetch(f"/api/v2/products?page={n}&per_page={size}") for n in pages))
     items = [p for listed in lists for p in listed["data"]["products"]][:first]
     ids = [p["id"] for p in items]
-    stores, users, reviews_list = await asyncio.gather(
-        by_id("stores", [p["store"]["id"] for p in items if p.get("store")]),
+    users, reviews_list = await asyncio.gather(
         by_id("users", [p["owner_id"] for p in items if p.get("owner_id") is not None]),
         fetch(f"/ref/reviews?product_ids={joined(ids)}&first={reviews_first}") if ids else asyncio.sleep(0, []),
     )
     reviews = dict(zip(ids, reviews_list, strict=True))
-    return {"data": {"products": {"nodes": [product_json(p, stores, users, reviews) for p in items]}}}
+    return {"data": {"products": {"nodes": [product_json(p, users, reviews) for p in items]}}}
+
+
+async def flecs_list(first: int) -> dict[str, Any]:
+    """flecs-N: the FLECS pages alone, each product with the store its page embeds."""
+    size = min(first, 100)
+    pages = range(1, (first + size - 1) // size + 1)
+    lists = await asyncio.gather(*(fetch(f"/api/v2/products?page={n}&per_page={size}") for n in pages))
+    nodes = []
+    for listed in lists:
+        for p in listed["data"]["products"]:
+            store = p.get("store")
+            nodes.append(
+                {
+                    "id": str(p["id"]),
+                    "name": p["name"],
+                    "price": p["price"],
+                    "store": {"id": str(store["id"]), "name": store["name"]} if store else None,
+                }
+            )
+    return {"data": {"products": {"nodes": nodes[:first]}}}
+
+
+def _time(stamp: str) -> str:
+    """Flow's `2026-02-01T12:39:00.000Z` as facade's DateTime writes it: `2026-02-01T12:39:00+00:00`."""
+    head, _, _ = stamp.partition(".")
+    return (head[:-1] if head.endswith("Z") else head) + "+00:00"
+
+
+async def flow_devices(tenant: str, first: int, authorization: str | None) -> dict[str, Any]:
+    """flow-devices: one Flow Retail F7 page with the caller's token."""
+    headers = {"Authorization": authorization} if authorization else None
+    path = f"/v2/tenants/{tenant}/devices?pageNumber=1&pageSize={first}&sortDirection=ASC"
+    page = await fetch(path, headers)
+    nodes = [
+        {
+            "id": d["deviceUid"],
+            "name": d["name"],
+            "appType": d["appType"],
+            "status": d["status"],
+            "deviceCode": d["deviceCode"],
+            "createdAt": _time(d["createdAt"]),
+        }
+        for d in page["items"]
+    ]
+    return {"data": {"devices": {"nodes": nodes}}}
 
 
 async def product_one(product_id: str) -> dict[str, Any]:
@@ -114,17 +158,19 @@ async def product_one(product_id: str) -> dict[str, Any]:
     if found is None:
         return {"data": {"product": None}}
     item = found["data"]
-    stores, users = await asyncio.gather(
-        by_id("stores", [item["store"]["id"]] if item.get("store") else []),
-        by_id("users", [item["owner_id"]] if item.get("owner_id") is not None else []),
-    )
-    return {"data": {"product": product_json(item, stores, users, None)}}
+    users = await by_id("users", [item["owner_id"]] if item.get("owner_id") is not None else [])
+    return {"data": {"product": product_json(item, users, None)}}
 
 
 async def hand_endpoint(request: Request) -> Response:
     body = orjson.loads(await request.body())
     variables = body.get("variables") or {}
-    if "first" in variables:
+    query = body.get("query") or ""
+    if query.startswith("query Flecs"):
+        answer = await flecs_list(int(variables["first"]))
+    elif query.startswith("query Devices"):
+        answer = await flow_devices(variables["tenant"], int(variables["first"]), request.headers.get("authorization"))
+    elif "first" in variables:
         # list-N ($first) and fragment-N ($first, $reviews): the same shape
         answer = await products_list(int(variables["first"]), int(variables.get("reviews", 3)))
     elif "id" in variables:

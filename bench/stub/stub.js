@@ -9,6 +9,11 @@
 //       as the real console sends them and facade's sandbox does: facade reads the total from
 //       X-WP-Total instead of fetching the last page to count.
 //   GET /api/v2/products/{id}                                    -> {statusCode, statusText, data: product}
+// Flow Retail Device API v2 shapes (what facade's Flow client calls; base URL `<stub>/v2`):
+//   GET /v2/tenants/{tenantUid}/devices?pageNumber=&pageSize=&sortDirection=&storeUid=
+//       -> {items: [DEVICE], pageNumber, pageSize, totalCount}, ordered by deviceUid (the API's
+//       default order, as facade's sandbox keeps it); needs `Authorization: Bearer <token>` (any
+//       token: the stub checks the header is there, not the signature), else 401.
 // For the references (b) and (c), which have no local store, the reads FLECS does not offer:
 //   GET /ref/stores?ids=1,2   GET /ref/users?ids=1,2   GET /ref/reviews?product_ids=1,2&first=3
 // Counting:  GET /__calls -> {"calls": n}   POST /__calls/reset
@@ -22,6 +27,12 @@ const products = data.products; // FLECS product objects, ordered by id
 const productById = new Map(products.map((p) => [p.id, p]));
 const storeById = new Map(data.stores.map((s) => [s.id, s]));
 const userById = new Map(data.users.map((u) => [u.id, u]));
+const devicesByTenant = new Map(); // tenantUid -> devices ordered by deviceUid
+for (const d of data.devices || []) {
+  if (!devicesByTenant.has(d.tenantUid)) devicesByTenant.set(d.tenantUid, []);
+  devicesByTenant.get(d.tenantUid).push(d);
+}
+for (const list of devicesByTenant.values()) list.sort((a, b) => (a.deviceUid < b.deviceUid ? -1 : 1));
 const reviewsByProduct = new Map(); // newest first (created_at desc, id desc), as facade orders them
 for (const r of data.reviews) {
   if (!reviewsByProduct.has(r.product_id)) reviewsByProduct.set(r.product_id, []);
@@ -76,6 +87,9 @@ const server = http.createServer((req, res) => {
     return send(res, 200, { calls });
   }
   calls += 1;
+  if (path.startsWith('/v2/') && !/^Bearer .+/i.test(req.headers.authorization || '')) {
+    return send(res, 401, { message: 'Missing or invalid token', code: 'UNAUTHORIZED' });
+  }
   const cached = memo.get(req.url);
   if (cached !== undefined) return write(res, cached);
   if (path === '/api/v2/products') {
@@ -96,6 +110,16 @@ const server = http.createServer((req, res) => {
   if (one) {
     const p = productById.get(Number(one[1]));
     return p ? send(res, 200, ok(p), req.url) : send(res, 404, { statusCode: 404, statusText: 'Not Found' });
+  }
+  const devices = path.match(/^\/v2\/tenants\/([A-Za-z0-9_-]+)\/devices$/);
+  if (devices) {
+    let list = devicesByTenant.get(devices[1]) || [];
+    if (q.has('storeUid')) list = list.filter((d) => d.storeUid === q.get('storeUid'));
+    if ((q.get('sortDirection') || 'ASC').toUpperCase() === 'DESC') list = list.slice().reverse();
+    const size = Math.max(1, Math.min(100, Number(q.get('pageSize') || 20)));
+    const number = Math.max(1, Number(q.get('pageNumber') || 1));
+    const items = list.slice((number - 1) * size, number * size);
+    return send(res, 200, { items, pageNumber: number, pageSize: size, totalCount: list.length }, req.url);
   }
   if (path === '/ref/stores') return send(res, 200, ids(q.get('ids')).map((i) => storeById.get(i) || null), req.url);
   if (path === '/ref/users') return send(res, 200, ids(q.get('ids')).map((i) => userById.get(i) || null), req.url);
