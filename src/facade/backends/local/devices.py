@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from facade.auth import Principal, TokenKind, TokenService
 from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, page_by_parent, page_flat, utcnow
+from facade.backends.local.base import Listing, Repository, in_keys, page_by_parent, page_flat, utcnow
 from facade.backends.local.users import page_users_by_store, tenant_user_by_code
 from facade.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from facade.models import (
@@ -64,6 +64,10 @@ SORTABLE: dict[str, Any] = {
     "status": t.devices.c.status,
     "app_type": t.devices.c.app_type,
 }
+
+_BY_ID = select(t.devices).where(in_keys(t.devices.c.id))
+_BY_STORE = Listing(select(t.devices), SORTABLE, t.devices.c.id, t.devices.c.store_id)
+_BY_OWNER = Listing(select(t.devices), SORTABLE, t.devices.c.id, t.devices.c.owner_id)
 
 _CHANGEABLE = frozenset({"app_type", "status", "store_uid", "till_uid", "name"})
 
@@ -168,34 +172,16 @@ class LocalDevices(Repository):
     async def get_many(self, ids: Sequence[str]) -> dict[str, Device]:
         if not ids:
             return {}
-        rows = await self.rows(select(t.devices).where(t.devices.c.id.in_(set(ids))))
+        rows = await self.rows(_BY_ID, {"keys": list(set(ids))})
         return {row["id"]: build_device(row) for row in rows}
 
     async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]:
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                select(t.devices),
-                t.devices.c.store_id,
-                store_ids,
-                page,
-                SORTABLE,
-                t.devices.c.id,
-                build_device,
-            )
+            return await page_by_parent(conn, _BY_STORE, store_ids, page, build_device)
 
     async def page_by_owner(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]:
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                select(t.devices),
-                t.devices.c.owner_id,
-                user_ids,
-                page,
-                SORTABLE,
-                t.devices.c.id,
-                build_device,
-            )
+            return await page_by_parent(conn, _BY_OWNER, user_ids, page, build_device)
 
     # -- tenant administration (F7-F12) --------------------------------------------------------
 
@@ -225,7 +211,8 @@ class LocalDevices(Repository):
                 )
             )
         async with self.engine.connect() as conn:
-            return await page_flat(conn, stmt, page, SORTABLE, devices.c.id, build_device)
+            # Built per call: the filters vary (not a hot list), so nothing is kept.
+            return await page_flat(conn, Listing(stmt, SORTABLE, devices.c.id), page, build_device)
 
     async def get(self, principal: Principal, tenant_id: str, device_id: str) -> Device:
         _scope(principal, tenant_id)

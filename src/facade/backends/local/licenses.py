@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from facade.auth import Principal, TokenKind
 from facade.backends.interfaces import Activation
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, page_by_parent, utcnow
+from facade.backends.local.base import Listing, Repository, in_keys, page_by_parent, utcnow
 from facade.backends.local.devices import build_device, unused_device_id
 from facade.errors import BadUserInput, Forbidden, Unauthenticated
 from facade.models import (
@@ -101,31 +101,27 @@ async def _unused_key(conn: AsyncConnection) -> str:
             return candidate
 
 
+_BY_ID = select(t.licenses).where(in_keys(t.licenses.c.id))
+_BY_DEVICE = select(t.licenses).where(in_keys(t.licenses.c.device_id))
+_BY_USER = Listing(select(t.licenses), SORTABLE, t.licenses.c.id, t.licenses.c.user_id)
+
+
 class LocalLicenses(Repository):
     async def get_many(self, ids: Sequence[int]) -> dict[int, License]:
         if not ids:
             return {}
-        rows = await self.rows(select(t.licenses).where(t.licenses.c.id.in_(set(ids))))
+        rows = await self.rows(_BY_ID, {"keys": list(set(ids))})
         return {row["id"]: build_license(row) for row in rows}
 
     async def by_device(self, device_ids: Sequence[str]) -> dict[str, License]:
         if not device_ids:
             return {}
-        rows = await self.rows(select(t.licenses).where(t.licenses.c.device_id.in_(set(device_ids))))
+        rows = await self.rows(_BY_DEVICE, {"keys": list(set(device_ids))})
         return {row["device_id"]: build_license(row) for row in rows}
 
     async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[License]]:
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                select(t.licenses),
-                t.licenses.c.user_id,
-                user_ids,
-                page,
-                SORTABLE,
-                t.licenses.c.id,
-                build_license,
-            )
+            return await page_by_parent(conn, _BY_USER, user_ids, page, build_license)
 
     async def activate(
         self, principal: Principal | None, license_key: str | None, session_id: str | None

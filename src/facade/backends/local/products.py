@@ -7,14 +7,15 @@ Prices and ratings are decimal strings, as upstream sends them; sorting casts th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Numeric, Select, cast, select
+from sqlalchemy import Numeric, Select, bindparam, cast, select
 
 from facade.backends.interfaces import ProductQuery
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, construct, page_by_parent, page_flat
+from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent, page_flat
 from facade.models import Attribute, Category, Metadata, Page, PageArgs, Product
 
 SORTABLE: dict[str, Any] = {
@@ -43,66 +44,74 @@ def build_product(row: dict[str, Any]) -> Product:
     return _product(row)
 
 
-def _filtered(stmt: Select[Any], query: ProductQuery) -> Select[Any]:
-    if query.apps_only:
+_BY_ID = select(t.products).where(in_keys(t.products.c.id))
+_BY_APP = select(t.products).where(in_keys(t.products.c.app_id))
+# DISTINCT (user, product) first: a product bought in two subscriptions is one purchase.
+_PURCHASES = (
+    select(t.subscriptions.c.user_id, t.line_items.c.product_id)
+    .join(t.line_items, t.line_items.c.subscription_id == t.subscriptions.c.id)
+    .where(in_keys(t.subscriptions.c.user_id, "page_parents"))
+    .distinct()
+    .subquery("purchases")
+)
+
+
+def _filtered(stmt: Select[Any], apps_only: bool, by_store: bool) -> Select[Any]:
+    if apps_only:
         stmt = stmt.where(t.products.c.is_app.is_(True))
-    if query.store_id is not None:
-        stmt = stmt.where(t.products.c.store_id == query.store_id)
+    if by_store:
+        stmt = stmt.where(t.products.c.store_id == bindparam("store_id"))
     return stmt
+
+
+# Every list shape built once (see base.Listing): a filter's value is a bind parameter.
+@functools.cache
+def _all(apps_only: bool, by_store: bool) -> Listing:
+    return Listing(_filtered(select(t.products), apps_only, by_store), SORTABLE, t.products.c.id)
+
+
+@functools.cache
+def _by(parent: str, apps_only: bool) -> Listing:
+    return Listing(_filtered(select(t.products), apps_only, False), SORTABLE, t.products.c.id, t.products.c[parent])
+
+
+@functools.cache
+def _purchased(apps_only: bool, by_store: bool) -> Listing:
+    stmt = select(t.products).join(_PURCHASES, _PURCHASES.c.product_id == t.products.c.id)
+    return Listing(_filtered(stmt, apps_only, by_store), SORTABLE, t.products.c.id, _PURCHASES.c.user_id)
+
+
+def _store_param(query: ProductQuery) -> dict[str, Any] | None:
+    return None if query.store_id is None else {"store_id": query.store_id}
 
 
 class LocalProducts(Repository):
     async def get_many(self, ids: Sequence[int]) -> dict[int, Product]:
         if not ids:
             return {}
-        rows = await self.rows(select(t.products).where(t.products.c.id.in_(set(ids))))
+        rows = await self.rows(_BY_ID, {"keys": list(set(ids))})
         return {row["id"]: build_product(row) for row in rows}
 
     async def get_many_by_app(self, app_ids: Sequence[str]) -> dict[str, Product]:
         if not app_ids:
             return {}
-        rows = await self.rows(select(t.products).where(t.products.c.app_id.in_(set(app_ids))))
+        rows = await self.rows(_BY_APP, {"keys": list(set(app_ids))})
         return {row["app_id"]: build_product(row) for row in rows}
 
     async def page_all(self, query: ProductQuery, page: PageArgs) -> Page[Product]:
         async with self.engine.connect() as conn:
-            return await page_flat(
-                conn,
-                _filtered(select(t.products), query),
-                page,
-                SORTABLE,
-                t.products.c.id,
-                build_product,
-            )
+            listing = _all(query.apps_only, query.store_id is not None)
+            return await page_flat(conn, listing, page, build_product, _store_param(query))
 
     async def page_by_store(
         self, store_ids: Sequence[int], apps_only: bool, page: PageArgs
     ) -> dict[int, Page[Product]]:
-        stmt = _filtered(select(t.products), ProductQuery(apps_only=apps_only))
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                stmt,
-                t.products.c.store_id,
-                store_ids,
-                page,
-                SORTABLE,
-                t.products.c.id,
-                build_product,
-            )
+            return await page_by_parent(conn, _by("store_id", apps_only), store_ids, page, build_product)
 
     async def page_by_owner(self, owner_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Product]]:
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                select(t.products),
-                t.products.c.owner_id,
-                owner_ids,
-                page,
-                SORTABLE,
-                t.products.c.id,
-                build_product,
-            )
+            return await page_by_parent(conn, _by("owner_id", False), owner_ids, page, build_product)
 
     async def page_purchased(
         self, user_ids: Sequence[int], query: ProductQuery, page: PageArgs
@@ -110,23 +119,6 @@ class LocalProducts(Repository):
         """Products in the line items of each user's subscriptions, each product once per user."""
         if not user_ids:
             return {}
-        # DISTINCT (user, product) first: a product bought in two subscriptions is one purchase.
-        purchases = (
-            select(t.subscriptions.c.user_id, t.line_items.c.product_id)
-            .join(t.line_items, t.line_items.c.subscription_id == t.subscriptions.c.id)
-            .where(t.subscriptions.c.user_id.in_(set(user_ids)))
-            .distinct()
-            .subquery("purchases")
-        )
-        stmt = select(t.products).join(purchases, purchases.c.product_id == t.products.c.id)
+        listing = _purchased(query.apps_only, query.store_id is not None)
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                _filtered(stmt, query),
-                purchases.c.user_id,
-                user_ids,
-                page,
-                SORTABLE,
-                t.products.c.id,
-                build_product,
-            )
+            return await page_by_parent(conn, listing, user_ids, page, build_product, _store_param(query))

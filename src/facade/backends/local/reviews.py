@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facade.auth import Principal
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, construct, page_by_parent, utcnow
+from facade.backends.local.base import Listing, Repository, construct, page_by_parent, utcnow
 from facade.errors import BadUserInput, NotFound, Unauthenticated
 from facade.models import Page, PageArgs, Review
 
@@ -26,6 +26,8 @@ SORTABLE: dict[str, Any] = {
 
 
 build_review = construct(Review)
+_BY_PRODUCT = Listing(select(t.reviews), SORTABLE, t.reviews.c.id, t.reviews.c.product_id)
+_BY_USER = Listing(select(t.reviews), SORTABLE, t.reviews.c.id, t.reviews.c.user_id)
 
 
 def format_rating(total: int, count: int) -> str:
@@ -48,29 +50,11 @@ async def has_bought(conn: AsyncConnection, user_id: int, product_id: int) -> bo
 class LocalReviews(Repository):
     async def page_by_product(self, product_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]:
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                select(t.reviews),
-                t.reviews.c.product_id,
-                product_ids,
-                page,
-                SORTABLE,
-                t.reviews.c.id,
-                build_review,
-            )
+            return await page_by_parent(conn, _BY_PRODUCT, product_ids, page, build_review)
 
     async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]:
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                select(t.reviews),
-                t.reviews.c.user_id,
-                user_ids,
-                page,
-                SORTABLE,
-                t.reviews.c.id,
-                build_review,
-            )
+            return await page_by_parent(conn, _BY_USER, user_ids, page, build_review)
 
     async def create(self, principal: Principal, product_id: int, review: str, rating: int) -> Review:
         if principal.user_id is None:

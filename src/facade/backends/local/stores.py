@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, construct, page_by_parent, page_flat
+from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent, page_flat
 from facade.models import Address, Page, PageArgs, Store, Till
 
 SORTABLE: dict[str, Any] = {
@@ -18,6 +18,13 @@ SORTABLE: dict[str, Any] = {
     "name": t.stores.c.name,
     "created_at": t.stores.c.created_at,
 }
+
+_BY_ID = select(t.stores).where(in_keys(t.stores.c.id))
+_BY_UID = select(t.stores).where(in_keys(t.stores.c.uid))
+_ALL = Listing(select(t.stores), SORTABLE, t.stores.c.id)
+_BY_TENANT = Listing(select(t.stores), SORTABLE, t.stores.c.id, t.stores.c.tenant_id)
+_TILLS_BY_STORE = select(t.tills).where(in_keys(t.tills.c.store_id)).order_by(t.tills.c.store_id, t.tills.c.id)
+_TILLS_BY_ID = select(t.tills).where(in_keys(t.tills.c.id))
 
 _ADDRESS_FIELDS = ("street_1", "street_2", "city", "zip", "country", "state")
 
@@ -38,44 +45,34 @@ class LocalStores(Repository):
     async def get_many(self, ids: Sequence[int]) -> dict[int, Store]:
         if not ids:
             return {}
-        rows = await self.rows(select(t.stores).where(t.stores.c.id.in_(set(ids))))
+        rows = await self.rows(_BY_ID, {"keys": list(set(ids))})
         return {row["id"]: build_store(row) for row in rows}
 
     async def get_many_by_uid(self, uids: Sequence[str]) -> dict[str, Store]:
         if not uids:
             return {}
-        rows = await self.rows(select(t.stores).where(t.stores.c.uid.in_(set(uids))))
+        rows = await self.rows(_BY_UID, {"keys": list(set(uids))})
         return {row["uid"]: build_store(row) for row in rows}
 
     async def page_all(self, page: PageArgs) -> Page[Store]:
         async with self.engine.connect() as conn:
-            return await page_flat(conn, select(t.stores), page, SORTABLE, t.stores.c.id, build_store)
+            return await page_flat(conn, _ALL, page, build_store)
 
     async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store]]:
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                select(t.stores),
-                t.stores.c.tenant_id,
-                tenant_ids,
-                page,
-                SORTABLE,
-                t.stores.c.id,
-                build_store,
-            )
+            return await page_by_parent(conn, _BY_TENANT, tenant_ids, page, build_store)
 
     async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till]]:
         """Every requested store has an entry, empty when it has no tills (or does not exist)."""
         result: dict[int, list[Till]] = {store_id: [] for store_id in store_ids}
         if not store_ids:
             return result
-        stmt = select(t.tills).where(t.tills.c.store_id.in_(set(store_ids))).order_by(t.tills.c.store_id, t.tills.c.id)
-        for row in await self.rows(stmt):
+        for row in await self.rows(_TILLS_BY_STORE, {"keys": list(set(store_ids))}):
             result[row["store_id"]].append(build_till(row))
         return result
 
     async def tills_get_many(self, ids: Sequence[str]) -> dict[str, Till]:
         if not ids:
             return {}
-        rows = await self.rows(select(t.tills).where(t.tills.c.id.in_(set(ids))))
+        rows = await self.rows(_TILLS_BY_ID, {"keys": list(set(ids))})
         return {row["id"]: build_till(row) for row in rows}

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from facade.auth import TokenKind, TokenService, hash_password, verify_password
 from facade.backends.interfaces import LoginResult
 from facade.backends.local import tables as t
-from facade.backends.local.base import Repository, construct, page_by_parent
+from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent
 from facade.errors import Unauthenticated
 from facade.models import Page, PageArgs, TenantRole, User
 
@@ -38,6 +38,14 @@ SORTABLE: dict[str, Any] = {
 
 _user = construct(User)
 _ROLES = {role.value: role for role in TenantRole}
+
+
+_BY_ID = select(*USER_COLUMNS).where(in_keys(t.users.c.id))
+_BY_TENANT = Listing(select(*USER_COLUMNS), SORTABLE, t.users.c.id, t.users.c.tenant_id)
+_WITH_ACCESS = select(*USER_COLUMNS).join(t.store_access, t.store_access.c.user_id == t.users.c.id)
+_BY_STORE = Listing(_WITH_ACCESS, SORTABLE, t.users.c.id, t.store_access.c.store_id)
+_OF_TYPES = _WITH_ACCESS.where(in_keys(t.users.c.account_type, "account_types"))
+_BY_STORE_OF_TYPES = Listing(_OF_TYPES, SORTABLE, t.users.c.id, t.store_access.c.store_id)
 
 
 def build_user(row: dict[str, Any]) -> User:
@@ -91,12 +99,10 @@ async def page_users_by_store(
 
     `account_types` None or empty means every account type.
     """
-    stmt = select(*USER_COLUMNS).join(t.store_access, t.store_access.c.user_id == t.users.c.id)
     if account_types:
-        stmt = stmt.where(t.users.c.account_type.in_(list(account_types)))
-    return await page_by_parent(
-        conn, stmt, t.store_access.c.store_id, store_ids, page, SORTABLE, t.users.c.id, build_user
-    )
+        params = {"account_types": list(account_types)}
+        return await page_by_parent(conn, _BY_STORE_OF_TYPES, store_ids, page, build_user, params)
+    return await page_by_parent(conn, _BY_STORE, store_ids, page, build_user)
 
 
 class LocalUsers(Repository):
@@ -107,21 +113,12 @@ class LocalUsers(Repository):
     async def get_many(self, ids: Sequence[int]) -> dict[int, User]:
         if not ids:
             return {}
-        rows = await self.rows(select(*USER_COLUMNS).where(t.users.c.id.in_(set(ids))))
+        rows = await self.rows(_BY_ID, {"keys": list(set(ids))})
         return {row["id"]: build_user(row) for row in rows}
 
     async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[User]]:
         async with self.engine.connect() as conn:
-            return await page_by_parent(
-                conn,
-                select(*USER_COLUMNS),
-                t.users.c.tenant_id,
-                tenant_ids,
-                page,
-                SORTABLE,
-                t.users.c.id,
-                build_user,
-            )
+            return await page_by_parent(conn, _BY_TENANT, tenant_ids, page, build_user)
 
     async def page_by_store_access(
         self, store_ids: Sequence[int], page: PageArgs, account_types: Sequence[str] | None
