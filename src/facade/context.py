@@ -23,13 +23,6 @@ from facade.ratelimit import RateLimits
 from facade.settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
-class Raised:
-    """A root resolver's exception, kept for the replay to raise again."""
-
-    error: Exception
-
-
 @dataclass(slots=True)
 class Context:
     settings: Settings
@@ -46,9 +39,6 @@ class Context:
     # When the whole response is due (FACADE_REQUEST_TIMEOUT from the request's arrival); the
     # upstream calls of the request end by it.
     deadline: Deadline | None = None
-    # Root results of a compiled run that met an error, by response key: the standard executor
-    # replays the request over them (graph/compiled.py) instead of calling the resolvers again.
-    replay: dict[str, Any] | None = None
     # Rate limits of the app, and the client they count this request against (ratelimit.py).
     limits: RateLimits | None = None
     client_address: str = "unknown"

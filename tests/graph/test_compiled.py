@@ -286,8 +286,9 @@ async def test_a_failing_root_gives_the_standard_error_without_calling_it_again(
 
 
 # ---------------------------------------------------------------------------------------------
-# Divergences found by test_differential.py: these fail until compiled.py (the first two) and
-# prefetch.py (the third) answer as the standard path does
+# Divergences found by test_differential.py: these failed until compiled.py (the first two) and
+# the standard path's look-ahead (the third; now stage.py, which both paths share) answered as
+# the standard path does
 
 
 async def test_root_errors_come_in_the_standard_order(twins: Twins) -> None:
@@ -317,10 +318,10 @@ async def test_a_failed_non_null_root_ends_the_response_as_in_the_standard_path(
 
 async def test_errors_below_a_connection_with_a_literal_argument_come_in_the_standard_order(twins: Twins) -> None:
     # The same request as test_a_private_field_of_another_user_gives_the_standard_errors, with
-    # `first: 2` written in the document. The standard path's look-ahead (prefetch.py) reads that
-    # literal as the text "2", refuses it and leaves the reviews to the per-item resolvers, which
-    # wait for them: the errors come breadth-first. A replay finds everything loaded already and
-    # lists them depth-first.
+    # `first: 2` written in the document. A look-ahead that read that literal as the text "2"
+    # refused it and left the reviews to the per-item resolvers, which wait for them: the errors
+    # came breadth-first, where a replay finds everything loaded already and lists them
+    # depth-first. The stage walker reads the coerced arguments on both paths.
     dave = await twins.api.login("dave")
     query = "{ products(first: 3) { nodes { reviews(first: 2) { nodes { reviewer user { displayName email } } } } } }"
 

@@ -18,16 +18,16 @@ import enum
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types.fields.resolver import StrawberryResolver
 
 from facade.auth import Principal, TokenKind
-from facade.context import Context, Raised
+from facade.context import Context
 from facade.errors import BadUserInput, Forbidden, NotFound
-from facade.graph.inputs import CURSOR, INT32_MAX, PAGE_SIZE, arg, check_arguments, check_filters
+from facade.graph.edges import EDGE, GUARD, HELD, NEED, EdgeSpec, make_page_args
+from facade.graph.inputs import CURSOR, INT32_MAX, PAGE_SIZE, arg, check_arguments
 from facade.graph.permissions import (
     Guard,
     admit,
@@ -39,15 +39,11 @@ from facade.graph.permissions import (
     is_self,
     refusal,
 )
-from facade.graph.prefetch import EDGE, make_page_args, prefetch_result
+from facade.graph.stage import EXECUTION, Raised, covered_here, stage_result
 from facade.models import PageArgs, SortDirection, check_uid
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
-
-NEED = "facade.need"
-GUARD = "facade.guard"
-HELD = "facade.held"
 
 SortDirectionEnum = strawberry.enum(SortDirection, description="Sort order of a list.")
 
@@ -109,17 +105,18 @@ def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         @functools.wraps(fn)
         async def run(*args: Any, **kwargs: Any) -> Any:
             info = kwargs["info"]
-            replay = info.context.replay
+            execution = EXECUTION.get()
+            replay = execution.replay if execution is not None else None
             replayed = replay is not None and info.path.key in replay
             if replayed:
                 # A compiled run already called this resolver (compiled.py), and `replay` lists the
                 # roots in the order they finished there: answer after as many loop turns as roots
                 # finished before this one, so that errors come in the standard executor's order.
-                for _ in range(list(replay).index(info.path.key)):
+                for _ in range(list(replay).index(info.path.key)):  # type: ignore[arg-type]
                     await asyncio.sleep(0)
             check_need(info.context, need, kwargs)
             if replayed:
-                result = replay[info.path.key]
+                result = replay[info.path.key]  # type: ignore[index]
                 if isinstance(result, Raised):
                     raise result.error
             else:
@@ -128,9 +125,9 @@ def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                     result = await result
             # The record rule of what the field returns, as on every other road to it.
             result = await admit(info.context, field_rule(info), result)
-            # Fetch the selected edges of the whole result now, a level at a time, so that
-            # graphql-core finds every item's edges already loaded (prefetch.py).
-            await prefetch_result(info, result)
+            # Load the selected edges of the whole result now, a level at a time, so that
+            # graphql-core finds every item's edges already loaded (stage.py).
+            await stage_result(info, result)
             return result
 
         wrapper: Any = run
@@ -202,34 +199,11 @@ def held(attr: str, *, description: str | None = None) -> Any:
         return admitted(info.context, field_rule(info), getattr(root, attr))
 
     resolve.__annotations__ = {"root": Any, "info": Info}
-    return strawberry.field(resolver=resolve, description=description, metadata={HELD: True})
+    return strawberry.field(resolver=resolve, description=description, metadata={HELD: attr})
 
 
 # ---------------------------------------------------------------------------------------------
 # Edges
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeSpec:
-    """An edge as data: `loader` on Loaders resolves `getattr(parent, key)`."""
-
-    loader: str
-    key: str
-    guard: Guard | None = None
-    paged: bool = False
-    sort: type[enum.Enum] | None = None
-    filters: tuple[tuple[str, Any, Any], ...] = ()  # (argument, type, default)
-    fixed: tuple[Any, ...] = ()  # filter values fixed by the edge itself (e.g. apps only)
-
-    def page_key(self, settings: Any, kwargs: dict[str, Any]) -> tuple[Any, ...]:
-        """What follows the parent in a paged edge's loader key, from the field's (Python)
-        arguments: the one rule of the standard resolver and the compiled plan."""
-        page = make_page_args(
-            settings, kwargs.get("first"), kwargs.get("after"), kwargs.get("sort_by"), kwargs.get("sort_direction")
-        )
-        values = tuple(_hashable(kwargs.get(name, default)) for name, _, default in self.filters)
-        check_filters(self.filters, values)
-        return (page, *self.fixed, *values)
 
 
 def settled(future: Any) -> Any:
@@ -237,12 +211,26 @@ def settled(future: Any) -> Any:
     return future.result() if future.done() else future
 
 
-def batched(loader: str, key: str, *, guard: Guard | None = None, description: str | None = None) -> Any:
-    """A to-one edge: the parent's `key` attribute, loaded by the `loader` ById loader."""
-    edge = EdgeSpec(loader=loader, key=key, guard=guard)
+def batched(
+    loader: str,
+    key: str,
+    *,
+    guard: Guard | None = None,
+    embedded: str | None = None,
+    covers: frozenset[str] = frozenset(),
+    description: str | None = None,
+) -> Any:
+    """A to-one edge: the parent's `key` attribute, loaded by the `loader` ById loader; or, where
+    the parent's `embedded` attribute holds the record and the selection reads only fields in
+    `covers`, that record, with no load (EdgeSpec)."""
+    edge = EdgeSpec(loader=loader, key=key, guard=guard, embedded=embedded, covers=covers)
 
     def resolve(root: Any, info: Info) -> Any:
         enforce(guard, info, root)
+        if embedded is not None:
+            held = getattr(root, embedded)
+            if held is not None and covered_here(edge, info):
+                return admitted(info.context, field_rule(info), held)
         value = getattr(root, key)
         if value is None:
             return None
@@ -316,10 +304,6 @@ def paged(
     resolve.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not p.empty}
     resolve.__annotations__["root"] = Any
     return strawberry.field(resolver=resolve, description=description, metadata={EDGE: edge})
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def connection_parameters(sort: type[enum.Enum]) -> list[inspect.Parameter]:

@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from facade.graph.users import User
 
 
+# What a product's embedded store (a FLECS product list's productStore) truthfully holds, as GraphQL
+# fields of Store: payloads.flecs_store makes up the rest (uid, tenant, createdAt), so a selection
+# reading any of those loads the store.
+STORE_EMBEDDED = frozenset({"id", "name", "shopName", "url", "address"})
+
+
 @strawberry.type(description="A product category.")
 class Category:
     id: strawberry.ID
@@ -74,7 +80,9 @@ class Product:
     is_official: bool = strawberry.field(description="Official apps get download tokens; unofficial ones do not.")
     created_at: dt.datetime
 
-    store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched("store", "store_id")
+    store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched(
+        "store", "store_id", embedded="embedded_store", covers=STORE_EMBEDDED
+    )
     owner: Annotated[User, strawberry.lazy("facade.graph.users")] | None = batched(
         "user", "owner_id", description="The vendor who sells the product."
     )
