@@ -20,12 +20,26 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
 from facade.backends.interfaces import Backend, ProductQuery
-from facade.models import AppManifest, DeviceFilter, Page, PageArgs
+from facade.models import (
+    AppManifest,
+    Device,
+    DeviceFilter,
+    License,
+    Page,
+    PageArgs,
+    Product,
+    Store,
+    Subscription,
+    Tenant,
+    Till,
+    User,
+)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -34,9 +48,9 @@ VT = TypeVar("VT")
 
 
 class Loader(DataLoader[KT, VT], Generic[KT, VT]):
-    """A DataLoader whose cache (key -> future) is ours to read: the compiled plan
-    (graph/compiled.py) serves keys already loaded from it and primes it with what it fetches,
-    so a replay of the request finds every answer there."""
+    """A DataLoader whose cache (key -> future) is ours to read: the stage walker
+    (graph/stage.py) serves keys already loaded from it, calls `batch_load_fn` directly for a
+    whole level, and primes the cache where the standard path's resolvers will read it."""
 
     def __init__(self) -> None:
         self.cache_map: dict[Any, asyncio.Future[Any]] = {}
@@ -132,52 +146,145 @@ async def _answer(call: Awaitable[V]) -> V | Exception:
 
 
 class Loaders:
-    """The loaders of one request, created on first use."""
+    """The loaders of one request, each created on first use: a request pays only for the loaders
+    it reads (a product list with its stores builds two, not thirty).
+
+    Every loader's fetch is a backend method or a module function over the backend, never a
+    method of Loaders: a loader holding one would make the request's loaders (and every record
+    they cache) a reference cycle, freed only by the cyclic GC, which runs rarely under the raised
+    threshold. (`cached_property` keeps each loader in the instance's __dict__; the property
+    itself lives on the class.)"""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        b = backend
-        self.tenant = ById(b.tenants.get_many)
-        self.user = ById(b.users.get_many)
-        self.store = ById(b.stores.get_many)
-        self.store_by_uid = ById(b.stores.get_many_by_uid)
-        self.store_ref = StoreRefs(self.store, self.store_by_uid)
-        self.till = ById(b.stores.tills_get_many)
-        self.product = ById(b.products.get_many)
-        self.product_by_app = ById(b.products.get_many_by_app)
-        self.subscription = ById(b.subscriptions.get_many)
-        self.device = ById(b.devices.get_many)
-        self.license = ById(b.licenses.get_many)
-        self.license_by_device = ById(b.licenses.by_device)
 
-        self.tills_by_store = ListsBy(b.stores.tills_by_store)
-        self.manifests_by_product: ListsBy[int, AppManifest] = ListsBy(b.apps.manifests_by_product)
-        self.manifests_for: ListsBy[tuple[str, str], AppManifest] = ListsBy(b.apps.manifests_for)
+    @cached_property
+    def tenant(self) -> ById[str, Tenant]:
+        return ById(self.backend.tenants.get_many)
 
-        self.stores_by_tenant = PagesOf(b.stores.page_by_tenant)
-        self.users_by_tenant = PagesOf(b.users.page_by_tenant)
-        # Module functions over the backend, not bound methods: a loader holding a method of
-        # Loaders would make the request's loaders (and every record they cache) a reference
-        # cycle, freed only by the cyclic GC, which runs rarely under the raised threshold.
-        self.users_by_store = PagesOf(functools.partial(_users_by_store, b))
-        self.products_by_store = PagesOf(b.products.page_by_store)
-        self.products_by_owner = PagesOf(b.products.page_by_owner)
-        self.products_purchased = PagesOf(functools.partial(_purchased, b))
-        self.reviews_by_product = PagesOf(b.reviews.page_by_product)
-        self.reviews_by_user = PagesOf(b.reviews.page_by_user)
-        self.subscriptions_by_user = PagesOf(b.subscriptions.page_by_user)
-        self.devices_by_store = PagesOf(b.devices.page_by_store)
-        self.devices_by_owner = PagesOf(b.devices.page_by_owner)
-        self.licenses_by_user = PagesOf(b.licenses.page_by_user)
-        self.devices_by_tenant = PagesOf(functools.partial(_devices_by_tenant, b))
+    @cached_property
+    def user(self) -> ById[int, User]:
+        return ById(self.backend.users.get_many)
 
-        self.stores_all = Lists(b.stores.page_all)
-        self.products_all = Lists(
-            lambda apps_only, store_id, page: b.products.page_all(
-                ProductQuery(apps_only=apps_only, store_id=store_id), page
-            )
-        )
-        self.devices_search = Lists(b.devices.search)
+    @cached_property
+    def store(self) -> ById[int, Store]:
+        return ById(self.backend.stores.get_many)
+
+    @cached_property
+    def store_by_uid(self) -> ById[str, Store]:
+        return ById(self.backend.stores.get_many_by_uid)
+
+    @cached_property
+    def store_ref(self) -> StoreRefs:
+        return StoreRefs(self.store, self.store_by_uid)
+
+    @cached_property
+    def till(self) -> ById[str, Till]:
+        return ById(self.backend.stores.tills_get_many)
+
+    @cached_property
+    def product(self) -> ById[int, Product]:
+        return ById(self.backend.products.get_many)
+
+    @cached_property
+    def product_by_app(self) -> ById[str, Product]:
+        return ById(self.backend.products.get_many_by_app)
+
+    @cached_property
+    def subscription(self) -> ById[int, Subscription]:
+        return ById(self.backend.subscriptions.get_many)
+
+    @cached_property
+    def device(self) -> ById[str, Device]:
+        return ById(self.backend.devices.get_many)
+
+    @cached_property
+    def license(self) -> ById[int, License]:
+        return ById(self.backend.licenses.get_many)
+
+    @cached_property
+    def license_by_device(self) -> ById[str, License]:
+        return ById(self.backend.licenses.by_device)
+
+    @cached_property
+    def tills_by_store(self) -> ListsBy[int, Till]:
+        return ListsBy(self.backend.stores.tills_by_store)
+
+    @cached_property
+    def manifests_by_product(self) -> ListsBy[int, AppManifest]:
+        return ListsBy(self.backend.apps.manifests_by_product)
+
+    @cached_property
+    def manifests_for(self) -> ListsBy[tuple[str, str], AppManifest]:
+        return ListsBy(self.backend.apps.manifests_for)
+
+    @cached_property
+    def stores_by_tenant(self) -> PagesOf:
+        return PagesOf(self.backend.stores.page_by_tenant)
+
+    @cached_property
+    def users_by_tenant(self) -> PagesOf:
+        return PagesOf(self.backend.users.page_by_tenant)
+
+    @cached_property
+    def users_by_store(self) -> PagesOf:
+        return PagesOf(functools.partial(_users_by_store, self.backend))
+
+    @cached_property
+    def products_by_store(self) -> PagesOf:
+        return PagesOf(self.backend.products.page_by_store)
+
+    @cached_property
+    def products_by_owner(self) -> PagesOf:
+        return PagesOf(self.backend.products.page_by_owner)
+
+    @cached_property
+    def products_purchased(self) -> PagesOf:
+        return PagesOf(functools.partial(_purchased, self.backend))
+
+    @cached_property
+    def reviews_by_product(self) -> PagesOf:
+        return PagesOf(self.backend.reviews.page_by_product)
+
+    @cached_property
+    def reviews_by_user(self) -> PagesOf:
+        return PagesOf(self.backend.reviews.page_by_user)
+
+    @cached_property
+    def subscriptions_by_user(self) -> PagesOf:
+        return PagesOf(self.backend.subscriptions.page_by_user)
+
+    @cached_property
+    def devices_by_store(self) -> PagesOf:
+        return PagesOf(self.backend.devices.page_by_store)
+
+    @cached_property
+    def devices_by_owner(self) -> PagesOf:
+        return PagesOf(self.backend.devices.page_by_owner)
+
+    @cached_property
+    def licenses_by_user(self) -> PagesOf:
+        return PagesOf(self.backend.licenses.page_by_user)
+
+    @cached_property
+    def devices_by_tenant(self) -> PagesOf:
+        return PagesOf(functools.partial(_devices_by_tenant, self.backend))
+
+    @cached_property
+    def stores_all(self) -> Lists:
+        return Lists(self.backend.stores.page_all)
+
+    @cached_property
+    def products_all(self) -> Lists:
+        return Lists(functools.partial(_products_all, self.backend))
+
+    @cached_property
+    def devices_search(self) -> Lists:
+        return Lists(self.backend.devices.search)
+
+
+async def _products_all(backend: Backend, apps_only: bool, store_id: int | None, page: PageArgs) -> Page[Any]:
+    return await backend.products.page_all(ProductQuery(apps_only=apps_only, store_id=store_id), page)
 
 
 async def _devices_by_tenant(
