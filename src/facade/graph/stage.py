@@ -516,14 +516,19 @@ class Walk:
                     raise Bail("a load for a record rule failed")
         kept = []
         for value in values:
-            if all(
-                rule.check(principal, item, None if rule.via is None else related.get(getattr(item, rule.via[1])))
-                for item in records(value)
-            ):
+            if all(self._allows(rule, principal, item, related) for item in records(value)):
                 kept.append(value)
             elif self.strict:
                 raise Bail("a record rule refused a loaded record")
         return kept
+
+    @staticmethod
+    def _allows(rule: Rule, principal: Any, item: Any, related: dict[Any, Any]) -> bool:
+        if rule.via is None:
+            return rule.check(principal, item, None)
+        found = related.get(getattr(item, rule.via[1]))
+        # A related record that failed to load: not staged below (its resolver reports the load).
+        return not isinstance(found, Exception) and rule.check(principal, item, found)
 
     async def permitted(self, rule: Rule, value: Any) -> bool:
         """Whether the caller may see every record of `value` (a root's result)."""
