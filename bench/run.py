@@ -910,10 +910,17 @@ def soak_warmup(s: Settings) -> int:
     return min(SOAK_WARMUP_MAX, max(s.warmup, s.soak // 10))
 
 
-def npm_install(folder: Path, marker: str) -> None:
-    """`npm ci` (the committed package-lock.json: exact versions) when `node_modules/<marker>` is missing."""
-    if not (folder / "node_modules" / marker).is_dir():
-        print(f"npm ci in {folder.relative_to(ROOT)} (once)")
+def npm_install(folder: Path) -> None:
+    """`npm ci` (the committed package-lock.json: exact versions) unless every dependency of
+    `package.json` is installed at its pinned version already."""
+    pinned_ = json.loads((folder / "package.json").read_text())["dependencies"]
+
+    def installed(name: str) -> str | None:
+        package = folder / "node_modules" / name / "package.json"
+        return json.loads(package.read_text()).get("version") if package.is_file() else None
+
+    if any(installed(name) != version for name, version in pinned_.items()):
+        print(f"npm ci in {folder.relative_to(ROOT)}", flush=True)
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, timeout=900)
 
 
@@ -1016,9 +1023,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     abuse_md, abuse_rows = "", None
     try:
         if "yoga" in chosen:
-            npm_install(BENCH / "yoga", "graphql-yoga")
+            npm_install(BENCH / "yoga")
         if "hive" in chosen:
-            npm_install(BENCH / "hive", "@graphql-hive")
+            npm_install(BENCH / "hive")
         print(f"seeding 1,200 products into {db}")
         subprocess.run(
             [facade, "db", "migrate", "--database-url", db_url], check=True, timeout=120, env={**os.environ, **base_env}
