@@ -924,10 +924,11 @@ def npm_install(folder: Path) -> None:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, timeout=900)
 
 
-def run_abuse(tmp: Path) -> tuple[str, list[dict[str, Any]]]:
-    """bench/abuse.py's full run (its own fresh servers), writing into `tmp`: its table and rows."""
+def run_abuse(tmp: Path, extra: Sequence[str] = ()) -> tuple[str, list[dict[str, Any]]]:
+    """bench/abuse.py's run (full unless `extra` says otherwise; its own fresh servers), writing
+    into `tmp`: its table and rows."""
     out = tmp / "abuse"
-    cmd = [sys.executable, str(BENCH / "abuse.py"), "--label", "bench/run.py --final", "--out", str(out)]
+    cmd = [sys.executable, str(BENCH / "abuse.py"), "--label", "bench/run.py", "--out", str(out), *extra]
     subprocess.run(cmd, check=True, timeout=1800)
     (md,) = out.glob("abuse-*.md")
     (data,) = out.glob("abuse-*.json")
@@ -953,6 +954,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--soak", type=int, help="then load list-100 at c=32 this many seconds on each facade, sampling RSS (final 600)"
     )
     parser.add_argument("--abuse", action="store_true", help="then run bench/abuse.py (final: always)")
+    parser.add_argument("--abuse-args", default="", help='arguments for bench/abuse.py, e.g. "--quick" for a smoke run')
     parser.add_argument("--variants", help=f"comma-separated subset of the variants ({', '.join(VARIANTS)})")
     parser.add_argument("--workloads", help="comma-separated subset of the workloads (e.g. flecs-100,flow-devices)")
     parser.add_argument("--estimate", action="store_true", help="print the estimated duration and stop")
@@ -1003,7 +1005,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.estimate:
         shutil.rmtree(tmp, ignore_errors=True)
         return 0
-    started = time.monotonic()
+    started, load_start = time.monotonic(), os.getloadavg()
     ps = Processes(tmp)
     facade = str(VENV_BIN / "facade")
     db = tmp / "bench.db"
@@ -1021,6 +1023,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     stub_alone: dict[str, dict[str, float]] = {}
     abuse_md, abuse_rows = "", None
+    failed: list[str] = []  # what could not be measured, and why
     try:
         if "yoga" in chosen:
             npm_install(BENCH / "yoga")
@@ -1090,35 +1093,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name not in chosen:
                 continue
             print(f"{name}:", flush=True)
-            if name == "hive":
-                compose_supergraph(stub, tmp / "supergraph.graphql")
-            with serving(ps, name, cmd, url(port), env) as proc:
+            try:
+                if name == "hive":
+                    compose_supergraph(stub, tmp / "supergraph.graphql")
+                with serving(ps, name, cmd, url(port), env) as proc:
+                    if name == "facade-local":
+                        canonical.update(answers(s, url(port), loads, tmp / "answers.json"))
+                        if wanted and name not in wanted:
+                            continue
+                    measure(s, name, proc, url(port), loads, canonical, upstream)
+            except Exception as exc:  # one variant that fails must not lose the others' rows
                 if name == "facade-local":
-                    if any(w.auth for w in loads):
-                        login = http("POST", url(port), json.dumps({"query": LOGIN_QUERY}).encode())
-                        s.token = ((login.get("data") or {}).get("login") or {}).get("token")
-                        if not s.token:
-                            print(f"WARNING: login as alice failed: {login}")
-                    for w in loads:
-                        canonical[w.name] = http("POST", url(port), w.body.encode(), headers=s.headers(w))
-                        if "errors" in canonical[w.name]:
-                            print(f"WARNING: facade-local answers {w.name} with errors: {canonical[w.name]['errors']}")
-                    (tmp / "answers.json").write_text(json.dumps({w.body: canonical[w.name] for w in loads}))
-                    if wanted and name not in wanted:
-                        continue
-                measure(s, name, proc, url(port), loads, canonical, upstream)
+                    raise
+                failed.append(f"{name}: {exc!r}"[:500])
+                print(f"WARNING: {failed[-1]}", flush=True)
 
         # The soak restarts each facade, so its memory is list-100's alone, not the table's.
         soaked = next(w for w in workloads(True) if w.name == "list-100")
         for name, cmd, env, _ in variants if s.soak else []:
             if name in FACADE and (not wanted or name in wanted):
                 print(f"{name} soak:", flush=True)
-                with serving(ps, name, cmd, url(port), env) as proc:
-                    s.soaks.append(soak(s, name, proc, url(port), soaked))
+                try:
+                    with serving(ps, name, cmd, url(port), env) as proc:
+                        s.soaks.append(soak(s, name, proc, url(port), soaked))
+                except Exception as exc:
+                    failed.append(f"{name} soak: {exc!r}"[:500])
+                    print(f"WARNING: {failed[-1]}", flush=True)
         ps.stop_all()
         if abuse:
             print("abuse benchmark (bench/abuse.py):", flush=True)
-            abuse_md, abuse_rows = run_abuse(tmp)
+            try:
+                abuse_md, abuse_rows = run_abuse(tmp, args.abuse_args.split())
+            except Exception as exc:
+                failed.append(f"abuse: {exc!r}"[:500])
+                print(f"WARNING: {failed[-1]}", flush=True)
     finally:
         ps.stop_all()
 
@@ -1128,6 +1136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if na:
         table += "\n\nn/a:\n\n" + na
     table += "\n\n" + render_stub(stub_alone, s.results)
+    if failed:
+        table += "\n\n**Not measured** (the run went on without them):\n\n" + "\n".join(f"- {f}" for f in failed)
     met = targets(s.results, soaks=s.soaks, abuse_rows=abuse_rows)
     if met:
         table += "\n\n## targets (issue 9), from this run's rows at 32 connections\n\n" + render_targets(met)
@@ -1152,6 +1162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "soak_s": s.soak,
         "pinned": s.server_cpu is not None,
         "cpus": os.cpu_count(),
+        "load_average_start": load_start,
         "load_average": os.getloadavg(),
         "stub_alone_rps": {k: v["rps"] for k, v in stub_alone.items()},
         "stub_alone": stub_alone,
@@ -1164,7 +1175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "estimated_s": round(guess),
         "elapsed_s": round(time.monotonic() - started, 1),
     }
-    document = {"meta": meta, "rows": s.results, "targets": met, "soak": s.soaks, "abuse": abuse_rows}
+    document = {"meta": meta, "rows": s.results, "targets": met, "soak": s.soaks, "abuse": abuse_rows, "failed": failed}
     (out / f"{stamp}.json").write_text(json.dumps(document, indent=2, default=str))
     runs = f"median of {s.repeat} × {s.duration} s runs" if s.repeat > 1 else f"{s.duration} s runs"
     peers = ", ".join(f"{k} {v}" for k, v in meta["peers"].items())
@@ -1173,7 +1184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"# facade bench {stamp} ({mode}, {runs} (1,000 items: {2 * s.duration} s) after {s.warmup} s warm-up, "
         f"{'facade/refs on CPU 0, stub+wrk on CPU 1' if meta['pinned'] else 'unpinned'}; "
         f"stub alone {alone_text} req/s)\n\n"
-        f"Commit `{meta['commit']}`; load average {meta['load_average'][0]:.1f} at the end; {meta['elapsed_s']:.0f} s "
+        f"Commit `{meta['commit']}`; load average {load_start[0]:.1f} at the start, {meta['load_average'][0]:.1f} at "
+        f"the end (1 min, {os.cpu_count()} CPUs); {meta['elapsed_s']:.0f} s "
         f"(estimated {guess:.0f} s). Peers: {peers}.\n\n"
     )
     (out / f"{stamp}.md").write_text(header + table + "\n")
@@ -1182,6 +1194,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nwritten: {out / stamp}.json and .md ({meta['elapsed_s']} s)")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def answers(s: Settings, url: str, loads: Sequence[Workload], out: Path) -> dict[str, Any]:
+    """facade-local's answers (the canonical ones), after signing alice in when a workload needs
+    her token (`s.token`); written to `out` for the floor (body -> answer)."""
+    if any(w.auth for w in loads):
+        login = http("POST", url, json.dumps({"query": LOGIN_QUERY}).encode())
+        s.token = ((login.get("data") or {}).get("login") or {}).get("token")
+        if not s.token:
+            print(f"WARNING: login as alice failed: {login}")
+    found = {}
+    for w in loads:
+        found[w.name] = http("POST", url, w.body.encode(), headers=s.headers(w))
+        if "errors" in found[w.name]:
+            print(f"WARNING: facade-local answers {w.name} with errors: {found[w.name]['errors']}")
+    out.write_text(json.dumps({w.body: found[w.name] for w in loads}))
+    return found
 
 
 def hive_cmd(s: Settings, stub: str, port: int) -> list[str]:
