@@ -205,19 +205,14 @@ FAST = {
 class Compiler:
     """Builds the completion of one query over its staging plan; one Compiler per plan."""
 
-    def __init__(
-        self,
-        schema: Any,
-        fragments: dict[str, FragmentDetails],
-        operation: OperationDefinitionNode,
-        variables: VariableValues,
-        stage: StagePlan,
-    ) -> None:
-        self.schema = schema
-        self.gql = schema._schema
-        self.fragments = fragments
-        self.operation = operation
-        self.variables = variables
+    def __init__(self, stager: Stager, stage: StagePlan) -> None:
+        """`stage` is the plan `stager` built: the completion reads its document and values."""
+        self.stager = stager
+        self.schema = stager.schema
+        self.gql = stager.gql
+        self.fragments = stager.fragments
+        self.operation = stager.operation
+        self.variables = stager.variables
         self.stage = stage
         self.names: dict[str, Any] = {}
         self.lines: list[str] = []
@@ -275,16 +270,11 @@ class Compiler:
             raise Decline(f"root field {name} has no declared permission")
         staged = self.stage.roots[key]
         completer = self.completer(field_def.type, details, staged.child)
-        arguments = None
-        if field_def.args:
-            arguments = Stager(self.schema, self.fragments, self.operation, self.variables).arguments(
-                field_def, node, definition
-            )
         return RootStep(
             key=key,
             call=wrapped,
             need=need,
-            arguments=arguments,
+            arguments=self.stager.arguments(field_def, node, definition),
             complete=completer,
             stage=staged.child,
             nullable=not isinstance(field_def.type, GraphQLNonNull),
@@ -562,13 +552,14 @@ class CompiledExecutor:
         if cached is not None:
             return cached[0], variables
         planned = Planned(stage=None, plan=None)
+        stager = Stager(self.schema, fragments, operation, variables)
         try:
-            planned.stage = Stager(self.schema, fragments, operation, variables).build()
+            planned.stage = stager.build()
         except Exception:  # a planner bug must cost speed, never an answer
             log.exception("staging a document failed; its resolvers load item by item")
         if self.enabled and planned.stage is not None and operation.operation is OperationType.QUERY:
             try:
-                planned.plan = Compiler(self.schema, fragments, operation, variables, planned.stage).build()
+                planned.plan = Compiler(stager, planned.stage).build()
             except Decline as why:
                 log.debug("not compiled: %s", why)
             except Exception:  # a compiler bug must cost speed, never an answer

@@ -63,9 +63,7 @@ class LocalSubscriptions(Repository):
         if not ids:
             return {}
         async with self.engine.connect() as conn:
-            rows = list(
-                (await conn.execute(_BY_ID, {"keys": list(set(ids))})).mappings()
-            )
+            rows = list((await conn.execute(_BY_ID, {"keys": list(set(ids))})).mappings())
             items = await _line_items(conn, (row["id"] for row in rows))
         return {row["id"]: _build(row, items) for row in rows}
 
