@@ -207,7 +207,7 @@ def held(attr: str, *, description: str | None = None) -> Any:
 
 
 def settled(future: Any) -> Any:
-    """A loaded value without an awaitable when the loader already has it (prefetched)."""
+    """A loaded value without an awaitable when the loader already has it (staged, stage.py)."""
     return future.result() if future.done() else future
 
 

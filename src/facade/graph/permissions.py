@@ -201,7 +201,7 @@ async def admit(context: Context, rule: Rule | None, value: Any) -> Any:
 
 def admitted(context: Context, rule: Rule | None, value: Any) -> Any:
     """`admit` without an awaitable where none is needed: a record at hand under a rule without
-    `via` is checked at once (the prefetched edges of a list cost no awaitable per item)."""
+    `via` is checked at once (the staged edges of a list cost no awaitable per item)."""
     if rule is None:
         return value
     if rule.via is None and not hasattr(value, "__await__"):
