@@ -910,6 +910,18 @@ def soak_warmup(s: Settings) -> int:
     return min(SOAK_WARMUP_MAX, max(s.warmup, s.soak // 10))
 
 
+def install_tool(tool: str) -> bool:
+    """Installs a missing tool from Debian's packages when this runs as root with apt-get (as on
+    a fresh machine of this project): wrk is not on the image. True when `tool` is then on PATH."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return False
+    package = {"npm": "npm", "node": "nodejs"}.get(tool, tool)
+    print(f"installing {package} (apt-get)", flush=True)
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+        subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+    return shutil.which(tool) is not None
+
+
 def npm_install(folder: Path) -> None:
     """`npm ci` (the committed package-lock.json: exact versions) unless every dependency of
     `package.json` is installed at its pinned version already."""
@@ -961,8 +973,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     for tool in ("wrk", "node", "npm"):
-        if shutil.which(tool) is None:
-            print(f"bench needs {tool} on PATH")
+        if shutil.which(tool) is None and not install_tool(tool):
+            print(f"bench needs {tool} on PATH (Debian: apt-get install {tool})")
             return 2
     two = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
     tmp = Path(tempfile.mkdtemp(prefix="facade-bench-"))
