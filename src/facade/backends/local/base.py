@@ -15,17 +15,19 @@ domain to follow:
   request. Sort keys and windows are still checked on every page (`check_page`: BadUserInput).
   A read whose filters vary per call (a search) makes its Listing per call: nothing is kept.
 - **Rows the store wrote are not validated again.** `construct(Model)` makes a record from a
-  row's dict with `Record.trusted` (no validation, no copy; defaults filled for fields the table
-  lacks). Nested records and enums are built explicitly by the domain's `build_*` (Address,
-  Category, TenantRole); aware UTC datetimes and decoded JSON come from the column types. What a
-  client sends is validated where it is written (the graph's inputs and sizes, the write
-  methods here), which is what makes reading it back trusted. Records built from other sources
+  row's dict as `Record.trusted` does (no validation, no copy; defaults filled for fields the
+  table lacks; one fields-set per class). Nested records and enums are built explicitly by
+  the domain's `build_*` (Address, Category, TenantRole); aware UTC datetimes and decoded JSON
+  come from the column types. What a client sends is validated where it is written (the
+  graph's inputs and sizes, the write methods here), which is what makes reading it back
+  trusted. Records built from other sources
   (a write's own values) may still validate.
 
 Measured on the four reads behind list-100 (100 products with store, owner and 3 reviews),
-LocalStore alone, CPU per round on a shared machine: 15.3 ms before, 13.5 ms with trusted
-records, 11.8 ms with statements built once; the stdlib `sqlite3` does the same reads in about
-1.7 ms, the rest being aiosqlite's thread hop, SQLAlchemy's execution and result processing.
+LocalStore alone, minimum CPU per round on a shared machine: 18.1 ms before, 11.9 ms after
+(another run: 15.3 -> 11.8); the stdlib `sqlite3` does the same reads in about 1.7 ms, the rest
+being aiosqlite's thread hop, SQLAlchemy's execution and result processing. Running SQL text
+per dialect with `exec_driver_sql` saved only about 8% more on the reviews page: dropped.
 """
 
 from __future__ import annotations
