@@ -211,6 +211,7 @@ class FlecsProducts(_Part):
         self.limit = asyncio.Semaphore(concurrency)
         self.sort_limit = sort_limit
         self.product_item = p.product_reader(self.api)
+        self.app_item = p.product_reader(self.api, is_app=True)
 
     async def get_many(self, ids: Sequence[int]) -> dict[int, Product | Exception]:
         """Products by id; a call that fails answers its ids with its error (see `fanout`)."""
@@ -245,7 +246,8 @@ class FlecsProducts(_Part):
         )
         listed = self.read(p.Envelope[p.ProductPage], response).data
         asked = set(chunk)
-        records = [p.product_from(self.product_item(item)) for item in listed.products]
+        item = self.product_item
+        records = [item(x) for x in listed.products]
         found = {record.id: record for record in records if record.id in asked}
         # Honoured: only ids asked for came back, and the list is no longer than the ids (a page
         # of everything that happens to hold only asked-for ids says it has more pages).
@@ -310,8 +312,8 @@ class FlecsProducts(_Part):
             return listed
 
         def build(listed: p.ProductPage) -> list[Product]:
-            item, is_app = self.product_item, apps or None
-            return [p.product_from(item(x), is_app=is_app) for x in listed.products]
+            item = self.app_item if apps else self.product_item
+            return [item(x) for x in listed.products]
 
         if page.sort != "id" or page.direction is not SortDirection.ASC:
             # Not the API's own order: sort the whole list (see the module docstring).
@@ -437,7 +439,7 @@ class FlecsSubscriptions(_Part):
             rest = await gather_limited(self.limit, [functools.partial(fetch, n) for n in range(2, pages + 1)])
             orders.extend(order for listed in rest for order in listed.subscriptions)
         item = self.order_item
-        return [p.subscription_from(item(order)) for order in orders]
+        return [item(order) for order in orders]
 
     async def page_by_user(
         self, user_ids: Sequence[int], store_id: int | None, page: PageArgs

@@ -282,7 +282,7 @@ class FlowDevices(_Part):
 
     def _listed_device(self, item: Any) -> Device:
         """A device of a list, read by the lean reader (see payloads)."""
-        return self._seen(p.device_from(self.device_item(item)))
+        return self._seen(self.device_item(item))
 
     def _seen(self, device: Device) -> Device:
         self.seen.now().device(device)

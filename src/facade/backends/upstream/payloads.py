@@ -26,20 +26,21 @@ generated clients should follow):
    UpstreamError there.
 2. The envelope (`Envelope[ProductPage]`, `FlowList[Any]`, ...) is a small pydantic model whose
    item list is `list[Any]`: the paging fields are checked, the items are left as decoded.
-3. Each item goes through a lean reader (`product_fields`, `order_fields`, `device_fields`): plain
-   `type(x) is ...` checks of exactly the fields the record takes, returning what the tolerant
-   payload model's `model_validate(item).model_dump()` would. Any value it does not take as it
-   stands (a number sent as text, D11's 42.0, an alias, null where a record wants text, a
-   missing id, a wrong type) raises `Unusual`, and `lean` hands that one item to the payload
-   model, which coerces what the contract's defects need and refuses the rest (UpstreamError:
-   UPSTREAM_ERROR as a field error). So the models stay the one statement of what is accepted,
-   and the tests hold the readers to them (same output for every body the models read, an
-   error for every body they refuse).
-4. A converter (`product_from`, `subscription_from`, `device_from`) maps those fields to the
-   records with `Record.trusted`: no second validation; nested records are built explicitly
-   (`Category.trusted(...)`, not dicts). What a reader checked is what the record's types
-   promise the graph (ints within Int32 where the graph answers an Int, text as str, aware
-   timestamps).
+3. Each item goes through a lean reader that builds its record as it reads (`product_record`)
+   or a lean reader and a converter (`order_fields` then `subscription_from`, `device_fields`
+   then `device_from`): plain `type(x) is ...` checks of exactly the fields the record takes,
+   inline where one test does, building what the tolerant payload model's reading and its
+   converter build (`to_product(FlecsProduct.model_validate(item))`). Any value it does not take
+   as it stands (a number sent as text, D11's 42.0, an alias, a missing id, a wrong type) raises
+   `Unusual`, and `lean` hands that one item to the payload model and its converter, which coerce
+   what the contract's defects need and refuse the rest (UpstreamError: UPSTREAM_ERROR as a field
+   error). So the models stay the one statement of what is accepted, and the tests hold the
+   readers to them (the same records for every body the models read, an error for every body
+   they refuse). Null where a record wants text is "" either way (the models' `Text`).
+4. Records are made with `Record.trusted`: no second validation, nested records built
+   explicitly (`Category.trusted(...)`, not dicts), no intermediate dict per item where the
+   reader builds the record itself. What a reader checked is what the record's types promise the
+   graph (ints within Int32 where the graph answers an Int, text as str, aware timestamps).
 5. The list is the answer: the page of records goes to the graph as it is (no per-id loader
    re-reads it). A record embeds what the payload embedded (`Product.embedded_store`).
 
@@ -53,6 +54,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import zlib
 from collections.abc import Callable, Sequence
@@ -157,15 +159,15 @@ class Unusual(Exception):
     an alias, a missing required field, a wrong type): the item is read by its payload model."""
 
 
-def lean(fast: Callable[[Any], T], model: type[BaseModel], api: str) -> Callable[[Any], T]:
-    """The reader of one item: `fast(item)` (a lean reader, see the module docstring), else the
-    tolerant `model` over the item, dumped to the same shape; UpstreamError when that fails too."""
+def lean(fast: Callable[[Any], T], model: type[M], convert: Callable[[M], T], api: str) -> Callable[[Any], T]:
+    """The reader of one item: `fast(item)` (a lean reader, see the module docstring), else
+    `convert` of the item read by the tolerant `model`; UpstreamError when the model refuses it."""
 
     def read(item: Any) -> T:
         try:
             return fast(item)
         except Unusual:
-            return parse(model, item, api).model_dump()  # type: ignore[return-value]
+            return convert(parse(model, item, api))
 
     return read
 
@@ -594,83 +596,175 @@ _ADDRESS = ("street_1", "street_2", "city", "zip", "country", "state")
 _OWNER = ("owner_id", "vendor_id", "author")
 _CREATED = ("date_created_gmt", "date_created", "created_at")
 _EMPTY: dict[str, Any] = {}
+_NONE: list[Any] = []
+# The text fields of a FLECS product, as Product names them (the same as FLECS's).
+_PRODUCT_TEXT = (
+    "name",
+    "status",
+    "description",
+    "short_description",
+    "average_rating",
+    "stock_status",
+    "permalink",
+    "price",
+)
+_trusted_product, _trusted_store, _trusted_address = Product.trusted, Store.trusted, Address.trusted
+_trusted_category, _trusted_attribute, _trusted_meta = Category.trusted, Attribute.trusted, Metadata.trusted
 
 
-def _product_store_fields(store: Any) -> dict[str, Any] | None:
-    """`ProductStore.model_dump()` of a store as sent, or Unusual."""
-    if store is None:
-        return None
-    s = _dict(store)
-    address = s.get("address", _EMPTY)
-    a = _dict(address)
-    return {
-        "id": _int(s.get("id")),
-        "name": _text(s.get("name")),
-        "shop_name": _text(s.get("shop_name")),
-        "url": _text(s.get("url")),
-        "address": {k: _text(a.get(k)) for k in _ADDRESS},
-        "uid": _opt_str(s.get("uid")),
-        "tenant_id": _opt_str(s.get("tenant_id")),
-        "created_at": _opt_time(s.get("created_at")),
-    }
+def product_record(item: Any, is_app: bool | None = None) -> Product:
+    """The lean reader of a FLECS product, building the record as it reads: what
+    `to_product(FlecsProduct.model_validate(item), is_app=is_app)` builds, for an item whose values
+    have the JSON types the model reads without coercion (null text as ""); Unusual for any other
+    (which the model then reads or refuses). See `to_product` for how the record is made."""
+    if type(item) is not dict:
+        raise Unusual
+    get = item.get
+    product_id = get("id")
+    if type(product_id) is not int:
+        raise Unusual
+    rating_count = get("rating_count", 0)
+    if type(rating_count) is not int or not -(2**31) <= rating_count <= INT32_MAX:
+        raise Unusual
+    purchasable = get("purchasable", False)
+    if type(purchasable) is not bool:
+        raise Unusual
 
-
-def product_fields(item: Any) -> dict[str, Any]:
-    """The lean reader of a FLECS product: `FlecsProduct.model_validate(item).model_dump()` for
-    an item whose values have the JSON types the model reads without coercion; Unusual for any
-    other (which the model then reads or refuses)."""
-    d = _dict(item)
-    return {
-        "id": _int(d.get("id")),
-        "name": _text(d.get("name")),
-        "status": _text(d.get("status")),
-        "description": _text(d.get("description")),
-        "short_description": _text(d.get("short_description")),
-        "average_rating": _text(d.get("average_rating", "0.00")),
-        "rating_count": _int32(d.get("rating_count", 0)),
-        "categories": [
-            {"id": _int(c.get("id")), "name": _text(c.get("name")), "slug": _text(c.get("slug"))}
-            for c in map(_dict, _list(d.get("categories", [])))
-        ],
-        "attributes": [
-            {"id": _int(a.get("id")), "name": _text(a.get("name")), "options": _strings(a.get("options", []))}
-            for a in map(_dict, _list(d.get("attributes", [])))
-        ],
-        "meta_data": [
-            {"id": _opt_int(m.get("id")), "name": _required_str(m), "value": m.get("value")}
-            for m in map(_dict, _list(d.get("meta_data", [])))
-        ],
-        "stock_status": _text(d.get("stock_status")),
-        "store": _product_store_fields(d.get("store")),
-        "permalink": _text(d.get("permalink")),
-        "price": _text(d.get("price")),
-        "purchasable": _bool(d.get("purchasable", False)),
-        "store_id": _opt_int(d.get("store_id")),
-        "owner_id": _opt_int(_first(d, _OWNER)),
-        "date_created": _opt_time(_first(d, _CREATED)),
-        "is_app": _opt_bool(d.get("is_app")),
-        "app_id": _opt_str(d.get("app_id")),
-        "is_official": _opt_bool(d.get("is_official")),
-    }
-
-
-def _strings(value: Any) -> list[str]:
-    items = _list(value)
-    for item in items:
-        if type(item) is not str:
+    categories = get("categories", _NONE)
+    attributes = get("attributes", _NONE)
+    meta_data = get("meta_data", _NONE)
+    if type(categories) is not list or type(attributes) is not list or type(meta_data) is not list:
+        raise Unusual
+    category_records = []
+    for c in categories:
+        if type(c) is not dict:
             raise Unusual
-    return items
+        values = {"id": c.get("id"), "name": c.get("name", ""), "slug": c.get("slug", "")}
+        if type(values["id"]) is not int:
+            raise Unusual
+        if type(values["name"]) is not str or type(values["slug"]) is not str:
+            values["name"], values["slug"] = _text(values["name"]), _text(values["slug"])
+        category_records.append(_trusted_category(values))
+    attribute_records = []
+    for a in attributes:
+        if type(a) is not dict:
+            raise Unusual
+        values = {"id": a.get("id"), "name": a.get("name", ""), "options": a.get("options", _NONE)}
+        if type(values["id"]) is not int:
+            raise Unusual
+        if type(values["name"]) is not str:
+            values["name"] = _text(values["name"])
+        options = values["options"]
+        if type(options) is not list:
+            raise Unusual
+        for option in options:
+            if type(option) is not str:
+                raise Unusual
+        if options is _NONE:  # not sent: a list of the record's own
+            values["options"] = []
+        attribute_records.append(_trusted_attribute(values))
+    meta_records = []
+    for m in meta_data:
+        if type(m) is not dict:
+            raise Unusual
+        values = {"id": m.get("id"), "name": m.get("name"), "value": m.get("value")}
+        if type(values["name"]) is not str or not (values["id"] is None or type(values["id"]) is int):
+            raise Unusual
+        meta_records.append(_trusted_meta(values))
+
+    store = get("store")
+    embedded = None if store is None else _store_record(store)
+    store_id = get("store_id")
+    if store_id is not None and type(store_id) is not int:
+        raise Unusual
+    if embedded is not None:
+        store_id = embedded.id
+    owner_id = _first(item, _OWNER)
+    if owner_id is not None and type(owner_id) is not int:
+        raise Unusual
+    created = _first(item, _CREATED)
+    if created is not None:
+        created = _opt_time(created)
+    flag, app_id, official = get("is_app"), get("app_id"), get("is_official")
+    if not (flag is None or type(flag) is bool) or not (official is None or type(official) is bool):
+        raise Unusual
+    if app_id is not None and type(app_id) is not str:
+        raise Unusual
+
+    values = {
+        "id": product_id,
+        "store_id": store_id if store_id is not None else 0,
+        "owner_id": owner_id,
+        "name": get("name", ""),
+        "status": get("status", ""),
+        "description": get("description", ""),
+        "short_description": get("short_description", ""),
+        "average_rating": get("average_rating", "0.00"),
+        "rating_count": rating_count,
+        "categories": category_records,
+        "attributes": attribute_records,
+        "meta_data": meta_records,
+        "stock_status": get("stock_status", ""),
+        "permalink": get("permalink", ""),
+        "price": get("price", ""),
+        "purchasable": purchasable,
+        "is_app": False,
+        "app_id": None,
+        "is_official": _official(official, meta_records),
+        "created_at": created or UNKNOWN_TIME,
+        "embedded_store": embedded,
+    }
+    for name in _PRODUCT_TEXT:
+        if type(values[name]) is not str:  # null: "" (Text); anything else: the model's
+            values[name] = _text(values[name])
+    app_id = values["app_id"] = product_app_id(app_id, meta_records)
+    values["is_app"] = bool(is_app or flag or app_id is not None)
+    return _trusted_product(values)
 
 
-def _required_str(meta: dict[str, Any]) -> str:
-    name = meta.get("name")
-    if type(name) is str:
-        return name
-    raise Unusual
+def _store_record(store: Any) -> Store:
+    """`store_from(ProductStore.model_validate(store).model_dump())` for a store as sent, or
+    Unusual (see `product_record`)."""
+    if type(store) is not dict:
+        raise Unusual
+    get = store.get
+    store_id, address, uid, tenant_id = get("id"), get("address", _EMPTY), get("uid"), get("tenant_id")
+    if type(store_id) is not int or type(address) is not dict:
+        raise Unusual
+    if not (uid is None or type(uid) is str) or not (tenant_id is None or type(tenant_id) is str):
+        raise Unusual
+    created = get("created_at")
+    if created is not None:
+        created = _opt_time(created)
+    lines = {name: address.get(name, "") for name in _ADDRESS}
+    for name, line in lines.items():
+        if type(line) is not str:
+            lines[name] = _text(line)
+    values = {
+        "id": store_id,
+        "uid": uid or str(store_id),
+        "tenant_id": tenant_id or "",
+        "name": get("name", ""),
+        "shop_name": get("shop_name", ""),
+        "url": get("url", ""),
+        "address": _trusted_address(lines),
+        "created_at": created or UNKNOWN_TIME,
+    }
+    for name in ("name", "shop_name", "url"):
+        if type(values[name]) is not str:
+            values[name] = _text(values[name])
+    return _trusted_store(values)
 
 
-def product_reader(api: str) -> Callable[[Any], dict[str, Any]]:
-    return lean(product_fields, FlecsProduct, api)
+def product_reader(api: str, *, is_app: bool | None = None) -> Callable[[Any], Product]:
+    """The reader of a listed FLECS product: `product_record`, else the tolerant FlecsProduct
+    model (`to_product`); UpstreamError when that refuses it too."""
+    return lean(
+        functools.partial(product_record, is_app=is_app),
+        FlecsProduct,
+        functools.partial(to_product, is_app=is_app),
+        api,
+    )
 
 
 def _meta(meta_data: list[Metadata], name: str) -> Any:
@@ -688,9 +782,17 @@ def product_app_id(app_id: str | None, meta_data: list[Metadata]) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def _official(official: bool | None, meta_data: list[Metadata]) -> bool:
+    """`is_official` as sent, else the `official` meta value: "no"/false is unofficial, anything
+    else (or none) official."""
+    if official is not None:
+        return official
+    flag = _meta(meta_data, "official")
+    return not (flag is False or (isinstance(flag, str) and flag.strip().lower() in ("no", "false", "0")))
+
+
 def product_from(f: dict[str, Any], *, is_app: bool | None = None) -> Product:
-    """facade's Product from a FLECS product as `product_fields` (or `FlecsProduct.model_dump`)
-    reads it.
+    """facade's Product from a FLECS product as `FlecsProduct.model_dump` reads it.
 
     store_id is `store.id`, and the store itself is the record's `embedded_store` (see
     `flecs_store`); an app is a product with an `app_id` meta value, or any product a
@@ -698,17 +800,12 @@ def product_from(f: dict[str, Any], *, is_app: bool | None = None) -> Product:
     ("no"/false is unofficial; anything else, or none, official). The owner and the creation
     time are not in the contract: read when sent, else None and UNKNOWN_TIME.
     """
-    trusted_category, trusted_attribute, trusted_meta = Category.trusted, Attribute.trusted, Metadata.trusted
-    meta_data = [trusted_meta(m) for m in f["meta_data"]]
+    meta_data = [_trusted_meta(m) for m in f["meta_data"]]
     app_id = product_app_id(f["app_id"], meta_data)
-    official = f["is_official"]
-    if official is None:
-        flag = _meta(meta_data, "official")
-        official = not (flag is False or (isinstance(flag, str) and flag.strip().lower() in ("no", "false", "0")))
     store = f["store"]
     embedded = store_from(store) if store is not None else None
     store_id = embedded.id if embedded is not None else f["store_id"]
-    return Product.trusted(
+    return _trusted_product(
         {
             "id": f["id"],
             "store_id": store_id if store_id is not None else 0,
@@ -719,8 +816,8 @@ def product_from(f: dict[str, Any], *, is_app: bool | None = None) -> Product:
             "short_description": f["short_description"],
             "average_rating": f["average_rating"],
             "rating_count": f["rating_count"],
-            "categories": [trusted_category(c) for c in f["categories"]],
-            "attributes": [trusted_attribute(a) for a in f["attributes"]],
+            "categories": [_trusted_category(c) for c in f["categories"]],
+            "attributes": [_trusted_attribute(a) for a in f["attributes"]],
             "meta_data": meta_data,
             "stock_status": f["stock_status"],
             "permalink": f["permalink"],
@@ -728,7 +825,7 @@ def product_from(f: dict[str, Any], *, is_app: bool | None = None) -> Product:
             "purchasable": f["purchasable"],
             "is_app": bool(is_app or f["is_app"] or app_id is not None),
             "app_id": app_id,
-            "is_official": official,
+            "is_official": _official(f["is_official"], meta_data),
             "created_at": f["date_created"] or UNKNOWN_TIME,
             "embedded_store": embedded,
         }
@@ -902,8 +999,8 @@ def order_fields(item: Any) -> dict[str, Any]:
     }
 
 
-def order_reader(api: str) -> Callable[[Any], dict[str, Any]]:
-    return lean(order_fields, Order, api)
+def order_reader(api: str) -> Callable[[Any], Subscription]:
+    return lean(lambda item: subscription_from(order_fields(item)), Order, to_subscription, api)
 
 
 def subscription_from(f: dict[str, Any]) -> Subscription:
@@ -1189,8 +1286,8 @@ def device_fields(item: Any) -> dict[str, Any]:
     }
 
 
-def device_reader(api: str) -> Callable[[Any], dict[str, Any]]:
-    return lean(device_fields, FlowDevice, api)
+def device_reader(api: str) -> Callable[[Any], Device]:
+    return lean(lambda item: device_from(device_fields(item)), FlowDevice, flow_device, api)
 
 
 def device_from(f: dict[str, Any]) -> Device:
