@@ -20,8 +20,7 @@ domain to follow:
   the domain's `build_*` (Address, Category, TenantRole); aware UTC datetimes and decoded JSON
   come from the column types. What a client sends is validated where it is written (the
   graph's inputs and sizes, the write methods here), which is what makes reading it back
-  trusted. Records built from other sources
-  (a write's own values) may still validate.
+  trusted. Records built from other sources (a write's own values) may still validate.
 
 Measured on the four reads behind list-100 (100 products with store, owner and 3 reviews),
 LocalStore alone, minimum CPU per round on a shared machine: 18.1 ms before, 11.9 ms after
