@@ -26,21 +26,20 @@ generated clients should follow):
    UpstreamError there.
 2. The envelope (`Envelope[ProductPage]`, `FlowList[Any]`, ...) is a small pydantic model whose
    item list is `list[Any]`: the paging fields are checked, the items are left as decoded.
-3. Each item goes through a lean reader that builds its record as it reads (`product_record`)
-   or a lean reader and a converter (`order_fields` then `subscription_from`, `device_fields`
-   then `device_from`): plain `type(x) is ...` checks of exactly the fields the record takes,
-   inline where one test does, building what the tolerant payload model's reading and its
-   converter build (`to_product(FlecsProduct.model_validate(item))`). Any value it does not take
-   as it stands (a number sent as text, D11's 42.0, an alias, a missing id, a wrong type) raises
-   `Unusual`, and `lean` hands that one item to the payload model and its converter, which coerce
-   what the contract's defects need and refuse the rest (UpstreamError: UPSTREAM_ERROR as a field
-   error). So the models stay the one statement of what is accepted, and the tests hold the
-   readers to them (the same records for every body the models read, an error for every body
-   they refuse). Null where a record wants text is "" either way (the models' `Text`).
-4. Records are made with `Record.trusted`: no second validation, nested records built
-   explicitly (`Category.trusted(...)`, not dicts), no intermediate dict per item where the
-   reader builds the record itself. What a reader checked is what the record's types promise the
-   graph (ints within Int32 where the graph answers an Int, text as str, aware timestamps).
+3. Each item goes through a lean reader that builds its record as it reads (`product_record`,
+   `subscription_record`, `device_record`): plain `type(x) is ...` checks of exactly the fields
+   the record takes, inline where one test does. Any value it does not take as it stands (a
+   number sent as text, D11's 42.0, an alias, a missing id, a wrong type) raises `Unusual`, and
+   `lean` hands that one item to the payload model, which coerces what the contract's defects
+   need and refuses the rest (UpstreamError: UPSTREAM_ERROR as a field error); the model's dump
+   then goes through the same reader (`to_product`), so one function builds each record. The
+   models stay the one statement of what is accepted, and the tests hold the readers to them
+   (the same records for every body the models read, an error for every body they refuse).
+   Null where a record wants text is "" either way (the models' `Text`).
+4. Records are made with `Record.trusted`: no second validation, no intermediate dict per item
+   or nested item (the reader fills each record's own dict), nested records built explicitly.
+   What a reader checked is what the record's types promise the graph (ints within Int32 where
+   the graph answers an Int, text as str, aware timestamps).
 5. The list is the answer: the page of records goes to the graph as it is (no per-id loader
    re-reads it). A record embeds what the payload embedded (`Product.embedded_store`).
 
@@ -172,45 +171,13 @@ def lean(fast: Callable[[Any], T], model: type[M], convert: Callable[[M], T], ap
     return read
 
 
-def _int(value: Any) -> int:
-    # `type() is`, not isinstance: a bool is an int to isinstance, and True is no id.
-    if type(value) is int:
-        return value
-    raise Unusual
-
-
-def _int32(value: Any) -> int:
-    if type(value) is int and -(2**31) <= value <= INT32_MAX:
-        return value
-    raise Unusual
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else _int(value)
-
-
 def _text(value: Any) -> str:
+    """What the models' `Text` reads without coercion: text, or null as ""; else Unusual."""
     if type(value) is str:
         return value
     if value is None:
         return ""
     raise Unusual
-
-
-def _opt_str(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    raise Unusual
-
-
-def _bool(value: Any) -> bool:
-    if type(value) is bool:
-        return value
-    raise Unusual
-
-
-def _opt_bool(value: Any) -> bool | None:
-    return None if value is None else _bool(value)
 
 
 def _opt_time(value: Any) -> dt.datetime | None:
@@ -219,18 +186,6 @@ def _opt_time(value: Any) -> dt.datetime | None:
     parsed = _utc(value)
     if type(parsed) is dt.datetime:
         return parsed
-    raise Unusual
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    if type(value) is dict:
-        return value
-    raise Unusual
-
-
-def _list(value: Any) -> list[Any]:
-    if type(value) is list:
-        return value
     raise Unusual
 
 
@@ -613,10 +568,16 @@ _trusted_category, _trusted_attribute, _trusted_meta = Category.trusted, Attribu
 
 
 def product_record(item: Any, is_app: bool | None = None) -> Product:
-    """The lean reader of a FLECS product, building the record as it reads: what
-    `to_product(FlecsProduct.model_validate(item), is_app=is_app)` builds, for an item whose values
-    have the JSON types the model reads without coercion (null text as ""); Unusual for any other
-    (which the model then reads or refuses). See `to_product` for how the record is made."""
+    """facade's Product from a FLECS product whose values have the JSON types `FlecsProduct` reads
+    without coercion (null text as ""), built as it is read; Unusual for any other item, which
+    the model then reads (and `to_product` builds with this function) or refuses.
+
+    store_id is `store.id`, and the store itself is the record's `embedded_store` (see
+    `_store_record`); an app is a product with an `app_id` meta value, or any product a
+    `/products/apps` list returned (`is_app=True`); `is_official` is the `official` meta value
+    ("no"/false is unofficial; anything else, or none, official). The owner and the creation
+    time are not in the contract: read when sent, else None and UNKNOWN_TIME.
+    """
     if type(item) is not dict:
         raise Unusual
     get = item.get
@@ -723,8 +684,14 @@ def product_record(item: Any, is_app: bool | None = None) -> Product:
 
 
 def _store_record(store: Any) -> Store:
-    """`store_from(ProductStore.model_validate(store).model_dump())` for a store as sent, or
-    Unusual (see `product_record`)."""
+    """facade's Store from a FLECS productStore as `product_record` reads it (Unusual for what it
+    does not take as it stands): the numeric id is FLECS's. The Flow Retail uid and tenant are not
+    in the contract: read when sent, else the uid is the id as text and the tenant empty; the
+    creation time UNKNOWN_TIME.
+
+    It is also a product's `embedded_store`, so the graph answers `Product.store` from it for
+    fields this mapping fills from the payload (id, name, shop name, url, address); uid,
+    tenant and creation time are stand-ins there, not FLECS's."""
     if type(store) is not dict:
         raise Unusual
     get = store.get
@@ -791,77 +758,16 @@ def _official(official: bool | None, meta_data: list[Metadata]) -> bool:
     return not (flag is False or (isinstance(flag, str) and flag.strip().lower() in ("no", "false", "0")))
 
 
-def product_from(f: dict[str, Any], *, is_app: bool | None = None) -> Product:
-    """facade's Product from a FLECS product as `FlecsProduct.model_dump` reads it.
-
-    store_id is `store.id`, and the store itself is the record's `embedded_store` (see
-    `flecs_store`); an app is a product with an `app_id` meta value, or any product a
-    `/products/apps` list returned (`is_app=True`); `is_official` is the `official` meta value
-    ("no"/false is unofficial; anything else, or none, official). The owner and the creation
-    time are not in the contract: read when sent, else None and UNKNOWN_TIME.
-    """
-    meta_data = [_trusted_meta(m) for m in f["meta_data"]]
-    app_id = product_app_id(f["app_id"], meta_data)
-    store = f["store"]
-    embedded = store_from(store) if store is not None else None
-    store_id = embedded.id if embedded is not None else f["store_id"]
-    return _trusted_product(
-        {
-            "id": f["id"],
-            "store_id": store_id if store_id is not None else 0,
-            "owner_id": f["owner_id"],
-            "name": f["name"],
-            "status": f["status"],
-            "description": f["description"],
-            "short_description": f["short_description"],
-            "average_rating": f["average_rating"],
-            "rating_count": f["rating_count"],
-            "categories": [_trusted_category(c) for c in f["categories"]],
-            "attributes": [_trusted_attribute(a) for a in f["attributes"]],
-            "meta_data": meta_data,
-            "stock_status": f["stock_status"],
-            "permalink": f["permalink"],
-            "price": f["price"],
-            "purchasable": f["purchasable"],
-            "is_app": bool(is_app or f["is_app"] or app_id is not None),
-            "app_id": app_id,
-            "is_official": _official(f["is_official"], meta_data),
-            "created_at": f["date_created"] or UNKNOWN_TIME,
-            "embedded_store": embedded,
-        }
-    )
-
-
 def to_product(product: FlecsProduct, *, is_app: bool | None = None) -> Product:
-    """`product_from` a validated FlecsProduct (a single product's GET, tests)."""
-    return product_from(product.model_dump(), is_app=is_app)
-
-
-def store_from(s: dict[str, Any]) -> Store:
-    """facade's Store from a FLECS productStore as `ProductStore.model_dump()` reads it: the
-    numeric id is FLECS's. The Flow Retail uid and tenant are not in the contract: read when
-    sent, else the uid is the id as text and the tenant empty; the creation time UNKNOWN_TIME.
-
-    It is also a product's `embedded_store`, so the graph answers `Product.store` from it for
-    fields this mapping fills from the payload (id, name, shop name, url, address); uid,
-    tenant and creation time are stand-ins there, not FLECS's."""
-    return Store.trusted(
-        {
-            "id": s["id"],
-            "uid": s["uid"] or str(s["id"]),
-            "tenant_id": s["tenant_id"] or "",
-            "name": s["name"],
-            "shop_name": s["shop_name"],
-            "url": s["url"],
-            "address": Address.trusted(s["address"]),
-            "created_at": s["created_at"] or UNKNOWN_TIME,
-        }
-    )
+    """facade's Product from a validated FlecsProduct (a single product's GET, the items the lean
+    reader left to the model): its dump has the types `product_record` takes as they stand, so
+    one builder makes the records of both paths."""
+    return product_record(product.model_dump(), is_app)
 
 
 def flecs_store(store: ProductStore) -> Store:
-    """`store_from` a validated ProductStore."""
-    return store_from(store.model_dump())
+    """facade's Store from a validated ProductStore (see `to_product`)."""
+    return _store_record(store.model_dump())
 
 
 PRODUCT_SORT: dict[str, Callable[[Product], Any]] = {
@@ -972,57 +878,79 @@ class SubscriptionPage(Payload):
 
 
 _BILLING = ("first_name", "last_name", "company", "email")
+_trusted_subscription, _trusted_billing, _trusted_line_item = Subscription.trusted, Billing.trusted, LineItem.trusted
 
 
-def order_fields(item: Any) -> dict[str, Any]:
-    """The lean reader of a FLECS order: `Order.model_validate(item).model_dump()` for an item
-    with plain JSON types (D11's customer_id as 42.0 goes to the model); else Unusual."""
-    d = _dict(item)
-    billing = _dict(d.get("billing", _EMPTY))
-    return {
-        "id": _int(d.get("id")),
-        "status": _text(d.get("status")),
-        "customer_id": _int(d.get("customer_id")),
-        "line_items": [
-            {
-                "id": _int(i.get("id")),
-                "status": _text(i.get("status")),
-                "product_id": _int(i.get("product_id")),
-                "variation_id": _int32(i.get("variation_id", 0)),
-                "quantity": _int32(i.get("quantity", 1)),
-                "image": _dict(i.get("image", _EMPTY)),
-            }
-            for i in map(_dict, _list(d.get("line_items", [])))
-        ],
-        "billing": {k: _text(billing.get(k)) for k in _BILLING},
-        "date_created": _opt_time(_first(d, _CREATED)),
-    }
-
-
-def order_reader(api: str) -> Callable[[Any], Subscription]:
-    return lean(lambda item: subscription_from(order_fields(item)), Order, to_subscription, api)
-
-
-def subscription_from(f: dict[str, Any]) -> Subscription:
-    """facade's Subscription from a FLECS order as `order_fields` (or `Order.model_dump`) reads
-    it; the time is UNKNOWN_TIME unless sent."""
-    order_id = f["id"]
-    line_item = LineItem.trusted
-    return Subscription.trusted(
+def subscription_record(item: Any) -> Subscription:
+    """facade's Subscription from a FLECS order with plain JSON types, built as it is read (D11's
+    customer_id as 42.0 is Unusual: the model reads it); the time is UNKNOWN_TIME unless sent.
+    See `product_record` for the two paths."""
+    if type(item) is not dict:
+        raise Unusual
+    get = item.get
+    order_id, customer_id = get("id"), get("customer_id")
+    billing, line_items = get("billing", _EMPTY), get("line_items", _NONE)
+    if type(order_id) is not int or type(customer_id) is not int:
+        raise Unusual
+    if type(billing) is not dict or type(line_items) is not list:
+        raise Unusual
+    records = []
+    for i in line_items:
+        if type(i) is not dict:
+            raise Unusual
+        values = {
+            "id": i.get("id"),
+            "subscription_id": order_id,
+            "product_id": i.get("product_id"),
+            "variation_id": i.get("variation_id", 0),
+            "quantity": i.get("quantity", 1),
+            "status": i.get("status", ""),
+            "image": i.get("image", _EMPTY),
+        }
+        if type(values["id"]) is not int or type(values["product_id"]) is not int:
+            raise Unusual
+        for name in ("variation_id", "quantity"):
+            number = values[name]
+            if type(number) is not int or not -(2**31) <= number <= INT32_MAX:
+                raise Unusual
+        if type(values["status"]) is not str:
+            values["status"] = _text(values["status"])
+        if type(values["image"]) is not dict:
+            raise Unusual
+        if values["image"] is _EMPTY:  # not sent: a dict of the record's own
+            values["image"] = {}
+        records.append(_trusted_line_item(values))
+    lines = {name: billing.get(name, "") for name in _BILLING}
+    for name, line in lines.items():
+        if type(line) is not str:
+            lines[name] = _text(line)
+    status = get("status", "")
+    if type(status) is not str:
+        status = _text(status)
+    created = _first(item, _CREATED)
+    if created is not None:
+        created = _opt_time(created)
+    return _trusted_subscription(
         {
             "id": order_id,
-            "user_id": f["customer_id"],
-            "status": f["status"],
-            "billing": Billing.trusted(f["billing"]),
-            "line_items": [line_item({**i, "subscription_id": order_id}) for i in f["line_items"]],
-            "created_at": f["date_created"] or UNKNOWN_TIME,
+            "user_id": customer_id,
+            "status": status,
+            "billing": _trusted_billing(lines),
+            "line_items": records,
+            "created_at": created or UNKNOWN_TIME,
         }
     )
 
 
+def order_reader(api: str) -> Callable[[Any], Subscription]:
+    """The reader of a listed FLECS order: `subscription_record`, else the tolerant Order model
+    (`to_subscription`); UpstreamError when that refuses it too."""
+    return lean(subscription_record, Order, to_subscription, api)
+
+
 def to_subscription(order: Order) -> Subscription:
-    """`subscription_from` a validated Order."""
-    return subscription_from(order.model_dump())
+    """facade's Subscription from a validated Order (see `to_product`)."""
+    return subscription_record(order.model_dump())
 
 
 SUBSCRIPTION_SORT: dict[str, Callable[[Subscription], Any]] = {
@@ -1257,73 +1185,77 @@ def _status(value: str | None) -> DeviceStatus:
         return DeviceStatus.BLOCKED
 
 
-def _uid(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    raise Unusual  # a uid sent as a number: the model reads it as text
-
-
-def device_fields(item: Any) -> dict[str, Any]:
-    """The lean reader of a Flow DEVICE: `FlowDevice.model_validate(item).model_dump()` for an
-    item with plain JSON types; else Unusual."""
-    d = _dict(item)
-    uid = d.get("deviceUid")
+def device_record(item: Any) -> Device:
+    """facade's Device from a Flow DEVICE with plain JSON types, built as it is read (a uid sent
+    as a number is Unusual: the model reads it as text). Its store is named by uid
+    (`store_uid`), which the graph resolves through the store-by-uid loader. See
+    `product_record` for the two paths."""
+    if type(item) is not dict:
+        raise Unusual
+    get = item.get
+    uid = get("deviceUid")
     if type(uid) is not str:
         raise Unusual
-    return {
-        "deviceUid": uid,
-        "name": _opt_str(d.get("name")),
-        "appType": _opt_str(d.get("appType")),
-        "status": _opt_str(d.get("status")),
-        "systemInformation": _opt_str(d.get("systemInformation")),
-        "deviceCode": _opt_str(d.get("deviceCode")),
-        "tenantUid": _uid(d.get("tenantUid")),
-        "storeUid": _uid(d.get("storeUid")),
-        "tillUid": _uid(d.get("tillUid")),
-        "clientId": _opt_str(d.get("clientId")),
-        "createdAt": _opt_time(d.get("createdAt")),
-        "lastModifiedAt": _opt_time(d.get("lastModifiedAt")),
+    values = {
+        "id": uid,
+        "tenant_id": get("tenantUid"),
+        "store_id": None,
+        "till_id": get("tillUid"),
+        "name": get("name"),
+        "app_type": get("appType"),
+        "status": get("status"),
+        "system_information": get("systemInformation"),
+        "device_code": get("deviceCode"),
+        "client_id": get("clientId"),
+        "owner_id": None,
+        "manufacturer_id": None,
+        "manufacturer_name": None,
+        "model": None,
+        "serial_number": None,
+        "manufacture_date": None,
+        "license_status": None,
+        "created_at": get("createdAt"),
+        "last_modified_at": get("lastModifiedAt"),
+        "store_uid": get("storeUid"),
     }
+    for name in _DEVICE_TEXT:
+        if not (values[name] is None or type(values[name]) is str):
+            raise Unusual
+    created = values["created_at"]
+    created = values["created_at"] = UNKNOWN_TIME if created is None else _opt_time(created)
+    modified = values["last_modified_at"]
+    values["last_modified_at"] = created if modified is None else _opt_time(modified)
+    values["app_type"] = _app_type(values["app_type"])
+    values["status"] = _status(values["status"])
+    values["till_id"] = values["till_id"] or None
+    values["store_uid"] = values["store_uid"] or None
+    return _trusted_device(values)
+
+
+# The fields of a DEVICE that are text or null, as Device names them.
+_DEVICE_TEXT = (
+    "tenant_id",
+    "till_id",
+    "name",
+    "app_type",
+    "status",
+    "system_information",
+    "device_code",
+    "client_id",
+    "store_uid",
+)
+_trusted_device = Device.trusted
 
 
 def device_reader(api: str) -> Callable[[Any], Device]:
-    return lean(lambda item: device_from(device_fields(item)), FlowDevice, flow_device, api)
-
-
-def device_from(f: dict[str, Any]) -> Device:
-    """facade's Device from a Flow DEVICE as `device_fields` (or `FlowDevice.model_dump`) reads
-    it: its store is named by uid (`store_uid`), which the graph resolves through the
-    store-by-uid loader."""
-    created = f["createdAt"] or UNKNOWN_TIME
-    return Device.trusted(
-        {
-            "id": f["deviceUid"],
-            "tenant_id": f["tenantUid"],
-            "store_id": None,
-            "till_id": f["tillUid"] or None,
-            "name": f["name"],
-            "app_type": _app_type(f["appType"]),
-            "status": _status(f["status"]),
-            "system_information": f["systemInformation"],
-            "device_code": f["deviceCode"],
-            "client_id": f["clientId"],
-            "owner_id": None,
-            "manufacturer_id": None,
-            "manufacturer_name": None,
-            "model": None,
-            "serial_number": None,
-            "manufacture_date": None,
-            "license_status": None,
-            "created_at": created,
-            "last_modified_at": f["lastModifiedAt"] or created,
-            "store_uid": f["storeUid"] or None,
-        }
-    )
+    """The reader of a listed Flow DEVICE: `device_record`, else the tolerant FlowDevice model
+    (`flow_device`); UpstreamError when that refuses it too."""
+    return lean(device_record, FlowDevice, flow_device, api)
 
 
 def flow_device(d: FlowDevice) -> Device:
-    """`device_from` a validated FlowDevice."""
-    return device_from(d.model_dump())
+    """facade's Device from a validated FlowDevice (see `to_product`)."""
+    return device_record(d.model_dump())
 
 
 DEVICE_SORT_FIELDS = {
