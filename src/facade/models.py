@@ -13,9 +13,9 @@ import binascii
 import datetime as dt
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -71,6 +71,7 @@ _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_get_private = BaseModel.__dict__["__pydantic_private__"].__get__
 
 
 class Record(BaseModel):
@@ -104,6 +105,116 @@ class Record(BaseModel):
         _set_extra(record, None)
         _set_private(record, None)
         return record
+
+    @classmethod
+    def deferred(cls: type[R], values: dict[str, Any], later: Deferred, source: Any) -> R:
+        """A trusted record (see `trusted`) holding `values` now and the rest of its fields
+        when first read: `later.parts` maps each missing field name to the function that reads
+        it (with the other fields of its part) from `source`.
+
+        For records read from an upstream payload, where most of a record is never read by a
+        query (a FLECS product's categories, attributes and metadata when the query asks for
+        `id name price`): each part is checked and built on the first read of any of its
+        fields, then held like the rest. A part that raises `Unusual` is read by
+        `later.whole(source)` instead (the payload model's record, which coerces or raises
+        UpstreamError: the error of the field that read it).
+
+        Equality, hashing, copies and dumps complete the record first (`complete`): a deferred
+        record is, for everything but the time its fields take, the record it defers.
+        """
+        record: R = _new(cls)
+        _set_dict(record, values)
+        _set_fields_set(record, cls.__record_fields__)
+        _set_extra(record, None)
+        _set_private(record, (later, source))
+        return record
+
+    def complete(self: R) -> R:
+        """The record with every deferred part read, its deferred records' too (itself; a no-op
+        for other records)."""
+        pending = _get_private(self)
+        if type(pending) is tuple:
+            values = self.__dict__
+            for name in pending[0].parts:
+                if name not in values:
+                    _read_part(self, pending, name)
+            _set_private(self, None)
+            for value in values.values():
+                for nested in value if type(value) is list else (value,):
+                    if isinstance(nested, Record):
+                        nested.complete()
+        return self
+
+    if not TYPE_CHECKING:  # at type-checking time a record has only its fields
+
+        def __getattr__(self, name: str) -> Any:
+            pending = _get_private(self)
+            if type(pending) is tuple and name in pending[0].parts:
+                return _read_part(self, pending, name)
+            return super().__getattr__(name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Record):
+            self.complete()
+            other.complete()
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        self.complete()
+        values = self.__dict__
+        return hash((type(self), *(values[name] for name in type(self).model_fields)))
+
+    def __copy__(self: R) -> R:
+        return super(Record, self.complete()).__copy__()
+
+    def __deepcopy__(self: R, memo: dict[int, Any] | None = None) -> R:
+        return super(Record, self.complete()).__deepcopy__(memo)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        return super(Record, self.complete()).__getstate__()
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        return super(Record, self.complete()).model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        return super(Record, self.complete()).model_dump_json(**kwargs)
+
+    def __iter__(self) -> Any:
+        return super(Record, self.complete()).__iter__()
+
+    def __repr_args__(self) -> Any:
+        return super(Record, self.complete()).__repr_args__()
+
+
+class Unusual(Exception):
+    """Raised by a lean reader (of an upstream payload, see `backends/upstream/payloads.py`) at a
+    value it does not take as it stands (a number sent as text, an alias, a missing required
+    field, a wrong type): the item, or the deferred part, is read by its payload model."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """How a deferred record (`Record.deferred`) reads its missing fields from its source (the
+    decoded item), one per reader, shared by its records: a function per missing field (`parts`:
+    field name -> function of the source answering a dict of that field and the others read
+    with it), and the whole record as the payload model reads it (`whole`), for a part whose
+    function raised `Unusual`."""
+
+    parts: Mapping[str, Callable[[Any], dict[str, Any]]]
+    whole: Callable[[Any], Record]
+
+
+def _read_part(record: Record, pending: tuple[Deferred, Any], name: str) -> Any:
+    later, source = pending
+    values = record.__dict__
+    try:
+        values.update(later.parts[name](source))
+    except Unusual:
+        whole = later.whole(source).__dict__  # the model's record, or UpstreamError
+        for missing in later.parts:
+            if missing not in values:
+                values[missing] = whole[missing]
+    return values[name]
 
 
 class SortDirection(enum.Enum):

@@ -439,7 +439,10 @@ def test_the_lean_readers_take_plain_items_as_they_stand() -> None:
     p.device_record({"deviceUid": "d"})
 
 
-# Each of these is refused by the model, so it must not slip through the lean reader either.
+# Each of these is refused by the model, so it must not slip through the lean reader either: an
+# item whose id, text, numbers or embedded store it refuses is refused when it is read; one whose
+# deferred parts it refuses (categories, attributes, metadata, creation time, the store's
+# address) when a query first reads that part (`test_an_unreadable_part_fails_when_read`).
 UNREADABLE_PRODUCTS = [
     {"name": "no id"},
     product_body(id=None),
@@ -471,9 +474,58 @@ UNREADABLE_PRODUCTS = [
 
 @pytest.mark.parametrize("body", UNREADABLE_PRODUCTS)
 def test_an_unreadable_listed_product_is_an_upstream_error(body: Any) -> None:
+    def read_all() -> None:
+        product = p.product_reader(API)(body).complete()
+        if product.embedded_store is not None:
+            product.embedded_store.complete()
+
     with pytest.raises(UpstreamError) as err:
-        p.product_reader(API)(body)
+        read_all()
     assert err.value.code == "UPSTREAM_ERROR"
+
+
+# Unreadable only in a deferred part: (body, a field of that part, a field read at once).
+UNREADABLE_PARTS = [
+    (product_body(categories="apps"), "categories", "price"),
+    (product_body(categories=[{"name": "no id"}]), "categories", "name"),
+    (product_body(attributes=[{"id": 1, "options": [1]}]), "attributes", "name"),
+    (product_body(meta_data=[{"id": 1, "value": "no name"}]), "is_app", "name"),
+    (product_body(app_id=7), "app_id", "id"),
+    (product_body(date_created_gmt="yesterday"), "created_at", "name"),
+]
+
+
+@pytest.mark.parametrize(("body", "part", "scalar"), UNREADABLE_PARTS)
+def test_an_unreadable_part_fails_when_read(body: dict[str, Any], part: str, scalar: str) -> None:
+    """A listed product is checked part by part as a query reads it: what it reads at once is
+    there; reading the unreadable part is UPSTREAM_ERROR, each time it is read."""
+    product = p.product_reader(API)(body)
+    assert getattr(product, scalar) == body[scalar]
+    for _ in range(2):
+        with pytest.raises(UpstreamError) as err:
+            getattr(product, part)
+        assert err.value.code == "UPSTREAM_ERROR"
+
+
+def test_an_unreadable_store_address_fails_when_read() -> None:
+    product = p.product_reader(API)(product_body(store={"id": 3, "name": "S", "address": {"city": 7}}))
+    assert product.embedded_store is not None
+    assert (product.store_id, product.embedded_store.name) == (3, "S")
+    with pytest.raises(UpstreamError):
+        product.embedded_store.address  # noqa: B018 - the read is the test
+
+
+def test_deferred_parts_are_read_once_and_coerced_like_the_model() -> None:
+    """A part the lean reader does not take as it stands (an id sent as text) is the model's
+    reading; the other parts stay the lean reader's; a part is read once, then held."""
+    body = product_body(meta_data=[{"id": "2", "name": "app_id", "value": "org.x"}])
+    product = p.product_reader(API)(body)
+    assert "meta_data" not in vars(product)  # not read yet
+    assert product.app_id == "org.x"
+    assert product.is_app
+    assert product.meta_data[0].id == 2
+    assert product.meta_data is product.meta_data
+    same(product, p.to_product(p.FlecsProduct.model_validate(body)))
 
 
 @pytest.mark.parametrize(
@@ -552,6 +604,7 @@ def test_trusted_records_hold_every_field() -> None:
     records += [*product.categories, *product.attributes, *product.meta_data]
     records += [subscription, subscription.billing, *subscription.line_items, device]
     for record in records:
+        record.complete()  # a listed product's deferred parts, read (see test_an_unreadable_part_fails_when_read)
         assert set(vars(record)) == set(type(record).model_fields), type(record).__name__
         assert type(record).model_validate(record.model_dump()) == record  # the values pass the record's types
 

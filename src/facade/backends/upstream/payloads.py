@@ -56,7 +56,7 @@ import datetime as dt
 import functools
 import json
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -71,6 +71,7 @@ from facade.models import (
     Attribute,
     Billing,
     Category,
+    Deferred,
     Device,
     DeviceAppType,
     DeviceStatus,
@@ -80,6 +81,7 @@ from facade.models import (
     Page,
     PageArgs,
     Product,
+    Record,
     Review,
     Session,
     SortDirection,
@@ -88,11 +90,16 @@ from facade.models import (
     Tenant,
     TenantRole,
     Till,
+    Unusual,
     User,
 )
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=Record)
+# A record's deferred parts: field name -> the function reading that field (and the others of its
+# part) from the decoded item; Unusual where the item is not as the reader takes it.
+Parts = Mapping[str, Callable[[Any], dict[str, Any]]]
 
 # What a record gets for a time the upstream does not send: the epoch says "unknown" plainly,
 # where "now" would claim a fact nobody stated.
@@ -151,11 +158,6 @@ def _utc(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
-
-
-class Unusual(Exception):
-    """Raised by a lean reader at a value it does not take as it stands (a number sent as text,
-    an alias, a missing required field, a wrong type): the item is read by its payload model."""
 
 
 def lean(fast: Callable[[Any], T], model: type[M], convert: Callable[[M], T], api: str) -> Callable[[Any], T]:
@@ -563,14 +565,23 @@ _PRODUCT_TEXT = (
     "permalink",
     "price",
 )
-_trusted_product, _trusted_store, _trusted_address = Product.trusted, Store.trusted, Address.trusted
+_trusted_address = Address.trusted
 _trusted_category, _trusted_attribute, _trusted_meta = Category.trusted, Attribute.trusted, Metadata.trusted
 
 
-def product_record(item: Any, is_app: bool | None = None) -> Product:
+def product_record(
+    item: Any, is_app: bool | None = None, later: Deferred | None = None, store_later: Deferred | None = None
+) -> Product:
     """facade's Product from a FLECS product whose values have the JSON types `FlecsProduct` reads
     without coercion (null text as ""), built as it is read; Unusual for any other item, which
     the model then reads (and `to_product` builds with this function) or refuses.
+
+    With `later` (a listed product: `product_reader`), the scalar fields and the embedded
+    store are read and checked now and the rest when a query first reads them
+    (`Record.deferred`): the categories, the attributes, the metadata (with `app_id`, `is_app`
+    and `is_official`, read from it) and the creation time, each part on its own, and the
+    store's address and creation time (`store_later`); a part this reader does not take is the
+    model's (`later.whole(item)`, or UpstreamError at the field that read it).
 
     store_id is `store.id`, and the store itself is the record's `embedded_store` (see
     `_store_record`); an app is a product with an `app_id` meta value, or any product a
@@ -590,13 +601,63 @@ def product_record(item: Any, is_app: bool | None = None) -> Product:
     purchasable = get("purchasable", False)
     if type(purchasable) is not bool:
         raise Unusual
-
-    categories = get("categories", _NONE)
-    attributes = get("attributes", _NONE)
-    meta_data = get("meta_data", _NONE)
-    if type(categories) is not list or type(attributes) is not list or type(meta_data) is not list:
+    store = get("store")
+    if store is not None:
+        if type(store) is not dict:
+            raise Unusual
+        store_id = store.get("id")
+        if type(store_id) is not int:
+            raise Unusual
+    else:
+        store_id = get("store_id")
+        if store_id is not None and type(store_id) is not int:
+            raise Unusual
+    owner_id = _first(item, _OWNER)
+    if owner_id is not None and type(owner_id) is not int:
         raise Unusual
-    category_records = []
+
+    values = {
+        "embedded_store": None if store is None else _store_record(store, store_later),
+        "id": product_id,
+        "store_id": store_id if store_id is not None else 0,
+        "owner_id": owner_id,
+        "name": get("name", ""),
+        "status": get("status", ""),
+        "description": get("description", ""),
+        "short_description": get("short_description", ""),
+        "average_rating": get("average_rating", "0.00"),
+        "rating_count": rating_count,
+        "stock_status": get("stock_status", ""),
+        "permalink": get("permalink", ""),
+        "price": get("price", ""),
+        "purchasable": purchasable,
+    }
+    _texts(values, _PRODUCT_TEXT)
+    return _built(Product, values, item, _PRODUCT_PARTS[bool(is_app)], later)
+
+
+def _texts(values: dict[str, Any], names: Sequence[str]) -> None:
+    """The `names` of `values` as text: null is "" (Text); anything else Unusual (the model's)."""
+    for name in names:
+        if type(values[name]) is not str:
+            values[name] = _text(values[name])
+
+
+def _built(record: type[R], values: dict[str, Any], source: Any, parts: Parts, later: Deferred | None) -> R:
+    """The record of `values` and its `parts` read from `source`: all now (`later` None: a
+    single object, or the model's reading) or each when first used (`Record.deferred`)."""
+    if later is None:
+        for part in dict.fromkeys(parts.values()):
+            values.update(part(source))
+        return record.trusted(values)
+    return record.deferred(values, later, source)
+
+
+def _product_categories(item: dict[str, Any]) -> dict[str, Any]:
+    categories = item.get("categories", _NONE)
+    if type(categories) is not list:
+        raise Unusual
+    records = []
     for c in categories:
         if type(c) is not dict:
             raise Unusual
@@ -605,8 +666,15 @@ def product_record(item: Any, is_app: bool | None = None) -> Product:
             raise Unusual
         if type(values["name"]) is not str or type(values["slug"]) is not str:
             values["name"], values["slug"] = _text(values["name"]), _text(values["slug"])
-        category_records.append(_trusted_category(values))
-    attribute_records = []
+        records.append(_trusted_category(values))
+    return {"categories": records}
+
+
+def _product_attributes(item: dict[str, Any]) -> dict[str, Any]:
+    attributes = item.get("attributes", _NONE)
+    if type(attributes) is not list:
+        raise Unusual
+    records = []
     for a in attributes:
         if type(a) is not dict:
             raise Unusual
@@ -623,71 +691,67 @@ def product_record(item: Any, is_app: bool | None = None) -> Product:
                 raise Unusual
         if options is _NONE:  # not sent: a list of the record's own
             values["options"] = []
-        attribute_records.append(_trusted_attribute(values))
-    meta_records = []
+        records.append(_trusted_attribute(values))
+    return {"attributes": records}
+
+
+def _product_meta(item: dict[str, Any], is_app: bool) -> dict[str, Any]:
+    """The metadata and what is read from it: `app_id`, `is_app`, `is_official`."""
+    meta_data = item.get("meta_data", _NONE)
+    if type(meta_data) is not list:
+        raise Unusual
+    records = []
     for m in meta_data:
         if type(m) is not dict:
             raise Unusual
         values = {"id": m.get("id"), "name": m.get("name"), "value": m.get("value")}
         if type(values["name"]) is not str or not (values["id"] is None or type(values["id"]) is int):
             raise Unusual
-        meta_records.append(_trusted_meta(values))
-
-    store = get("store")
-    embedded = None if store is None else _store_record(store)
-    store_id = get("store_id")
-    if store_id is not None and type(store_id) is not int:
-        raise Unusual
-    if embedded is not None:
-        store_id = embedded.id
-    owner_id = _first(item, _OWNER)
-    if owner_id is not None and type(owner_id) is not int:
-        raise Unusual
-    created = _first(item, _CREATED)
-    if created is not None:
-        created = _opt_time(created)
-    flag, app_id, official = get("is_app"), get("app_id"), get("is_official")
+        records.append(_trusted_meta(values))
+    flag, app_id, official = item.get("is_app"), item.get("app_id"), item.get("is_official")
     if not (flag is None or type(flag) is bool) or not (official is None or type(official) is bool):
         raise Unusual
     if app_id is not None and type(app_id) is not str:
         raise Unusual
-
-    values = {
-        "id": product_id,
-        "store_id": store_id if store_id is not None else 0,
-        "owner_id": owner_id,
-        "name": get("name", ""),
-        "status": get("status", ""),
-        "description": get("description", ""),
-        "short_description": get("short_description", ""),
-        "average_rating": get("average_rating", "0.00"),
-        "rating_count": rating_count,
-        "categories": category_records,
-        "attributes": attribute_records,
-        "meta_data": meta_records,
-        "stock_status": get("stock_status", ""),
-        "permalink": get("permalink", ""),
-        "price": get("price", ""),
-        "purchasable": purchasable,
-        "is_app": False,
-        "app_id": None,
-        "is_official": _official(official, meta_records),
-        "created_at": created or UNKNOWN_TIME,
-        "embedded_store": embedded,
+    app_id = product_app_id(app_id, records)
+    return {
+        "meta_data": records,
+        "app_id": app_id,
+        "is_app": bool(is_app or flag or app_id is not None),
+        "is_official": _official(official, records),
     }
-    for name in _PRODUCT_TEXT:
-        if type(values[name]) is not str:  # null: "" (Text); anything else: the model's
-            values[name] = _text(values[name])
-    app_id = values["app_id"] = product_app_id(app_id, meta_records)
-    values["is_app"] = bool(is_app or flag or app_id is not None)
-    return _trusted_product(values)
 
 
-def _store_record(store: Any) -> Store:
+def _product_created(item: dict[str, Any]) -> dict[str, Any]:
+    created = _first(item, _CREATED)
+    if created is not None:
+        created = _opt_time(created)
+    return {"created_at": created or UNKNOWN_TIME}
+
+
+def _parts(is_app: bool) -> Parts:
+    meta = functools.partial(_product_meta, is_app=is_app)
+    return {
+        "categories": _product_categories,
+        "attributes": _product_attributes,
+        "meta_data": meta,
+        "app_id": meta,
+        "is_app": meta,
+        "is_official": meta,
+        "created_at": _product_created,
+    }
+
+
+# A product's parts read on first use (by `product_record`), for products and for apps.
+_PRODUCT_PARTS = {False: _parts(False), True: _parts(True)}
+
+
+def _store_record(store: Any, later: Deferred | None = None) -> Store:
     """facade's Store from a FLECS productStore as `product_record` reads it (Unusual for what it
     does not take as it stands): the numeric id is FLECS's. The Flow Retail uid and tenant are not
     in the contract: read when sent, else the uid is the id as text and the tenant empty; the
-    creation time UNKNOWN_TIME.
+    creation time UNKNOWN_TIME. With `later`, the address and the creation time are read when
+    first used (see `product_record`).
 
     It is also a product's `embedded_store`, so the graph answers `Product.store` from it for
     fields this mapping fills from the payload (id, name, shop name, url, address); uid,
@@ -695,18 +759,11 @@ def _store_record(store: Any) -> Store:
     if type(store) is not dict:
         raise Unusual
     get = store.get
-    store_id, address, uid, tenant_id = get("id"), get("address", _EMPTY), get("uid"), get("tenant_id")
-    if type(store_id) is not int or type(address) is not dict:
+    store_id, uid, tenant_id = get("id"), get("uid"), get("tenant_id")
+    if type(store_id) is not int:
         raise Unusual
     if not (uid is None or type(uid) is str) or not (tenant_id is None or type(tenant_id) is str):
         raise Unusual
-    created = get("created_at")
-    if created is not None:
-        created = _opt_time(created)
-    lines = {name: address.get(name, "") for name in _ADDRESS}
-    for name, line in lines.items():
-        if type(line) is not str:
-            lines[name] = _text(line)
     values = {
         "id": store_id,
         "uid": uid or str(store_id),
@@ -714,24 +771,47 @@ def _store_record(store: Any) -> Store:
         "name": get("name", ""),
         "shop_name": get("shop_name", ""),
         "url": get("url", ""),
-        "address": _trusted_address(lines),
-        "created_at": created or UNKNOWN_TIME,
     }
-    for name in ("name", "shop_name", "url"):
-        if type(values[name]) is not str:
-            values[name] = _text(values[name])
-    return _trusted_store(values)
+    _texts(values, ("name", "shop_name", "url"))
+    return _built(Store, values, store, _STORE_PARTS, later)
+
+
+def _store_address(store: dict[str, Any]) -> dict[str, Any]:
+    address = store.get("address", _EMPTY)
+    if type(address) is not dict:
+        raise Unusual
+    lines = {name: address.get(name, "") for name in _ADDRESS}
+    for name, line in lines.items():
+        if type(line) is not str:
+            lines[name] = _text(line)
+    return {"address": _trusted_address(lines)}
+
+
+def _store_created(store: dict[str, Any]) -> dict[str, Any]:
+    created = store.get("created_at")
+    if created is not None:
+        created = _opt_time(created)
+    return {"created_at": created or UNKNOWN_TIME}
+
+
+_STORE_PARTS: Parts = {"address": _store_address, "created_at": _store_created}
 
 
 def product_reader(api: str, *, is_app: bool | None = None) -> Callable[[Any], Product]:
-    """The reader of a listed FLECS product: `product_record`, else the tolerant FlecsProduct
-    model (`to_product`); UpstreamError when that refuses it too."""
-    return lean(
-        functools.partial(product_record, is_app=is_app),
-        FlecsProduct,
-        functools.partial(to_product, is_app=is_app),
-        api,
-    )
+    """The reader of a listed FLECS product: `product_record` (its parts deferred), else the
+    tolerant FlecsProduct model (`to_product`); UpstreamError when that refuses it too, when the
+    item is read or, for a deferred part, when a query first reads one of its fields."""
+    convert = functools.partial(to_product, is_app=is_app)
+
+    def whole(item: Any) -> Product:
+        return convert(parse(FlecsProduct, item, api))
+
+    def whole_store(store: Any) -> Store:
+        return flecs_store(parse(ProductStore, store, api))
+
+    later, store_later = Deferred(_PRODUCT_PARTS[bool(is_app)], whole), Deferred(_STORE_PARTS, whole_store)
+    fast = functools.partial(product_record, is_app=is_app, later=later, store_later=store_later)
+    return lean(fast, FlecsProduct, convert, api)
 
 
 def _meta(meta_data: list[Metadata], name: str) -> Any:
