@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from facade.app import create_app
 from facade.auth import TokenService
 from facade.backends.local import LocalStore
+from facade.backends.local.base import engines
 from facade.backends.local.seed import seed
 from facade.settings import Settings
 
@@ -235,9 +236,11 @@ def count_sql(api: Api) -> Iterator[StatementCounter]:
         pytest.skip("counts the local store's SQL; upstream mode counts calls at the sandbox")
     engine: AsyncEngine = api.store.engine
     counter = StatementCounter()
-    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    for each in engines(engine):
+        event.listen(each, "before_cursor_execute", counter)
     yield counter
-    event.remove(engine.sync_engine, "before_cursor_execute", counter)
+    for each in engines(engine):
+        event.remove(each, "before_cursor_execute", counter)
 
 
 def postgres_url() -> str | None:

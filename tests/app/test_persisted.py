@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from conftest import Api, StatementCounter, make_settings, open_api
+from facade.backends.local.base import engines
 from facade.cli import main
 from facade.persisted import PersistedDocuments, sha256
 
@@ -117,11 +118,13 @@ async def test_trusted_mode_runs_registered_documents_by_hash_and_by_document_id
 
 async def test_trusted_mode_refuses_every_other_document(trusted: Api) -> None:
     counter = StatementCounter()
-    event.listen(trusted.store.engine.sync_engine, "before_cursor_execute", counter)
+    for each in engines(trusted.store.engine):
+        event.listen(each, "before_cursor_execute", counter)
     try:
         await refuse_others(trusted)
     finally:
-        event.remove(trusted.store.engine.sync_engine, "before_cursor_execute", counter)
+        for each in engines(trusted.store.engine):
+            event.remove(each, "before_cursor_execute", counter)
     assert counter.count == 0, counter.statements
 
 

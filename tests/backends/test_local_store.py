@@ -22,6 +22,7 @@ from facade.auth import Principal, TokenKind, TokenService
 from facade.backends import interfaces
 from facade.backends.local import LocalStore, create_engine
 from facade.backends.local import tables as t
+from facade.backends.local.base import engines
 from facade.backends.local.migrate import current_version, migrate
 from facade.backends.local.migrations import MIGRATIONS, Migration
 from facade.backends.local.seed import (
@@ -105,9 +106,11 @@ class Statements:
 @pytest.fixture
 def statements(store: LocalStore) -> Iterator[Statements]:
     counter = Statements(store.engine)
-    event.listen(store.engine.sync_engine, "before_cursor_execute", counter)
+    for each in engines(store.engine):
+        event.listen(each, "before_cursor_execute", counter)
     yield counter
-    event.remove(store.engine.sync_engine, "before_cursor_execute", counter)
+    for each in engines(store.engine):
+        event.remove(each, "before_cursor_execute", counter)
 
 
 async def count(engine: AsyncEngine, table: Any) -> int:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from conftest import Api, StatementCounter, make_settings, open_api
+from facade.backends.local.base import engines
 
 pytestmark = pytest.mark.postgres
 
@@ -27,14 +28,16 @@ async def pg_api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]
 
 async def test_nested_list_is_one_query_per_entity_type_on_postgres(pg_api: Api) -> None:
     counter = StatementCounter()
-    event.listen(pg_api.store.engine.sync_engine, "before_cursor_execute", counter)
+    for each in engines(pg_api.store.engine):
+        event.listen(each, "before_cursor_execute", counter)
     try:
         data = await pg_api.data(
             "{ products(first: 100) { totalCount nodes { store { name } owner { displayName } "
             "reviews(first: 3) { totalCount nodes { rating } } } } }"
         )
     finally:
-        event.remove(pg_api.store.engine.sync_engine, "before_cursor_execute", counter)
+        for each in engines(pg_api.store.engine):
+            event.remove(each, "before_cursor_execute", counter)
 
     assert data["products"]["totalCount"] == 150
     assert len(data["products"]["nodes"]) == 100

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from facade.auth import Principal, TokenKind, TokenService
 from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
 from facade.backends.local import tables as t
-from facade.backends.local.base import Listing, Repository, in_keys, page_by_parent, page_flat, utcnow
+from facade.backends.local.base import Listing, Repository, in_keys, page_by_parent, page_flat, reading, utcnow
 from facade.backends.local.users import page_users_by_store, tenant_user_by_code
 from facade.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from facade.models import (
@@ -176,11 +176,11 @@ class LocalDevices(Repository):
         return {row["id"]: build_device(row) for row in rows}
 
     async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _BY_STORE, store_ids, page, build_device)
 
     async def page_by_owner(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _BY_OWNER, user_ids, page, build_device)
 
     # -- tenant administration (F7-F12) --------------------------------------------------------
@@ -210,7 +210,7 @@ class LocalDevices(Repository):
                     func.lower(devices.c.serial_number).contains(needle, autoescape=True),
                 )
             )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             # Built per call: the filters vary (not a hot list), so nothing is kept.
             return await page_flat(conn, Listing(stmt, SORTABLE, devices.c.id), page, build_device)
 

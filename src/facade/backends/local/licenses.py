@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from facade.auth import Principal, TokenKind
 from facade.backends.interfaces import Activation
 from facade.backends.local import tables as t
-from facade.backends.local.base import Listing, Repository, in_keys, page_by_parent, utcnow
+from facade.backends.local.base import Listing, Repository, in_keys, page_by_parent, reading, utcnow
 from facade.backends.local.devices import build_device, unused_device_id
 from facade.errors import BadUserInput, Forbidden, Unauthenticated
 from facade.models import (
@@ -120,7 +120,7 @@ class LocalLicenses(Repository):
         return {row["device_id"]: build_license(row) for row in rows}
 
     async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[License]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _BY_USER, user_ids, page, build_license)
 
     async def activate(

@@ -15,7 +15,7 @@ from sqlalchemy import Numeric, Select, bindparam, cast, select
 
 from facade.backends.interfaces import ProductQuery
 from facade.backends.local import tables as t
-from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent, page_flat
+from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent, page_flat, reading
 from facade.models import Attribute, Category, Metadata, Page, PageArgs, Product
 
 SORTABLE: dict[str, Any] = {
@@ -99,18 +99,18 @@ class LocalProducts(Repository):
         return {row["app_id"]: build_product(row) for row in rows}
 
     async def page_all(self, query: ProductQuery, page: PageArgs) -> Page[Product]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             listing = _all(query.apps_only, query.store_id is not None)
             return await page_flat(conn, listing, page, build_product, _store_param(query))
 
     async def page_by_store(
         self, store_ids: Sequence[int], apps_only: bool, page: PageArgs
     ) -> dict[int, Page[Product]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _by("store_id", apps_only), store_ids, page, build_product)
 
     async def page_by_owner(self, owner_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Product]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _by("owner_id", False), owner_ids, page, build_product)
 
     async def page_purchased(
@@ -120,5 +120,5 @@ class LocalProducts(Repository):
         if not user_ids:
             return {}
         listing = _purchased(query.apps_only, query.store_id is not None)
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, listing, user_ids, page, build_product, _store_param(query))

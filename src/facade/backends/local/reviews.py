@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facade.auth import Principal
 from facade.backends.local import tables as t
-from facade.backends.local.base import Listing, Repository, construct, page_by_parent, utcnow
+from facade.backends.local.base import Listing, Repository, construct, page_by_parent, reading, utcnow
 from facade.errors import BadUserInput, NotFound, Unauthenticated
 from facade.models import Page, PageArgs, Review
 
@@ -49,11 +49,11 @@ async def has_bought(conn: AsyncConnection, user_id: int, product_id: int) -> bo
 
 class LocalReviews(Repository):
     async def page_by_product(self, product_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _BY_PRODUCT, product_ids, page, build_review)
 
     async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _BY_USER, user_ids, page, build_review)
 
     async def create(self, principal: Principal, product_id: int, review: str, rating: int) -> Review:

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from facade.auth import TokenService
 from facade.backends.local.apps import LocalApps
+from facade.backends.local.base import loop_engine, read_on_loop
 from facade.backends.local.devices import LocalDevices
 from facade.backends.local.licenses import LocalLicenses
 from facade.backends.local.migrate import migrate as apply_migrations
@@ -53,6 +55,11 @@ def create_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(parsed, json_deserializer=orjson.loads)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if database and database != ":memory:" and not parsed.query:
+            # Reads on the loop's thread (base.reading), through the standard library's driver.
+            sync = sqlalchemy.create_engine(parsed.set(drivername="sqlite"), json_deserializer=orjson.loads)
+            event.listen(sync, "connect", _sqlite_pragmas)
+            read_on_loop(engine, sync)
         return engine
     # Modest: each worker holds its own pool, and PostgreSQL's default limit is 100 connections.
     return create_async_engine(parsed, pool_size=5, max_overflow=5, pool_pre_ping=True, json_deserializer=orjson.loads)
@@ -85,4 +92,7 @@ class LocalStore:
         return cls(engine, tokens)
 
     async def aclose(self) -> None:
+        sync = loop_engine(self.engine)
+        if sync is not None:
+            sync.dispose()
         await self.engine.dispose()

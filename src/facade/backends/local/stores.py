@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from facade.backends.local import tables as t
-from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent, page_flat
+from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent, page_flat, reading
 from facade.models import Address, Page, PageArgs, Store, Till
 
 SORTABLE: dict[str, Any] = {
@@ -55,11 +55,11 @@ class LocalStores(Repository):
         return {row["uid"]: build_store(row) for row in rows}
 
     async def page_all(self, page: PageArgs) -> Page[Store]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_flat(conn, _ALL, page, build_store)
 
     async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _BY_TENANT, tenant_ids, page, build_store)
 
     async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till]]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from facade.auth import TokenKind, TokenService, hash_password, verify_password
 from facade.backends.interfaces import LoginResult
 from facade.backends.local import tables as t
-from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent
+from facade.backends.local.base import Listing, Reads, Repository, construct, in_keys, page_by_parent, reading
 from facade.errors import Unauthenticated
 from facade.models import Page, PageArgs, TenantRole, User
 
@@ -90,7 +90,7 @@ async def tenant_user_by_code(conn: AsyncConnection, tenant_id: str, user_code: 
 
 
 async def page_users_by_store(
-    conn: AsyncConnection,
+    conn: Reads,
     store_ids: Sequence[int],
     page: PageArgs,
     account_types: Sequence[str] | None,
@@ -117,13 +117,13 @@ class LocalUsers(Repository):
         return {row["id"]: build_user(row) for row in rows}
 
     async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[User]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_by_parent(conn, _BY_TENANT, tenant_ids, page, build_user)
 
     async def page_by_store_access(
         self, store_ids: Sequence[int], page: PageArgs, account_types: Sequence[str] | None
     ) -> dict[int, Page[User]]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return await page_users_by_store(conn, store_ids, page, account_types)
 
     async def login(self, username: str, password: str) -> LoginResult:
