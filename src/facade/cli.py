@@ -5,6 +5,7 @@
     facade db seed [--products N] [--reset] [--database-url URL]
     facade schema export [--output FILE] [--check]
     facade documents register PATH... [--output FILE] [--check]
+    facade afosto generate [--check]
 
 Options override FACADE_* settings; the server's workers get them through the same variables.
 """
@@ -162,6 +163,14 @@ def cmd_documents_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_afosto_generate(args: argparse.Namespace) -> int:
+    """Write the modules generated from the Afosto contract copy (build time, not start-up); --check
+    fails instead when a committed one differs."""
+    from facade.backends.upstream.afosto.generate import run
+
+    return run(check=args.check)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """The FLECS Console and Flow Retail REST APIs over a local store (see facade.sandbox)."""
     import uvicorn
@@ -234,6 +243,13 @@ def parser() -> argparse.ArgumentParser:
     reg.add_argument("--output", help="the manifest (default: FACADE_TRUSTED_DOCUMENTS_FILE or trusted-documents.json)")
     reg.add_argument("--check", action="store_true", help="fail if the manifest lacks any of the documents")
     reg.set_defaults(run=cmd_documents_register)
+
+    afosto = sub.add_parser("afosto", help="the Afosto API's generated code").add_subparsers(
+        dest="afosto_command", required=True
+    )
+    generate = afosto.add_parser("generate", help="write the operation table, payload readers and types")
+    generate.add_argument("--check", action="store_true", help="fail if the committed files differ")
+    generate.set_defaults(run=cmd_afosto_generate)
 
     sandbox = sub.add_parser("sandbox", help="serve the FLECS Console and Flow Retail REST APIs over a local store")
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,131 @@
+"""The lean readers of Afosto bodies: what they take as it stands, what they coerce, what they
+refuse, and that the records they build answer through the generated Strawberry types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from facade.backends.upstream.afosto.generated import payloads as p
+from facade.backends.upstream.afosto.readers import read_many, read_record
+from facade.errors import UpstreamError
+from facade.graph.afosto.generated import types
+from facade.graph.afosto.scalars import SCALARS
+
+ORDER: dict[str, Any] = {
+    "id": "0b5b7a4e-61c5-4b8e-9a58-3f2f0f4f1d10",
+    "number": "ODR-10000546",
+    "state": {
+        "is_locked": True,
+        "type": "order",
+        "flow": [
+            {"code": "accept", "order": 1, "trigger": "accept", "actions": [{"handled_at": "2026-11-30T08:00:00"}]}
+        ],
+        "progress": {"allocation": "pending"},
+    },
+    "tags": ["web", None],
+    "created_at": "2026-11-30T08:00:00+01:00",
+    "unknown_key": {"ignored": True},
+}
+
+
+def test_a_body_is_read_into_records_with_enums_times_and_nested_lists() -> None:
+    order = read_record(p.OdrOrder, ORDER)
+
+    assert order.number == "ODR-10000546"
+    assert order.state is not None
+    assert order.state.type is p.OdrOrderStateType.ORDER
+    assert order.state.is_locked is True
+    assert order.state.is_canceled is None  # a key the body lacks
+    assert order.state.flow is not None
+    step = order.state.flow[0]
+    assert step is not None
+    assert step.trigger is p.OdrOrderStepTrigger.ACCEPT
+    assert step.actions is not None
+    action = step.actions[0]
+    assert action is not None
+    assert action.handled_at == dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC)  # no offset: UTC
+    assert order.created_at == dt.datetime(2026, 11, 30, 7, tzinfo=dt.UTC)
+    assert order.tags == ["web", None]
+    assert order.settings is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [(7, 7), (7.0, 7), ("7", 7), (-(2**31), -(2**31))],
+)
+def test_an_integer_sent_loosely_is_read_as_an_int(sent: Any, read: int) -> None:
+    step = read_record(p.OdrOrderStep, {"order": sent})
+    assert step.order == read
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"order": 2**31},  # beyond GraphQL's Int
+        {"order": "seven"},
+        {"order": True},
+        {"trigger": "explode"},  # not a documented value
+        {"actions": {"handled_at": "2026-11-30"}},  # not a list
+        {"actions": [{"handled_at": "yesterday"}]},
+    ],
+)
+def test_a_value_the_docs_do_not_allow_is_refused(body: dict[str, Any]) -> None:
+    with pytest.raises(UpstreamError) as refused:
+        read_record(p.OdrOrderStep, body)
+    assert refused.value.code == "UPSTREAM_ERROR"
+    assert "explode" not in str(refused.value)  # what the upstream sent stays out of the message
+    assert "yesterday" not in str(refused.value)
+
+
+def test_an_int64_takes_what_an_int_cannot() -> None:
+    payment = read_record(p.RelOrganisationPaymentSettingsPostPayment, {"spending_limit": 2**40, "due_after": "30"})
+    assert payment.spending_limit == 2**40
+    assert payment.due_after == 30
+
+
+def test_a_list_body_is_read_item_by_item() -> None:
+    channels = read_many(p.CatChannel, [{"id": "a", "type": "pos"}, None, {"id": "b", "type": "storefront"}])
+    assert [c.type if c else None for c in channels] == [p.CatChannelType.POS, None, p.CatChannelType.STOREFRONT]
+    with pytest.raises(UpstreamError):
+        read_many(p.CatChannel, {"id": "a"})
+
+
+def test_records_answer_through_the_generated_types() -> None:
+    order = read_record(p.OdrOrder, ORDER)
+    channels = read_many(p.CatChannel, [{"id": "a", "name": "Shop", "type": "pos"}])
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def order(self) -> types.AfostoOdrOrder:
+            return order  # type: ignore[return-value]
+
+        @strawberry.field
+        def channels(self) -> list[types.AfostoCatChannel | None]:
+            return channels  # type: ignore[return-value]
+
+    schema = strawberry.Schema(query=Query, types=types.TYPES, config=StrawberryConfig(scalar_map=SCALARS))
+    result = schema.execute_sync(
+        "{ order { number createdAt state { type isLocked flow { trigger actions { handledAt } } } tags }"
+        " channels { name type } }"
+    )
+
+    assert result.errors is None
+    assert result.data == {
+        "order": {
+            "number": "ODR-10000546",
+            "createdAt": "2026-11-30T08:00:00+01:00",  # the instant, in the offset Afosto sent
+            "state": {
+                "type": "ORDER",
+                "isLocked": True,
+                "flow": [{"trigger": "ACCEPT", "actions": [{"handledAt": "2026-11-30T08:00:00+00:00"}]}],
+            },
+            "tags": ["web", None],
+        },
+        "channels": [{"name": "Shop", "type": "POS"}],
+    }
