@@ -2,10 +2,9 @@
 
 The Strawberry types of the Afosto answers and the inputs of its request bodies. Not part
 of the served schema yet. The output types are filled by the records of
-`backends/upstream/afosto/generated/payloads.py` (same attributes).
+`backends/upstream/afosto/generated/payloads.py` (same attributes). No `from __future__
+import annotations`: evaluated annotations make the module quicker to import.
 """
-
-from __future__ import annotations
 
 import datetime as dt
 
@@ -151,6 +150,15 @@ class AfostoCatMapCollectionMiss:
     last_miss_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoCatVat")
+class AfostoCatVat:
+    """`CatVat`."""
+
+    rate: int | None
+    country: str | None
+    administrative_area: str | None
+
+
 @strawberry.type(name="AfostoCatPrice")
 class AfostoCatPrice:
     """`CatPrice`."""
@@ -189,15 +197,6 @@ class AfostoCatUpdateGroupPrices:
     success: int | None
 
 
-@strawberry.type(name="AfostoCatVat")
-class AfostoCatVat:
-    """`CatVat`."""
-
-    rate: int | None
-    country: str | None
-    administrative_area: str | None
-
-
 @strawberry.type(name="AfostoCatVatRate")
 class AfostoCatVatRate:
     """`CatVatRate`."""
@@ -210,6 +209,16 @@ class AfostoCatVatRate:
     active_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoCntColumnConfig")
+class AfostoCntColumnConfig:
+    """`CntColumnConfig`."""
+
+    key: str | None
+    description: str | None
+    is_required: bool | None
+    regex: str | None
+
+
 @strawberry.type(name="AfostoCntAction")
 class AfostoCntAction:
     """`CntAction`."""
@@ -219,6 +228,20 @@ class AfostoCntAction:
     description: str | None
     config_schema: str | None
     columns: list[AfostoCntColumnConfig | None] | None
+
+
+@strawberry.type(name="AfostoCntBatchImport")
+class AfostoCntBatchImport:
+    """An inline object."""
+
+    mapping: JSON | None
+
+
+@strawberry.type(name="AfostoCntBatchExport")
+class AfostoCntBatchExport:
+    """An inline object."""
+
+    view: str | None
 
 
 @strawberry.type(name="AfostoCntBatch")
@@ -243,36 +266,12 @@ class AfostoCntBatch:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntBatchExport")
-class AfostoCntBatchExport:
-    """An inline object."""
-
-    view: str | None
-
-
-@strawberry.type(name="AfostoCntBatchImport")
-class AfostoCntBatchImport:
-    """An inline object."""
-
-    mapping: JSON | None
-
-
 @strawberry.type(name="AfostoCntBucket")
 class AfostoCntBucket:
     """`CntBucket`."""
 
     value: str | None
     count: str | None
-
-
-@strawberry.type(name="AfostoCntColumnConfig")
-class AfostoCntColumnConfig:
-    """`CntColumnConfig`."""
-
-    key: str | None
-    description: str | None
-    is_required: bool | None
-    regex: str | None
 
 
 @strawberry.type(name="AfostoCntColumnError")
@@ -301,6 +300,15 @@ class AfostoCntCreateDataflowLoader:
     data: JSON | None
 
 
+@strawberry.type(name="AfostoCntDataflowTrigger")
+class AfostoCntDataflowTrigger:
+    """An inline object."""
+
+    type: str | None
+    events: list[str | None] | None
+    crontab: str | None
+
+
 @strawberry.type(name="AfostoCntDataflow")
 class AfostoCntDataflow:
     """`CntDataflow`."""
@@ -314,15 +322,6 @@ class AfostoCntDataflow:
     filter: list[AfostoCatPriceConstraint | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoCntDataflowTrigger")
-class AfostoCntDataflowTrigger:
-    """An inline object."""
-
-    type: str | None
-    events: list[str | None] | None
-    crontab: str | None
 
 
 @strawberry.type(name="AfostoCntDataflowType")
@@ -351,6 +350,14 @@ class AfostoCntDataset:
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoCntField")
+class AfostoCntField:
+    """`CntField`."""
+
+    key: str | None
+    type: p.CntFieldType | None
 
 
 @strawberry.type(name="AfostoCntDefinition")
@@ -394,14 +401,6 @@ class AfostoCntFacet:
     buckets: list[AfostoCntBucket | None] | None
 
 
-@strawberry.type(name="AfostoCntField")
-class AfostoCntField:
-    """`CntField`."""
-
-    key: str | None
-    type: p.CntFieldType | None
-
-
 @strawberry.type(name="AfostoCntFile")
 class AfostoCntFile:
     """`CntFile`."""
@@ -430,6 +429,27 @@ class AfostoCntFilesystemLog:
     is_success: bool | None
     message: str | None
     created_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoCntRelativeDateAt")
+class AfostoCntRelativeDateAt:
+    """An inline object."""
+
+    timezone: str | None
+    hour: str | None
+    minute: str | None
+    day_of_week: str | None
+    day_of_month: str | None
+
+
+@strawberry.type(name="AfostoCntRelativeDate")
+class AfostoCntRelativeDate:
+    """`CntRelativeDate`."""
+
+    quantity: int | None
+    key: p.CntRelativeDateKey | None
+    direction: p.CntRelativeDateDirection | None
+    at: AfostoCntRelativeDateAt | None
 
 
 @strawberry.type(name="AfostoCntFiltersDate")
@@ -473,6 +493,14 @@ class AfostoCntIndexResponse:
     facets: list[AfostoCntFacet | None] | None
 
 
+@strawberry.type(name="AfostoCntListIndexFilter")
+class AfostoCntListIndexFilter:
+    """`CntListIndexFilter`."""
+
+    type: p.CntListIndexFilterType | None
+    key: str | None
+
+
 @strawberry.type(name="AfostoCntIndexSettings")
 class AfostoCntIndexSettings:
     """`CntIndexSettings`."""
@@ -488,6 +516,14 @@ class AfostoCntIndexSettings:
     last_processed_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoCntIndexUpdateType")
+class AfostoCntIndexUpdateType:
+    """`CntIndexUpdateType`."""
+
+    name: p.CntIndexUpdateTypeName | None
+    number: int | None
+
+
 @strawberry.type(name="AfostoCntIndexUpdate")
 class AfostoCntIndexUpdate:
     """`CntIndexUpdate`."""
@@ -500,12 +536,12 @@ class AfostoCntIndexUpdate:
     processed_at: str | None
 
 
-@strawberry.type(name="AfostoCntIndexUpdateType")
-class AfostoCntIndexUpdateType:
-    """`CntIndexUpdateType`."""
+@strawberry.type(name="AfostoCntInstantProxyIndex")
+class AfostoCntInstantProxyIndex:
+    """`CntInstantProxyIndex`."""
 
-    name: p.CntIndexUpdateTypeName | None
-    number: int | None
+    index_id: strawberry.ID | None
+    alias: str | None
 
 
 @strawberry.type(name="AfostoCntInstantProxy")
@@ -516,14 +552,6 @@ class AfostoCntInstantProxy:
     indexes: list[AfostoCntInstantProxyIndex | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoCntInstantProxyIndex")
-class AfostoCntInstantProxyIndex:
-    """`CntInstantProxyIndex`."""
-
-    index_id: strawberry.ID | None
-    alias: str | None
 
 
 @strawberry.type(name="AfostoCntLine")
@@ -552,14 +580,6 @@ class AfostoCntListIndex:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntListIndexFilter")
-class AfostoCntListIndexFilter:
-    """`CntListIndexFilter`."""
-
-    type: p.CntListIndexFilterType | None
-    key: str | None
-
-
 @strawberry.type(name="AfostoCntPagination")
 class AfostoCntPagination:
     """`CntPagination`."""
@@ -583,16 +603,6 @@ class AfostoCntProxy:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntRelativeDate")
-class AfostoCntRelativeDate:
-    """`CntRelativeDate`."""
-
-    quantity: int | None
-    key: p.CntRelativeDateKey | None
-    direction: p.CntRelativeDateDirection | None
-    at: AfostoCntRelativeDateAt | None
-
-
 @strawberry.type(name="AfostoCntRelativeDateAnswer")
 class AfostoCntRelativeDateAnswer:
     """An inline object."""
@@ -600,17 +610,6 @@ class AfostoCntRelativeDateAnswer:
     epoch: int | None
     formatted: dt.datetime | None
     filter: str | None
-
-
-@strawberry.type(name="AfostoCntRelativeDateAt")
-class AfostoCntRelativeDateAt:
-    """An inline object."""
-
-    timezone: str | None
-    hour: str | None
-    minute: str | None
-    day_of_week: str | None
-    day_of_month: str | None
 
 
 @strawberry.type(name="AfostoCntSeachResponse")
@@ -622,12 +621,12 @@ class AfostoCntSeachResponse:
     pagination: AfostoCntPagination | None
 
 
-@strawberry.type(name="AfostoCntSearchDataflowMatcher")
-class AfostoCntSearchDataflowMatcher:
+@strawberry.type(name="AfostoCntSearchDataflowMatcherResultMisses")
+class AfostoCntSearchDataflowMatcherResultMisses:
     """An inline object."""
 
-    result: AfostoCntSearchDataflowMatcherResult | None
-    input: JSON | None
+    keys: list[str | None] | None
+    configs: list[str | None] | None
 
 
 @strawberry.type(name="AfostoCntSearchDataflowMatcherResult")
@@ -638,12 +637,12 @@ class AfostoCntSearchDataflowMatcherResult:
     misses: AfostoCntSearchDataflowMatcherResultMisses | None
 
 
-@strawberry.type(name="AfostoCntSearchDataflowMatcherResultMisses")
-class AfostoCntSearchDataflowMatcherResultMisses:
+@strawberry.type(name="AfostoCntSearchDataflowMatcher")
+class AfostoCntSearchDataflowMatcher:
     """An inline object."""
 
-    keys: list[str | None] | None
-    configs: list[str | None] | None
+    result: AfostoCntSearchDataflowMatcherResult | None
+    input: JSON | None
 
 
 @strawberry.type(name="AfostoCntSearchResponse")
@@ -716,6 +715,14 @@ class AfostoCntUploadResponse:
     signature: str | None
 
 
+@strawberry.type(name="AfostoCntWatcherSource")
+class AfostoCntWatcherSource:
+    """`CntWatcherSource`."""
+
+    type: str | None
+    config: JSON | None
+
+
 @strawberry.type(name="AfostoCntWatcher")
 class AfostoCntWatcher:
     """`CntWatcher`."""
@@ -726,14 +733,6 @@ class AfostoCntWatcher:
     source: AfostoCntWatcherSource | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoCntWatcherSource")
-class AfostoCntWatcherSource:
-    """`CntWatcherSource`."""
-
-    type: str | None
-    config: JSON | None
 
 
 @strawberry.type(name="AfostoIamAccessToken")
@@ -777,6 +776,16 @@ class AfostoIamAuditLog:
     created_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoIamSubtenantUser")
+class AfostoIamSubtenantUser:
+    """`IamSubtenantUser`."""
+
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    company: str | None
+
+
 @strawberry.type(name="AfostoIamAuthorization")
 class AfostoIamAuthorization:
     """`IamAuthorization`."""
@@ -788,6 +797,14 @@ class AfostoIamAuthorization:
     state: p.IamAuthorizationState | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoIamScope")
+class AfostoIamScope:
+    """`IamScope`."""
+
+    id: str | None
+    description: str | None
 
 
 @strawberry.type(name="AfostoIamAuthorizationResponse")
@@ -869,6 +886,37 @@ class AfostoIamCreatePurge:
     email: str | None
 
 
+@strawberry.type(name="AfostoIamTenant")
+class AfostoIamTenant:
+    """`IamTenant`."""
+
+    id: str | None
+    name: str | None
+    is_active: bool | None
+    stripe_id: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoIamUser")
+class AfostoIamUser:
+    """`IamUser`."""
+
+    id: str | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    is_verified: bool | None
+    is_pending_invite: bool | None
+    is_primary: bool | None
+    is_deleted: bool | None
+    tenant_id: str | None
+    roles: list[str | None] | None
+    deleted_at: dt.datetime | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
 @strawberry.type(name="AfostoIamCreateTenant")
 class AfostoIamCreateTenant:
     """An inline object."""
@@ -883,6 +931,39 @@ class AfostoIamForwardOauth:
 
     token: str | None
     id_token: str | None
+
+
+@strawberry.type(name="AfostoIamTier")
+class AfostoIamTier:
+    """`IamTier`."""
+
+    up_to: int | None
+    flat_amount: int | None
+    unit_amount: int | None
+
+
+@strawberry.type(name="AfostoIamPlan")
+class AfostoIamPlan:
+    """`IamPlan`."""
+
+    id: str | None
+    interval: str | None
+    type: p.IamPlanType | None
+    amount: int | None
+    tiers: list[AfostoIamTier | None] | None
+
+
+@strawberry.type(name="AfostoIamProduct")
+class AfostoIamProduct:
+    """`IamProduct`."""
+
+    id: str | None
+    code: str | None
+    name: str | None
+    description: str | None
+    unit: str | None
+    plan: AfostoIamPlan | None
+    is_add_on: bool | None
 
 
 @strawberry.type(name="AfostoIamInvoice")
@@ -918,6 +999,24 @@ class AfostoIamInvoiceProduct:
     plan: AfostoIamPlan | None
 
 
+@strawberry.type(name="AfostoIamLogResource")
+class AfostoIamLogResource:
+    """An inline object."""
+
+    trace: str | None
+    stream: str | None
+    entity_type: str | None
+    entity_id: strawberry.ID | None
+
+
+@strawberry.type(name="AfostoIamLogActor")
+class AfostoIamLogActor:
+    """An inline object."""
+
+    entity_type: str | None
+    entity_id: str | None
+
+
 @strawberry.type(name="AfostoIamLog")
 class AfostoIamLog:
     """`IamLog`."""
@@ -930,24 +1029,6 @@ class AfostoIamLog:
     metadata: JSON | None
     processed_at: dt.datetime | None
     created_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoIamLogActor")
-class AfostoIamLogActor:
-    """An inline object."""
-
-    entity_type: str | None
-    entity_id: str | None
-
-
-@strawberry.type(name="AfostoIamLogResource")
-class AfostoIamLogResource:
-    """An inline object."""
-
-    trace: str | None
-    stream: str | None
-    entity_type: str | None
-    entity_id: strawberry.ID | None
 
 
 @strawberry.type(name="AfostoIamLogsFilters")
@@ -1006,30 +1087,6 @@ class AfostoIamPhoneNumber:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamPlan")
-class AfostoIamPlan:
-    """`IamPlan`."""
-
-    id: str | None
-    interval: str | None
-    type: p.IamPlanType | None
-    amount: int | None
-    tiers: list[AfostoIamTier | None] | None
-
-
-@strawberry.type(name="AfostoIamProduct")
-class AfostoIamProduct:
-    """`IamProduct`."""
-
-    id: str | None
-    code: str | None
-    name: str | None
-    description: str | None
-    unit: str | None
-    plan: AfostoIamPlan | None
-    is_add_on: bool | None
-
-
 @strawberry.type(name="AfostoIamPurgeToken")
 class AfostoIamPurgeToken:
     """`IamPurgeToken`."""
@@ -1069,14 +1126,6 @@ class AfostoIamRole:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamScope")
-class AfostoIamScope:
-    """`IamScope`."""
-
-    id: str | None
-    description: str | None
-
-
 @strawberry.type(name="AfostoIamSecret")
 class AfostoIamSecret:
     """`IamSecret`."""
@@ -1108,6 +1157,15 @@ class AfostoIamSecretRead:
     updated_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoIamSubscriptionItem")
+class AfostoIamSubscriptionItem:
+    """`IamSubscriptionItem`."""
+
+    id: str | None
+    product: AfostoIamProduct | None
+    type: p.IamPlanType | None
+
+
 @strawberry.type(name="AfostoIamSubscription")
 class AfostoIamSubscription:
     """`IamSubscription`."""
@@ -1118,15 +1176,6 @@ class AfostoIamSubscription:
     start_at: dt.datetime | None
     end_at: dt.datetime | None
     items: list[AfostoIamSubscriptionItem | None] | None
-
-
-@strawberry.type(name="AfostoIamSubscriptionItem")
-class AfostoIamSubscriptionItem:
-    """`IamSubscriptionItem`."""
-
-    id: str | None
-    product: AfostoIamProduct | None
-    type: p.IamPlanType | None
 
 
 @strawberry.type(name="AfostoIamSubtenant")
@@ -1143,16 +1192,6 @@ class AfostoIamSubtenant:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamSubtenantUser")
-class AfostoIamSubtenantUser:
-    """`IamSubtenantUser`."""
-
-    first_name: str | None
-    last_name: str | None
-    email: str | None
-    company: str | None
-
-
 @strawberry.type(name="AfostoIamSystemRole")
 class AfostoIamSystemRole:
     """`IamSystemRole`."""
@@ -1164,27 +1203,6 @@ class AfostoIamSystemRole:
     is_managed: bool | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoIamTenant")
-class AfostoIamTenant:
-    """`IamTenant`."""
-
-    id: str | None
-    name: str | None
-    is_active: bool | None
-    stripe_id: str | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoIamTier")
-class AfostoIamTier:
-    """`IamTier`."""
-
-    up_to: int | None
-    flat_amount: int | None
-    unit_amount: int | None
 
 
 @strawberry.type(name="AfostoIamTrackedRecord")
@@ -1244,25 +1262,6 @@ class AfostoIamUsageRecord:
     quantity: int | None
 
 
-@strawberry.type(name="AfostoIamUser")
-class AfostoIamUser:
-    """`IamUser`."""
-
-    id: str | None
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-    is_verified: bool | None
-    is_pending_invite: bool | None
-    is_primary: bool | None
-    is_deleted: bool | None
-    tenant_id: str | None
-    roles: list[str | None] | None
-    deleted_at: dt.datetime | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-
 @strawberry.type(name="AfostoIamUserTokenResponse")
 class AfostoIamUserTokenResponse:
     """`IamUserTokenResponse`."""
@@ -1278,6 +1277,24 @@ class AfostoIamVerifyTwoFactorSecret:
     is_verified: bool | None
 
 
+@strawberry.type(name="AfostoIntAuthor")
+class AfostoIntAuthor:
+    """`IntAuthor`."""
+
+    name: str | None
+    description: str | None
+    url: str | None
+    is_third_party: bool | None
+
+
+@strawberry.type(name="AfostoSplSettingsSchema")
+class AfostoSplSettingsSchema:
+    """`SplSettingsSchema`."""
+
+    type: str | None
+    schema: str | None
+
+
 @strawberry.type(name="AfostoIntApp")
 class AfostoIntApp:
     """`IntApp`."""
@@ -1291,16 +1308,6 @@ class AfostoIntApp:
     is_duplicate_allowed: bool | None
     authentication: AfostoSplSettingsSchema | None
     config_schema: str | None
-
-
-@strawberry.type(name="AfostoIntAuthor")
-class AfostoIntAuthor:
-    """`IntAuthor`."""
-
-    name: str | None
-    description: str | None
-    url: str | None
-    is_third_party: bool | None
 
 
 @strawberry.type(name="AfostoIntInstallResult")
@@ -1355,6 +1362,119 @@ class AfostoLcsCountry:
     amount: int | None
 
 
+@strawberry.type(name="AfostoLcsShipmentAddressingCarrier")
+class AfostoLcsShipmentAddressingCarrier:
+    """`LcsShipmentAddressingCarrier`."""
+
+    is_carrier_location: bool | None
+    carrier_location_reference: str | None
+
+
+@strawberry.type(name="AfostoLcsShipmentAddressing")
+class AfostoLcsShipmentAddressing:
+    """`LcsShipmentAddressing`."""
+
+    entity_type: p.LcsShipmentAddressingEntityType | None
+    entity_id: str | None
+    carrier: AfostoLcsShipmentAddressingCarrier | None
+
+
+@strawberry.type(name="AfostoLcsListedShipmentAddressing")
+class AfostoLcsListedShipmentAddressing:
+    """`LcsListedShipmentAddressing`."""
+
+    to: AfostoLcsShipmentAddressing | None
+    from_: AfostoLcsShipmentAddressing | None = strawberry.field(name="from")
+
+
+@strawberry.type(name="AfostoLcsServiceOptionConfiguration")
+class AfostoLcsServiceOptionConfiguration:
+    """`LcsServiceOptionConfiguration`."""
+
+    key: str | None
+    value: str | None
+
+
+@strawberry.type(name="AfostoLcsServiceOption")
+class AfostoLcsServiceOption:
+    """`LcsServiceOption`."""
+
+    option: str | None
+    configuration: list[AfostoLcsServiceOptionConfiguration | None] | None
+
+
+@strawberry.type(name="AfostoLcsShipmentItem")
+class AfostoLcsShipmentItem:
+    """`LcsShipmentItem`."""
+
+    id: str | None
+    reference: str | None
+    sku: str | None
+    position: str | None
+    order_item_id: strawberry.ID | None
+    claim_item_id: strawberry.ID | None
+    description: str | None
+    is_listed: bool | None
+    is_handled: bool | None
+    is_boxed: bool | None
+    is_in_transit: bool | None
+    is_finished: bool | None
+    is_missing: bool | None
+    hs_code: str | None
+    service: list[AfostoLcsServiceOption | None] | None
+
+
+@strawberry.type(name="AfostoLcsShipmentItemCorrection")
+class AfostoLcsShipmentItemCorrection:
+    """`LcsShipmentItemCorrection`."""
+
+    sku: str | None
+    quantity: int | None
+    description: str | None
+    position: str | None
+
+
+@strawberry.type(name="AfostoLcsParcelLabel")
+class AfostoLcsParcelLabel:
+    """`LcsParcelLabel`."""
+
+    file_id: str | None
+    reference: str | None
+    label_text: str | None
+    requested_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoLcsParcelItem")
+class AfostoLcsParcelItem:
+    """`LcsParcelItem`."""
+
+    id: strawberry.ID | None
+    sku: str | None
+    quantity: int | None
+    description: str | None
+
+
+@strawberry.type(name="AfostoLcsCreateShipmentParcel")
+class AfostoLcsCreateShipmentParcel:
+    """An inline object."""
+
+    id: str | None
+    number: str | None
+    weight: int | None
+    length: int | None
+    width: int | None
+    height: int | None
+    tracking_code: str | None
+    tracking_url: str | None
+    position: str | None
+    label: AfostoLcsParcelLabel | None
+    shipment_id: strawberry.ID | None
+    count: int | None
+    items: list[AfostoLcsParcelItem | None] | None
+    is_in_transit: bool | None
+    is_delivered: bool | None
+
+
 @strawberry.type(name="AfostoLcsCreateShipment")
 class AfostoLcsCreateShipment:
     """An inline object."""
@@ -1389,25 +1509,15 @@ class AfostoLcsCreateShipment:
     parcels: list[AfostoLcsCreateShipmentParcel | None] | None
 
 
-@strawberry.type(name="AfostoLcsCreateShipmentParcel")
-class AfostoLcsCreateShipmentParcel:
+@strawberry.type(name="AfostoLcsDPDServicePointOpeningHour")
+class AfostoLcsDPDServicePointOpeningHour:
     """An inline object."""
 
-    id: str | None
-    number: str | None
-    weight: int | None
-    length: int | None
-    width: int | None
-    height: int | None
-    tracking_code: str | None
-    tracking_url: str | None
-    position: str | None
-    label: AfostoLcsParcelLabel | None
-    shipment_id: strawberry.ID | None
-    count: int | None
-    items: list[AfostoLcsParcelItem | None] | None
-    is_in_transit: bool | None
-    is_delivered: bool | None
+    weekday: str | None
+    open_morning: str | None
+    close_morning: str | None
+    close_afternoon: str | None
+    open_afternoon: str | None
 
 
 @strawberry.type(name="AfostoLcsDPDServicePoint")
@@ -1440,17 +1550,6 @@ class AfostoLcsDPDServicePoint:
     services: list[JSON | None] | None
 
 
-@strawberry.type(name="AfostoLcsDPDServicePointOpeningHour")
-class AfostoLcsDPDServicePointOpeningHour:
-    """An inline object."""
-
-    weekday: str | None
-    open_morning: str | None
-    close_morning: str | None
-    close_afternoon: str | None
-    open_afternoon: str | None
-
-
 @strawberry.type(name="AfostoLcsDPDServicePointResponse")
 class AfostoLcsDPDServicePointResponse:
     """`LcsDPDServicePointResponse`."""
@@ -1471,26 +1570,12 @@ class AfostoLcsFulfilmentLocation:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsGroupedShipmentItem")
-class AfostoLcsGroupedShipmentItem:
-    """`LcsGroupedShipmentItem`."""
+@strawberry.type(name="AfostoLcsShipmentItemModelReferences")
+class AfostoLcsShipmentItemModelReferences:
+    """`LcsShipmentItemModelReferences`."""
 
-    ids: list[str | None] | None
-    sku: str | None
-    quantity: int | None
-    hs_code: str | None
-    description: str | None
-    references: list[AfostoLcsShipmentItemModelReferences | None] | None
-    lists: list[AfostoLcsGroupedShipmentItemLists | None] | None
-    parcels: list[AfostoLcsGroupedShipmentItemLists | None] | None
-    positions: list[AfostoLcsGroupedShipmentItemPositions | None] | None
-    handled_ids: list[strawberry.ID | None] | None
-    boxed_ids: list[strawberry.ID | None] | None
-    listed_ids: list[strawberry.ID | None] | None
-    finished_ids: list[strawberry.ID | None] | None
-    missing_ids: list[strawberry.ID | None] | None
-    shipment_id: strawberry.ID | None
-    totals: AfostoLcsGroupedShipmentItemTotals | None
+    order_item_id: strawberry.ID | None
+    claim_item_id: strawberry.ID | None
 
 
 @strawberry.type(name="AfostoLcsGroupedShipmentItemLists")
@@ -1520,6 +1605,51 @@ class AfostoLcsGroupedShipmentItemTotals:
     listed: int | None
 
 
+@strawberry.type(name="AfostoLcsGroupedShipmentItem")
+class AfostoLcsGroupedShipmentItem:
+    """`LcsGroupedShipmentItem`."""
+
+    ids: list[str | None] | None
+    sku: str | None
+    quantity: int | None
+    hs_code: str | None
+    description: str | None
+    references: list[AfostoLcsShipmentItemModelReferences | None] | None
+    lists: list[AfostoLcsGroupedShipmentItemLists | None] | None
+    parcels: list[AfostoLcsGroupedShipmentItemLists | None] | None
+    positions: list[AfostoLcsGroupedShipmentItemPositions | None] | None
+    handled_ids: list[strawberry.ID | None] | None
+    boxed_ids: list[strawberry.ID | None] | None
+    listed_ids: list[strawberry.ID | None] | None
+    finished_ids: list[strawberry.ID | None] | None
+    missing_ids: list[strawberry.ID | None] | None
+    shipment_id: strawberry.ID | None
+    totals: AfostoLcsGroupedShipmentItemTotals | None
+
+
+@strawberry.type(name="AfostoLcsHandlingListItem")
+class AfostoLcsHandlingListItem:
+    """`LcsHandlingListItem`."""
+
+    ids: list[str | None] | None
+    handled_ids: list[str | None] | None
+    shipment_id: str | None
+    sku: str | None
+    description: str | None
+    position: str | None
+    quantity: int | None
+    sorting_label: str | None
+    rank: int | None
+
+
+@strawberry.type(name="AfostoLcsHandlingListSortingLabels")
+class AfostoLcsHandlingListSortingLabels:
+    """`LcsHandlingListSortingLabels`."""
+
+    shipment_id: strawberry.ID | None
+    label: str | None
+
+
 @strawberry.type(name="AfostoLcsHandlingList")
 class AfostoLcsHandlingList:
     """`LcsHandlingList`."""
@@ -1543,21 +1673,6 @@ class AfostoLcsHandlingList:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsHandlingListItem")
-class AfostoLcsHandlingListItem:
-    """`LcsHandlingListItem`."""
-
-    ids: list[str | None] | None
-    handled_ids: list[str | None] | None
-    shipment_id: str | None
-    sku: str | None
-    description: str | None
-    position: str | None
-    quantity: int | None
-    sorting_label: str | None
-    rank: int | None
-
-
 @strawberry.type(name="AfostoLcsHandlingListResponse")
 class AfostoLcsHandlingListResponse:
     """`LcsHandlingListResponse`."""
@@ -1576,14 +1691,6 @@ class AfostoLcsHandlingListResponse:
     due_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoLcsHandlingListSortingLabels")
-class AfostoLcsHandlingListSortingLabels:
-    """`LcsHandlingListSortingLabels`."""
-
-    shipment_id: strawberry.ID | None
-    label: str | None
 
 
 @strawberry.type(name="AfostoLcsHandlingModelShipments")
@@ -1646,12 +1753,13 @@ class AfostoLcsListedShipment:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsListedShipmentAddressing")
-class AfostoLcsListedShipmentAddressing:
-    """`LcsListedShipmentAddressing`."""
+@strawberry.type(name="AfostoLcsLocationSku")
+class AfostoLcsLocationSku:
+    """`LcsLocationSku`."""
 
-    to: AfostoLcsShipmentAddressing | None
-    from_: AfostoLcsShipmentAddressing | None = strawberry.field(name="from")
+    sku: str | None
+    position: str | None
+    created_at: dt.datetime | None
 
 
 @strawberry.type(name="AfostoLcsLocationPosition")
@@ -1661,15 +1769,6 @@ class AfostoLcsLocationPosition:
     code: str | None
     sorting: int | None
     skus: list[AfostoLcsLocationSku | None] | None
-    created_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoLcsLocationSku")
-class AfostoLcsLocationSku:
-    """`LcsLocationSku`."""
-
-    sku: str | None
-    position: str | None
     created_at: dt.datetime | None
 
 
@@ -1725,24 +1824,20 @@ class AfostoLcsParcel:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsParcelItem")
-class AfostoLcsParcelItem:
-    """`LcsParcelItem`."""
+@strawberry.type(name="AfostoLcsPointOpeningsWindows")
+class AfostoLcsPointOpeningsWindows:
+    """`LcsPointOpeningsWindows`."""
 
-    id: strawberry.ID | None
-    sku: str | None
-    quantity: int | None
-    description: str | None
+    start: str | None
+    end: str | None
 
 
-@strawberry.type(name="AfostoLcsParcelLabel")
-class AfostoLcsParcelLabel:
-    """`LcsParcelLabel`."""
+@strawberry.type(name="AfostoLcsPointOpenings")
+class AfostoLcsPointOpenings:
+    """`LcsPointOpenings`."""
 
-    file_id: str | None
-    reference: str | None
-    label_text: str | None
-    requested_at: dt.datetime | None
+    weekday: float | None
+    windows: list[AfostoLcsPointOpeningsWindows | None] | None
 
 
 @strawberry.type(name="AfostoLcsPoint")
@@ -1766,100 +1861,41 @@ class AfostoLcsPointByCarrier:
     point: AfostoLcsPoint | None
 
 
-@strawberry.type(name="AfostoLcsPointOpenings")
-class AfostoLcsPointOpenings:
-    """`LcsPointOpenings`."""
-
-    weekday: float | None
-    windows: list[AfostoLcsPointOpeningsWindows | None] | None
-
-
-@strawberry.type(name="AfostoLcsPointOpeningsWindows")
-class AfostoLcsPointOpeningsWindows:
-    """`LcsPointOpeningsWindows`."""
-
-    start: str | None
-    end: str | None
-
-
-@strawberry.type(name="AfostoLcsServiceOption")
-class AfostoLcsServiceOption:
-    """`LcsServiceOption`."""
-
-    option: str | None
-    configuration: list[AfostoLcsServiceOptionConfiguration | None] | None
-
-
-@strawberry.type(name="AfostoLcsServiceOptionConfiguration")
-class AfostoLcsServiceOptionConfiguration:
-    """`LcsServiceOptionConfiguration`."""
-
-    key: str | None
-    value: str | None
-
-
-@strawberry.type(name="AfostoLcsShipmentAddressing")
-class AfostoLcsShipmentAddressing:
-    """`LcsShipmentAddressing`."""
-
-    entity_type: p.LcsShipmentAddressingEntityType | None
-    entity_id: str | None
-    carrier: AfostoLcsShipmentAddressingCarrier | None
-
-
-@strawberry.type(name="AfostoLcsShipmentAddressingCarrier")
-class AfostoLcsShipmentAddressingCarrier:
-    """`LcsShipmentAddressingCarrier`."""
-
-    is_carrier_location: bool | None
-    carrier_location_reference: str | None
-
-
-@strawberry.type(name="AfostoLcsShipmentItem")
-class AfostoLcsShipmentItem:
-    """`LcsShipmentItem`."""
-
-    id: str | None
-    reference: str | None
-    sku: str | None
-    position: str | None
-    order_item_id: strawberry.ID | None
-    claim_item_id: strawberry.ID | None
-    description: str | None
-    is_listed: bool | None
-    is_handled: bool | None
-    is_boxed: bool | None
-    is_in_transit: bool | None
-    is_finished: bool | None
-    is_missing: bool | None
-    hs_code: str | None
-    service: list[AfostoLcsServiceOption | None] | None
-
-
-@strawberry.type(name="AfostoLcsShipmentItemCorrection")
-class AfostoLcsShipmentItemCorrection:
-    """`LcsShipmentItemCorrection`."""
-
-    sku: str | None
-    quantity: int | None
-    description: str | None
-    position: str | None
-
-
-@strawberry.type(name="AfostoLcsShipmentItemModelReferences")
-class AfostoLcsShipmentItemModelReferences:
-    """`LcsShipmentItemModelReferences`."""
-
-    order_item_id: strawberry.ID | None
-    claim_item_id: strawberry.ID | None
-
-
 @strawberry.type(name="AfostoMesContactModel")
 class AfostoMesContactModel:
     """`MesContactModel`."""
 
     name: str | None
     email: str | None
+
+
+@strawberry.type(name="AfostoMesMessage")
+class AfostoMesMessage:
+    """`MesMessage`."""
+
+    content: str | None
+    participant_reference: str | None
+    is_private: bool | None
+    metadata: JSON | None
+    created_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoMesNotify")
+class AfostoMesNotify:
+    """`MesNotify`."""
+
+    address: str | None
+    medium: p.MesNotifyMedium | None
+
+
+@strawberry.type(name="AfostoMesParticipant")
+class AfostoMesParticipant:
+    """`MesParticipant`."""
+
+    name: str | None
+    reference: str | None
+    is_machine: bool | None
+    notifications: list[AfostoMesNotify | None] | None
 
 
 @strawberry.type(name="AfostoMesConversation")
@@ -1901,6 +1937,13 @@ class AfostoMesDomain:
     updated_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoMesInboxSettings")
+class AfostoMesInboxSettings:
+    """`MesInboxSettings`."""
+
+    recaptcha_integration_id: strawberry.ID | None
+
+
 @strawberry.type(name="AfostoMesInbox")
 class AfostoMesInbox:
     """`MesInbox`."""
@@ -1914,13 +1957,6 @@ class AfostoMesInbox:
     settings: AfostoMesInboxSettings | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoMesInboxSettings")
-class AfostoMesInboxSettings:
-    """`MesInboxSettings`."""
-
-    recaptcha_integration_id: strawberry.ID | None
 
 
 @strawberry.type(name="AfostoMesMail")
@@ -1945,35 +1981,6 @@ class AfostoMesMail:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesMessage")
-class AfostoMesMessage:
-    """`MesMessage`."""
-
-    content: str | None
-    participant_reference: str | None
-    is_private: bool | None
-    metadata: JSON | None
-    created_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoMesNotify")
-class AfostoMesNotify:
-    """`MesNotify`."""
-
-    address: str | None
-    medium: p.MesNotifyMedium | None
-
-
-@strawberry.type(name="AfostoMesParticipant")
-class AfostoMesParticipant:
-    """`MesParticipant`."""
-
-    name: str | None
-    reference: str | None
-    is_machine: bool | None
-    notifications: list[AfostoMesNotify | None] | None
-
-
 @strawberry.type(name="AfostoMesRelay")
 class AfostoMesRelay:
     """`MesRelay`."""
@@ -1989,6 +1996,16 @@ class AfostoMesRelay:
     updated_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoMesRelayMessageSource")
+class AfostoMesRelayMessageSource:
+    """An inline object."""
+
+    ip: str | None
+    city: str | None
+    country_code: str | None
+    user_agent: str | None
+
+
 @strawberry.type(name="AfostoMesRelayMessage")
 class AfostoMesRelayMessage:
     """`MesRelayMessage`."""
@@ -2002,16 +2019,6 @@ class AfostoMesRelayMessage:
     source: AfostoMesRelayMessageSource | None
     relayed_at: dt.datetime | None
     created_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoMesRelayMessageSource")
-class AfostoMesRelayMessageSource:
-    """An inline object."""
-
-    ip: str | None
-    city: str | None
-    country_code: str | None
-    user_agent: str | None
 
 
 @strawberry.type(name="AfostoMesTask")
@@ -2193,6 +2200,14 @@ class AfostoOdrAuthorizationResponse:
     forward_uri: str | None
 
 
+@strawberry.type(name="AfostoOdrKey")
+class AfostoOdrKey:
+    """`OdrKey`."""
+
+    entity_id: strawberry.ID | None
+    entity_type: str | None
+
+
 @strawberry.type(name="AfostoOdrBalance")
 class AfostoOdrBalance:
     """`OdrBalance`."""
@@ -2203,6 +2218,124 @@ class AfostoOdrBalance:
     currency: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoOdrCalculationAdjustmentResult")
+class AfostoOdrCalculationAdjustmentResult:
+    """`OdrCalculationAdjustmentResult`."""
+
+    is_applied_rule: bool | None
+    rule_id: str | None
+    output: int | None
+
+
+@strawberry.type(name="AfostoOdrCalculationAdjustment")
+class AfostoOdrCalculationAdjustment:
+    """`OdrCalculationAdjustment`."""
+
+    reference: str | None
+    description: str | None
+    amount: float | None
+    is_percentage: bool | None
+    is_discount: bool | None
+    result: AfostoOdrCalculationAdjustmentResult | None
+
+
+@strawberry.type(name="AfostoOdrCalculationOrderItem")
+class AfostoOdrCalculationOrderItem:
+    """`OdrCalculationOrderItem`."""
+
+    id: str | None
+    is_invoiced: bool | None
+    invoice_id: str | None
+
+
+@strawberry.type(name="AfostoOdrCalculationItem")
+class AfostoOdrCalculationItem:
+    """`OdrCalculationItem`."""
+
+    id: str | None
+    reference: str | None
+    sku: str | None
+    description: str | None
+    type: p.OdrProjectionItemType | None
+    amount: int | None
+    is_discounted: bool | None
+    quantity: int | None
+    subtotal: int | None
+    adjustments: list[AfostoOdrCalculationAdjustment | None] | None
+    vat_percentage: int | None
+    total: int | None
+    total_revenue: int | None
+    order_items: list[AfostoOdrCalculationOrderItem | None] | None
+
+
+@strawberry.type(name="AfostoOdrServiceAdjustmentResult")
+class AfostoOdrServiceAdjustmentResult:
+    """`OdrServiceAdjustmentResult`."""
+
+    is_applied_rule: bool | None
+    rule_id: strawberry.ID | None
+    output: int | None
+
+
+@strawberry.type(name="AfostoOdrServiceAdjustment")
+class AfostoOdrServiceAdjustment:
+    """`OdrServiceAdjustment`."""
+
+    reference: str | None
+    description: str | None
+    amount: float | None
+    is_percentage: bool | None
+    is_discount: bool | None
+    result: AfostoOdrServiceAdjustmentResult | None
+
+
+@strawberry.type(name="AfostoOdrServiceItem")
+class AfostoOdrServiceItem:
+    """`OdrServiceItem`."""
+
+    description: str | None
+    type: p.OdrProjectionItemType | None
+    amount: float | None
+    is_percentage: bool | None
+    quantity: int | None
+    subtotal: int | None
+    adjustments: list[AfostoOdrServiceAdjustment | None] | None
+    vat_percentage: int | None
+    total: int | None
+
+
+@strawberry.type(name="AfostoOdrVatResult")
+class AfostoOdrVatResult:
+    """`OdrVatResult`."""
+
+    rate: int | None
+    amount: int | None
+
+
+@strawberry.type(name="AfostoOdrContactContact")
+class AfostoOdrContactContact:
+    """`OdrContactContact`."""
+
+    email: str | None
+    vat_number: str | None
+    coc_number: str | None
+    organisation_id: str | None
+    organisation_version: str | None
+    address_id: str | None
+    phone_number_id: str | None
+    id: str | None
+    version: str | None
+
+
+@strawberry.type(name="AfostoOdrContact")
+class AfostoOdrContact:
+    """`OdrContact`."""
+
+    tags: list[str | None] | None
+    vat_country_code: str | None
+    contact: AfostoOdrContactContact | None
 
 
 @strawberry.type(name="AfostoOdrCalculation")
@@ -2237,45 +2370,13 @@ class AfostoOdrCalculation:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrCalculationAdjustment")
-class AfostoOdrCalculationAdjustment:
-    """`OdrCalculationAdjustment`."""
-
-    reference: str | None
-    description: str | None
-    amount: float | None
-    is_percentage: bool | None
-    is_discount: bool | None
-    result: AfostoOdrCalculationAdjustmentResult | None
-
-
-@strawberry.type(name="AfostoOdrCalculationAdjustmentResult")
-class AfostoOdrCalculationAdjustmentResult:
-    """`OdrCalculationAdjustmentResult`."""
-
-    is_applied_rule: bool | None
-    rule_id: str | None
-    output: int | None
-
-
-@strawberry.type(name="AfostoOdrCalculationItem")
-class AfostoOdrCalculationItem:
-    """`OdrCalculationItem`."""
+@strawberry.type(name="AfostoOdrCalculationStackItem")
+class AfostoOdrCalculationStackItem:
+    """`OdrCalculationStackItem`."""
 
     id: str | None
-    reference: str | None
-    sku: str | None
-    description: str | None
-    type: p.OdrProjectionItemType | None
-    amount: int | None
-    is_discounted: bool | None
-    quantity: int | None
-    subtotal: int | None
-    adjustments: list[AfostoOdrCalculationAdjustment | None] | None
-    vat_percentage: int | None
-    total: int | None
-    total_revenue: int | None
-    order_items: list[AfostoOdrCalculationOrderItem | None] | None
+    is_invoiced: bool | None
+    invoice_id: strawberry.ID | None
 
 
 @strawberry.type(name="AfostoOdrCalculationItems")
@@ -2297,24 +2398,6 @@ class AfostoOdrCalculationItems:
     order_items: list[AfostoOdrCalculationStackItem | None] | None
 
 
-@strawberry.type(name="AfostoOdrCalculationOrderItem")
-class AfostoOdrCalculationOrderItem:
-    """`OdrCalculationOrderItem`."""
-
-    id: str | None
-    is_invoiced: bool | None
-    invoice_id: str | None
-
-
-@strawberry.type(name="AfostoOdrCalculationStackItem")
-class AfostoOdrCalculationStackItem:
-    """`OdrCalculationStackItem`."""
-
-    id: str | None
-    is_invoiced: bool | None
-    invoice_id: strawberry.ID | None
-
-
 @strawberry.type(name="AfostoOdrCancelState")
 class AfostoOdrCancelState:
     """`OdrCancelState`."""
@@ -2330,6 +2413,23 @@ class AfostoOdrCombinedAddressSet:
     contact: AfostoOdrAddressSet | None
     organisation: AfostoOdrAddressSet | None
     session: AfostoOdrAddressSet | None
+
+
+@strawberry.type(name="AfostoOdrPhonenumber")
+class AfostoOdrPhonenumber:
+    """`OdrPhonenumber`."""
+
+    id: strawberry.ID | None
+    country_code: str | None
+    number: str | None
+
+
+@strawberry.type(name="AfostoOdrPhonenumberSet")
+class AfostoOdrPhonenumberSet:
+    """`OdrPhonenumberSet`."""
+
+    primary: AfostoOdrPhonenumber | None
+    secondary: list[AfostoOdrPhonenumber | None] | None
 
 
 @strawberry.type(name="AfostoOdrCombinedPhoneNumberSet")
@@ -2348,28 +2448,20 @@ class AfostoOdrConstraintOptionsResponse:
     amount: list[str | None] | None
 
 
-@strawberry.type(name="AfostoOdrContact")
-class AfostoOdrContact:
-    """`OdrContact`."""
+@strawberry.type(name="AfostoOdrCouponUsage")
+class AfostoOdrCouponUsage:
+    """`OdrCouponUsage`."""
 
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: AfostoOdrContactContact | None
+    is_unlimited: bool | None
+    remaining: int | None
 
 
-@strawberry.type(name="AfostoOdrContactContact")
-class AfostoOdrContactContact:
-    """`OdrContactContact`."""
+@strawberry.type(name="AfostoOdrCouponClaim")
+class AfostoOdrCouponClaim:
+    """`OdrCouponClaim`."""
 
-    email: str | None
-    vat_number: str | None
-    coc_number: str | None
-    organisation_id: str | None
-    organisation_version: str | None
-    address_id: str | None
-    phone_number_id: str | None
-    id: str | None
-    version: str | None
+    order_id: strawberry.ID | None
+    is_confirmed: bool | None
 
 
 @strawberry.type(name="AfostoOdrCoupon")
@@ -2384,15 +2476,12 @@ class AfostoOdrCoupon:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrCouponCategory")
-class AfostoOdrCouponCategory:
-    """`OdrCouponCategory`."""
+@strawberry.type(name="AfostoOdrCouponCategoryDefaultsUsage")
+class AfostoOdrCouponCategoryDefaultsUsage:
+    """`OdrCouponCategoryDefaultsUsage`."""
 
-    id: strawberry.ID | None
-    name: str | None
-    defaults: AfostoOdrCouponCategoryDefaults | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
+    is_unlimited: bool | None
+    limit: int | None
 
 
 @strawberry.type(name="AfostoOdrCouponCategoryDefaults")
@@ -2403,28 +2492,15 @@ class AfostoOdrCouponCategoryDefaults:
     usage: AfostoOdrCouponCategoryDefaultsUsage | None
 
 
-@strawberry.type(name="AfostoOdrCouponCategoryDefaultsUsage")
-class AfostoOdrCouponCategoryDefaultsUsage:
-    """`OdrCouponCategoryDefaultsUsage`."""
+@strawberry.type(name="AfostoOdrCouponCategory")
+class AfostoOdrCouponCategory:
+    """`OdrCouponCategory`."""
 
-    is_unlimited: bool | None
-    limit: int | None
-
-
-@strawberry.type(name="AfostoOdrCouponClaim")
-class AfostoOdrCouponClaim:
-    """`OdrCouponClaim`."""
-
-    order_id: strawberry.ID | None
-    is_confirmed: bool | None
-
-
-@strawberry.type(name="AfostoOdrCouponUsage")
-class AfostoOdrCouponUsage:
-    """`OdrCouponUsage`."""
-
-    is_unlimited: bool | None
-    remaining: int | None
+    id: strawberry.ID | None
+    name: str | None
+    defaults: AfostoOdrCouponCategoryDefaults | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
 
 
 @strawberry.type(name="AfostoOdrFilter")
@@ -2441,6 +2517,26 @@ class AfostoOdrFilterSet:
 
     sku: str | None
     filters: JSON | None
+
+
+@strawberry.type(name="AfostoOdrVatRegistration")
+class AfostoOdrVatRegistration:
+    """`OdrVatRegistration`."""
+
+    country_code: str | None
+    number: str | None
+    is_valid: bool | None
+    is_pending: bool | None
+
+
+@strawberry.type(name="AfostoOdrOrganisation")
+class AfostoOdrOrganisation:
+    """`OdrOrganisation`."""
+
+    id: strawberry.ID | None
+    name: str | None
+    coc_number: str | None
+    registrations: list[AfostoOdrVatRegistration | None] | None
 
 
 @strawberry.type(name="AfostoOdrGetSessionOrganisationOptionsResponse")
@@ -2469,6 +2565,48 @@ class AfostoOdrGetSessionShippingMethodResponse:
     price: float | None
 
 
+@strawberry.type(name="AfostoOdrGroupReferencesOrderWarehouse")
+class AfostoOdrGroupReferencesOrderWarehouse:
+    """`OdrGroupReferencesOrderWarehouse`."""
+
+    claim_id: strawberry.ID | None
+    delivery_route_id: strawberry.ID | None
+    collect_route_id: strawberry.ID | None
+    is_reservation: bool | None
+    address_id: str | None
+    transfer_id: strawberry.ID | None
+
+
+@strawberry.type(name="AfostoOdrGroupReferencesOrderShipment")
+class AfostoOdrGroupReferencesOrderShipment:
+    """`OdrGroupReferencesOrderShipment`."""
+
+    id: strawberry.ID | None
+    is_inbound: bool | None
+    is_missing: bool | None
+
+
+@strawberry.type(name="AfostoOdrGroupReferencesOrder")
+class AfostoOdrGroupReferencesOrder:
+    """`OdrGroupReferencesOrder`."""
+
+    id: strawberry.ID | None
+    is_inbound: bool | None
+    is_backordered: bool | None
+    is_unavailable: bool | None
+    warehouse: AfostoOdrGroupReferencesOrderWarehouse | None
+    shipments: list[AfostoOdrGroupReferencesOrderShipment | None] | None
+
+
+@strawberry.type(name="AfostoOdrGroupReferences")
+class AfostoOdrGroupReferences:
+    """`OdrGroupReferences`."""
+
+    orders: list[AfostoOdrGroupReferencesOrder | None] | None
+    backorders: list[strawberry.ID | None] | None
+    target: str | None
+
+
 @strawberry.type(name="AfostoOdrGroup")
 class AfostoOdrGroup:
     """`OdrGroup`."""
@@ -2480,6 +2618,36 @@ class AfostoOdrGroup:
     ids: list[strawberry.ID | None] | None
     references: AfostoOdrGroupReferences | None
     filters: list[AfostoOdrFilter | None] | None
+
+
+@strawberry.type(name="AfostoOdrGroupRouteReferencesOrderWarehouse")
+class AfostoOdrGroupRouteReferencesOrderWarehouse:
+    """`OdrGroupRouteReferencesOrderWarehouse`."""
+
+    claim_id: strawberry.ID | None
+    route_id: strawberry.ID | None
+    is_reservation: bool | None
+    transfer_id: strawberry.ID | None
+
+
+@strawberry.type(name="AfostoOdrGroupRouteReferencesOrder")
+class AfostoOdrGroupRouteReferencesOrder:
+    """`OdrGroupRouteReferencesOrder`."""
+
+    id: strawberry.ID | None
+    is_inbound: bool | None
+    is_backordered: bool | None
+    is_unavailable: bool | None
+    warehouse: AfostoOdrGroupRouteReferencesOrderWarehouse | None
+    shipments: list[AfostoOdrGroupReferencesOrderShipment | None] | None
+
+
+@strawberry.type(name="AfostoOdrGroupRouteReferences")
+class AfostoOdrGroupRouteReferences:
+    """`OdrGroupRouteReferences`."""
+
+    orders: list[AfostoOdrGroupRouteReferencesOrder | None] | None
+    backorders: list[strawberry.ID | None] | None
 
 
 @strawberry.type(name="AfostoOdrGroupAttach")
@@ -2498,46 +2666,21 @@ class AfostoOdrGroupAttach:
     available: float | None
 
 
-@strawberry.type(name="AfostoOdrGroupReferences")
-class AfostoOdrGroupReferences:
-    """`OdrGroupReferences`."""
-
-    orders: list[AfostoOdrGroupReferencesOrder | None] | None
-    backorders: list[strawberry.ID | None] | None
-    target: str | None
-
-
-@strawberry.type(name="AfostoOdrGroupReferencesOrder")
-class AfostoOdrGroupReferencesOrder:
-    """`OdrGroupReferencesOrder`."""
+@strawberry.type(name="AfostoOdrGroupRouteDeliveryRoute")
+class AfostoOdrGroupRouteDeliveryRoute:
+    """`OdrGroupRouteDeliveryRoute`."""
 
     id: strawberry.ID | None
-    is_inbound: bool | None
-    is_backordered: bool | None
-    is_unavailable: bool | None
-    warehouse: AfostoOdrGroupReferencesOrderWarehouse | None
-    shipments: list[AfostoOdrGroupReferencesOrderShipment | None] | None
+    name: str | None
 
 
-@strawberry.type(name="AfostoOdrGroupReferencesOrderShipment")
-class AfostoOdrGroupReferencesOrderShipment:
-    """`OdrGroupReferencesOrderShipment`."""
+@strawberry.type(name="AfostoOdrGroupRouteCollectRoute")
+class AfostoOdrGroupRouteCollectRoute:
+    """`OdrGroupRouteCollectRoute`."""
 
     id: strawberry.ID | None
-    is_inbound: bool | None
-    is_missing: bool | None
-
-
-@strawberry.type(name="AfostoOdrGroupReferencesOrderWarehouse")
-class AfostoOdrGroupReferencesOrderWarehouse:
-    """`OdrGroupReferencesOrderWarehouse`."""
-
-    claim_id: strawberry.ID | None
-    delivery_route_id: strawberry.ID | None
-    collect_route_id: strawberry.ID | None
-    is_reservation: bool | None
-    address_id: str | None
-    transfer_id: strawberry.ID | None
+    name: str | None
+    delivery_routes: list[str | None] | None
 
 
 @strawberry.type(name="AfostoOdrGroupRoute")
@@ -2556,58 +2699,82 @@ class AfostoOdrGroupRoute:
     collect_routes: list[AfostoOdrGroupRouteCollectRoute | None] | None
 
 
-@strawberry.type(name="AfostoOdrGroupRouteCollectRoute")
-class AfostoOdrGroupRouteCollectRoute:
-    """`OdrGroupRouteCollectRoute`."""
-
-    id: strawberry.ID | None
-    name: str | None
-    delivery_routes: list[str | None] | None
-
-
-@strawberry.type(name="AfostoOdrGroupRouteDeliveryRoute")
-class AfostoOdrGroupRouteDeliveryRoute:
-    """`OdrGroupRouteDeliveryRoute`."""
-
-    id: strawberry.ID | None
-    name: str | None
-
-
-@strawberry.type(name="AfostoOdrGroupRouteReferences")
-class AfostoOdrGroupRouteReferences:
-    """`OdrGroupRouteReferences`."""
-
-    orders: list[AfostoOdrGroupRouteReferencesOrder | None] | None
-    backorders: list[strawberry.ID | None] | None
-
-
-@strawberry.type(name="AfostoOdrGroupRouteReferencesOrder")
-class AfostoOdrGroupRouteReferencesOrder:
-    """`OdrGroupRouteReferencesOrder`."""
-
-    id: strawberry.ID | None
-    is_inbound: bool | None
-    is_backordered: bool | None
-    is_unavailable: bool | None
-    warehouse: AfostoOdrGroupRouteReferencesOrderWarehouse | None
-    shipments: list[AfostoOdrGroupReferencesOrderShipment | None] | None
-
-
-@strawberry.type(name="AfostoOdrGroupRouteReferencesOrderWarehouse")
-class AfostoOdrGroupRouteReferencesOrderWarehouse:
-    """`OdrGroupRouteReferencesOrderWarehouse`."""
-
-    claim_id: strawberry.ID | None
-    route_id: strawberry.ID | None
-    is_reservation: bool | None
-    transfer_id: strawberry.ID | None
-
-
 @strawberry.type(name="AfostoOdrIdentityExistsRequest")
 class AfostoOdrIdentityExistsRequest:
     """`OdrIdentityExistsRequest`."""
 
     email: str | None
+
+
+@strawberry.type(name="AfostoOdrInvoiceAdjustmentResponseResult")
+class AfostoOdrInvoiceAdjustmentResponseResult:
+    """`OdrInvoiceAdjustmentResponseResult`."""
+
+    output: int | None
+
+
+@strawberry.type(name="AfostoOdrInvoiceAdjustmentResponse")
+class AfostoOdrInvoiceAdjustmentResponse:
+    """`OdrInvoiceAdjustmentResponse`."""
+
+    reference: str | None
+    description: str | None
+    amount: float | None
+    is_percentage: bool | None
+    is_discount: bool | None
+    result: AfostoOdrInvoiceAdjustmentResponseResult | None
+
+
+@strawberry.type(name="AfostoOdrInvoiceItem")
+class AfostoOdrInvoiceItem:
+    """`OdrInvoiceItem`."""
+
+    id: strawberry.ID | None
+    sku: str | None
+    description: str | None
+    type: p.OdrInvoiceItemType | None
+    amount: int | None
+    is_discounted: bool | None
+    quantity: int | None
+    subtotal: int | None
+    adjustments: list[AfostoOdrInvoiceAdjustmentResponse | None] | None
+    vat_percentage: int | None
+    total: int | None
+    total_revenue: int | None
+    order_items: list[AfostoOdrCalculationOrderItem | None] | None
+
+
+@strawberry.type(name="AfostoOdrInvoiceSettingsBillingVat")
+class AfostoOdrInvoiceSettingsBillingVat:
+    """`OdrInvoiceSettingsBillingVat`."""
+
+    is_shift_disabled: bool | None
+    is_shift_required: bool | None
+
+
+@strawberry.type(name="AfostoOdrInvoiceSettingsBilling")
+class AfostoOdrInvoiceSettingsBilling:
+    """`OdrInvoiceSettingsBilling`."""
+
+    method_code: str | None
+    issuer_code: str | None
+    provider_code: str | None
+    vat: AfostoOdrInvoiceSettingsBillingVat | None
+
+
+@strawberry.type(name="AfostoOdrInvoiceSettingsShipping")
+class AfostoOdrInvoiceSettingsShipping:
+    """`OdrInvoiceSettingsShipping`."""
+
+    method_id: str | None
+
+
+@strawberry.type(name="AfostoOdrInvoiceSettings")
+class AfostoOdrInvoiceSettings:
+    """`OdrInvoiceSettings`."""
+
+    billing: AfostoOdrInvoiceSettingsBilling | None
+    shipping: AfostoOdrInvoiceSettingsShipping | None
 
 
 @strawberry.type(name="AfostoOdrInvoice")
@@ -2644,44 +2811,6 @@ class AfostoOdrInvoice:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceAdjustmentResponse")
-class AfostoOdrInvoiceAdjustmentResponse:
-    """`OdrInvoiceAdjustmentResponse`."""
-
-    reference: str | None
-    description: str | None
-    amount: float | None
-    is_percentage: bool | None
-    is_discount: bool | None
-    result: AfostoOdrInvoiceAdjustmentResponseResult | None
-
-
-@strawberry.type(name="AfostoOdrInvoiceAdjustmentResponseResult")
-class AfostoOdrInvoiceAdjustmentResponseResult:
-    """`OdrInvoiceAdjustmentResponseResult`."""
-
-    output: int | None
-
-
-@strawberry.type(name="AfostoOdrInvoiceItem")
-class AfostoOdrInvoiceItem:
-    """`OdrInvoiceItem`."""
-
-    id: strawberry.ID | None
-    sku: str | None
-    description: str | None
-    type: p.OdrInvoiceItemType | None
-    amount: int | None
-    is_discounted: bool | None
-    quantity: int | None
-    subtotal: int | None
-    adjustments: list[AfostoOdrInvoiceAdjustmentResponse | None] | None
-    vat_percentage: int | None
-    total: int | None
-    total_revenue: int | None
-    order_items: list[AfostoOdrCalculationOrderItem | None] | None
-
-
 @strawberry.type(name="AfostoOdrInvoiceListItem")
 class AfostoOdrInvoiceListItem:
     """`OdrInvoiceListItem`."""
@@ -2711,39 +2840,6 @@ class AfostoOdrInvoiceListItem:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceSettings")
-class AfostoOdrInvoiceSettings:
-    """`OdrInvoiceSettings`."""
-
-    billing: AfostoOdrInvoiceSettingsBilling | None
-    shipping: AfostoOdrInvoiceSettingsShipping | None
-
-
-@strawberry.type(name="AfostoOdrInvoiceSettingsBilling")
-class AfostoOdrInvoiceSettingsBilling:
-    """`OdrInvoiceSettingsBilling`."""
-
-    method_code: str | None
-    issuer_code: str | None
-    provider_code: str | None
-    vat: AfostoOdrInvoiceSettingsBillingVat | None
-
-
-@strawberry.type(name="AfostoOdrInvoiceSettingsBillingVat")
-class AfostoOdrInvoiceSettingsBillingVat:
-    """`OdrInvoiceSettingsBillingVat`."""
-
-    is_shift_disabled: bool | None
-    is_shift_required: bool | None
-
-
-@strawberry.type(name="AfostoOdrInvoiceSettingsShipping")
-class AfostoOdrInvoiceSettingsShipping:
-    """`OdrInvoiceSettingsShipping`."""
-
-    method_id: str | None
-
-
 @strawberry.type(name="AfostoOdrIssuer")
 class AfostoOdrIssuer:
     """`OdrIssuer`."""
@@ -2751,14 +2847,6 @@ class AfostoOdrIssuer:
     code: str | None
     name: str | None
     metadata: JSON | None
-
-
-@strawberry.type(name="AfostoOdrKey")
-class AfostoOdrKey:
-    """`OdrKey`."""
-
-    entity_id: strawberry.ID | None
-    entity_type: str | None
 
 
 @strawberry.type(name="AfostoOdrListedCalculation")
@@ -2805,6 +2893,146 @@ class AfostoOdrMethod:
     priority: int | None
 
 
+@strawberry.type(name="AfostoOdrStepAction")
+class AfostoOdrStepAction:
+    """`OdrStepAction`."""
+
+    code: str | None
+    order: int | None
+    label: str | None
+    is_handled: bool | None
+    handled_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoOdrOrderStep")
+class AfostoOdrOrderStep:
+    """`OdrOrderStep`."""
+
+    code: str | None
+    order: int | None
+    is_reversible: bool | None
+    trigger: p.OdrOrderStepTrigger | None
+    actions: list[AfostoOdrStepAction | None] | None
+
+
+@strawberry.type(name="AfostoOdrOrderStateProgress")
+class AfostoOdrOrderStateProgress:
+    """`OdrOrderStateProgress`."""
+
+    allocation: str | None
+    fulfilment: str | None
+    billing: str | None
+
+
+@strawberry.type(name="AfostoOdrOrderState")
+class AfostoOdrOrderState:
+    """`OdrOrderState`."""
+
+    is_locked: bool | None
+    is_accepted: bool | None
+    is_confirmed: bool | None
+    is_finished: bool | None
+    is_canceled: bool | None
+    type: p.OdrOrderStateType | None
+    flow: list[AfostoOdrOrderStep | None] | None
+    progress: AfostoOdrOrderStateProgress | None
+
+
+@strawberry.type(name="AfostoOdrOrderSettingsContact")
+class AfostoOdrOrderSettingsContact:
+    """`OdrOrderSettingsContact`."""
+
+    id: strawberry.ID | None
+    version: strawberry.ID | None
+
+
+@strawberry.type(name="AfostoOdrOrderSettingsBilling")
+class AfostoOdrOrderSettingsBilling:
+    """`OdrOrderSettingsBilling`."""
+
+    address_id: strawberry.ID | None
+    method_code: str | None
+    issuer_code: str | None
+    provider_code: str | None
+
+
+@strawberry.type(name="AfostoOdrOrderSettingsShippingWindow")
+class AfostoOdrOrderSettingsShippingWindow:
+    """`OdrOrderSettingsShippingWindow`."""
+
+    from_: int | None = strawberry.field(name="from")
+    to: int | None
+    delivery_at: dt.date | None
+    code: str | None
+
+
+@strawberry.type(name="AfostoOdrOrderSettingsShipping")
+class AfostoOdrOrderSettingsShipping:
+    """`OdrOrderSettingsShipping`."""
+
+    address_id: strawberry.ID | None
+    source_address_id: strawberry.ID | None
+    method_id: strawberry.ID | None
+    spid: str | None
+    window: AfostoOdrOrderSettingsShippingWindow | None
+    is_split_allowed: bool | None
+
+
+@strawberry.type(name="AfostoOdrOrderSettings")
+class AfostoOdrOrderSettings:
+    """`OdrOrderSettings`."""
+
+    contact: AfostoOdrOrderSettingsContact | None
+    organisation: AfostoOdrOrderSettingsContact | None
+    phone_number_id: strawberry.ID | None
+    coupons: list[str | None] | None
+    due_at: dt.date | None
+    return_url: str | None
+    billing: AfostoOdrOrderSettingsBilling | None
+    shipping: AfostoOdrOrderSettingsShipping | None
+
+
+@strawberry.type(name="AfostoOdrProcessing")
+class AfostoOdrProcessing:
+    """`OdrProcessing`."""
+
+    confirm: p.OdrProcessingConfirm | None
+    allocation: p.OdrProcessingAllocation | None
+    fulfilment: p.OdrProcessingFulfilment | None
+    capture: p.OdrProcessingCapture | None
+
+
+@strawberry.type(name="AfostoOdrOrderAcceptances")
+class AfostoOdrOrderAcceptances:
+    """`OdrOrderAcceptances`."""
+
+    id: strawberry.ID | None
+    amount: int | None
+    is_prepaid: bool | None
+    is_settlement: bool | None
+    is_paid: bool | None
+    calculation_id: strawberry.ID | None
+    transaction_secret: str | None
+    created_at: dt.datetime | None
+    accepted_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoOdrOrderCalculations")
+class AfostoOdrOrderCalculations:
+    """`OdrOrderCalculations`."""
+
+    id: strawberry.ID | None
+    reference: str | None
+    currency: str | None
+    client_id: strawberry.ID | None
+    channel_id: strawberry.ID | None
+    amount: int | None
+    is_valid: bool | None
+    is_accepted: bool | None
+    is_confirmed: bool | None
+    expires_at: dt.datetime | None
+
+
 @strawberry.type(name="AfostoOdrOrder")
 class AfostoOdrOrder:
     """`OdrOrder`."""
@@ -2828,21 +3056,6 @@ class AfostoOdrOrder:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrOrderAcceptances")
-class AfostoOdrOrderAcceptances:
-    """`OdrOrderAcceptances`."""
-
-    id: strawberry.ID | None
-    amount: int | None
-    is_prepaid: bool | None
-    is_settlement: bool | None
-    is_paid: bool | None
-    calculation_id: strawberry.ID | None
-    transaction_secret: str | None
-    created_at: dt.datetime | None
-    accepted_at: dt.datetime | None
-
-
 @strawberry.type(name="AfostoOdrOrderAuthorizationResponse")
 class AfostoOdrOrderAuthorizationResponse:
     """`OdrOrderAuthorizationResponse`."""
@@ -2851,6 +3064,43 @@ class AfostoOdrOrderAuthorizationResponse:
     is_accepted: bool | None
     is_confirmed: bool | None
     transaction_secret: str | None
+
+
+@strawberry.type(name="AfostoOdrOrderCalculationSettingsShipping")
+class AfostoOdrOrderCalculationSettingsShipping:
+    """`OdrOrderCalculationSettingsShipping`."""
+
+    method_id: strawberry.ID | None
+
+
+@strawberry.type(name="AfostoOdrOrderCalculationSettings")
+class AfostoOdrOrderCalculationSettings:
+    """`OdrOrderCalculationSettings`."""
+
+    billing: AfostoOdrInvoiceSettingsBilling | None
+    shipping: AfostoOdrOrderCalculationSettingsShipping | None
+
+
+@strawberry.type(name="AfostoOdrOrderCalculationCustomerContact")
+class AfostoOdrOrderCalculationCustomerContact:
+    """An inline object."""
+
+    email: str | None
+    vat_number: str | None
+    coc_number: str | None
+    organisation_id: str | None
+    organisation_version: str | None
+    address_id: str | None
+    phone_number_id: str | None
+
+
+@strawberry.type(name="AfostoOdrOrderCalculationCustomer")
+class AfostoOdrOrderCalculationCustomer:
+    """An inline object."""
+
+    tags: list[str | None] | None
+    vat_country_code: str | None
+    contact: AfostoOdrOrderCalculationCustomerContact | None
 
 
 @strawberry.type(name="AfostoOdrOrderCalculation")
@@ -2871,78 +3121,16 @@ class AfostoOdrOrderCalculation:
     customer: AfostoOdrOrderCalculationCustomer | None
 
 
-@strawberry.type(name="AfostoOdrOrderCalculationCustomer")
-class AfostoOdrOrderCalculationCustomer:
-    """An inline object."""
+@strawberry.type(name="AfostoOdrOrderItemReferencesOrderWarehouse")
+class AfostoOdrOrderItemReferencesOrderWarehouse:
+    """`OdrOrderItemReferencesOrderWarehouse`."""
 
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: AfostoOdrOrderCalculationCustomerContact | None
-
-
-@strawberry.type(name="AfostoOdrOrderCalculationCustomerContact")
-class AfostoOdrOrderCalculationCustomerContact:
-    """An inline object."""
-
-    email: str | None
-    vat_number: str | None
-    coc_number: str | None
-    organisation_id: str | None
-    organisation_version: str | None
-    address_id: str | None
-    phone_number_id: str | None
-
-
-@strawberry.type(name="AfostoOdrOrderCalculationSettings")
-class AfostoOdrOrderCalculationSettings:
-    """`OdrOrderCalculationSettings`."""
-
-    billing: AfostoOdrInvoiceSettingsBilling | None
-    shipping: AfostoOdrOrderCalculationSettingsShipping | None
-
-
-@strawberry.type(name="AfostoOdrOrderCalculationSettingsShipping")
-class AfostoOdrOrderCalculationSettingsShipping:
-    """`OdrOrderCalculationSettingsShipping`."""
-
-    method_id: strawberry.ID | None
-
-
-@strawberry.type(name="AfostoOdrOrderCalculations")
-class AfostoOdrOrderCalculations:
-    """`OdrOrderCalculations`."""
-
-    id: strawberry.ID | None
-    reference: str | None
-    currency: str | None
-    client_id: strawberry.ID | None
-    channel_id: strawberry.ID | None
-    amount: int | None
-    is_valid: bool | None
-    is_accepted: bool | None
-    is_confirmed: bool | None
-    expires_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoOdrOrderItem")
-class AfostoOdrOrderItem:
-    """`OdrOrderItem`."""
-
-    id: str | None
-    reference: str | None
-    sku: str | None
-    description: str | None
-    order_id: strawberry.ID | None
-    references: AfostoOdrOrderItemReferences | None
-    filters: list[AfostoOdrFilter | None] | None
-
-
-@strawberry.type(name="AfostoOdrOrderItemReferences")
-class AfostoOdrOrderItemReferences:
-    """`OdrOrderItemReferences`."""
-
-    orders: list[AfostoOdrOrderItemReferencesOrder | None] | None
-    stacks: list[AfostoOdrStackReference | None] | None
+    claimed_at: dt.datetime | None
+    claim_id: strawberry.ID | None
+    claim_item_id: strawberry.ID | None
+    route_id: strawberry.ID | None
+    is_reservation: bool | None
+    transfer_id: strawberry.ID | None
 
 
 @strawberry.type(name="AfostoOdrOrderItemReferencesOrder")
@@ -2959,114 +3147,44 @@ class AfostoOdrOrderItemReferencesOrder:
     target: str | None
 
 
-@strawberry.type(name="AfostoOdrOrderItemReferencesOrderWarehouse")
-class AfostoOdrOrderItemReferencesOrderWarehouse:
-    """`OdrOrderItemReferencesOrderWarehouse`."""
-
-    claimed_at: dt.datetime | None
-    claim_id: strawberry.ID | None
-    claim_item_id: strawberry.ID | None
-    route_id: strawberry.ID | None
-    is_reservation: bool | None
-    transfer_id: strawberry.ID | None
-
-
-@strawberry.type(name="AfostoOdrOrderSettings")
-class AfostoOdrOrderSettings:
-    """`OdrOrderSettings`."""
-
-    contact: AfostoOdrOrderSettingsContact | None
-    organisation: AfostoOdrOrderSettingsContact | None
-    phone_number_id: strawberry.ID | None
-    coupons: list[str | None] | None
-    due_at: dt.date | None
-    return_url: str | None
-    billing: AfostoOdrOrderSettingsBilling | None
-    shipping: AfostoOdrOrderSettingsShipping | None
-
-
-@strawberry.type(name="AfostoOdrOrderSettingsBilling")
-class AfostoOdrOrderSettingsBilling:
-    """`OdrOrderSettingsBilling`."""
-
-    address_id: strawberry.ID | None
-    method_code: str | None
-    issuer_code: str | None
-    provider_code: str | None
-
-
-@strawberry.type(name="AfostoOdrOrderSettingsContact")
-class AfostoOdrOrderSettingsContact:
-    """`OdrOrderSettingsContact`."""
-
-    id: strawberry.ID | None
-    version: strawberry.ID | None
-
-
-@strawberry.type(name="AfostoOdrOrderSettingsShipping")
-class AfostoOdrOrderSettingsShipping:
-    """`OdrOrderSettingsShipping`."""
-
-    address_id: strawberry.ID | None
-    source_address_id: strawberry.ID | None
-    method_id: strawberry.ID | None
-    spid: str | None
-    window: AfostoOdrOrderSettingsShippingWindow | None
-    is_split_allowed: bool | None
-
-
-@strawberry.type(name="AfostoOdrOrderSettingsShippingWindow")
-class AfostoOdrOrderSettingsShippingWindow:
-    """`OdrOrderSettingsShippingWindow`."""
-
-    from_: int | None = strawberry.field(name="from")
-    to: int | None
-    delivery_at: dt.date | None
-    code: str | None
-
-
-@strawberry.type(name="AfostoOdrOrderState")
-class AfostoOdrOrderState:
-    """`OdrOrderState`."""
+@strawberry.type(name="AfostoOdrStackReferenceState")
+class AfostoOdrStackReferenceState:
+    """`OdrStackReferenceState`."""
 
     is_locked: bool | None
     is_accepted: bool | None
     is_confirmed: bool | None
     is_finished: bool | None
-    is_canceled: bool | None
-    type: p.OdrOrderStateType | None
-    flow: list[AfostoOdrOrderStep | None] | None
-    progress: AfostoOdrOrderStateProgress | None
 
 
-@strawberry.type(name="AfostoOdrOrderStateProgress")
-class AfostoOdrOrderStateProgress:
-    """`OdrOrderStateProgress`."""
+@strawberry.type(name="AfostoOdrStackReference")
+class AfostoOdrStackReference:
+    """`OdrStackReference`."""
 
-    allocation: str | None
-    fulfilment: str | None
-    billing: str | None
-
-
-@strawberry.type(name="AfostoOdrOrderStep")
-class AfostoOdrOrderStep:
-    """`OdrOrderStep`."""
-
-    code: str | None
-    order: int | None
-    is_reversible: bool | None
-    trigger: p.OdrOrderStepTrigger | None
-    actions: list[AfostoOdrStepAction | None] | None
+    id: str | None
+    type: str | None
+    state: AfostoOdrStackReferenceState | None
 
 
-@strawberry.type(name="AfostoOdrOrganisation")
-class AfostoOdrOrganisation:
-    """`OdrOrganisation`."""
+@strawberry.type(name="AfostoOdrOrderItemReferences")
+class AfostoOdrOrderItemReferences:
+    """`OdrOrderItemReferences`."""
 
-    id: strawberry.ID | None
-    name: str | None
-    coc_number: str | None
-    registrations: list[AfostoOdrVatRegistration | None] | None
+    orders: list[AfostoOdrOrderItemReferencesOrder | None] | None
+    stacks: list[AfostoOdrStackReference | None] | None
+
+
+@strawberry.type(name="AfostoOdrOrderItem")
+class AfostoOdrOrderItem:
+    """`OdrOrderItem`."""
+
+    id: str | None
+    reference: str | None
+    sku: str | None
+    description: str | None
+    order_id: strawberry.ID | None
+    references: AfostoOdrOrderItemReferences | None
+    filters: list[AfostoOdrFilter | None] | None
 
 
 @strawberry.type(name="AfostoOdrPayment")
@@ -3092,23 +3210,6 @@ class AfostoOdrPayment:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrPhonenumber")
-class AfostoOdrPhonenumber:
-    """`OdrPhonenumber`."""
-
-    id: strawberry.ID | None
-    country_code: str | None
-    number: str | None
-
-
-@strawberry.type(name="AfostoOdrPhonenumberSet")
-class AfostoOdrPhonenumberSet:
-    """`OdrPhonenumberSet`."""
-
-    primary: AfostoOdrPhonenumber | None
-    secondary: list[AfostoOdrPhonenumber | None] | None
-
-
 @strawberry.type(name="AfostoOdrPoint")
 class AfostoOdrPoint:
     """`OdrPoint`."""
@@ -3129,6 +3230,15 @@ class AfostoOdrPreset:
     method_code: str | None
     issuer_code: str | None
     provider_code: str | None
+
+
+@strawberry.type(name="AfostoOdrPricingRuleConstraint")
+class AfostoOdrPricingRuleConstraint:
+    """`OdrPricingRuleConstraint`."""
+
+    key: p.OdrPricingRuleConstraintKey | None
+    operator: p.OdrPricingRuleConstraintOperator | None
+    values: list[JSON | None] | None
 
 
 @strawberry.type(name="AfostoOdrPricingRule")
@@ -3152,15 +3262,6 @@ class AfostoOdrPricingRule:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrPricingRuleConstraint")
-class AfostoOdrPricingRuleConstraint:
-    """`OdrPricingRuleConstraint`."""
-
-    key: p.OdrPricingRuleConstraintKey | None
-    operator: p.OdrPricingRuleConstraintOperator | None
-    values: list[JSON | None] | None
-
-
 @strawberry.type(name="AfostoOdrProcess")
 class AfostoOdrProcess:
     """`OdrProcess`."""
@@ -3172,14 +3273,22 @@ class AfostoOdrProcess:
     attempts: list[AfostoOdrAttempt | None] | None
 
 
-@strawberry.type(name="AfostoOdrProcessing")
-class AfostoOdrProcessing:
-    """`OdrProcessing`."""
+@strawberry.type(name="AfostoOdrProjectionItem")
+class AfostoOdrProjectionItem:
+    """`OdrProjectionItem`."""
 
-    confirm: p.OdrProcessingConfirm | None
-    allocation: p.OdrProcessingAllocation | None
-    fulfilment: p.OdrProcessingFulfilment | None
-    capture: p.OdrProcessingCapture | None
+    reference: str | None
+    sku: str | None
+    description: str | None
+    type: p.OdrProjectionItemType | None
+    amount: int | None
+    is_discounted: bool | None
+    quantity: int | None
+    subtotal: int | None
+    adjustments: list[AfostoOdrCalculationAdjustment | None] | None
+    vat_percentage: int | None
+    total: int | None
+    total_revenue: int | None
 
 
 @strawberry.type(name="AfostoOdrProjection")
@@ -3201,22 +3310,14 @@ class AfostoOdrProjection:
     pricing_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrProjectionItem")
-class AfostoOdrProjectionItem:
-    """`OdrProjectionItem`."""
+@strawberry.type(name="AfostoOdrProviderMethod")
+class AfostoOdrProviderMethod:
+    """`OdrProviderMethod`."""
 
-    reference: str | None
-    sku: str | None
-    description: str | None
-    type: p.OdrProjectionItemType | None
-    amount: int | None
-    is_discounted: bool | None
-    quantity: int | None
-    subtotal: int | None
-    adjustments: list[AfostoOdrCalculationAdjustment | None] | None
-    vat_percentage: int | None
-    total: int | None
-    total_revenue: int | None
+    code: str | None
+    name: str | None
+    issuers: list[AfostoOdrIssuer | None] | None
+    metadata: JSON | None
 
 
 @strawberry.type(name="AfostoOdrProvider")
@@ -3230,24 +3331,6 @@ class AfostoOdrProvider:
     methods: list[AfostoOdrProviderMethod | None] | None
 
 
-@strawberry.type(name="AfostoOdrProviderMethod")
-class AfostoOdrProviderMethod:
-    """`OdrProviderMethod`."""
-
-    code: str | None
-    name: str | None
-    issuers: list[AfostoOdrIssuer | None] | None
-    metadata: JSON | None
-
-
-@strawberry.type(name="AfostoOdrPurchase")
-class AfostoOdrPurchase:
-    """`OdrPurchase`."""
-
-    contact_id: str | None
-    items: list[AfostoOdrPurchaseItem | None] | None
-
-
 @strawberry.type(name="AfostoOdrPurchaseItem")
 class AfostoOdrPurchaseItem:
     """An inline object."""
@@ -3258,6 +3341,14 @@ class AfostoOdrPurchaseItem:
     amount: int | None
     quantity: int | None
     vat_rate: int | None
+
+
+@strawberry.type(name="AfostoOdrPurchase")
+class AfostoOdrPurchase:
+    """`OdrPurchase`."""
+
+    contact_id: str | None
+    items: list[AfostoOdrPurchaseItem | None] | None
 
 
 @strawberry.type(name="AfostoOdrRecord")
@@ -3279,6 +3370,15 @@ class AfostoOdrReference:
     entity_type: str | None
 
 
+@strawberry.type(name="AfostoOdrSearchInvoiceCustomer")
+class AfostoOdrSearchInvoiceCustomer:
+    """An inline object."""
+
+    tags: list[str | None] | None
+    vat_country_code: str | None
+    contact: AfostoOdrContactContact | None
+
+
 @strawberry.type(name="AfostoOdrSearchInvoice")
 class AfostoOdrSearchInvoice:
     """An inline object."""
@@ -3295,15 +3395,6 @@ class AfostoOdrSearchInvoice:
     vat: list[AfostoOdrVatResult | None] | None
     currency: str | None
     customer: AfostoOdrSearchInvoiceCustomer | None
-
-
-@strawberry.type(name="AfostoOdrSearchInvoiceCustomer")
-class AfostoOdrSearchInvoiceCustomer:
-    """An inline object."""
-
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: AfostoOdrContactContact | None
 
 
 @strawberry.type(name="AfostoOdrSelectSessionBillingMethodRequest")
@@ -3339,6 +3430,15 @@ class AfostoOdrSelectSessionShippingWindowRequest:
     at: dt.date | None
 
 
+@strawberry.type(name="AfostoOdrServiceVatConfiguration")
+class AfostoOdrServiceVatConfiguration:
+    """`OdrServiceVatConfiguration`."""
+
+    type: p.OdrServiceVatConfigurationType | None
+    reference: int | None
+    country_code: str | None
+
+
 @strawberry.type(name="AfostoOdrService")
 class AfostoOdrService:
     """`OdrService`."""
@@ -3358,57 +3458,31 @@ class AfostoOdrService:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrServiceAdjustment")
-class AfostoOdrServiceAdjustment:
-    """`OdrServiceAdjustment`."""
-
-    reference: str | None
-    description: str | None
-    amount: float | None
-    is_percentage: bool | None
-    is_discount: bool | None
-    result: AfostoOdrServiceAdjustmentResult | None
-
-
-@strawberry.type(name="AfostoOdrServiceAdjustmentResult")
-class AfostoOdrServiceAdjustmentResult:
-    """`OdrServiceAdjustmentResult`."""
-
-    is_applied_rule: bool | None
-    rule_id: strawberry.ID | None
-    output: int | None
-
-
-@strawberry.type(name="AfostoOdrServiceItem")
-class AfostoOdrServiceItem:
-    """`OdrServiceItem`."""
-
-    description: str | None
-    type: p.OdrProjectionItemType | None
-    amount: float | None
-    is_percentage: bool | None
-    quantity: int | None
-    subtotal: int | None
-    adjustments: list[AfostoOdrServiceAdjustment | None] | None
-    vat_percentage: int | None
-    total: int | None
-
-
-@strawberry.type(name="AfostoOdrServiceVatConfiguration")
-class AfostoOdrServiceVatConfiguration:
-    """`OdrServiceVatConfiguration`."""
-
-    type: p.OdrServiceVatConfigurationType | None
-    reference: int | None
-    country_code: str | None
-
-
 @strawberry.type(name="AfostoOdrSessionBilling")
 class AfostoOdrSessionBilling:
     """An inline object."""
 
     active: AfostoOdrAddress | None
     options: AfostoOdrCombinedAddressSet | None
+
+
+@strawberry.type(name="AfostoOdrSessionIssuer")
+class AfostoOdrSessionIssuer:
+    """`OdrSessionIssuer`."""
+
+    method_id: str | None
+    name: str | None
+    metadata: JSON | None
+
+
+@strawberry.type(name="AfostoOdrSessionProviderMethod")
+class AfostoOdrSessionProviderMethod:
+    """`OdrSessionProviderMethod`."""
+
+    method_id: str | None
+    name: str | None
+    issuers: list[AfostoOdrSessionIssuer | None] | None
+    metadata: JSON | None
 
 
 @strawberry.type(name="AfostoOdrSessionBillingMethods")
@@ -3452,15 +3526,6 @@ class AfostoOdrSessionContact:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrSessionIssuer")
-class AfostoOdrSessionIssuer:
-    """`OdrSessionIssuer`."""
-
-    method_id: str | None
-    name: str | None
-    metadata: JSON | None
-
-
 @strawberry.type(name="AfostoOdrSessionOrganisations")
 class AfostoOdrSessionOrganisations:
     """An inline object."""
@@ -3494,16 +3559,6 @@ class AfostoOdrSessionProjection:
     pricing_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrSessionProviderMethod")
-class AfostoOdrSessionProviderMethod:
-    """`OdrSessionProviderMethod`."""
-
-    method_id: str | None
-    name: str | None
-    issuers: list[AfostoOdrSessionIssuer | None] | None
-    metadata: JSON | None
-
-
 @strawberry.type(name="AfostoOdrSessionShippingMethods")
 class AfostoOdrSessionShippingMethods:
     """An inline object."""
@@ -3512,20 +3567,20 @@ class AfostoOdrSessionShippingMethods:
     options: list[AfostoOdrGetSessionShippingMethodResponse | None] | None
 
 
-@strawberry.type(name="AfostoOdrSessionShippingPoint")
-class AfostoOdrSessionShippingPoint:
-    """An inline object."""
-
-    active: AfostoOdrSelectSessionShippingPointRequest | None
-    options: list[AfostoOdrSessionShippingPointOption | None] | None
-
-
 @strawberry.type(name="AfostoOdrSessionShippingPointOption")
 class AfostoOdrSessionShippingPointOption:
     """An inline object."""
 
     distance: float | None
     point: AfostoOdrPoint | None
+
+
+@strawberry.type(name="AfostoOdrSessionShippingPoint")
+class AfostoOdrSessionShippingPoint:
+    """An inline object."""
+
+    active: AfostoOdrSelectSessionShippingPointRequest | None
+    options: list[AfostoOdrSessionShippingPointOption | None] | None
 
 
 @strawberry.type(name="AfostoOdrSessionShippingWindow")
@@ -3562,6 +3617,15 @@ class AfostoOdrSkuResult:
     count: int | None
 
 
+@strawberry.type(name="AfostoOdrStackState")
+class AfostoOdrStackState:
+    """`OdrStackState`."""
+
+    is_accepted: bool | None
+    is_confirmed: bool | None
+    is_finished: bool | None
+
+
 @strawberry.type(name="AfostoOdrStack")
 class AfostoOdrStack:
     """`OdrStack`."""
@@ -3572,45 +3636,6 @@ class AfostoOdrStack:
     state: AfostoOdrStackState | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoOdrStackReference")
-class AfostoOdrStackReference:
-    """`OdrStackReference`."""
-
-    id: str | None
-    type: str | None
-    state: AfostoOdrStackReferenceState | None
-
-
-@strawberry.type(name="AfostoOdrStackReferenceState")
-class AfostoOdrStackReferenceState:
-    """`OdrStackReferenceState`."""
-
-    is_locked: bool | None
-    is_accepted: bool | None
-    is_confirmed: bool | None
-    is_finished: bool | None
-
-
-@strawberry.type(name="AfostoOdrStackState")
-class AfostoOdrStackState:
-    """`OdrStackState`."""
-
-    is_accepted: bool | None
-    is_confirmed: bool | None
-    is_finished: bool | None
-
-
-@strawberry.type(name="AfostoOdrStepAction")
-class AfostoOdrStepAction:
-    """`OdrStepAction`."""
-
-    code: str | None
-    order: int | None
-    label: str | None
-    is_handled: bool | None
-    handled_at: dt.datetime | None
 
 
 @strawberry.type(name="AfostoOdrTransaction")
@@ -3636,24 +3661,6 @@ class AfostoOdrTransaction:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrVatRegistration")
-class AfostoOdrVatRegistration:
-    """`OdrVatRegistration`."""
-
-    country_code: str | None
-    number: str | None
-    is_valid: bool | None
-    is_pending: bool | None
-
-
-@strawberry.type(name="AfostoOdrVatResult")
-class AfostoOdrVatResult:
-    """`OdrVatResult`."""
-
-    rate: int | None
-    amount: int | None
-
-
 @strawberry.type(name="AfostoQcqAuthConfig")
 class AfostoQcqAuthConfig:
     """`QcqAuthConfig`."""
@@ -3671,54 +3678,6 @@ class AfostoQcqCacheConfig:
     age: int | None
 
 
-@strawberry.type(name="AfostoQcqProxy")
-class AfostoQcqProxy:
-    """`QcqProxy`."""
-
-    key: str | None
-    routes: list[AfostoQcqRoute | None] | None
-    auth: AfostoQcqProxyAuth | None
-    oauth: AfostoQcqProxyOauth | None
-    tenant_id: str | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoQcqProxyAuth")
-class AfostoQcqProxyAuth:
-    """An inline object."""
-
-    signature: AfostoQcqProxyAuthSignature | None
-
-
-@strawberry.type(name="AfostoQcqProxyAuthSignature")
-class AfostoQcqProxyAuthSignature:
-    """An inline object."""
-
-    secret: str | None
-    auth: AfostoQcqAuthConfig | None
-    cache: AfostoQcqCacheConfig | None
-
-
-@strawberry.type(name="AfostoQcqProxyOauth")
-class AfostoQcqProxyOauth:
-    """An inline object."""
-
-    issuer: str | None
-    client_id: str | None
-    authorize_url: str | None
-    return_url_key: str | None
-
-
-@strawberry.type(name="AfostoQcqRoute")
-class AfostoQcqRoute:
-    """`QcqRoute`."""
-
-    path: str | None
-    origin: AfostoQcqRouteOrigin | None
-    settings: AfostoQcqRouteSettings | None
-
-
 @strawberry.type(name="AfostoQcqRouteOrigin")
 class AfostoQcqRouteOrigin:
     """An inline object."""
@@ -3733,6 +3692,94 @@ class AfostoQcqRouteSettings:
 
     cache: AfostoQcqCacheConfig | None
     auth: AfostoQcqAuthConfig | None
+
+
+@strawberry.type(name="AfostoQcqRoute")
+class AfostoQcqRoute:
+    """`QcqRoute`."""
+
+    path: str | None
+    origin: AfostoQcqRouteOrigin | None
+    settings: AfostoQcqRouteSettings | None
+
+
+@strawberry.type(name="AfostoQcqProxyAuthSignature")
+class AfostoQcqProxyAuthSignature:
+    """An inline object."""
+
+    secret: str | None
+    auth: AfostoQcqAuthConfig | None
+    cache: AfostoQcqCacheConfig | None
+
+
+@strawberry.type(name="AfostoQcqProxyAuth")
+class AfostoQcqProxyAuth:
+    """An inline object."""
+
+    signature: AfostoQcqProxyAuthSignature | None
+
+
+@strawberry.type(name="AfostoQcqProxyOauth")
+class AfostoQcqProxyOauth:
+    """An inline object."""
+
+    issuer: str | None
+    client_id: str | None
+    authorize_url: str | None
+    return_url_key: str | None
+
+
+@strawberry.type(name="AfostoQcqProxy")
+class AfostoQcqProxy:
+    """`QcqProxy`."""
+
+    key: str | None
+    routes: list[AfostoQcqRoute | None] | None
+    auth: AfostoQcqProxyAuth | None
+    oauth: AfostoQcqProxyOauth | None
+    tenant_id: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast")
+class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast:
+    """An inline object."""
+
+    lat: float | None
+    long: float | None
+
+
+@strawberry.type(name="AfostoRelGeolocationBox")
+class AfostoRelGeolocationBox:
+    """`RelGeolocationBox`."""
+
+    north_east: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+    south_west: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+
+
+@strawberry.type(name="AfostoRelGeolocationAddress")
+class AfostoRelGeolocationAddress:
+    """`RelGeolocationAddress`."""
+
+    premise_number: int | None
+    premise_number_suffix: str | None
+    thoroughfare: str | None
+    postal_code: str | None
+    locality: str | None
+    administrative_area: str | None
+    country_code: str | None
+
+
+@strawberry.type(name="AfostoRelGeoLocation")
+class AfostoRelGeoLocation:
+    """`RelGeoLocation`."""
+
+    lat: float | None
+    long: float | None
+    box: AfostoRelGeolocationBox | None
+    is_precise: bool | None
+    address: AfostoRelGeolocationAddress | None
 
 
 @strawberry.type(name="AfostoRelAddress")
@@ -3767,14 +3814,6 @@ class AfostoRelAddressList:
     secondary: list[AfostoRelAddress | None] | None
 
 
-@strawberry.type(name="AfostoRelAddressResults")
-class AfostoRelAddressResults:
-    """`RelAddressResults`."""
-
-    options: list[AfostoRelAddressResultsOptions | None] | None
-    result: AfostoRelGeoLocation | None
-
-
 @strawberry.type(name="AfostoRelAddressResultsOptions")
 class AfostoRelAddressResultsOptions:
     """`RelAddressResultsOptions`."""
@@ -3786,6 +3825,14 @@ class AfostoRelAddressResultsOptions:
     context: str | None
 
 
+@strawberry.type(name="AfostoRelAddressResults")
+class AfostoRelAddressResults:
+    """`RelAddressResults`."""
+
+    options: list[AfostoRelAddressResultsOptions | None] | None
+    result: AfostoRelGeoLocation | None
+
+
 @strawberry.type(name="AfostoRelAddressSearchSession")
 class AfostoRelAddressSearchSession:
     """`RelAddressSearchSession`."""
@@ -3793,53 +3840,97 @@ class AfostoRelAddressSearchSession:
     session_key: str | None
 
 
-@strawberry.type(name="AfostoRelContactAnswer")
-class AfostoRelContactAnswer:
-    """An inline object."""
+@strawberry.type(name="AfostoRelVatRegistrationVerification")
+class AfostoRelVatRegistrationVerification:
+    """`RelVatRegistrationVerification`."""
 
-    id: str | None
-    version: str | None
-    email: str | None
-    is_guest: bool | None
-    audience: str | None
-    tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    organisations: AfostoRelContactAnswerOrganisations | None
-
-
-@strawberry.type(name="AfostoRelContactAnswerOrganisations")
-class AfostoRelContactAnswerOrganisations:
-    """An inline object."""
-
-    primary: AfostoRelContactAnswerOrganisationsPrimary | None
-
-
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimary")
-class AfostoRelContactAnswerOrganisationsPrimary:
-    """An inline object."""
-
-    id: str | None
-    version: str | None
+    is_pending: bool | None
+    is_valid: bool | None
+    country_code: str | None
     name: str | None
-    file_id: str | None
-    coc_number: str | None
-    account_manager: str | None
-    administration: AfostoOdrIdentityExistsRequest | None
-    tags: list[str | None] | None
+    type: str | None
     metadata: JSON | None
-    registrations: list[AfostoRelVatRegistration | None] | None
-    payment_settings: AfostoRelOrganisationPaymentSettings | None
-    phone_numbers: AfostoRelPhoneNumberList | None
-    billing: AfostoRelContactAnswerOrganisationsPrimaryBilling | None
+    verified_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBilling")
-class AfostoRelContactAnswerOrganisationsPrimaryBilling:
+@strawberry.type(name="AfostoRelVatRegistration")
+class AfostoRelVatRegistration:
+    """`RelVatRegistration`."""
+
+    country_code: str | None
+    number: str | None
+    verification: AfostoRelVatRegistrationVerification | None
+
+
+@strawberry.type(name="AfostoRelOrganisationPaymentSettingsPostPayment")
+class AfostoRelOrganisationPaymentSettingsPostPayment:
+    """`RelOrganisationPaymentSettingsPostPayment`."""
+
+    spending_limit: Int64 | None
+    current_due_amount: int | None
+    due_after: int | None
+    iban: list[str | None] | None
+
+
+@strawberry.type(name="AfostoRelOrganisationPaymentSettingsInvoice")
+class AfostoRelOrganisationPaymentSettingsInvoice:
+    """`RelOrganisationPaymentSettingsInvoice`."""
+
+    is_expected_through_post_mail: bool | None
+    is_expected_through_email: bool | None
+    is_expected_at_delivery: bool | None
+
+
+@strawberry.type(name="AfostoRelOrganisationPaymentSettings")
+class AfostoRelOrganisationPaymentSettings:
+    """`RelOrganisationPaymentSettings`."""
+
+    post_payment: AfostoRelOrganisationPaymentSettingsPostPayment | None
+    invoice: AfostoRelOrganisationPaymentSettingsInvoice | None
+
+
+@strawberry.type(name="AfostoRelPhoneNumber")
+class AfostoRelPhoneNumber:
+    """`RelPhoneNumber`."""
+
+    id: str | None
+    country_code: str | None
+    number: str | None
+    national: str | None
+    type: p.RelPhoneNumberType | None
+    created_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoRelPhoneNumberList")
+class AfostoRelPhoneNumberList:
+    """`RelPhoneNumberList`."""
+
+    primary: AfostoRelPhoneNumber | None
+    secondary: list[AfostoRelPhoneNumber | None] | None
+
+
+@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest")
+class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest:
     """An inline object."""
 
-    primary: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary | None
+    lat: float | None
+
+
+@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox")
+class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox:
+    """An inline object."""
+
+    north_east: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+    south_west: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest | None
+
+
+@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation")
+class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation:
+    """An inline object."""
+
+    lat: float | None
+    long: float | None
+    box: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox | None
 
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary")
@@ -3865,36 +3956,53 @@ class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary:
     geo_location: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation | None
 
 
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation:
+@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBilling")
+class AfostoRelContactAnswerOrganisationsPrimaryBilling:
     """An inline object."""
 
-    lat: float | None
-    long: float | None
-    box: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox | None
+    primary: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary | None
 
 
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox:
+@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimary")
+class AfostoRelContactAnswerOrganisationsPrimary:
     """An inline object."""
 
-    north_east: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
-    south_west: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest | None
+    id: str | None
+    version: str | None
+    name: str | None
+    file_id: str | None
+    coc_number: str | None
+    account_manager: str | None
+    administration: AfostoOdrIdentityExistsRequest | None
+    tags: list[str | None] | None
+    metadata: JSON | None
+    registrations: list[AfostoRelVatRegistration | None] | None
+    payment_settings: AfostoRelOrganisationPaymentSettings | None
+    phone_numbers: AfostoRelPhoneNumberList | None
+    billing: AfostoRelContactAnswerOrganisationsPrimaryBilling | None
 
 
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast:
+@strawberry.type(name="AfostoRelContactAnswerOrganisations")
+class AfostoRelContactAnswerOrganisations:
     """An inline object."""
 
-    lat: float | None
-    long: float | None
+    primary: AfostoRelContactAnswerOrganisationsPrimary | None
 
 
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest:
+@strawberry.type(name="AfostoRelContactAnswer")
+class AfostoRelContactAnswer:
     """An inline object."""
 
-    lat: float | None
+    id: str | None
+    version: str | None
+    email: str | None
+    is_guest: bool | None
+    audience: str | None
+    tags: list[str | None] | None
+    given_name: str | None
+    additional_name: str | None
+    family_name: str | None
+    organisations: AfostoRelContactAnswerOrganisations | None
 
 
 @strawberry.type(name="AfostoRelFieldList")
@@ -3904,38 +4012,6 @@ class AfostoRelFieldList:
     required: list[str | None] | None
     allowed: list[str | None] | None
     country_code: str | None
-
-
-@strawberry.type(name="AfostoRelGeoLocation")
-class AfostoRelGeoLocation:
-    """`RelGeoLocation`."""
-
-    lat: float | None
-    long: float | None
-    box: AfostoRelGeolocationBox | None
-    is_precise: bool | None
-    address: AfostoRelGeolocationAddress | None
-
-
-@strawberry.type(name="AfostoRelGeolocationAddress")
-class AfostoRelGeolocationAddress:
-    """`RelGeolocationAddress`."""
-
-    premise_number: int | None
-    premise_number_suffix: str | None
-    thoroughfare: str | None
-    postal_code: str | None
-    locality: str | None
-    administrative_area: str | None
-    country_code: str | None
-
-
-@strawberry.type(name="AfostoRelGeolocationBox")
-class AfostoRelGeolocationBox:
-    """`RelGeolocationBox`."""
-
-    north_east: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
-    south_west: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
 
 
 @strawberry.type(name="AfostoRelOrganisation")
@@ -3961,53 +4037,6 @@ class AfostoRelOrganisation:
     deleted_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoRelOrganisationPaymentSettings")
-class AfostoRelOrganisationPaymentSettings:
-    """`RelOrganisationPaymentSettings`."""
-
-    post_payment: AfostoRelOrganisationPaymentSettingsPostPayment | None
-    invoice: AfostoRelOrganisationPaymentSettingsInvoice | None
-
-
-@strawberry.type(name="AfostoRelOrganisationPaymentSettingsInvoice")
-class AfostoRelOrganisationPaymentSettingsInvoice:
-    """`RelOrganisationPaymentSettingsInvoice`."""
-
-    is_expected_through_post_mail: bool | None
-    is_expected_through_email: bool | None
-    is_expected_at_delivery: bool | None
-
-
-@strawberry.type(name="AfostoRelOrganisationPaymentSettingsPostPayment")
-class AfostoRelOrganisationPaymentSettingsPostPayment:
-    """`RelOrganisationPaymentSettingsPostPayment`."""
-
-    spending_limit: Int64 | None
-    current_due_amount: int | None
-    due_after: int | None
-    iban: list[str | None] | None
-
-
-@strawberry.type(name="AfostoRelPhoneNumber")
-class AfostoRelPhoneNumber:
-    """`RelPhoneNumber`."""
-
-    id: str | None
-    country_code: str | None
-    number: str | None
-    national: str | None
-    type: p.RelPhoneNumberType | None
-    created_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoRelPhoneNumberList")
-class AfostoRelPhoneNumberList:
-    """`RelPhoneNumberList`."""
-
-    primary: AfostoRelPhoneNumber | None
-    secondary: list[AfostoRelPhoneNumber | None] | None
-
-
 @strawberry.type(name="AfostoRelSignedTokenResponse")
 class AfostoRelSignedTokenResponse:
     """`RelSignedTokenResponse`."""
@@ -4023,53 +4052,13 @@ class AfostoRelTokenResponse:
     status: str | None
 
 
-@strawberry.type(name="AfostoRelUpdateContacts")
-class AfostoRelUpdateContacts:
+@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation")
+class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation:
     """An inline object."""
 
-    id: str | None
-    version: str | None
-    email: str | None
-    is_guest: bool | None
-    audience: str | None
-    tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    organisations: AfostoRelUpdateContactsOrganisations | None
-
-
-@strawberry.type(name="AfostoRelUpdateContactsOrganisations")
-class AfostoRelUpdateContactsOrganisations:
-    """An inline object."""
-
-    primary: AfostoRelUpdateContactsOrganisationsPrimary | None
-
-
-@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimary")
-class AfostoRelUpdateContactsOrganisationsPrimary:
-    """An inline object."""
-
-    id: str | None
-    version: str | None
-    name: str | None
-    file_id: str | None
-    coc_number: str | None
-    account_manager: str | None
-    administration: AfostoOdrIdentityExistsRequest | None
-    tags: list[str | None] | None
-    metadata: JSON | None
-    registrations: list[AfostoRelVatRegistration | None] | None
-    payment_settings: AfostoRelOrganisationPaymentSettings | None
-    phone_numbers: AfostoRelPhoneNumberList | None
-    billing: AfostoRelUpdateContactsOrganisationsPrimaryBilling | None
-
-
-@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBilling")
-class AfostoRelUpdateContactsOrganisationsPrimaryBilling:
-    """An inline object."""
-
-    primary: AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary | None
+    lat: float | None
+    long: float | None
+    box: AfostoRelGeolocationBox | None
 
 
 @strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary")
@@ -4095,35 +4084,53 @@ class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary:
     geo_location: AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation | None
 
 
-@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation")
-class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation:
+@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBilling")
+class AfostoRelUpdateContactsOrganisationsPrimaryBilling:
     """An inline object."""
 
-    lat: float | None
-    long: float | None
-    box: AfostoRelGeolocationBox | None
+    primary: AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary | None
 
 
-@strawberry.type(name="AfostoRelVatRegistration")
-class AfostoRelVatRegistration:
-    """`RelVatRegistration`."""
+@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimary")
+class AfostoRelUpdateContactsOrganisationsPrimary:
+    """An inline object."""
 
-    country_code: str | None
-    number: str | None
-    verification: AfostoRelVatRegistrationVerification | None
-
-
-@strawberry.type(name="AfostoRelVatRegistrationVerification")
-class AfostoRelVatRegistrationVerification:
-    """`RelVatRegistrationVerification`."""
-
-    is_pending: bool | None
-    is_valid: bool | None
-    country_code: str | None
+    id: str | None
+    version: str | None
     name: str | None
-    type: str | None
+    file_id: str | None
+    coc_number: str | None
+    account_manager: str | None
+    administration: AfostoOdrIdentityExistsRequest | None
+    tags: list[str | None] | None
     metadata: JSON | None
-    verified_at: dt.datetime | None
+    registrations: list[AfostoRelVatRegistration | None] | None
+    payment_settings: AfostoRelOrganisationPaymentSettings | None
+    phone_numbers: AfostoRelPhoneNumberList | None
+    billing: AfostoRelUpdateContactsOrganisationsPrimaryBilling | None
+
+
+@strawberry.type(name="AfostoRelUpdateContactsOrganisations")
+class AfostoRelUpdateContactsOrganisations:
+    """An inline object."""
+
+    primary: AfostoRelUpdateContactsOrganisationsPrimary | None
+
+
+@strawberry.type(name="AfostoRelUpdateContacts")
+class AfostoRelUpdateContacts:
+    """An inline object."""
+
+    id: str | None
+    version: str | None
+    email: str | None
+    is_guest: bool | None
+    audience: str | None
+    tags: list[str | None] | None
+    given_name: str | None
+    additional_name: str | None
+    family_name: str | None
+    organisations: AfostoRelUpdateContactsOrganisations | None
 
 
 @strawberry.type(name="AfostoRelVersion")
@@ -4140,6 +4147,21 @@ class AfostoSplConnection:
 
     interface: p.SplConnectionInterface | None
     address: str | None
+
+
+@strawberry.type(name="AfostoSplToken")
+class AfostoSplToken:
+    """`SplToken`."""
+
+    key: str | None
+    expires_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoSplPubnub")
+class AfostoSplPubnub:
+    """`SplPubnub`."""
+
+    tokens: list[AfostoSplToken | None] | None
 
 
 @strawberry.type(name="AfostoSplHub")
@@ -4256,27 +4278,35 @@ class AfostoSplPrinter:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoSplPubnub")
-class AfostoSplPubnub:
-    """`SplPubnub`."""
+@strawberry.type(name="AfostoTplGitReferenceTag")
+class AfostoTplGitReferenceTag:
+    """An inline object."""
 
-    tokens: list[AfostoSplToken | None] | None
-
-
-@strawberry.type(name="AfostoSplSettingsSchema")
-class AfostoSplSettingsSchema:
-    """`SplSettingsSchema`."""
-
-    type: str | None
-    schema: str | None
+    value: str | None
 
 
-@strawberry.type(name="AfostoSplToken")
-class AfostoSplToken:
-    """`SplToken`."""
+@strawberry.type(name="AfostoTplGitReferenceBranch")
+class AfostoTplGitReferenceBranch:
+    """An inline object."""
 
-    key: str | None
-    expires_at: dt.datetime | None
+    name: str | None
+    commit_sha: str | None
+
+
+@strawberry.type(name="AfostoTplGitReference")
+class AfostoTplGitReference:
+    """`TplGitReference`."""
+
+    type: p.TplGitReferenceType | None
+    tag: AfostoTplGitReferenceTag | None
+    branch: AfostoTplGitReferenceBranch | None
+
+
+@strawberry.type(name="AfostoTplBuildError")
+class AfostoTplBuildError:
+    """`TplBuildError`."""
+
+    message: str | None
 
 
 @strawberry.type(name="AfostoTplBuild")
@@ -4291,35 +4321,12 @@ class AfostoTplBuild:
     ended_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoTplBuildError")
-class AfostoTplBuildError:
-    """`TplBuildError`."""
-
-    message: str | None
-
-
-@strawberry.type(name="AfostoTplGitReference")
-class AfostoTplGitReference:
-    """`TplGitReference`."""
-
-    type: p.TplGitReferenceType | None
-    tag: AfostoTplGitReferenceTag | None
-    branch: AfostoTplGitReferenceBranch | None
-
-
-@strawberry.type(name="AfostoTplGitReferenceBranch")
-class AfostoTplGitReferenceBranch:
+@strawberry.type(name="AfostoTplRepositoryInstaller")
+class AfostoTplRepositoryInstaller:
     """An inline object."""
 
-    name: str | None
-    commit_sha: str | None
-
-
-@strawberry.type(name="AfostoTplGitReferenceTag")
-class AfostoTplGitReferenceTag:
-    """An inline object."""
-
-    value: str | None
+    username: str | None
+    type: str | None
 
 
 @strawberry.type(name="AfostoTplRepository")
@@ -4334,12 +4341,13 @@ class AfostoTplRepository:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoTplRepositoryInstaller")
-class AfostoTplRepositoryInstaller:
+@strawberry.type(name="AfostoTplThemeActiveBuild")
+class AfostoTplThemeActiveBuild:
     """An inline object."""
 
-    username: str | None
-    type: str | None
+    id: int | None
+    repository_id: int | None
+    git_reference: AfostoTplGitReference | None
 
 
 @strawberry.type(name="AfostoTplTheme")
@@ -4354,15 +4362,6 @@ class AfostoTplTheme:
     active_build: AfostoTplThemeActiveBuild | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoTplThemeActiveBuild")
-class AfostoTplThemeActiveBuild:
-    """An inline object."""
-
-    id: int | None
-    repository_id: int | None
-    git_reference: AfostoTplGitReference | None
 
 
 @strawberry.type(name="AfostoWmsAddAvailableSkuResponse")
@@ -4685,6 +4684,15 @@ class AfostoCatPriceSearchInput:
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoCatVatModelInput")
+class AfostoCatVatModelInput:
+    """`CatVatModel`."""
+
+    country: str | None = strawberry.UNSET
+    administrative_area: str | None = strawberry.UNSET
+    reference: int | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoCatProductVatModelInput")
 class AfostoCatProductVatModelInput:
     """`CatProductVatModel`."""
@@ -4701,20 +4709,25 @@ class AfostoCatUpdateChannelInput:
     description: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatVatModelInput")
-class AfostoCatVatModelInput:
-    """`CatVatModel`."""
-
-    country: str | None = strawberry.UNSET
-    administrative_area: str | None = strawberry.UNSET
-    reference: int | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoCntBatchFileInput")
 class AfostoCntBatchFileInput:
     """`CntBatchFile`."""
 
     file_id: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoCntBatchRequestImportInput")
+class AfostoCntBatchRequestImportInput:
+    """An inline object."""
+
+    mapping: list[JSON | None] | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoCntBatchRequestExportInput")
+class AfostoCntBatchRequestExportInput:
+    """An inline object."""
+
+    view: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntBatchRequestInput")
@@ -4727,20 +4740,6 @@ class AfostoCntBatchRequestInput:
     config: JSON | None = strawberry.UNSET
     import_: AfostoCntBatchRequestImportInput | None = strawberry.field(name="import", default=strawberry.UNSET)
     export: AfostoCntBatchRequestExportInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoCntBatchRequestExportInput")
-class AfostoCntBatchRequestExportInput:
-    """An inline object."""
-
-    view: str | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoCntBatchRequestImportInput")
-class AfostoCntBatchRequestImportInput:
-    """An inline object."""
-
-    mapping: list[JSON | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntConfigInput")
@@ -4768,12 +4767,37 @@ class AfostoCntCreateIndexRequestInput:
     name: str | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoCntInstantProxyIndexInput")
+class AfostoCntInstantProxyIndexInput:
+    """`CntInstantProxyIndex`."""
+
+    index_id: strawberry.ID | None = strawberry.UNSET
+    alias: str | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoCntCreateProxyRequestInput")
 class AfostoCntCreateProxyRequestInput:
     """`CntCreateProxyRequest`."""
 
     key: str | None = strawberry.UNSET
     indexes: list[AfostoCntInstantProxyIndexInput | None] | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoCntDataflowModelTriggerCrontabInput")
+class AfostoCntDataflowModelTriggerCrontabInput:
+    """An inline object."""
+
+    schedule: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoCntDataflowModelTriggerInput")
+class AfostoCntDataflowModelTriggerInput:
+    """An inline object."""
+
+    type: str | None = strawberry.UNSET
+    events: list[str | None] | None = strawberry.UNSET
+    crontab: AfostoCntDataflowModelTriggerCrontabInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntDataflowModelInput")
@@ -4787,23 +4811,6 @@ class AfostoCntDataflowModelInput:
     config: JSON | None = strawberry.UNSET
     secret: str | None = strawberry.UNSET
     filter: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoCntDataflowModelTriggerInput")
-class AfostoCntDataflowModelTriggerInput:
-    """An inline object."""
-
-    type: str | None = strawberry.UNSET
-    events: list[str | None] | None = strawberry.UNSET
-    crontab: AfostoCntDataflowModelTriggerCrontabInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoCntDataflowModelTriggerCrontabInput")
-class AfostoCntDataflowModelTriggerCrontabInput:
-    """An inline object."""
-
-    schedule: str | None = strawberry.UNSET
-    timezone: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntDatasetRequestInput")
@@ -4844,6 +4851,25 @@ class AfostoCntDocumentResponseInput:
     filters: JSON | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoCntHtmlToPdfRequestSizeInput")
+class AfostoCntHtmlToPdfRequestSizeInput:
+    """An inline object."""
+
+    predefined: str | None = strawberry.UNSET
+    width: int | None = strawberry.UNSET
+    height: int | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoCntHtmlToPdfRequestMarginInput")
+class AfostoCntHtmlToPdfRequestMarginInput:
+    """An inline object."""
+
+    top: int | None = strawberry.UNSET
+    bottom: int | None = strawberry.UNSET
+    left: int | None = strawberry.UNSET
+    right: int | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoCntHtmlToInlinePdfRequestInput")
 class AfostoCntHtmlToInlinePdfRequestInput:
     """`CntHtmlToInlinePdfRequest`."""
@@ -4869,23 +4895,12 @@ class AfostoCntHtmlToPdfRequestInput:
     wait_timeout: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntHtmlToPdfRequestMarginInput")
-class AfostoCntHtmlToPdfRequestMarginInput:
-    """An inline object."""
+@strawberry.input(name="AfostoCntListIndexFilterInput")
+class AfostoCntListIndexFilterInput:
+    """`CntListIndexFilter`."""
 
-    top: int | None = strawberry.UNSET
-    bottom: int | None = strawberry.UNSET
-    left: int | None = strawberry.UNSET
-    right: int | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoCntHtmlToPdfRequestSizeInput")
-class AfostoCntHtmlToPdfRequestSizeInput:
-    """An inline object."""
-
-    predefined: str | None = strawberry.UNSET
-    width: int | None = strawberry.UNSET
-    height: int | None = strawberry.UNSET
+    type: p.CntListIndexFilterType | None = strawberry.UNSET
+    key: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntIndexSettingsUpdateInput")
@@ -4898,28 +4913,12 @@ class AfostoCntIndexSettingsUpdateInput:
     filters: list[AfostoCntListIndexFilterInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntInstantProxyIndexInput")
-class AfostoCntInstantProxyIndexInput:
-    """`CntInstantProxyIndex`."""
-
-    index_id: strawberry.ID | None = strawberry.UNSET
-    alias: str | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoCntLineInput")
 class AfostoCntLineInput:
     """`CntLine`."""
 
     reference: strawberry.ID | None = strawberry.UNSET
     data: JSON | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoCntListIndexFilterInput")
-class AfostoCntListIndexFilterInput:
-    """`CntListIndexFilter`."""
-
-    type: p.CntListIndexFilterType | None = strawberry.UNSET
-    key: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntObjectCloneRequestInput")
@@ -4947,16 +4946,6 @@ class AfostoCntProxyUpdateModelInput:
     config: AfostoCntConfigInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntRelativeDateInput")
-class AfostoCntRelativeDateInput:
-    """`CntRelativeDate`."""
-
-    quantity: int | None = strawberry.UNSET
-    key: p.CntRelativeDateKey | None = strawberry.UNSET
-    direction: p.CntRelativeDateDirection | None = strawberry.UNSET
-    at: AfostoCntRelativeDateAtInput | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoCntRelativeDateAtInput")
 class AfostoCntRelativeDateAtInput:
     """An inline object."""
@@ -4966,6 +4955,16 @@ class AfostoCntRelativeDateAtInput:
     minute: str | None = strawberry.UNSET
     day_of_week: str | None = strawberry.UNSET
     day_of_month: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoCntRelativeDateInput")
+class AfostoCntRelativeDateInput:
+    """`CntRelativeDate`."""
+
+    quantity: int | None = strawberry.UNSET
+    key: p.CntRelativeDateKey | None = strawberry.UNSET
+    direction: p.CntRelativeDateDirection | None = strawberry.UNSET
+    at: AfostoCntRelativeDateAtInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntSearchIndexRequestInput")
@@ -4978,6 +4977,14 @@ class AfostoCntSearchIndexRequestInput:
     threshold: int | None = strawberry.UNSET
     filters: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
     facets: list[str | None] | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoCntSortInput")
+class AfostoCntSortInput:
+    """`CntSort`."""
+
+    key: str | None = strawberry.UNSET
+    order: p.CntSortOrder | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntSearchQueryInput")
@@ -5020,14 +5027,6 @@ class AfostoCntSimpleQueryInput:
     limit: int | None = strawberry.UNSET
     threshold: float | None = strawberry.UNSET
     page_cursor: str | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoCntSortInput")
-class AfostoCntSortInput:
-    """`CntSort`."""
-
-    key: str | None = strawberry.UNSET
-    order: p.CntSortOrder | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntStorageModelInput")
@@ -5075,6 +5074,14 @@ class AfostoCntUploadRequestInput:
     metadata: JSON | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoCntWatcherSourceInput")
+class AfostoCntWatcherSourceInput:
+    """`CntWatcherSource`."""
+
+    type: str | None = strawberry.UNSET
+    config: JSON | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoCntWatcherModelInput")
 class AfostoCntWatcherModelInput:
     """`CntWatcherModel`."""
@@ -5082,14 +5089,6 @@ class AfostoCntWatcherModelInput:
     description: str | None = strawberry.UNSET
     storage_id: int | None = strawberry.UNSET
     source: AfostoCntWatcherSourceInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoCntWatcherSourceInput")
-class AfostoCntWatcherSourceInput:
-    """`CntWatcherSource`."""
-
-    type: str | None = strawberry.UNSET
-    config: JSON | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoIamAddOnInput")
@@ -5251,6 +5250,16 @@ class AfostoIamSecretUpdateInput:
     backups: list[AfostoIamBackupInput | None] | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoIamUserModelInput")
+class AfostoIamUserModelInput:
+    """`IamUserModel`."""
+
+    email: str | None = strawberry.UNSET
+    password: str | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoIamSignupInput")
 class AfostoIamSignupInput:
     """`IamSignup`."""
@@ -5289,16 +5298,6 @@ class AfostoIamUsageRequestInput:
 
     code: str | None = strawberry.UNSET
     unit: str | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoIamUserModelInput")
-class AfostoIamUserModelInput:
-    """`IamUserModel`."""
-
-    email: str | None = strawberry.UNSET
-    password: str | None = strawberry.UNSET
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoIamUserTokenRequestInput")
@@ -5370,14 +5369,6 @@ class AfostoLcsHandlingListUpdateInput:
     sub: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsHandlingModelInput")
-class AfostoLcsHandlingModelInput:
-    """`LcsHandlingModel`."""
-
-    shipments: list[AfostoLcsHandlingModelShipmentsInput | None] | None = strawberry.UNSET
-    due_at: dt.datetime | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoLcsHandlingModelShipmentsInput")
 class AfostoLcsHandlingModelShipmentsInput:
     """`LcsHandlingModelShipments`."""
@@ -5386,11 +5377,12 @@ class AfostoLcsHandlingModelShipmentsInput:
     label: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsItemSearchInput")
-class AfostoLcsItemSearchInput:
-    """`LcsItemSearch`."""
+@strawberry.input(name="AfostoLcsHandlingModelInput")
+class AfostoLcsHandlingModelInput:
+    """`LcsHandlingModel`."""
 
-    constraints: list[AfostoLcsItemSearchConstraintInput | None] | None = strawberry.UNSET
+    shipments: list[AfostoLcsHandlingModelShipmentsInput | None] | None = strawberry.UNSET
+    due_at: dt.datetime | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoLcsItemSearchConstraintInput")
@@ -5402,11 +5394,35 @@ class AfostoLcsItemSearchConstraintInput:
     value: list[str | None] | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoLcsItemSearchInput")
+class AfostoLcsItemSearchInput:
+    """`LcsItemSearch`."""
+
+    constraints: list[AfostoLcsItemSearchConstraintInput | None] | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoLcsListSearchInput")
 class AfostoLcsListSearchInput:
     """`LcsListSearch`."""
 
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoLcsShipmentAddressingCarrierInput")
+class AfostoLcsShipmentAddressingCarrierInput:
+    """`LcsShipmentAddressingCarrier`."""
+
+    is_carrier_location: bool | None = strawberry.UNSET
+    carrier_location_reference: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoLcsShipmentAddressingInput")
+class AfostoLcsShipmentAddressingInput:
+    """`LcsShipmentAddressing`."""
+
+    entity_type: p.LcsShipmentAddressingEntityType | None = strawberry.UNSET
+    entity_id: str | None = strawberry.UNSET
+    carrier: AfostoLcsShipmentAddressingCarrierInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoLcsListedShipmentAddressingInput")
@@ -5461,14 +5477,6 @@ class AfostoLcsPlaceInput:
     ids: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsServiceOptionInput")
-class AfostoLcsServiceOptionInput:
-    """`LcsServiceOption`."""
-
-    option: str | None = strawberry.UNSET
-    configuration: list[AfostoLcsServiceOptionConfigurationInput | None] | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoLcsServiceOptionConfigurationInput")
 class AfostoLcsServiceOptionConfigurationInput:
     """`LcsServiceOptionConfiguration`."""
@@ -5477,21 +5485,12 @@ class AfostoLcsServiceOptionConfigurationInput:
     value: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentAddressingInput")
-class AfostoLcsShipmentAddressingInput:
-    """`LcsShipmentAddressing`."""
+@strawberry.input(name="AfostoLcsServiceOptionInput")
+class AfostoLcsServiceOptionInput:
+    """`LcsServiceOption`."""
 
-    entity_type: p.LcsShipmentAddressingEntityType | None = strawberry.UNSET
-    entity_id: str | None = strawberry.UNSET
-    carrier: AfostoLcsShipmentAddressingCarrierInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoLcsShipmentAddressingCarrierInput")
-class AfostoLcsShipmentAddressingCarrierInput:
-    """`LcsShipmentAddressingCarrier`."""
-
-    is_carrier_location: bool | None = strawberry.UNSET
-    carrier_location_reference: str | None = strawberry.UNSET
+    option: str | None = strawberry.UNSET
+    configuration: list[AfostoLcsServiceOptionConfigurationInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoLcsShipmentItemCorrectionInput")
@@ -5512,6 +5511,14 @@ class AfostoLcsShipmentItemMissingInput:
     is_missing: bool | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoLcsShipmentItemModelReferencesInput")
+class AfostoLcsShipmentItemModelReferencesInput:
+    """`LcsShipmentItemModelReferences`."""
+
+    order_item_id: strawberry.ID | None = strawberry.UNSET
+    claim_item_id: strawberry.ID | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoLcsShipmentItemModelInput")
 class AfostoLcsShipmentItemModelInput:
     """`LcsShipmentItemModel`."""
@@ -5524,14 +5531,6 @@ class AfostoLcsShipmentItemModelInput:
     hs_code: str | None = strawberry.UNSET
     service: list[AfostoLcsServiceOptionInput | None] | None = strawberry.UNSET
     references: list[AfostoLcsShipmentItemModelReferencesInput | None] | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoLcsShipmentItemModelReferencesInput")
-class AfostoLcsShipmentItemModelReferencesInput:
-    """`LcsShipmentItemModelReferences`."""
-
-    order_item_id: strawberry.ID | None = strawberry.UNSET
-    claim_item_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoLcsShipmentModelInput")
@@ -5566,6 +5565,13 @@ class AfostoLcsShipmentUpdateModelInput:
     ship_at: dt.datetime | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoLcsUpdateBulkItemsParametersInput")
+class AfostoLcsUpdateBulkItemsParametersInput:
+    """An inline object."""
+
+    is_handled: bool | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoLcsUpdateBulkItemsInput")
 class AfostoLcsUpdateBulkItemsInput:
     """An inline object."""
@@ -5573,13 +5579,6 @@ class AfostoLcsUpdateBulkItemsInput:
     command: str | None = strawberry.UNSET
     parameters: AfostoLcsUpdateBulkItemsParametersInput | None = strawberry.UNSET
     constraints: list[AfostoLcsItemSearchConstraintInput | None] | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoLcsUpdateBulkItemsParametersInput")
-class AfostoLcsUpdateBulkItemsParametersInput:
-    """An inline object."""
-
-    is_handled: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoMesCancelInput")
@@ -5596,6 +5595,15 @@ class AfostoMesContactModelInput:
 
     name: str | None = strawberry.UNSET
     email: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoMesParticipantCreateInput")
+class AfostoMesParticipantCreateInput:
+    """`MesParticipantCreate`."""
+
+    name: str | None = strawberry.UNSET
+    reference: str | None = strawberry.UNSET
+    is_machine: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoMesConversationCreateInput")
@@ -5636,6 +5644,13 @@ class AfostoMesFormMailModelInput:
     metadata: JSON | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoMesInboxSettingsInput")
+class AfostoMesInboxSettingsInput:
+    """`MesInboxSettings`."""
+
+    recaptcha_integration_id: strawberry.ID | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoMesInboxModelInput")
 class AfostoMesInboxModelInput:
     """`MesInboxModel`."""
@@ -5645,13 +5660,6 @@ class AfostoMesInboxModelInput:
     prefix: str | None = strawberry.UNSET
     user_id: str | None = strawberry.UNSET
     settings: AfostoMesInboxSettingsInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoMesInboxSettingsInput")
-class AfostoMesInboxSettingsInput:
-    """`MesInboxSettings`."""
-
-    recaptcha_integration_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoMesInboxUpdateModelInput")
@@ -5688,15 +5696,6 @@ class AfostoMesMessageAddInput:
     is_private: bool | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
     reference: str | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoMesParticipantCreateInput")
-class AfostoMesParticipantCreateInput:
-    """`MesParticipantCreate`."""
-
-    name: str | None = strawberry.UNSET
-    reference: str | None = strawberry.UNSET
-    is_machine: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoMesRelayModelInput")
@@ -5782,6 +5781,14 @@ class AfostoOdrAuthorizationRequestInput:
     calculation_id: strawberry.ID | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoOdrKeyInput")
+class AfostoOdrKeyInput:
+    """`OdrKey`."""
+
+    entity_id: strawberry.ID | None = strawberry.UNSET
+    entity_type: str | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoOdrBalanceRequestInput")
 class AfostoOdrBalanceRequestInput:
     """`OdrBalanceRequest`."""
@@ -5813,14 +5820,6 @@ class AfostoOdrCalculationItemModelInput:
     vat_percentage: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCouponCategoryDefaultsInput")
-class AfostoOdrCouponCategoryDefaultsInput:
-    """`OdrCouponCategoryDefaults`."""
-
-    expires_after: int | None = strawberry.UNSET
-    usage: AfostoOdrCouponCategoryDefaultsUsageInput | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrCouponCategoryDefaultsUsageInput")
 class AfostoOdrCouponCategoryDefaultsUsageInput:
     """`OdrCouponCategoryDefaultsUsage`."""
@@ -5829,12 +5828,28 @@ class AfostoOdrCouponCategoryDefaultsUsageInput:
     limit: int | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoOdrCouponCategoryDefaultsInput")
+class AfostoOdrCouponCategoryDefaultsInput:
+    """`OdrCouponCategoryDefaults`."""
+
+    expires_after: int | None = strawberry.UNSET
+    usage: AfostoOdrCouponCategoryDefaultsUsageInput | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoOdrCouponCategoryModelInput")
 class AfostoOdrCouponCategoryModelInput:
     """`OdrCouponCategoryModel`."""
 
     name: str | None = strawberry.UNSET
     defaults: AfostoOdrCouponCategoryDefaultsInput | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoOdrCouponUsageInput")
+class AfostoOdrCouponUsageInput:
+    """`OdrCouponUsage`."""
+
+    is_unlimited: bool | None = strawberry.UNSET
+    remaining: int | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrCouponModelInput")
@@ -5847,12 +5862,12 @@ class AfostoOdrCouponModelInput:
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCouponUsageInput")
-class AfostoOdrCouponUsageInput:
-    """`OdrCouponUsage`."""
+@strawberry.input(name="AfostoOdrNewPhonenumberInput")
+class AfostoOdrNewPhonenumberInput:
+    """`OdrNewPhonenumber`."""
 
-    is_unlimited: bool | None = strawberry.UNSET
-    remaining: int | None = strawberry.UNSET
+    country_code: str | None = strawberry.UNSET
+    number: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrCreateSessionOrganisationInput")
@@ -5936,12 +5951,12 @@ class AfostoOdrInvoiceRequestInput:
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceSettingsInput")
-class AfostoOdrInvoiceSettingsInput:
-    """`OdrInvoiceSettings`."""
+@strawberry.input(name="AfostoOdrInvoiceSettingsBillingVatInput")
+class AfostoOdrInvoiceSettingsBillingVatInput:
+    """`OdrInvoiceSettingsBillingVat`."""
 
-    billing: AfostoOdrInvoiceSettingsBillingInput | None = strawberry.UNSET
-    shipping: AfostoOdrInvoiceSettingsShippingInput | None = strawberry.UNSET
+    is_shift_disabled: bool | None = strawberry.UNSET
+    is_shift_required: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrInvoiceSettingsBillingInput")
@@ -5954,14 +5969,6 @@ class AfostoOdrInvoiceSettingsBillingInput:
     vat: AfostoOdrInvoiceSettingsBillingVatInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceSettingsBillingVatInput")
-class AfostoOdrInvoiceSettingsBillingVatInput:
-    """`OdrInvoiceSettingsBillingVat`."""
-
-    is_shift_disabled: bool | None = strawberry.UNSET
-    is_shift_required: bool | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrInvoiceSettingsShippingInput")
 class AfostoOdrInvoiceSettingsShippingInput:
     """`OdrInvoiceSettingsShipping`."""
@@ -5969,19 +5976,19 @@ class AfostoOdrInvoiceSettingsShippingInput:
     method_id: str | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoOdrInvoiceSettingsInput")
+class AfostoOdrInvoiceSettingsInput:
+    """`OdrInvoiceSettings`."""
+
+    billing: AfostoOdrInvoiceSettingsBillingInput | None = strawberry.UNSET
+    shipping: AfostoOdrInvoiceSettingsShippingInput | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoOdrInvoiceStateInput")
 class AfostoOdrInvoiceStateInput:
     """`OdrInvoiceState`."""
 
     paid_at: dt.date | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoOdrKeyInput")
-class AfostoOdrKeyInput:
-    """`OdrKey`."""
-
-    entity_id: strawberry.ID | None = strawberry.UNSET
-    entity_type: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrNewAddressInput")
@@ -6015,14 +6022,6 @@ class AfostoOdrNewContactInput:
     family_name: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrNewPhonenumberInput")
-class AfostoOdrNewPhonenumberInput:
-    """`OdrNewPhonenumber`."""
-
-    country_code: str | None = strawberry.UNSET
-    number: str | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrOrderCalculationRequestInput")
 class AfostoOdrOrderCalculationRequestInput:
     """`OdrOrderCalculationRequest`."""
@@ -6050,17 +6049,21 @@ class AfostoOdrOrderItemModelInput:
     source_order_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrOrderModelInput")
-class AfostoOdrOrderModelInput:
-    """`OdrOrderModel`."""
+@strawberry.input(name="AfostoOdrProcessingInput")
+class AfostoOdrProcessingInput:
+    """`OdrProcessing`."""
 
-    processing: AfostoOdrProcessingInput | None = strawberry.UNSET
-    settings: AfostoOdrSettingsInput | None = strawberry.UNSET
-    client_id: str | None = strawberry.UNSET
-    channel_id: strawberry.ID | None = strawberry.UNSET
-    tags: list[str | None] | None = strawberry.UNSET
-    type: str | None = strawberry.UNSET
-    metadata: JSON | None = strawberry.UNSET
+    confirm: p.OdrProcessingConfirm | None = strawberry.UNSET
+    allocation: p.OdrProcessingAllocation | None = strawberry.UNSET
+    fulfilment: p.OdrProcessingFulfilment | None = strawberry.UNSET
+    capture: p.OdrProcessingCapture | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoOdrSettingsContactInput")
+class AfostoOdrSettingsContactInput:
+    """`OdrSettingsContact`."""
+
+    id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrOrderModelSettingsBillingInput")
@@ -6072,6 +6075,16 @@ class AfostoOdrOrderModelSettingsBillingInput:
     issuer_code: str | None = strawberry.UNSET
     provider_code: str | None = strawberry.UNSET
     vat: AfostoOdrInvoiceSettingsBillingVatInput | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoOdrOrderSettingsShippingWindowInput")
+class AfostoOdrOrderSettingsShippingWindowInput:
+    """`OdrOrderSettingsShippingWindow`."""
+
+    from_: int | None = strawberry.field(name="from", default=strawberry.UNSET)
+    to: int | None = strawberry.UNSET
+    delivery_at: dt.date | None = strawberry.UNSET
+    code: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrOrderSettingsShippingInput")
@@ -6086,14 +6099,32 @@ class AfostoOdrOrderSettingsShippingInput:
     is_split_allowed: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrOrderSettingsShippingWindowInput")
-class AfostoOdrOrderSettingsShippingWindowInput:
-    """`OdrOrderSettingsShippingWindow`."""
+@strawberry.input(name="AfostoOdrSettingsInput")
+class AfostoOdrSettingsInput:
+    """`OdrSettings`."""
 
-    from_: int | None = strawberry.field(name="from", default=strawberry.UNSET)
-    to: int | None = strawberry.UNSET
-    delivery_at: dt.date | None = strawberry.UNSET
-    code: str | None = strawberry.UNSET
+    contact: AfostoOdrSettingsContactInput | None = strawberry.UNSET
+    organisation: AfostoOdrSettingsContactInput | None = strawberry.UNSET
+    phone_number_id: strawberry.ID | None = strawberry.UNSET
+    coupons: list[str | None] | None = strawberry.UNSET
+    due_at: dt.date | None = strawberry.UNSET
+    reference: str | None = strawberry.UNSET
+    return_url: str | None = strawberry.UNSET
+    billing: AfostoOdrOrderModelSettingsBillingInput | None = strawberry.UNSET
+    shipping: AfostoOdrOrderSettingsShippingInput | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoOdrOrderModelInput")
+class AfostoOdrOrderModelInput:
+    """`OdrOrderModel`."""
+
+    processing: AfostoOdrProcessingInput | None = strawberry.UNSET
+    settings: AfostoOdrSettingsInput | None = strawberry.UNSET
+    client_id: str | None = strawberry.UNSET
+    channel_id: strawberry.ID | None = strawberry.UNSET
+    tags: list[str | None] | None = strawberry.UNSET
+    type: str | None = strawberry.UNSET
+    metadata: JSON | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrPaymentIntentInput")
@@ -6159,16 +6190,6 @@ class AfostoOdrPricingRuleModelInput:
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrProcessingInput")
-class AfostoOdrProcessingInput:
-    """`OdrProcessing`."""
-
-    confirm: p.OdrProcessingConfirm | None = strawberry.UNSET
-    allocation: p.OdrProcessingAllocation | None = strawberry.UNSET
-    fulfilment: p.OdrProcessingFulfilment | None = strawberry.UNSET
-    capture: p.OdrProcessingCapture | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrProjectionModelInput")
 class AfostoOdrProjectionModelInput:
     """`OdrProjectionModel`."""
@@ -6184,14 +6205,6 @@ class AfostoOdrProjectionModelInput:
     settings: AfostoOdrInvoiceSettingsInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrPurchaseInput")
-class AfostoOdrPurchaseInput:
-    """`OdrPurchase`."""
-
-    contact_id: str | None = strawberry.UNSET
-    items: list[AfostoOdrPurchaseItemInput | None] | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrPurchaseItemInput")
 class AfostoOdrPurchaseItemInput:
     """An inline object."""
@@ -6202,6 +6215,14 @@ class AfostoOdrPurchaseItemInput:
     amount: int | None = strawberry.UNSET
     quantity: int | None = strawberry.UNSET
     vat_rate: int | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoOdrPurchaseInput")
+class AfostoOdrPurchaseInput:
+    """`OdrPurchase`."""
+
+    contact_id: str | None = strawberry.UNSET
+    items: list[AfostoOdrPurchaseItemInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrReferenceInput")
@@ -6247,14 +6268,6 @@ class AfostoOdrSearchOrderItemsInput:
     filters: list[AfostoOdrFilterInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSearchOrdersItemsAttachInput")
-class AfostoOdrSearchOrdersItemsAttachInput:
-    """An inline object."""
-
-    order: AfostoOdrSearchInput | None = strawberry.UNSET
-    wms: AfostoOdrSearchOrdersItemsAttachWmsInput | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrSearchOrdersItemsAttachWmsInput")
 class AfostoOdrSearchOrdersItemsAttachWmsInput:
     """An inline object."""
@@ -6263,12 +6276,35 @@ class AfostoOdrSearchOrdersItemsAttachWmsInput:
     use_referenced_stock: bool | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoOdrSearchOrdersItemsAttachInput")
+class AfostoOdrSearchOrdersItemsAttachInput:
+    """An inline object."""
+
+    order: AfostoOdrSearchInput | None = strawberry.UNSET
+    wms: AfostoOdrSearchOrdersItemsAttachWmsInput | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoOdrSelectSessionBillingMethodRequestInput")
 class AfostoOdrSelectSessionBillingMethodRequestInput:
     """`OdrSelectSessionBillingMethodRequest`."""
 
     method_id: str | None = strawberry.UNSET
     issuer_id: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoOdrSelectSessionPhonenumberRequestContactInput")
+class AfostoOdrSelectSessionPhonenumberRequestContactInput:
+    """An inline object."""
+
+    primary: bool | None = strawberry.UNSET
+    secondary: bool | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoOdrSelectSessionPhonenumberRequestOrganisationInput")
+class AfostoOdrSelectSessionPhonenumberRequestOrganisationInput:
+    """An inline object."""
+
+    primary: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrSelectSessionBillingRequestInput")
@@ -6296,21 +6332,6 @@ class AfostoOdrSelectSessionPhonenumberRequestInput:
     organisation: AfostoOdrSelectSessionPhonenumberRequestOrganisationInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSelectSessionPhonenumberRequestContactInput")
-class AfostoOdrSelectSessionPhonenumberRequestContactInput:
-    """An inline object."""
-
-    primary: bool | None = strawberry.UNSET
-    secondary: bool | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoOdrSelectSessionPhonenumberRequestOrganisationInput")
-class AfostoOdrSelectSessionPhonenumberRequestOrganisationInput:
-    """An inline object."""
-
-    primary: bool | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrSelectSessionShippingMethodRequestInput")
 class AfostoOdrSelectSessionShippingMethodRequestInput:
     """`OdrSelectSessionShippingMethodRequest`."""
@@ -6336,6 +6357,15 @@ class AfostoOdrSelectSessionShippingWindowRequestInput:
     at: dt.date | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoOdrServiceVatConfigurationInput")
+class AfostoOdrServiceVatConfigurationInput:
+    """`OdrServiceVatConfiguration`."""
+
+    type: p.OdrServiceVatConfigurationType | None = strawberry.UNSET
+    reference: int | None = strawberry.UNSET
+    country_code: str | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoOdrServiceModelInput")
 class AfostoOdrServiceModelInput:
     """`OdrServiceModel`."""
@@ -6350,15 +6380,6 @@ class AfostoOdrServiceModelInput:
     metadata: JSON | None = strawberry.UNSET
     active_at: dt.datetime | None = strawberry.UNSET
     expires_at: dt.datetime | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoOdrServiceVatConfigurationInput")
-class AfostoOdrServiceVatConfigurationInput:
-    """`OdrServiceVatConfiguration`."""
-
-    type: p.OdrServiceVatConfigurationType | None = strawberry.UNSET
-    reference: int | None = strawberry.UNSET
-    country_code: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrSetClaimRequestInput")
@@ -6384,28 +6405,6 @@ class AfostoOdrSetSessionReferenceRequestInput:
     """`OdrSetSessionReferenceRequest`."""
 
     reference: str | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoOdrSettingsInput")
-class AfostoOdrSettingsInput:
-    """`OdrSettings`."""
-
-    contact: AfostoOdrSettingsContactInput | None = strawberry.UNSET
-    organisation: AfostoOdrSettingsContactInput | None = strawberry.UNSET
-    phone_number_id: strawberry.ID | None = strawberry.UNSET
-    coupons: list[str | None] | None = strawberry.UNSET
-    due_at: dt.date | None = strawberry.UNSET
-    reference: str | None = strawberry.UNSET
-    return_url: str | None = strawberry.UNSET
-    billing: AfostoOdrOrderModelSettingsBillingInput | None = strawberry.UNSET
-    shipping: AfostoOdrOrderSettingsShippingInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoOdrSettingsContactInput")
-class AfostoOdrSettingsContactInput:
-    """`OdrSettingsContact`."""
-
-    id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrSkuInput")
@@ -6441,20 +6440,20 @@ class AfostoOdrTransactionModelInput:
     channel_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrUpdateOrderFlowInput")
-class AfostoOdrUpdateOrderFlowInput:
-    """An inline object."""
-
-    code: str | None = strawberry.UNSET
-    actions: list[AfostoOdrUpdateOrderFlowActionInput | None] | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrUpdateOrderFlowActionInput")
 class AfostoOdrUpdateOrderFlowActionInput:
     """An inline object."""
 
     code: str | None = strawberry.UNSET
     is_handled: bool | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoOdrUpdateOrderFlowInput")
+class AfostoOdrUpdateOrderFlowInput:
+    """An inline object."""
+
+    code: str | None = strawberry.UNSET
+    actions: list[AfostoOdrUpdateOrderFlowActionInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoQcqAuthConfigInput")
@@ -6474,60 +6473,6 @@ class AfostoQcqCacheConfigInput:
     age: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoQcqProxyModelInput")
-class AfostoQcqProxyModelInput:
-    """`QcqProxyModel`."""
-
-    key: str | None = strawberry.UNSET
-    routes: list[AfostoQcqRouteInput | None] | None = strawberry.UNSET
-    auth: AfostoQcqProxyModelAuthInput | None = strawberry.UNSET
-    oauth: AfostoQcqProxyModelOauthInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoQcqProxyModelAuthInput")
-class AfostoQcqProxyModelAuthInput:
-    """An inline object."""
-
-    signature: AfostoQcqProxyModelAuthSignatureInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoQcqProxyModelAuthSignatureInput")
-class AfostoQcqProxyModelAuthSignatureInput:
-    """An inline object."""
-
-    secret: str | None = strawberry.UNSET
-    auth: AfostoQcqAuthConfigInput | None = strawberry.UNSET
-    cache: AfostoQcqCacheConfigInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoQcqProxyModelOauthInput")
-class AfostoQcqProxyModelOauthInput:
-    """An inline object."""
-
-    issuer: str | None = strawberry.UNSET
-    client_id: str | None = strawberry.UNSET
-    authorize_url: str | None = strawberry.UNSET
-    return_url_key: str | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoQcqProxyUpdateModelInput")
-class AfostoQcqProxyUpdateModelInput:
-    """`QcqProxyUpdateModel`."""
-
-    routes: list[AfostoQcqRouteInput | None] | None = strawberry.UNSET
-    auth: AfostoQcqProxyModelAuthInput | None = strawberry.UNSET
-    oauth: AfostoQcqProxyModelOauthInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoQcqRouteInput")
-class AfostoQcqRouteInput:
-    """`QcqRoute`."""
-
-    path: str | None = strawberry.UNSET
-    origin: AfostoQcqRouteOriginInput | None = strawberry.UNSET
-    settings: AfostoQcqRouteSettingsInput | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoQcqRouteOriginInput")
 class AfostoQcqRouteOriginInput:
     """An inline object."""
@@ -6544,6 +6489,60 @@ class AfostoQcqRouteSettingsInput:
     auth: AfostoQcqAuthConfigInput | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoQcqRouteInput")
+class AfostoQcqRouteInput:
+    """`QcqRoute`."""
+
+    path: str | None = strawberry.UNSET
+    origin: AfostoQcqRouteOriginInput | None = strawberry.UNSET
+    settings: AfostoQcqRouteSettingsInput | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoQcqProxyModelAuthSignatureInput")
+class AfostoQcqProxyModelAuthSignatureInput:
+    """An inline object."""
+
+    secret: str | None = strawberry.UNSET
+    auth: AfostoQcqAuthConfigInput | None = strawberry.UNSET
+    cache: AfostoQcqCacheConfigInput | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoQcqProxyModelAuthInput")
+class AfostoQcqProxyModelAuthInput:
+    """An inline object."""
+
+    signature: AfostoQcqProxyModelAuthSignatureInput | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoQcqProxyModelOauthInput")
+class AfostoQcqProxyModelOauthInput:
+    """An inline object."""
+
+    issuer: str | None = strawberry.UNSET
+    client_id: str | None = strawberry.UNSET
+    authorize_url: str | None = strawberry.UNSET
+    return_url_key: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoQcqProxyModelInput")
+class AfostoQcqProxyModelInput:
+    """`QcqProxyModel`."""
+
+    key: str | None = strawberry.UNSET
+    routes: list[AfostoQcqRouteInput | None] | None = strawberry.UNSET
+    auth: AfostoQcqProxyModelAuthInput | None = strawberry.UNSET
+    oauth: AfostoQcqProxyModelOauthInput | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoQcqProxyUpdateModelInput")
+class AfostoQcqProxyUpdateModelInput:
+    """`QcqProxyUpdateModel`."""
+
+    routes: list[AfostoQcqRouteInput | None] | None = strawberry.UNSET
+    auth: AfostoQcqProxyModelAuthInput | None = strawberry.UNSET
+    oauth: AfostoQcqProxyModelOauthInput | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoRelAddressQueryInput")
 class AfostoRelAddressQueryInput:
     """`RelAddressQuery`."""
@@ -6551,6 +6550,30 @@ class AfostoRelAddressQueryInput:
     session_key: str | None = strawberry.UNSET
     context: str | None = strawberry.UNSET
     query: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoRelContactUpdateOrganisationsPrimaryInput")
+class AfostoRelContactUpdateOrganisationsPrimaryInput:
+    """`RelContactUpdateOrganisationsPrimary`."""
+
+    id: str | None = strawberry.UNSET
+    version: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoRelContactUpdateOrganisationsBodyInput")
+class AfostoRelContactUpdateOrganisationsBodyInput:
+    """An inline object."""
+
+    primary: AfostoRelContactUpdateOrganisationsPrimaryInput | None = strawberry.UNSET
+    secondary: list[AfostoRelContactUpdateOrganisationsPrimaryInput | None] | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoRelContactUpdateBillingInput")
+class AfostoRelContactUpdateBillingInput:
+    """`RelContactUpdateBilling`."""
+
+    primary: str | None = strawberry.UNSET
+    secondary: list[str | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoRelContactUpdateInput")
@@ -6569,30 +6592,6 @@ class AfostoRelContactUpdateInput:
     shipping: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
     phone_numbers: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoRelContactUpdateBillingInput")
-class AfostoRelContactUpdateBillingInput:
-    """`RelContactUpdateBilling`."""
-
-    primary: str | None = strawberry.UNSET
-    secondary: list[str | None] | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoRelContactUpdateOrganisationsBodyInput")
-class AfostoRelContactUpdateOrganisationsBodyInput:
-    """An inline object."""
-
-    primary: AfostoRelContactUpdateOrganisationsPrimaryInput | None = strawberry.UNSET
-    secondary: list[AfostoRelContactUpdateOrganisationsPrimaryInput | None] | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoRelContactUpdateOrganisationsPrimaryInput")
-class AfostoRelContactUpdateOrganisationsPrimaryInput:
-    """`RelContactUpdateOrganisationsPrimary`."""
-
-    id: str | None = strawberry.UNSET
-    version: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoRelCreateIdentityRequestInput")
@@ -6629,12 +6628,14 @@ class AfostoRelIdentityExistsRequestInput:
     audience: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelOrganisationPaymentSettingsInput")
-class AfostoRelOrganisationPaymentSettingsInput:
-    """`RelOrganisationPaymentSettings`."""
+@strawberry.input(name="AfostoRelOrganisationPaymentSettingsPostPaymentInput")
+class AfostoRelOrganisationPaymentSettingsPostPaymentInput:
+    """`RelOrganisationPaymentSettingsPostPayment`."""
 
-    post_payment: AfostoRelOrganisationPaymentSettingsPostPaymentInput | None = strawberry.UNSET
-    invoice: AfostoRelOrganisationPaymentSettingsInvoiceInput | None = strawberry.UNSET
+    spending_limit: Int64 | None = strawberry.UNSET
+    current_due_amount: int | None = strawberry.UNSET
+    due_after: int | None = strawberry.UNSET
+    iban: list[str | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoRelOrganisationPaymentSettingsInvoiceInput")
@@ -6646,14 +6647,12 @@ class AfostoRelOrganisationPaymentSettingsInvoiceInput:
     is_expected_at_delivery: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelOrganisationPaymentSettingsPostPaymentInput")
-class AfostoRelOrganisationPaymentSettingsPostPaymentInput:
-    """`RelOrganisationPaymentSettingsPostPayment`."""
+@strawberry.input(name="AfostoRelOrganisationPaymentSettingsInput")
+class AfostoRelOrganisationPaymentSettingsInput:
+    """`RelOrganisationPaymentSettings`."""
 
-    spending_limit: Int64 | None = strawberry.UNSET
-    current_due_amount: int | None = strawberry.UNSET
-    due_after: int | None = strawberry.UNSET
-    iban: list[str | None] | None = strawberry.UNSET
+    post_payment: AfostoRelOrganisationPaymentSettingsPostPaymentInput | None = strawberry.UNSET
+    invoice: AfostoRelOrganisationPaymentSettingsInvoiceInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoRelOrganisationUpdateModelInput")
@@ -6739,13 +6738,11 @@ class AfostoSplStatusInput:
     changed_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoTplGitReferenceInput")
-class AfostoTplGitReferenceInput:
-    """`TplGitReference`."""
+@strawberry.input(name="AfostoTplGitReferenceTagInput")
+class AfostoTplGitReferenceTagInput:
+    """An inline object."""
 
-    type: p.TplGitReferenceType | None = strawberry.UNSET
-    tag: AfostoTplGitReferenceTagInput | None = strawberry.UNSET
-    branch: AfostoTplGitReferenceBranchInput | None = strawberry.UNSET
+    value: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoTplGitReferenceBranchInput")
@@ -6756,11 +6753,13 @@ class AfostoTplGitReferenceBranchInput:
     commit_sha: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoTplGitReferenceTagInput")
-class AfostoTplGitReferenceTagInput:
-    """An inline object."""
+@strawberry.input(name="AfostoTplGitReferenceInput")
+class AfostoTplGitReferenceInput:
+    """`TplGitReference`."""
 
-    value: str | None = strawberry.UNSET
+    type: p.TplGitReferenceType | None = strawberry.UNSET
+    tag: AfostoTplGitReferenceTagInput | None = strawberry.UNSET
+    branch: AfostoTplGitReferenceBranchInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoTplThemeCreateModelInput")
@@ -6850,20 +6849,20 @@ class AfostoWmsCreateLocationRequestInput:
     address_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateProjectionRequestInput")
-class AfostoWmsCreateProjectionRequestInput:
-    """`WmsCreateProjectionRequest`."""
-
-    items: list[AfostoWmsCreateProjectionRequestItemInput | None] | None = strawberry.UNSET
-    constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoWmsCreateProjectionRequestItemInput")
 class AfostoWmsCreateProjectionRequestItemInput:
     """An inline object."""
 
     sku: str | None = strawberry.UNSET
     quantity: int | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoWmsCreateProjectionRequestInput")
+class AfostoWmsCreateProjectionRequestInput:
+    """`WmsCreateProjectionRequest`."""
+
+    items: list[AfostoWmsCreateProjectionRequestItemInput | None] | None = strawberry.UNSET
+    constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoWmsCreateRouteRequestInput")
@@ -6889,6 +6888,15 @@ class AfostoWmsCreateScheduleRequestInput:
     active_at: list[dt.datetime | None] | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoWmsCreateTransferRequestRoutingInput")
+class AfostoWmsCreateTransferRequestRoutingInput:
+    """An inline object."""
+
+    claim_id: strawberry.ID | None = strawberry.UNSET
+    collect_route_id: strawberry.ID | None = strawberry.UNSET
+    delivery_route_id: strawberry.ID | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoWmsCreateTransferRequestInput")
 class AfostoWmsCreateTransferRequestInput:
     """`WmsCreateTransferRequest`."""
@@ -6897,15 +6905,6 @@ class AfostoWmsCreateTransferRequestInput:
     arrival_at: dt.datetime | None = strawberry.UNSET
     collect_at: strawberry.ID | None = strawberry.UNSET
     routing: list[AfostoWmsCreateTransferRequestRoutingInput | None] | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoWmsCreateTransferRequestRoutingInput")
-class AfostoWmsCreateTransferRequestRoutingInput:
-    """An inline object."""
-
-    claim_id: strawberry.ID | None = strawberry.UNSET
-    collect_route_id: strawberry.ID | None = strawberry.UNSET
-    delivery_route_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoWmsPositionVerificationRequestInput")
@@ -6942,20 +6941,20 @@ class AfostoWmsStockUpRequestInput:
     items: list[AfostoWmsStockUpItemInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsTransferReportInput")
-class AfostoWmsTransferReportInput:
-    """`WmsTransferReport`."""
-
-    target: strawberry.ID | None = strawberry.UNSET
-    item_claims: list[AfostoWmsTransferReportItemInput | None] | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoWmsTransferReportItemInput")
 class AfostoWmsTransferReportItemInput:
     """`WmsTransferReportItem`."""
 
     claim_item_id: strawberry.ID | None = strawberry.UNSET
     position: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoWmsTransferReportInput")
+class AfostoWmsTransferReportInput:
+    """`WmsTransferReport`."""
+
+    target: strawberry.ID | None = strawberry.UNSET
+    item_claims: list[AfostoWmsTransferReportItemInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoWmsUpdateInventoryItemRequestInput")
@@ -7004,54 +7003,54 @@ TYPES: tuple[type, ...] = (
     AfostoCatMap,
     AfostoCatMapCollection,
     AfostoCatMapCollectionMiss,
+    AfostoCatVat,
     AfostoCatPrice,
     AfostoCatPriceConstraint,
     AfostoCatSearchMapsCollection,
     AfostoCatUpdateGroupPrices,
-    AfostoCatVat,
     AfostoCatVatRate,
-    AfostoCntAction,
-    AfostoCntBatch,
-    AfostoCntBatchExport,
-    AfostoCntBatchImport,
-    AfostoCntBucket,
     AfostoCntColumnConfig,
+    AfostoCntAction,
+    AfostoCntBatchImport,
+    AfostoCntBatchExport,
+    AfostoCntBatch,
+    AfostoCntBucket,
     AfostoCntColumnError,
     AfostoCntConfig,
     AfostoCntCreateDataflowLoader,
-    AfostoCntDataflow,
     AfostoCntDataflowTrigger,
+    AfostoCntDataflow,
     AfostoCntDataflowType,
     AfostoCntDataset,
+    AfostoCntField,
     AfostoCntDefinition,
     AfostoCntDirectories,
     AfostoCntDocumentResponse,
     AfostoCntFacet,
-    AfostoCntField,
     AfostoCntFile,
     AfostoCntFilesystemLog,
+    AfostoCntRelativeDateAt,
+    AfostoCntRelativeDate,
     AfostoCntFiltersDate,
     AfostoCntGifInfo,
     AfostoCntIndex,
     AfostoCntIndexResponse,
+    AfostoCntListIndexFilter,
     AfostoCntIndexSettings,
-    AfostoCntIndexUpdate,
     AfostoCntIndexUpdateType,
-    AfostoCntInstantProxy,
+    AfostoCntIndexUpdate,
     AfostoCntInstantProxyIndex,
+    AfostoCntInstantProxy,
     AfostoCntLine,
     AfostoCntLineError,
     AfostoCntListIndex,
-    AfostoCntListIndexFilter,
     AfostoCntPagination,
     AfostoCntProxy,
-    AfostoCntRelativeDate,
     AfostoCntRelativeDateAnswer,
-    AfostoCntRelativeDateAt,
     AfostoCntSeachResponse,
-    AfostoCntSearchDataflowMatcher,
-    AfostoCntSearchDataflowMatcherResult,
     AfostoCntSearchDataflowMatcherResultMisses,
+    AfostoCntSearchDataflowMatcherResult,
+    AfostoCntSearchDataflowMatcher,
     AfostoCntSearchResponse,
     AfostoCntSimpleDocumentResponse,
     AfostoCntSimpleSeachResponse,
@@ -7059,13 +7058,15 @@ TYPES: tuple[type, ...] = (
     AfostoCntStorageObject,
     AfostoCntSuggestResponse,
     AfostoCntUploadResponse,
-    AfostoCntWatcher,
     AfostoCntWatcherSource,
+    AfostoCntWatcher,
     AfostoIamAccessToken,
     AfostoIamAddOn,
     AfostoIamAddress,
     AfostoIamAuditLog,
+    AfostoIamSubtenantUser,
     AfostoIamAuthorization,
+    AfostoIamScope,
     AfostoIamAuthorizationResponse,
     AfostoIamBackup,
     AfostoIamBackupResponse,
@@ -7073,95 +7074,94 @@ TYPES: tuple[type, ...] = (
     AfostoIamBucket,
     AfostoIamClient,
     AfostoIamCreatePurge,
+    AfostoIamTenant,
+    AfostoIamUser,
     AfostoIamCreateTenant,
     AfostoIamForwardOauth,
+    AfostoIamTier,
+    AfostoIamPlan,
+    AfostoIamProduct,
     AfostoIamInvoice,
     AfostoIamInvoiceProduct,
-    AfostoIamLog,
-    AfostoIamLogActor,
     AfostoIamLogResource,
+    AfostoIamLogActor,
+    AfostoIamLog,
     AfostoIamLogsFilters,
     AfostoIamPaymentSource,
     AfostoIamPendingAuthorization,
     AfostoIamPendingRequest,
     AfostoIamPhoneNumber,
-    AfostoIamPlan,
-    AfostoIamProduct,
     AfostoIamPurgeToken,
     AfostoIamReport,
     AfostoIamRole,
-    AfostoIamScope,
     AfostoIamSecret,
     AfostoIamSecretRead,
-    AfostoIamSubscription,
     AfostoIamSubscriptionItem,
+    AfostoIamSubscription,
     AfostoIamSubtenant,
-    AfostoIamSubtenantUser,
     AfostoIamSystemRole,
-    AfostoIamTenant,
-    AfostoIamTier,
     AfostoIamTrackedRecord,
     AfostoIamTrial,
     AfostoIamType,
     AfostoIamUpcomingInvoice,
     AfostoIamUsageRecord,
-    AfostoIamUser,
     AfostoIamUserTokenResponse,
     AfostoIamVerifyTwoFactorSecret,
-    AfostoIntApp,
     AfostoIntAuthor,
+    AfostoSplSettingsSchema,
+    AfostoIntApp,
     AfostoIntInstallResult,
     AfostoIntIntegration,
     AfostoLcsAddress,
     AfostoLcsCountry,
-    AfostoLcsCreateShipment,
+    AfostoLcsShipmentAddressingCarrier,
+    AfostoLcsShipmentAddressing,
+    AfostoLcsListedShipmentAddressing,
+    AfostoLcsServiceOptionConfiguration,
+    AfostoLcsServiceOption,
+    AfostoLcsShipmentItem,
+    AfostoLcsShipmentItemCorrection,
+    AfostoLcsParcelLabel,
+    AfostoLcsParcelItem,
     AfostoLcsCreateShipmentParcel,
-    AfostoLcsDPDServicePoint,
+    AfostoLcsCreateShipment,
     AfostoLcsDPDServicePointOpeningHour,
+    AfostoLcsDPDServicePoint,
     AfostoLcsDPDServicePointResponse,
     AfostoLcsFulfilmentLocation,
-    AfostoLcsGroupedShipmentItem,
+    AfostoLcsShipmentItemModelReferences,
     AfostoLcsGroupedShipmentItemLists,
     AfostoLcsGroupedShipmentItemPositions,
     AfostoLcsGroupedShipmentItemTotals,
-    AfostoLcsHandlingList,
+    AfostoLcsGroupedShipmentItem,
     AfostoLcsHandlingListItem,
-    AfostoLcsHandlingListResponse,
     AfostoLcsHandlingListSortingLabels,
+    AfostoLcsHandlingList,
+    AfostoLcsHandlingListResponse,
     AfostoLcsHandlingModelShipments,
     AfostoLcsListedHandlingList,
     AfostoLcsListedShipment,
-    AfostoLcsListedShipmentAddressing,
-    AfostoLcsLocationPosition,
     AfostoLcsLocationSku,
+    AfostoLcsLocationPosition,
     AfostoLcsMethod,
     AfostoLcsParcel,
-    AfostoLcsParcelItem,
-    AfostoLcsParcelLabel,
+    AfostoLcsPointOpeningsWindows,
+    AfostoLcsPointOpenings,
     AfostoLcsPoint,
     AfostoLcsPointByCarrier,
-    AfostoLcsPointOpenings,
-    AfostoLcsPointOpeningsWindows,
-    AfostoLcsServiceOption,
-    AfostoLcsServiceOptionConfiguration,
-    AfostoLcsShipmentAddressing,
-    AfostoLcsShipmentAddressingCarrier,
-    AfostoLcsShipmentItem,
-    AfostoLcsShipmentItemCorrection,
-    AfostoLcsShipmentItemModelReferences,
     AfostoMesContactModel,
-    AfostoMesConversation,
-    AfostoMesDnsRecord,
-    AfostoMesDomain,
-    AfostoMesInbox,
-    AfostoMesInboxSettings,
-    AfostoMesMail,
     AfostoMesMessage,
     AfostoMesNotify,
     AfostoMesParticipant,
+    AfostoMesConversation,
+    AfostoMesDnsRecord,
+    AfostoMesDomain,
+    AfostoMesInboxSettings,
+    AfostoMesInbox,
+    AfostoMesMail,
     AfostoMesRelay,
-    AfostoMesRelayMessage,
     AfostoMesRelayMessageSource,
+    AfostoMesRelayMessage,
     AfostoMesTask,
     AfostoMesWebhookAttempt,
     AfostoMesWebhookDelay,
@@ -7177,176 +7177,178 @@ TYPES: tuple[type, ...] = (
     AfostoOdrAttempt,
     AfostoOdrAuthenticationResponse,
     AfostoOdrAuthorizationResponse,
+    AfostoOdrKey,
     AfostoOdrBalance,
-    AfostoOdrCalculation,
-    AfostoOdrCalculationAdjustment,
     AfostoOdrCalculationAdjustmentResult,
-    AfostoOdrCalculationItem,
-    AfostoOdrCalculationItems,
+    AfostoOdrCalculationAdjustment,
     AfostoOdrCalculationOrderItem,
+    AfostoOdrCalculationItem,
+    AfostoOdrServiceAdjustmentResult,
+    AfostoOdrServiceAdjustment,
+    AfostoOdrServiceItem,
+    AfostoOdrVatResult,
+    AfostoOdrContactContact,
+    AfostoOdrContact,
+    AfostoOdrCalculation,
     AfostoOdrCalculationStackItem,
+    AfostoOdrCalculationItems,
     AfostoOdrCancelState,
     AfostoOdrCombinedAddressSet,
+    AfostoOdrPhonenumber,
+    AfostoOdrPhonenumberSet,
     AfostoOdrCombinedPhoneNumberSet,
     AfostoOdrConstraintOptionsResponse,
-    AfostoOdrContact,
-    AfostoOdrContactContact,
-    AfostoOdrCoupon,
-    AfostoOdrCouponCategory,
-    AfostoOdrCouponCategoryDefaults,
-    AfostoOdrCouponCategoryDefaultsUsage,
-    AfostoOdrCouponClaim,
     AfostoOdrCouponUsage,
+    AfostoOdrCouponClaim,
+    AfostoOdrCoupon,
+    AfostoOdrCouponCategoryDefaultsUsage,
+    AfostoOdrCouponCategoryDefaults,
+    AfostoOdrCouponCategory,
     AfostoOdrFilter,
     AfostoOdrFilterSet,
+    AfostoOdrVatRegistration,
+    AfostoOdrOrganisation,
     AfostoOdrGetSessionOrganisationOptionsResponse,
     AfostoOdrGetSessionResponse,
     AfostoOdrGetSessionShippingMethodResponse,
-    AfostoOdrGroup,
-    AfostoOdrGroupAttach,
-    AfostoOdrGroupReferences,
-    AfostoOdrGroupReferencesOrder,
-    AfostoOdrGroupReferencesOrderShipment,
     AfostoOdrGroupReferencesOrderWarehouse,
-    AfostoOdrGroupRoute,
-    AfostoOdrGroupRouteCollectRoute,
-    AfostoOdrGroupRouteDeliveryRoute,
-    AfostoOdrGroupRouteReferences,
-    AfostoOdrGroupRouteReferencesOrder,
+    AfostoOdrGroupReferencesOrderShipment,
+    AfostoOdrGroupReferencesOrder,
+    AfostoOdrGroupReferences,
+    AfostoOdrGroup,
     AfostoOdrGroupRouteReferencesOrderWarehouse,
+    AfostoOdrGroupRouteReferencesOrder,
+    AfostoOdrGroupRouteReferences,
+    AfostoOdrGroupAttach,
+    AfostoOdrGroupRouteDeliveryRoute,
+    AfostoOdrGroupRouteCollectRoute,
+    AfostoOdrGroupRoute,
     AfostoOdrIdentityExistsRequest,
-    AfostoOdrInvoice,
-    AfostoOdrInvoiceAdjustmentResponse,
     AfostoOdrInvoiceAdjustmentResponseResult,
+    AfostoOdrInvoiceAdjustmentResponse,
     AfostoOdrInvoiceItem,
-    AfostoOdrInvoiceListItem,
-    AfostoOdrInvoiceSettings,
-    AfostoOdrInvoiceSettingsBilling,
     AfostoOdrInvoiceSettingsBillingVat,
+    AfostoOdrInvoiceSettingsBilling,
     AfostoOdrInvoiceSettingsShipping,
+    AfostoOdrInvoiceSettings,
+    AfostoOdrInvoice,
+    AfostoOdrInvoiceListItem,
     AfostoOdrIssuer,
-    AfostoOdrKey,
     AfostoOdrListedCalculation,
     AfostoOdrMethod,
-    AfostoOdrOrder,
-    AfostoOdrOrderAcceptances,
-    AfostoOdrOrderAuthorizationResponse,
-    AfostoOdrOrderCalculation,
-    AfostoOdrOrderCalculationCustomer,
-    AfostoOdrOrderCalculationCustomerContact,
-    AfostoOdrOrderCalculationSettings,
-    AfostoOdrOrderCalculationSettingsShipping,
-    AfostoOdrOrderCalculations,
-    AfostoOdrOrderItem,
-    AfostoOdrOrderItemReferences,
-    AfostoOdrOrderItemReferencesOrder,
-    AfostoOdrOrderItemReferencesOrderWarehouse,
-    AfostoOdrOrderSettings,
-    AfostoOdrOrderSettingsBilling,
-    AfostoOdrOrderSettingsContact,
-    AfostoOdrOrderSettingsShipping,
-    AfostoOdrOrderSettingsShippingWindow,
-    AfostoOdrOrderState,
-    AfostoOdrOrderStateProgress,
+    AfostoOdrStepAction,
     AfostoOdrOrderStep,
-    AfostoOdrOrganisation,
+    AfostoOdrOrderStateProgress,
+    AfostoOdrOrderState,
+    AfostoOdrOrderSettingsContact,
+    AfostoOdrOrderSettingsBilling,
+    AfostoOdrOrderSettingsShippingWindow,
+    AfostoOdrOrderSettingsShipping,
+    AfostoOdrOrderSettings,
+    AfostoOdrProcessing,
+    AfostoOdrOrderAcceptances,
+    AfostoOdrOrderCalculations,
+    AfostoOdrOrder,
+    AfostoOdrOrderAuthorizationResponse,
+    AfostoOdrOrderCalculationSettingsShipping,
+    AfostoOdrOrderCalculationSettings,
+    AfostoOdrOrderCalculationCustomerContact,
+    AfostoOdrOrderCalculationCustomer,
+    AfostoOdrOrderCalculation,
+    AfostoOdrOrderItemReferencesOrderWarehouse,
+    AfostoOdrOrderItemReferencesOrder,
+    AfostoOdrStackReferenceState,
+    AfostoOdrStackReference,
+    AfostoOdrOrderItemReferences,
+    AfostoOdrOrderItem,
     AfostoOdrPayment,
-    AfostoOdrPhonenumber,
-    AfostoOdrPhonenumberSet,
     AfostoOdrPoint,
     AfostoOdrPreset,
-    AfostoOdrPricingRule,
     AfostoOdrPricingRuleConstraint,
+    AfostoOdrPricingRule,
     AfostoOdrProcess,
-    AfostoOdrProcessing,
-    AfostoOdrProjection,
     AfostoOdrProjectionItem,
-    AfostoOdrProvider,
+    AfostoOdrProjection,
     AfostoOdrProviderMethod,
-    AfostoOdrPurchase,
+    AfostoOdrProvider,
     AfostoOdrPurchaseItem,
+    AfostoOdrPurchase,
     AfostoOdrRecord,
     AfostoOdrReference,
-    AfostoOdrSearchInvoice,
     AfostoOdrSearchInvoiceCustomer,
+    AfostoOdrSearchInvoice,
     AfostoOdrSelectSessionBillingMethodRequest,
     AfostoOdrSelectSessionShippingMethodRequest,
     AfostoOdrSelectSessionShippingPointRequest,
     AfostoOdrSelectSessionShippingWindowRequest,
-    AfostoOdrService,
-    AfostoOdrServiceAdjustment,
-    AfostoOdrServiceAdjustmentResult,
-    AfostoOdrServiceItem,
     AfostoOdrServiceVatConfiguration,
+    AfostoOdrService,
     AfostoOdrSessionBilling,
+    AfostoOdrSessionIssuer,
+    AfostoOdrSessionProviderMethod,
     AfostoOdrSessionBillingMethods,
     AfostoOdrSessionCalculationAnswer,
     AfostoOdrSessionContact,
-    AfostoOdrSessionIssuer,
     AfostoOdrSessionOrganisations,
     AfostoOdrSessionPhonenumbers,
     AfostoOdrSessionProjection,
-    AfostoOdrSessionProviderMethod,
     AfostoOdrSessionShippingMethods,
-    AfostoOdrSessionShippingPoint,
     AfostoOdrSessionShippingPointOption,
+    AfostoOdrSessionShippingPoint,
     AfostoOdrSessionShippingWindow,
     AfostoOdrSetSessionReferenceRequest,
     AfostoOdrSimpleOrderItem,
     AfostoOdrSkuResult,
-    AfostoOdrStack,
-    AfostoOdrStackReference,
-    AfostoOdrStackReferenceState,
     AfostoOdrStackState,
-    AfostoOdrStepAction,
+    AfostoOdrStack,
     AfostoOdrTransaction,
-    AfostoOdrVatRegistration,
-    AfostoOdrVatResult,
     AfostoQcqAuthConfig,
     AfostoQcqCacheConfig,
-    AfostoQcqProxy,
-    AfostoQcqProxyAuth,
-    AfostoQcqProxyAuthSignature,
-    AfostoQcqProxyOauth,
-    AfostoQcqRoute,
     AfostoQcqRouteOrigin,
     AfostoQcqRouteSettings,
+    AfostoQcqRoute,
+    AfostoQcqProxyAuthSignature,
+    AfostoQcqProxyAuth,
+    AfostoQcqProxyOauth,
+    AfostoQcqProxy,
+    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast,
+    AfostoRelGeolocationBox,
+    AfostoRelGeolocationAddress,
+    AfostoRelGeoLocation,
     AfostoRelAddress,
     AfostoRelAddressList,
-    AfostoRelAddressResults,
     AfostoRelAddressResultsOptions,
+    AfostoRelAddressResults,
     AfostoRelAddressSearchSession,
-    AfostoRelContactAnswer,
-    AfostoRelContactAnswerOrganisations,
-    AfostoRelContactAnswerOrganisationsPrimary,
-    AfostoRelContactAnswerOrganisationsPrimaryBilling,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest,
-    AfostoRelFieldList,
-    AfostoRelGeoLocation,
-    AfostoRelGeolocationAddress,
-    AfostoRelGeolocationBox,
-    AfostoRelOrganisation,
-    AfostoRelOrganisationPaymentSettings,
-    AfostoRelOrganisationPaymentSettingsInvoice,
+    AfostoRelVatRegistrationVerification,
+    AfostoRelVatRegistration,
     AfostoRelOrganisationPaymentSettingsPostPayment,
+    AfostoRelOrganisationPaymentSettingsInvoice,
+    AfostoRelOrganisationPaymentSettings,
     AfostoRelPhoneNumber,
     AfostoRelPhoneNumberList,
+    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest,
+    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox,
+    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation,
+    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary,
+    AfostoRelContactAnswerOrganisationsPrimaryBilling,
+    AfostoRelContactAnswerOrganisationsPrimary,
+    AfostoRelContactAnswerOrganisations,
+    AfostoRelContactAnswer,
+    AfostoRelFieldList,
+    AfostoRelOrganisation,
     AfostoRelSignedTokenResponse,
     AfostoRelTokenResponse,
-    AfostoRelUpdateContacts,
-    AfostoRelUpdateContactsOrganisations,
-    AfostoRelUpdateContactsOrganisationsPrimary,
-    AfostoRelUpdateContactsOrganisationsPrimaryBilling,
-    AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary,
     AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation,
-    AfostoRelVatRegistration,
-    AfostoRelVatRegistrationVerification,
+    AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary,
+    AfostoRelUpdateContactsOrganisationsPrimaryBilling,
+    AfostoRelUpdateContactsOrganisationsPrimary,
+    AfostoRelUpdateContactsOrganisations,
+    AfostoRelUpdateContacts,
     AfostoRelVersion,
     AfostoSplConnection,
+    AfostoSplToken,
+    AfostoSplPubnub,
     AfostoSplHub,
     AfostoSplHubError,
     AfostoSplHubImage,
@@ -7356,18 +7358,15 @@ TYPES: tuple[type, ...] = (
     AfostoSplJobResult,
     AfostoSplNetworkDevice,
     AfostoSplPrinter,
-    AfostoSplPubnub,
-    AfostoSplSettingsSchema,
-    AfostoSplToken,
-    AfostoTplBuild,
-    AfostoTplBuildError,
-    AfostoTplGitReference,
-    AfostoTplGitReferenceBranch,
     AfostoTplGitReferenceTag,
-    AfostoTplRepository,
+    AfostoTplGitReferenceBranch,
+    AfostoTplGitReference,
+    AfostoTplBuildError,
+    AfostoTplBuild,
     AfostoTplRepositoryInstaller,
-    AfostoTplTheme,
+    AfostoTplRepository,
     AfostoTplThemeActiveBuild,
+    AfostoTplTheme,
     AfostoWmsAddAvailableSkuResponse,
     AfostoWmsAvailableProjectionItem,
     AfostoWmsClaim,
@@ -7395,49 +7394,49 @@ TYPES: tuple[type, ...] = (
     AfostoCatNewPriceInput,
     AfostoCatPriceConstraintInput,
     AfostoCatPriceSearchInput,
+    AfostoCatVatModelInput,
     AfostoCatProductVatModelInput,
     AfostoCatUpdateChannelInput,
-    AfostoCatVatModelInput,
     AfostoCntBatchFileInput,
-    AfostoCntBatchRequestInput,
-    AfostoCntBatchRequestExportInput,
     AfostoCntBatchRequestImportInput,
+    AfostoCntBatchRequestExportInput,
+    AfostoCntBatchRequestInput,
     AfostoCntConfigInput,
     AfostoCntCreateDataflowLoaderInput,
     AfostoCntCreateIndexRequestInput,
+    AfostoCntInstantProxyIndexInput,
     AfostoCntCreateProxyRequestInput,
-    AfostoCntDataflowModelInput,
-    AfostoCntDataflowModelTriggerInput,
     AfostoCntDataflowModelTriggerCrontabInput,
+    AfostoCntDataflowModelTriggerInput,
+    AfostoCntDataflowModelInput,
     AfostoCntDatasetRequestInput,
     AfostoCntDefinitionModelInput,
     AfostoCntDirectoryRequestInput,
     AfostoCntDocumentResponseInput,
+    AfostoCntHtmlToPdfRequestSizeInput,
+    AfostoCntHtmlToPdfRequestMarginInput,
     AfostoCntHtmlToInlinePdfRequestInput,
     AfostoCntHtmlToPdfRequestInput,
-    AfostoCntHtmlToPdfRequestMarginInput,
-    AfostoCntHtmlToPdfRequestSizeInput,
-    AfostoCntIndexSettingsUpdateInput,
-    AfostoCntInstantProxyIndexInput,
-    AfostoCntLineInput,
     AfostoCntListIndexFilterInput,
+    AfostoCntIndexSettingsUpdateInput,
+    AfostoCntLineInput,
     AfostoCntObjectCloneRequestInput,
     AfostoCntProxyModelInput,
     AfostoCntProxyUpdateModelInput,
-    AfostoCntRelativeDateInput,
     AfostoCntRelativeDateAtInput,
+    AfostoCntRelativeDateInput,
     AfostoCntSearchIndexRequestInput,
+    AfostoCntSortInput,
     AfostoCntSearchQueryInput,
     AfostoCntSearchRequestInput,
     AfostoCntSimpleQueryInput,
-    AfostoCntSortInput,
     AfostoCntStorageModelInput,
     AfostoCntStorageTestInput,
     AfostoCntTriggerDataflowFlowInput,
     AfostoCntUpdateProxyRequestInput,
     AfostoCntUploadRequestInput,
-    AfostoCntWatcherModelInput,
     AfostoCntWatcherSourceInput,
+    AfostoCntWatcherModelInput,
     AfostoIamAddOnInput,
     AfostoIamAddressInput,
     AfostoIamBackupInput,
@@ -7456,12 +7455,12 @@ TYPES: tuple[type, ...] = (
     AfostoIamRoleModelInput,
     AfostoIamSecretRequestInput,
     AfostoIamSecretUpdateInput,
+    AfostoIamUserModelInput,
     AfostoIamSignupInput,
     AfostoIamSubscribeInput,
     AfostoIamTokenRequestInput,
     AfostoIamUpdateSubtenantsInviteInput,
     AfostoIamUsageRequestInput,
-    AfostoIamUserModelInput,
     AfostoIamUserTokenRequestInput,
     AfostoIamUserUpdateModelInput,
     AfostoIamVerifyRequestInput,
@@ -7470,39 +7469,39 @@ TYPES: tuple[type, ...] = (
     AfostoLcsFulfilmentLocationModelInput,
     AfostoLcsHandlingListItemUpdateInput,
     AfostoLcsHandlingListUpdateInput,
-    AfostoLcsHandlingModelInput,
     AfostoLcsHandlingModelShipmentsInput,
-    AfostoLcsItemSearchInput,
+    AfostoLcsHandlingModelInput,
     AfostoLcsItemSearchConstraintInput,
+    AfostoLcsItemSearchInput,
     AfostoLcsListSearchInput,
+    AfostoLcsShipmentAddressingCarrierInput,
+    AfostoLcsShipmentAddressingInput,
     AfostoLcsListedShipmentAddressingInput,
     AfostoLcsLocationSkuInput,
     AfostoLcsParcelCreateModelInput,
     AfostoLcsParcelModelInput,
     AfostoLcsPlaceInput,
-    AfostoLcsServiceOptionInput,
     AfostoLcsServiceOptionConfigurationInput,
-    AfostoLcsShipmentAddressingInput,
-    AfostoLcsShipmentAddressingCarrierInput,
+    AfostoLcsServiceOptionInput,
     AfostoLcsShipmentItemCorrectionInput,
     AfostoLcsShipmentItemMissingInput,
-    AfostoLcsShipmentItemModelInput,
     AfostoLcsShipmentItemModelReferencesInput,
+    AfostoLcsShipmentItemModelInput,
     AfostoLcsShipmentModelInput,
     AfostoLcsShipmentUpdateModelInput,
-    AfostoLcsUpdateBulkItemsInput,
     AfostoLcsUpdateBulkItemsParametersInput,
+    AfostoLcsUpdateBulkItemsInput,
     AfostoMesCancelInput,
     AfostoMesContactModelInput,
+    AfostoMesParticipantCreateInput,
     AfostoMesConversationCreateInput,
     AfostoMesDomainModelInput,
     AfostoMesFormMailModelInput,
-    AfostoMesInboxModelInput,
     AfostoMesInboxSettingsInput,
+    AfostoMesInboxModelInput,
     AfostoMesInboxUpdateModelInput,
     AfostoMesMailModelInput,
     AfostoMesMessageAddInput,
-    AfostoMesParticipantCreateInput,
     AfostoMesRelayModelInput,
     AfostoMesSubscriptionInput,
     AfostoMesSubscriptionModelInput,
@@ -7513,14 +7512,16 @@ TYPES: tuple[type, ...] = (
     AfostoOdrAuthenticatedSessionInput,
     AfostoOdrAuthenticationRequestInput,
     AfostoOdrAuthorizationRequestInput,
+    AfostoOdrKeyInput,
     AfostoOdrBalanceRequestInput,
     AfostoOdrCalculatedInvoiceRequestInput,
     AfostoOdrCalculationItemModelInput,
-    AfostoOdrCouponCategoryDefaultsInput,
     AfostoOdrCouponCategoryDefaultsUsageInput,
+    AfostoOdrCouponCategoryDefaultsInput,
     AfostoOdrCouponCategoryModelInput,
-    AfostoOdrCouponModelInput,
     AfostoOdrCouponUsageInput,
+    AfostoOdrCouponModelInput,
+    AfostoOdrNewPhonenumberInput,
     AfostoOdrCreateSessionOrganisationInput,
     AfostoOdrEvaluationItemInput,
     AfostoOdrFilterInput,
@@ -7529,80 +7530,78 @@ TYPES: tuple[type, ...] = (
     AfostoOdrIdentityExistsRequestInput,
     AfostoOdrInvoiceItemModelInput,
     AfostoOdrInvoiceRequestInput,
-    AfostoOdrInvoiceSettingsInput,
-    AfostoOdrInvoiceSettingsBillingInput,
     AfostoOdrInvoiceSettingsBillingVatInput,
+    AfostoOdrInvoiceSettingsBillingInput,
     AfostoOdrInvoiceSettingsShippingInput,
+    AfostoOdrInvoiceSettingsInput,
     AfostoOdrInvoiceStateInput,
-    AfostoOdrKeyInput,
     AfostoOdrNewAddressInput,
     AfostoOdrNewContactInput,
-    AfostoOdrNewPhonenumberInput,
     AfostoOdrOrderCalculationRequestInput,
     AfostoOdrOrderItemModelInput,
-    AfostoOdrOrderModelInput,
+    AfostoOdrProcessingInput,
+    AfostoOdrSettingsContactInput,
     AfostoOdrOrderModelSettingsBillingInput,
-    AfostoOdrOrderSettingsShippingInput,
     AfostoOdrOrderSettingsShippingWindowInput,
+    AfostoOdrOrderSettingsShippingInput,
+    AfostoOdrSettingsInput,
+    AfostoOdrOrderModelInput,
     AfostoOdrPaymentIntentInput,
     AfostoOdrPresetInput,
     AfostoOdrPriceRuleEvaluationInput,
     AfostoOdrPricingRuleConstraintInput,
     AfostoOdrPricingRuleModelInput,
-    AfostoOdrProcessingInput,
     AfostoOdrProjectionModelInput,
-    AfostoOdrPurchaseInput,
     AfostoOdrPurchaseItemInput,
+    AfostoOdrPurchaseInput,
     AfostoOdrReferenceInput,
     AfostoOdrReferenceModelInput,
     AfostoOdrRefundIntentInput,
     AfostoOdrSearchInput,
     AfostoOdrSearchOrderItemsInput,
-    AfostoOdrSearchOrdersItemsAttachInput,
     AfostoOdrSearchOrdersItemsAttachWmsInput,
+    AfostoOdrSearchOrdersItemsAttachInput,
     AfostoOdrSelectSessionBillingMethodRequestInput,
+    AfostoOdrSelectSessionPhonenumberRequestContactInput,
+    AfostoOdrSelectSessionPhonenumberRequestOrganisationInput,
     AfostoOdrSelectSessionBillingRequestInput,
     AfostoOdrSelectSessionOrganisationRequestInput,
     AfostoOdrSelectSessionPhonenumberRequestInput,
-    AfostoOdrSelectSessionPhonenumberRequestContactInput,
-    AfostoOdrSelectSessionPhonenumberRequestOrganisationInput,
     AfostoOdrSelectSessionShippingMethodRequestInput,
     AfostoOdrSelectSessionShippingPointRequestInput,
     AfostoOdrSelectSessionShippingWindowRequestInput,
-    AfostoOdrServiceModelInput,
     AfostoOdrServiceVatConfigurationInput,
+    AfostoOdrServiceModelInput,
     AfostoOdrSetClaimRequestInput,
     AfostoOdrSetRouteRequestInput,
     AfostoOdrSetSessionReferenceRequestInput,
-    AfostoOdrSettingsInput,
-    AfostoOdrSettingsContactInput,
     AfostoOdrSkuInput,
     AfostoOdrStartSessionRequestInput,
     AfostoOdrTransactionModelInput,
-    AfostoOdrUpdateOrderFlowInput,
     AfostoOdrUpdateOrderFlowActionInput,
+    AfostoOdrUpdateOrderFlowInput,
     AfostoQcqAuthConfigInput,
     AfostoQcqCacheConfigInput,
-    AfostoQcqProxyModelInput,
-    AfostoQcqProxyModelAuthInput,
-    AfostoQcqProxyModelAuthSignatureInput,
-    AfostoQcqProxyModelOauthInput,
-    AfostoQcqProxyUpdateModelInput,
-    AfostoQcqRouteInput,
     AfostoQcqRouteOriginInput,
     AfostoQcqRouteSettingsInput,
+    AfostoQcqRouteInput,
+    AfostoQcqProxyModelAuthSignatureInput,
+    AfostoQcqProxyModelAuthInput,
+    AfostoQcqProxyModelOauthInput,
+    AfostoQcqProxyModelInput,
+    AfostoQcqProxyUpdateModelInput,
     AfostoRelAddressQueryInput,
-    AfostoRelContactUpdateInput,
-    AfostoRelContactUpdateBillingInput,
-    AfostoRelContactUpdateOrganisationsBodyInput,
     AfostoRelContactUpdateOrganisationsPrimaryInput,
+    AfostoRelContactUpdateOrganisationsBodyInput,
+    AfostoRelContactUpdateBillingInput,
+    AfostoRelContactUpdateInput,
     AfostoRelCreateIdentityRequestInput,
     AfostoRelCreateTokenRequestInput,
     AfostoRelGeocodeRequestInput,
     AfostoRelIdentityExistsRequestInput,
-    AfostoRelOrganisationPaymentSettingsInput,
-    AfostoRelOrganisationPaymentSettingsInvoiceInput,
     AfostoRelOrganisationPaymentSettingsPostPaymentInput,
+    AfostoRelOrganisationPaymentSettingsInvoiceInput,
+    AfostoRelOrganisationPaymentSettingsInput,
     AfostoRelOrganisationUpdateModelInput,
     AfostoSplConnectionInput,
     AfostoSplCreateNetworkDeviceInput,
@@ -7611,9 +7610,9 @@ TYPES: tuple[type, ...] = (
     AfostoSplJobModelInput,
     AfostoSplPrinterModelInput,
     AfostoSplStatusInput,
-    AfostoTplGitReferenceInput,
-    AfostoTplGitReferenceBranchInput,
     AfostoTplGitReferenceTagInput,
+    AfostoTplGitReferenceBranchInput,
+    AfostoTplGitReferenceInput,
     AfostoTplThemeCreateModelInput,
     AfostoTplThemeUpdateModelInput,
     AfostoWmsAttachItemClaimRequestInput,
@@ -7623,18 +7622,18 @@ TYPES: tuple[type, ...] = (
     AfostoWmsCreateHopRequestInput,
     AfostoWmsCreateHopScheduleRequestInput,
     AfostoWmsCreateLocationRequestInput,
-    AfostoWmsCreateProjectionRequestInput,
     AfostoWmsCreateProjectionRequestItemInput,
+    AfostoWmsCreateProjectionRequestInput,
     AfostoWmsCreateRouteRequestInput,
     AfostoWmsCreateScheduleRequestInput,
-    AfostoWmsCreateTransferRequestInput,
     AfostoWmsCreateTransferRequestRoutingInput,
+    AfostoWmsCreateTransferRequestInput,
     AfostoWmsPositionVerificationRequestInput,
     AfostoWmsSearchLocationsInput,
     AfostoWmsStockUpItemInput,
     AfostoWmsStockUpRequestInput,
-    AfostoWmsTransferReportInput,
     AfostoWmsTransferReportItemInput,
+    AfostoWmsTransferReportInput,
     AfostoWmsUpdateInventoryItemRequestInput,
     AfostoWmsUpdateLocationRequestInput,
     AfostoWmsUpdateScheduleRequestInput,
