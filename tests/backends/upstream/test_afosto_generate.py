@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import strawberry
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.base import StrawberryObjectDefinition
 
 from facade.backends.upstream.afosto import generate as g
 from facade.backends.upstream.afosto.generated import payloads
@@ -169,6 +170,8 @@ def test_the_generated_types_build_a_schema_on_their_own() -> None:
         assert re.sub(r"[\[\]]", "", op.output) in defined | {"String", "Boolean", "Int", "Float", "JSON"}, op.key
         if op.request is not None:
             assert op.request in defined | {"String", "ID", "Int", "JSON"}, op.key
+        for param in op.params:
+            assert param.type.strip("[]") in defined | {"String", "ID", "Int", "Boolean"}, (op.key, param)
     assert "scalar Int64" in sdl
     assert "scalar DateTime" in sdl
     assert "enum AfostoCatChannelType" in sdl
@@ -177,7 +180,12 @@ def test_the_generated_types_build_a_schema_on_their_own() -> None:
 
 def test_every_output_type_reads_its_record_attributes() -> None:
     """The Strawberry types resolve by attribute: each one's fields are its record's slots."""
-    outputs = [t for t in types.TYPES if not t.__strawberry_definition__.is_input and t.__name__.startswith("Afosto")]
+    outputs = [
+        t
+        for t in types.TYPES
+        if isinstance(getattr(t, "__strawberry_definition__", None), StrawberryObjectDefinition)
+        and not t.__strawberry_definition__.is_input
+    ]
     records = {name for name, value in vars(payloads).items() if isinstance(value, type) and hasattr(value, "FIELDS")}
     for graph_type in outputs:
         name = graph_type.__name__.removeprefix("Afosto")

@@ -149,6 +149,11 @@ NAMES: dict[str, str] = {
     "POST /odr/payments/{secret}/paid": "afostoOdrMarkPaymentPaid",
 }
 
+# Reviewed: field lists that print examples where enums stand (a refused value would fail a read).
+NOT_ENUMS = frozenset(
+    {("IamLog", "code"), ("IamPhoneNumber", "preferred_agent"), ("IamPhoneNumberModel", "preferred_agent")}
+)
+
 # Path segments that are verbs: when last, they lead the name.
 ACTIONS = frozenset(
     "accept allocate announce apply attach authenticate authenticated authorize backup cancel clone confirm "
@@ -457,7 +462,7 @@ class Registry:
             fields: list[tuple[str, T]] = []
             for key, sub in shape.fields:
                 doc = docs.get(key)
-                if doc and doc.values and sub == Leaf("text"):
+                if doc and doc.values and sub == Leaf("text") and (schema, key) not in NOT_ENUMS:
                     fields.append((key, T("enum", self.contract.enum(schema + pascal(key), doc.values, key))))
                 else:
                     fields.append((key, self.of(sub, schema + pascal(key))))
@@ -634,12 +639,14 @@ def param_type(
         default = rest
     if location == "path":
         return ("ID" if name == "id" or name.endswith("_id") else "String"), values, default
+    if location == "header" and name.lower() in HEADERS_SET_BY_FACADE:
+        return "String", values, default
     if base == "string[]":
         return "[String]", values, default
     if set(values) == {"0", "1"}:
         return "Boolean", values, default
     if values:
-        return contract.enum(pascal(op.service) + pascal(name), values, name), values, default
+        return "Afosto" + contract.enum(pascal(op.service) + pascal(name), values, name), values, default
     scalar = {"integer": "Int", "integer (int64)": "Int64", "string (uuid)": "ID", "file": "String"}
     return scalar.get(base, "String"), values, default
 
@@ -1002,9 +1009,10 @@ def render_types(contract: Contract) -> str:
         "from facade.graph.afosto.scalars import AfostoAck, AfostoBinary, Int64",
         "",
     ]
+    names: list[str] = []
     for choices in sorted(contract.enums.values(), key=lambda e: e.name):
         out.append(f'strawberry.enum(p.{choices.name}, name="Afosto{choices.name}")')
-    names: list[str] = []
+        names.append(f"p.{choices.name}")
     for registry, decorator, suffix in ((contract.outputs, "type", ""), (contract.inputs, "input", "Input")):
         defined: set[str] = set()
         for definition in dependency_order(registry):
@@ -1029,6 +1037,7 @@ def render_types(contract: Contract) -> str:
     out += [
         "",
         "",
+        "# Every type and enum, for a schema that holds them (enums of parameters are named by no type).",
         "TYPES: tuple[type, ...] = (",
         *(f"    {name}," for name in names),
         "    AfostoAck,",

@@ -15,7 +15,6 @@ from facade.backends.upstream.afosto.generated import payloads as p
 from facade.graph.afosto.scalars import AfostoAck, AfostoBinary, Int64
 
 strawberry.enum(p.CatChannelType, name="AfostoCatChannelType")
-strawberry.enum(p.CntAccept, name="AfostoCntAccept")
 strawberry.enum(p.CntColumnErrorLevel, name="AfostoCntColumnErrorLevel")
 strawberry.enum(p.CntDataflowModelSource, name="AfostoCntDataflowModelSource")
 strawberry.enum(p.CntDataflowSource, name="AfostoCntDataflowSource")
@@ -37,8 +36,6 @@ strawberry.enum(p.CntUploadRequestMethod, name="AfostoCntUploadRequestMethod")
 strawberry.enum(p.IamAuthorizationState, name="AfostoIamAuthorizationState")
 strawberry.enum(p.IamBackupChannel, name="AfostoIamBackupChannel")
 strawberry.enum(p.IamLogCategory, name="AfostoIamLogCategory")
-strawberry.enum(p.IamLogCode, name="AfostoIamLogCode")
-strawberry.enum(p.IamPhoneNumberPreferredAgent, name="AfostoIamPhoneNumberPreferredAgent")
 strawberry.enum(p.IamPlanType, name="AfostoIamPlanType")
 strawberry.enum(p.IamReportRequestAs, name="AfostoIamReportRequestAs")
 strawberry.enum(p.IamReportRequestInterval, name="AfostoIamReportRequestInterval")
@@ -1023,7 +1020,7 @@ class AfostoIamLog:
 
     id: strawberry.ID | None
     category: p.IamLogCategory | None
-    code: p.IamLogCode | None
+    code: str | None
     resource: AfostoIamLogResource | None
     actor: AfostoIamLogActor | None
     metadata: JSON | None
@@ -1082,7 +1079,7 @@ class AfostoIamPhoneNumber:
     id: str | None
     name: str | None
     number: str | None
-    preferred_agent: p.IamPhoneNumberPreferredAgent | None
+    preferred_agent: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
 
@@ -5201,7 +5198,7 @@ class AfostoIamPhoneNumberModelInput:
     name: str | None = strawberry.UNSET
     country_code: str | None = strawberry.UNSET
     number: str | None = strawberry.UNSET
-    preferred_agent: p.IamPhoneNumberPreferredAgent | None = strawberry.UNSET
+    preferred_agent: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoIamQueryInput")
@@ -6997,7 +6994,84 @@ class AfostoWmsUpdateTransferTransportShipmentInput:
     outbound_shipment_id: str | None = strawberry.UNSET
 
 
+# Every type and enum, for a schema that holds them (enums of parameters are named by no type).
 TYPES: tuple[type, ...] = (
+    p.CatChannelType,
+    p.CntColumnErrorLevel,
+    p.CntDataflowModelSource,
+    p.CntDataflowSource,
+    p.CntDataflowTypeEnum,
+    p.CntDataflowTypeTrigger,
+    p.CntF,
+    p.CntFieldType,
+    p.CntFileType,
+    p.CntHtmlToPdfRequestMethod,
+    p.CntIndexUpdateTypeName,
+    p.CntListIndexFilterType,
+    p.CntRelativeDateDirection,
+    p.CntRelativeDateKey,
+    p.CntSortOrder,
+    p.CntStorageObjectType,
+    p.CntStorageType,
+    p.CntT,
+    p.CntUploadRequestMethod,
+    p.IamAuthorizationState,
+    p.IamBackupChannel,
+    p.IamLogCategory,
+    p.IamPlanType,
+    p.IamReportRequestAs,
+    p.IamReportRequestInterval,
+    p.IamState,
+    p.IamStateEnum,
+    p.IamSubtenantState,
+    p.IamSubtenantType,
+    p.IamTokens,
+    p.IamTrackedRecordProcessableAs,
+    p.IamUserTokenRequestType,
+    p.IntInstallResultState,
+    p.LcsItemSearchConstraintKey,
+    p.LcsListedShipmentType,
+    p.LcsMethodDeliveryDuring,
+    p.LcsMethodProvider,
+    p.LcsShipmentAddressingEntityType,
+    p.MesConversationEntityType,
+    p.MesConversationEvent,
+    p.MesFolder,
+    p.MesMarkAs,
+    p.MesNotifyMedium,
+    p.MesRelayType,
+    p.OdrGetSessionShippingMethodResponseType,
+    p.OdrInvoiceItemType,
+    p.OdrOrderStateType,
+    p.OdrOrderStepTrigger,
+    p.OdrPricingRuleApplyTo,
+    p.OdrPricingRuleConstraintKey,
+    p.OdrPricingRuleConstraintOperator,
+    p.OdrPricingRuleEvaluateAt,
+    p.OdrProcessAction,
+    p.OdrProcessingAllocation,
+    p.OdrProcessingCapture,
+    p.OdrProcessingConfirm,
+    p.OdrProcessingFulfilment,
+    p.OdrProjectionItemType,
+    p.OdrServiceType,
+    p.OdrServiceVatConfigurationType,
+    p.RelAddressResultsOptionsPrecision,
+    p.RelCreateTokenRequestType,
+    p.RelPhoneNumberType,
+    p.SplConnectionInterface,
+    p.SplHubErrorLevel,
+    p.SplHubStatusEnum,
+    p.SplJobResultStatus,
+    p.SplJobStatus,
+    p.SplStatusEnum,
+    p.TplGitReferenceType,
+    p.WmsAttachItemClaimRequestEntityType,
+    p.WmsAttachItemClaimRequestState,
+    p.WmsInventoryItemState,
+    p.WmsSubTransferSummaryStatus,
+    p.WmsTransferStatus,
+    p.WmsTransportStatus,
     AfostoCatChannel,
     AfostoCatGroup,
     AfostoCatMap,

@@ -33,11 +33,6 @@ class CatChannelType(enum.Enum):
     INTEGRATION = "integration"
 
 
-class CntAccept(enum.Enum):
-    APPLICATION_JSON = "application/json"
-    APPLICATION_VND_INSTANTSEARCH_JSON = "application/vnd.instantsearch+json"
-
-
 class CntColumnErrorLevel(enum.Enum):
     ERROR = "error"
     WARNING = "warning"
@@ -164,20 +159,6 @@ class IamLogCategory(enum.Enum):
     AUDIT = "AUDIT"
     ERROR = "ERROR"
     REQUEST = "REQUEST"
-
-
-class IamLogCode(enum.Enum):
-    ORDER_CONFIRMED = "order.confirmed"
-    E45245_24625 = "E45245.24625"
-    V500 = "500"
-
-
-class IamPhoneNumberPreferredAgent(enum.Enum):
-    NIELS = "Niels"
-    SANDER = "Sander"
-    PETER = "Peter"
-    SJOERD = "Sjoerd"
-    TJEUKE = "Tjeuke"
 
 
 class IamPlanType(enum.Enum):
@@ -1787,7 +1768,7 @@ class IamLog(AfostoRecord):
     )
     id: str | None
     category: IamLogCategory | None
-    code: IamLogCode | None
+    code: str | None
     resource: IamLogResource | None
     actor: IamLogActor | None
     metadata: Any | None
@@ -1903,7 +1884,7 @@ class IamPhoneNumber(AfostoRecord):
     id: str | None
     name: str | None
     number: str | None
-    preferred_agent: IamPhoneNumberPreferredAgent | None
+    preferred_agent: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
 
@@ -8093,7 +8074,7 @@ IamInvoiceProduct.FIELDS = (
 IamLog.FIELDS = (
     ("id", "id", text),
     ("category", "category", choice(IamLogCategory)),
-    ("code", "code", choice(IamLogCode)),
+    ("code", "code", text),
     ("resource", "resource", record(IamLogResource)),
     ("actor", "actor", record(IamLogActor)),
     ("metadata", "metadata", free),
@@ -8142,7 +8123,7 @@ IamPhoneNumber.FIELDS = (
     ("id", "id", text),
     ("name", "name", text),
     ("number", "number", text),
-    ("preferred_agent", "preferred_agent", choice(IamPhoneNumberPreferredAgent)),
+    ("preferred_agent", "preferred_agent", text),
     ("created_at", "created_at", timestamp),
     ("updated_at", "updated_at", timestamp),
 )
