@@ -960,7 +960,7 @@ def render_payloads(contract: Contract) -> str:
         "from typing import Any",
         "",
         "from facade.backends.upstream.afosto.readers import (",
-        "    AfostoRecord, boolean, choice, day, free, int64, integer, many, number, record, text, timestamp,",
+        "    AfostoRecord, boolean, choice, day, free, int64, integer, many, number, record, slots, text, timestamp,",
         ")",
         "",
     ]
@@ -973,18 +973,25 @@ def render_payloads(contract: Contract) -> str:
                 member += "_"
             members.add(member)
             out.append(f"    {member} = {value!r}")
-    defs = sorted(contract.outputs.defs.values(), key=lambda d: d.name)
-    for definition in defs:
+    # Each record after the records it reads, so that its FIELDS sit in its body and its slots
+    # follow from them; a record that closes a cycle gets its FIELDS after the class.
+    defined: set[str] = set()
+    later: list[str] = []
+    for definition in dependency_order(contract.outputs):
         attrs = attributes(definition.fields)
         doc = f"`{definition.schema}`" if definition.schema else "An inline object"
         out += ["", "", f"class {definition.name}(AfostoRecord):", f'    """{doc}."""', ""]
-        out.append(f"    __slots__ = ({''.join(f'{a!r}, ' for _, a, _ in attrs)})")
         for _, attr, t in attrs:
             out.append(f"    {attr}: {python_type(t, PYTHON_LEAVES, '{}', '{}')} | None")
-    out.append("")
-    for definition in defs:
-        entries = "".join(f"({k!r}, {a!r}, {reader(t)}), " for k, a, t in attributes(definition.fields))
-        out.append(f"{definition.name}.FIELDS = ({entries})")
+        entries = "".join(f"({k!r}, {a!r}, {reader(t)}), " for k, a, t in attrs)
+        if all(objects_in(t) <= defined for _, _, t in attrs):
+            out += [f"    FIELDS = ({entries})", "    __slots__ = slots(FIELDS)"]
+        else:
+            out.append(f"    __slots__ = ({''.join(f'{a!r}, ' for _, a, _ in attrs)})")
+            later.append(f"{definition.name}.FIELDS = ({entries})")
+        defined.add(definition.name)
+    if later:
+        out += ["", "", *later]
     return "\n".join(out) + "\n"
 
 
@@ -1018,10 +1025,8 @@ def render_types(contract: Contract) -> str:
         for definition in dependency_order(registry):
             name = f"Afosto{definition.name}{suffix}"
             names.append(name)
-            out += ["", "", f'@strawberry.{decorator}(name="{name}")', f"class {name}:"]
-            doc = f"`{definition.schema}`" if definition.schema else "An inline object"
-            out.append(f'    """{doc}."""')
-            out.append("")
+            described = f', description="Afosto\'s `{definition.schema}`."' if definition.schema else ""
+            out += ["", "", f'@strawberry.{decorator}(name="{name}"{described})', f"class {name}:"]
             defined.add(definition.name)
             for key, attr, t in attributes(definition.fields):
                 annotation = python_type(t, GRAPH_LEAVES, "Afosto{}" + suffix, "p.{}") + " | None"

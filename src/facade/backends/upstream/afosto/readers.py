@@ -65,6 +65,11 @@ class AfostoRecord:
     __hash__ = None  # type: ignore[assignment]
 
 
+def slots(fields: tuple[tuple[str, str, Reader], ...]) -> tuple[str, ...]:
+    """A record's slots: the attributes its FIELDS fill."""
+    return tuple(attr for _, attr, _ in fields)
+
+
 def read_record(cls: type[R], item: Any) -> R:
     """`item` (a decoded JSON object) as a `cls` record."""
     if type(item) is not dict:

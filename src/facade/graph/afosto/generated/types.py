@@ -92,10 +92,8 @@ strawberry.enum(p.WmsTransferStatus, name="AfostoWmsTransferStatus")
 strawberry.enum(p.WmsTransportStatus, name="AfostoWmsTransportStatus")
 
 
-@strawberry.type(name="AfostoCatChannel")
+@strawberry.type(name="AfostoCatChannel", description="Afosto's `CatChannel`.")
 class AfostoCatChannel:
-    """`CatChannel`."""
-
     id: strawberry.ID | None
     name: str | None
     type: p.CatChannelType | None
@@ -106,10 +104,8 @@ class AfostoCatChannel:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCatGroup")
+@strawberry.type(name="AfostoCatGroup", description="Afosto's `CatGroup`.")
 class AfostoCatGroup:
-    """`CatGroup`."""
-
     id: str | None
     name: str | None
     is_including_vat: bool | None
@@ -120,46 +116,36 @@ class AfostoCatGroup:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCatMap")
+@strawberry.type(name="AfostoCatMap", description="Afosto's `CatMap`.")
 class AfostoCatMap:
-    """`CatMap`."""
-
     key: str | None
     value: str | None
     upserted_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCatMapCollection")
+@strawberry.type(name="AfostoCatMapCollection", description="Afosto's `CatMapCollection`.")
 class AfostoCatMapCollection:
-    """`CatMapCollection`."""
-
     id: str | None
     last_upsert_at: dt.datetime | None
     last_miss_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCatMapCollectionMiss")
+@strawberry.type(name="AfostoCatMapCollectionMiss", description="Afosto's `CatMapCollectionMiss`.")
 class AfostoCatMapCollectionMiss:
-    """`CatMapCollectionMiss`."""
-
     key: str | None
     count: int | None
     last_miss_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCatVat")
+@strawberry.type(name="AfostoCatVat", description="Afosto's `CatVat`.")
 class AfostoCatVat:
-    """`CatVat`."""
-
     rate: int | None
     country: str | None
     administrative_area: str | None
 
 
-@strawberry.type(name="AfostoCatPrice")
+@strawberry.type(name="AfostoCatPrice", description="Afosto's `CatPrice`.")
 class AfostoCatPrice:
-    """`CatPrice`."""
-
     id: strawberry.ID | None
     sku: str | None
     amount: int | None
@@ -170,10 +156,8 @@ class AfostoCatPrice:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCatPriceConstraint")
+@strawberry.type(name="AfostoCatPriceConstraint", description="Afosto's `CatPriceConstraint`.")
 class AfostoCatPriceConstraint:
-    """`CatPriceConstraint`."""
-
     key: str | None
     operator: str | None
     values: list[str | None] | None
@@ -181,23 +165,17 @@ class AfostoCatPriceConstraint:
 
 @strawberry.type(name="AfostoCatSearchMapsCollection")
 class AfostoCatSearchMapsCollection:
-    """An inline object."""
-
     hits: JSON | None
     misses: list[str | None] | None
 
 
 @strawberry.type(name="AfostoCatUpdateGroupPrices")
 class AfostoCatUpdateGroupPrices:
-    """An inline object."""
-
     success: int | None
 
 
-@strawberry.type(name="AfostoCatVatRate")
+@strawberry.type(name="AfostoCatVatRate", description="Afosto's `CatVatRate`.")
 class AfostoCatVatRate:
-    """`CatVatRate`."""
-
     reference: int | None
     rate: int | None
     country: str | None
@@ -206,20 +184,16 @@ class AfostoCatVatRate:
     active_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntColumnConfig")
+@strawberry.type(name="AfostoCntColumnConfig", description="Afosto's `CntColumnConfig`.")
 class AfostoCntColumnConfig:
-    """`CntColumnConfig`."""
-
     key: str | None
     description: str | None
     is_required: bool | None
     regex: str | None
 
 
-@strawberry.type(name="AfostoCntAction")
+@strawberry.type(name="AfostoCntAction", description="Afosto's `CntAction`.")
 class AfostoCntAction:
-    """`CntAction`."""
-
     id: str | None
     code: str | None
     description: str | None
@@ -229,22 +203,16 @@ class AfostoCntAction:
 
 @strawberry.type(name="AfostoCntBatchImport")
 class AfostoCntBatchImport:
-    """An inline object."""
-
     mapping: JSON | None
 
 
 @strawberry.type(name="AfostoCntBatchExport")
 class AfostoCntBatchExport:
-    """An inline object."""
-
     view: str | None
 
 
-@strawberry.type(name="AfostoCntBatch")
+@strawberry.type(name="AfostoCntBatch", description="Afosto's `CntBatch`.")
 class AfostoCntBatch:
-    """`CntBatch`."""
-
     id: strawberry.ID | None
     action_id: str | None
     reference: str | None
@@ -263,27 +231,21 @@ class AfostoCntBatch:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntBucket")
+@strawberry.type(name="AfostoCntBucket", description="Afosto's `CntBucket`.")
 class AfostoCntBucket:
-    """`CntBucket`."""
-
     value: str | None
     count: str | None
 
 
-@strawberry.type(name="AfostoCntColumnError")
+@strawberry.type(name="AfostoCntColumnError", description="Afosto's `CntColumnError`.")
 class AfostoCntColumnError:
-    """`CntColumnError`."""
-
     column: str | None
     level: p.CntColumnErrorLevel | None
     message: str | None
 
 
-@strawberry.type(name="AfostoCntConfig")
+@strawberry.type(name="AfostoCntConfig", description="Afosto's `CntConfig`.")
 class AfostoCntConfig:
-    """`CntConfig`."""
-
     is_origin_cache_ignored: bool | None
     is_canonical_added: bool | None
     watermark_url: str | None
@@ -291,25 +253,19 @@ class AfostoCntConfig:
 
 @strawberry.type(name="AfostoCntCreateDataflowLoader")
 class AfostoCntCreateDataflowLoader:
-    """An inline object."""
-
     reference: str | None
     data: JSON | None
 
 
 @strawberry.type(name="AfostoCntDataflowTrigger")
 class AfostoCntDataflowTrigger:
-    """An inline object."""
-
     type: str | None
     events: list[str | None] | None
     crontab: str | None
 
 
-@strawberry.type(name="AfostoCntDataflow")
+@strawberry.type(name="AfostoCntDataflow", description="Afosto's `CntDataflow`.")
 class AfostoCntDataflow:
-    """`CntDataflow`."""
-
     id: strawberry.ID | None
     name: str | None
     source: p.CntDataflowSource | None
@@ -321,10 +277,8 @@ class AfostoCntDataflow:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntDataflowType")
+@strawberry.type(name="AfostoCntDataflowType", description="Afosto's `CntDataflowType`.")
 class AfostoCntDataflowType:
-    """`CntDataflowType`."""
-
     type: str | None
     code: str | None
     source: str | None
@@ -335,10 +289,8 @@ class AfostoCntDataflowType:
     schema: str | None
 
 
-@strawberry.type(name="AfostoCntDataset")
+@strawberry.type(name="AfostoCntDataset", description="Afosto's `CntDataset`.")
 class AfostoCntDataset:
-    """`CntDataset`."""
-
     id: strawberry.ID | None
     reference: str | None
     line_count: int | None
@@ -349,18 +301,14 @@ class AfostoCntDataset:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntField")
+@strawberry.type(name="AfostoCntField", description="Afosto's `CntField`.")
 class AfostoCntField:
-    """`CntField`."""
-
     key: str | None
     type: p.CntFieldType | None
 
 
-@strawberry.type(name="AfostoCntDefinition")
+@strawberry.type(name="AfostoCntDefinition", description="Afosto's `CntDefinition`.")
 class AfostoCntDefinition:
-    """`CntDefinition`."""
-
     id: str | None
     namespace: str | None
     code: str | None
@@ -373,15 +321,11 @@ class AfostoCntDefinition:
 
 @strawberry.type(name="AfostoCntDirectories")
 class AfostoCntDirectories:
-    """An inline object."""
-
     directories: list[str | None] | None
 
 
-@strawberry.type(name="AfostoCntDocumentResponse")
+@strawberry.type(name="AfostoCntDocumentResponse", description="Afosto's `CntDocumentResponse`.")
 class AfostoCntDocumentResponse:
-    """`CntDocumentResponse`."""
-
     reference: str | None
     title: str | None
     description: str | None
@@ -390,18 +334,14 @@ class AfostoCntDocumentResponse:
     filters: JSON | None
 
 
-@strawberry.type(name="AfostoCntFacet")
+@strawberry.type(name="AfostoCntFacet", description="Afosto's `CntFacet`.")
 class AfostoCntFacet:
-    """`CntFacet`."""
-
     key: str | None
     buckets: list[AfostoCntBucket | None] | None
 
 
-@strawberry.type(name="AfostoCntFile")
+@strawberry.type(name="AfostoCntFile", description="Afosto's `CntFile`.")
 class AfostoCntFile:
-    """`CntFile`."""
-
     id: str | None
     filename: str | None
     label: str | None
@@ -416,10 +356,8 @@ class AfostoCntFile:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntFilesystemLog")
+@strawberry.type(name="AfostoCntFilesystemLog", description="Afosto's `CntFilesystemLog`.")
 class AfostoCntFilesystemLog:
-    """`CntFilesystemLog`."""
-
     id: strawberry.ID | None
     file_id: str | None
     storage_id: int | None
@@ -430,8 +368,6 @@ class AfostoCntFilesystemLog:
 
 @strawberry.type(name="AfostoCntRelativeDateAt")
 class AfostoCntRelativeDateAt:
-    """An inline object."""
-
     timezone: str | None
     hour: str | None
     minute: str | None
@@ -439,10 +375,8 @@ class AfostoCntRelativeDateAt:
     day_of_month: str | None
 
 
-@strawberry.type(name="AfostoCntRelativeDate")
+@strawberry.type(name="AfostoCntRelativeDate", description="Afosto's `CntRelativeDate`.")
 class AfostoCntRelativeDate:
-    """`CntRelativeDate`."""
-
     quantity: int | None
     key: p.CntRelativeDateKey | None
     direction: p.CntRelativeDateDirection | None
@@ -451,17 +385,13 @@ class AfostoCntRelativeDate:
 
 @strawberry.type(name="AfostoCntFiltersDate")
 class AfostoCntFiltersDate:
-    """An inline object."""
-
     query: AfostoCntRelativeDate | None
     epoch: int | None
     formatted: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntGifInfo")
+@strawberry.type(name="AfostoCntGifInfo", description="Afosto's `CntGifInfo`.")
 class AfostoCntGifInfo:
-    """`CntGifInfo`."""
-
     is_animated: bool | None
     height: int | None
     width: int | None
@@ -469,10 +399,8 @@ class AfostoCntGifInfo:
     size: int | None
 
 
-@strawberry.type(name="AfostoCntIndex")
+@strawberry.type(name="AfostoCntIndex", description="Afosto's `CntIndex`.")
 class AfostoCntIndex:
-    """`CntIndex`."""
-
     id: strawberry.ID | None
     name: str | None
     host: str | None
@@ -480,28 +408,22 @@ class AfostoCntIndex:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntIndexResponse")
+@strawberry.type(name="AfostoCntIndexResponse", description="Afosto's `CntIndexResponse`.")
 class AfostoCntIndexResponse:
-    """`CntIndexResponse`."""
-
     id: strawberry.ID | None
     count: int | None
     hits: list[AfostoCntDocumentResponse | None] | None
     facets: list[AfostoCntFacet | None] | None
 
 
-@strawberry.type(name="AfostoCntListIndexFilter")
+@strawberry.type(name="AfostoCntListIndexFilter", description="Afosto's `CntListIndexFilter`.")
 class AfostoCntListIndexFilter:
-    """`CntListIndexFilter`."""
-
     type: p.CntListIndexFilterType | None
     key: str | None
 
 
-@strawberry.type(name="AfostoCntIndexSettings")
+@strawberry.type(name="AfostoCntIndexSettings", description="Afosto's `CntIndexSettings`.")
 class AfostoCntIndexSettings:
-    """`CntIndexSettings`."""
-
     synonyms: JSON | None
     stop_words: list[str | None] | None
     ranking_rules: list[str | None] | None
@@ -513,18 +435,14 @@ class AfostoCntIndexSettings:
     last_processed_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntIndexUpdateType")
+@strawberry.type(name="AfostoCntIndexUpdateType", description="Afosto's `CntIndexUpdateType`.")
 class AfostoCntIndexUpdateType:
-    """`CntIndexUpdateType`."""
-
     name: p.CntIndexUpdateTypeName | None
     number: int | None
 
 
-@strawberry.type(name="AfostoCntIndexUpdate")
+@strawberry.type(name="AfostoCntIndexUpdate", description="Afosto's `CntIndexUpdate`.")
 class AfostoCntIndexUpdate:
-    """`CntIndexUpdate`."""
-
     status: str | None
     update_id: Int64 | None
     type: AfostoCntIndexUpdateType | None
@@ -533,64 +451,50 @@ class AfostoCntIndexUpdate:
     processed_at: str | None
 
 
-@strawberry.type(name="AfostoCntInstantProxyIndex")
+@strawberry.type(name="AfostoCntInstantProxyIndex", description="Afosto's `CntInstantProxyIndex`.")
 class AfostoCntInstantProxyIndex:
-    """`CntInstantProxyIndex`."""
-
     index_id: strawberry.ID | None
     alias: str | None
 
 
-@strawberry.type(name="AfostoCntInstantProxy")
+@strawberry.type(name="AfostoCntInstantProxy", description="Afosto's `CntInstantProxy`.")
 class AfostoCntInstantProxy:
-    """`CntInstantProxy`."""
-
     key: str | None
     indexes: list[AfostoCntInstantProxyIndex | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntLine")
+@strawberry.type(name="AfostoCntLine", description="Afosto's `CntLine`.")
 class AfostoCntLine:
-    """`CntLine`."""
-
     reference: strawberry.ID | None
     data: JSON | None
 
 
-@strawberry.type(name="AfostoCntLineError")
+@strawberry.type(name="AfostoCntLineError", description="Afosto's `CntLineError`.")
 class AfostoCntLineError:
-    """`CntLineError`."""
-
     reference: strawberry.ID | None
     errors: list[AfostoCntColumnError | None] | None
 
 
-@strawberry.type(name="AfostoCntListIndex")
+@strawberry.type(name="AfostoCntListIndex", description="Afosto's `CntListIndex`.")
 class AfostoCntListIndex:
-    """`CntListIndex`."""
-
     id: strawberry.ID | None
     name: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntPagination")
+@strawberry.type(name="AfostoCntPagination", description="Afosto's `CntPagination`.")
 class AfostoCntPagination:
-    """`CntPagination`."""
-
     entity_count: int | None
     page_limit: int | None
     page_count: int | None
     next_page_cursor: str | None
 
 
-@strawberry.type(name="AfostoCntProxy")
+@strawberry.type(name="AfostoCntProxy", description="Afosto's `CntProxy`.")
 class AfostoCntProxy:
-    """`CntProxy`."""
-
     key: str | None
     origin: str | None
     config: AfostoCntConfig | None
@@ -602,17 +506,13 @@ class AfostoCntProxy:
 
 @strawberry.type(name="AfostoCntRelativeDateAnswer")
 class AfostoCntRelativeDateAnswer:
-    """An inline object."""
-
     epoch: int | None
     formatted: dt.datetime | None
     filter: str | None
 
 
-@strawberry.type(name="AfostoCntSeachResponse")
+@strawberry.type(name="AfostoCntSeachResponse", description="Afosto's `CntSeachResponse`.")
 class AfostoCntSeachResponse:
-    """`CntSeachResponse`."""
-
     hits: list[AfostoCntDocumentResponse | None] | None
     facets: list[AfostoCntFacet | None] | None
     pagination: AfostoCntPagination | None
@@ -620,32 +520,24 @@ class AfostoCntSeachResponse:
 
 @strawberry.type(name="AfostoCntSearchDataflowMatcherResultMisses")
 class AfostoCntSearchDataflowMatcherResultMisses:
-    """An inline object."""
-
     keys: list[str | None] | None
     configs: list[str | None] | None
 
 
 @strawberry.type(name="AfostoCntSearchDataflowMatcherResult")
 class AfostoCntSearchDataflowMatcherResult:
-    """An inline object."""
-
     is_match: bool | None
     misses: AfostoCntSearchDataflowMatcherResultMisses | None
 
 
 @strawberry.type(name="AfostoCntSearchDataflowMatcher")
 class AfostoCntSearchDataflowMatcher:
-    """An inline object."""
-
     result: AfostoCntSearchDataflowMatcherResult | None
     input: JSON | None
 
 
-@strawberry.type(name="AfostoCntSearchResponse")
+@strawberry.type(name="AfostoCntSearchResponse", description="Afosto's `CntSearchResponse`.")
 class AfostoCntSearchResponse:
-    """`CntSearchResponse`."""
-
     results: list[AfostoCntIndexResponse | None] | None
     offset: int | None
     limit: int | None
@@ -653,10 +545,8 @@ class AfostoCntSearchResponse:
     q: str | None
 
 
-@strawberry.type(name="AfostoCntSimpleDocumentResponse")
+@strawberry.type(name="AfostoCntSimpleDocumentResponse", description="Afosto's `CntSimpleDocumentResponse`.")
 class AfostoCntSimpleDocumentResponse:
-    """`CntSimpleDocumentResponse`."""
-
     reference: str | None
     title: str | None
     code: str | None
@@ -667,18 +557,14 @@ class AfostoCntSimpleDocumentResponse:
     metadata: JSON | None
 
 
-@strawberry.type(name="AfostoCntSimpleSeachResponse")
+@strawberry.type(name="AfostoCntSimpleSeachResponse", description="Afosto's `CntSimpleSeachResponse`.")
 class AfostoCntSimpleSeachResponse:
-    """`CntSimpleSeachResponse`."""
-
     hits: list[AfostoCntSimpleDocumentResponse | None] | None
     pagination: AfostoCntPagination | None
 
 
-@strawberry.type(name="AfostoCntStorage")
+@strawberry.type(name="AfostoCntStorage", description="Afosto's `CntStorage`.")
 class AfostoCntStorage:
-    """`CntStorage`."""
-
     id: int | None
     name: str | None
     type: p.CntStorageType | None
@@ -687,43 +573,33 @@ class AfostoCntStorage:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoCntStorageObject")
+@strawberry.type(name="AfostoCntStorageObject", description="Afosto's `CntStorageObject`.")
 class AfostoCntStorageObject:
-    """`CntStorageObject`."""
-
     path: str | None
     basename: str | None
     type: p.CntStorageObjectType | None
     size: int | None
 
 
-@strawberry.type(name="AfostoCntSuggestResponse")
+@strawberry.type(name="AfostoCntSuggestResponse", description="Afosto's `CntSuggestResponse`.")
 class AfostoCntSuggestResponse:
-    """`CntSuggestResponse`."""
-
     hits: list[AfostoCntSimpleDocumentResponse | None] | None
 
 
-@strawberry.type(name="AfostoCntUploadResponse")
+@strawberry.type(name="AfostoCntUploadResponse", description="Afosto's `CntUploadResponse`.")
 class AfostoCntUploadResponse:
-    """`CntUploadResponse`."""
-
     expires_at: dt.datetime | None
     signature: str | None
 
 
-@strawberry.type(name="AfostoCntWatcherSource")
+@strawberry.type(name="AfostoCntWatcherSource", description="Afosto's `CntWatcherSource`.")
 class AfostoCntWatcherSource:
-    """`CntWatcherSource`."""
-
     type: str | None
     config: JSON | None
 
 
-@strawberry.type(name="AfostoCntWatcher")
+@strawberry.type(name="AfostoCntWatcher", description="Afosto's `CntWatcher`.")
 class AfostoCntWatcher:
-    """`CntWatcher`."""
-
     id: int | None
     description: str | None
     storage_id: int | None
@@ -732,27 +608,21 @@ class AfostoCntWatcher:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamAccessToken")
+@strawberry.type(name="AfostoIamAccessToken", description="Afosto's `IamAccessToken`.")
 class AfostoIamAccessToken:
-    """`IamAccessToken`."""
-
     token_type: str | None
     expires_in: int | None
     access_token: str | None
     refresh_token: str | None
 
 
-@strawberry.type(name="AfostoIamAddOn")
+@strawberry.type(name="AfostoIamAddOn", description="Afosto's `IamAddOn`.")
 class AfostoIamAddOn:
-    """`IamAddOn`."""
-
     id: str | None
 
 
-@strawberry.type(name="AfostoIamAddress")
+@strawberry.type(name="AfostoIamAddress", description="Afosto's `IamAddress`.")
 class AfostoIamAddress:
-    """`IamAddress`."""
-
     address_line_1: str | None
     address_line_2: str | None
     postal_code: str | None
@@ -760,10 +630,8 @@ class AfostoIamAddress:
     country_code: str | None
 
 
-@strawberry.type(name="AfostoIamAuditLog")
+@strawberry.type(name="AfostoIamAuditLog", description="Afosto's `IamAuditLog`.")
 class AfostoIamAuditLog:
-    """`IamAuditLog`."""
-
     id: str | None
     method: str | None
     resource: str | None
@@ -773,20 +641,16 @@ class AfostoIamAuditLog:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamSubtenantUser")
+@strawberry.type(name="AfostoIamSubtenantUser", description="Afosto's `IamSubtenantUser`.")
 class AfostoIamSubtenantUser:
-    """`IamSubtenantUser`."""
-
     first_name: str | None
     last_name: str | None
     email: str | None
     company: str | None
 
 
-@strawberry.type(name="AfostoIamAuthorization")
+@strawberry.type(name="AfostoIamAuthorization", description="Afosto's `IamAuthorization`.")
 class AfostoIamAuthorization:
-    """`IamAuthorization`."""
-
     id: str | None
     user: AfostoIamSubtenantUser | None
     roles: list[str | None] | None
@@ -796,18 +660,14 @@ class AfostoIamAuthorization:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamScope")
+@strawberry.type(name="AfostoIamScope", description="Afosto's `IamScope`.")
 class AfostoIamScope:
-    """`IamScope`."""
-
     id: str | None
     description: str | None
 
 
-@strawberry.type(name="AfostoIamAuthorizationResponse")
+@strawberry.type(name="AfostoIamAuthorizationResponse", description="Afosto's `IamAuthorizationResponse`.")
 class AfostoIamAuthorizationResponse:
-    """`IamAuthorizationResponse`."""
-
     forward_uri: str | None
     client_name: str | None
     client_redirect_uri: str | None
@@ -817,26 +677,20 @@ class AfostoIamAuthorizationResponse:
     expires_in: int | None
 
 
-@strawberry.type(name="AfostoIamBackup")
+@strawberry.type(name="AfostoIamBackup", description="Afosto's `IamBackup`.")
 class AfostoIamBackup:
-    """`IamBackup`."""
-
     channel: p.IamBackupChannel | None
     address: str | None
 
 
-@strawberry.type(name="AfostoIamBackupResponse")
+@strawberry.type(name="AfostoIamBackupResponse", description="Afosto's `IamBackupResponse`.")
 class AfostoIamBackupResponse:
-    """`IamBackupResponse`."""
-
     address: str | None
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamBillingCompany")
+@strawberry.type(name="AfostoIamBillingCompany", description="Afosto's `IamBillingCompany`.")
 class AfostoIamBillingCompany:
-    """`IamBillingCompany`."""
-
     name: str | None
     vat_number: str | None
     billing_email: str | None
@@ -844,20 +698,16 @@ class AfostoIamBillingCompany:
     address: AfostoIamAddress | None
 
 
-@strawberry.type(name="AfostoIamBucket")
+@strawberry.type(name="AfostoIamBucket", description="Afosto's `IamBucket`.")
 class AfostoIamBucket:
-    """`IamBucket`."""
-
     date: dt.datetime | None
     quantity: int | None
     filter_key: str | None
     filter_value: str | None
 
 
-@strawberry.type(name="AfostoIamClient")
+@strawberry.type(name="AfostoIamClient", description="Afosto's `IamClient`.")
 class AfostoIamClient:
-    """`IamClient`."""
-
     id: str | None
     client_id: str | None
     client_secret: str | None
@@ -876,17 +726,13 @@ class AfostoIamClient:
 
 @strawberry.type(name="AfostoIamCreatePurge")
 class AfostoIamCreatePurge:
-    """An inline object."""
-
     id: strawberry.ID | None
     name: str | None
     email: str | None
 
 
-@strawberry.type(name="AfostoIamTenant")
+@strawberry.type(name="AfostoIamTenant", description="Afosto's `IamTenant`.")
 class AfostoIamTenant:
-    """`IamTenant`."""
-
     id: str | None
     name: str | None
     is_active: bool | None
@@ -895,10 +741,8 @@ class AfostoIamTenant:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamUser")
+@strawberry.type(name="AfostoIamUser", description="Afosto's `IamUser`.")
 class AfostoIamUser:
-    """`IamUser`."""
-
     id: str | None
     email: str | None
     first_name: str | None
@@ -916,33 +760,25 @@ class AfostoIamUser:
 
 @strawberry.type(name="AfostoIamCreateTenant")
 class AfostoIamCreateTenant:
-    """An inline object."""
-
     tenant: AfostoIamTenant | None
     user: AfostoIamUser | None
 
 
 @strawberry.type(name="AfostoIamForwardOauth")
 class AfostoIamForwardOauth:
-    """An inline object."""
-
     token: str | None
     id_token: str | None
 
 
-@strawberry.type(name="AfostoIamTier")
+@strawberry.type(name="AfostoIamTier", description="Afosto's `IamTier`.")
 class AfostoIamTier:
-    """`IamTier`."""
-
     up_to: int | None
     flat_amount: int | None
     unit_amount: int | None
 
 
-@strawberry.type(name="AfostoIamPlan")
+@strawberry.type(name="AfostoIamPlan", description="Afosto's `IamPlan`.")
 class AfostoIamPlan:
-    """`IamPlan`."""
-
     id: str | None
     interval: str | None
     type: p.IamPlanType | None
@@ -950,10 +786,8 @@ class AfostoIamPlan:
     tiers: list[AfostoIamTier | None] | None
 
 
-@strawberry.type(name="AfostoIamProduct")
+@strawberry.type(name="AfostoIamProduct", description="Afosto's `IamProduct`.")
 class AfostoIamProduct:
-    """`IamProduct`."""
-
     id: str | None
     code: str | None
     name: str | None
@@ -963,10 +797,8 @@ class AfostoIamProduct:
     is_add_on: bool | None
 
 
-@strawberry.type(name="AfostoIamInvoice")
+@strawberry.type(name="AfostoIamInvoice", description="Afosto's `IamInvoice`.")
 class AfostoIamInvoice:
-    """`IamInvoice`."""
-
     id: str | None
     total: int | None
     is_paid: bool | None
@@ -981,10 +813,8 @@ class AfostoIamInvoice:
     end_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamInvoiceProduct")
+@strawberry.type(name="AfostoIamInvoiceProduct", description="Afosto's `IamInvoiceProduct`.")
 class AfostoIamInvoiceProduct:
-    """`IamInvoiceProduct`."""
-
     id: str | None
     code: str | None
     name: str | None
@@ -998,8 +828,6 @@ class AfostoIamInvoiceProduct:
 
 @strawberry.type(name="AfostoIamLogResource")
 class AfostoIamLogResource:
-    """An inline object."""
-
     trace: str | None
     stream: str | None
     entity_type: str | None
@@ -1008,16 +836,12 @@ class AfostoIamLogResource:
 
 @strawberry.type(name="AfostoIamLogActor")
 class AfostoIamLogActor:
-    """An inline object."""
-
     entity_type: str | None
     entity_id: str | None
 
 
-@strawberry.type(name="AfostoIamLog")
+@strawberry.type(name="AfostoIamLog", description="Afosto's `IamLog`.")
 class AfostoIamLog:
-    """`IamLog`."""
-
     id: strawberry.ID | None
     category: p.IamLogCategory | None
     code: str | None
@@ -1030,17 +854,13 @@ class AfostoIamLog:
 
 @strawberry.type(name="AfostoIamLogsFilters")
 class AfostoIamLogsFilters:
-    """An inline object."""
-
     resource: list[str | None] | None
     method: list[str | None] | None
     user: list[str | None] | None
 
 
-@strawberry.type(name="AfostoIamPaymentSource")
+@strawberry.type(name="AfostoIamPaymentSource", description="Afosto's `IamPaymentSource`.")
 class AfostoIamPaymentSource:
-    """`IamPaymentSource`."""
-
     id: str | None
     last_4: str | None
     name: str | None
@@ -1050,10 +870,8 @@ class AfostoIamPaymentSource:
     mandate: str | None
 
 
-@strawberry.type(name="AfostoIamPendingAuthorization")
+@strawberry.type(name="AfostoIamPendingAuthorization", description="Afosto's `IamPendingAuthorization`.")
 class AfostoIamPendingAuthorization:
-    """`IamPendingAuthorization`."""
-
     id: str | None
     email: str | None
     roles: list[str | None] | None
@@ -1061,10 +879,8 @@ class AfostoIamPendingAuthorization:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamPendingRequest")
+@strawberry.type(name="AfostoIamPendingRequest", description="Afosto's `IamPendingRequest`.")
 class AfostoIamPendingRequest:
-    """`IamPendingRequest`."""
-
     id: str | None
     state: p.IamSubtenantState | None
     signee: str | None
@@ -1072,10 +888,8 @@ class AfostoIamPendingRequest:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamPhoneNumber")
+@strawberry.type(name="AfostoIamPhoneNumber", description="Afosto's `IamPhoneNumber`.")
 class AfostoIamPhoneNumber:
-    """`IamPhoneNumber`."""
-
     id: str | None
     name: str | None
     number: str | None
@@ -1084,10 +898,8 @@ class AfostoIamPhoneNumber:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamPurgeToken")
+@strawberry.type(name="AfostoIamPurgeToken", description="Afosto's `IamPurgeToken`.")
 class AfostoIamPurgeToken:
-    """`IamPurgeToken`."""
-
     id: int | None
     domains: list[str | None] | None
     expires_at: dt.datetime | None
@@ -1097,10 +909,8 @@ class AfostoIamPurgeToken:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamReport")
+@strawberry.type(name="AfostoIamReport", description="Afosto's `IamReport`.")
 class AfostoIamReport:
-    """`IamReport`."""
-
     interval: p.IamReportRequestInterval | None
     code: str | None
     unit: str | None
@@ -1111,10 +921,8 @@ class AfostoIamReport:
     buckets: list[AfostoIamBucket | None] | None
 
 
-@strawberry.type(name="AfostoIamRole")
+@strawberry.type(name="AfostoIamRole", description="Afosto's `IamRole`.")
 class AfostoIamRole:
-    """`IamRole`."""
-
     id: str | None
     name: str | None
     scopes: list[str | None] | None
@@ -1123,10 +931,8 @@ class AfostoIamRole:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamSecret")
+@strawberry.type(name="AfostoIamSecret", description="Afosto's `IamSecret`.")
 class AfostoIamSecret:
-    """`IamSecret`."""
-
     id: str | None
     type: str | None
     sub: str | None
@@ -1138,10 +944,8 @@ class AfostoIamSecret:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamSecretRead")
+@strawberry.type(name="AfostoIamSecretRead", description="Afosto's `IamSecretRead`.")
 class AfostoIamSecretRead:
-    """`IamSecretRead`."""
-
     id: str | None
     type: str | None
     sub: str | None
@@ -1154,19 +958,15 @@ class AfostoIamSecretRead:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamSubscriptionItem")
+@strawberry.type(name="AfostoIamSubscriptionItem", description="Afosto's `IamSubscriptionItem`.")
 class AfostoIamSubscriptionItem:
-    """`IamSubscriptionItem`."""
-
     id: str | None
     product: AfostoIamProduct | None
     type: p.IamPlanType | None
 
 
-@strawberry.type(name="AfostoIamSubscription")
+@strawberry.type(name="AfostoIamSubscription", description="Afosto's `IamSubscription`.")
 class AfostoIamSubscription:
-    """`IamSubscription`."""
-
     id: str | None
     code: str | None
     is_renewing: bool | None
@@ -1175,10 +975,8 @@ class AfostoIamSubscription:
     items: list[AfostoIamSubscriptionItem | None] | None
 
 
-@strawberry.type(name="AfostoIamSubtenant")
+@strawberry.type(name="AfostoIamSubtenant", description="Afosto's `IamSubtenant`.")
 class AfostoIamSubtenant:
-    """`IamSubtenant`."""
-
     id: str | None
     company: str | None
     state: p.IamSubtenantState | None
@@ -1189,10 +987,8 @@ class AfostoIamSubtenant:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamSystemRole")
+@strawberry.type(name="AfostoIamSystemRole", description="Afosto's `IamSystemRole`.")
 class AfostoIamSystemRole:
-    """`IamSystemRole`."""
-
     id: str | None
     name: str | None
     scopes: list[str | None] | None
@@ -1202,10 +998,8 @@ class AfostoIamSystemRole:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamTrackedRecord")
+@strawberry.type(name="AfostoIamTrackedRecord", description="Afosto's `IamTrackedRecord`.")
 class AfostoIamTrackedRecord:
-    """`IamTrackedRecord`."""
-
     id: str | None
     reference: str | None
     code: str | None
@@ -1216,29 +1010,23 @@ class AfostoIamTrackedRecord:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamTrial")
+@strawberry.type(name="AfostoIamTrial", description="Afosto's `IamTrial`.")
 class AfostoIamTrial:
-    """`IamTrial`."""
-
     is_on_trial: bool | None
     trial_balance: int | None
     trial_ends_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamType")
+@strawberry.type(name="AfostoIamType", description="Afosto's `IamType`.")
 class AfostoIamType:
-    """`IamType`."""
-
     code: str | None
     unit: str | None
     processable_as: p.IamTrackedRecordProcessableAs | None
     filter: str | None
 
 
-@strawberry.type(name="AfostoIamUpcomingInvoice")
+@strawberry.type(name="AfostoIamUpcomingInvoice", description="Afosto's `IamUpcomingInvoice`.")
 class AfostoIamUpcomingInvoice:
-    """`IamUpcomingInvoice`."""
-
     id: str | None
     total: int | None
     is_paid: bool | None
@@ -1250,52 +1038,40 @@ class AfostoIamUpcomingInvoice:
     end_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoIamUsageRecord")
+@strawberry.type(name="AfostoIamUsageRecord", description="Afosto's `IamUsageRecord`.")
 class AfostoIamUsageRecord:
-    """`IamUsageRecord`."""
-
     code: str | None
     unit: str | None
     quantity: int | None
 
 
-@strawberry.type(name="AfostoIamUserTokenResponse")
+@strawberry.type(name="AfostoIamUserTokenResponse", description="Afosto's `IamUserTokenResponse`.")
 class AfostoIamUserTokenResponse:
-    """`IamUserTokenResponse`."""
-
     id: str | None
     expires_at: dt.datetime | None
 
 
 @strawberry.type(name="AfostoIamVerifyTwoFactorSecret")
 class AfostoIamVerifyTwoFactorSecret:
-    """An inline object."""
-
     is_verified: bool | None
 
 
-@strawberry.type(name="AfostoIntAuthor")
+@strawberry.type(name="AfostoIntAuthor", description="Afosto's `IntAuthor`.")
 class AfostoIntAuthor:
-    """`IntAuthor`."""
-
     name: str | None
     description: str | None
     url: str | None
     is_third_party: bool | None
 
 
-@strawberry.type(name="AfostoSplSettingsSchema")
+@strawberry.type(name="AfostoSplSettingsSchema", description="Afosto's `SplSettingsSchema`.")
 class AfostoSplSettingsSchema:
-    """`SplSettingsSchema`."""
-
     type: str | None
     schema: str | None
 
 
-@strawberry.type(name="AfostoIntApp")
+@strawberry.type(name="AfostoIntApp", description="Afosto's `IntApp`.")
 class AfostoIntApp:
-    """`IntApp`."""
-
     code: str | None
     name: str | None
     description: str | None
@@ -1307,18 +1083,14 @@ class AfostoIntApp:
     config_schema: str | None
 
 
-@strawberry.type(name="AfostoIntInstallResult")
+@strawberry.type(name="AfostoIntInstallResult", description="Afosto's `IntInstallResult`.")
 class AfostoIntInstallResult:
-    """`IntInstallResult`."""
-
     state: p.IntInstallResultState | None
     redirect_url: str | None
 
 
-@strawberry.type(name="AfostoIntIntegration")
+@strawberry.type(name="AfostoIntIntegration", description="Afosto's `IntIntegration`.")
 class AfostoIntIntegration:
-    """`IntIntegration`."""
-
     id: int | None
     name: str | None
     configuration: JSON | None
@@ -1330,10 +1102,8 @@ class AfostoIntIntegration:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsAddress")
+@strawberry.type(name="AfostoLcsAddress", description="Afosto's `LcsAddress`.")
 class AfostoLcsAddress:
-    """`LcsAddress`."""
-
     country_code: str | None
     administrative_area: str | None
     locality: str | None
@@ -1351,59 +1121,45 @@ class AfostoLcsAddress:
     family_name: str | None
 
 
-@strawberry.type(name="AfostoLcsCountry")
+@strawberry.type(name="AfostoLcsCountry", description="Afosto's `LcsCountry`.")
 class AfostoLcsCountry:
-    """`LcsCountry`."""
-
     code: str | None
     amount: int | None
 
 
-@strawberry.type(name="AfostoLcsShipmentAddressingCarrier")
+@strawberry.type(name="AfostoLcsShipmentAddressingCarrier", description="Afosto's `LcsShipmentAddressingCarrier`.")
 class AfostoLcsShipmentAddressingCarrier:
-    """`LcsShipmentAddressingCarrier`."""
-
     is_carrier_location: bool | None
     carrier_location_reference: str | None
 
 
-@strawberry.type(name="AfostoLcsShipmentAddressing")
+@strawberry.type(name="AfostoLcsShipmentAddressing", description="Afosto's `LcsShipmentAddressing`.")
 class AfostoLcsShipmentAddressing:
-    """`LcsShipmentAddressing`."""
-
     entity_type: p.LcsShipmentAddressingEntityType | None
     entity_id: str | None
     carrier: AfostoLcsShipmentAddressingCarrier | None
 
 
-@strawberry.type(name="AfostoLcsListedShipmentAddressing")
+@strawberry.type(name="AfostoLcsListedShipmentAddressing", description="Afosto's `LcsListedShipmentAddressing`.")
 class AfostoLcsListedShipmentAddressing:
-    """`LcsListedShipmentAddressing`."""
-
     to: AfostoLcsShipmentAddressing | None
     from_: AfostoLcsShipmentAddressing | None = strawberry.field(name="from")
 
 
-@strawberry.type(name="AfostoLcsServiceOptionConfiguration")
+@strawberry.type(name="AfostoLcsServiceOptionConfiguration", description="Afosto's `LcsServiceOptionConfiguration`.")
 class AfostoLcsServiceOptionConfiguration:
-    """`LcsServiceOptionConfiguration`."""
-
     key: str | None
     value: str | None
 
 
-@strawberry.type(name="AfostoLcsServiceOption")
+@strawberry.type(name="AfostoLcsServiceOption", description="Afosto's `LcsServiceOption`.")
 class AfostoLcsServiceOption:
-    """`LcsServiceOption`."""
-
     option: str | None
     configuration: list[AfostoLcsServiceOptionConfiguration | None] | None
 
 
-@strawberry.type(name="AfostoLcsShipmentItem")
+@strawberry.type(name="AfostoLcsShipmentItem", description="Afosto's `LcsShipmentItem`.")
 class AfostoLcsShipmentItem:
-    """`LcsShipmentItem`."""
-
     id: str | None
     reference: str | None
     sku: str | None
@@ -1421,30 +1177,24 @@ class AfostoLcsShipmentItem:
     service: list[AfostoLcsServiceOption | None] | None
 
 
-@strawberry.type(name="AfostoLcsShipmentItemCorrection")
+@strawberry.type(name="AfostoLcsShipmentItemCorrection", description="Afosto's `LcsShipmentItemCorrection`.")
 class AfostoLcsShipmentItemCorrection:
-    """`LcsShipmentItemCorrection`."""
-
     sku: str | None
     quantity: int | None
     description: str | None
     position: str | None
 
 
-@strawberry.type(name="AfostoLcsParcelLabel")
+@strawberry.type(name="AfostoLcsParcelLabel", description="Afosto's `LcsParcelLabel`.")
 class AfostoLcsParcelLabel:
-    """`LcsParcelLabel`."""
-
     file_id: str | None
     reference: str | None
     label_text: str | None
     requested_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsParcelItem")
+@strawberry.type(name="AfostoLcsParcelItem", description="Afosto's `LcsParcelItem`.")
 class AfostoLcsParcelItem:
-    """`LcsParcelItem`."""
-
     id: strawberry.ID | None
     sku: str | None
     quantity: int | None
@@ -1453,8 +1203,6 @@ class AfostoLcsParcelItem:
 
 @strawberry.type(name="AfostoLcsCreateShipmentParcel")
 class AfostoLcsCreateShipmentParcel:
-    """An inline object."""
-
     id: str | None
     number: str | None
     weight: int | None
@@ -1474,8 +1222,6 @@ class AfostoLcsCreateShipmentParcel:
 
 @strawberry.type(name="AfostoLcsCreateShipment")
 class AfostoLcsCreateShipment:
-    """An inline object."""
-
     id: str | None
     number: str | None
     type: str | None
@@ -1508,8 +1254,6 @@ class AfostoLcsCreateShipment:
 
 @strawberry.type(name="AfostoLcsDPDServicePointOpeningHour")
 class AfostoLcsDPDServicePointOpeningHour:
-    """An inline object."""
-
     weekday: str | None
     open_morning: str | None
     close_morning: str | None
@@ -1517,10 +1261,8 @@ class AfostoLcsDPDServicePointOpeningHour:
     open_afternoon: str | None
 
 
-@strawberry.type(name="AfostoLcsDPDServicePoint")
+@strawberry.type(name="AfostoLcsDPDServicePoint", description="Afosto's `LcsDPDServicePoint`.")
 class AfostoLcsDPDServicePoint:
-    """`LcsDPDServicePoint`."""
-
     parcel_shop_id: float | None
     pudo_id: str | None
     company: str | None
@@ -1547,17 +1289,13 @@ class AfostoLcsDPDServicePoint:
     services: list[JSON | None] | None
 
 
-@strawberry.type(name="AfostoLcsDPDServicePointResponse")
+@strawberry.type(name="AfostoLcsDPDServicePointResponse", description="Afosto's `LcsDPDServicePointResponse`.")
 class AfostoLcsDPDServicePointResponse:
-    """`LcsDPDServicePointResponse`."""
-
     parcel_shop: list[AfostoLcsDPDServicePoint | None] | None
 
 
-@strawberry.type(name="AfostoLcsFulfilmentLocation")
+@strawberry.type(name="AfostoLcsFulfilmentLocation", description="Afosto's `LcsFulfilmentLocation`.")
 class AfostoLcsFulfilmentLocation:
-    """`LcsFulfilmentLocation`."""
-
     id: str | None
     name: str | None
     reference: strawberry.ID | None
@@ -1567,34 +1305,28 @@ class AfostoLcsFulfilmentLocation:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsShipmentItemModelReferences")
+@strawberry.type(name="AfostoLcsShipmentItemModelReferences", description="Afosto's `LcsShipmentItemModelReferences`.")
 class AfostoLcsShipmentItemModelReferences:
-    """`LcsShipmentItemModelReferences`."""
-
     order_item_id: strawberry.ID | None
     claim_item_id: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoLcsGroupedShipmentItemLists")
+@strawberry.type(name="AfostoLcsGroupedShipmentItemLists", description="Afosto's `LcsGroupedShipmentItemLists`.")
 class AfostoLcsGroupedShipmentItemLists:
-    """`LcsGroupedShipmentItemLists`."""
-
     id: strawberry.ID | None
     item_ids: list[strawberry.ID | None] | None
 
 
-@strawberry.type(name="AfostoLcsGroupedShipmentItemPositions")
+@strawberry.type(
+    name="AfostoLcsGroupedShipmentItemPositions", description="Afosto's `LcsGroupedShipmentItemPositions`."
+)
 class AfostoLcsGroupedShipmentItemPositions:
-    """`LcsGroupedShipmentItemPositions`."""
-
     code: strawberry.ID | None
     item_ids: list[strawberry.ID | None] | None
 
 
-@strawberry.type(name="AfostoLcsGroupedShipmentItemTotals")
+@strawberry.type(name="AfostoLcsGroupedShipmentItemTotals", description="Afosto's `LcsGroupedShipmentItemTotals`.")
 class AfostoLcsGroupedShipmentItemTotals:
-    """`LcsGroupedShipmentItemTotals`."""
-
     boxed: int | None
     handled: int | None
     finished: int | None
@@ -1602,10 +1334,8 @@ class AfostoLcsGroupedShipmentItemTotals:
     listed: int | None
 
 
-@strawberry.type(name="AfostoLcsGroupedShipmentItem")
+@strawberry.type(name="AfostoLcsGroupedShipmentItem", description="Afosto's `LcsGroupedShipmentItem`.")
 class AfostoLcsGroupedShipmentItem:
-    """`LcsGroupedShipmentItem`."""
-
     ids: list[str | None] | None
     sku: str | None
     quantity: int | None
@@ -1624,10 +1354,8 @@ class AfostoLcsGroupedShipmentItem:
     totals: AfostoLcsGroupedShipmentItemTotals | None
 
 
-@strawberry.type(name="AfostoLcsHandlingListItem")
+@strawberry.type(name="AfostoLcsHandlingListItem", description="Afosto's `LcsHandlingListItem`.")
 class AfostoLcsHandlingListItem:
-    """`LcsHandlingListItem`."""
-
     ids: list[str | None] | None
     handled_ids: list[str | None] | None
     shipment_id: str | None
@@ -1639,18 +1367,14 @@ class AfostoLcsHandlingListItem:
     rank: int | None
 
 
-@strawberry.type(name="AfostoLcsHandlingListSortingLabels")
+@strawberry.type(name="AfostoLcsHandlingListSortingLabels", description="Afosto's `LcsHandlingListSortingLabels`.")
 class AfostoLcsHandlingListSortingLabels:
-    """`LcsHandlingListSortingLabels`."""
-
     shipment_id: strawberry.ID | None
     label: str | None
 
 
-@strawberry.type(name="AfostoLcsHandlingList")
+@strawberry.type(name="AfostoLcsHandlingList", description="Afosto's `LcsHandlingList`.")
 class AfostoLcsHandlingList:
-    """`LcsHandlingList`."""
-
     id: str | None
     number: str | None
     sub: str | None
@@ -1670,10 +1394,8 @@ class AfostoLcsHandlingList:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsHandlingListResponse")
+@strawberry.type(name="AfostoLcsHandlingListResponse", description="Afosto's `LcsHandlingListResponse`.")
 class AfostoLcsHandlingListResponse:
-    """`LcsHandlingListResponse`."""
-
     id: str | None
     sub: str | None
     shipments: list[str | None] | None
@@ -1690,18 +1412,14 @@ class AfostoLcsHandlingListResponse:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsHandlingModelShipments")
+@strawberry.type(name="AfostoLcsHandlingModelShipments", description="Afosto's `LcsHandlingModelShipments`.")
 class AfostoLcsHandlingModelShipments:
-    """`LcsHandlingModelShipments`."""
-
     id: strawberry.ID | None
     label: str | None
 
 
-@strawberry.type(name="AfostoLcsListedHandlingList")
+@strawberry.type(name="AfostoLcsListedHandlingList", description="Afosto's `LcsListedHandlingList`.")
 class AfostoLcsListedHandlingList:
-    """`LcsListedHandlingList`."""
-
     id: str | None
     number: str | None
     sub: str | None
@@ -1720,10 +1438,8 @@ class AfostoLcsListedHandlingList:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsListedShipment")
+@strawberry.type(name="AfostoLcsListedShipment", description="Afosto's `LcsListedShipment`.")
 class AfostoLcsListedShipment:
-    """`LcsListedShipment`."""
-
     id: str | None
     number: str | None
     type: p.LcsListedShipmentType | None
@@ -1750,29 +1466,23 @@ class AfostoLcsListedShipment:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsLocationSku")
+@strawberry.type(name="AfostoLcsLocationSku", description="Afosto's `LcsLocationSku`.")
 class AfostoLcsLocationSku:
-    """`LcsLocationSku`."""
-
     sku: str | None
     position: str | None
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsLocationPosition")
+@strawberry.type(name="AfostoLcsLocationPosition", description="Afosto's `LcsLocationPosition`.")
 class AfostoLcsLocationPosition:
-    """`LcsLocationPosition`."""
-
     code: str | None
     sorting: int | None
     skus: list[AfostoLcsLocationSku | None] | None
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsMethod")
+@strawberry.type(name="AfostoLcsMethod", description="Afosto's `LcsMethod`.")
 class AfostoLcsMethod:
-    """`LcsMethod`."""
-
     id: str | None
     carrier_code: str | None
     name: str | None
@@ -1792,10 +1502,8 @@ class AfostoLcsMethod:
     priority: int | None
 
 
-@strawberry.type(name="AfostoLcsParcel")
+@strawberry.type(name="AfostoLcsParcel", description="Afosto's `LcsParcel`.")
 class AfostoLcsParcel:
-    """`LcsParcel`."""
-
     id: str | None
     number: str | None
     weight: int | None
@@ -1821,26 +1529,20 @@ class AfostoLcsParcel:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsPointOpeningsWindows")
+@strawberry.type(name="AfostoLcsPointOpeningsWindows", description="Afosto's `LcsPointOpeningsWindows`.")
 class AfostoLcsPointOpeningsWindows:
-    """`LcsPointOpeningsWindows`."""
-
     start: str | None
     end: str | None
 
 
-@strawberry.type(name="AfostoLcsPointOpenings")
+@strawberry.type(name="AfostoLcsPointOpenings", description="Afosto's `LcsPointOpenings`.")
 class AfostoLcsPointOpenings:
-    """`LcsPointOpenings`."""
-
     weekday: float | None
     windows: list[AfostoLcsPointOpeningsWindows | None] | None
 
 
-@strawberry.type(name="AfostoLcsPoint")
+@strawberry.type(name="AfostoLcsPoint", description="Afosto's `LcsPoint`.")
 class AfostoLcsPoint:
-    """`LcsPoint`."""
-
     id: str | None
     name: str | None
     carrier: str | None
@@ -1852,24 +1554,18 @@ class AfostoLcsPoint:
 
 @strawberry.type(name="AfostoLcsPointByCarrier")
 class AfostoLcsPointByCarrier:
-    """An inline object."""
-
     distance: float | None
     point: AfostoLcsPoint | None
 
 
-@strawberry.type(name="AfostoMesContactModel")
+@strawberry.type(name="AfostoMesContactModel", description="Afosto's `MesContactModel`.")
 class AfostoMesContactModel:
-    """`MesContactModel`."""
-
     name: str | None
     email: str | None
 
 
-@strawberry.type(name="AfostoMesMessage")
+@strawberry.type(name="AfostoMesMessage", description="Afosto's `MesMessage`.")
 class AfostoMesMessage:
-    """`MesMessage`."""
-
     content: str | None
     participant_reference: str | None
     is_private: bool | None
@@ -1877,28 +1573,22 @@ class AfostoMesMessage:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesNotify")
+@strawberry.type(name="AfostoMesNotify", description="Afosto's `MesNotify`.")
 class AfostoMesNotify:
-    """`MesNotify`."""
-
     address: str | None
     medium: p.MesNotifyMedium | None
 
 
-@strawberry.type(name="AfostoMesParticipant")
+@strawberry.type(name="AfostoMesParticipant", description="Afosto's `MesParticipant`.")
 class AfostoMesParticipant:
-    """`MesParticipant`."""
-
     name: str | None
     reference: str | None
     is_machine: bool | None
     notifications: list[AfostoMesNotify | None] | None
 
 
-@strawberry.type(name="AfostoMesConversation")
+@strawberry.type(name="AfostoMesConversation", description="Afosto's `MesConversation`.")
 class AfostoMesConversation:
-    """`MesConversation`."""
-
     id: str | None
     event: p.MesConversationEvent | None
     entity_type: p.MesConversationEntityType | None
@@ -1912,20 +1602,16 @@ class AfostoMesConversation:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesDnsRecord")
+@strawberry.type(name="AfostoMesDnsRecord", description="Afosto's `MesDnsRecord`.")
 class AfostoMesDnsRecord:
-    """`MesDnsRecord`."""
-
     type: str | None
     name: str | None
     value: str | None
     is_verified: bool | None
 
 
-@strawberry.type(name="AfostoMesDomain")
+@strawberry.type(name="AfostoMesDomain", description="Afosto's `MesDomain`.")
 class AfostoMesDomain:
-    """`MesDomain`."""
-
     id: str | None
     is_verified: bool | None
     dns: list[AfostoMesDnsRecord | None] | None
@@ -1934,17 +1620,13 @@ class AfostoMesDomain:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesInboxSettings")
+@strawberry.type(name="AfostoMesInboxSettings", description="Afosto's `MesInboxSettings`.")
 class AfostoMesInboxSettings:
-    """`MesInboxSettings`."""
-
     recaptcha_integration_id: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoMesInbox")
+@strawberry.type(name="AfostoMesInbox", description="Afosto's `MesInbox`.")
 class AfostoMesInbox:
-    """`MesInbox`."""
-
     id: str | None
     label: str | None
     fqdn: str | None
@@ -1956,10 +1638,8 @@ class AfostoMesInbox:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesMail")
+@strawberry.type(name="AfostoMesMail", description="Afosto's `MesMail`.")
 class AfostoMesMail:
-    """`MesMail`."""
-
     id: str | None
     from_: AfostoMesContactModel | None = strawberry.field(name="from")
     to: list[AfostoMesContactModel | None] | None
@@ -1978,10 +1658,8 @@ class AfostoMesMail:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesRelay")
+@strawberry.type(name="AfostoMesRelay", description="Afosto's `MesRelay`.")
 class AfostoMesRelay:
-    """`MesRelay`."""
-
     id: strawberry.ID | None
     name: str | None
     type: p.MesRelayType | None
@@ -1995,18 +1673,14 @@ class AfostoMesRelay:
 
 @strawberry.type(name="AfostoMesRelayMessageSource")
 class AfostoMesRelayMessageSource:
-    """An inline object."""
-
     ip: str | None
     city: str | None
     country_code: str | None
     user_agent: str | None
 
 
-@strawberry.type(name="AfostoMesRelayMessage")
+@strawberry.type(name="AfostoMesRelayMessage", description="Afosto's `MesRelayMessage`.")
 class AfostoMesRelayMessage:
-    """`MesRelayMessage`."""
-
     id: strawberry.ID | None
     hash: str | None
     payload: str | None
@@ -2018,10 +1692,8 @@ class AfostoMesRelayMessage:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesTask")
+@strawberry.type(name="AfostoMesTask", description="Afosto's `MesTask`.")
 class AfostoMesTask:
-    """`MesTask`."""
-
     id: strawberry.ID | None
     name: str | None
     description: str | None
@@ -2032,10 +1704,8 @@ class AfostoMesTask:
     expires_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesWebhookAttempt")
+@strawberry.type(name="AfostoMesWebhookAttempt", description="Afosto's `MesWebhookAttempt`.")
 class AfostoMesWebhookAttempt:
-    """`MesWebhookAttempt`."""
-
     id: int | None
     number: int | None
     is_success: bool | None
@@ -2045,27 +1715,21 @@ class AfostoMesWebhookAttempt:
     attempted_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesWebhookDelay")
+@strawberry.type(name="AfostoMesWebhookDelay", description="Afosto's `MesWebhookDelay`.")
 class AfostoMesWebhookDelay:
-    """`MesWebhookDelay`."""
-
     attempt: int | None
     delay: int | None
     total_delay: int | None
 
 
-@strawberry.type(name="AfostoMesWebhookEvent")
+@strawberry.type(name="AfostoMesWebhookEvent", description="Afosto's `MesWebhookEvent`.")
 class AfostoMesWebhookEvent:
-    """`MesWebhookEvent`."""
-
     event: str | None
     description: str | None
 
 
-@strawberry.type(name="AfostoMesWebhookMessage")
+@strawberry.type(name="AfostoMesWebhookMessage", description="Afosto's `MesWebhookMessage`.")
 class AfostoMesWebhookMessage:
-    """`MesWebhookMessage`."""
-
     id: int | None
     event: str | None
     entity_id: str | None
@@ -2080,10 +1744,8 @@ class AfostoMesWebhookMessage:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesWebhookSubscription")
+@strawberry.type(name="AfostoMesWebhookSubscription", description="Afosto's `MesWebhookSubscription`.")
 class AfostoMesWebhookSubscription:
-    """`MesWebhookSubscription`."""
-
     id: int | None
     events: list[str | None] | None
     endpoint: str | None
@@ -2093,10 +1755,8 @@ class AfostoMesWebhookSubscription:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoMesWebhookTestMessage")
+@strawberry.type(name="AfostoMesWebhookTestMessage", description="Afosto's `MesWebhookTestMessage`.")
 class AfostoMesWebhookTestMessage:
-    """`MesWebhookTestMessage`."""
-
     id: int | None
     event: str | None
     entity_id: str | None
@@ -2111,10 +1771,8 @@ class AfostoMesWebhookTestMessage:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrAddress")
+@strawberry.type(name="AfostoOdrAddress", description="Afosto's `OdrAddress`.")
 class AfostoOdrAddress:
-    """`OdrAddress`."""
-
     id: str | None
     country_code: str | None
     administrative_area: str | None
@@ -2133,18 +1791,14 @@ class AfostoOdrAddress:
     family_name: str | None
 
 
-@strawberry.type(name="AfostoOdrAddressSet")
+@strawberry.type(name="AfostoOdrAddressSet", description="Afosto's `OdrAddressSet`.")
 class AfostoOdrAddressSet:
-    """`OdrAddressSet`."""
-
     primary: AfostoOdrAddress | None
     secondary: list[AfostoOdrAddress | None] | None
 
 
-@strawberry.type(name="AfostoOdrAdjustment")
+@strawberry.type(name="AfostoOdrAdjustment", description="Afosto's `OdrAdjustment`.")
 class AfostoOdrAdjustment:
-    """`OdrAdjustment`."""
-
     reference: str | None
     description: str | None
     amount: float | None
@@ -2152,25 +1806,19 @@ class AfostoOdrAdjustment:
     is_discount: bool | None
 
 
-@strawberry.type(name="AfostoOdrAttachFiltersResponse")
+@strawberry.type(name="AfostoOdrAttachFiltersResponse", description="Afosto's `OdrAttachFiltersResponse`.")
 class AfostoOdrAttachFiltersResponse:
-    """`OdrAttachFiltersResponse`."""
-
     success: int | None
     failed: int | None
 
 
-@strawberry.type(name="AfostoOdrAttachSessionRequest")
+@strawberry.type(name="AfostoOdrAttachSessionRequest", description="Afosto's `OdrAttachSessionRequest`.")
 class AfostoOdrAttachSessionRequest:
-    """`OdrAttachSessionRequest`."""
-
     order_id: str | None
 
 
-@strawberry.type(name="AfostoOdrAttempt")
+@strawberry.type(name="AfostoOdrAttempt", description="Afosto's `OdrAttempt`.")
 class AfostoOdrAttempt:
-    """`OdrAttempt`."""
-
     psp_reference: str | None
     amount_paid: int | None
     started_at: dt.datetime | None
@@ -2178,10 +1826,8 @@ class AfostoOdrAttempt:
     is_expired: bool | None
 
 
-@strawberry.type(name="AfostoOdrAuthenticationResponse")
+@strawberry.type(name="AfostoOdrAuthenticationResponse", description="Afosto's `OdrAuthenticationResponse`.")
 class AfostoOdrAuthenticationResponse:
-    """`OdrAuthenticationResponse`."""
-
     id: strawberry.ID | None
     email: str | None
     given_name: str | None
@@ -2189,26 +1835,20 @@ class AfostoOdrAuthenticationResponse:
     family_name: str | None
 
 
-@strawberry.type(name="AfostoOdrAuthorizationResponse")
+@strawberry.type(name="AfostoOdrAuthorizationResponse", description="Afosto's `OdrAuthorizationResponse`.")
 class AfostoOdrAuthorizationResponse:
-    """`OdrAuthorizationResponse`."""
-
     accepted: bool | None
     forward_uri: str | None
 
 
-@strawberry.type(name="AfostoOdrKey")
+@strawberry.type(name="AfostoOdrKey", description="Afosto's `OdrKey`.")
 class AfostoOdrKey:
-    """`OdrKey`."""
-
     entity_id: strawberry.ID | None
     entity_type: str | None
 
 
-@strawberry.type(name="AfostoOdrBalance")
+@strawberry.type(name="AfostoOdrBalance", description="Afosto's `OdrBalance`.")
 class AfostoOdrBalance:
-    """`OdrBalance`."""
-
     id: strawberry.ID | None
     key: AfostoOdrKey | None
     balance: int | None
@@ -2217,19 +1857,15 @@ class AfostoOdrBalance:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrCalculationAdjustmentResult")
+@strawberry.type(name="AfostoOdrCalculationAdjustmentResult", description="Afosto's `OdrCalculationAdjustmentResult`.")
 class AfostoOdrCalculationAdjustmentResult:
-    """`OdrCalculationAdjustmentResult`."""
-
     is_applied_rule: bool | None
     rule_id: str | None
     output: int | None
 
 
-@strawberry.type(name="AfostoOdrCalculationAdjustment")
+@strawberry.type(name="AfostoOdrCalculationAdjustment", description="Afosto's `OdrCalculationAdjustment`.")
 class AfostoOdrCalculationAdjustment:
-    """`OdrCalculationAdjustment`."""
-
     reference: str | None
     description: str | None
     amount: float | None
@@ -2238,19 +1874,15 @@ class AfostoOdrCalculationAdjustment:
     result: AfostoOdrCalculationAdjustmentResult | None
 
 
-@strawberry.type(name="AfostoOdrCalculationOrderItem")
+@strawberry.type(name="AfostoOdrCalculationOrderItem", description="Afosto's `OdrCalculationOrderItem`.")
 class AfostoOdrCalculationOrderItem:
-    """`OdrCalculationOrderItem`."""
-
     id: str | None
     is_invoiced: bool | None
     invoice_id: str | None
 
 
-@strawberry.type(name="AfostoOdrCalculationItem")
+@strawberry.type(name="AfostoOdrCalculationItem", description="Afosto's `OdrCalculationItem`.")
 class AfostoOdrCalculationItem:
-    """`OdrCalculationItem`."""
-
     id: str | None
     reference: str | None
     sku: str | None
@@ -2267,19 +1899,15 @@ class AfostoOdrCalculationItem:
     order_items: list[AfostoOdrCalculationOrderItem | None] | None
 
 
-@strawberry.type(name="AfostoOdrServiceAdjustmentResult")
+@strawberry.type(name="AfostoOdrServiceAdjustmentResult", description="Afosto's `OdrServiceAdjustmentResult`.")
 class AfostoOdrServiceAdjustmentResult:
-    """`OdrServiceAdjustmentResult`."""
-
     is_applied_rule: bool | None
     rule_id: strawberry.ID | None
     output: int | None
 
 
-@strawberry.type(name="AfostoOdrServiceAdjustment")
+@strawberry.type(name="AfostoOdrServiceAdjustment", description="Afosto's `OdrServiceAdjustment`.")
 class AfostoOdrServiceAdjustment:
-    """`OdrServiceAdjustment`."""
-
     reference: str | None
     description: str | None
     amount: float | None
@@ -2288,10 +1916,8 @@ class AfostoOdrServiceAdjustment:
     result: AfostoOdrServiceAdjustmentResult | None
 
 
-@strawberry.type(name="AfostoOdrServiceItem")
+@strawberry.type(name="AfostoOdrServiceItem", description="Afosto's `OdrServiceItem`.")
 class AfostoOdrServiceItem:
-    """`OdrServiceItem`."""
-
     description: str | None
     type: p.OdrProjectionItemType | None
     amount: float | None
@@ -2303,18 +1929,14 @@ class AfostoOdrServiceItem:
     total: int | None
 
 
-@strawberry.type(name="AfostoOdrVatResult")
+@strawberry.type(name="AfostoOdrVatResult", description="Afosto's `OdrVatResult`.")
 class AfostoOdrVatResult:
-    """`OdrVatResult`."""
-
     rate: int | None
     amount: int | None
 
 
-@strawberry.type(name="AfostoOdrContactContact")
+@strawberry.type(name="AfostoOdrContactContact", description="Afosto's `OdrContactContact`.")
 class AfostoOdrContactContact:
-    """`OdrContactContact`."""
-
     email: str | None
     vat_number: str | None
     coc_number: str | None
@@ -2326,19 +1948,15 @@ class AfostoOdrContactContact:
     version: str | None
 
 
-@strawberry.type(name="AfostoOdrContact")
+@strawberry.type(name="AfostoOdrContact", description="Afosto's `OdrContact`.")
 class AfostoOdrContact:
-    """`OdrContact`."""
-
     tags: list[str | None] | None
     vat_country_code: str | None
     contact: AfostoOdrContactContact | None
 
 
-@strawberry.type(name="AfostoOdrCalculation")
+@strawberry.type(name="AfostoOdrCalculation", description="Afosto's `OdrCalculation`.")
 class AfostoOdrCalculation:
-    """`OdrCalculation`."""
-
     id: str | None
     number: str | None
     reference: str | None
@@ -2367,19 +1985,15 @@ class AfostoOdrCalculation:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrCalculationStackItem")
+@strawberry.type(name="AfostoOdrCalculationStackItem", description="Afosto's `OdrCalculationStackItem`.")
 class AfostoOdrCalculationStackItem:
-    """`OdrCalculationStackItem`."""
-
     id: str | None
     is_invoiced: bool | None
     invoice_id: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoOdrCalculationItems")
+@strawberry.type(name="AfostoOdrCalculationItems", description="Afosto's `OdrCalculationItems`.")
 class AfostoOdrCalculationItems:
-    """`OdrCalculationItems`."""
-
     reference: str | None
     sku: str | None
     description: str | None
@@ -2395,76 +2009,58 @@ class AfostoOdrCalculationItems:
     order_items: list[AfostoOdrCalculationStackItem | None] | None
 
 
-@strawberry.type(name="AfostoOdrCancelState")
+@strawberry.type(name="AfostoOdrCancelState", description="Afosto's `OdrCancelState`.")
 class AfostoOdrCancelState:
-    """`OdrCancelState`."""
-
     is_accepted: bool | None
     warnings: list[str | None] | None
 
 
-@strawberry.type(name="AfostoOdrCombinedAddressSet")
+@strawberry.type(name="AfostoOdrCombinedAddressSet", description="Afosto's `OdrCombinedAddressSet`.")
 class AfostoOdrCombinedAddressSet:
-    """`OdrCombinedAddressSet`."""
-
     contact: AfostoOdrAddressSet | None
     organisation: AfostoOdrAddressSet | None
     session: AfostoOdrAddressSet | None
 
 
-@strawberry.type(name="AfostoOdrPhonenumber")
+@strawberry.type(name="AfostoOdrPhonenumber", description="Afosto's `OdrPhonenumber`.")
 class AfostoOdrPhonenumber:
-    """`OdrPhonenumber`."""
-
     id: strawberry.ID | None
     country_code: str | None
     number: str | None
 
 
-@strawberry.type(name="AfostoOdrPhonenumberSet")
+@strawberry.type(name="AfostoOdrPhonenumberSet", description="Afosto's `OdrPhonenumberSet`.")
 class AfostoOdrPhonenumberSet:
-    """`OdrPhonenumberSet`."""
-
     primary: AfostoOdrPhonenumber | None
     secondary: list[AfostoOdrPhonenumber | None] | None
 
 
-@strawberry.type(name="AfostoOdrCombinedPhoneNumberSet")
+@strawberry.type(name="AfostoOdrCombinedPhoneNumberSet", description="Afosto's `OdrCombinedPhoneNumberSet`.")
 class AfostoOdrCombinedPhoneNumberSet:
-    """`OdrCombinedPhoneNumberSet`."""
-
     contact: AfostoOdrPhonenumberSet | None
     organisation: AfostoOdrPhonenumberSet | None
     session: AfostoOdrPhonenumberSet | None
 
 
-@strawberry.type(name="AfostoOdrConstraintOptionsResponse")
+@strawberry.type(name="AfostoOdrConstraintOptionsResponse", description="Afosto's `OdrConstraintOptionsResponse`.")
 class AfostoOdrConstraintOptionsResponse:
-    """`OdrConstraintOptionsResponse`."""
-
     amount: list[str | None] | None
 
 
-@strawberry.type(name="AfostoOdrCouponUsage")
+@strawberry.type(name="AfostoOdrCouponUsage", description="Afosto's `OdrCouponUsage`.")
 class AfostoOdrCouponUsage:
-    """`OdrCouponUsage`."""
-
     is_unlimited: bool | None
     remaining: int | None
 
 
-@strawberry.type(name="AfostoOdrCouponClaim")
+@strawberry.type(name="AfostoOdrCouponClaim", description="Afosto's `OdrCouponClaim`.")
 class AfostoOdrCouponClaim:
-    """`OdrCouponClaim`."""
-
     order_id: strawberry.ID | None
     is_confirmed: bool | None
 
 
-@strawberry.type(name="AfostoOdrCoupon")
+@strawberry.type(name="AfostoOdrCoupon", description="Afosto's `OdrCoupon`.")
 class AfostoOdrCoupon:
-    """`OdrCoupon`."""
-
     code: str | None
     usage: AfostoOdrCouponUsage | None
     category_id: strawberry.ID | None
@@ -2473,26 +2069,20 @@ class AfostoOdrCoupon:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrCouponCategoryDefaultsUsage")
+@strawberry.type(name="AfostoOdrCouponCategoryDefaultsUsage", description="Afosto's `OdrCouponCategoryDefaultsUsage`.")
 class AfostoOdrCouponCategoryDefaultsUsage:
-    """`OdrCouponCategoryDefaultsUsage`."""
-
     is_unlimited: bool | None
     limit: int | None
 
 
-@strawberry.type(name="AfostoOdrCouponCategoryDefaults")
+@strawberry.type(name="AfostoOdrCouponCategoryDefaults", description="Afosto's `OdrCouponCategoryDefaults`.")
 class AfostoOdrCouponCategoryDefaults:
-    """`OdrCouponCategoryDefaults`."""
-
     expires_after: int | None
     usage: AfostoOdrCouponCategoryDefaultsUsage | None
 
 
-@strawberry.type(name="AfostoOdrCouponCategory")
+@strawberry.type(name="AfostoOdrCouponCategory", description="Afosto's `OdrCouponCategory`.")
 class AfostoOdrCouponCategory:
-    """`OdrCouponCategory`."""
-
     id: strawberry.ID | None
     name: str | None
     defaults: AfostoOdrCouponCategoryDefaults | None
@@ -2500,61 +2090,52 @@ class AfostoOdrCouponCategory:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrFilter")
+@strawberry.type(name="AfostoOdrFilter", description="Afosto's `OdrFilter`.")
 class AfostoOdrFilter:
-    """`OdrFilter`."""
-
     key: str | None
     values: list[str | None] | None
 
 
-@strawberry.type(name="AfostoOdrFilterSet")
+@strawberry.type(name="AfostoOdrFilterSet", description="Afosto's `OdrFilterSet`.")
 class AfostoOdrFilterSet:
-    """`OdrFilterSet`."""
-
     sku: str | None
     filters: JSON | None
 
 
-@strawberry.type(name="AfostoOdrVatRegistration")
+@strawberry.type(name="AfostoOdrVatRegistration", description="Afosto's `OdrVatRegistration`.")
 class AfostoOdrVatRegistration:
-    """`OdrVatRegistration`."""
-
     country_code: str | None
     number: str | None
     is_valid: bool | None
     is_pending: bool | None
 
 
-@strawberry.type(name="AfostoOdrOrganisation")
+@strawberry.type(name="AfostoOdrOrganisation", description="Afosto's `OdrOrganisation`.")
 class AfostoOdrOrganisation:
-    """`OdrOrganisation`."""
-
     id: strawberry.ID | None
     name: str | None
     coc_number: str | None
     registrations: list[AfostoOdrVatRegistration | None] | None
 
 
-@strawberry.type(name="AfostoOdrGetSessionOrganisationOptionsResponse")
+@strawberry.type(
+    name="AfostoOdrGetSessionOrganisationOptionsResponse",
+    description="Afosto's `OdrGetSessionOrganisationOptionsResponse`.",
+)
 class AfostoOdrGetSessionOrganisationOptionsResponse:
-    """`OdrGetSessionOrganisationOptionsResponse`."""
-
     primary: AfostoOdrOrganisation | None
     secondary: list[AfostoOdrOrganisation | None] | None
 
 
-@strawberry.type(name="AfostoOdrGetSessionResponse")
+@strawberry.type(name="AfostoOdrGetSessionResponse", description="Afosto's `OdrGetSessionResponse`.")
 class AfostoOdrGetSessionResponse:
-    """`OdrGetSessionResponse`."""
-
     expires_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrGetSessionShippingMethodResponse")
+@strawberry.type(
+    name="AfostoOdrGetSessionShippingMethodResponse", description="Afosto's `OdrGetSessionShippingMethodResponse`."
+)
 class AfostoOdrGetSessionShippingMethodResponse:
-    """`OdrGetSessionShippingMethodResponse`."""
-
     id: str | None
     carrier: str | None
     name: str | None
@@ -2562,10 +2143,10 @@ class AfostoOdrGetSessionShippingMethodResponse:
     price: float | None
 
 
-@strawberry.type(name="AfostoOdrGroupReferencesOrderWarehouse")
+@strawberry.type(
+    name="AfostoOdrGroupReferencesOrderWarehouse", description="Afosto's `OdrGroupReferencesOrderWarehouse`."
+)
 class AfostoOdrGroupReferencesOrderWarehouse:
-    """`OdrGroupReferencesOrderWarehouse`."""
-
     claim_id: strawberry.ID | None
     delivery_route_id: strawberry.ID | None
     collect_route_id: strawberry.ID | None
@@ -2574,19 +2155,17 @@ class AfostoOdrGroupReferencesOrderWarehouse:
     transfer_id: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoOdrGroupReferencesOrderShipment")
+@strawberry.type(
+    name="AfostoOdrGroupReferencesOrderShipment", description="Afosto's `OdrGroupReferencesOrderShipment`."
+)
 class AfostoOdrGroupReferencesOrderShipment:
-    """`OdrGroupReferencesOrderShipment`."""
-
     id: strawberry.ID | None
     is_inbound: bool | None
     is_missing: bool | None
 
 
-@strawberry.type(name="AfostoOdrGroupReferencesOrder")
+@strawberry.type(name="AfostoOdrGroupReferencesOrder", description="Afosto's `OdrGroupReferencesOrder`.")
 class AfostoOdrGroupReferencesOrder:
-    """`OdrGroupReferencesOrder`."""
-
     id: strawberry.ID | None
     is_inbound: bool | None
     is_backordered: bool | None
@@ -2595,19 +2174,15 @@ class AfostoOdrGroupReferencesOrder:
     shipments: list[AfostoOdrGroupReferencesOrderShipment | None] | None
 
 
-@strawberry.type(name="AfostoOdrGroupReferences")
+@strawberry.type(name="AfostoOdrGroupReferences", description="Afosto's `OdrGroupReferences`.")
 class AfostoOdrGroupReferences:
-    """`OdrGroupReferences`."""
-
     orders: list[AfostoOdrGroupReferencesOrder | None] | None
     backorders: list[strawberry.ID | None] | None
     target: str | None
 
 
-@strawberry.type(name="AfostoOdrGroup")
+@strawberry.type(name="AfostoOdrGroup", description="Afosto's `OdrGroup`.")
 class AfostoOdrGroup:
-    """`OdrGroup`."""
-
     sku: str | None
     reference: str | None
     description: str | None
@@ -2617,20 +2192,18 @@ class AfostoOdrGroup:
     filters: list[AfostoOdrFilter | None] | None
 
 
-@strawberry.type(name="AfostoOdrGroupRouteReferencesOrderWarehouse")
+@strawberry.type(
+    name="AfostoOdrGroupRouteReferencesOrderWarehouse", description="Afosto's `OdrGroupRouteReferencesOrderWarehouse`."
+)
 class AfostoOdrGroupRouteReferencesOrderWarehouse:
-    """`OdrGroupRouteReferencesOrderWarehouse`."""
-
     claim_id: strawberry.ID | None
     route_id: strawberry.ID | None
     is_reservation: bool | None
     transfer_id: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoOdrGroupRouteReferencesOrder")
+@strawberry.type(name="AfostoOdrGroupRouteReferencesOrder", description="Afosto's `OdrGroupRouteReferencesOrder`.")
 class AfostoOdrGroupRouteReferencesOrder:
-    """`OdrGroupRouteReferencesOrder`."""
-
     id: strawberry.ID | None
     is_inbound: bool | None
     is_backordered: bool | None
@@ -2639,18 +2212,14 @@ class AfostoOdrGroupRouteReferencesOrder:
     shipments: list[AfostoOdrGroupReferencesOrderShipment | None] | None
 
 
-@strawberry.type(name="AfostoOdrGroupRouteReferences")
+@strawberry.type(name="AfostoOdrGroupRouteReferences", description="Afosto's `OdrGroupRouteReferences`.")
 class AfostoOdrGroupRouteReferences:
-    """`OdrGroupRouteReferences`."""
-
     orders: list[AfostoOdrGroupRouteReferencesOrder | None] | None
     backorders: list[strawberry.ID | None] | None
 
 
-@strawberry.type(name="AfostoOdrGroupAttach")
+@strawberry.type(name="AfostoOdrGroupAttach", description="Afosto's `OdrGroupAttach`.")
 class AfostoOdrGroupAttach:
-    """`OdrGroupAttach`."""
-
     sku: str | None
     reference: str | None
     description: str | None
@@ -2663,27 +2232,21 @@ class AfostoOdrGroupAttach:
     available: float | None
 
 
-@strawberry.type(name="AfostoOdrGroupRouteDeliveryRoute")
+@strawberry.type(name="AfostoOdrGroupRouteDeliveryRoute", description="Afosto's `OdrGroupRouteDeliveryRoute`.")
 class AfostoOdrGroupRouteDeliveryRoute:
-    """`OdrGroupRouteDeliveryRoute`."""
-
     id: strawberry.ID | None
     name: str | None
 
 
-@strawberry.type(name="AfostoOdrGroupRouteCollectRoute")
+@strawberry.type(name="AfostoOdrGroupRouteCollectRoute", description="Afosto's `OdrGroupRouteCollectRoute`.")
 class AfostoOdrGroupRouteCollectRoute:
-    """`OdrGroupRouteCollectRoute`."""
-
     id: strawberry.ID | None
     name: str | None
     delivery_routes: list[str | None] | None
 
 
-@strawberry.type(name="AfostoOdrGroupRoute")
+@strawberry.type(name="AfostoOdrGroupRoute", description="Afosto's `OdrGroupRoute`.")
 class AfostoOdrGroupRoute:
-    """`OdrGroupRoute`."""
-
     sku: str | None
     reference: str | None
     description: str | None
@@ -2696,24 +2259,20 @@ class AfostoOdrGroupRoute:
     collect_routes: list[AfostoOdrGroupRouteCollectRoute | None] | None
 
 
-@strawberry.type(name="AfostoOdrIdentityExistsRequest")
+@strawberry.type(name="AfostoOdrIdentityExistsRequest", description="Afosto's `OdrIdentityExistsRequest`.")
 class AfostoOdrIdentityExistsRequest:
-    """`OdrIdentityExistsRequest`."""
-
     email: str | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceAdjustmentResponseResult")
+@strawberry.type(
+    name="AfostoOdrInvoiceAdjustmentResponseResult", description="Afosto's `OdrInvoiceAdjustmentResponseResult`."
+)
 class AfostoOdrInvoiceAdjustmentResponseResult:
-    """`OdrInvoiceAdjustmentResponseResult`."""
-
     output: int | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceAdjustmentResponse")
+@strawberry.type(name="AfostoOdrInvoiceAdjustmentResponse", description="Afosto's `OdrInvoiceAdjustmentResponse`.")
 class AfostoOdrInvoiceAdjustmentResponse:
-    """`OdrInvoiceAdjustmentResponse`."""
-
     reference: str | None
     description: str | None
     amount: float | None
@@ -2722,10 +2281,8 @@ class AfostoOdrInvoiceAdjustmentResponse:
     result: AfostoOdrInvoiceAdjustmentResponseResult | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceItem")
+@strawberry.type(name="AfostoOdrInvoiceItem", description="Afosto's `OdrInvoiceItem`.")
 class AfostoOdrInvoiceItem:
-    """`OdrInvoiceItem`."""
-
     id: strawberry.ID | None
     sku: str | None
     description: str | None
@@ -2741,43 +2298,33 @@ class AfostoOdrInvoiceItem:
     order_items: list[AfostoOdrCalculationOrderItem | None] | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceSettingsBillingVat")
+@strawberry.type(name="AfostoOdrInvoiceSettingsBillingVat", description="Afosto's `OdrInvoiceSettingsBillingVat`.")
 class AfostoOdrInvoiceSettingsBillingVat:
-    """`OdrInvoiceSettingsBillingVat`."""
-
     is_shift_disabled: bool | None
     is_shift_required: bool | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceSettingsBilling")
+@strawberry.type(name="AfostoOdrInvoiceSettingsBilling", description="Afosto's `OdrInvoiceSettingsBilling`.")
 class AfostoOdrInvoiceSettingsBilling:
-    """`OdrInvoiceSettingsBilling`."""
-
     method_code: str | None
     issuer_code: str | None
     provider_code: str | None
     vat: AfostoOdrInvoiceSettingsBillingVat | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceSettingsShipping")
+@strawberry.type(name="AfostoOdrInvoiceSettingsShipping", description="Afosto's `OdrInvoiceSettingsShipping`.")
 class AfostoOdrInvoiceSettingsShipping:
-    """`OdrInvoiceSettingsShipping`."""
-
     method_id: str | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceSettings")
+@strawberry.type(name="AfostoOdrInvoiceSettings", description="Afosto's `OdrInvoiceSettings`.")
 class AfostoOdrInvoiceSettings:
-    """`OdrInvoiceSettings`."""
-
     billing: AfostoOdrInvoiceSettingsBilling | None
     shipping: AfostoOdrInvoiceSettingsShipping | None
 
 
-@strawberry.type(name="AfostoOdrInvoice")
+@strawberry.type(name="AfostoOdrInvoice", description="Afosto's `OdrInvoice`.")
 class AfostoOdrInvoice:
-    """`OdrInvoice`."""
-
     id: str | None
     number: str | None
     reference: str | None
@@ -2808,10 +2355,8 @@ class AfostoOdrInvoice:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrInvoiceListItem")
+@strawberry.type(name="AfostoOdrInvoiceListItem", description="Afosto's `OdrInvoiceListItem`.")
 class AfostoOdrInvoiceListItem:
-    """`OdrInvoiceListItem`."""
-
     id: str | None
     number: str | None
     reference: str | None
@@ -2837,19 +2382,15 @@ class AfostoOdrInvoiceListItem:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrIssuer")
+@strawberry.type(name="AfostoOdrIssuer", description="Afosto's `OdrIssuer`.")
 class AfostoOdrIssuer:
-    """`OdrIssuer`."""
-
     code: str | None
     name: str | None
     metadata: JSON | None
 
 
-@strawberry.type(name="AfostoOdrListedCalculation")
+@strawberry.type(name="AfostoOdrListedCalculation", description="Afosto's `OdrListedCalculation`.")
 class AfostoOdrListedCalculation:
-    """`OdrListedCalculation`."""
-
     id: str | None
     number: str | None
     reference: str | None
@@ -2875,10 +2416,8 @@ class AfostoOdrListedCalculation:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrMethod")
+@strawberry.type(name="AfostoOdrMethod", description="Afosto's `OdrMethod`.")
 class AfostoOdrMethod:
-    """`OdrMethod`."""
-
     code: str | None
     provider_code: str | None
     name: str | None
@@ -2890,10 +2429,8 @@ class AfostoOdrMethod:
     priority: int | None
 
 
-@strawberry.type(name="AfostoOdrStepAction")
+@strawberry.type(name="AfostoOdrStepAction", description="Afosto's `OdrStepAction`.")
 class AfostoOdrStepAction:
-    """`OdrStepAction`."""
-
     code: str | None
     order: int | None
     label: str | None
@@ -2901,10 +2438,8 @@ class AfostoOdrStepAction:
     handled_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrOrderStep")
+@strawberry.type(name="AfostoOdrOrderStep", description="Afosto's `OdrOrderStep`.")
 class AfostoOdrOrderStep:
-    """`OdrOrderStep`."""
-
     code: str | None
     order: int | None
     is_reversible: bool | None
@@ -2912,19 +2447,15 @@ class AfostoOdrOrderStep:
     actions: list[AfostoOdrStepAction | None] | None
 
 
-@strawberry.type(name="AfostoOdrOrderStateProgress")
+@strawberry.type(name="AfostoOdrOrderStateProgress", description="Afosto's `OdrOrderStateProgress`.")
 class AfostoOdrOrderStateProgress:
-    """`OdrOrderStateProgress`."""
-
     allocation: str | None
     fulfilment: str | None
     billing: str | None
 
 
-@strawberry.type(name="AfostoOdrOrderState")
+@strawberry.type(name="AfostoOdrOrderState", description="Afosto's `OdrOrderState`.")
 class AfostoOdrOrderState:
-    """`OdrOrderState`."""
-
     is_locked: bool | None
     is_accepted: bool | None
     is_confirmed: bool | None
@@ -2935,38 +2466,30 @@ class AfostoOdrOrderState:
     progress: AfostoOdrOrderStateProgress | None
 
 
-@strawberry.type(name="AfostoOdrOrderSettingsContact")
+@strawberry.type(name="AfostoOdrOrderSettingsContact", description="Afosto's `OdrOrderSettingsContact`.")
 class AfostoOdrOrderSettingsContact:
-    """`OdrOrderSettingsContact`."""
-
     id: strawberry.ID | None
     version: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoOdrOrderSettingsBilling")
+@strawberry.type(name="AfostoOdrOrderSettingsBilling", description="Afosto's `OdrOrderSettingsBilling`.")
 class AfostoOdrOrderSettingsBilling:
-    """`OdrOrderSettingsBilling`."""
-
     address_id: strawberry.ID | None
     method_code: str | None
     issuer_code: str | None
     provider_code: str | None
 
 
-@strawberry.type(name="AfostoOdrOrderSettingsShippingWindow")
+@strawberry.type(name="AfostoOdrOrderSettingsShippingWindow", description="Afosto's `OdrOrderSettingsShippingWindow`.")
 class AfostoOdrOrderSettingsShippingWindow:
-    """`OdrOrderSettingsShippingWindow`."""
-
     from_: int | None = strawberry.field(name="from")
     to: int | None
     delivery_at: dt.date | None
     code: str | None
 
 
-@strawberry.type(name="AfostoOdrOrderSettingsShipping")
+@strawberry.type(name="AfostoOdrOrderSettingsShipping", description="Afosto's `OdrOrderSettingsShipping`.")
 class AfostoOdrOrderSettingsShipping:
-    """`OdrOrderSettingsShipping`."""
-
     address_id: strawberry.ID | None
     source_address_id: strawberry.ID | None
     method_id: strawberry.ID | None
@@ -2975,10 +2498,8 @@ class AfostoOdrOrderSettingsShipping:
     is_split_allowed: bool | None
 
 
-@strawberry.type(name="AfostoOdrOrderSettings")
+@strawberry.type(name="AfostoOdrOrderSettings", description="Afosto's `OdrOrderSettings`.")
 class AfostoOdrOrderSettings:
-    """`OdrOrderSettings`."""
-
     contact: AfostoOdrOrderSettingsContact | None
     organisation: AfostoOdrOrderSettingsContact | None
     phone_number_id: strawberry.ID | None
@@ -2989,20 +2510,16 @@ class AfostoOdrOrderSettings:
     shipping: AfostoOdrOrderSettingsShipping | None
 
 
-@strawberry.type(name="AfostoOdrProcessing")
+@strawberry.type(name="AfostoOdrProcessing", description="Afosto's `OdrProcessing`.")
 class AfostoOdrProcessing:
-    """`OdrProcessing`."""
-
     confirm: p.OdrProcessingConfirm | None
     allocation: p.OdrProcessingAllocation | None
     fulfilment: p.OdrProcessingFulfilment | None
     capture: p.OdrProcessingCapture | None
 
 
-@strawberry.type(name="AfostoOdrOrderAcceptances")
+@strawberry.type(name="AfostoOdrOrderAcceptances", description="Afosto's `OdrOrderAcceptances`.")
 class AfostoOdrOrderAcceptances:
-    """`OdrOrderAcceptances`."""
-
     id: strawberry.ID | None
     amount: int | None
     is_prepaid: bool | None
@@ -3014,10 +2531,8 @@ class AfostoOdrOrderAcceptances:
     accepted_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrOrderCalculations")
+@strawberry.type(name="AfostoOdrOrderCalculations", description="Afosto's `OdrOrderCalculations`.")
 class AfostoOdrOrderCalculations:
-    """`OdrOrderCalculations`."""
-
     id: strawberry.ID | None
     reference: str | None
     currency: str | None
@@ -3030,10 +2545,8 @@ class AfostoOdrOrderCalculations:
     expires_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrOrder")
+@strawberry.type(name="AfostoOdrOrder", description="Afosto's `OdrOrder`.")
 class AfostoOdrOrder:
-    """`OdrOrder`."""
-
     id: strawberry.ID | None
     number: str | None
     state: AfostoOdrOrderState | None
@@ -3053,35 +2566,29 @@ class AfostoOdrOrder:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrOrderAuthorizationResponse")
+@strawberry.type(name="AfostoOdrOrderAuthorizationResponse", description="Afosto's `OdrOrderAuthorizationResponse`.")
 class AfostoOdrOrderAuthorizationResponse:
-    """`OdrOrderAuthorizationResponse`."""
-
     is_locked: bool | None
     is_accepted: bool | None
     is_confirmed: bool | None
     transaction_secret: str | None
 
 
-@strawberry.type(name="AfostoOdrOrderCalculationSettingsShipping")
+@strawberry.type(
+    name="AfostoOdrOrderCalculationSettingsShipping", description="Afosto's `OdrOrderCalculationSettingsShipping`."
+)
 class AfostoOdrOrderCalculationSettingsShipping:
-    """`OdrOrderCalculationSettingsShipping`."""
-
     method_id: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoOdrOrderCalculationSettings")
+@strawberry.type(name="AfostoOdrOrderCalculationSettings", description="Afosto's `OdrOrderCalculationSettings`.")
 class AfostoOdrOrderCalculationSettings:
-    """`OdrOrderCalculationSettings`."""
-
     billing: AfostoOdrInvoiceSettingsBilling | None
     shipping: AfostoOdrOrderCalculationSettingsShipping | None
 
 
 @strawberry.type(name="AfostoOdrOrderCalculationCustomerContact")
 class AfostoOdrOrderCalculationCustomerContact:
-    """An inline object."""
-
     email: str | None
     vat_number: str | None
     coc_number: str | None
@@ -3093,8 +2600,6 @@ class AfostoOdrOrderCalculationCustomerContact:
 
 @strawberry.type(name="AfostoOdrOrderCalculationCustomer")
 class AfostoOdrOrderCalculationCustomer:
-    """An inline object."""
-
     tags: list[str | None] | None
     vat_country_code: str | None
     contact: AfostoOdrOrderCalculationCustomerContact | None
@@ -3102,8 +2607,6 @@ class AfostoOdrOrderCalculationCustomer:
 
 @strawberry.type(name="AfostoOdrOrderCalculation")
 class AfostoOdrOrderCalculation:
-    """An inline object."""
-
     id: str | None
     number: str | None
     reference: str | None
@@ -3118,10 +2621,10 @@ class AfostoOdrOrderCalculation:
     customer: AfostoOdrOrderCalculationCustomer | None
 
 
-@strawberry.type(name="AfostoOdrOrderItemReferencesOrderWarehouse")
+@strawberry.type(
+    name="AfostoOdrOrderItemReferencesOrderWarehouse", description="Afosto's `OdrOrderItemReferencesOrderWarehouse`."
+)
 class AfostoOdrOrderItemReferencesOrderWarehouse:
-    """`OdrOrderItemReferencesOrderWarehouse`."""
-
     claimed_at: dt.datetime | None
     claim_id: strawberry.ID | None
     claim_item_id: strawberry.ID | None
@@ -3130,10 +2633,8 @@ class AfostoOdrOrderItemReferencesOrderWarehouse:
     transfer_id: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoOdrOrderItemReferencesOrder")
+@strawberry.type(name="AfostoOdrOrderItemReferencesOrder", description="Afosto's `OdrOrderItemReferencesOrder`.")
 class AfostoOdrOrderItemReferencesOrder:
-    """`OdrOrderItemReferencesOrder`."""
-
     id: strawberry.ID | None
     is_inbound: bool | None
     is_available: bool | None
@@ -3144,37 +2645,29 @@ class AfostoOdrOrderItemReferencesOrder:
     target: str | None
 
 
-@strawberry.type(name="AfostoOdrStackReferenceState")
+@strawberry.type(name="AfostoOdrStackReferenceState", description="Afosto's `OdrStackReferenceState`.")
 class AfostoOdrStackReferenceState:
-    """`OdrStackReferenceState`."""
-
     is_locked: bool | None
     is_accepted: bool | None
     is_confirmed: bool | None
     is_finished: bool | None
 
 
-@strawberry.type(name="AfostoOdrStackReference")
+@strawberry.type(name="AfostoOdrStackReference", description="Afosto's `OdrStackReference`.")
 class AfostoOdrStackReference:
-    """`OdrStackReference`."""
-
     id: str | None
     type: str | None
     state: AfostoOdrStackReferenceState | None
 
 
-@strawberry.type(name="AfostoOdrOrderItemReferences")
+@strawberry.type(name="AfostoOdrOrderItemReferences", description="Afosto's `OdrOrderItemReferences`.")
 class AfostoOdrOrderItemReferences:
-    """`OdrOrderItemReferences`."""
-
     orders: list[AfostoOdrOrderItemReferencesOrder | None] | None
     stacks: list[AfostoOdrStackReference | None] | None
 
 
-@strawberry.type(name="AfostoOdrOrderItem")
+@strawberry.type(name="AfostoOdrOrderItem", description="Afosto's `OdrOrderItem`.")
 class AfostoOdrOrderItem:
-    """`OdrOrderItem`."""
-
     id: str | None
     reference: str | None
     sku: str | None
@@ -3184,10 +2677,8 @@ class AfostoOdrOrderItem:
     filters: list[AfostoOdrFilter | None] | None
 
 
-@strawberry.type(name="AfostoOdrPayment")
+@strawberry.type(name="AfostoOdrPayment", description="Afosto's `OdrPayment`.")
 class AfostoOdrPayment:
-    """`OdrPayment`."""
-
     id: str | None
     secret: str | None
     amount: int | None
@@ -3207,10 +2698,8 @@ class AfostoOdrPayment:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrPoint")
+@strawberry.type(name="AfostoOdrPoint", description="Afosto's `OdrPoint`.")
 class AfostoOdrPoint:
-    """`OdrPoint`."""
-
     id: str | None
     name: str | None
     carrier: str | None
@@ -3220,28 +2709,22 @@ class AfostoOdrPoint:
     openings: list[AfostoLcsPointOpenings | None] | None
 
 
-@strawberry.type(name="AfostoOdrPreset")
+@strawberry.type(name="AfostoOdrPreset", description="Afosto's `OdrPreset`.")
 class AfostoOdrPreset:
-    """`OdrPreset`."""
-
     method_code: str | None
     issuer_code: str | None
     provider_code: str | None
 
 
-@strawberry.type(name="AfostoOdrPricingRuleConstraint")
+@strawberry.type(name="AfostoOdrPricingRuleConstraint", description="Afosto's `OdrPricingRuleConstraint`.")
 class AfostoOdrPricingRuleConstraint:
-    """`OdrPricingRuleConstraint`."""
-
     key: p.OdrPricingRuleConstraintKey | None
     operator: p.OdrPricingRuleConstraintOperator | None
     values: list[JSON | None] | None
 
 
-@strawberry.type(name="AfostoOdrPricingRule")
+@strawberry.type(name="AfostoOdrPricingRule", description="Afosto's `OdrPricingRule`.")
 class AfostoOdrPricingRule:
-    """`OdrPricingRule`."""
-
     id: str | None
     name: str | None
     constraints: list[AfostoOdrPricingRuleConstraint | None] | None
@@ -3259,10 +2742,8 @@ class AfostoOdrPricingRule:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrProcess")
+@strawberry.type(name="AfostoOdrProcess", description="Afosto's `OdrProcess`.")
 class AfostoOdrProcess:
-    """`OdrProcess`."""
-
     is_paid: bool | None
     amount_paid: int | None
     action: p.OdrProcessAction | None
@@ -3270,10 +2751,8 @@ class AfostoOdrProcess:
     attempts: list[AfostoOdrAttempt | None] | None
 
 
-@strawberry.type(name="AfostoOdrProjectionItem")
+@strawberry.type(name="AfostoOdrProjectionItem", description="Afosto's `OdrProjectionItem`.")
 class AfostoOdrProjectionItem:
-    """`OdrProjectionItem`."""
-
     reference: str | None
     sku: str | None
     description: str | None
@@ -3288,10 +2767,8 @@ class AfostoOdrProjectionItem:
     total_revenue: int | None
 
 
-@strawberry.type(name="AfostoOdrProjection")
+@strawberry.type(name="AfostoOdrProjection", description="Afosto's `OdrProjection`.")
 class AfostoOdrProjection:
-    """`OdrProjection`."""
-
     items: list[AfostoOdrProjectionItem | None] | None
     subtotal: int | None
     adjustments: list[AfostoOdrCalculationAdjustment | None] | None
@@ -3307,20 +2784,16 @@ class AfostoOdrProjection:
     pricing_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrProviderMethod")
+@strawberry.type(name="AfostoOdrProviderMethod", description="Afosto's `OdrProviderMethod`.")
 class AfostoOdrProviderMethod:
-    """`OdrProviderMethod`."""
-
     code: str | None
     name: str | None
     issuers: list[AfostoOdrIssuer | None] | None
     metadata: JSON | None
 
 
-@strawberry.type(name="AfostoOdrProvider")
+@strawberry.type(name="AfostoOdrProvider", description="Afosto's `OdrProvider`.")
 class AfostoOdrProvider:
-    """`OdrProvider`."""
-
     name: str | None
     code: str | None
     is_active: bool | None
@@ -3330,8 +2803,6 @@ class AfostoOdrProvider:
 
 @strawberry.type(name="AfostoOdrPurchaseItem")
 class AfostoOdrPurchaseItem:
-    """An inline object."""
-
     sku: str | None
     description: str | None
     type: str | None
@@ -3340,18 +2811,14 @@ class AfostoOdrPurchaseItem:
     vat_rate: int | None
 
 
-@strawberry.type(name="AfostoOdrPurchase")
+@strawberry.type(name="AfostoOdrPurchase", description="Afosto's `OdrPurchase`.")
 class AfostoOdrPurchase:
-    """`OdrPurchase`."""
-
     contact_id: str | None
     items: list[AfostoOdrPurchaseItem | None] | None
 
 
-@strawberry.type(name="AfostoOdrRecord")
+@strawberry.type(name="AfostoOdrRecord", description="Afosto's `OdrRecord`.")
 class AfostoOdrRecord:
-    """`OdrRecord`."""
-
     id: strawberry.ID | None
     reference: AfostoOdrKey | None
     description: str | None
@@ -3359,18 +2826,14 @@ class AfostoOdrRecord:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrReference")
+@strawberry.type(name="AfostoOdrReference", description="Afosto's `OdrReference`.")
 class AfostoOdrReference:
-    """`OdrReference`."""
-
     entity_id: str | None
     entity_type: str | None
 
 
 @strawberry.type(name="AfostoOdrSearchInvoiceCustomer")
 class AfostoOdrSearchInvoiceCustomer:
-    """An inline object."""
-
     tags: list[str | None] | None
     vat_country_code: str | None
     contact: AfostoOdrContactContact | None
@@ -3378,8 +2841,6 @@ class AfostoOdrSearchInvoiceCustomer:
 
 @strawberry.type(name="AfostoOdrSearchInvoice")
 class AfostoOdrSearchInvoice:
-    """An inline object."""
-
     id: str | None
     number: str | None
     reference: str | None
@@ -3394,52 +2855,48 @@ class AfostoOdrSearchInvoice:
     customer: AfostoOdrSearchInvoiceCustomer | None
 
 
-@strawberry.type(name="AfostoOdrSelectSessionBillingMethodRequest")
+@strawberry.type(
+    name="AfostoOdrSelectSessionBillingMethodRequest", description="Afosto's `OdrSelectSessionBillingMethodRequest`."
+)
 class AfostoOdrSelectSessionBillingMethodRequest:
-    """`OdrSelectSessionBillingMethodRequest`."""
-
     method_id: str | None
     issuer_id: str | None
 
 
-@strawberry.type(name="AfostoOdrSelectSessionShippingMethodRequest")
+@strawberry.type(
+    name="AfostoOdrSelectSessionShippingMethodRequest", description="Afosto's `OdrSelectSessionShippingMethodRequest`."
+)
 class AfostoOdrSelectSessionShippingMethodRequest:
-    """`OdrSelectSessionShippingMethodRequest`."""
-
     is_split_allowed: bool | None
     method_id: strawberry.ID | None
 
 
-@strawberry.type(name="AfostoOdrSelectSessionShippingPointRequest")
+@strawberry.type(
+    name="AfostoOdrSelectSessionShippingPointRequest", description="Afosto's `OdrSelectSessionShippingPointRequest`."
+)
 class AfostoOdrSelectSessionShippingPointRequest:
-    """`OdrSelectSessionShippingPointRequest`."""
-
     spid: str | None
     country_code: str | None
 
 
-@strawberry.type(name="AfostoOdrSelectSessionShippingWindowRequest")
+@strawberry.type(
+    name="AfostoOdrSelectSessionShippingWindowRequest", description="Afosto's `OdrSelectSessionShippingWindowRequest`."
+)
 class AfostoOdrSelectSessionShippingWindowRequest:
-    """`OdrSelectSessionShippingWindowRequest`."""
-
     from_: int | None = strawberry.field(name="from")
     to: int | None
     at: dt.date | None
 
 
-@strawberry.type(name="AfostoOdrServiceVatConfiguration")
+@strawberry.type(name="AfostoOdrServiceVatConfiguration", description="Afosto's `OdrServiceVatConfiguration`.")
 class AfostoOdrServiceVatConfiguration:
-    """`OdrServiceVatConfiguration`."""
-
     type: p.OdrServiceVatConfigurationType | None
     reference: int | None
     country_code: str | None
 
 
-@strawberry.type(name="AfostoOdrService")
+@strawberry.type(name="AfostoOdrService", description="Afosto's `OdrService`.")
 class AfostoOdrService:
-    """`OdrService`."""
-
     id: strawberry.ID | None
     name: str | None
     constraints: list[AfostoOdrPricingRuleConstraint | None] | None
@@ -3457,25 +2914,19 @@ class AfostoOdrService:
 
 @strawberry.type(name="AfostoOdrSessionBilling")
 class AfostoOdrSessionBilling:
-    """An inline object."""
-
     active: AfostoOdrAddress | None
     options: AfostoOdrCombinedAddressSet | None
 
 
-@strawberry.type(name="AfostoOdrSessionIssuer")
+@strawberry.type(name="AfostoOdrSessionIssuer", description="Afosto's `OdrSessionIssuer`.")
 class AfostoOdrSessionIssuer:
-    """`OdrSessionIssuer`."""
-
     method_id: str | None
     name: str | None
     metadata: JSON | None
 
 
-@strawberry.type(name="AfostoOdrSessionProviderMethod")
+@strawberry.type(name="AfostoOdrSessionProviderMethod", description="Afosto's `OdrSessionProviderMethod`.")
 class AfostoOdrSessionProviderMethod:
-    """`OdrSessionProviderMethod`."""
-
     method_id: str | None
     name: str | None
     issuers: list[AfostoOdrSessionIssuer | None] | None
@@ -3484,16 +2935,12 @@ class AfostoOdrSessionProviderMethod:
 
 @strawberry.type(name="AfostoOdrSessionBillingMethods")
 class AfostoOdrSessionBillingMethods:
-    """An inline object."""
-
     acitve: AfostoOdrSelectSessionBillingMethodRequest | None
     options: list[AfostoOdrSessionProviderMethod | None] | None
 
 
 @strawberry.type(name="AfostoOdrSessionCalculationAnswer")
 class AfostoOdrSessionCalculationAnswer:
-    """An inline object."""
-
     id: strawberry.ID | None
     number: str | None
     reference: str | None
@@ -3508,10 +2955,8 @@ class AfostoOdrSessionCalculationAnswer:
     customer: AfostoOdrOrderCalculationCustomer | None
 
 
-@strawberry.type(name="AfostoOdrSessionContact")
+@strawberry.type(name="AfostoOdrSessionContact", description="Afosto's `OdrSessionContact`.")
 class AfostoOdrSessionContact:
-    """`OdrSessionContact`."""
-
     id: strawberry.ID | None
     version: strawberry.ID | None
     email: str | None
@@ -3525,24 +2970,18 @@ class AfostoOdrSessionContact:
 
 @strawberry.type(name="AfostoOdrSessionOrganisations")
 class AfostoOdrSessionOrganisations:
-    """An inline object."""
-
     active: AfostoOdrOrganisation | None
     options: AfostoOdrGetSessionOrganisationOptionsResponse | None
 
 
 @strawberry.type(name="AfostoOdrSessionPhonenumbers")
 class AfostoOdrSessionPhonenumbers:
-    """An inline object."""
-
     active: AfostoOdrPhonenumber | None
     options: AfostoOdrCombinedPhoneNumberSet | None
 
 
-@strawberry.type(name="AfostoOdrSessionProjection")
+@strawberry.type(name="AfostoOdrSessionProjection", description="Afosto's `OdrSessionProjection`.")
 class AfostoOdrSessionProjection:
-    """`OdrSessionProjection`."""
-
     items: list[AfostoOdrCalculationItems | None] | None
     services: list[AfostoOdrServiceItem | None] | None
     subtotal: int | None
@@ -3558,47 +2997,35 @@ class AfostoOdrSessionProjection:
 
 @strawberry.type(name="AfostoOdrSessionShippingMethods")
 class AfostoOdrSessionShippingMethods:
-    """An inline object."""
-
     active: AfostoOdrSelectSessionShippingMethodRequest | None
     options: list[AfostoOdrGetSessionShippingMethodResponse | None] | None
 
 
 @strawberry.type(name="AfostoOdrSessionShippingPointOption")
 class AfostoOdrSessionShippingPointOption:
-    """An inline object."""
-
     distance: float | None
     point: AfostoOdrPoint | None
 
 
 @strawberry.type(name="AfostoOdrSessionShippingPoint")
 class AfostoOdrSessionShippingPoint:
-    """An inline object."""
-
     active: AfostoOdrSelectSessionShippingPointRequest | None
     options: list[AfostoOdrSessionShippingPointOption | None] | None
 
 
 @strawberry.type(name="AfostoOdrSessionShippingWindow")
 class AfostoOdrSessionShippingWindow:
-    """An inline object."""
-
     active: AfostoOdrSelectSessionShippingWindowRequest | None
     options: list[AfostoOdrSelectSessionShippingWindowRequest | None] | None
 
 
-@strawberry.type(name="AfostoOdrSetSessionReferenceRequest")
+@strawberry.type(name="AfostoOdrSetSessionReferenceRequest", description="Afosto's `OdrSetSessionReferenceRequest`.")
 class AfostoOdrSetSessionReferenceRequest:
-    """`OdrSetSessionReferenceRequest`."""
-
     reference: str | None
 
 
-@strawberry.type(name="AfostoOdrSimpleOrderItem")
+@strawberry.type(name="AfostoOdrSimpleOrderItem", description="Afosto's `OdrSimpleOrderItem`.")
 class AfostoOdrSimpleOrderItem:
-    """`OdrSimpleOrderItem`."""
-
     id: str | None
     reference: str | None
     sku: str | None
@@ -3606,27 +3033,21 @@ class AfostoOdrSimpleOrderItem:
     is_inbound: bool | None
 
 
-@strawberry.type(name="AfostoOdrSkuResult")
+@strawberry.type(name="AfostoOdrSkuResult", description="Afosto's `OdrSkuResult`.")
 class AfostoOdrSkuResult:
-    """`OdrSkuResult`."""
-
     status: str | None
     count: int | None
 
 
-@strawberry.type(name="AfostoOdrStackState")
+@strawberry.type(name="AfostoOdrStackState", description="Afosto's `OdrStackState`.")
 class AfostoOdrStackState:
-    """`OdrStackState`."""
-
     is_accepted: bool | None
     is_confirmed: bool | None
     is_finished: bool | None
 
 
-@strawberry.type(name="AfostoOdrStack")
+@strawberry.type(name="AfostoOdrStack", description="Afosto's `OdrStack`.")
 class AfostoOdrStack:
-    """`OdrStack`."""
-
     id: str | None
     entity_id: str | None
     entity_type: str | None
@@ -3635,10 +3056,8 @@ class AfostoOdrStack:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoOdrTransaction")
+@strawberry.type(name="AfostoOdrTransaction", description="Afosto's `OdrTransaction`.")
 class AfostoOdrTransaction:
-    """`OdrTransaction`."""
-
     id: str | None
     reference: AfostoOdrReference | None
     description: str | None
@@ -3658,18 +3077,14 @@ class AfostoOdrTransaction:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoQcqAuthConfig")
+@strawberry.type(name="AfostoQcqAuthConfig", description="Afosto's `QcqAuthConfig`.")
 class AfostoQcqAuthConfig:
-    """`QcqAuthConfig`."""
-
     is_required: bool | None
     scope: str | None
 
 
-@strawberry.type(name="AfostoQcqCacheConfig")
+@strawberry.type(name="AfostoQcqCacheConfig", description="Afosto's `QcqCacheConfig`.")
 class AfostoQcqCacheConfig:
-    """`QcqCacheConfig`."""
-
     is_as_origin: bool | None
     is_public: bool | None
     age: int | None
@@ -3677,24 +3092,18 @@ class AfostoQcqCacheConfig:
 
 @strawberry.type(name="AfostoQcqRouteOrigin")
 class AfostoQcqRouteOrigin:
-    """An inline object."""
-
     is_bucket: bool | None
     uri: str | None
 
 
 @strawberry.type(name="AfostoQcqRouteSettings")
 class AfostoQcqRouteSettings:
-    """An inline object."""
-
     cache: AfostoQcqCacheConfig | None
     auth: AfostoQcqAuthConfig | None
 
 
-@strawberry.type(name="AfostoQcqRoute")
+@strawberry.type(name="AfostoQcqRoute", description="Afosto's `QcqRoute`.")
 class AfostoQcqRoute:
-    """`QcqRoute`."""
-
     path: str | None
     origin: AfostoQcqRouteOrigin | None
     settings: AfostoQcqRouteSettings | None
@@ -3702,8 +3111,6 @@ class AfostoQcqRoute:
 
 @strawberry.type(name="AfostoQcqProxyAuthSignature")
 class AfostoQcqProxyAuthSignature:
-    """An inline object."""
-
     secret: str | None
     auth: AfostoQcqAuthConfig | None
     cache: AfostoQcqCacheConfig | None
@@ -3711,25 +3118,19 @@ class AfostoQcqProxyAuthSignature:
 
 @strawberry.type(name="AfostoQcqProxyAuth")
 class AfostoQcqProxyAuth:
-    """An inline object."""
-
     signature: AfostoQcqProxyAuthSignature | None
 
 
 @strawberry.type(name="AfostoQcqProxyOauth")
 class AfostoQcqProxyOauth:
-    """An inline object."""
-
     issuer: str | None
     client_id: str | None
     authorize_url: str | None
     return_url_key: str | None
 
 
-@strawberry.type(name="AfostoQcqProxy")
+@strawberry.type(name="AfostoQcqProxy", description="Afosto's `QcqProxy`.")
 class AfostoQcqProxy:
-    """`QcqProxy`."""
-
     key: str | None
     routes: list[AfostoQcqRoute | None] | None
     auth: AfostoQcqProxyAuth | None
@@ -3741,24 +3142,18 @@ class AfostoQcqProxy:
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast")
 class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast:
-    """An inline object."""
-
     lat: float | None
     long: float | None
 
 
-@strawberry.type(name="AfostoRelGeolocationBox")
+@strawberry.type(name="AfostoRelGeolocationBox", description="Afosto's `RelGeolocationBox`.")
 class AfostoRelGeolocationBox:
-    """`RelGeolocationBox`."""
-
     north_east: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
     south_west: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
 
 
-@strawberry.type(name="AfostoRelGeolocationAddress")
+@strawberry.type(name="AfostoRelGeolocationAddress", description="Afosto's `RelGeolocationAddress`.")
 class AfostoRelGeolocationAddress:
-    """`RelGeolocationAddress`."""
-
     premise_number: int | None
     premise_number_suffix: str | None
     thoroughfare: str | None
@@ -3768,10 +3163,8 @@ class AfostoRelGeolocationAddress:
     country_code: str | None
 
 
-@strawberry.type(name="AfostoRelGeoLocation")
+@strawberry.type(name="AfostoRelGeoLocation", description="Afosto's `RelGeoLocation`.")
 class AfostoRelGeoLocation:
-    """`RelGeoLocation`."""
-
     lat: float | None
     long: float | None
     box: AfostoRelGeolocationBox | None
@@ -3779,10 +3172,8 @@ class AfostoRelGeoLocation:
     address: AfostoRelGeolocationAddress | None
 
 
-@strawberry.type(name="AfostoRelAddress")
+@strawberry.type(name="AfostoRelAddress", description="Afosto's `RelAddress`.")
 class AfostoRelAddress:
-    """`RelAddress`."""
-
     id: str | None
     country_code: str | None
     administrative_area: str | None
@@ -3803,18 +3194,14 @@ class AfostoRelAddress:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoRelAddressList")
+@strawberry.type(name="AfostoRelAddressList", description="Afosto's `RelAddressList`.")
 class AfostoRelAddressList:
-    """`RelAddressList`."""
-
     primary: AfostoRelAddress | None
     secondary: list[AfostoRelAddress | None] | None
 
 
-@strawberry.type(name="AfostoRelAddressResultsOptions")
+@strawberry.type(name="AfostoRelAddressResultsOptions", description="Afosto's `RelAddressResultsOptions`.")
 class AfostoRelAddressResultsOptions:
-    """`RelAddressResultsOptions`."""
-
     value: str | None
     precision: p.RelAddressResultsOptionsPrecision | None
     label: str | None
@@ -3822,25 +3209,19 @@ class AfostoRelAddressResultsOptions:
     context: str | None
 
 
-@strawberry.type(name="AfostoRelAddressResults")
+@strawberry.type(name="AfostoRelAddressResults", description="Afosto's `RelAddressResults`.")
 class AfostoRelAddressResults:
-    """`RelAddressResults`."""
-
     options: list[AfostoRelAddressResultsOptions | None] | None
     result: AfostoRelGeoLocation | None
 
 
-@strawberry.type(name="AfostoRelAddressSearchSession")
+@strawberry.type(name="AfostoRelAddressSearchSession", description="Afosto's `RelAddressSearchSession`.")
 class AfostoRelAddressSearchSession:
-    """`RelAddressSearchSession`."""
-
     session_key: str | None
 
 
-@strawberry.type(name="AfostoRelVatRegistrationVerification")
+@strawberry.type(name="AfostoRelVatRegistrationVerification", description="Afosto's `RelVatRegistrationVerification`.")
 class AfostoRelVatRegistrationVerification:
-    """`RelVatRegistrationVerification`."""
-
     is_pending: bool | None
     is_valid: bool | None
     country_code: str | None
@@ -3850,46 +3231,41 @@ class AfostoRelVatRegistrationVerification:
     verified_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoRelVatRegistration")
+@strawberry.type(name="AfostoRelVatRegistration", description="Afosto's `RelVatRegistration`.")
 class AfostoRelVatRegistration:
-    """`RelVatRegistration`."""
-
     country_code: str | None
     number: str | None
     verification: AfostoRelVatRegistrationVerification | None
 
 
-@strawberry.type(name="AfostoRelOrganisationPaymentSettingsPostPayment")
+@strawberry.type(
+    name="AfostoRelOrganisationPaymentSettingsPostPayment",
+    description="Afosto's `RelOrganisationPaymentSettingsPostPayment`.",
+)
 class AfostoRelOrganisationPaymentSettingsPostPayment:
-    """`RelOrganisationPaymentSettingsPostPayment`."""
-
     spending_limit: Int64 | None
     current_due_amount: int | None
     due_after: int | None
     iban: list[str | None] | None
 
 
-@strawberry.type(name="AfostoRelOrganisationPaymentSettingsInvoice")
+@strawberry.type(
+    name="AfostoRelOrganisationPaymentSettingsInvoice", description="Afosto's `RelOrganisationPaymentSettingsInvoice`."
+)
 class AfostoRelOrganisationPaymentSettingsInvoice:
-    """`RelOrganisationPaymentSettingsInvoice`."""
-
     is_expected_through_post_mail: bool | None
     is_expected_through_email: bool | None
     is_expected_at_delivery: bool | None
 
 
-@strawberry.type(name="AfostoRelOrganisationPaymentSettings")
+@strawberry.type(name="AfostoRelOrganisationPaymentSettings", description="Afosto's `RelOrganisationPaymentSettings`.")
 class AfostoRelOrganisationPaymentSettings:
-    """`RelOrganisationPaymentSettings`."""
-
     post_payment: AfostoRelOrganisationPaymentSettingsPostPayment | None
     invoice: AfostoRelOrganisationPaymentSettingsInvoice | None
 
 
-@strawberry.type(name="AfostoRelPhoneNumber")
+@strawberry.type(name="AfostoRelPhoneNumber", description="Afosto's `RelPhoneNumber`.")
 class AfostoRelPhoneNumber:
-    """`RelPhoneNumber`."""
-
     id: str | None
     country_code: str | None
     number: str | None
@@ -3898,33 +3274,25 @@ class AfostoRelPhoneNumber:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoRelPhoneNumberList")
+@strawberry.type(name="AfostoRelPhoneNumberList", description="Afosto's `RelPhoneNumberList`.")
 class AfostoRelPhoneNumberList:
-    """`RelPhoneNumberList`."""
-
     primary: AfostoRelPhoneNumber | None
     secondary: list[AfostoRelPhoneNumber | None] | None
 
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest")
 class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest:
-    """An inline object."""
-
     lat: float | None
 
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox")
 class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox:
-    """An inline object."""
-
     north_east: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
     south_west: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest | None
 
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation")
 class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation:
-    """An inline object."""
-
     lat: float | None
     long: float | None
     box: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox | None
@@ -3932,8 +3300,6 @@ class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation:
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary")
 class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary:
-    """An inline object."""
-
     id: str | None
     country_code: str | None
     administrative_area: str | None
@@ -3955,15 +3321,11 @@ class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary:
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBilling")
 class AfostoRelContactAnswerOrganisationsPrimaryBilling:
-    """An inline object."""
-
     primary: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary | None
 
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimary")
 class AfostoRelContactAnswerOrganisationsPrimary:
-    """An inline object."""
-
     id: str | None
     version: str | None
     name: str | None
@@ -3981,15 +3343,11 @@ class AfostoRelContactAnswerOrganisationsPrimary:
 
 @strawberry.type(name="AfostoRelContactAnswerOrganisations")
 class AfostoRelContactAnswerOrganisations:
-    """An inline object."""
-
     primary: AfostoRelContactAnswerOrganisationsPrimary | None
 
 
 @strawberry.type(name="AfostoRelContactAnswer")
 class AfostoRelContactAnswer:
-    """An inline object."""
-
     id: str | None
     version: str | None
     email: str | None
@@ -4002,19 +3360,15 @@ class AfostoRelContactAnswer:
     organisations: AfostoRelContactAnswerOrganisations | None
 
 
-@strawberry.type(name="AfostoRelFieldList")
+@strawberry.type(name="AfostoRelFieldList", description="Afosto's `RelFieldList`.")
 class AfostoRelFieldList:
-    """`RelFieldList`."""
-
     required: list[str | None] | None
     allowed: list[str | None] | None
     country_code: str | None
 
 
-@strawberry.type(name="AfostoRelOrganisation")
+@strawberry.type(name="AfostoRelOrganisation", description="Afosto's `RelOrganisation`.")
 class AfostoRelOrganisation:
-    """`RelOrganisation`."""
-
     id: str | None
     version: str | None
     name: str | None
@@ -4034,25 +3388,19 @@ class AfostoRelOrganisation:
     deleted_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoRelSignedTokenResponse")
+@strawberry.type(name="AfostoRelSignedTokenResponse", description="Afosto's `RelSignedTokenResponse`.")
 class AfostoRelSignedTokenResponse:
-    """`RelSignedTokenResponse`."""
-
     token: str | None
     expires_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoRelTokenResponse")
+@strawberry.type(name="AfostoRelTokenResponse", description="Afosto's `RelTokenResponse`.")
 class AfostoRelTokenResponse:
-    """`RelTokenResponse`."""
-
     status: str | None
 
 
 @strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation")
 class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation:
-    """An inline object."""
-
     lat: float | None
     long: float | None
     box: AfostoRelGeolocationBox | None
@@ -4060,8 +3408,6 @@ class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation:
 
 @strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary")
 class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary:
-    """An inline object."""
-
     id: str | None
     country_code: str | None
     administrative_area: str | None
@@ -4083,15 +3429,11 @@ class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary:
 
 @strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBilling")
 class AfostoRelUpdateContactsOrganisationsPrimaryBilling:
-    """An inline object."""
-
     primary: AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary | None
 
 
 @strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimary")
 class AfostoRelUpdateContactsOrganisationsPrimary:
-    """An inline object."""
-
     id: str | None
     version: str | None
     name: str | None
@@ -4109,15 +3451,11 @@ class AfostoRelUpdateContactsOrganisationsPrimary:
 
 @strawberry.type(name="AfostoRelUpdateContactsOrganisations")
 class AfostoRelUpdateContactsOrganisations:
-    """An inline object."""
-
     primary: AfostoRelUpdateContactsOrganisationsPrimary | None
 
 
 @strawberry.type(name="AfostoRelUpdateContacts")
 class AfostoRelUpdateContacts:
-    """An inline object."""
-
     id: str | None
     version: str | None
     email: str | None
@@ -4130,41 +3468,31 @@ class AfostoRelUpdateContacts:
     organisations: AfostoRelUpdateContactsOrganisations | None
 
 
-@strawberry.type(name="AfostoRelVersion")
+@strawberry.type(name="AfostoRelVersion", description="Afosto's `RelVersion`.")
 class AfostoRelVersion:
-    """`RelVersion`."""
-
     version: str | None
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoSplConnection")
+@strawberry.type(name="AfostoSplConnection", description="Afosto's `SplConnection`.")
 class AfostoSplConnection:
-    """`SplConnection`."""
-
     interface: p.SplConnectionInterface | None
     address: str | None
 
 
-@strawberry.type(name="AfostoSplToken")
+@strawberry.type(name="AfostoSplToken", description="Afosto's `SplToken`.")
 class AfostoSplToken:
-    """`SplToken`."""
-
     key: str | None
     expires_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoSplPubnub")
+@strawberry.type(name="AfostoSplPubnub", description="Afosto's `SplPubnub`.")
 class AfostoSplPubnub:
-    """`SplPubnub`."""
-
     tokens: list[AfostoSplToken | None] | None
 
 
-@strawberry.type(name="AfostoSplHub")
+@strawberry.type(name="AfostoSplHub", description="Afosto's `SplHub`.")
 class AfostoSplHub:
-    """`SplHub`."""
-
     id: str | None
     uuid: str | None
     name: str | None
@@ -4180,10 +3508,8 @@ class AfostoSplHub:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoSplHubError")
+@strawberry.type(name="AfostoSplHubError", description="Afosto's `SplHubError`.")
 class AfostoSplHubError:
-    """`SplHubError`."""
-
     id: str | None
     message: str | None
     level: p.SplHubErrorLevel | None
@@ -4194,28 +3520,22 @@ class AfostoSplHubError:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoSplHubImage")
+@strawberry.type(name="AfostoSplHubImage", description="Afosto's `SplHubImage`.")
 class AfostoSplHubImage:
-    """`SplHubImage`."""
-
     is_up_to_date: bool | None
     download_progress: int | None
     version: str | None
 
 
-@strawberry.type(name="AfostoSplHubNetwork")
+@strawberry.type(name="AfostoSplHubNetwork", description="Afosto's `SplHubNetwork`.")
 class AfostoSplHubNetwork:
-    """`SplHubNetwork`."""
-
     ip_address: str | None
     remote_ip_address: str | None
     last_connected_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoSplHubStatus")
+@strawberry.type(name="AfostoSplHubStatus", description="Afosto's `SplHubStatus`.")
 class AfostoSplHubStatus:
-    """`SplHubStatus`."""
-
     is_online: bool | None
     is_idle: bool | None
     location: str | None
@@ -4223,10 +3543,8 @@ class AfostoSplHubStatus:
     image: AfostoSplHubImage | None
 
 
-@strawberry.type(name="AfostoSplJob")
+@strawberry.type(name="AfostoSplJob", description="Afosto's `SplJob`.")
 class AfostoSplJob:
-    """`SplJob`."""
-
     id: str | None
     job: str | None
     tag: str | None
@@ -4241,28 +3559,22 @@ class AfostoSplJob:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoSplJobResult")
+@strawberry.type(name="AfostoSplJobResult", description="Afosto's `SplJobResult`.")
 class AfostoSplJobResult:
-    """`SplJobResult`."""
-
     reference: str | None
     status: p.SplJobResultStatus | None
 
 
-@strawberry.type(name="AfostoSplNetworkDevice")
+@strawberry.type(name="AfostoSplNetworkDevice", description="Afosto's `SplNetworkDevice`.")
 class AfostoSplNetworkDevice:
-    """`SplNetworkDevice`."""
-
     description: str | None
     mac_address: str | None
     interface: AfostoSplConnection | None
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoSplPrinter")
+@strawberry.type(name="AfostoSplPrinter", description="Afosto's `SplPrinter`.")
 class AfostoSplPrinter:
-    """`SplPrinter`."""
-
     id: str | None
     name: str | None
     hub_id: str | None
@@ -4277,39 +3589,29 @@ class AfostoSplPrinter:
 
 @strawberry.type(name="AfostoTplGitReferenceTag")
 class AfostoTplGitReferenceTag:
-    """An inline object."""
-
     value: str | None
 
 
 @strawberry.type(name="AfostoTplGitReferenceBranch")
 class AfostoTplGitReferenceBranch:
-    """An inline object."""
-
     name: str | None
     commit_sha: str | None
 
 
-@strawberry.type(name="AfostoTplGitReference")
+@strawberry.type(name="AfostoTplGitReference", description="Afosto's `TplGitReference`.")
 class AfostoTplGitReference:
-    """`TplGitReference`."""
-
     type: p.TplGitReferenceType | None
     tag: AfostoTplGitReferenceTag | None
     branch: AfostoTplGitReferenceBranch | None
 
 
-@strawberry.type(name="AfostoTplBuildError")
+@strawberry.type(name="AfostoTplBuildError", description="Afosto's `TplBuildError`.")
 class AfostoTplBuildError:
-    """`TplBuildError`."""
-
     message: str | None
 
 
-@strawberry.type(name="AfostoTplBuild")
+@strawberry.type(name="AfostoTplBuild", description="Afosto's `TplBuild`.")
 class AfostoTplBuild:
-    """`TplBuild`."""
-
     id: int | None
     git_reference: AfostoTplGitReference | None
     is_success: bool | None
@@ -4320,16 +3622,12 @@ class AfostoTplBuild:
 
 @strawberry.type(name="AfostoTplRepositoryInstaller")
 class AfostoTplRepositoryInstaller:
-    """An inline object."""
-
     username: str | None
     type: str | None
 
 
-@strawberry.type(name="AfostoTplRepository")
+@strawberry.type(name="AfostoTplRepository", description="Afosto's `TplRepository`.")
 class AfostoTplRepository:
-    """`TplRepository`."""
-
     id: int | None
     name: str | None
     is_private: bool | None
@@ -4340,17 +3638,13 @@ class AfostoTplRepository:
 
 @strawberry.type(name="AfostoTplThemeActiveBuild")
 class AfostoTplThemeActiveBuild:
-    """An inline object."""
-
     id: int | None
     repository_id: int | None
     git_reference: AfostoTplGitReference | None
 
 
-@strawberry.type(name="AfostoTplTheme")
+@strawberry.type(name="AfostoTplTheme", description="Afosto's `TplTheme`.")
 class AfostoTplTheme:
-    """`TplTheme`."""
-
     id: strawberry.ID | None
     name: str | None
     repository_id: int | None
@@ -4361,29 +3655,23 @@ class AfostoTplTheme:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsAddAvailableSkuResponse")
+@strawberry.type(name="AfostoWmsAddAvailableSkuResponse", description="Afosto's `WmsAddAvailableSkuResponse`.")
 class AfostoWmsAddAvailableSkuResponse:
-    """`WmsAddAvailableSkuResponse`."""
-
     id: strawberry.ID | None
     sku: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsAvailableProjectionItem")
+@strawberry.type(name="AfostoWmsAvailableProjectionItem", description="Afosto's `WmsAvailableProjectionItem`.")
 class AfostoWmsAvailableProjectionItem:
-    """`WmsAvailableProjectionItem`."""
-
     location_id: strawberry.ID | None
     sku: str | None
     amount: int | None
 
 
-@strawberry.type(name="AfostoWmsClaim")
+@strawberry.type(name="AfostoWmsClaim", description="Afosto's `WmsClaim`.")
 class AfostoWmsClaim:
-    """`WmsClaim`."""
-
     id: strawberry.ID | None
     location_id: str | None
     target: str | None
@@ -4392,10 +3680,8 @@ class AfostoWmsClaim:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsClaimItem")
+@strawberry.type(name="AfostoWmsClaimItem", description="Afosto's `WmsClaimItem`.")
 class AfostoWmsClaimItem:
-    """`WmsClaimItem`."""
-
     id: strawberry.ID | None
     inventory_item_id: strawberry.ID | None
     position: str | None
@@ -4405,24 +3691,18 @@ class AfostoWmsClaimItem:
 
 @strawberry.type(name="AfostoWmsClaimStatus")
 class AfostoWmsClaimStatus:
-    """An inline object."""
-
     is_cancelable: bool | None
     with_warning: bool | None
 
 
-@strawberry.type(name="AfostoWmsDurationResponse")
+@strawberry.type(name="AfostoWmsDurationResponse", description="Afosto's `WmsDurationResponse`.")
 class AfostoWmsDurationResponse:
-    """`WmsDurationResponse`."""
-
     arrival_at: dt.datetime | None
     ship_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsHop")
+@strawberry.type(name="AfostoWmsHop", description="Afosto's `WmsHop`.")
 class AfostoWmsHop:
-    """`WmsHop`."""
-
     id: str | None
     from_: str | None = strawberry.field(name="from")
     to: str | None
@@ -4431,10 +3711,8 @@ class AfostoWmsHop:
     deleted_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsInventoryItem")
+@strawberry.type(name="AfostoWmsInventoryItem", description="Afosto's `WmsInventoryItem`.")
 class AfostoWmsInventoryItem:
-    """`WmsInventoryItem`."""
-
     id: str | None
     sku: str | None
     claim_id: str | None
@@ -4448,10 +3726,8 @@ class AfostoWmsInventoryItem:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsLocation")
+@strawberry.type(name="AfostoWmsLocation", description="Afosto's `WmsLocation`.")
 class AfostoWmsLocation:
-    """`WmsLocation`."""
-
     id: str | None
     name: str | None
     country_iso: str | None
@@ -4464,10 +3740,8 @@ class AfostoWmsLocation:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsPositionLogResponse")
+@strawberry.type(name="AfostoWmsPositionLogResponse", description="Afosto's `WmsPositionLogResponse`.")
 class AfostoWmsPositionLogResponse:
-    """`WmsPositionLogResponse`."""
-
     id: strawberry.ID | None
     is_accurate: bool | None
     new_items: list[strawberry.ID | None] | None
@@ -4477,19 +3751,15 @@ class AfostoWmsPositionLogResponse:
     created_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsProjection")
+@strawberry.type(name="AfostoWmsProjection", description="Afosto's `WmsProjection`.")
 class AfostoWmsProjection:
-    """`WmsProjection`."""
-
     locations: list[str | None] | None
     available: list[AfostoWmsAvailableProjectionItem | None] | None
     unavailable: list[AfostoWmsAvailableProjectionItem | None] | None
 
 
-@strawberry.type(name="AfostoWmsRoute")
+@strawberry.type(name="AfostoWmsRoute", description="Afosto's `WmsRoute`.")
 class AfostoWmsRoute:
-    """`WmsRoute`."""
-
     id: str | None
     name: str | None
     from_: str | None = strawberry.field(name="from")
@@ -4499,10 +3769,8 @@ class AfostoWmsRoute:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsSchedule")
+@strawberry.type(name="AfostoWmsSchedule", description="Afosto's `WmsSchedule`.")
 class AfostoWmsSchedule:
-    """`WmsSchedule`."""
-
     id: str | None
     last_call: str | None
     arrival: str | None
@@ -4512,10 +3780,8 @@ class AfostoWmsSchedule:
     active_at: list[dt.date | None] | None
 
 
-@strawberry.type(name="AfostoWmsStock")
+@strawberry.type(name="AfostoWmsStock", description="Afosto's `WmsStock`.")
 class AfostoWmsStock:
-    """`WmsStock`."""
-
     location_id: str | None
     sku: str | None
     position: str | None
@@ -4530,10 +3796,8 @@ class AfostoWmsStock:
     total: int | None
 
 
-@strawberry.type(name="AfostoWmsSubTransfer")
+@strawberry.type(name="AfostoWmsSubTransfer", description="Afosto's `WmsSubTransfer`.")
 class AfostoWmsSubTransfer:
-    """`WmsSubTransfer`."""
-
     id: str | None
     transfer_id: str | None
     from_: str | None = strawberry.field(name="from")
@@ -4545,10 +3809,8 @@ class AfostoWmsSubTransfer:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsSubTransferItem")
+@strawberry.type(name="AfostoWmsSubTransferItem", description="Afosto's `WmsSubTransferItem`.")
 class AfostoWmsSubTransferItem:
-    """`WmsSubTransferItem`."""
-
     transfer_item_id: str | None
     status: str | None
     claim_item_id: str | None
@@ -4560,10 +3822,8 @@ class AfostoWmsSubTransferItem:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsSubTransferSummary")
+@strawberry.type(name="AfostoWmsSubTransferSummary", description="Afosto's `WmsSubTransferSummary`.")
 class AfostoWmsSubTransferSummary:
-    """`WmsSubTransferSummary`."""
-
     id: strawberry.ID | None
     from_: strawberry.ID | None = strawberry.field(name="from")
     status: p.WmsSubTransferSummaryStatus | None
@@ -4574,10 +3834,8 @@ class AfostoWmsSubTransferSummary:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsTransfer")
+@strawberry.type(name="AfostoWmsTransfer", description="Afosto's `WmsTransfer`.")
 class AfostoWmsTransfer:
-    """`WmsTransfer`."""
-
     id: strawberry.ID | None
     target: strawberry.ID | None
     status: p.WmsTransferStatus | None
@@ -4589,10 +3847,8 @@ class AfostoWmsTransfer:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsTransport")
+@strawberry.type(name="AfostoWmsTransport", description="Afosto's `WmsTransport`.")
 class AfostoWmsTransport:
-    """`WmsTransport`."""
-
     id: strawberry.ID | None
     previous: strawberry.ID | None
     next: strawberry.ID | None
@@ -4606,10 +3862,8 @@ class AfostoWmsTransport:
     arrival_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoWmsTraveledRoute")
+@strawberry.type(name="AfostoWmsTraveledRoute", description="Afosto's `WmsTraveledRoute`.")
 class AfostoWmsTraveledRoute:
-    """`WmsTraveledRoute`."""
-
     claim_item_id: strawberry.ID | None
     sku: str | None
     claim_id: strawberry.ID | None
@@ -4617,120 +3871,92 @@ class AfostoWmsTraveledRoute:
     transports: list[AfostoWmsTransport | None] | None
 
 
-@strawberry.type(name="AfostoWmsTraveledRouteSummary")
+@strawberry.type(name="AfostoWmsTraveledRouteSummary", description="Afosto's `WmsTraveledRouteSummary`.")
 class AfostoWmsTraveledRouteSummary:
-    """`WmsTraveledRouteSummary`."""
-
     claim_id: strawberry.ID | None
     route: list[AfostoLcsHandlingModelShipments | None] | None
     transports: list[AfostoWmsTransport | None] | None
 
 
-@strawberry.input(name="AfostoCatCreateChannelInput")
+@strawberry.input(name="AfostoCatCreateChannelInput", description="Afosto's `CatCreateChannel`.")
 class AfostoCatCreateChannelInput:
-    """`CatCreateChannel`."""
-
     name: str | None = strawberry.UNSET
     type: p.CatChannelType | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     client_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatGroupCreateInput")
+@strawberry.input(name="AfostoCatGroupCreateInput", description="Afosto's `CatGroupCreate`.")
 class AfostoCatGroupCreateInput:
-    """`CatGroupCreate`."""
-
     name: str | None = strawberry.UNSET
     is_including_vat: bool | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatGroupUpdateInput")
+@strawberry.input(name="AfostoCatGroupUpdateInput", description="Afosto's `CatGroupUpdate`.")
 class AfostoCatGroupUpdateInput:
-    """`CatGroupUpdate`."""
-
     name: str | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatNewPriceInput")
+@strawberry.input(name="AfostoCatNewPriceInput", description="Afosto's `CatNewPrice`.")
 class AfostoCatNewPriceInput:
-    """`CatNewPrice`."""
-
     sku: str | None = strawberry.UNSET
     amount: int | None = strawberry.UNSET
     original_amount: int | None = strawberry.UNSET
     active_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatPriceConstraintInput")
+@strawberry.input(name="AfostoCatPriceConstraintInput", description="Afosto's `CatPriceConstraint`.")
 class AfostoCatPriceConstraintInput:
-    """`CatPriceConstraint`."""
-
     key: str | None = strawberry.UNSET
     operator: str | None = strawberry.UNSET
     values: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatPriceSearchInput")
+@strawberry.input(name="AfostoCatPriceSearchInput", description="Afosto's `CatPriceSearch`.")
 class AfostoCatPriceSearchInput:
-    """`CatPriceSearch`."""
-
     active_at: dt.datetime | None = strawberry.UNSET
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatVatModelInput")
+@strawberry.input(name="AfostoCatVatModelInput", description="Afosto's `CatVatModel`.")
 class AfostoCatVatModelInput:
-    """`CatVatModel`."""
-
     country: str | None = strawberry.UNSET
     administrative_area: str | None = strawberry.UNSET
     reference: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatProductVatModelInput")
+@strawberry.input(name="AfostoCatProductVatModelInput", description="Afosto's `CatProductVatModel`.")
 class AfostoCatProductVatModelInput:
-    """`CatProductVatModel`."""
-
     sku: str | None = strawberry.UNSET
     rates: list[AfostoCatVatModelInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCatUpdateChannelInput")
+@strawberry.input(name="AfostoCatUpdateChannelInput", description="Afosto's `CatUpdateChannel`.")
 class AfostoCatUpdateChannelInput:
-    """`CatUpdateChannel`."""
-
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntBatchFileInput")
+@strawberry.input(name="AfostoCntBatchFileInput", description="Afosto's `CntBatchFile`.")
 class AfostoCntBatchFileInput:
-    """`CntBatchFile`."""
-
     file_id: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntBatchRequestImportInput")
 class AfostoCntBatchRequestImportInput:
-    """An inline object."""
-
     mapping: list[JSON | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntBatchRequestExportInput")
 class AfostoCntBatchRequestExportInput:
-    """An inline object."""
-
     view: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntBatchRequestInput")
+@strawberry.input(name="AfostoCntBatchRequestInput", description="Afosto's `CntBatchRequest`.")
 class AfostoCntBatchRequestInput:
-    """`CntBatchRequest`."""
-
     action_id: str | None = strawberry.UNSET
     reference: str | None = strawberry.UNSET
     dataset_id: strawberry.ID | None = strawberry.UNSET
@@ -4739,10 +3965,8 @@ class AfostoCntBatchRequestInput:
     export: AfostoCntBatchRequestExportInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntConfigInput")
+@strawberry.input(name="AfostoCntConfigInput", description="Afosto's `CntConfig`.")
 class AfostoCntConfigInput:
-    """`CntConfig`."""
-
     is_origin_cache_ignored: bool | None = strawberry.UNSET
     is_canonical_added: bool | None = strawberry.UNSET
     watermark_url: str | None = strawberry.UNSET
@@ -4750,57 +3974,43 @@ class AfostoCntConfigInput:
 
 @strawberry.input(name="AfostoCntCreateDataflowLoaderInput")
 class AfostoCntCreateDataflowLoaderInput:
-    """An inline object."""
-
     reference: str | None = strawberry.UNSET
     entity_id: str | None = strawberry.UNSET
     entity_type: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntCreateIndexRequestInput")
+@strawberry.input(name="AfostoCntCreateIndexRequestInput", description="Afosto's `CntCreateIndexRequest`.")
 class AfostoCntCreateIndexRequestInput:
-    """`CntCreateIndexRequest`."""
-
     name: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntInstantProxyIndexInput")
+@strawberry.input(name="AfostoCntInstantProxyIndexInput", description="Afosto's `CntInstantProxyIndex`.")
 class AfostoCntInstantProxyIndexInput:
-    """`CntInstantProxyIndex`."""
-
     index_id: strawberry.ID | None = strawberry.UNSET
     alias: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntCreateProxyRequestInput")
+@strawberry.input(name="AfostoCntCreateProxyRequestInput", description="Afosto's `CntCreateProxyRequest`.")
 class AfostoCntCreateProxyRequestInput:
-    """`CntCreateProxyRequest`."""
-
     key: str | None = strawberry.UNSET
     indexes: list[AfostoCntInstantProxyIndexInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntDataflowModelTriggerCrontabInput")
 class AfostoCntDataflowModelTriggerCrontabInput:
-    """An inline object."""
-
     schedule: str | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntDataflowModelTriggerInput")
 class AfostoCntDataflowModelTriggerInput:
-    """An inline object."""
-
     type: str | None = strawberry.UNSET
     events: list[str | None] | None = strawberry.UNSET
     crontab: AfostoCntDataflowModelTriggerCrontabInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntDataflowModelInput")
+@strawberry.input(name="AfostoCntDataflowModelInput", description="Afosto's `CntDataflowModel`.")
 class AfostoCntDataflowModelInput:
-    """`CntDataflowModel`."""
-
     name: str | None = strawberry.UNSET
     source: p.CntDataflowModelSource | None = strawberry.UNSET
     type: p.CntDataflowTypeEnum | None = strawberry.UNSET
@@ -4810,18 +4020,14 @@ class AfostoCntDataflowModelInput:
     filter: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntDatasetRequestInput")
+@strawberry.input(name="AfostoCntDatasetRequestInput", description="Afosto's `CntDatasetRequest`.")
 class AfostoCntDatasetRequestInput:
-    """`CntDatasetRequest`."""
-
     reference: str | None = strawberry.UNSET
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntDefinitionModelInput")
+@strawberry.input(name="AfostoCntDefinitionModelInput", description="Afosto's `CntDefinitionModel`.")
 class AfostoCntDefinitionModelInput:
-    """`CntDefinitionModel`."""
-
     namespace: str | None = strawberry.UNSET
     code: str | None = strawberry.UNSET
     model: str | None = strawberry.UNSET
@@ -4829,17 +4035,13 @@ class AfostoCntDefinitionModelInput:
     type: p.CntFieldType | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntDirectoryRequestInput")
+@strawberry.input(name="AfostoCntDirectoryRequestInput", description="Afosto's `CntDirectoryRequest`.")
 class AfostoCntDirectoryRequestInput:
-    """`CntDirectoryRequest`."""
-
     path: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntDocumentResponseInput")
+@strawberry.input(name="AfostoCntDocumentResponseInput", description="Afosto's `CntDocumentResponse`.")
 class AfostoCntDocumentResponseInput:
-    """`CntDocumentResponse`."""
-
     reference: str | None = strawberry.UNSET
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
@@ -4850,8 +4052,6 @@ class AfostoCntDocumentResponseInput:
 
 @strawberry.input(name="AfostoCntHtmlToPdfRequestSizeInput")
 class AfostoCntHtmlToPdfRequestSizeInput:
-    """An inline object."""
-
     predefined: str | None = strawberry.UNSET
     width: int | None = strawberry.UNSET
     height: int | None = strawberry.UNSET
@@ -4859,18 +4059,14 @@ class AfostoCntHtmlToPdfRequestSizeInput:
 
 @strawberry.input(name="AfostoCntHtmlToPdfRequestMarginInput")
 class AfostoCntHtmlToPdfRequestMarginInput:
-    """An inline object."""
-
     top: int | None = strawberry.UNSET
     bottom: int | None = strawberry.UNSET
     left: int | None = strawberry.UNSET
     right: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntHtmlToInlinePdfRequestInput")
+@strawberry.input(name="AfostoCntHtmlToInlinePdfRequestInput", description="Afosto's `CntHtmlToInlinePdfRequest`.")
 class AfostoCntHtmlToInlinePdfRequestInput:
-    """`CntHtmlToInlinePdfRequest`."""
-
     size: AfostoCntHtmlToPdfRequestSizeInput | None = strawberry.UNSET
     margin: AfostoCntHtmlToPdfRequestMarginInput | None = strawberry.UNSET
     content: str | None = strawberry.UNSET
@@ -4878,10 +4074,8 @@ class AfostoCntHtmlToInlinePdfRequestInput:
     wait_timeout: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntHtmlToPdfRequestInput")
+@strawberry.input(name="AfostoCntHtmlToPdfRequestInput", description="Afosto's `CntHtmlToPdfRequest`.")
 class AfostoCntHtmlToPdfRequestInput:
-    """`CntHtmlToPdfRequest`."""
-
     path: str | None = strawberry.UNSET
     filename: str | None = strawberry.UNSET
     size: AfostoCntHtmlToPdfRequestSizeInput | None = strawberry.UNSET
@@ -4892,61 +4086,47 @@ class AfostoCntHtmlToPdfRequestInput:
     wait_timeout: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntListIndexFilterInput")
+@strawberry.input(name="AfostoCntListIndexFilterInput", description="Afosto's `CntListIndexFilter`.")
 class AfostoCntListIndexFilterInput:
-    """`CntListIndexFilter`."""
-
     type: p.CntListIndexFilterType | None = strawberry.UNSET
     key: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntIndexSettingsUpdateInput")
+@strawberry.input(name="AfostoCntIndexSettingsUpdateInput", description="Afosto's `CntIndexSettingsUpdate`.")
 class AfostoCntIndexSettingsUpdateInput:
-    """`CntIndexSettingsUpdate`."""
-
     synonyms: JSON | None = strawberry.UNSET
     stop_words: list[str | None] | None = strawberry.UNSET
     ranking_rules: list[str | None] | None = strawberry.UNSET
     filters: list[AfostoCntListIndexFilterInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntLineInput")
+@strawberry.input(name="AfostoCntLineInput", description="Afosto's `CntLine`.")
 class AfostoCntLineInput:
-    """`CntLine`."""
-
     reference: strawberry.ID | None = strawberry.UNSET
     data: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntObjectCloneRequestInput")
+@strawberry.input(name="AfostoCntObjectCloneRequestInput", description="Afosto's `CntObjectCloneRequest`.")
 class AfostoCntObjectCloneRequestInput:
-    """`CntObjectCloneRequest`."""
-
     path: str | None = strawberry.UNSET
     file_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntProxyModelInput")
+@strawberry.input(name="AfostoCntProxyModelInput", description="Afosto's `CntProxyModel`.")
 class AfostoCntProxyModelInput:
-    """`CntProxyModel`."""
-
     key: str | None = strawberry.UNSET
     origin: str | None = strawberry.UNSET
     config: AfostoCntConfigInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntProxyUpdateModelInput")
+@strawberry.input(name="AfostoCntProxyUpdateModelInput", description="Afosto's `CntProxyUpdateModel`.")
 class AfostoCntProxyUpdateModelInput:
-    """`CntProxyUpdateModel`."""
-
     origin: str | None = strawberry.UNSET
     config: AfostoCntConfigInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntRelativeDateAtInput")
 class AfostoCntRelativeDateAtInput:
-    """An inline object."""
-
     timezone: str | None = strawberry.UNSET
     hour: str | None = strawberry.UNSET
     minute: str | None = strawberry.UNSET
@@ -4954,20 +4134,16 @@ class AfostoCntRelativeDateAtInput:
     day_of_month: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntRelativeDateInput")
+@strawberry.input(name="AfostoCntRelativeDateInput", description="Afosto's `CntRelativeDate`.")
 class AfostoCntRelativeDateInput:
-    """`CntRelativeDate`."""
-
     quantity: int | None = strawberry.UNSET
     key: p.CntRelativeDateKey | None = strawberry.UNSET
     direction: p.CntRelativeDateDirection | None = strawberry.UNSET
     at: AfostoCntRelativeDateAtInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntSearchIndexRequestInput")
+@strawberry.input(name="AfostoCntSearchIndexRequestInput", description="Afosto's `CntSearchIndexRequest`.")
 class AfostoCntSearchIndexRequestInput:
-    """`CntSearchIndexRequest`."""
-
     q: str | None = strawberry.UNSET
     offset: int | None = strawberry.UNSET
     limit: int | None = strawberry.UNSET
@@ -4976,18 +4152,14 @@ class AfostoCntSearchIndexRequestInput:
     facets: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntSortInput")
+@strawberry.input(name="AfostoCntSortInput", description="Afosto's `CntSort`.")
 class AfostoCntSortInput:
-    """`CntSort`."""
-
     key: str | None = strawberry.UNSET
     order: p.CntSortOrder | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntSearchQueryInput")
+@strawberry.input(name="AfostoCntSearchQueryInput", description="Afosto's `CntSearchQuery`.")
 class AfostoCntSearchQueryInput:
-    """`CntSearchQuery`."""
-
     q: list[str | None] | None = strawberry.UNSET
     is_fuzzy: bool | None = strawberry.UNSET
     filter: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
@@ -4999,10 +4171,8 @@ class AfostoCntSearchQueryInput:
     sort: list[AfostoCntSortInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntSearchRequestInput")
+@strawberry.input(name="AfostoCntSearchRequestInput", description="Afosto's `CntSearchRequest`.")
 class AfostoCntSearchRequestInput:
-    """`CntSearchRequest`."""
-
     q: str | None = strawberry.UNSET
     offset: int | None = strawberry.UNSET
     limit: int | None = strawberry.UNSET
@@ -5012,10 +4182,8 @@ class AfostoCntSearchRequestInput:
     facets: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntSimpleQueryInput")
+@strawberry.input(name="AfostoCntSimpleQueryInput", description="Afosto's `CntSimpleQuery`.")
 class AfostoCntSimpleQueryInput:
-    """`CntSimpleQuery`."""
-
     codes: list[str | None] | None = strawberry.UNSET
     models: list[str | None] | None = strawberry.UNSET
     namespaces: list[str | None] | None = strawberry.UNSET
@@ -5026,20 +4194,16 @@ class AfostoCntSimpleQueryInput:
     page_cursor: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntStorageModelInput")
+@strawberry.input(name="AfostoCntStorageModelInput", description="Afosto's `CntStorageModel`.")
 class AfostoCntStorageModelInput:
-    """`CntStorageModel`."""
-
     name: str | None = strawberry.UNSET
     type: p.CntStorageType | None = strawberry.UNSET
     configuration: JSON | None = strawberry.UNSET
     secret: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntStorageTestInput")
+@strawberry.input(name="AfostoCntStorageTestInput", description="Afosto's `CntStorageTest`.")
 class AfostoCntStorageTestInput:
-    """`CntStorageTest`."""
-
     type: p.CntStorageType | None = strawberry.UNSET
     configuration: JSON | None = strawberry.UNSET
     secret: str | None = strawberry.UNSET
@@ -5047,23 +4211,17 @@ class AfostoCntStorageTestInput:
 
 @strawberry.input(name="AfostoCntTriggerDataflowFlowInput")
 class AfostoCntTriggerDataflowFlowInput:
-    """An inline object."""
-
     entity_id: strawberry.ID | None = strawberry.UNSET
     clock_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntUpdateProxyRequestInput")
+@strawberry.input(name="AfostoCntUpdateProxyRequestInput", description="Afosto's `CntUpdateProxyRequest`.")
 class AfostoCntUpdateProxyRequestInput:
-    """`CntUpdateProxyRequest`."""
-
     indexes: list[AfostoCntInstantProxyIndexInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntUploadRequestInput")
+@strawberry.input(name="AfostoCntUploadRequestInput", description="Afosto's `CntUploadRequest`.")
 class AfostoCntUploadRequestInput:
-    """`CntUploadRequest`."""
-
     is_public: bool | None = strawberry.UNSET
     path: str | None = strawberry.UNSET
     is_listed: bool | None = strawberry.UNSET
@@ -5071,34 +4229,26 @@ class AfostoCntUploadRequestInput:
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntWatcherSourceInput")
+@strawberry.input(name="AfostoCntWatcherSourceInput", description="Afosto's `CntWatcherSource`.")
 class AfostoCntWatcherSourceInput:
-    """`CntWatcherSource`."""
-
     type: str | None = strawberry.UNSET
     config: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoCntWatcherModelInput")
+@strawberry.input(name="AfostoCntWatcherModelInput", description="Afosto's `CntWatcherModel`.")
 class AfostoCntWatcherModelInput:
-    """`CntWatcherModel`."""
-
     description: str | None = strawberry.UNSET
     storage_id: int | None = strawberry.UNSET
     source: AfostoCntWatcherSourceInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamAddOnInput")
+@strawberry.input(name="AfostoIamAddOnInput", description="Afosto's `IamAddOn`.")
 class AfostoIamAddOnInput:
-    """`IamAddOn`."""
-
     id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamAddressInput")
+@strawberry.input(name="AfostoIamAddressInput", description="Afosto's `IamAddress`.")
 class AfostoIamAddressInput:
-    """`IamAddress`."""
-
     address_line_1: str | None = strawberry.UNSET
     address_line_2: str | None = strawberry.UNSET
     postal_code: str | None = strawberry.UNSET
@@ -5106,18 +4256,14 @@ class AfostoIamAddressInput:
     country_code: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamBackupInput")
+@strawberry.input(name="AfostoIamBackupInput", description="Afosto's `IamBackup`.")
 class AfostoIamBackupInput:
-    """`IamBackup`."""
-
     channel: p.IamBackupChannel | None = strawberry.UNSET
     address: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamBillingCompanyInput")
+@strawberry.input(name="AfostoIamBillingCompanyInput", description="Afosto's `IamBillingCompany`.")
 class AfostoIamBillingCompanyInput:
-    """`IamBillingCompany`."""
-
     name: str | None = strawberry.UNSET
     vat_number: str | None = strawberry.UNSET
     billing_email: str | None = strawberry.UNSET
@@ -5125,28 +4271,22 @@ class AfostoIamBillingCompanyInput:
     address: AfostoIamAddressInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamClientModelInput")
+@strawberry.input(name="AfostoIamClientModelInput", description="Afosto's `IamClientModel`.")
 class AfostoIamClientModelInput:
-    """`IamClientModel`."""
-
     name: str | None = strawberry.UNSET
     redirect_uri: str | None = strawberry.UNSET
     grant_types: list[str | None] | None = strawberry.UNSET
     scope: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamClientUpdateModelInput")
+@strawberry.input(name="AfostoIamClientUpdateModelInput", description="Afosto's `IamClientUpdateModel`.")
 class AfostoIamClientUpdateModelInput:
-    """`IamClientUpdateModel`."""
-
     name: str | None = strawberry.UNSET
     scope: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamCompanyInput")
+@strawberry.input(name="AfostoIamCompanyInput", description="Afosto's `IamCompany`.")
 class AfostoIamCompanyInput:
-    """`IamCompany`."""
-
     name: str | None = strawberry.UNSET
     vat_number: str | None = strawberry.UNSET
     phone_number: str | None = strawberry.UNSET
@@ -5155,65 +4295,49 @@ class AfostoIamCompanyInput:
 
 @strawberry.input(name="AfostoIamCreatePurgeInput")
 class AfostoIamCreatePurgeInput:
-    """An inline object."""
-
     domains: list[str | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoIamCreateSourceInput")
 class AfostoIamCreateSourceInput:
-    """An inline object."""
-
     source: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoIamCreateSubtenantsAuthorizationsInviteInput")
 class AfostoIamCreateSubtenantsAuthorizationsInviteInput:
-    """An inline object."""
-
     email: str | None = strawberry.UNSET
     roles: list[str | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoIamCreateSubtenantsRequestInput")
 class AfostoIamCreateSubtenantsRequestInput:
-    """An inline object."""
-
     signee: str | None = strawberry.UNSET
     roles: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamPasswordResetInput")
+@strawberry.input(name="AfostoIamPasswordResetInput", description="Afosto's `IamPasswordReset`.")
 class AfostoIamPasswordResetInput:
-    """`IamPasswordReset`."""
-
     token: str | None = strawberry.UNSET
     password: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamPhoneNumberModelInput")
+@strawberry.input(name="AfostoIamPhoneNumberModelInput", description="Afosto's `IamPhoneNumberModel`.")
 class AfostoIamPhoneNumberModelInput:
-    """`IamPhoneNumberModel`."""
-
     name: str | None = strawberry.UNSET
     country_code: str | None = strawberry.UNSET
     number: str | None = strawberry.UNSET
     preferred_agent: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamQueryInput")
+@strawberry.input(name="AfostoIamQueryInput", description="Afosto's `IamQuery`.")
 class AfostoIamQueryInput:
-    """`IamQuery`."""
-
     filter: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
     limit: int | None = strawberry.UNSET
     offset: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamReportRequestInput")
+@strawberry.input(name="AfostoIamReportRequestInput", description="Afosto's `IamReportRequest`.")
 class AfostoIamReportRequestInput:
-    """`IamReportRequest`."""
-
     interval: p.IamReportRequestInterval | None = strawberry.UNSET
     code: str | None = strawberry.UNSET
     unit: str | None = strawberry.UNSET
@@ -5224,58 +4348,44 @@ class AfostoIamReportRequestInput:
     end_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamRoleModelInput")
+@strawberry.input(name="AfostoIamRoleModelInput", description="Afosto's `IamRoleModel`.")
 class AfostoIamRoleModelInput:
-    """`IamRoleModel`."""
-
     name: str | None = strawberry.UNSET
     scopes: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamSecretRequestInput")
+@strawberry.input(name="AfostoIamSecretRequestInput", description="Afosto's `IamSecretRequest`.")
 class AfostoIamSecretRequestInput:
-    """`IamSecretRequest`."""
-
     name: str | None = strawberry.UNSET
     backups: list[AfostoIamBackupInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamSecretUpdateInput")
+@strawberry.input(name="AfostoIamSecretUpdateInput", description="Afosto's `IamSecretUpdate`.")
 class AfostoIamSecretUpdateInput:
-    """`IamSecretUpdate`."""
-
     backups: list[AfostoIamBackupInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamUserModelInput")
+@strawberry.input(name="AfostoIamUserModelInput", description="Afosto's `IamUserModel`.")
 class AfostoIamUserModelInput:
-    """`IamUserModel`."""
-
     email: str | None = strawberry.UNSET
     password: str | None = strawberry.UNSET
     first_name: str | None = strawberry.UNSET
     last_name: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamSignupInput")
+@strawberry.input(name="AfostoIamSignupInput", description="Afosto's `IamSignup`.")
 class AfostoIamSignupInput:
-    """`IamSignup`."""
-
     company: AfostoIamCompanyInput | None = strawberry.UNSET
     user: AfostoIamUserModelInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamSubscribeInput")
+@strawberry.input(name="AfostoIamSubscribeInput", description="Afosto's `IamSubscribe`.")
 class AfostoIamSubscribeInput:
-    """`IamSubscribe`."""
-
     code: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamTokenRequestInput")
+@strawberry.input(name="AfostoIamTokenRequestInput", description="Afosto's `IamTokenRequest`.")
 class AfostoIamTokenRequestInput:
-    """`IamTokenRequest`."""
-
     client_id: str | None = strawberry.UNSET
     client_secret: str | None = strawberry.UNSET
     grant_type: str | None = strawberry.UNSET
@@ -5284,71 +4394,53 @@ class AfostoIamTokenRequestInput:
 
 @strawberry.input(name="AfostoIamUpdateSubtenantsInviteInput")
 class AfostoIamUpdateSubtenantsInviteInput:
-    """An inline object."""
-
     state: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamUsageRequestInput")
+@strawberry.input(name="AfostoIamUsageRequestInput", description="Afosto's `IamUsageRequest`.")
 class AfostoIamUsageRequestInput:
-    """`IamUsageRequest`."""
-
     code: str | None = strawberry.UNSET
     unit: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamUserTokenRequestInput")
+@strawberry.input(name="AfostoIamUserTokenRequestInput", description="Afosto's `IamUserTokenRequest`.")
 class AfostoIamUserTokenRequestInput:
-    """`IamUserTokenRequest`."""
-
     email: str | None = strawberry.UNSET
     type: p.IamUserTokenRequestType | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamUserUpdateModelInput")
+@strawberry.input(name="AfostoIamUserUpdateModelInput", description="Afosto's `IamUserUpdateModel`.")
 class AfostoIamUserUpdateModelInput:
-    """`IamUserUpdateModel`."""
-
     first_name: str | None = strawberry.UNSET
     last_name: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIamVerifyRequestInput")
+@strawberry.input(name="AfostoIamVerifyRequestInput", description="Afosto's `IamVerifyRequest`.")
 class AfostoIamVerifyRequestInput:
-    """`IamVerifyRequest`."""
-
     token: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoIamVerifyTwoFactorSecretInput")
 class AfostoIamVerifyTwoFactorSecretInput:
-    """An inline object."""
-
     otp: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoIntIntegrationModelInput")
+@strawberry.input(name="AfostoIntIntegrationModelInput", description="Afosto's `IntIntegrationModel`.")
 class AfostoIntIntegrationModelInput:
-    """`IntIntegrationModel`."""
-
     name: str | None = strawberry.UNSET
     credentials: JSON | None = strawberry.UNSET
     configuration: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsFulfilmentLocationModelInput")
+@strawberry.input(name="AfostoLcsFulfilmentLocationModelInput", description="Afosto's `LcsFulfilmentLocationModel`.")
 class AfostoLcsFulfilmentLocationModelInput:
-    """`LcsFulfilmentLocationModel`."""
-
     name: str | None = strawberry.UNSET
     address_id: str | None = strawberry.UNSET
     is_disabled: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsHandlingListItemUpdateInput")
+@strawberry.input(name="AfostoLcsHandlingListItemUpdateInput", description="Afosto's `LcsHandlingListItemUpdate`.")
 class AfostoLcsHandlingListItemUpdateInput:
-    """`LcsHandlingListItemUpdate`."""
-
     id: str | None = strawberry.UNSET
     is_handled: bool | None = strawberry.UNSET
     is_serviced: bool | None = strawberry.UNSET
@@ -5358,91 +4450,71 @@ class AfostoLcsHandlingListItemUpdateInput:
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsHandlingListUpdateInput")
+@strawberry.input(name="AfostoLcsHandlingListUpdateInput", description="Afosto's `LcsHandlingListUpdate`.")
 class AfostoLcsHandlingListUpdateInput:
-    """`LcsHandlingListUpdate`."""
-
     is_on_hold: bool | None = strawberry.UNSET
     sub: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsHandlingModelShipmentsInput")
+@strawberry.input(name="AfostoLcsHandlingModelShipmentsInput", description="Afosto's `LcsHandlingModelShipments`.")
 class AfostoLcsHandlingModelShipmentsInput:
-    """`LcsHandlingModelShipments`."""
-
     id: strawberry.ID | None = strawberry.UNSET
     label: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsHandlingModelInput")
+@strawberry.input(name="AfostoLcsHandlingModelInput", description="Afosto's `LcsHandlingModel`.")
 class AfostoLcsHandlingModelInput:
-    """`LcsHandlingModel`."""
-
     shipments: list[AfostoLcsHandlingModelShipmentsInput | None] | None = strawberry.UNSET
     due_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsItemSearchConstraintInput")
+@strawberry.input(name="AfostoLcsItemSearchConstraintInput", description="Afosto's `LcsItemSearchConstraint`.")
 class AfostoLcsItemSearchConstraintInput:
-    """`LcsItemSearchConstraint`."""
-
     key: p.LcsItemSearchConstraintKey | None = strawberry.UNSET
     operator: str | None = strawberry.UNSET
     value: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsItemSearchInput")
+@strawberry.input(name="AfostoLcsItemSearchInput", description="Afosto's `LcsItemSearch`.")
 class AfostoLcsItemSearchInput:
-    """`LcsItemSearch`."""
-
     constraints: list[AfostoLcsItemSearchConstraintInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsListSearchInput")
+@strawberry.input(name="AfostoLcsListSearchInput", description="Afosto's `LcsListSearch`.")
 class AfostoLcsListSearchInput:
-    """`LcsListSearch`."""
-
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentAddressingCarrierInput")
+@strawberry.input(
+    name="AfostoLcsShipmentAddressingCarrierInput", description="Afosto's `LcsShipmentAddressingCarrier`."
+)
 class AfostoLcsShipmentAddressingCarrierInput:
-    """`LcsShipmentAddressingCarrier`."""
-
     is_carrier_location: bool | None = strawberry.UNSET
     carrier_location_reference: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentAddressingInput")
+@strawberry.input(name="AfostoLcsShipmentAddressingInput", description="Afosto's `LcsShipmentAddressing`.")
 class AfostoLcsShipmentAddressingInput:
-    """`LcsShipmentAddressing`."""
-
     entity_type: p.LcsShipmentAddressingEntityType | None = strawberry.UNSET
     entity_id: str | None = strawberry.UNSET
     carrier: AfostoLcsShipmentAddressingCarrierInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsListedShipmentAddressingInput")
+@strawberry.input(name="AfostoLcsListedShipmentAddressingInput", description="Afosto's `LcsListedShipmentAddressing`.")
 class AfostoLcsListedShipmentAddressingInput:
-    """`LcsListedShipmentAddressing`."""
-
     to: AfostoLcsShipmentAddressingInput | None = strawberry.UNSET
     from_: AfostoLcsShipmentAddressingInput | None = strawberry.field(name="from", default=strawberry.UNSET)
 
 
-@strawberry.input(name="AfostoLcsLocationSkuInput")
+@strawberry.input(name="AfostoLcsLocationSkuInput", description="Afosto's `LcsLocationSku`.")
 class AfostoLcsLocationSkuInput:
-    """`LcsLocationSku`."""
-
     sku: str | None = strawberry.UNSET
     position: str | None = strawberry.UNSET
     created_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsParcelCreateModelInput")
+@strawberry.input(name="AfostoLcsParcelCreateModelInput", description="Afosto's `LcsParcelCreateModel`.")
 class AfostoLcsParcelCreateModelInput:
-    """`LcsParcelCreateModel`."""
-
     shipment_id: str | None = strawberry.UNSET
     weight: int | None = strawberry.UNSET
     length: int | None = strawberry.UNSET
@@ -5453,10 +4525,8 @@ class AfostoLcsParcelCreateModelInput:
     item_ids: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsParcelModelInput")
+@strawberry.input(name="AfostoLcsParcelModelInput", description="Afosto's `LcsParcelModel`.")
 class AfostoLcsParcelModelInput:
-    """`LcsParcelModel`."""
-
     weight: int | None = strawberry.UNSET
     length: int | None = strawberry.UNSET
     width: int | None = strawberry.UNSET
@@ -5467,59 +4537,49 @@ class AfostoLcsParcelModelInput:
     position: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsPlaceInput")
+@strawberry.input(name="AfostoLcsPlaceInput", description="Afosto's `LcsPlace`.")
 class AfostoLcsPlaceInput:
-    """`LcsPlace`."""
-
     ids: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsServiceOptionConfigurationInput")
+@strawberry.input(
+    name="AfostoLcsServiceOptionConfigurationInput", description="Afosto's `LcsServiceOptionConfiguration`."
+)
 class AfostoLcsServiceOptionConfigurationInput:
-    """`LcsServiceOptionConfiguration`."""
-
     key: str | None = strawberry.UNSET
     value: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsServiceOptionInput")
+@strawberry.input(name="AfostoLcsServiceOptionInput", description="Afosto's `LcsServiceOption`.")
 class AfostoLcsServiceOptionInput:
-    """`LcsServiceOption`."""
-
     option: str | None = strawberry.UNSET
     configuration: list[AfostoLcsServiceOptionConfigurationInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentItemCorrectionInput")
+@strawberry.input(name="AfostoLcsShipmentItemCorrectionInput", description="Afosto's `LcsShipmentItemCorrection`.")
 class AfostoLcsShipmentItemCorrectionInput:
-    """`LcsShipmentItemCorrection`."""
-
     sku: str | None = strawberry.UNSET
     quantity: int | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     position: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentItemMissingInput")
+@strawberry.input(name="AfostoLcsShipmentItemMissingInput", description="Afosto's `LcsShipmentItemMissing`.")
 class AfostoLcsShipmentItemMissingInput:
-    """`LcsShipmentItemMissing`."""
-
     id: strawberry.ID | None = strawberry.UNSET
     is_missing: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentItemModelReferencesInput")
+@strawberry.input(
+    name="AfostoLcsShipmentItemModelReferencesInput", description="Afosto's `LcsShipmentItemModelReferences`."
+)
 class AfostoLcsShipmentItemModelReferencesInput:
-    """`LcsShipmentItemModelReferences`."""
-
     order_item_id: strawberry.ID | None = strawberry.UNSET
     claim_item_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentItemModelInput")
+@strawberry.input(name="AfostoLcsShipmentItemModelInput", description="Afosto's `LcsShipmentItemModel`.")
 class AfostoLcsShipmentItemModelInput:
-    """`LcsShipmentItemModel`."""
-
     sku: str | None = strawberry.UNSET
     reference: str | None = strawberry.UNSET
     position: str | None = strawberry.UNSET
@@ -5530,10 +4590,8 @@ class AfostoLcsShipmentItemModelInput:
     references: list[AfostoLcsShipmentItemModelReferencesInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentModelInput")
+@strawberry.input(name="AfostoLcsShipmentModelInput", description="Afosto's `LcsShipmentModel`.")
 class AfostoLcsShipmentModelInput:
-    """`LcsShipmentModel`."""
-
     addressing: AfostoLcsListedShipmentAddressingInput | None = strawberry.UNSET
     is_outbound: bool | None = strawberry.UNSET
     type: p.LcsListedShipmentType | None = strawberry.UNSET
@@ -5550,10 +4608,8 @@ class AfostoLcsShipmentModelInput:
     prior_shipments: list[strawberry.ID | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoLcsShipmentUpdateModelInput")
+@strawberry.input(name="AfostoLcsShipmentUpdateModelInput", description="Afosto's `LcsShipmentUpdateModel`.")
 class AfostoLcsShipmentUpdateModelInput:
-    """`LcsShipmentUpdateModel`."""
-
     type: p.LcsListedShipmentType | None = strawberry.UNSET
     method_id: str | None = strawberry.UNSET
     addressing: AfostoLcsListedShipmentAddressingInput | None = strawberry.UNSET
@@ -5564,49 +4620,37 @@ class AfostoLcsShipmentUpdateModelInput:
 
 @strawberry.input(name="AfostoLcsUpdateBulkItemsParametersInput")
 class AfostoLcsUpdateBulkItemsParametersInput:
-    """An inline object."""
-
     is_handled: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoLcsUpdateBulkItemsInput")
 class AfostoLcsUpdateBulkItemsInput:
-    """An inline object."""
-
     command: str | None = strawberry.UNSET
     parameters: AfostoLcsUpdateBulkItemsParametersInput | None = strawberry.UNSET
     constraints: list[AfostoLcsItemSearchConstraintInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesCancelInput")
+@strawberry.input(name="AfostoMesCancelInput", description="Afosto's `MesCancel`.")
 class AfostoMesCancelInput:
-    """`MesCancel`."""
-
     reference: str | None = strawberry.UNSET
     medium: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesContactModelInput")
+@strawberry.input(name="AfostoMesContactModelInput", description="Afosto's `MesContactModel`.")
 class AfostoMesContactModelInput:
-    """`MesContactModel`."""
-
     name: str | None = strawberry.UNSET
     email: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesParticipantCreateInput")
+@strawberry.input(name="AfostoMesParticipantCreateInput", description="Afosto's `MesParticipantCreate`.")
 class AfostoMesParticipantCreateInput:
-    """`MesParticipantCreate`."""
-
     name: str | None = strawberry.UNSET
     reference: str | None = strawberry.UNSET
     is_machine: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesConversationCreateInput")
+@strawberry.input(name="AfostoMesConversationCreateInput", description="Afosto's `MesConversationCreate`.")
 class AfostoMesConversationCreateInput:
-    """`MesConversationCreate`."""
-
     event: p.MesConversationEvent | None = strawberry.UNSET
     entity_type: p.MesConversationEntityType | None = strawberry.UNSET
     name: str | None = strawberry.UNSET
@@ -5616,17 +4660,13 @@ class AfostoMesConversationCreateInput:
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesDomainModelInput")
+@strawberry.input(name="AfostoMesDomainModelInput", description="Afosto's `MesDomainModel`.")
 class AfostoMesDomainModelInput:
-    """`MesDomainModel`."""
-
     fqdn: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesFormMailModelInput")
+@strawberry.input(name="AfostoMesFormMailModelInput", description="Afosto's `MesFormMailModel`.")
 class AfostoMesFormMailModelInput:
-    """`MesFormMailModel`."""
-
     from_: AfostoMesContactModelInput | None = strawberry.field(name="from", default=strawberry.UNSET)
     to: list[AfostoMesContactModelInput | None] | None = strawberry.UNSET
     cc: list[AfostoMesContactModelInput | None] | None = strawberry.UNSET
@@ -5641,17 +4681,13 @@ class AfostoMesFormMailModelInput:
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesInboxSettingsInput")
+@strawberry.input(name="AfostoMesInboxSettingsInput", description="Afosto's `MesInboxSettings`.")
 class AfostoMesInboxSettingsInput:
-    """`MesInboxSettings`."""
-
     recaptcha_integration_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesInboxModelInput")
+@strawberry.input(name="AfostoMesInboxModelInput", description="Afosto's `MesInboxModel`.")
 class AfostoMesInboxModelInput:
-    """`MesInboxModel`."""
-
     label: str | None = strawberry.UNSET
     fqdn: str | None = strawberry.UNSET
     prefix: str | None = strawberry.UNSET
@@ -5659,19 +4695,15 @@ class AfostoMesInboxModelInput:
     settings: AfostoMesInboxSettingsInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesInboxUpdateModelInput")
+@strawberry.input(name="AfostoMesInboxUpdateModelInput", description="Afosto's `MesInboxUpdateModel`.")
 class AfostoMesInboxUpdateModelInput:
-    """`MesInboxUpdateModel`."""
-
     label: str | None = strawberry.UNSET
     user_id: str | None = strawberry.UNSET
     settings: AfostoMesInboxSettingsInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesMailModelInput")
+@strawberry.input(name="AfostoMesMailModelInput", description="Afosto's `MesMailModel`.")
 class AfostoMesMailModelInput:
-    """`MesMailModel`."""
-
     from_: AfostoMesContactModelInput | None = strawberry.field(name="from", default=strawberry.UNSET)
     to: list[AfostoMesContactModelInput | None] | None = strawberry.UNSET
     cc: list[AfostoMesContactModelInput | None] | None = strawberry.UNSET
@@ -5685,55 +4717,43 @@ class AfostoMesMailModelInput:
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesMessageAddInput")
+@strawberry.input(name="AfostoMesMessageAddInput", description="Afosto's `MesMessageAdd`.")
 class AfostoMesMessageAddInput:
-    """`MesMessageAdd`."""
-
     content: str | None = strawberry.UNSET
     is_private: bool | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
     reference: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesRelayModelInput")
+@strawberry.input(name="AfostoMesRelayModelInput", description="Afosto's `MesRelayModel`.")
 class AfostoMesRelayModelInput:
-    """`MesRelayModel`."""
-
     name: str | None = strawberry.UNSET
     type: p.MesRelayType | None = strawberry.UNSET
     config: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesSubscriptionInput")
+@strawberry.input(name="AfostoMesSubscriptionInput", description="Afosto's `MesSubscription`.")
 class AfostoMesSubscriptionInput:
-    """`MesSubscription`."""
-
     reference: str | None = strawberry.UNSET
     medium: str | None = strawberry.UNSET
     address: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesSubscriptionModelInput")
+@strawberry.input(name="AfostoMesSubscriptionModelInput", description="Afosto's `MesSubscriptionModel`.")
 class AfostoMesSubscriptionModelInput:
-    """`MesSubscriptionModel`."""
-
     events: list[str | None] | None = strawberry.UNSET
     endpoint: str | None = strawberry.UNSET
     delivery_rate: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoMesTriggerInput")
+@strawberry.input(name="AfostoMesTriggerInput", description="Afosto's `MesTrigger`.")
 class AfostoMesTriggerInput:
-    """`MesTrigger`."""
-
     event: str | None = strawberry.UNSET
     entity_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrAdjustmentInput")
+@strawberry.input(name="AfostoOdrAdjustmentInput", description="Afosto's `OdrAdjustment`.")
 class AfostoOdrAdjustmentInput:
-    """`OdrAdjustment`."""
-
     reference: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     amount: float | None = strawberry.UNSET
@@ -5741,55 +4761,43 @@ class AfostoOdrAdjustmentInput:
     is_discount: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrAttachSessionRequestInput")
+@strawberry.input(name="AfostoOdrAttachSessionRequestInput", description="Afosto's `OdrAttachSessionRequest`.")
 class AfostoOdrAttachSessionRequestInput:
-    """`OdrAttachSessionRequest`."""
-
     order_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrAttachWarehouseItemsRequestInput")
+@strawberry.input(
+    name="AfostoOdrAttachWarehouseItemsRequestInput", description="Afosto's `OdrAttachWarehouseItemsRequest`."
+)
 class AfostoOdrAttachWarehouseItemsRequestInput:
-    """`OdrAttachWarehouseItemsRequest`."""
-
     order_item_id: strawberry.ID | None = strawberry.UNSET
     inventory_item_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrAuthenticatedSessionInput")
 class AfostoOdrAuthenticatedSessionInput:
-    """An inline object."""
-
     contact_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrAuthenticationRequestInput")
+@strawberry.input(name="AfostoOdrAuthenticationRequestInput", description="Afosto's `OdrAuthenticationRequest`.")
 class AfostoOdrAuthenticationRequestInput:
-    """`OdrAuthenticationRequest`."""
-
     email: str | None = strawberry.UNSET
     password: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrAuthorizationRequestInput")
+@strawberry.input(name="AfostoOdrAuthorizationRequestInput", description="Afosto's `OdrAuthorizationRequest`.")
 class AfostoOdrAuthorizationRequestInput:
-    """`OdrAuthorizationRequest`."""
-
     calculation_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrKeyInput")
+@strawberry.input(name="AfostoOdrKeyInput", description="Afosto's `OdrKey`.")
 class AfostoOdrKeyInput:
-    """`OdrKey`."""
-
     entity_id: strawberry.ID | None = strawberry.UNSET
     entity_type: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrBalanceRequestInput")
+@strawberry.input(name="AfostoOdrBalanceRequestInput", description="Afosto's `OdrBalanceRequest`.")
 class AfostoOdrBalanceRequestInput:
-    """`OdrBalanceRequest`."""
-
     key: AfostoOdrKeyInput | None = strawberry.UNSET
     reference: AfostoOdrKeyInput | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
@@ -5798,17 +4806,13 @@ class AfostoOdrBalanceRequestInput:
     overdraft_allowance: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCalculatedInvoiceRequestInput")
+@strawberry.input(name="AfostoOdrCalculatedInvoiceRequestInput", description="Afosto's `OdrCalculatedInvoiceRequest`.")
 class AfostoOdrCalculatedInvoiceRequestInput:
-    """`OdrCalculatedInvoiceRequest`."""
-
     order_item_ids: list[strawberry.ID | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCalculationItemModelInput")
+@strawberry.input(name="AfostoOdrCalculationItemModelInput", description="Afosto's `OdrCalculationItemModel`.")
 class AfostoOdrCalculationItemModelInput:
-    """`OdrCalculationItemModel`."""
-
     item_ids: list[strawberry.ID | None] | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     amount: int | None = strawberry.UNSET
@@ -5817,69 +4821,55 @@ class AfostoOdrCalculationItemModelInput:
     vat_percentage: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCouponCategoryDefaultsUsageInput")
+@strawberry.input(
+    name="AfostoOdrCouponCategoryDefaultsUsageInput", description="Afosto's `OdrCouponCategoryDefaultsUsage`."
+)
 class AfostoOdrCouponCategoryDefaultsUsageInput:
-    """`OdrCouponCategoryDefaultsUsage`."""
-
     is_unlimited: bool | None = strawberry.UNSET
     limit: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCouponCategoryDefaultsInput")
+@strawberry.input(name="AfostoOdrCouponCategoryDefaultsInput", description="Afosto's `OdrCouponCategoryDefaults`.")
 class AfostoOdrCouponCategoryDefaultsInput:
-    """`OdrCouponCategoryDefaults`."""
-
     expires_after: int | None = strawberry.UNSET
     usage: AfostoOdrCouponCategoryDefaultsUsageInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCouponCategoryModelInput")
+@strawberry.input(name="AfostoOdrCouponCategoryModelInput", description="Afosto's `OdrCouponCategoryModel`.")
 class AfostoOdrCouponCategoryModelInput:
-    """`OdrCouponCategoryModel`."""
-
     name: str | None = strawberry.UNSET
     defaults: AfostoOdrCouponCategoryDefaultsInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCouponUsageInput")
+@strawberry.input(name="AfostoOdrCouponUsageInput", description="Afosto's `OdrCouponUsage`.")
 class AfostoOdrCouponUsageInput:
-    """`OdrCouponUsage`."""
-
     is_unlimited: bool | None = strawberry.UNSET
     remaining: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrCouponModelInput")
+@strawberry.input(name="AfostoOdrCouponModelInput", description="Afosto's `OdrCouponModel`.")
 class AfostoOdrCouponModelInput:
-    """`OdrCouponModel`."""
-
     code: str | None = strawberry.UNSET
     usage: AfostoOdrCouponUsageInput | None = strawberry.UNSET
     category_id: strawberry.ID | None = strawberry.UNSET
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrNewPhonenumberInput")
+@strawberry.input(name="AfostoOdrNewPhonenumberInput", description="Afosto's `OdrNewPhonenumber`.")
 class AfostoOdrNewPhonenumberInput:
-    """`OdrNewPhonenumber`."""
-
     country_code: str | None = strawberry.UNSET
     number: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrCreateSessionOrganisationInput")
 class AfostoOdrCreateSessionOrganisationInput:
-    """An inline object."""
-
     name: str | None = strawberry.UNSET
     coc_number: str | None = strawberry.UNSET
     registrations: list[AfostoOdrNewPhonenumberInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrEvaluationItemInput")
+@strawberry.input(name="AfostoOdrEvaluationItemInput", description="Afosto's `OdrEvaluationItem`.")
 class AfostoOdrEvaluationItemInput:
-    """`OdrEvaluationItem`."""
-
     reference: str | None = strawberry.UNSET
     sku: str | None = strawberry.UNSET
     filters: JSON | None = strawberry.UNSET
@@ -5887,40 +4877,30 @@ class AfostoOdrEvaluationItemInput:
     is_discounted: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrFilterInput")
+@strawberry.input(name="AfostoOdrFilterInput", description="Afosto's `OdrFilter`.")
 class AfostoOdrFilterInput:
-    """`OdrFilter`."""
-
     key: str | None = strawberry.UNSET
     values: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrFilterSetInput")
+@strawberry.input(name="AfostoOdrFilterSetInput", description="Afosto's `OdrFilterSet`.")
 class AfostoOdrFilterSetInput:
-    """`OdrFilterSet`."""
-
     sku: str | None = strawberry.UNSET
     filters: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrGetSessionResponseInput")
+@strawberry.input(name="AfostoOdrGetSessionResponseInput", description="Afosto's `OdrGetSessionResponse`.")
 class AfostoOdrGetSessionResponseInput:
-    """`OdrGetSessionResponse`."""
-
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrIdentityExistsRequestInput")
+@strawberry.input(name="AfostoOdrIdentityExistsRequestInput", description="Afosto's `OdrIdentityExistsRequest`.")
 class AfostoOdrIdentityExistsRequestInput:
-    """`OdrIdentityExistsRequest`."""
-
     email: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceItemModelInput")
+@strawberry.input(name="AfostoOdrInvoiceItemModelInput", description="Afosto's `OdrInvoiceItemModel`.")
 class AfostoOdrInvoiceItemModelInput:
-    """`OdrInvoiceItemModel`."""
-
     reference: str | None = strawberry.UNSET
     sku: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
@@ -5931,10 +4911,8 @@ class AfostoOdrInvoiceItemModelInput:
     vat_percentage: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceRequestInput")
+@strawberry.input(name="AfostoOdrInvoiceRequestInput", description="Afosto's `OdrInvoiceRequest`.")
 class AfostoOdrInvoiceRequestInput:
-    """`OdrInvoiceRequest`."""
-
     reference: str | None = strawberry.UNSET
     client_id: str | None = strawberry.UNSET
     channel_id: strawberry.ID | None = strawberry.UNSET
@@ -5948,50 +4926,40 @@ class AfostoOdrInvoiceRequestInput:
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceSettingsBillingVatInput")
+@strawberry.input(
+    name="AfostoOdrInvoiceSettingsBillingVatInput", description="Afosto's `OdrInvoiceSettingsBillingVat`."
+)
 class AfostoOdrInvoiceSettingsBillingVatInput:
-    """`OdrInvoiceSettingsBillingVat`."""
-
     is_shift_disabled: bool | None = strawberry.UNSET
     is_shift_required: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceSettingsBillingInput")
+@strawberry.input(name="AfostoOdrInvoiceSettingsBillingInput", description="Afosto's `OdrInvoiceSettingsBilling`.")
 class AfostoOdrInvoiceSettingsBillingInput:
-    """`OdrInvoiceSettingsBilling`."""
-
     method_code: str | None = strawberry.UNSET
     issuer_code: str | None = strawberry.UNSET
     provider_code: str | None = strawberry.UNSET
     vat: AfostoOdrInvoiceSettingsBillingVatInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceSettingsShippingInput")
+@strawberry.input(name="AfostoOdrInvoiceSettingsShippingInput", description="Afosto's `OdrInvoiceSettingsShipping`.")
 class AfostoOdrInvoiceSettingsShippingInput:
-    """`OdrInvoiceSettingsShipping`."""
-
     method_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceSettingsInput")
+@strawberry.input(name="AfostoOdrInvoiceSettingsInput", description="Afosto's `OdrInvoiceSettings`.")
 class AfostoOdrInvoiceSettingsInput:
-    """`OdrInvoiceSettings`."""
-
     billing: AfostoOdrInvoiceSettingsBillingInput | None = strawberry.UNSET
     shipping: AfostoOdrInvoiceSettingsShippingInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrInvoiceStateInput")
+@strawberry.input(name="AfostoOdrInvoiceStateInput", description="Afosto's `OdrInvoiceState`.")
 class AfostoOdrInvoiceStateInput:
-    """`OdrInvoiceState`."""
-
     paid_at: dt.date | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrNewAddressInput")
+@strawberry.input(name="AfostoOdrNewAddressInput", description="Afosto's `OdrNewAddress`.")
 class AfostoOdrNewAddressInput:
-    """`OdrNewAddress`."""
-
     country_code: str | None = strawberry.UNSET
     administrative_area: str | None = strawberry.UNSET
     locality: str | None = strawberry.UNSET
@@ -6009,20 +4977,16 @@ class AfostoOdrNewAddressInput:
     family_name: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrNewContactInput")
+@strawberry.input(name="AfostoOdrNewContactInput", description="Afosto's `OdrNewContact`.")
 class AfostoOdrNewContactInput:
-    """`OdrNewContact`."""
-
     email: str | None = strawberry.UNSET
     given_name: str | None = strawberry.UNSET
     additional_name: str | None = strawberry.UNSET
     family_name: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrOrderCalculationRequestInput")
+@strawberry.input(name="AfostoOdrOrderCalculationRequestInput", description="Afosto's `OdrOrderCalculationRequest`.")
 class AfostoOdrOrderCalculationRequestInput:
-    """`OdrOrderCalculationRequest`."""
-
     expires_at: dt.datetime | None = strawberry.UNSET
     reference: str | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
@@ -6032,10 +4996,8 @@ class AfostoOdrOrderCalculationRequestInput:
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrOrderItemModelInput")
+@strawberry.input(name="AfostoOdrOrderItemModelInput", description="Afosto's `OdrOrderItemModel`.")
 class AfostoOdrOrderItemModelInput:
-    """`OdrOrderItemModel`."""
-
     sku: str | None = strawberry.UNSET
     reference: strawberry.ID | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
@@ -6046,27 +5008,23 @@ class AfostoOdrOrderItemModelInput:
     source_order_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrProcessingInput")
+@strawberry.input(name="AfostoOdrProcessingInput", description="Afosto's `OdrProcessing`.")
 class AfostoOdrProcessingInput:
-    """`OdrProcessing`."""
-
     confirm: p.OdrProcessingConfirm | None = strawberry.UNSET
     allocation: p.OdrProcessingAllocation | None = strawberry.UNSET
     fulfilment: p.OdrProcessingFulfilment | None = strawberry.UNSET
     capture: p.OdrProcessingCapture | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSettingsContactInput")
+@strawberry.input(name="AfostoOdrSettingsContactInput", description="Afosto's `OdrSettingsContact`.")
 class AfostoOdrSettingsContactInput:
-    """`OdrSettingsContact`."""
-
     id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrOrderModelSettingsBillingInput")
+@strawberry.input(
+    name="AfostoOdrOrderModelSettingsBillingInput", description="Afosto's `OdrOrderModelSettingsBilling`."
+)
 class AfostoOdrOrderModelSettingsBillingInput:
-    """`OdrOrderModelSettingsBilling`."""
-
     address_id: strawberry.ID | None = strawberry.UNSET
     method_code: str | None = strawberry.UNSET
     issuer_code: str | None = strawberry.UNSET
@@ -6074,20 +5032,18 @@ class AfostoOdrOrderModelSettingsBillingInput:
     vat: AfostoOdrInvoiceSettingsBillingVatInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrOrderSettingsShippingWindowInput")
+@strawberry.input(
+    name="AfostoOdrOrderSettingsShippingWindowInput", description="Afosto's `OdrOrderSettingsShippingWindow`."
+)
 class AfostoOdrOrderSettingsShippingWindowInput:
-    """`OdrOrderSettingsShippingWindow`."""
-
     from_: int | None = strawberry.field(name="from", default=strawberry.UNSET)
     to: int | None = strawberry.UNSET
     delivery_at: dt.date | None = strawberry.UNSET
     code: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrOrderSettingsShippingInput")
+@strawberry.input(name="AfostoOdrOrderSettingsShippingInput", description="Afosto's `OdrOrderSettingsShipping`.")
 class AfostoOdrOrderSettingsShippingInput:
-    """`OdrOrderSettingsShipping`."""
-
     address_id: strawberry.ID | None = strawberry.UNSET
     source_address_id: strawberry.ID | None = strawberry.UNSET
     method_id: strawberry.ID | None = strawberry.UNSET
@@ -6096,10 +5052,8 @@ class AfostoOdrOrderSettingsShippingInput:
     is_split_allowed: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSettingsInput")
+@strawberry.input(name="AfostoOdrSettingsInput", description="Afosto's `OdrSettings`.")
 class AfostoOdrSettingsInput:
-    """`OdrSettings`."""
-
     contact: AfostoOdrSettingsContactInput | None = strawberry.UNSET
     organisation: AfostoOdrSettingsContactInput | None = strawberry.UNSET
     phone_number_id: strawberry.ID | None = strawberry.UNSET
@@ -6111,10 +5065,8 @@ class AfostoOdrSettingsInput:
     shipping: AfostoOdrOrderSettingsShippingInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrOrderModelInput")
+@strawberry.input(name="AfostoOdrOrderModelInput", description="Afosto's `OdrOrderModel`.")
 class AfostoOdrOrderModelInput:
-    """`OdrOrderModel`."""
-
     processing: AfostoOdrProcessingInput | None = strawberry.UNSET
     settings: AfostoOdrSettingsInput | None = strawberry.UNSET
     client_id: str | None = strawberry.UNSET
@@ -6124,10 +5076,8 @@ class AfostoOdrOrderModelInput:
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrPaymentIntentInput")
+@strawberry.input(name="AfostoOdrPaymentIntentInput", description="Afosto's `OdrPaymentIntent`.")
 class AfostoOdrPaymentIntentInput:
-    """`OdrPaymentIntent`."""
-
     amount: int | None = strawberry.UNSET
     provider_code: str | None = strawberry.UNSET
     method_code: str | None = strawberry.UNSET
@@ -6136,19 +5086,15 @@ class AfostoOdrPaymentIntentInput:
     return_url: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrPresetInput")
+@strawberry.input(name="AfostoOdrPresetInput", description="Afosto's `OdrPreset`.")
 class AfostoOdrPresetInput:
-    """`OdrPreset`."""
-
     method_code: str | None = strawberry.UNSET
     issuer_code: str | None = strawberry.UNSET
     provider_code: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrPriceRuleEvaluationInput")
+@strawberry.input(name="AfostoOdrPriceRuleEvaluationInput", description="Afosto's `OdrPriceRuleEvaluation`.")
 class AfostoOdrPriceRuleEvaluationInput:
-    """`OdrPriceRuleEvaluation`."""
-
     pricing_at: dt.datetime | None = strawberry.UNSET
     quantity: int | None = strawberry.UNSET
     amount: int | None = strawberry.UNSET
@@ -6160,19 +5106,15 @@ class AfostoOdrPriceRuleEvaluationInput:
     items: list[AfostoOdrEvaluationItemInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrPricingRuleConstraintInput")
+@strawberry.input(name="AfostoOdrPricingRuleConstraintInput", description="Afosto's `OdrPricingRuleConstraint`.")
 class AfostoOdrPricingRuleConstraintInput:
-    """`OdrPricingRuleConstraint`."""
-
     key: p.OdrPricingRuleConstraintKey | None = strawberry.UNSET
     operator: p.OdrPricingRuleConstraintOperator | None = strawberry.UNSET
     values: list[JSON | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrPricingRuleModelInput")
+@strawberry.input(name="AfostoOdrPricingRuleModelInput", description="Afosto's `OdrPricingRuleModel`.")
 class AfostoOdrPricingRuleModelInput:
-    """`OdrPricingRuleModel`."""
-
     name: str | None = strawberry.UNSET
     constraints: list[AfostoOdrPricingRuleConstraintInput | None] | None = strawberry.UNSET
     filters: list[AfostoOdrPricingRuleConstraintInput | None] | None = strawberry.UNSET
@@ -6187,10 +5129,8 @@ class AfostoOdrPricingRuleModelInput:
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrProjectionModelInput")
+@strawberry.input(name="AfostoOdrProjectionModelInput", description="Afosto's `OdrProjectionModel`.")
 class AfostoOdrProjectionModelInput:
-    """`OdrProjectionModel`."""
-
     client_id: str | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
     items: list[AfostoOdrInvoiceItemModelInput | None] | None = strawberry.UNSET
@@ -6204,8 +5144,6 @@ class AfostoOdrProjectionModelInput:
 
 @strawberry.input(name="AfostoOdrPurchaseItemInput")
 class AfostoOdrPurchaseItemInput:
-    """An inline object."""
-
     sku: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     type: str | None = strawberry.UNSET
@@ -6214,51 +5152,39 @@ class AfostoOdrPurchaseItemInput:
     vat_rate: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrPurchaseInput")
+@strawberry.input(name="AfostoOdrPurchaseInput", description="Afosto's `OdrPurchase`.")
 class AfostoOdrPurchaseInput:
-    """`OdrPurchase`."""
-
     contact_id: str | None = strawberry.UNSET
     items: list[AfostoOdrPurchaseItemInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrReferenceInput")
+@strawberry.input(name="AfostoOdrReferenceInput", description="Afosto's `OdrReference`.")
 class AfostoOdrReferenceInput:
-    """`OdrReference`."""
-
     entity_id: str | None = strawberry.UNSET
     entity_type: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrReferenceModelInput")
+@strawberry.input(name="AfostoOdrReferenceModelInput", description="Afosto's `OdrReferenceModel`.")
 class AfostoOdrReferenceModelInput:
-    """`OdrReferenceModel`."""
-
     entity_id: str | None = strawberry.UNSET
     entity_type: str | None = strawberry.UNSET
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrRefundIntentInput")
+@strawberry.input(name="AfostoOdrRefundIntentInput", description="Afosto's `OdrRefundIntent`.")
 class AfostoOdrRefundIntentInput:
-    """`OdrRefundIntent`."""
-
     payment_id: str | None = strawberry.UNSET
     amount: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSearchInput")
+@strawberry.input(name="AfostoOdrSearchInput", description="Afosto's `OdrSearch`.")
 class AfostoOdrSearchInput:
-    """`OdrSearch`."""
-
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
     filters: list[AfostoOdrFilterInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrSearchOrderItemsInput")
 class AfostoOdrSearchOrderItemsInput:
-    """An inline object."""
-
     is_backorder: bool | None = strawberry.UNSET
     is_inbound: bool | None = strawberry.UNSET
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
@@ -6267,106 +5193,98 @@ class AfostoOdrSearchOrderItemsInput:
 
 @strawberry.input(name="AfostoOdrSearchOrdersItemsAttachWmsInput")
 class AfostoOdrSearchOrdersItemsAttachWmsInput:
-    """An inline object."""
-
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
     use_referenced_stock: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrSearchOrdersItemsAttachInput")
 class AfostoOdrSearchOrdersItemsAttachInput:
-    """An inline object."""
-
     order: AfostoOdrSearchInput | None = strawberry.UNSET
     wms: AfostoOdrSearchOrdersItemsAttachWmsInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSelectSessionBillingMethodRequestInput")
+@strawberry.input(
+    name="AfostoOdrSelectSessionBillingMethodRequestInput",
+    description="Afosto's `OdrSelectSessionBillingMethodRequest`.",
+)
 class AfostoOdrSelectSessionBillingMethodRequestInput:
-    """`OdrSelectSessionBillingMethodRequest`."""
-
     method_id: str | None = strawberry.UNSET
     issuer_id: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrSelectSessionPhonenumberRequestContactInput")
 class AfostoOdrSelectSessionPhonenumberRequestContactInput:
-    """An inline object."""
-
     primary: bool | None = strawberry.UNSET
     secondary: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrSelectSessionPhonenumberRequestOrganisationInput")
 class AfostoOdrSelectSessionPhonenumberRequestOrganisationInput:
-    """An inline object."""
-
     primary: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSelectSessionBillingRequestInput")
+@strawberry.input(
+    name="AfostoOdrSelectSessionBillingRequestInput", description="Afosto's `OdrSelectSessionBillingRequest`."
+)
 class AfostoOdrSelectSessionBillingRequestInput:
-    """`OdrSelectSessionBillingRequest`."""
-
     address_id: str | None = strawberry.UNSET
     contact: AfostoOdrSelectSessionPhonenumberRequestContactInput | None = strawberry.UNSET
     organisation: AfostoOdrSelectSessionPhonenumberRequestOrganisationInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSelectSessionOrganisationRequestInput")
+@strawberry.input(
+    name="AfostoOdrSelectSessionOrganisationRequestInput", description="Afosto's `OdrSelectSessionOrganisationRequest`."
+)
 class AfostoOdrSelectSessionOrganisationRequestInput:
-    """`OdrSelectSessionOrganisationRequest`."""
-
     organisation_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSelectSessionPhonenumberRequestInput")
+@strawberry.input(
+    name="AfostoOdrSelectSessionPhonenumberRequestInput", description="Afosto's `OdrSelectSessionPhonenumberRequest`."
+)
 class AfostoOdrSelectSessionPhonenumberRequestInput:
-    """`OdrSelectSessionPhonenumberRequest`."""
-
     phone_number_id: str | None = strawberry.UNSET
     contact: AfostoOdrSelectSessionPhonenumberRequestContactInput | None = strawberry.UNSET
     organisation: AfostoOdrSelectSessionPhonenumberRequestOrganisationInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSelectSessionShippingMethodRequestInput")
+@strawberry.input(
+    name="AfostoOdrSelectSessionShippingMethodRequestInput",
+    description="Afosto's `OdrSelectSessionShippingMethodRequest`.",
+)
 class AfostoOdrSelectSessionShippingMethodRequestInput:
-    """`OdrSelectSessionShippingMethodRequest`."""
-
     is_split_allowed: bool | None = strawberry.UNSET
     method_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSelectSessionShippingPointRequestInput")
+@strawberry.input(
+    name="AfostoOdrSelectSessionShippingPointRequestInput",
+    description="Afosto's `OdrSelectSessionShippingPointRequest`.",
+)
 class AfostoOdrSelectSessionShippingPointRequestInput:
-    """`OdrSelectSessionShippingPointRequest`."""
-
     spid: str | None = strawberry.UNSET
     country_code: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSelectSessionShippingWindowRequestInput")
+@strawberry.input(
+    name="AfostoOdrSelectSessionShippingWindowRequestInput",
+    description="Afosto's `OdrSelectSessionShippingWindowRequest`.",
+)
 class AfostoOdrSelectSessionShippingWindowRequestInput:
-    """`OdrSelectSessionShippingWindowRequest`."""
-
     from_: int | None = strawberry.field(name="from", default=strawberry.UNSET)
     to: int | None = strawberry.UNSET
     at: dt.date | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrServiceVatConfigurationInput")
+@strawberry.input(name="AfostoOdrServiceVatConfigurationInput", description="Afosto's `OdrServiceVatConfiguration`.")
 class AfostoOdrServiceVatConfigurationInput:
-    """`OdrServiceVatConfiguration`."""
-
     type: p.OdrServiceVatConfigurationType | None = strawberry.UNSET
     reference: int | None = strawberry.UNSET
     country_code: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrServiceModelInput")
+@strawberry.input(name="AfostoOdrServiceModelInput", description="Afosto's `OdrServiceModel`.")
 class AfostoOdrServiceModelInput:
-    """`OdrServiceModel`."""
-
     name: str | None = strawberry.UNSET
     constraints: list[AfostoOdrPricingRuleConstraintInput | None] | None = strawberry.UNSET
     type: p.OdrServiceType | None = strawberry.UNSET
@@ -6379,52 +5297,42 @@ class AfostoOdrServiceModelInput:
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSetClaimRequestInput")
+@strawberry.input(name="AfostoOdrSetClaimRequestInput", description="Afosto's `OdrSetClaimRequest`.")
 class AfostoOdrSetClaimRequestInput:
-    """`OdrSetClaimRequest`."""
-
     item_id: strawberry.ID | None = strawberry.UNSET
     claim_id: strawberry.ID | None = strawberry.UNSET
     claim_item_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSetRouteRequestInput")
+@strawberry.input(name="AfostoOdrSetRouteRequestInput", description="Afosto's `OdrSetRouteRequest`.")
 class AfostoOdrSetRouteRequestInput:
-    """`OdrSetRouteRequest`."""
-
     item_ids: list[strawberry.ID | None] | None = strawberry.UNSET
     delivery_route_id: strawberry.ID | None = strawberry.UNSET
     collect_route_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSetSessionReferenceRequestInput")
+@strawberry.input(
+    name="AfostoOdrSetSessionReferenceRequestInput", description="Afosto's `OdrSetSessionReferenceRequest`."
+)
 class AfostoOdrSetSessionReferenceRequestInput:
-    """`OdrSetSessionReferenceRequest`."""
-
     reference: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrSkuInput")
+@strawberry.input(name="AfostoOdrSkuInput", description="Afosto's `OdrSku`.")
 class AfostoOdrSkuInput:
-    """`OdrSku`."""
-
     sku: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrStartSessionRequestInput")
+@strawberry.input(name="AfostoOdrStartSessionRequestInput", description="Afosto's `OdrStartSessionRequest`.")
 class AfostoOdrStartSessionRequestInput:
-    """`OdrStartSessionRequest`."""
-
     expires_at: dt.datetime | None = strawberry.UNSET
     audience: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrTransactionModelInput")
+@strawberry.input(name="AfostoOdrTransactionModelInput", description="Afosto's `OdrTransactionModel`.")
 class AfostoOdrTransactionModelInput:
-    """`OdrTransactionModel`."""
-
     reference: AfostoOdrReferenceInput | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     amount: int | None = strawberry.UNSET
@@ -6439,32 +5347,24 @@ class AfostoOdrTransactionModelInput:
 
 @strawberry.input(name="AfostoOdrUpdateOrderFlowActionInput")
 class AfostoOdrUpdateOrderFlowActionInput:
-    """An inline object."""
-
     code: str | None = strawberry.UNSET
     is_handled: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrUpdateOrderFlowInput")
 class AfostoOdrUpdateOrderFlowInput:
-    """An inline object."""
-
     code: str | None = strawberry.UNSET
     actions: list[AfostoOdrUpdateOrderFlowActionInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoQcqAuthConfigInput")
+@strawberry.input(name="AfostoQcqAuthConfigInput", description="Afosto's `QcqAuthConfig`.")
 class AfostoQcqAuthConfigInput:
-    """`QcqAuthConfig`."""
-
     is_required: bool | None = strawberry.UNSET
     scope: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoQcqCacheConfigInput")
+@strawberry.input(name="AfostoQcqCacheConfigInput", description="Afosto's `QcqCacheConfig`.")
 class AfostoQcqCacheConfigInput:
-    """`QcqCacheConfig`."""
-
     is_as_origin: bool | None = strawberry.UNSET
     is_public: bool | None = strawberry.UNSET
     age: int | None = strawberry.UNSET
@@ -6472,24 +5372,18 @@ class AfostoQcqCacheConfigInput:
 
 @strawberry.input(name="AfostoQcqRouteOriginInput")
 class AfostoQcqRouteOriginInput:
-    """An inline object."""
-
     is_bucket: bool | None = strawberry.UNSET
     uri: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoQcqRouteSettingsInput")
 class AfostoQcqRouteSettingsInput:
-    """An inline object."""
-
     cache: AfostoQcqCacheConfigInput | None = strawberry.UNSET
     auth: AfostoQcqAuthConfigInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoQcqRouteInput")
+@strawberry.input(name="AfostoQcqRouteInput", description="Afosto's `QcqRoute`.")
 class AfostoQcqRouteInput:
-    """`QcqRoute`."""
-
     path: str | None = strawberry.UNSET
     origin: AfostoQcqRouteOriginInput | None = strawberry.UNSET
     settings: AfostoQcqRouteSettingsInput | None = strawberry.UNSET
@@ -6497,8 +5391,6 @@ class AfostoQcqRouteInput:
 
 @strawberry.input(name="AfostoQcqProxyModelAuthSignatureInput")
 class AfostoQcqProxyModelAuthSignatureInput:
-    """An inline object."""
-
     secret: str | None = strawberry.UNSET
     auth: AfostoQcqAuthConfigInput | None = strawberry.UNSET
     cache: AfostoQcqCacheConfigInput | None = strawberry.UNSET
@@ -6506,77 +5398,62 @@ class AfostoQcqProxyModelAuthSignatureInput:
 
 @strawberry.input(name="AfostoQcqProxyModelAuthInput")
 class AfostoQcqProxyModelAuthInput:
-    """An inline object."""
-
     signature: AfostoQcqProxyModelAuthSignatureInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoQcqProxyModelOauthInput")
 class AfostoQcqProxyModelOauthInput:
-    """An inline object."""
-
     issuer: str | None = strawberry.UNSET
     client_id: str | None = strawberry.UNSET
     authorize_url: str | None = strawberry.UNSET
     return_url_key: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoQcqProxyModelInput")
+@strawberry.input(name="AfostoQcqProxyModelInput", description="Afosto's `QcqProxyModel`.")
 class AfostoQcqProxyModelInput:
-    """`QcqProxyModel`."""
-
     key: str | None = strawberry.UNSET
     routes: list[AfostoQcqRouteInput | None] | None = strawberry.UNSET
     auth: AfostoQcqProxyModelAuthInput | None = strawberry.UNSET
     oauth: AfostoQcqProxyModelOauthInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoQcqProxyUpdateModelInput")
+@strawberry.input(name="AfostoQcqProxyUpdateModelInput", description="Afosto's `QcqProxyUpdateModel`.")
 class AfostoQcqProxyUpdateModelInput:
-    """`QcqProxyUpdateModel`."""
-
     routes: list[AfostoQcqRouteInput | None] | None = strawberry.UNSET
     auth: AfostoQcqProxyModelAuthInput | None = strawberry.UNSET
     oauth: AfostoQcqProxyModelOauthInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelAddressQueryInput")
+@strawberry.input(name="AfostoRelAddressQueryInput", description="Afosto's `RelAddressQuery`.")
 class AfostoRelAddressQueryInput:
-    """`RelAddressQuery`."""
-
     session_key: str | None = strawberry.UNSET
     context: str | None = strawberry.UNSET
     query: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelContactUpdateOrganisationsPrimaryInput")
+@strawberry.input(
+    name="AfostoRelContactUpdateOrganisationsPrimaryInput",
+    description="Afosto's `RelContactUpdateOrganisationsPrimary`.",
+)
 class AfostoRelContactUpdateOrganisationsPrimaryInput:
-    """`RelContactUpdateOrganisationsPrimary`."""
-
     id: str | None = strawberry.UNSET
     version: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoRelContactUpdateOrganisationsBodyInput")
 class AfostoRelContactUpdateOrganisationsBodyInput:
-    """An inline object."""
-
     primary: AfostoRelContactUpdateOrganisationsPrimaryInput | None = strawberry.UNSET
     secondary: list[AfostoRelContactUpdateOrganisationsPrimaryInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelContactUpdateBillingInput")
+@strawberry.input(name="AfostoRelContactUpdateBillingInput", description="Afosto's `RelContactUpdateBilling`.")
 class AfostoRelContactUpdateBillingInput:
-    """`RelContactUpdateBilling`."""
-
     primary: str | None = strawberry.UNSET
     secondary: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelContactUpdateInput")
+@strawberry.input(name="AfostoRelContactUpdateInput", description="Afosto's `RelContactUpdate`.")
 class AfostoRelContactUpdateInput:
-    """`RelContactUpdate`."""
-
     email: str | None = strawberry.UNSET
     is_guest: bool | None = strawberry.UNSET
     audience: str | None = strawberry.UNSET
@@ -6591,71 +5468,63 @@ class AfostoRelContactUpdateInput:
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelCreateIdentityRequestInput")
+@strawberry.input(name="AfostoRelCreateIdentityRequestInput", description="Afosto's `RelCreateIdentityRequest`.")
 class AfostoRelCreateIdentityRequestInput:
-    """`RelCreateIdentityRequest`."""
-
     email: str | None = strawberry.UNSET
     password: str | None = strawberry.UNSET
     audience: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelCreateTokenRequestInput")
+@strawberry.input(name="AfostoRelCreateTokenRequestInput", description="Afosto's `RelCreateTokenRequest`.")
 class AfostoRelCreateTokenRequestInput:
-    """`RelCreateTokenRequest`."""
-
     email: str | None = strawberry.UNSET
     type: p.RelCreateTokenRequestType | None = strawberry.UNSET
     audience: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelGeocodeRequestInput")
+@strawberry.input(name="AfostoRelGeocodeRequestInput", description="Afosto's `RelGeocodeRequest`.")
 class AfostoRelGeocodeRequestInput:
-    """`RelGeocodeRequest`."""
-
     country_code: str | None = strawberry.UNSET
     address: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelIdentityExistsRequestInput")
+@strawberry.input(name="AfostoRelIdentityExistsRequestInput", description="Afosto's `RelIdentityExistsRequest`.")
 class AfostoRelIdentityExistsRequestInput:
-    """`RelIdentityExistsRequest`."""
-
     email: str | None = strawberry.UNSET
     audience: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelOrganisationPaymentSettingsPostPaymentInput")
+@strawberry.input(
+    name="AfostoRelOrganisationPaymentSettingsPostPaymentInput",
+    description="Afosto's `RelOrganisationPaymentSettingsPostPayment`.",
+)
 class AfostoRelOrganisationPaymentSettingsPostPaymentInput:
-    """`RelOrganisationPaymentSettingsPostPayment`."""
-
     spending_limit: Int64 | None = strawberry.UNSET
     current_due_amount: int | None = strawberry.UNSET
     due_after: int | None = strawberry.UNSET
     iban: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelOrganisationPaymentSettingsInvoiceInput")
+@strawberry.input(
+    name="AfostoRelOrganisationPaymentSettingsInvoiceInput",
+    description="Afosto's `RelOrganisationPaymentSettingsInvoice`.",
+)
 class AfostoRelOrganisationPaymentSettingsInvoiceInput:
-    """`RelOrganisationPaymentSettingsInvoice`."""
-
     is_expected_through_post_mail: bool | None = strawberry.UNSET
     is_expected_through_email: bool | None = strawberry.UNSET
     is_expected_at_delivery: bool | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelOrganisationPaymentSettingsInput")
+@strawberry.input(
+    name="AfostoRelOrganisationPaymentSettingsInput", description="Afosto's `RelOrganisationPaymentSettings`."
+)
 class AfostoRelOrganisationPaymentSettingsInput:
-    """`RelOrganisationPaymentSettings`."""
-
     post_payment: AfostoRelOrganisationPaymentSettingsPostPaymentInput | None = strawberry.UNSET
     invoice: AfostoRelOrganisationPaymentSettingsInvoiceInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoRelOrganisationUpdateModelInput")
+@strawberry.input(name="AfostoRelOrganisationUpdateModelInput", description="Afosto's `RelOrganisationUpdateModel`.")
 class AfostoRelOrganisationUpdateModelInput:
-    """`RelOrganisationUpdateModel`."""
-
     name: str | None = strawberry.UNSET
     file_id: str | None = strawberry.UNSET
     coc_number: str | None = strawberry.UNSET
@@ -6670,43 +5539,33 @@ class AfostoRelOrganisationUpdateModelInput:
     administration: AfostoOdrIdentityExistsRequestInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoSplConnectionInput")
+@strawberry.input(name="AfostoSplConnectionInput", description="Afosto's `SplConnection`.")
 class AfostoSplConnectionInput:
-    """`SplConnection`."""
-
     interface: p.SplConnectionInterface | None = strawberry.UNSET
     address: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoSplCreateNetworkDeviceInput")
+@strawberry.input(name="AfostoSplCreateNetworkDeviceInput", description="Afosto's `SplCreateNetworkDevice`.")
 class AfostoSplCreateNetworkDeviceInput:
-    """`SplCreateNetworkDevice`."""
-
     description: str | None = strawberry.UNSET
     mac_address: str | None = strawberry.UNSET
     interface: AfostoSplConnectionInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoSplHubErrorModelInput")
+@strawberry.input(name="AfostoSplHubErrorModelInput", description="Afosto's `SplHubErrorModel`.")
 class AfostoSplHubErrorModelInput:
-    """`SplHubErrorModel`."""
-
     message: str | None = strawberry.UNSET
     level: p.SplHubErrorLevel | None = strawberry.UNSET
     job_reference: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoSplInboxInput")
+@strawberry.input(name="AfostoSplInboxInput", description="Afosto's `SplInbox`.")
 class AfostoSplInboxInput:
-    """`SplInbox`."""
-
     inbox_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoSplJobModelInput")
+@strawberry.input(name="AfostoSplJobModelInput", description="Afosto's `SplJobModel`.")
 class AfostoSplJobModelInput:
-    """`SplJobModel`."""
-
     job: str | None = strawberry.UNSET
     tag: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
@@ -6715,10 +5574,8 @@ class AfostoSplJobModelInput:
     schedule_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoSplPrinterModelInput")
+@strawberry.input(name="AfostoSplPrinterModelInput", description="Afosto's `SplPrinterModel`.")
 class AfostoSplPrinterModelInput:
-    """`SplPrinterModel`."""
-
     name: str | None = strawberry.UNSET
     hub_id: str | None = strawberry.UNSET
     default_encoding: str | None = strawberry.UNSET
@@ -6727,87 +5584,67 @@ class AfostoSplPrinterModelInput:
     settings: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoSplStatusInput")
+@strawberry.input(name="AfostoSplStatusInput", description="Afosto's `SplStatus`.")
 class AfostoSplStatusInput:
-    """`SplStatus`."""
-
     status: str | None = strawberry.UNSET
     changed_at: dt.datetime | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoTplGitReferenceTagInput")
 class AfostoTplGitReferenceTagInput:
-    """An inline object."""
-
     value: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoTplGitReferenceBranchInput")
 class AfostoTplGitReferenceBranchInput:
-    """An inline object."""
-
     name: str | None = strawberry.UNSET
     commit_sha: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoTplGitReferenceInput")
+@strawberry.input(name="AfostoTplGitReferenceInput", description="Afosto's `TplGitReference`.")
 class AfostoTplGitReferenceInput:
-    """`TplGitReference`."""
-
     type: p.TplGitReferenceType | None = strawberry.UNSET
     tag: AfostoTplGitReferenceTagInput | None = strawberry.UNSET
     branch: AfostoTplGitReferenceBranchInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoTplThemeCreateModelInput")
+@strawberry.input(name="AfostoTplThemeCreateModelInput", description="Afosto's `TplThemeCreateModel`.")
 class AfostoTplThemeCreateModelInput:
-    """`TplThemeCreateModel`."""
-
     name: str | None = strawberry.UNSET
     repository_id: int | None = strawberry.UNSET
     secret: str | None = strawberry.UNSET
     git_reference: AfostoTplGitReferenceInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoTplThemeUpdateModelInput")
+@strawberry.input(name="AfostoTplThemeUpdateModelInput", description="Afosto's `TplThemeUpdateModel`.")
 class AfostoTplThemeUpdateModelInput:
-    """`TplThemeUpdateModel`."""
-
     name: str | None = strawberry.UNSET
     secret: str | None = strawberry.UNSET
     git_reference: AfostoTplGitReferenceInput | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsAttachItemClaimRequestInput")
+@strawberry.input(name="AfostoWmsAttachItemClaimRequestInput", description="Afosto's `WmsAttachItemClaimRequest`.")
 class AfostoWmsAttachItemClaimRequestInput:
-    """`WmsAttachItemClaimRequest`."""
-
     entity_type: p.WmsAttachItemClaimRequestEntityType | None = strawberry.UNSET
     entity_id: str | None = strawberry.UNSET
     reference: str | None = strawberry.UNSET
     state: p.WmsAttachItemClaimRequestState | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsConfirmClaimRequestInput")
+@strawberry.input(name="AfostoWmsConfirmClaimRequestInput", description="Afosto's `WmsConfirmClaimRequest`.")
 class AfostoWmsConfirmClaimRequestInput:
-    """`WmsConfirmClaimRequest`."""
-
     target_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateClaimRequestInput")
+@strawberry.input(name="AfostoWmsCreateClaimRequestInput", description="Afosto's `WmsCreateClaimRequest`.")
 class AfostoWmsCreateClaimRequestInput:
-    """`WmsCreateClaimRequest`."""
-
     location_id: strawberry.ID | None = strawberry.UNSET
     expires_at: dt.datetime | None = strawberry.UNSET
     reference: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateDurationRequestInput")
+@strawberry.input(name="AfostoWmsCreateDurationRequestInput", description="Afosto's `WmsCreateDurationRequest`.")
 class AfostoWmsCreateDurationRequestInput:
-    """`WmsCreateDurationRequest`."""
-
     route_id: str | None = strawberry.UNSET
     from_location_id: str | None = strawberry.UNSET
     to_location_id: str | None = strawberry.UNSET
@@ -6815,27 +5652,21 @@ class AfostoWmsCreateDurationRequestInput:
     arrival_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateHopRequestInput")
+@strawberry.input(name="AfostoWmsCreateHopRequestInput", description="Afosto's `WmsCreateHopRequest`.")
 class AfostoWmsCreateHopRequestInput:
-    """`WmsCreateHopRequest`."""
-
     from_: str | None = strawberry.field(name="from", default=strawberry.UNSET)
     to: str | None = strawberry.UNSET
     schedules: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateHopScheduleRequestInput")
+@strawberry.input(name="AfostoWmsCreateHopScheduleRequestInput", description="Afosto's `WmsCreateHopScheduleRequest`.")
 class AfostoWmsCreateHopScheduleRequestInput:
-    """`WmsCreateHopScheduleRequest`."""
-
     id: str | None = strawberry.UNSET
     schedules: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateLocationRequestInput")
+@strawberry.input(name="AfostoWmsCreateLocationRequestInput", description="Afosto's `WmsCreateLocationRequest`.")
 class AfostoWmsCreateLocationRequestInput:
-    """`WmsCreateLocationRequest`."""
-
     id: str | None = strawberry.UNSET
     name: str | None = strawberry.UNSET
     country_iso: str | None = strawberry.UNSET
@@ -6848,34 +5679,26 @@ class AfostoWmsCreateLocationRequestInput:
 
 @strawberry.input(name="AfostoWmsCreateProjectionRequestItemInput")
 class AfostoWmsCreateProjectionRequestItemInput:
-    """An inline object."""
-
     sku: str | None = strawberry.UNSET
     quantity: int | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateProjectionRequestInput")
+@strawberry.input(name="AfostoWmsCreateProjectionRequestInput", description="Afosto's `WmsCreateProjectionRequest`.")
 class AfostoWmsCreateProjectionRequestInput:
-    """`WmsCreateProjectionRequest`."""
-
     items: list[AfostoWmsCreateProjectionRequestItemInput | None] | None = strawberry.UNSET
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateRouteRequestInput")
+@strawberry.input(name="AfostoWmsCreateRouteRequestInput", description="Afosto's `WmsCreateRouteRequest`.")
 class AfostoWmsCreateRouteRequestInput:
-    """`WmsCreateRouteRequest`."""
-
     name: str | None = strawberry.UNSET
     from_: str | None = strawberry.field(name="from", default=strawberry.UNSET)
     to: str | None = strawberry.UNSET
     hops: list[str | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateScheduleRequestInput")
+@strawberry.input(name="AfostoWmsCreateScheduleRequestInput", description="Afosto's `WmsCreateScheduleRequest`.")
 class AfostoWmsCreateScheduleRequestInput:
-    """`WmsCreateScheduleRequest`."""
-
     name: str | None = strawberry.UNSET
     last_call: str | None = strawberry.UNSET
     arrival: str | None = strawberry.UNSET
@@ -6887,42 +5710,34 @@ class AfostoWmsCreateScheduleRequestInput:
 
 @strawberry.input(name="AfostoWmsCreateTransferRequestRoutingInput")
 class AfostoWmsCreateTransferRequestRoutingInput:
-    """An inline object."""
-
     claim_id: strawberry.ID | None = strawberry.UNSET
     collect_route_id: strawberry.ID | None = strawberry.UNSET
     delivery_route_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsCreateTransferRequestInput")
+@strawberry.input(name="AfostoWmsCreateTransferRequestInput", description="Afosto's `WmsCreateTransferRequest`.")
 class AfostoWmsCreateTransferRequestInput:
-    """`WmsCreateTransferRequest`."""
-
     target: strawberry.ID | None = strawberry.UNSET
     arrival_at: dt.datetime | None = strawberry.UNSET
     collect_at: strawberry.ID | None = strawberry.UNSET
     routing: list[AfostoWmsCreateTransferRequestRoutingInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsPositionVerificationRequestInput")
+@strawberry.input(
+    name="AfostoWmsPositionVerificationRequestInput", description="Afosto's `WmsPositionVerificationRequest`."
+)
 class AfostoWmsPositionVerificationRequestInput:
-    """`WmsPositionVerificationRequest`."""
-
     overage: list[str | None] | None = strawberry.UNSET
     missing_ids: list[strawberry.ID | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoWmsSearchLocationsInput")
 class AfostoWmsSearchLocationsInput:
-    """An inline object."""
-
     address_id: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsStockUpItemInput")
+@strawberry.input(name="AfostoWmsStockUpItemInput", description="Afosto's `WmsStockUpItem`.")
 class AfostoWmsStockUpItemInput:
-    """`WmsStockUpItem`."""
-
     sku: str | None = strawberry.UNSET
     quantity: int | None = strawberry.UNSET
     position: str | None = strawberry.UNSET
@@ -6930,52 +5745,42 @@ class AfostoWmsStockUpItemInput:
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsStockUpRequestInput")
+@strawberry.input(name="AfostoWmsStockUpRequestInput", description="Afosto's `WmsStockUpRequest`.")
 class AfostoWmsStockUpRequestInput:
-    """`WmsStockUpRequest`."""
-
     location_id: strawberry.ID | None = strawberry.UNSET
     items: list[AfostoWmsStockUpItemInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsTransferReportItemInput")
+@strawberry.input(name="AfostoWmsTransferReportItemInput", description="Afosto's `WmsTransferReportItem`.")
 class AfostoWmsTransferReportItemInput:
-    """`WmsTransferReportItem`."""
-
     claim_item_id: strawberry.ID | None = strawberry.UNSET
     position: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsTransferReportInput")
+@strawberry.input(name="AfostoWmsTransferReportInput", description="Afosto's `WmsTransferReport`.")
 class AfostoWmsTransferReportInput:
-    """`WmsTransferReport`."""
-
     target: strawberry.ID | None = strawberry.UNSET
     item_claims: list[AfostoWmsTransferReportItemInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsUpdateInventoryItemRequestInput")
+@strawberry.input(
+    name="AfostoWmsUpdateInventoryItemRequestInput", description="Afosto's `WmsUpdateInventoryItemRequest`."
+)
 class AfostoWmsUpdateInventoryItemRequestInput:
-    """`WmsUpdateInventoryItemRequest`."""
-
     position: str | None = strawberry.UNSET
     lot_number: str | None = strawberry.UNSET
     expires_at: dt.datetime | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsUpdateLocationRequestInput")
+@strawberry.input(name="AfostoWmsUpdateLocationRequestInput", description="Afosto's `WmsUpdateLocationRequest`.")
 class AfostoWmsUpdateLocationRequestInput:
-    """`WmsUpdateLocationRequest`."""
-
     id: str | None = strawberry.UNSET
     name: str | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoWmsUpdateScheduleRequestInput")
+@strawberry.input(name="AfostoWmsUpdateScheduleRequestInput", description="Afosto's `WmsUpdateScheduleRequest`.")
 class AfostoWmsUpdateScheduleRequestInput:
-    """`WmsUpdateScheduleRequest`."""
-
     id: str | None = strawberry.UNSET
     name: str | None = strawberry.UNSET
     last_call: str | None = strawberry.UNSET
@@ -6988,8 +5793,6 @@ class AfostoWmsUpdateScheduleRequestInput:
 
 @strawberry.input(name="AfostoWmsUpdateTransferTransportShipmentInput")
 class AfostoWmsUpdateTransferTransportShipmentInput:
-    """An inline object."""
-
     inbound_shipment_id: str | None = strawberry.UNSET
     outbound_shipment_id: str | None = strawberry.UNSET
 

@@ -21,6 +21,7 @@ from facade.backends.upstream.afosto.readers import (
     many,
     number,
     record,
+    slots,
     text,
     timestamp,
 )
@@ -514,16 +515,6 @@ class WmsTransportStatus(enum.Enum):
 class CatChannel(AfostoRecord):
     """`CatChannel`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "type",
-        "description",
-        "client_id",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     type: CatChannelType | None
@@ -532,21 +523,22 @@ class CatChannel(AfostoRecord):
     deleted_at: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("type", "type", choice(CatChannelType)),
+        ("description", "description", text),
+        ("client_id", "client_id", text),
+        ("deleted_at", "deleted_at", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CatGroup(AfostoRecord):
     """`CatGroup`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "is_including_vat",
-        "currency",
-        "metadata",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     is_including_vat: bool | None
@@ -555,60 +547,78 @@ class CatGroup(AfostoRecord):
     deleted_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("currency", "currency", text),
+        ("metadata", "metadata", free),
+        ("deleted_at", "deleted_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CatMap(AfostoRecord):
     """`CatMap`."""
 
-    __slots__ = (
-        "key",
-        "value",
-        "upserted_at",
-    )
     key: str | None
     value: str | None
     upserted_at: dt.datetime | None
+    FIELDS = (
+        ("key", "key", text),
+        ("value", "value", text),
+        ("upserted_at", "upserted_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CatMapCollection(AfostoRecord):
     """`CatMapCollection`."""
 
-    __slots__ = (
-        "id",
-        "last_upsert_at",
-        "last_miss_at",
-    )
     id: str | None
     last_upsert_at: dt.datetime | None
     last_miss_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("last_upsert_at", "last_upsert_at", timestamp),
+        ("last_miss_at", "last_miss_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CatMapCollectionMiss(AfostoRecord):
     """`CatMapCollectionMiss`."""
 
-    __slots__ = (
-        "key",
-        "count",
-        "last_miss_at",
-    )
     key: str | None
     count: int | None
     last_miss_at: dt.datetime | None
+    FIELDS = (
+        ("key", "key", text),
+        ("count", "count", integer),
+        ("last_miss_at", "last_miss_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CatVat(AfostoRecord):
+    """`CatVat`."""
+
+    rate: int | None
+    country: str | None
+    administrative_area: str | None
+    FIELDS = (
+        ("rate", "rate", integer),
+        ("country", "country", text),
+        ("administrative_area", "administrative_area", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CatPrice(AfostoRecord):
     """`CatPrice`."""
 
-    __slots__ = (
-        "id",
-        "sku",
-        "amount",
-        "original_amount",
-        "vat",
-        "price_group_id",
-        "active_at",
-        "created_at",
-    )
     id: str | None
     sku: str | None
     amount: int | None
@@ -617,109 +627,126 @@ class CatPrice(AfostoRecord):
     price_group_id: str | None
     active_at: dt.datetime | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("sku", "sku", text),
+        ("amount", "amount", integer),
+        ("original_amount", "original_amount", integer),
+        ("vat", "vat", many(record(CatVat))),
+        ("price_group_id", "price_group_id", text),
+        ("active_at", "active_at", timestamp),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CatPriceConstraint(AfostoRecord):
     """`CatPriceConstraint`."""
 
-    __slots__ = (
-        "key",
-        "operator",
-        "values",
-    )
     key: str | None
     operator: str | None
     values: list[str | None] | None
+    FIELDS = (
+        ("key", "key", text),
+        ("operator", "operator", text),
+        ("values", "values", many(text)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CatSearchMapsCollection(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "hits",
-        "misses",
-    )
     hits: Any | None
     misses: list[str | None] | None
+    FIELDS = (
+        ("hits", "hits", free),
+        ("misses", "misses", many(text)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CatUpdateGroupPrices(AfostoRecord):
     """An inline object."""
 
-    __slots__ = ("success",)
     success: int | None
-
-
-class CatVat(AfostoRecord):
-    """`CatVat`."""
-
-    __slots__ = (
-        "rate",
-        "country",
-        "administrative_area",
-    )
-    rate: int | None
-    country: str | None
-    administrative_area: str | None
+    FIELDS = (("success", "success", integer),)
+    __slots__ = slots(FIELDS)
 
 
 class CatVatRate(AfostoRecord):
     """`CatVatRate`."""
 
-    __slots__ = (
-        "reference",
-        "rate",
-        "country",
-        "is_default",
-        "administrative_area",
-        "active_at",
-    )
     reference: int | None
     rate: int | None
     country: str | None
     is_default: bool | None
     administrative_area: str | None
     active_at: dt.datetime | None
+    FIELDS = (
+        ("reference", "reference", integer),
+        ("rate", "rate", integer),
+        ("country", "country", text),
+        ("is_default", "is_default", boolean),
+        ("administrative_area", "administrative_area", text),
+        ("active_at", "active_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntColumnConfig(AfostoRecord):
+    """`CntColumnConfig`."""
+
+    key: str | None
+    description: str | None
+    is_required: bool | None
+    regex: str | None
+    FIELDS = (
+        ("key", "key", text),
+        ("description", "description", text),
+        ("is_required", "is_required", boolean),
+        ("regex", "regex", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntAction(AfostoRecord):
     """`CntAction`."""
 
-    __slots__ = (
-        "id",
-        "code",
-        "description",
-        "config_schema",
-        "columns",
-    )
     id: str | None
     code: str | None
     description: str | None
     config_schema: str | None
     columns: list[CntColumnConfig | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("code", "code", text),
+        ("description", "description", text),
+        ("config_schema", "config_schema", text),
+        ("columns", "columns", many(record(CntColumnConfig))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntBatchImport(AfostoRecord):
+    """An inline object."""
+
+    mapping: Any | None
+    FIELDS = (("mapping", "mapping", free),)
+    __slots__ = slots(FIELDS)
+
+
+class CntBatchExport(AfostoRecord):
+    """An inline object."""
+
+    view: str | None
+    FIELDS = (("view", "view", text),)
+    __slots__ = slots(FIELDS)
 
 
 class CntBatch(AfostoRecord):
     """`CntBatch`."""
 
-    __slots__ = (
-        "id",
-        "action_id",
-        "reference",
-        "is_import",
-        "is_locked",
-        "is_accepted",
-        "is_confirmed",
-        "is_ready",
-        "is_failing",
-        "config",
-        "import_",
-        "export",
-        "task_id",
-        "dataset_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     action_id: str | None
     reference: str | None
@@ -736,99 +763,96 @@ class CntBatch(AfostoRecord):
     dataset_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class CntBatchExport(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = ("view",)
-    view: str | None
-
-
-class CntBatchImport(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = ("mapping",)
-    mapping: Any | None
+    FIELDS = (
+        ("id", "id", text),
+        ("action_id", "action_id", text),
+        ("reference", "reference", text),
+        ("is_import", "is_import", boolean),
+        ("is_locked", "is_locked", boolean),
+        ("is_accepted", "is_accepted", boolean),
+        ("is_confirmed", "is_confirmed", boolean),
+        ("is_ready", "is_ready", boolean),
+        ("is_failing", "is_failing", boolean),
+        ("config", "config", free),
+        ("import", "import_", record(CntBatchImport)),
+        ("export", "export", record(CntBatchExport)),
+        ("task_id", "task_id", text),
+        ("dataset_id", "dataset_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntBucket(AfostoRecord):
     """`CntBucket`."""
 
-    __slots__ = (
-        "value",
-        "count",
-    )
     value: str | None
     count: str | None
-
-
-class CntColumnConfig(AfostoRecord):
-    """`CntColumnConfig`."""
-
-    __slots__ = (
-        "key",
-        "description",
-        "is_required",
-        "regex",
+    FIELDS = (
+        ("value", "value", text),
+        ("count", "count", text),
     )
-    key: str | None
-    description: str | None
-    is_required: bool | None
-    regex: str | None
+    __slots__ = slots(FIELDS)
 
 
 class CntColumnError(AfostoRecord):
     """`CntColumnError`."""
 
-    __slots__ = (
-        "column",
-        "level",
-        "message",
-    )
     column: str | None
     level: CntColumnErrorLevel | None
     message: str | None
+    FIELDS = (
+        ("column", "column", text),
+        ("level", "level", choice(CntColumnErrorLevel)),
+        ("message", "message", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntConfig(AfostoRecord):
     """`CntConfig`."""
 
-    __slots__ = (
-        "is_origin_cache_ignored",
-        "is_canonical_added",
-        "watermark_url",
-    )
     is_origin_cache_ignored: bool | None
     is_canonical_added: bool | None
     watermark_url: str | None
+    FIELDS = (
+        ("is_origin_cache_ignored", "is_origin_cache_ignored", boolean),
+        ("is_canonical_added", "is_canonical_added", boolean),
+        ("watermark_url", "watermark_url", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntCreateDataflowLoader(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "reference",
-        "data",
-    )
     reference: str | None
     data: Any | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("data", "data", free),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntDataflowTrigger(AfostoRecord):
+    """An inline object."""
+
+    type: str | None
+    events: list[str | None] | None
+    crontab: str | None
+    FIELDS = (
+        ("type", "type", text),
+        ("events", "events", many(text)),
+        ("crontab", "crontab", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntDataflow(AfostoRecord):
     """`CntDataflow`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "source",
-        "type",
-        "trigger",
-        "config",
-        "filter",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     source: CntDataflowSource | None
@@ -838,34 +862,23 @@ class CntDataflow(AfostoRecord):
     filter: list[CatPriceConstraint | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class CntDataflowTrigger(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "type",
-        "events",
-        "crontab",
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("source", "source", choice(CntDataflowSource)),
+        ("type", "type", choice(CntDataflowTypeEnum)),
+        ("trigger", "trigger", record(CntDataflowTrigger)),
+        ("config", "config", free),
+        ("filter", "filter", many(record(CatPriceConstraint))),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    type: str | None
-    events: list[str | None] | None
-    crontab: str | None
+    __slots__ = slots(FIELDS)
 
 
 class CntDataflowType(AfostoRecord):
     """`CntDataflowType`."""
 
-    __slots__ = (
-        "type",
-        "code",
-        "source",
-        "trigger",
-        "name",
-        "is_proprietary",
-        "events",
-        "schema",
-    )
     type: str | None
     code: str | None
     source: str | None
@@ -874,21 +887,22 @@ class CntDataflowType(AfostoRecord):
     is_proprietary: bool | None
     events: list[str | None] | None
     schema: str | None
+    FIELDS = (
+        ("type", "type", text),
+        ("code", "code", text),
+        ("source", "source", text),
+        ("trigger", "trigger", choice(CntDataflowTypeTrigger)),
+        ("name", "name", text),
+        ("is_proprietary", "is_proprietary", boolean),
+        ("events", "events", many(text)),
+        ("schema", "schema", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntDataset(AfostoRecord):
     """`CntDataset`."""
 
-    __slots__ = (
-        "id",
-        "reference",
-        "line_count",
-        "file_id",
-        "is_locked",
-        "expires_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     reference: str | None
     line_count: int | None
@@ -897,21 +911,34 @@ class CntDataset(AfostoRecord):
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", text),
+        ("line_count", "line_count", integer),
+        ("file_id", "file_id", text),
+        ("is_locked", "is_locked", boolean),
+        ("expires_at", "expires_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntField(AfostoRecord):
+    """`CntField`."""
+
+    key: str | None
+    type: CntFieldType | None
+    FIELDS = (
+        ("key", "key", text),
+        ("type", "type", choice(CntFieldType)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntDefinition(AfostoRecord):
     """`CntDefinition`."""
 
-    __slots__ = (
-        "id",
-        "namespace",
-        "code",
-        "model",
-        "filters",
-        "tenant_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     namespace: str | None
     code: str | None
@@ -920,73 +947,62 @@ class CntDefinition(AfostoRecord):
     tenant_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("namespace", "namespace", text),
+        ("code", "code", text),
+        ("model", "model", text),
+        ("filters", "filters", many(record(CntField))),
+        ("tenant_id", "tenant_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntDirectories(AfostoRecord):
     """An inline object."""
 
-    __slots__ = ("directories",)
     directories: list[str | None] | None
+    FIELDS = (("directories", "directories", many(text)),)
+    __slots__ = slots(FIELDS)
 
 
 class CntDocumentResponse(AfostoRecord):
     """`CntDocumentResponse`."""
 
-    __slots__ = (
-        "reference",
-        "title",
-        "description",
-        "sub",
-        "metadata",
-        "filters",
-    )
     reference: str | None
     title: str | None
     description: str | None
     sub: str | None
     metadata: Any | None
     filters: Any | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("title", "title", text),
+        ("description", "description", text),
+        ("sub", "sub", text),
+        ("metadata", "metadata", free),
+        ("filters", "filters", free),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntFacet(AfostoRecord):
     """`CntFacet`."""
 
-    __slots__ = (
-        "key",
-        "buckets",
-    )
     key: str | None
     buckets: list[CntBucket | None] | None
-
-
-class CntField(AfostoRecord):
-    """`CntField`."""
-
-    __slots__ = (
-        "key",
-        "type",
+    FIELDS = (
+        ("key", "key", text),
+        ("buckets", "buckets", many(record(CntBucket))),
     )
-    key: str | None
-    type: CntFieldType | None
+    __slots__ = slots(FIELDS)
 
 
 class CntFile(AfostoRecord):
     """`CntFile`."""
 
-    __slots__ = (
-        "id",
-        "filename",
-        "label",
-        "dir",
-        "type",
-        "mime",
-        "url",
-        "is_public",
-        "is_listed",
-        "metadata",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     filename: str | None
     label: str | None
@@ -999,103 +1015,158 @@ class CntFile(AfostoRecord):
     metadata: Any | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("filename", "filename", text),
+        ("label", "label", text),
+        ("dir", "dir", text),
+        ("type", "type", choice(CntFileType)),
+        ("mime", "mime", text),
+        ("url", "url", text),
+        ("is_public", "is_public", boolean),
+        ("is_listed", "is_listed", boolean),
+        ("metadata", "metadata", free),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntFilesystemLog(AfostoRecord):
     """`CntFilesystemLog`."""
 
-    __slots__ = (
-        "id",
-        "file_id",
-        "storage_id",
-        "is_success",
-        "message",
-        "created_at",
-    )
     id: str | None
     file_id: str | None
     storage_id: int | None
     is_success: bool | None
     message: str | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("file_id", "file_id", text),
+        ("storage_id", "storage_id", integer),
+        ("is_success", "is_success", boolean),
+        ("message", "message", text),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntRelativeDateAt(AfostoRecord):
+    """An inline object."""
+
+    timezone: str | None
+    hour: str | None
+    minute: str | None
+    day_of_week: str | None
+    day_of_month: str | None
+    FIELDS = (
+        ("timezone", "timezone", text),
+        ("hour", "hour", text),
+        ("minute", "minute", text),
+        ("day_of_week", "day_of_week", text),
+        ("day_of_month", "day_of_month", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntRelativeDate(AfostoRecord):
+    """`CntRelativeDate`."""
+
+    quantity: int | None
+    key: CntRelativeDateKey | None
+    direction: CntRelativeDateDirection | None
+    at: CntRelativeDateAt | None
+    FIELDS = (
+        ("quantity", "quantity", integer),
+        ("key", "key", choice(CntRelativeDateKey)),
+        ("direction", "direction", choice(CntRelativeDateDirection)),
+        ("at", "at", record(CntRelativeDateAt)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntFiltersDate(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "query",
-        "epoch",
-        "formatted",
-    )
     query: CntRelativeDate | None
     epoch: int | None
     formatted: dt.datetime | None
+    FIELDS = (
+        ("query", "query", record(CntRelativeDate)),
+        ("epoch", "epoch", integer),
+        ("formatted", "formatted", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntGifInfo(AfostoRecord):
     """`CntGifInfo`."""
 
-    __slots__ = (
-        "is_animated",
-        "height",
-        "width",
-        "loop_count",
-        "size",
-    )
     is_animated: bool | None
     height: int | None
     width: int | None
     loop_count: int | None
     size: int | None
+    FIELDS = (
+        ("is_animated", "is_animated", boolean),
+        ("height", "height", integer),
+        ("width", "width", integer),
+        ("loop_count", "loop_count", integer),
+        ("size", "size", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntIndex(AfostoRecord):
     """`CntIndex`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "host",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     host: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("host", "host", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntIndexResponse(AfostoRecord):
     """`CntIndexResponse`."""
 
-    __slots__ = (
-        "id",
-        "count",
-        "hits",
-        "facets",
-    )
     id: str | None
     count: int | None
     hits: list[CntDocumentResponse | None] | None
     facets: list[CntFacet | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("count", "count", integer),
+        ("hits", "hits", many(record(CntDocumentResponse))),
+        ("facets", "facets", many(record(CntFacet))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntListIndexFilter(AfostoRecord):
+    """`CntListIndexFilter`."""
+
+    type: CntListIndexFilterType | None
+    key: str | None
+    FIELDS = (
+        ("type", "type", choice(CntListIndexFilterType)),
+        ("key", "key", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntIndexSettings(AfostoRecord):
     """`CntIndexSettings`."""
 
-    __slots__ = (
-        "synonyms",
-        "stop_words",
-        "ranking_rules",
-        "facet_fields",
-        "distinct_field",
-        "search_fields",
-        "display_fields",
-        "filters",
-        "last_processed_at",
-    )
     synonyms: Any | None
     stop_words: list[str | None] | None
     ranking_rules: list[str | None] | None
@@ -1105,139 +1176,139 @@ class CntIndexSettings(AfostoRecord):
     display_fields: list[str | None] | None
     filters: list[CntListIndexFilter | None] | None
     last_processed_at: dt.datetime | None
+    FIELDS = (
+        ("synonyms", "synonyms", free),
+        ("stop_words", "stop_words", many(text)),
+        ("ranking_rules", "ranking_rules", many(text)),
+        ("facet_fields", "facet_fields", many(text)),
+        ("distinct_field", "distinct_field", text),
+        ("search_fields", "search_fields", many(text)),
+        ("display_fields", "display_fields", many(text)),
+        ("filters", "filters", many(record(CntListIndexFilter))),
+        ("last_processed_at", "last_processed_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntIndexUpdateType(AfostoRecord):
+    """`CntIndexUpdateType`."""
+
+    name: CntIndexUpdateTypeName | None
+    number: int | None
+    FIELDS = (
+        ("name", "name", choice(CntIndexUpdateTypeName)),
+        ("number", "number", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntIndexUpdate(AfostoRecord):
     """`CntIndexUpdate`."""
 
-    __slots__ = (
-        "status",
-        "update_id",
-        "type",
-        "duration",
-        "enqueued_at",
-        "processed_at",
-    )
     status: str | None
     update_id: int | None
     type: CntIndexUpdateType | None
     duration: float | None
     enqueued_at: str | None
     processed_at: str | None
-
-
-class CntIndexUpdateType(AfostoRecord):
-    """`CntIndexUpdateType`."""
-
-    __slots__ = (
-        "name",
-        "number",
+    FIELDS = (
+        ("status", "status", text),
+        ("updateId", "update_id", int64),
+        ("type", "type", record(CntIndexUpdateType)),
+        ("duration", "duration", number),
+        ("enqueuedAt", "enqueued_at", text),
+        ("processedAt", "processed_at", text),
     )
-    name: CntIndexUpdateTypeName | None
-    number: int | None
-
-
-class CntInstantProxy(AfostoRecord):
-    """`CntInstantProxy`."""
-
-    __slots__ = (
-        "key",
-        "indexes",
-        "created_at",
-        "updated_at",
-    )
-    key: str | None
-    indexes: list[CntInstantProxyIndex | None] | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
+    __slots__ = slots(FIELDS)
 
 
 class CntInstantProxyIndex(AfostoRecord):
     """`CntInstantProxyIndex`."""
 
-    __slots__ = (
-        "index_id",
-        "alias",
-    )
     index_id: str | None
     alias: str | None
+    FIELDS = (
+        ("index_id", "index_id", text),
+        ("alias", "alias", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntInstantProxy(AfostoRecord):
+    """`CntInstantProxy`."""
+
+    key: str | None
+    indexes: list[CntInstantProxyIndex | None] | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("key", "key", text),
+        ("indexes", "indexes", many(record(CntInstantProxyIndex))),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntLine(AfostoRecord):
     """`CntLine`."""
 
-    __slots__ = (
-        "reference",
-        "data",
-    )
     reference: str | None
     data: Any | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("data", "data", free),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntLineError(AfostoRecord):
     """`CntLineError`."""
 
-    __slots__ = (
-        "reference",
-        "errors",
-    )
     reference: str | None
     errors: list[CntColumnError | None] | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("errors", "errors", many(record(CntColumnError))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntListIndex(AfostoRecord):
     """`CntListIndex`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class CntListIndexFilter(AfostoRecord):
-    """`CntListIndexFilter`."""
-
-    __slots__ = (
-        "type",
-        "key",
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    type: CntListIndexFilterType | None
-    key: str | None
+    __slots__ = slots(FIELDS)
 
 
 class CntPagination(AfostoRecord):
     """`CntPagination`."""
 
-    __slots__ = (
-        "entity_count",
-        "page_limit",
-        "page_count",
-        "next_page_cursor",
-    )
     entity_count: int | None
     page_limit: int | None
     page_count: int | None
     next_page_cursor: str | None
+    FIELDS = (
+        ("entity_count", "entity_count", integer),
+        ("page_limit", "page_limit", integer),
+        ("page_count", "page_count", integer),
+        ("next_page_cursor", "next_page_cursor", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntProxy(AfostoRecord):
     """`CntProxy`."""
 
-    __slots__ = (
-        "key",
-        "origin",
-        "config",
-        "secret",
-        "tenant_id",
-        "created_at",
-        "updated_at",
-    )
     key: str | None
     origin: str | None
     config: CntConfig | None
@@ -1245,129 +1316,103 @@ class CntProxy(AfostoRecord):
     tenant_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class CntRelativeDate(AfostoRecord):
-    """`CntRelativeDate`."""
-
-    __slots__ = (
-        "quantity",
-        "key",
-        "direction",
-        "at",
+    FIELDS = (
+        ("key", "key", text),
+        ("origin", "origin", text),
+        ("config", "config", record(CntConfig)),
+        ("secret", "secret", text),
+        ("tenant_id", "tenant_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    quantity: int | None
-    key: CntRelativeDateKey | None
-    direction: CntRelativeDateDirection | None
-    at: CntRelativeDateAt | None
+    __slots__ = slots(FIELDS)
 
 
 class CntRelativeDateAnswer(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "epoch",
-        "formatted",
-        "filter",
-    )
     epoch: int | None
     formatted: dt.datetime | None
     filter: str | None
-
-
-class CntRelativeDateAt(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "timezone",
-        "hour",
-        "minute",
-        "day_of_week",
-        "day_of_month",
+    FIELDS = (
+        ("epoch", "epoch", integer),
+        ("formatted", "formatted", timestamp),
+        ("filter", "filter", text),
     )
-    timezone: str | None
-    hour: str | None
-    minute: str | None
-    day_of_week: str | None
-    day_of_month: str | None
+    __slots__ = slots(FIELDS)
 
 
 class CntSeachResponse(AfostoRecord):
     """`CntSeachResponse`."""
 
-    __slots__ = (
-        "hits",
-        "facets",
-        "pagination",
-    )
     hits: list[CntDocumentResponse | None] | None
     facets: list[CntFacet | None] | None
     pagination: CntPagination | None
-
-
-class CntSearchDataflowMatcher(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "result",
-        "input",
+    FIELDS = (
+        ("hits", "hits", many(record(CntDocumentResponse))),
+        ("facets", "facets", many(record(CntFacet))),
+        ("pagination", "pagination", record(CntPagination)),
     )
-    result: CntSearchDataflowMatcherResult | None
-    input: Any | None
-
-
-class CntSearchDataflowMatcherResult(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "is_match",
-        "misses",
-    )
-    is_match: bool | None
-    misses: CntSearchDataflowMatcherResultMisses | None
+    __slots__ = slots(FIELDS)
 
 
 class CntSearchDataflowMatcherResultMisses(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "keys",
-        "configs",
-    )
     keys: list[str | None] | None
     configs: list[str | None] | None
+    FIELDS = (
+        ("keys", "keys", many(text)),
+        ("configs", "configs", many(text)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntSearchDataflowMatcherResult(AfostoRecord):
+    """An inline object."""
+
+    is_match: bool | None
+    misses: CntSearchDataflowMatcherResultMisses | None
+    FIELDS = (
+        ("is_match", "is_match", boolean),
+        ("misses", "misses", record(CntSearchDataflowMatcherResultMisses)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntSearchDataflowMatcher(AfostoRecord):
+    """An inline object."""
+
+    result: CntSearchDataflowMatcherResult | None
+    input: Any | None
+    FIELDS = (
+        ("result", "result", record(CntSearchDataflowMatcherResult)),
+        ("input", "input", free),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntSearchResponse(AfostoRecord):
     """`CntSearchResponse`."""
 
-    __slots__ = (
-        "results",
-        "offset",
-        "limit",
-        "count",
-        "q",
-    )
     results: list[CntIndexResponse | None] | None
     offset: int | None
     limit: int | None
     count: int | None
     q: str | None
+    FIELDS = (
+        ("results", "results", many(record(CntIndexResponse))),
+        ("offset", "offset", integer),
+        ("limit", "limit", integer),
+        ("count", "count", integer),
+        ("q", "q", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntSimpleDocumentResponse(AfostoRecord):
     """`CntSimpleDocumentResponse`."""
 
-    __slots__ = (
-        "reference",
-        "title",
-        "code",
-        "model",
-        "namespace",
-        "description",
-        "sub",
-        "metadata",
-    )
     reference: str | None
     title: str | None
     code: str | None
@@ -1376,152 +1421,164 @@ class CntSimpleDocumentResponse(AfostoRecord):
     description: str | None
     sub: str | None
     metadata: Any | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("title", "title", text),
+        ("code", "code", text),
+        ("model", "model", text),
+        ("namespace", "namespace", text),
+        ("description", "description", text),
+        ("sub", "sub", text),
+        ("metadata", "metadata", free),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntSimpleSeachResponse(AfostoRecord):
     """`CntSimpleSeachResponse`."""
 
-    __slots__ = (
-        "hits",
-        "pagination",
-    )
     hits: list[CntSimpleDocumentResponse | None] | None
     pagination: CntPagination | None
+    FIELDS = (
+        ("hits", "hits", many(record(CntSimpleDocumentResponse))),
+        ("pagination", "pagination", record(CntPagination)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntStorage(AfostoRecord):
     """`CntStorage`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "type",
-        "configuration",
-        "created_at",
-        "updated_at",
-    )
     id: int | None
     name: str | None
     type: CntStorageType | None
     configuration: Any | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("name", "name", text),
+        ("type", "type", choice(CntStorageType)),
+        ("configuration", "configuration", free),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntStorageObject(AfostoRecord):
     """`CntStorageObject`."""
 
-    __slots__ = (
-        "path",
-        "basename",
-        "type",
-        "size",
-    )
     path: str | None
     basename: str | None
     type: CntStorageObjectType | None
     size: int | None
+    FIELDS = (
+        ("path", "path", text),
+        ("basename", "basename", text),
+        ("type", "type", choice(CntStorageObjectType)),
+        ("size", "size", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntSuggestResponse(AfostoRecord):
     """`CntSuggestResponse`."""
 
-    __slots__ = ("hits",)
     hits: list[CntSimpleDocumentResponse | None] | None
+    FIELDS = (("hits", "hits", many(record(CntSimpleDocumentResponse))),)
+    __slots__ = slots(FIELDS)
 
 
 class CntUploadResponse(AfostoRecord):
     """`CntUploadResponse`."""
 
-    __slots__ = (
-        "expires_at",
-        "signature",
-    )
     expires_at: dt.datetime | None
     signature: str | None
+    FIELDS = (
+        ("expires_at", "expires_at", timestamp),
+        ("signature", "signature", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntWatcherSource(AfostoRecord):
+    """`CntWatcherSource`."""
+
+    type: str | None
+    config: Any | None
+    FIELDS = (
+        ("type", "type", text),
+        ("config", "config", free),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class CntWatcher(AfostoRecord):
     """`CntWatcher`."""
 
-    __slots__ = (
-        "id",
-        "description",
-        "storage_id",
-        "source",
-        "created_at",
-        "updated_at",
-    )
     id: int | None
     description: str | None
     storage_id: int | None
     source: CntWatcherSource | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class CntWatcherSource(AfostoRecord):
-    """`CntWatcherSource`."""
-
-    __slots__ = (
-        "type",
-        "config",
+    FIELDS = (
+        ("id", "id", integer),
+        ("description", "description", text),
+        ("storage_id", "storage_id", integer),
+        ("source", "source", record(CntWatcherSource)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    type: str | None
-    config: Any | None
+    __slots__ = slots(FIELDS)
 
 
 class IamAccessToken(AfostoRecord):
     """`IamAccessToken`."""
 
-    __slots__ = (
-        "token_type",
-        "expires_in",
-        "access_token",
-        "refresh_token",
-    )
     token_type: str | None
     expires_in: int | None
     access_token: str | None
     refresh_token: str | None
+    FIELDS = (
+        ("token_type", "token_type", text),
+        ("expires_in", "expires_in", integer),
+        ("access_token", "access_token", text),
+        ("refresh_token", "refresh_token", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamAddOn(AfostoRecord):
     """`IamAddOn`."""
 
-    __slots__ = ("id",)
     id: str | None
+    FIELDS = (("id", "id", text),)
+    __slots__ = slots(FIELDS)
 
 
 class IamAddress(AfostoRecord):
     """`IamAddress`."""
 
-    __slots__ = (
-        "address_line_1",
-        "address_line_2",
-        "postal_code",
-        "city",
-        "country_code",
-    )
     address_line_1: str | None
     address_line_2: str | None
     postal_code: str | None
     city: str | None
     country_code: str | None
+    FIELDS = (
+        ("address_line_1", "address_line_1", text),
+        ("address_line_2", "address_line_2", text),
+        ("postal_code", "postal_code", text),
+        ("city", "city", text),
+        ("country_code", "country_code", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamAuditLog(AfostoRecord):
     """`IamAuditLog`."""
 
-    __slots__ = (
-        "id",
-        "method",
-        "resource",
-        "user",
-        "metadata",
-        "logged_at",
-        "created_at",
-    )
     id: str | None
     method: str | None
     resource: str | None
@@ -1529,20 +1586,37 @@ class IamAuditLog(AfostoRecord):
     metadata: Any | None
     logged_at: dt.datetime | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("method", "method", text),
+        ("resource", "resource", text),
+        ("user", "user", text),
+        ("metadata", "metadata", free),
+        ("logged_at", "logged_at", timestamp),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamSubtenantUser(AfostoRecord):
+    """`IamSubtenantUser`."""
+
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    company: str | None
+    FIELDS = (
+        ("first_name", "first_name", text),
+        ("last_name", "last_name", text),
+        ("email", "email", text),
+        ("company", "company", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamAuthorization(AfostoRecord):
     """`IamAuthorization`."""
 
-    __slots__ = (
-        "id",
-        "user",
-        "roles",
-        "type",
-        "state",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     user: IamSubtenantUser | None
     roles: list[str | None] | None
@@ -1550,20 +1624,33 @@ class IamAuthorization(AfostoRecord):
     state: IamAuthorizationState | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("user", "user", record(IamSubtenantUser)),
+        ("roles", "roles", many(text)),
+        ("type", "type", choice(IamSubtenantType)),
+        ("state", "state", choice(IamAuthorizationState)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamScope(AfostoRecord):
+    """`IamScope`."""
+
+    id: str | None
+    description: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("description", "description", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamAuthorizationResponse(AfostoRecord):
     """`IamAuthorizationResponse`."""
 
-    __slots__ = (
-        "forward_uri",
-        "client_name",
-        "client_redirect_uri",
-        "scope",
-        "is_authorization_approved",
-        "is_id_token_issued",
-        "expires_in",
-    )
     forward_uri: str | None
     client_name: str | None
     client_redirect_uri: str | None
@@ -1571,81 +1658,79 @@ class IamAuthorizationResponse(AfostoRecord):
     is_authorization_approved: bool | None
     is_id_token_issued: bool | None
     expires_in: int | None
+    FIELDS = (
+        ("forward_uri", "forward_uri", text),
+        ("client_name", "client_name", text),
+        ("client_redirect_uri", "client_redirect_uri", text),
+        ("scope", "scope", many(record(IamScope))),
+        ("is_authorization_approved", "is_authorization_approved", boolean),
+        ("is_id_token_issued", "is_id_token_issued", boolean),
+        ("expires_in", "expires_in", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamBackup(AfostoRecord):
     """`IamBackup`."""
 
-    __slots__ = (
-        "channel",
-        "address",
-    )
     channel: IamBackupChannel | None
     address: str | None
+    FIELDS = (
+        ("channel", "channel", choice(IamBackupChannel)),
+        ("address", "address", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamBackupResponse(AfostoRecord):
     """`IamBackupResponse`."""
 
-    __slots__ = (
-        "address",
-        "created_at",
-    )
     address: str | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("address", "address", text),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamBillingCompany(AfostoRecord):
     """`IamBillingCompany`."""
 
-    __slots__ = (
-        "name",
-        "vat_number",
-        "billing_email",
-        "phone_number",
-        "address",
-    )
     name: str | None
     vat_number: str | None
     billing_email: str | None
     phone_number: str | None
     address: IamAddress | None
+    FIELDS = (
+        ("name", "name", text),
+        ("vat_number", "vat_number", text),
+        ("billing_email", "billing_email", text),
+        ("phone_number", "phone_number", text),
+        ("address", "address", record(IamAddress)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamBucket(AfostoRecord):
     """`IamBucket`."""
 
-    __slots__ = (
-        "date",
-        "quantity",
-        "filter_key",
-        "filter_value",
-    )
     date: dt.datetime | None
     quantity: int | None
     filter_key: str | None
     filter_value: str | None
+    FIELDS = (
+        ("date", "date", timestamp),
+        ("quantity", "quantity", integer),
+        ("filter_key", "filter_key", text),
+        ("filter_value", "filter_value", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamClient(AfostoRecord):
     """`IamClient`."""
 
-    __slots__ = (
-        "id",
-        "client_id",
-        "client_secret",
-        "name",
-        "redirect_uri",
-        "grant_types",
-        "scope",
-        "tenant_id",
-        "is_approved",
-        "is_deleted",
-        "author",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     client_id: str | None
     client_secret: str | None
@@ -1660,629 +1745,62 @@ class IamClient(AfostoRecord):
     deleted_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("client_id", "client_id", text),
+        ("client_secret", "client_secret", text),
+        ("name", "name", text),
+        ("redirect_uri", "redirect_uri", text),
+        ("grant_types", "grant_types", many(text)),
+        ("scope", "scope", many(text)),
+        ("tenant_id", "tenant_id", text),
+        ("is_approved", "is_approved", boolean),
+        ("is_deleted", "is_deleted", boolean),
+        ("author", "author", text),
+        ("deleted_at", "deleted_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamCreatePurge(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "email",
-    )
     id: str | None
     name: str | None
     email: str | None
-
-
-class IamCreateTenant(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "tenant",
-        "user",
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("email", "email", text),
     )
-    tenant: IamTenant | None
-    user: IamUser | None
-
-
-class IamForwardOauth(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "token",
-        "id_token",
-    )
-    token: str | None
-    id_token: str | None
-
-
-class IamInvoice(AfostoRecord):
-    """`IamInvoice`."""
-
-    __slots__ = (
-        "id",
-        "total",
-        "is_paid",
-        "is_pending",
-        "is_cancelled",
-        "invoiced_at",
-        "reference",
-        "products",
-        "pdf",
-        "payment_url",
-        "start_at",
-        "end_at",
-    )
-    id: str | None
-    total: int | None
-    is_paid: bool | None
-    is_pending: bool | None
-    is_cancelled: bool | None
-    invoiced_at: dt.datetime | None
-    reference: str | None
-    products: list[IamProduct | None] | None
-    pdf: str | None
-    payment_url: str | None
-    start_at: dt.datetime | None
-    end_at: dt.datetime | None
-
-
-class IamInvoiceProduct(AfostoRecord):
-    """`IamInvoiceProduct`."""
-
-    __slots__ = (
-        "id",
-        "code",
-        "name",
-        "description",
-        "unit",
-        "quantity",
-        "amount",
-        "is_trial",
-        "plan",
-    )
-    id: str | None
-    code: str | None
-    name: str | None
-    description: str | None
-    unit: str | None
-    quantity: int | None
-    amount: int | None
-    is_trial: bool | None
-    plan: IamPlan | None
-
-
-class IamLog(AfostoRecord):
-    """`IamLog`."""
-
-    __slots__ = (
-        "id",
-        "category",
-        "code",
-        "resource",
-        "actor",
-        "metadata",
-        "processed_at",
-        "created_at",
-    )
-    id: str | None
-    category: IamLogCategory | None
-    code: str | None
-    resource: IamLogResource | None
-    actor: IamLogActor | None
-    metadata: Any | None
-    processed_at: dt.datetime | None
-    created_at: dt.datetime | None
-
-
-class IamLogActor(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "entity_type",
-        "entity_id",
-    )
-    entity_type: str | None
-    entity_id: str | None
-
-
-class IamLogResource(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "trace",
-        "stream",
-        "entity_type",
-        "entity_id",
-    )
-    trace: str | None
-    stream: str | None
-    entity_type: str | None
-    entity_id: str | None
-
-
-class IamLogsFilters(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "resource",
-        "method",
-        "user",
-    )
-    resource: list[str | None] | None
-    method: list[str | None] | None
-    user: list[str | None] | None
-
-
-class IamPaymentSource(AfostoRecord):
-    """`IamPaymentSource`."""
-
-    __slots__ = (
-        "id",
-        "last_4",
-        "name",
-        "is_default",
-        "brand",
-        "expires_at",
-        "mandate",
-    )
-    id: str | None
-    last_4: str | None
-    name: str | None
-    is_default: bool | None
-    brand: str | None
-    expires_at: dt.datetime | None
-    mandate: str | None
-
-
-class IamPendingAuthorization(AfostoRecord):
-    """`IamPendingAuthorization`."""
-
-    __slots__ = (
-        "id",
-        "email",
-        "roles",
-        "state",
-        "created_at",
-    )
-    id: str | None
-    email: str | None
-    roles: list[str | None] | None
-    state: IamSubtenantState | None
-    created_at: dt.datetime | None
-
-
-class IamPendingRequest(AfostoRecord):
-    """`IamPendingRequest`."""
-
-    __slots__ = (
-        "id",
-        "state",
-        "signee",
-        "roles",
-        "created_at",
-    )
-    id: str | None
-    state: IamSubtenantState | None
-    signee: str | None
-    roles: list[str | None] | None
-    created_at: dt.datetime | None
-
-
-class IamPhoneNumber(AfostoRecord):
-    """`IamPhoneNumber`."""
-
-    __slots__ = (
-        "id",
-        "name",
-        "number",
-        "preferred_agent",
-        "created_at",
-        "updated_at",
-    )
-    id: str | None
-    name: str | None
-    number: str | None
-    preferred_agent: str | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-
-class IamPlan(AfostoRecord):
-    """`IamPlan`."""
-
-    __slots__ = (
-        "id",
-        "interval",
-        "type",
-        "amount",
-        "tiers",
-    )
-    id: str | None
-    interval: str | None
-    type: IamPlanType | None
-    amount: int | None
-    tiers: list[IamTier | None] | None
-
-
-class IamProduct(AfostoRecord):
-    """`IamProduct`."""
-
-    __slots__ = (
-        "id",
-        "code",
-        "name",
-        "description",
-        "unit",
-        "plan",
-        "is_add_on",
-    )
-    id: str | None
-    code: str | None
-    name: str | None
-    description: str | None
-    unit: str | None
-    plan: IamPlan | None
-    is_add_on: bool | None
-
-
-class IamPurgeToken(AfostoRecord):
-    """`IamPurgeToken`."""
-
-    __slots__ = (
-        "id",
-        "domains",
-        "expires_at",
-        "token",
-        "requester",
-        "signer",
-        "created_at",
-    )
-    id: int | None
-    domains: list[str | None] | None
-    expires_at: dt.datetime | None
-    token: str | None
-    requester: str | None
-    signer: str | None
-    created_at: dt.datetime | None
-
-
-class IamReport(AfostoRecord):
-    """`IamReport`."""
-
-    __slots__ = (
-        "interval",
-        "code",
-        "unit",
-        "as_",
-        "filter",
-        "start_at",
-        "end_at",
-        "buckets",
-    )
-    interval: IamReportRequestInterval | None
-    code: str | None
-    unit: str | None
-    as_: IamReportRequestAs | None
-    filter: str | None
-    start_at: dt.datetime | None
-    end_at: dt.datetime | None
-    buckets: list[IamBucket | None] | None
-
-
-class IamRole(AfostoRecord):
-    """`IamRole`."""
-
-    __slots__ = (
-        "id",
-        "name",
-        "scopes",
-        "is_managed",
-        "created_at",
-        "updated_at",
-    )
-    id: str | None
-    name: str | None
-    scopes: list[str | None] | None
-    is_managed: bool | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-
-class IamScope(AfostoRecord):
-    """`IamScope`."""
-
-    __slots__ = (
-        "id",
-        "description",
-    )
-    id: str | None
-    description: str | None
-
-
-class IamSecret(AfostoRecord):
-    """`IamSecret`."""
-
-    __slots__ = (
-        "id",
-        "type",
-        "sub",
-        "name",
-        "secret",
-        "is_confirmed",
-        "qr_url",
-        "created_at",
-        "updated_at",
-    )
-    id: str | None
-    type: str | None
-    sub: str | None
-    name: str | None
-    secret: str | None
-    is_confirmed: bool | None
-    qr_url: str | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-
-class IamSecretRead(AfostoRecord):
-    """`IamSecretRead`."""
-
-    __slots__ = (
-        "id",
-        "type",
-        "sub",
-        "name",
-        "secret_last_4",
-        "is_confirmed",
-        "backups",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    )
-    id: str | None
-    type: str | None
-    sub: str | None
-    name: str | None
-    secret_last_4: str | None
-    is_confirmed: bool | None
-    backups: list[IamBackup | None] | None
-    deleted_at: dt.datetime | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-
-class IamSubscription(AfostoRecord):
-    """`IamSubscription`."""
-
-    __slots__ = (
-        "id",
-        "code",
-        "is_renewing",
-        "start_at",
-        "end_at",
-        "items",
-    )
-    id: str | None
-    code: str | None
-    is_renewing: bool | None
-    start_at: dt.datetime | None
-    end_at: dt.datetime | None
-    items: list[IamSubscriptionItem | None] | None
-
-
-class IamSubscriptionItem(AfostoRecord):
-    """`IamSubscriptionItem`."""
-
-    __slots__ = (
-        "id",
-        "product",
-        "type",
-    )
-    id: str | None
-    product: IamProduct | None
-    type: IamPlanType | None
-
-
-class IamSubtenant(AfostoRecord):
-    """`IamSubtenant`."""
-
-    __slots__ = (
-        "id",
-        "company",
-        "state",
-        "tenant_id",
-        "signee",
-        "type",
-        "roles",
-        "created_at",
-    )
-    id: str | None
-    company: str | None
-    state: IamSubtenantState | None
-    tenant_id: str | None
-    signee: str | None
-    type: IamSubtenantType | None
-    roles: list[str | None] | None
-    created_at: dt.datetime | None
-
-
-class IamSubtenantUser(AfostoRecord):
-    """`IamSubtenantUser`."""
-
-    __slots__ = (
-        "first_name",
-        "last_name",
-        "email",
-        "company",
-    )
-    first_name: str | None
-    last_name: str | None
-    email: str | None
-    company: str | None
-
-
-class IamSystemRole(AfostoRecord):
-    """`IamSystemRole`."""
-
-    __slots__ = (
-        "id",
-        "name",
-        "scopes",
-        "client_id",
-        "is_managed",
-        "created_at",
-        "updated_at",
-    )
-    id: str | None
-    name: str | None
-    scopes: list[str | None] | None
-    client_id: str | None
-    is_managed: bool | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
+    __slots__ = slots(FIELDS)
 
 
 class IamTenant(AfostoRecord):
     """`IamTenant`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "is_active",
-        "stripe_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     is_active: bool | None
     stripe_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class IamTier(AfostoRecord):
-    """`IamTier`."""
-
-    __slots__ = (
-        "up_to",
-        "flat_amount",
-        "unit_amount",
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("is_active", "is_active", boolean),
+        ("stripe_id", "stripe_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    up_to: int | None
-    flat_amount: int | None
-    unit_amount: int | None
-
-
-class IamTrackedRecord(AfostoRecord):
-    """`IamTrackedRecord`."""
-
-    __slots__ = (
-        "id",
-        "reference",
-        "code",
-        "unit",
-        "quantity",
-        "processable_as",
-        "tracked_at",
-        "created_at",
-    )
-    id: str | None
-    reference: str | None
-    code: str | None
-    unit: str | None
-    quantity: int | None
-    processable_as: IamTrackedRecordProcessableAs | None
-    tracked_at: dt.datetime | None
-    created_at: dt.datetime | None
-
-
-class IamTrial(AfostoRecord):
-    """`IamTrial`."""
-
-    __slots__ = (
-        "is_on_trial",
-        "trial_balance",
-        "trial_ends_at",
-    )
-    is_on_trial: bool | None
-    trial_balance: int | None
-    trial_ends_at: dt.datetime | None
-
-
-class IamType(AfostoRecord):
-    """`IamType`."""
-
-    __slots__ = (
-        "code",
-        "unit",
-        "processable_as",
-        "filter",
-    )
-    code: str | None
-    unit: str | None
-    processable_as: IamTrackedRecordProcessableAs | None
-    filter: str | None
-
-
-class IamUpcomingInvoice(AfostoRecord):
-    """`IamUpcomingInvoice`."""
-
-    __slots__ = (
-        "id",
-        "total",
-        "is_paid",
-        "is_cancelled",
-        "invoiced_at",
-        "reference",
-        "products",
-        "start_at",
-        "end_at",
-    )
-    id: str | None
-    total: int | None
-    is_paid: bool | None
-    is_cancelled: bool | None
-    invoiced_at: dt.datetime | None
-    reference: str | None
-    products: list[IamInvoiceProduct | None] | None
-    start_at: dt.datetime | None
-    end_at: dt.datetime | None
-
-
-class IamUsageRecord(AfostoRecord):
-    """`IamUsageRecord`."""
-
-    __slots__ = (
-        "code",
-        "unit",
-        "quantity",
-    )
-    code: str | None
-    unit: str | None
-    quantity: int | None
+    __slots__ = slots(FIELDS)
 
 
 class IamUser(AfostoRecord):
     """`IamUser`."""
 
-    __slots__ = (
-        "id",
-        "email",
-        "first_name",
-        "last_name",
-        "is_verified",
-        "is_pending_invite",
-        "is_primary",
-        "is_deleted",
-        "tenant_id",
-        "roles",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     email: str | None
     first_name: str | None
@@ -2296,40 +1814,649 @@ class IamUser(AfostoRecord):
     deleted_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("email", "email", text),
+        ("first_name", "first_name", text),
+        ("last_name", "last_name", text),
+        ("is_verified", "is_verified", boolean),
+        ("is_pending_invite", "is_pending_invite", boolean),
+        ("is_primary", "is_primary", boolean),
+        ("is_deleted", "is_deleted", boolean),
+        ("tenant_id", "tenant_id", text),
+        ("roles", "roles", many(text)),
+        ("deleted_at", "deleted_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamCreateTenant(AfostoRecord):
+    """An inline object."""
+
+    tenant: IamTenant | None
+    user: IamUser | None
+    FIELDS = (
+        ("tenant", "tenant", record(IamTenant)),
+        ("user", "user", record(IamUser)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamForwardOauth(AfostoRecord):
+    """An inline object."""
+
+    token: str | None
+    id_token: str | None
+    FIELDS = (
+        ("token", "token", text),
+        ("id_token", "id_token", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamTier(AfostoRecord):
+    """`IamTier`."""
+
+    up_to: int | None
+    flat_amount: int | None
+    unit_amount: int | None
+    FIELDS = (
+        ("up_to", "up_to", integer),
+        ("flat_amount", "flat_amount", integer),
+        ("unit_amount", "unit_amount", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamPlan(AfostoRecord):
+    """`IamPlan`."""
+
+    id: str | None
+    interval: str | None
+    type: IamPlanType | None
+    amount: int | None
+    tiers: list[IamTier | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("interval", "interval", text),
+        ("type", "type", choice(IamPlanType)),
+        ("amount", "amount", integer),
+        ("tiers", "tiers", many(record(IamTier))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamProduct(AfostoRecord):
+    """`IamProduct`."""
+
+    id: str | None
+    code: str | None
+    name: str | None
+    description: str | None
+    unit: str | None
+    plan: IamPlan | None
+    is_add_on: bool | None
+    FIELDS = (
+        ("id", "id", text),
+        ("code", "code", text),
+        ("name", "name", text),
+        ("description", "description", text),
+        ("unit", "unit", text),
+        ("plan", "plan", record(IamPlan)),
+        ("is_add_on", "is_add_on", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamInvoice(AfostoRecord):
+    """`IamInvoice`."""
+
+    id: str | None
+    total: int | None
+    is_paid: bool | None
+    is_pending: bool | None
+    is_cancelled: bool | None
+    invoiced_at: dt.datetime | None
+    reference: str | None
+    products: list[IamProduct | None] | None
+    pdf: str | None
+    payment_url: str | None
+    start_at: dt.datetime | None
+    end_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("total", "total", integer),
+        ("is_paid", "is_paid", boolean),
+        ("is_pending", "is_pending", boolean),
+        ("is_cancelled", "is_cancelled", boolean),
+        ("invoiced_at", "invoiced_at", timestamp),
+        ("reference", "reference", text),
+        ("products", "products", many(record(IamProduct))),
+        ("pdf", "pdf", text),
+        ("payment_url", "payment_url", text),
+        ("start_at", "start_at", timestamp),
+        ("end_at", "end_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamInvoiceProduct(AfostoRecord):
+    """`IamInvoiceProduct`."""
+
+    id: str | None
+    code: str | None
+    name: str | None
+    description: str | None
+    unit: str | None
+    quantity: int | None
+    amount: int | None
+    is_trial: bool | None
+    plan: IamPlan | None
+    FIELDS = (
+        ("id", "id", text),
+        ("code", "code", text),
+        ("name", "name", text),
+        ("description", "description", text),
+        ("unit", "unit", text),
+        ("quantity", "quantity", integer),
+        ("amount", "amount", integer),
+        ("is_trial", "is_trial", boolean),
+        ("plan", "plan", record(IamPlan)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamLogResource(AfostoRecord):
+    """An inline object."""
+
+    trace: str | None
+    stream: str | None
+    entity_type: str | None
+    entity_id: str | None
+    FIELDS = (
+        ("trace", "trace", text),
+        ("stream", "stream", text),
+        ("entity_type", "entity_type", text),
+        ("entity_id", "entity_id", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamLogActor(AfostoRecord):
+    """An inline object."""
+
+    entity_type: str | None
+    entity_id: str | None
+    FIELDS = (
+        ("entity_type", "entity_type", text),
+        ("entity_id", "entity_id", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamLog(AfostoRecord):
+    """`IamLog`."""
+
+    id: str | None
+    category: IamLogCategory | None
+    code: str | None
+    resource: IamLogResource | None
+    actor: IamLogActor | None
+    metadata: Any | None
+    processed_at: dt.datetime | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("category", "category", choice(IamLogCategory)),
+        ("code", "code", text),
+        ("resource", "resource", record(IamLogResource)),
+        ("actor", "actor", record(IamLogActor)),
+        ("metadata", "metadata", free),
+        ("processed_at", "processed_at", timestamp),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamLogsFilters(AfostoRecord):
+    """An inline object."""
+
+    resource: list[str | None] | None
+    method: list[str | None] | None
+    user: list[str | None] | None
+    FIELDS = (
+        ("resource", "resource", many(text)),
+        ("method", "method", many(text)),
+        ("user", "user", many(text)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamPaymentSource(AfostoRecord):
+    """`IamPaymentSource`."""
+
+    id: str | None
+    last_4: str | None
+    name: str | None
+    is_default: bool | None
+    brand: str | None
+    expires_at: dt.datetime | None
+    mandate: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("last_4", "last_4", text),
+        ("name", "name", text),
+        ("is_default", "is_default", boolean),
+        ("brand", "brand", text),
+        ("expires_at", "expires_at", timestamp),
+        ("mandate", "mandate", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamPendingAuthorization(AfostoRecord):
+    """`IamPendingAuthorization`."""
+
+    id: str | None
+    email: str | None
+    roles: list[str | None] | None
+    state: IamSubtenantState | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("email", "email", text),
+        ("roles", "roles", many(text)),
+        ("state", "state", choice(IamSubtenantState)),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamPendingRequest(AfostoRecord):
+    """`IamPendingRequest`."""
+
+    id: str | None
+    state: IamSubtenantState | None
+    signee: str | None
+    roles: list[str | None] | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("state", "state", choice(IamSubtenantState)),
+        ("signee", "signee", text),
+        ("roles", "roles", many(text)),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamPhoneNumber(AfostoRecord):
+    """`IamPhoneNumber`."""
+
+    id: str | None
+    name: str | None
+    number: str | None
+    preferred_agent: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("number", "number", text),
+        ("preferred_agent", "preferred_agent", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamPurgeToken(AfostoRecord):
+    """`IamPurgeToken`."""
+
+    id: int | None
+    domains: list[str | None] | None
+    expires_at: dt.datetime | None
+    token: str | None
+    requester: str | None
+    signer: str | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("domains", "domains", many(text)),
+        ("expires_at", "expires_at", timestamp),
+        ("token", "token", text),
+        ("requester", "requester", text),
+        ("signer", "signer", text),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamReport(AfostoRecord):
+    """`IamReport`."""
+
+    interval: IamReportRequestInterval | None
+    code: str | None
+    unit: str | None
+    as_: IamReportRequestAs | None
+    filter: str | None
+    start_at: dt.datetime | None
+    end_at: dt.datetime | None
+    buckets: list[IamBucket | None] | None
+    FIELDS = (
+        ("interval", "interval", choice(IamReportRequestInterval)),
+        ("code", "code", text),
+        ("unit", "unit", text),
+        ("as", "as_", choice(IamReportRequestAs)),
+        ("filter", "filter", text),
+        ("start_at", "start_at", timestamp),
+        ("end_at", "end_at", timestamp),
+        ("buckets", "buckets", many(record(IamBucket))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamRole(AfostoRecord):
+    """`IamRole`."""
+
+    id: str | None
+    name: str | None
+    scopes: list[str | None] | None
+    is_managed: bool | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("scopes", "scopes", many(text)),
+        ("is_managed", "is_managed", boolean),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamSecret(AfostoRecord):
+    """`IamSecret`."""
+
+    id: str | None
+    type: str | None
+    sub: str | None
+    name: str | None
+    secret: str | None
+    is_confirmed: bool | None
+    qr_url: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("type", "type", text),
+        ("sub", "sub", text),
+        ("name", "name", text),
+        ("secret", "secret", text),
+        ("is_confirmed", "is_confirmed", boolean),
+        ("qr_url", "qr_url", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamSecretRead(AfostoRecord):
+    """`IamSecretRead`."""
+
+    id: str | None
+    type: str | None
+    sub: str | None
+    name: str | None
+    secret_last_4: str | None
+    is_confirmed: bool | None
+    backups: list[IamBackup | None] | None
+    deleted_at: dt.datetime | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("type", "type", text),
+        ("sub", "sub", text),
+        ("name", "name", text),
+        ("secret_last_4", "secret_last_4", text),
+        ("is_confirmed", "is_confirmed", boolean),
+        ("backups", "backups", many(record(IamBackup))),
+        ("deleted_at", "deleted_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamSubscriptionItem(AfostoRecord):
+    """`IamSubscriptionItem`."""
+
+    id: str | None
+    product: IamProduct | None
+    type: IamPlanType | None
+    FIELDS = (
+        ("id", "id", text),
+        ("product", "product", record(IamProduct)),
+        ("type", "type", choice(IamPlanType)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamSubscription(AfostoRecord):
+    """`IamSubscription`."""
+
+    id: str | None
+    code: str | None
+    is_renewing: bool | None
+    start_at: dt.datetime | None
+    end_at: dt.datetime | None
+    items: list[IamSubscriptionItem | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("code", "code", text),
+        ("is_renewing", "is_renewing", boolean),
+        ("start_at", "start_at", timestamp),
+        ("end_at", "end_at", timestamp),
+        ("items", "items", many(record(IamSubscriptionItem))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamSubtenant(AfostoRecord):
+    """`IamSubtenant`."""
+
+    id: str | None
+    company: str | None
+    state: IamSubtenantState | None
+    tenant_id: str | None
+    signee: str | None
+    type: IamSubtenantType | None
+    roles: list[str | None] | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("company", "company", text),
+        ("state", "state", choice(IamSubtenantState)),
+        ("tenant_id", "tenant_id", text),
+        ("signee", "signee", text),
+        ("type", "type", choice(IamSubtenantType)),
+        ("roles", "roles", many(text)),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamSystemRole(AfostoRecord):
+    """`IamSystemRole`."""
+
+    id: str | None
+    name: str | None
+    scopes: list[str | None] | None
+    client_id: str | None
+    is_managed: bool | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("scopes", "scopes", many(text)),
+        ("client_id", "client_id", text),
+        ("is_managed", "is_managed", boolean),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamTrackedRecord(AfostoRecord):
+    """`IamTrackedRecord`."""
+
+    id: str | None
+    reference: str | None
+    code: str | None
+    unit: str | None
+    quantity: int | None
+    processable_as: IamTrackedRecordProcessableAs | None
+    tracked_at: dt.datetime | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", text),
+        ("code", "code", text),
+        ("unit", "unit", text),
+        ("quantity", "quantity", integer),
+        ("processable_as", "processable_as", choice(IamTrackedRecordProcessableAs)),
+        ("tracked_at", "tracked_at", timestamp),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamTrial(AfostoRecord):
+    """`IamTrial`."""
+
+    is_on_trial: bool | None
+    trial_balance: int | None
+    trial_ends_at: dt.datetime | None
+    FIELDS = (
+        ("is_on_trial", "is_on_trial", boolean),
+        ("trial_balance", "trial_balance", integer),
+        ("trial_ends_at", "trial_ends_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamType(AfostoRecord):
+    """`IamType`."""
+
+    code: str | None
+    unit: str | None
+    processable_as: IamTrackedRecordProcessableAs | None
+    filter: str | None
+    FIELDS = (
+        ("code", "code", text),
+        ("unit", "unit", text),
+        ("processable_as", "processable_as", choice(IamTrackedRecordProcessableAs)),
+        ("filter", "filter", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamUpcomingInvoice(AfostoRecord):
+    """`IamUpcomingInvoice`."""
+
+    id: str | None
+    total: int | None
+    is_paid: bool | None
+    is_cancelled: bool | None
+    invoiced_at: dt.datetime | None
+    reference: str | None
+    products: list[IamInvoiceProduct | None] | None
+    start_at: dt.datetime | None
+    end_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("total", "total", integer),
+        ("is_paid", "is_paid", boolean),
+        ("is_cancelled", "is_cancelled", boolean),
+        ("invoiced_at", "invoiced_at", timestamp),
+        ("reference", "reference", text),
+        ("products", "products", many(record(IamInvoiceProduct))),
+        ("start_at", "start_at", timestamp),
+        ("end_at", "end_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class IamUsageRecord(AfostoRecord):
+    """`IamUsageRecord`."""
+
+    code: str | None
+    unit: str | None
+    quantity: int | None
+    FIELDS = (
+        ("code", "code", text),
+        ("unit", "unit", text),
+        ("quantity", "quantity", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamUserTokenResponse(AfostoRecord):
     """`IamUserTokenResponse`."""
 
-    __slots__ = (
-        "id",
-        "expires_at",
-    )
     id: str | None
     expires_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("expires_at", "expires_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IamVerifyTwoFactorSecret(AfostoRecord):
     """An inline object."""
 
-    __slots__ = ("is_verified",)
     is_verified: bool | None
+    FIELDS = (("is_verified", "is_verified", boolean),)
+    __slots__ = slots(FIELDS)
+
+
+class IntAuthor(AfostoRecord):
+    """`IntAuthor`."""
+
+    name: str | None
+    description: str | None
+    url: str | None
+    is_third_party: bool | None
+    FIELDS = (
+        ("name", "name", text),
+        ("description", "description", text),
+        ("url", "url", text),
+        ("is_third_party", "is_third_party", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class SplSettingsSchema(AfostoRecord):
+    """`SplSettingsSchema`."""
+
+    type: str | None
+    schema: str | None
+    FIELDS = (
+        ("type", "type", text),
+        ("schema", "schema", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IntApp(AfostoRecord):
     """`IntApp`."""
 
-    __slots__ = (
-        "code",
-        "name",
-        "description",
-        "tags",
-        "author",
-        "is_published",
-        "is_duplicate_allowed",
-        "authentication",
-        "config_schema",
-    )
     code: str | None
     name: str | None
     description: str | None
@@ -2339,48 +2466,35 @@ class IntApp(AfostoRecord):
     is_duplicate_allowed: bool | None
     authentication: SplSettingsSchema | None
     config_schema: str | None
-
-
-class IntAuthor(AfostoRecord):
-    """`IntAuthor`."""
-
-    __slots__ = (
-        "name",
-        "description",
-        "url",
-        "is_third_party",
+    FIELDS = (
+        ("code", "code", text),
+        ("name", "name", text),
+        ("description", "description", text),
+        ("tags", "tags", many(text)),
+        ("author", "author", record(IntAuthor)),
+        ("is_published", "is_published", boolean),
+        ("is_duplicate_allowed", "is_duplicate_allowed", boolean),
+        ("authentication", "authentication", record(SplSettingsSchema)),
+        ("config_schema", "config_schema", text),
     )
-    name: str | None
-    description: str | None
-    url: str | None
-    is_third_party: bool | None
+    __slots__ = slots(FIELDS)
 
 
 class IntInstallResult(AfostoRecord):
     """`IntInstallResult`."""
 
-    __slots__ = (
-        "state",
-        "redirect_url",
-    )
     state: IntInstallResultState | None
     redirect_url: str | None
+    FIELDS = (
+        ("state", "state", choice(IntInstallResultState)),
+        ("redirect_url", "redirect_url", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class IntIntegration(AfostoRecord):
     """`IntIntegration`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "configuration",
-        "app_code",
-        "is_installed",
-        "active_at",
-        "deleted_at",
-        "created_at",
-        "updated_at",
-    )
     id: int | None
     name: str | None
     configuration: Any | None
@@ -2390,28 +2504,23 @@ class IntIntegration(AfostoRecord):
     deleted_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("name", "name", text),
+        ("configuration", "configuration", free),
+        ("app_code", "app_code", text),
+        ("is_installed", "is_installed", boolean),
+        ("active_at", "active_at", timestamp),
+        ("deleted_at", "deleted_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsAddress(AfostoRecord):
     """`LcsAddress`."""
 
-    __slots__ = (
-        "country_code",
-        "administrative_area",
-        "locality",
-        "dependent_locality",
-        "postal_code",
-        "sorting_code",
-        "address_line_1",
-        "address_line_2",
-        "thoroughfare",
-        "premise_number",
-        "premise_number_suffix",
-        "organisation",
-        "given_name",
-        "additional_name",
-        "family_name",
-    )
     country_code: str | None
     administrative_area: str | None
     locality: str | None
@@ -2427,52 +2536,227 @@ class LcsAddress(AfostoRecord):
     given_name: str | None
     additional_name: str | None
     family_name: str | None
+    FIELDS = (
+        ("country_code", "country_code", text),
+        ("administrative_area", "administrative_area", text),
+        ("locality", "locality", text),
+        ("dependent_locality", "dependent_locality", text),
+        ("postal_code", "postal_code", text),
+        ("sorting_code", "sorting_code", text),
+        ("address_line_1", "address_line_1", text),
+        ("address_line_2", "address_line_2", text),
+        ("thoroughfare", "thoroughfare", text),
+        ("premise_number", "premise_number", number),
+        ("premise_number_suffix", "premise_number_suffix", text),
+        ("organisation", "organisation", text),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsCountry(AfostoRecord):
     """`LcsCountry`."""
 
-    __slots__ = (
-        "code",
-        "amount",
-    )
     code: str | None
     amount: int | None
+    FIELDS = (
+        ("code", "code", text),
+        ("amount", "amount", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentAddressingCarrier(AfostoRecord):
+    """`LcsShipmentAddressingCarrier`."""
+
+    is_carrier_location: bool | None
+    carrier_location_reference: str | None
+    FIELDS = (
+        ("is_carrier_location", "is_carrier_location", boolean),
+        ("carrier_location_reference", "carrier_location_reference", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentAddressing(AfostoRecord):
+    """`LcsShipmentAddressing`."""
+
+    entity_type: LcsShipmentAddressingEntityType | None
+    entity_id: str | None
+    carrier: LcsShipmentAddressingCarrier | None
+    FIELDS = (
+        ("entity_type", "entity_type", choice(LcsShipmentAddressingEntityType)),
+        ("entity_id", "entity_id", text),
+        ("carrier", "carrier", record(LcsShipmentAddressingCarrier)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsListedShipmentAddressing(AfostoRecord):
+    """`LcsListedShipmentAddressing`."""
+
+    to: LcsShipmentAddressing | None
+    from_: LcsShipmentAddressing | None
+    FIELDS = (
+        ("to", "to", record(LcsShipmentAddressing)),
+        ("from", "from_", record(LcsShipmentAddressing)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsServiceOptionConfiguration(AfostoRecord):
+    """`LcsServiceOptionConfiguration`."""
+
+    key: str | None
+    value: str | None
+    FIELDS = (
+        ("key", "key", text),
+        ("value", "value", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsServiceOption(AfostoRecord):
+    """`LcsServiceOption`."""
+
+    option: str | None
+    configuration: list[LcsServiceOptionConfiguration | None] | None
+    FIELDS = (
+        ("option", "option", text),
+        ("configuration", "configuration", many(record(LcsServiceOptionConfiguration))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentItem(AfostoRecord):
+    """`LcsShipmentItem`."""
+
+    id: str | None
+    reference: str | None
+    sku: str | None
+    position: str | None
+    order_item_id: str | None
+    claim_item_id: str | None
+    description: str | None
+    is_listed: bool | None
+    is_handled: bool | None
+    is_boxed: bool | None
+    is_in_transit: bool | None
+    is_finished: bool | None
+    is_missing: bool | None
+    hs_code: str | None
+    service: list[LcsServiceOption | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", text),
+        ("sku", "sku", text),
+        ("position", "position", text),
+        ("order_item_id", "order_item_id", text),
+        ("claim_item_id", "claim_item_id", text),
+        ("description", "description", text),
+        ("is_listed", "is_listed", boolean),
+        ("is_handled", "is_handled", boolean),
+        ("is_boxed", "is_boxed", boolean),
+        ("is_in_transit", "is_in_transit", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("is_missing", "is_missing", boolean),
+        ("hs_code", "hs_code", text),
+        ("service", "service", many(record(LcsServiceOption))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentItemCorrection(AfostoRecord):
+    """`LcsShipmentItemCorrection`."""
+
+    sku: str | None
+    quantity: int | None
+    description: str | None
+    position: str | None
+    FIELDS = (
+        ("sku", "sku", text),
+        ("quantity", "quantity", integer),
+        ("description", "description", text),
+        ("position", "position", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsParcelLabel(AfostoRecord):
+    """`LcsParcelLabel`."""
+
+    file_id: str | None
+    reference: str | None
+    label_text: str | None
+    requested_at: dt.datetime | None
+    FIELDS = (
+        ("file_id", "file_id", text),
+        ("reference", "reference", text),
+        ("label_text", "label_text", text),
+        ("requested_at", "requested_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsParcelItem(AfostoRecord):
+    """`LcsParcelItem`."""
+
+    id: str | None
+    sku: str | None
+    quantity: int | None
+    description: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("sku", "sku", text),
+        ("quantity", "quantity", integer),
+        ("description", "description", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsCreateShipmentParcel(AfostoRecord):
+    """An inline object."""
+
+    id: str | None
+    number: str | None
+    weight: int | None
+    length: int | None
+    width: int | None
+    height: int | None
+    tracking_code: str | None
+    tracking_url: str | None
+    position: str | None
+    label: LcsParcelLabel | None
+    shipment_id: str | None
+    count: int | None
+    items: list[LcsParcelItem | None] | None
+    is_in_transit: bool | None
+    is_delivered: bool | None
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("weight", "weight", integer),
+        ("length", "length", integer),
+        ("width", "width", integer),
+        ("height", "height", integer),
+        ("tracking_code", "tracking_code", text),
+        ("tracking_url", "tracking_url", text),
+        ("position", "position", text),
+        ("label", "label", record(LcsParcelLabel)),
+        ("shipment_id", "shipment_id", text),
+        ("count", "count", integer),
+        ("items", "items", many(record(LcsParcelItem))),
+        ("is_in_transit", "is_in_transit", boolean),
+        ("is_delivered", "is_delivered", boolean),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsCreateShipment(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "type",
-        "method_id",
-        "contact_id",
-        "channel_id",
-        "order_id",
-        "addressing",
-        "ship_at",
-        "estimated_ship_at",
-        "expected_at",
-        "stack_id",
-        "is_editable",
-        "is_outbound",
-        "is_labeled",
-        "is_serviced",
-        "is_complete",
-        "is_overcomplete",
-        "is_boxed",
-        "is_handled",
-        "is_listed",
-        "is_finished",
-        "is_in_transit",
-        "is_canceled",
-        "items",
-        "backorders",
-        "overage",
-        "parcels",
-    )
     id: str | None
     number: str | None
     type: str | None
@@ -2501,74 +2785,60 @@ class LcsCreateShipment(AfostoRecord):
     backorders: list[LcsShipmentItemCorrection | None] | None
     overage: list[LcsShipmentItemCorrection | None] | None
     parcels: list[LcsCreateShipmentParcel | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("type", "type", text),
+        ("method_id", "method_id", text),
+        ("contact_id", "contact_id", text),
+        ("channel_id", "channel_id", text),
+        ("order_id", "order_id", text),
+        ("addressing", "addressing", record(LcsListedShipmentAddressing)),
+        ("ship_at", "ship_at", timestamp),
+        ("estimated_ship_at", "estimated_ship_at", timestamp),
+        ("expected_at", "expected_at", timestamp),
+        ("stack_id", "stack_id", text),
+        ("is_editable", "is_editable", boolean),
+        ("is_outbound", "is_outbound", boolean),
+        ("is_labeled", "is_labeled", boolean),
+        ("is_serviced", "is_serviced", boolean),
+        ("is_complete", "is_complete", boolean),
+        ("is_overcomplete", "is_overcomplete", boolean),
+        ("is_boxed", "is_boxed", boolean),
+        ("is_handled", "is_handled", boolean),
+        ("is_listed", "is_listed", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("is_in_transit", "is_in_transit", boolean),
+        ("is_canceled", "is_canceled", boolean),
+        ("items", "items", many(record(LcsShipmentItem))),
+        ("backorders", "backorders", many(record(LcsShipmentItemCorrection))),
+        ("overage", "overage", many(record(LcsShipmentItemCorrection))),
+        ("parcels", "parcels", many(record(LcsCreateShipmentParcel))),
+    )
+    __slots__ = slots(FIELDS)
 
 
-class LcsCreateShipmentParcel(AfostoRecord):
+class LcsDPDServicePointOpeningHour(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "weight",
-        "length",
-        "width",
-        "height",
-        "tracking_code",
-        "tracking_url",
-        "position",
-        "label",
-        "shipment_id",
-        "count",
-        "items",
-        "is_in_transit",
-        "is_delivered",
+    weekday: str | None
+    open_morning: str | None
+    close_morning: str | None
+    close_afternoon: str | None
+    open_afternoon: str | None
+    FIELDS = (
+        ("weekday", "weekday", text),
+        ("openMorning", "open_morning", text),
+        ("closeMorning", "close_morning", text),
+        ("closeAfternoon", "close_afternoon", text),
+        ("openAfternoon", "open_afternoon", text),
     )
-    id: str | None
-    number: str | None
-    weight: int | None
-    length: int | None
-    width: int | None
-    height: int | None
-    tracking_code: str | None
-    tracking_url: str | None
-    position: str | None
-    label: LcsParcelLabel | None
-    shipment_id: str | None
-    count: int | None
-    items: list[LcsParcelItem | None] | None
-    is_in_transit: bool | None
-    is_delivered: bool | None
+    __slots__ = slots(FIELDS)
 
 
 class LcsDPDServicePoint(AfostoRecord):
     """`LcsDPDServicePoint`."""
 
-    __slots__ = (
-        "parcel_shop_id",
-        "pudo_id",
-        "company",
-        "street",
-        "house_no",
-        "country",
-        "country_num",
-        "zip_code",
-        "city",
-        "town",
-        "phone",
-        "fax",
-        "email",
-        "homepage",
-        "latitude",
-        "longitude",
-        "coordinate_x",
-        "coordinate_y",
-        "coordinate_z",
-        "distance",
-        "express_pickup_time",
-        "extra_info",
-        "opening_hours",
-        "services",
-    )
     parcel_shop_id: float | None
     pudo_id: str | None
     company: str | None
@@ -2593,44 +2863,46 @@ class LcsDPDServicePoint(AfostoRecord):
     extra_info: str | None
     opening_hours: list[LcsDPDServicePointOpeningHour | None] | None
     services: list[Any | None] | None
-
-
-class LcsDPDServicePointOpeningHour(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "weekday",
-        "open_morning",
-        "close_morning",
-        "close_afternoon",
-        "open_afternoon",
+    FIELDS = (
+        ("parcelShopId", "parcel_shop_id", number),
+        ("pudoId", "pudo_id", text),
+        ("company", "company", text),
+        ("street", "street", text),
+        ("houseNo", "house_no", text),
+        ("country", "country", text),
+        ("countryNum", "country_num", number),
+        ("zipCode", "zip_code", text),
+        ("city", "city", text),
+        ("town", "town", text),
+        ("phone", "phone", text),
+        ("fax", "fax", text),
+        ("email", "email", text),
+        ("homepage", "homepage", text),
+        ("latitude", "latitude", number),
+        ("longitude", "longitude", number),
+        ("coordinateX", "coordinate_x", number),
+        ("coordinateY", "coordinate_y", number),
+        ("coordinateZ", "coordinate_z", number),
+        ("distance", "distance", number),
+        ("expressPickupTime", "express_pickup_time", text),
+        ("extraInfo", "extra_info", text),
+        ("openingHours", "opening_hours", many(record(LcsDPDServicePointOpeningHour))),
+        ("services", "services", many(free)),
     )
-    weekday: str | None
-    open_morning: str | None
-    close_morning: str | None
-    close_afternoon: str | None
-    open_afternoon: str | None
+    __slots__ = slots(FIELDS)
 
 
 class LcsDPDServicePointResponse(AfostoRecord):
     """`LcsDPDServicePointResponse`."""
 
-    __slots__ = ("parcel_shop",)
     parcel_shop: list[LcsDPDServicePoint | None] | None
+    FIELDS = (("parcelShop", "parcel_shop", many(record(LcsDPDServicePoint))),)
+    __slots__ = slots(FIELDS)
 
 
 class LcsFulfilmentLocation(AfostoRecord):
     """`LcsFulfilmentLocation`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "reference",
-        "address_id",
-        "is_disabled",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     reference: str | None
@@ -2638,29 +2910,75 @@ class LcsFulfilmentLocation(AfostoRecord):
     is_disabled: bool | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("reference", "reference", text),
+        ("address_id", "address_id", text),
+        ("is_disabled", "is_disabled", boolean),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentItemModelReferences(AfostoRecord):
+    """`LcsShipmentItemModelReferences`."""
+
+    order_item_id: str | None
+    claim_item_id: str | None
+    FIELDS = (
+        ("order_item_id", "order_item_id", text),
+        ("claim_item_id", "claim_item_id", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsGroupedShipmentItemLists(AfostoRecord):
+    """`LcsGroupedShipmentItemLists`."""
+
+    id: str | None
+    item_ids: list[str | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("item_ids", "item_ids", many(text)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsGroupedShipmentItemPositions(AfostoRecord):
+    """`LcsGroupedShipmentItemPositions`."""
+
+    code: str | None
+    item_ids: list[str | None] | None
+    FIELDS = (
+        ("code", "code", text),
+        ("item_ids", "item_ids", many(text)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsGroupedShipmentItemTotals(AfostoRecord):
+    """`LcsGroupedShipmentItemTotals`."""
+
+    boxed: int | None
+    handled: int | None
+    finished: int | None
+    missing: int | None
+    listed: int | None
+    FIELDS = (
+        ("boxed", "boxed", integer),
+        ("handled", "handled", integer),
+        ("finished", "finished", integer),
+        ("missing", "missing", integer),
+        ("listed", "listed", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsGroupedShipmentItem(AfostoRecord):
     """`LcsGroupedShipmentItem`."""
 
-    __slots__ = (
-        "ids",
-        "sku",
-        "quantity",
-        "hs_code",
-        "description",
-        "references",
-        "lists",
-        "parcels",
-        "positions",
-        "handled_ids",
-        "boxed_ids",
-        "listed_ids",
-        "finished_ids",
-        "missing_ids",
-        "shipment_id",
-        "totals",
-    )
     ids: list[str | None] | None
     sku: str | None
     quantity: int | None
@@ -2677,69 +2995,68 @@ class LcsGroupedShipmentItem(AfostoRecord):
     missing_ids: list[str | None] | None
     shipment_id: str | None
     totals: LcsGroupedShipmentItemTotals | None
-
-
-class LcsGroupedShipmentItemLists(AfostoRecord):
-    """`LcsGroupedShipmentItemLists`."""
-
-    __slots__ = (
-        "id",
-        "item_ids",
+    FIELDS = (
+        ("ids", "ids", many(text)),
+        ("sku", "sku", text),
+        ("quantity", "quantity", integer),
+        ("hs_code", "hs_code", text),
+        ("description", "description", text),
+        ("references", "references", many(record(LcsShipmentItemModelReferences))),
+        ("lists", "lists", many(record(LcsGroupedShipmentItemLists))),
+        ("parcels", "parcels", many(record(LcsGroupedShipmentItemLists))),
+        ("positions", "positions", many(record(LcsGroupedShipmentItemPositions))),
+        ("handled_ids", "handled_ids", many(text)),
+        ("boxed_ids", "boxed_ids", many(text)),
+        ("listed_ids", "listed_ids", many(text)),
+        ("finished_ids", "finished_ids", many(text)),
+        ("missing_ids", "missing_ids", many(text)),
+        ("shipment_id", "shipment_id", text),
+        ("totals", "totals", record(LcsGroupedShipmentItemTotals)),
     )
-    id: str | None
-    item_ids: list[str | None] | None
+    __slots__ = slots(FIELDS)
 
 
-class LcsGroupedShipmentItemPositions(AfostoRecord):
-    """`LcsGroupedShipmentItemPositions`."""
+class LcsHandlingListItem(AfostoRecord):
+    """`LcsHandlingListItem`."""
 
-    __slots__ = (
-        "code",
-        "item_ids",
+    ids: list[str | None] | None
+    handled_ids: list[str | None] | None
+    shipment_id: str | None
+    sku: str | None
+    description: str | None
+    position: str | None
+    quantity: int | None
+    sorting_label: str | None
+    rank: int | None
+    FIELDS = (
+        ("ids", "ids", many(text)),
+        ("handled_ids", "handled_ids", many(text)),
+        ("shipment_id", "shipment_id", text),
+        ("sku", "sku", text),
+        ("description", "description", text),
+        ("position", "position", text),
+        ("quantity", "quantity", integer),
+        ("sorting_label", "sorting_label", text),
+        ("rank", "rank", integer),
     )
-    code: str | None
-    item_ids: list[str | None] | None
+    __slots__ = slots(FIELDS)
 
 
-class LcsGroupedShipmentItemTotals(AfostoRecord):
-    """`LcsGroupedShipmentItemTotals`."""
+class LcsHandlingListSortingLabels(AfostoRecord):
+    """`LcsHandlingListSortingLabels`."""
 
-    __slots__ = (
-        "boxed",
-        "handled",
-        "finished",
-        "missing",
-        "listed",
+    shipment_id: str | None
+    label: str | None
+    FIELDS = (
+        ("shipment_id", "shipment_id", text),
+        ("label", "label", text),
     )
-    boxed: int | None
-    handled: int | None
-    finished: int | None
-    missing: int | None
-    listed: int | None
+    __slots__ = slots(FIELDS)
 
 
 class LcsHandlingList(AfostoRecord):
     """`LcsHandlingList`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "sub",
-        "location_id",
-        "shipments",
-        "is_outbound",
-        "is_in_progress",
-        "is_on_hold",
-        "is_cancelled",
-        "is_finished",
-        "started_at",
-        "finished_at",
-        "due_at",
-        "items",
-        "sorting_labels",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     sub: str | None
@@ -2757,52 +3074,31 @@ class LcsHandlingList(AfostoRecord):
     sorting_labels: list[LcsHandlingListSortingLabels | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class LcsHandlingListItem(AfostoRecord):
-    """`LcsHandlingListItem`."""
-
-    __slots__ = (
-        "ids",
-        "handled_ids",
-        "shipment_id",
-        "sku",
-        "description",
-        "position",
-        "quantity",
-        "sorting_label",
-        "rank",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("sub", "sub", text),
+        ("location_id", "location_id", text),
+        ("shipments", "shipments", many(text)),
+        ("is_outbound", "is_outbound", boolean),
+        ("is_in_progress", "is_in_progress", boolean),
+        ("is_on_hold", "is_on_hold", boolean),
+        ("is_cancelled", "is_cancelled", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("started_at", "started_at", timestamp),
+        ("finished_at", "finished_at", timestamp),
+        ("due_at", "due_at", timestamp),
+        ("items", "items", many(record(LcsHandlingListItem))),
+        ("sorting_labels", "sorting_labels", many(record(LcsHandlingListSortingLabels))),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    ids: list[str | None] | None
-    handled_ids: list[str | None] | None
-    shipment_id: str | None
-    sku: str | None
-    description: str | None
-    position: str | None
-    quantity: int | None
-    sorting_label: str | None
-    rank: int | None
+    __slots__ = slots(FIELDS)
 
 
 class LcsHandlingListResponse(AfostoRecord):
     """`LcsHandlingListResponse`."""
 
-    __slots__ = (
-        "id",
-        "sub",
-        "shipments",
-        "location_id",
-        "is_outbound",
-        "is_assigned",
-        "is_in_progress",
-        "is_on_hold",
-        "is_finished",
-        "started_at",
-        "finished_at",
-        "due_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     sub: str | None
     shipments: list[str | None] | None
@@ -2817,51 +3113,40 @@ class LcsHandlingListResponse(AfostoRecord):
     due_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class LcsHandlingListSortingLabels(AfostoRecord):
-    """`LcsHandlingListSortingLabels`."""
-
-    __slots__ = (
-        "shipment_id",
-        "label",
+    FIELDS = (
+        ("id", "id", text),
+        ("sub", "sub", text),
+        ("shipments", "shipments", many(text)),
+        ("location_id", "location_id", text),
+        ("is_outbound", "is_outbound", boolean),
+        ("is_assigned", "is_assigned", boolean),
+        ("is_in_progress", "is_in_progress", boolean),
+        ("is_on_hold", "is_on_hold", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("started_at", "started_at", timestamp),
+        ("finished_at", "finished_at", timestamp),
+        ("due_at", "due_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    shipment_id: str | None
-    label: str | None
+    __slots__ = slots(FIELDS)
 
 
 class LcsHandlingModelShipments(AfostoRecord):
     """`LcsHandlingModelShipments`."""
 
-    __slots__ = (
-        "id",
-        "label",
-    )
     id: str | None
     label: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("label", "label", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsListedHandlingList(AfostoRecord):
     """`LcsListedHandlingList`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "sub",
-        "location_id",
-        "shipments",
-        "is_outbound",
-        "is_in_progress",
-        "is_on_hold",
-        "is_cancelled",
-        "is_finished",
-        "started_at",
-        "finished_at",
-        "due_at",
-        "items",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     sub: str | None
@@ -2878,37 +3163,30 @@ class LcsListedHandlingList(AfostoRecord):
     items: list[LcsShipmentItem | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("sub", "sub", text),
+        ("location_id", "location_id", text),
+        ("shipments", "shipments", many(text)),
+        ("is_outbound", "is_outbound", boolean),
+        ("is_in_progress", "is_in_progress", boolean),
+        ("is_on_hold", "is_on_hold", boolean),
+        ("is_cancelled", "is_cancelled", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("started_at", "started_at", timestamp),
+        ("finished_at", "finished_at", timestamp),
+        ("due_at", "due_at", timestamp),
+        ("items", "items", many(record(LcsShipmentItem))),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsListedShipment(AfostoRecord):
     """`LcsListedShipment`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "type",
-        "method_id",
-        "contact_id",
-        "channel_id",
-        "addressing",
-        "ship_at",
-        "estimated_ship_at",
-        "expected_at",
-        "stack_id",
-        "is_editable",
-        "is_outbound",
-        "is_listed",
-        "is_finished",
-        "is_in_transit",
-        "is_complete",
-        "is_overcomplete",
-        "is_canceled",
-        "secret",
-        "prior_shipments",
-        "list_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     type: LcsListedShipmentType | None
@@ -2933,69 +3211,68 @@ class LcsListedShipment(AfostoRecord):
     list_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class LcsListedShipmentAddressing(AfostoRecord):
-    """`LcsListedShipmentAddressing`."""
-
-    __slots__ = (
-        "to",
-        "from_",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("type", "type", choice(LcsListedShipmentType)),
+        ("method_id", "method_id", text),
+        ("contact_id", "contact_id", text),
+        ("channel_id", "channel_id", text),
+        ("addressing", "addressing", record(LcsListedShipmentAddressing)),
+        ("ship_at", "ship_at", timestamp),
+        ("estimated_ship_at", "estimated_ship_at", timestamp),
+        ("expected_at", "expected_at", timestamp),
+        ("stack_id", "stack_id", text),
+        ("is_editable", "is_editable", boolean),
+        ("is_outbound", "is_outbound", boolean),
+        ("is_listed", "is_listed", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("is_in_transit", "is_in_transit", boolean),
+        ("is_complete", "is_complete", boolean),
+        ("is_overcomplete", "is_overcomplete", boolean),
+        ("is_canceled", "is_canceled", boolean),
+        ("secret", "secret", text),
+        ("prior_shipments", "prior_shipments", many(text)),
+        ("list_id", "list_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    to: LcsShipmentAddressing | None
-    from_: LcsShipmentAddressing | None
-
-
-class LcsLocationPosition(AfostoRecord):
-    """`LcsLocationPosition`."""
-
-    __slots__ = (
-        "code",
-        "sorting",
-        "skus",
-        "created_at",
-    )
-    code: str | None
-    sorting: int | None
-    skus: list[LcsLocationSku | None] | None
-    created_at: dt.datetime | None
+    __slots__ = slots(FIELDS)
 
 
 class LcsLocationSku(AfostoRecord):
     """`LcsLocationSku`."""
 
-    __slots__ = (
-        "sku",
-        "position",
-        "created_at",
-    )
     sku: str | None
     position: str | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("sku", "sku", text),
+        ("position", "position", text),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsLocationPosition(AfostoRecord):
+    """`LcsLocationPosition`."""
+
+    code: str | None
+    sorting: int | None
+    skus: list[LcsLocationSku | None] | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("code", "code", text),
+        ("sorting", "sorting", integer),
+        ("skus", "skus", many(record(LcsLocationSku))),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsMethod(AfostoRecord):
     """`LcsMethod`."""
 
-    __slots__ = (
-        "id",
-        "carrier_code",
-        "name",
-        "label",
-        "description",
-        "max_weight",
-        "countries",
-        "delivery_during",
-        "is_configured",
-        "is_same_day",
-        "is_sunday",
-        "is_carrier_location",
-        "is_neighbour_allowed",
-        "provider_method_id",
-        "provider",
-        "is_enabled",
-        "priority",
-    )
     id: str | None
     carrier_code: str | None
     name: str | None
@@ -3013,36 +3290,31 @@ class LcsMethod(AfostoRecord):
     provider: LcsMethodProvider | None
     is_enabled: bool | None
     priority: int | None
+    FIELDS = (
+        ("id", "id", text),
+        ("carrier_code", "carrier_code", text),
+        ("name", "name", text),
+        ("label", "label", text),
+        ("description", "description", text),
+        ("max_weight", "max_weight", integer),
+        ("countries", "countries", many(record(LcsCountry))),
+        ("delivery_during", "delivery_during", choice(LcsMethodDeliveryDuring)),
+        ("is_configured", "is_configured", boolean),
+        ("is_same_day", "is_same_day", boolean),
+        ("is_sunday", "is_sunday", boolean),
+        ("is_carrier_location", "is_carrier_location", boolean),
+        ("is_neighbour_allowed", "is_neighbour_allowed", boolean),
+        ("provider_method_id", "provider_method_id", text),
+        ("provider", "provider", choice(LcsMethodProvider)),
+        ("is_enabled", "is_enabled", boolean),
+        ("priority", "priority", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsParcel(AfostoRecord):
     """`LcsParcel`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "weight",
-        "length",
-        "width",
-        "height",
-        "tracking_code",
-        "tracking_url",
-        "position",
-        "label",
-        "shipment_id",
-        "count",
-        "items",
-        "is_in_transit",
-        "is_delivered",
-        "is_outbound",
-        "is_finished",
-        "file_id",
-        "ship_at",
-        "in_transit_at",
-        "finished_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     weight: int | None
@@ -3066,50 +3338,61 @@ class LcsParcel(AfostoRecord):
     finished_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class LcsParcelItem(AfostoRecord):
-    """`LcsParcelItem`."""
-
-    __slots__ = (
-        "id",
-        "sku",
-        "quantity",
-        "description",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("weight", "weight", integer),
+        ("length", "length", integer),
+        ("width", "width", integer),
+        ("height", "height", integer),
+        ("tracking_code", "tracking_code", text),
+        ("tracking_url", "tracking_url", text),
+        ("position", "position", text),
+        ("label", "label", record(LcsParcelLabel)),
+        ("shipment_id", "shipment_id", text),
+        ("count", "count", integer),
+        ("items", "items", many(record(LcsParcelItem))),
+        ("is_in_transit", "is_in_transit", boolean),
+        ("is_delivered", "is_delivered", boolean),
+        ("is_outbound", "is_outbound", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("file_id", "file_id", text),
+        ("ship_at", "ship_at", timestamp),
+        ("in_transit_at", "in_transit_at", timestamp),
+        ("finished_at", "finished_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    id: str | None
-    sku: str | None
-    quantity: int | None
-    description: str | None
+    __slots__ = slots(FIELDS)
 
 
-class LcsParcelLabel(AfostoRecord):
-    """`LcsParcelLabel`."""
+class LcsPointOpeningsWindows(AfostoRecord):
+    """`LcsPointOpeningsWindows`."""
 
-    __slots__ = (
-        "file_id",
-        "reference",
-        "label_text",
-        "requested_at",
+    start: str | None
+    end: str | None
+    FIELDS = (
+        ("start", "start", text),
+        ("end", "end", text),
     )
-    file_id: str | None
-    reference: str | None
-    label_text: str | None
-    requested_at: dt.datetime | None
+    __slots__ = slots(FIELDS)
+
+
+class LcsPointOpenings(AfostoRecord):
+    """`LcsPointOpenings`."""
+
+    weekday: float | None
+    windows: list[LcsPointOpeningsWindows | None] | None
+    FIELDS = (
+        ("weekday", "weekday", number),
+        ("windows", "windows", many(record(LcsPointOpeningsWindows))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsPoint(AfostoRecord):
     """`LcsPoint`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "carrier",
-        "latitude",
-        "longitude",
-        "address",
-        "openings",
-    )
     id: str | None
     name: str | None
     carrier: str | None
@@ -3117,177 +3400,91 @@ class LcsPoint(AfostoRecord):
     longitude: float | None
     address: LcsAddress | None
     openings: list[LcsPointOpenings | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("carrier", "carrier", text),
+        ("latitude", "latitude", number),
+        ("longitude", "longitude", number),
+        ("address", "address", record(LcsAddress)),
+        ("openings", "openings", many(record(LcsPointOpenings))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class LcsPointByCarrier(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "distance",
-        "point",
-    )
     distance: float | None
     point: LcsPoint | None
-
-
-class LcsPointOpenings(AfostoRecord):
-    """`LcsPointOpenings`."""
-
-    __slots__ = (
-        "weekday",
-        "windows",
+    FIELDS = (
+        ("distance", "distance", number),
+        ("point", "point", record(LcsPoint)),
     )
-    weekday: float | None
-    windows: list[LcsPointOpeningsWindows | None] | None
-
-
-class LcsPointOpeningsWindows(AfostoRecord):
-    """`LcsPointOpeningsWindows`."""
-
-    __slots__ = (
-        "start",
-        "end",
-    )
-    start: str | None
-    end: str | None
-
-
-class LcsServiceOption(AfostoRecord):
-    """`LcsServiceOption`."""
-
-    __slots__ = (
-        "option",
-        "configuration",
-    )
-    option: str | None
-    configuration: list[LcsServiceOptionConfiguration | None] | None
-
-
-class LcsServiceOptionConfiguration(AfostoRecord):
-    """`LcsServiceOptionConfiguration`."""
-
-    __slots__ = (
-        "key",
-        "value",
-    )
-    key: str | None
-    value: str | None
-
-
-class LcsShipmentAddressing(AfostoRecord):
-    """`LcsShipmentAddressing`."""
-
-    __slots__ = (
-        "entity_type",
-        "entity_id",
-        "carrier",
-    )
-    entity_type: LcsShipmentAddressingEntityType | None
-    entity_id: str | None
-    carrier: LcsShipmentAddressingCarrier | None
-
-
-class LcsShipmentAddressingCarrier(AfostoRecord):
-    """`LcsShipmentAddressingCarrier`."""
-
-    __slots__ = (
-        "is_carrier_location",
-        "carrier_location_reference",
-    )
-    is_carrier_location: bool | None
-    carrier_location_reference: str | None
-
-
-class LcsShipmentItem(AfostoRecord):
-    """`LcsShipmentItem`."""
-
-    __slots__ = (
-        "id",
-        "reference",
-        "sku",
-        "position",
-        "order_item_id",
-        "claim_item_id",
-        "description",
-        "is_listed",
-        "is_handled",
-        "is_boxed",
-        "is_in_transit",
-        "is_finished",
-        "is_missing",
-        "hs_code",
-        "service",
-    )
-    id: str | None
-    reference: str | None
-    sku: str | None
-    position: str | None
-    order_item_id: str | None
-    claim_item_id: str | None
-    description: str | None
-    is_listed: bool | None
-    is_handled: bool | None
-    is_boxed: bool | None
-    is_in_transit: bool | None
-    is_finished: bool | None
-    is_missing: bool | None
-    hs_code: str | None
-    service: list[LcsServiceOption | None] | None
-
-
-class LcsShipmentItemCorrection(AfostoRecord):
-    """`LcsShipmentItemCorrection`."""
-
-    __slots__ = (
-        "sku",
-        "quantity",
-        "description",
-        "position",
-    )
-    sku: str | None
-    quantity: int | None
-    description: str | None
-    position: str | None
-
-
-class LcsShipmentItemModelReferences(AfostoRecord):
-    """`LcsShipmentItemModelReferences`."""
-
-    __slots__ = (
-        "order_item_id",
-        "claim_item_id",
-    )
-    order_item_id: str | None
-    claim_item_id: str | None
+    __slots__ = slots(FIELDS)
 
 
 class MesContactModel(AfostoRecord):
     """`MesContactModel`."""
 
-    __slots__ = (
-        "name",
-        "email",
-    )
     name: str | None
     email: str | None
+    FIELDS = (
+        ("name", "name", text),
+        ("email", "email", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class MesMessage(AfostoRecord):
+    """`MesMessage`."""
+
+    content: str | None
+    participant_reference: str | None
+    is_private: bool | None
+    metadata: Any | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("content", "content", text),
+        ("participant_reference", "participant_reference", text),
+        ("is_private", "is_private", boolean),
+        ("metadata", "metadata", free),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class MesNotify(AfostoRecord):
+    """`MesNotify`."""
+
+    address: str | None
+    medium: MesNotifyMedium | None
+    FIELDS = (
+        ("address", "address", text),
+        ("medium", "medium", choice(MesNotifyMedium)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class MesParticipant(AfostoRecord):
+    """`MesParticipant`."""
+
+    name: str | None
+    reference: str | None
+    is_machine: bool | None
+    notifications: list[MesNotify | None] | None
+    FIELDS = (
+        ("name", "name", text),
+        ("reference", "reference", text),
+        ("is_machine", "is_machine", boolean),
+        ("notifications", "notifications", many(record(MesNotify))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesConversation(AfostoRecord):
     """`MesConversation`."""
 
-    __slots__ = (
-        "id",
-        "event",
-        "entity_type",
-        "entity_id",
-        "messages",
-        "participants",
-        "metadata",
-        "started_at",
-        "expires_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     event: MesConversationEvent | None
     entity_type: MesConversationEntityType | None
@@ -3299,56 +3496,69 @@ class MesConversation(AfostoRecord):
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("event", "event", choice(MesConversationEvent)),
+        ("entity_type", "entity_type", choice(MesConversationEntityType)),
+        ("entity_id", "entity_id", text),
+        ("messages", "messages", many(record(MesMessage))),
+        ("participants", "participants", many(record(MesParticipant))),
+        ("metadata", "metadata", free),
+        ("started_at", "started_at", timestamp),
+        ("expires_at", "expires_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesDnsRecord(AfostoRecord):
     """`MesDnsRecord`."""
 
-    __slots__ = (
-        "type",
-        "name",
-        "value",
-        "is_verified",
-    )
     type: str | None
     name: str | None
     value: str | None
     is_verified: bool | None
+    FIELDS = (
+        ("type", "type", text),
+        ("name", "name", text),
+        ("value", "value", text),
+        ("is_verified", "is_verified", boolean),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesDomain(AfostoRecord):
     """`MesDomain`."""
 
-    __slots__ = (
-        "id",
-        "is_verified",
-        "dns",
-        "tenant_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     is_verified: bool | None
     dns: list[MesDnsRecord | None] | None
     tenant_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("is_verified", "is_verified", boolean),
+        ("dns", "dns", many(record(MesDnsRecord))),
+        ("tenant_id", "tenant_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class MesInboxSettings(AfostoRecord):
+    """`MesInboxSettings`."""
+
+    recaptcha_integration_id: str | None
+    FIELDS = (("recaptcha_integration_id", "recaptcha_integration_id", text),)
+    __slots__ = slots(FIELDS)
 
 
 class MesInbox(AfostoRecord):
     """`MesInbox`."""
 
-    __slots__ = (
-        "id",
-        "label",
-        "fqdn",
-        "prefix",
-        "user_id",
-        "folders",
-        "settings",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     label: str | None
     fqdn: str | None
@@ -3358,36 +3568,23 @@ class MesInbox(AfostoRecord):
     settings: MesInboxSettings | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class MesInboxSettings(AfostoRecord):
-    """`MesInboxSettings`."""
-
-    __slots__ = ("recaptcha_integration_id",)
-    recaptcha_integration_id: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("label", "label", text),
+        ("fqdn", "fqdn", text),
+        ("prefix", "prefix", text),
+        ("user_id", "user_id", text),
+        ("folders", "folders", many(text)),
+        ("settings", "settings", record(MesInboxSettings)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesMail(AfostoRecord):
     """`MesMail`."""
 
-    __slots__ = (
-        "id",
-        "from_",
-        "to",
-        "cc",
-        "bcc",
-        "reply_to",
-        "subject",
-        "html_body",
-        "attachments",
-        "folder",
-        "is_unread",
-        "inbox_id",
-        "metadata",
-        "delivered_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     from_: MesContactModel | None
     to: list[MesContactModel | None] | None
@@ -3404,65 +3601,30 @@ class MesMail(AfostoRecord):
     delivered_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class MesMessage(AfostoRecord):
-    """`MesMessage`."""
-
-    __slots__ = (
-        "content",
-        "participant_reference",
-        "is_private",
-        "metadata",
-        "created_at",
+    FIELDS = (
+        ("id", "id", text),
+        ("from", "from_", record(MesContactModel)),
+        ("to", "to", many(record(MesContactModel))),
+        ("cc", "cc", many(record(MesContactModel))),
+        ("bcc", "bcc", many(record(MesContactModel))),
+        ("reply_to", "reply_to", record(MesContactModel)),
+        ("subject", "subject", text),
+        ("html_body", "html_body", text),
+        ("attachments", "attachments", many(text)),
+        ("folder", "folder", choice(MesFolder)),
+        ("is_unread", "is_unread", boolean),
+        ("inbox_id", "inbox_id", text),
+        ("metadata", "metadata", free),
+        ("delivered_at", "delivered_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    content: str | None
-    participant_reference: str | None
-    is_private: bool | None
-    metadata: Any | None
-    created_at: dt.datetime | None
-
-
-class MesNotify(AfostoRecord):
-    """`MesNotify`."""
-
-    __slots__ = (
-        "address",
-        "medium",
-    )
-    address: str | None
-    medium: MesNotifyMedium | None
-
-
-class MesParticipant(AfostoRecord):
-    """`MesParticipant`."""
-
-    __slots__ = (
-        "name",
-        "reference",
-        "is_machine",
-        "notifications",
-    )
-    name: str | None
-    reference: str | None
-    is_machine: bool | None
-    notifications: list[MesNotify | None] | None
+    __slots__ = slots(FIELDS)
 
 
 class MesRelay(AfostoRecord):
     """`MesRelay`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "type",
-        "config",
-        "endpoint",
-        "limit_requests_per_second",
-        "is_system_object",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     type: MesRelayType | None
@@ -3472,22 +3634,39 @@ class MesRelay(AfostoRecord):
     is_system_object: bool | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("type", "type", choice(MesRelayType)),
+        ("config", "config", free),
+        ("endpoint", "endpoint", text),
+        ("limit_requests_per_second", "limit_requests_per_second", integer),
+        ("is_system_object", "is_system_object", boolean),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class MesRelayMessageSource(AfostoRecord):
+    """An inline object."""
+
+    ip: str | None
+    city: str | None
+    country_code: str | None
+    user_agent: str | None
+    FIELDS = (
+        ("ip", "ip", text),
+        ("city", "city", text),
+        ("country_code", "country_code", text),
+        ("user_agent", "user_agent", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesRelayMessage(AfostoRecord):
     """`MesRelayMessage`."""
 
-    __slots__ = (
-        "id",
-        "hash",
-        "payload",
-        "is_valid",
-        "is_relayed",
-        "is_duplicate",
-        "source",
-        "relayed_at",
-        "created_at",
-    )
     id: str | None
     hash: str | None
     payload: str | None
@@ -3497,36 +3676,23 @@ class MesRelayMessage(AfostoRecord):
     source: MesRelayMessageSource | None
     relayed_at: dt.datetime | None
     created_at: dt.datetime | None
-
-
-class MesRelayMessageSource(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "ip",
-        "city",
-        "country_code",
-        "user_agent",
+    FIELDS = (
+        ("id", "id", text),
+        ("hash", "hash", text),
+        ("payload", "payload", text),
+        ("is_valid", "is_valid", boolean),
+        ("is_relayed", "is_relayed", boolean),
+        ("is_duplicate", "is_duplicate", boolean),
+        ("source", "source", record(MesRelayMessageSource)),
+        ("relayed_at", "relayed_at", timestamp),
+        ("created_at", "created_at", timestamp),
     )
-    ip: str | None
-    city: str | None
-    country_code: str | None
-    user_agent: str | None
+    __slots__ = slots(FIELDS)
 
 
 class MesTask(AfostoRecord):
     """`MesTask`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "description",
-        "progress",
-        "result",
-        "started_at",
-        "completed_at",
-        "expires_at",
-    )
     id: str | None
     name: str | None
     description: str | None
@@ -3535,20 +3701,22 @@ class MesTask(AfostoRecord):
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
     expires_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("description", "description", text),
+        ("progress", "progress", integer),
+        ("result", "result", text),
+        ("started_at", "started_at", timestamp),
+        ("completed_at", "completed_at", timestamp),
+        ("expires_at", "expires_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesWebhookAttempt(AfostoRecord):
     """`MesWebhookAttempt`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "is_success",
-        "response_time",
-        "response_code",
-        "response_body",
-        "attempted_at",
-    )
     id: int | None
     number: int | None
     is_success: bool | None
@@ -3556,49 +3724,47 @@ class MesWebhookAttempt(AfostoRecord):
     response_code: int | None
     response_body: str | None
     attempted_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("number", "number", integer),
+        ("is_success", "is_success", boolean),
+        ("response_time", "response_time", integer),
+        ("response_code", "response_code", integer),
+        ("response_body", "response_body", text),
+        ("attempted_at", "attempted_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesWebhookDelay(AfostoRecord):
     """`MesWebhookDelay`."""
 
-    __slots__ = (
-        "attempt",
-        "delay",
-        "total_delay",
-    )
     attempt: int | None
     delay: int | None
     total_delay: int | None
+    FIELDS = (
+        ("attempt", "attempt", integer),
+        ("delay", "delay", integer),
+        ("total_delay", "total_delay", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesWebhookEvent(AfostoRecord):
     """`MesWebhookEvent`."""
 
-    __slots__ = (
-        "event",
-        "description",
-    )
     event: str | None
     description: str | None
+    FIELDS = (
+        ("event", "event", text),
+        ("description", "description", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesWebhookMessage(AfostoRecord):
     """`MesWebhookMessage`."""
 
-    __slots__ = (
-        "id",
-        "event",
-        "entity_id",
-        "payload",
-        "is_pending",
-        "is_delivered",
-        "signature",
-        "attempts",
-        "endpoint",
-        "subscription",
-        "created_at",
-        "updated_at",
-    )
     id: int | None
     event: str | None
     entity_id: str | None
@@ -3611,20 +3777,26 @@ class MesWebhookMessage(AfostoRecord):
     subscription: int | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("event", "event", text),
+        ("entity_id", "entity_id", text),
+        ("payload", "payload", text),
+        ("is_pending", "is_pending", boolean),
+        ("is_delivered", "is_delivered", boolean),
+        ("signature", "signature", text),
+        ("attempts", "attempts", integer),
+        ("endpoint", "endpoint", text),
+        ("subscription", "subscription", integer),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesWebhookSubscription(AfostoRecord):
     """`MesWebhookSubscription`."""
 
-    __slots__ = (
-        "id",
-        "events",
-        "endpoint",
-        "secret",
-        "delivery_rate",
-        "created_at",
-        "updated_at",
-    )
     id: int | None
     events: list[str | None] | None
     endpoint: str | None
@@ -3632,25 +3804,21 @@ class MesWebhookSubscription(AfostoRecord):
     delivery_rate: int | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("events", "events", many(text)),
+        ("endpoint", "endpoint", text),
+        ("secret", "secret", text),
+        ("delivery_rate", "delivery_rate", integer),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class MesWebhookTestMessage(AfostoRecord):
     """`MesWebhookTestMessage`."""
 
-    __slots__ = (
-        "id",
-        "event",
-        "entity_id",
-        "payload",
-        "is_pending",
-        "is_delivered",
-        "signature",
-        "endpoint",
-        "subscription",
-        "attempt",
-        "created_at",
-        "updated_at",
-    )
     id: int | None
     event: str | None
     entity_id: str | None
@@ -3663,29 +3831,26 @@ class MesWebhookTestMessage(AfostoRecord):
     attempt: MesWebhookAttempt | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("event", "event", text),
+        ("entity_id", "entity_id", text),
+        ("payload", "payload", text),
+        ("is_pending", "is_pending", boolean),
+        ("is_delivered", "is_delivered", boolean),
+        ("signature", "signature", text),
+        ("endpoint", "endpoint", text),
+        ("subscription", "subscription", integer),
+        ("attempt", "attempt", record(MesWebhookAttempt)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrAddress(AfostoRecord):
     """`OdrAddress`."""
 
-    __slots__ = (
-        "id",
-        "country_code",
-        "administrative_area",
-        "locality",
-        "dependent_locality",
-        "postal_code",
-        "sorting_code",
-        "address_line_1",
-        "address_line_2",
-        "thoroughfare",
-        "premise_number",
-        "premise_number_suffix",
-        "organisation",
-        "given_name",
-        "additional_name",
-        "family_name",
-    )
     id: str | None
     country_code: str | None
     administrative_area: str | None
@@ -3702,149 +3867,356 @@ class OdrAddress(AfostoRecord):
     given_name: str | None
     additional_name: str | None
     family_name: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("country_code", "country_code", text),
+        ("administrative_area", "administrative_area", text),
+        ("locality", "locality", text),
+        ("dependent_locality", "dependent_locality", text),
+        ("postal_code", "postal_code", text),
+        ("sorting_code", "sorting_code", text),
+        ("address_line_1", "address_line_1", text),
+        ("address_line_2", "address_line_2", text),
+        ("thoroughfare", "thoroughfare", text),
+        ("premise_number", "premise_number", integer),
+        ("premise_number_suffix", "premise_number_suffix", text),
+        ("organisation", "organisation", text),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrAddressSet(AfostoRecord):
     """`OdrAddressSet`."""
 
-    __slots__ = (
-        "primary",
-        "secondary",
-    )
     primary: OdrAddress | None
     secondary: list[OdrAddress | None] | None
+    FIELDS = (
+        ("primary", "primary", record(OdrAddress)),
+        ("secondary", "secondary", many(record(OdrAddress))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrAdjustment(AfostoRecord):
     """`OdrAdjustment`."""
 
-    __slots__ = (
-        "reference",
-        "description",
-        "amount",
-        "is_percentage",
-        "is_discount",
-    )
     reference: str | None
     description: str | None
     amount: float | None
     is_percentage: bool | None
     is_discount: bool | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("description", "description", text),
+        ("amount", "amount", number),
+        ("is_percentage", "is_percentage", boolean),
+        ("is_discount", "is_discount", boolean),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrAttachFiltersResponse(AfostoRecord):
     """`OdrAttachFiltersResponse`."""
 
-    __slots__ = (
-        "success",
-        "failed",
-    )
     success: int | None
     failed: int | None
+    FIELDS = (
+        ("success", "success", integer),
+        ("failed", "failed", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrAttachSessionRequest(AfostoRecord):
     """`OdrAttachSessionRequest`."""
 
-    __slots__ = ("order_id",)
     order_id: str | None
+    FIELDS = (("order_id", "order_id", text),)
+    __slots__ = slots(FIELDS)
 
 
 class OdrAttempt(AfostoRecord):
     """`OdrAttempt`."""
 
-    __slots__ = (
-        "psp_reference",
-        "amount_paid",
-        "started_at",
-        "is_paid",
-        "is_expired",
-    )
     psp_reference: str | None
     amount_paid: int | None
     started_at: dt.datetime | None
     is_paid: bool | None
     is_expired: bool | None
+    FIELDS = (
+        ("psp_reference", "psp_reference", text),
+        ("amount_paid", "amount_paid", integer),
+        ("started_at", "started_at", timestamp),
+        ("is_paid", "is_paid", boolean),
+        ("is_expired", "is_expired", boolean),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrAuthenticationResponse(AfostoRecord):
     """`OdrAuthenticationResponse`."""
 
-    __slots__ = (
-        "id",
-        "email",
-        "given_name",
-        "additional_name",
-        "family_name",
-    )
     id: str | None
     email: str | None
     given_name: str | None
     additional_name: str | None
     family_name: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("email", "email", text),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrAuthorizationResponse(AfostoRecord):
     """`OdrAuthorizationResponse`."""
 
-    __slots__ = (
-        "accepted",
-        "forward_uri",
-    )
     accepted: bool | None
     forward_uri: str | None
+    FIELDS = (
+        ("accepted", "accepted", boolean),
+        ("forward_uri", "forward_uri", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrKey(AfostoRecord):
+    """`OdrKey`."""
+
+    entity_id: str | None
+    entity_type: str | None
+    FIELDS = (
+        ("entity_id", "entity_id", text),
+        ("entity_type", "entity_type", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrBalance(AfostoRecord):
     """`OdrBalance`."""
 
-    __slots__ = (
-        "id",
-        "key",
-        "balance",
-        "currency",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     key: OdrKey | None
     balance: int | None
     currency: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("key", "key", record(OdrKey)),
+        ("balance", "balance", integer),
+        ("currency", "currency", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrCalculationAdjustmentResult(AfostoRecord):
+    """`OdrCalculationAdjustmentResult`."""
+
+    is_applied_rule: bool | None
+    rule_id: str | None
+    output: int | None
+    FIELDS = (
+        ("is_applied_rule", "is_applied_rule", boolean),
+        ("rule_id", "rule_id", text),
+        ("output", "output", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrCalculationAdjustment(AfostoRecord):
+    """`OdrCalculationAdjustment`."""
+
+    reference: str | None
+    description: str | None
+    amount: float | None
+    is_percentage: bool | None
+    is_discount: bool | None
+    result: OdrCalculationAdjustmentResult | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("description", "description", text),
+        ("amount", "amount", number),
+        ("is_percentage", "is_percentage", boolean),
+        ("is_discount", "is_discount", boolean),
+        ("result", "result", record(OdrCalculationAdjustmentResult)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrCalculationOrderItem(AfostoRecord):
+    """`OdrCalculationOrderItem`."""
+
+    id: str | None
+    is_invoiced: bool | None
+    invoice_id: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("is_invoiced", "is_invoiced", boolean),
+        ("invoice_id", "invoice_id", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrCalculationItem(AfostoRecord):
+    """`OdrCalculationItem`."""
+
+    id: str | None
+    reference: str | None
+    sku: str | None
+    description: str | None
+    type: OdrProjectionItemType | None
+    amount: int | None
+    is_discounted: bool | None
+    quantity: int | None
+    subtotal: int | None
+    adjustments: list[OdrCalculationAdjustment | None] | None
+    vat_percentage: int | None
+    total: int | None
+    total_revenue: int | None
+    order_items: list[OdrCalculationOrderItem | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", text),
+        ("sku", "sku", text),
+        ("description", "description", text),
+        ("type", "type", choice(OdrProjectionItemType)),
+        ("amount", "amount", integer),
+        ("is_discounted", "is_discounted", boolean),
+        ("quantity", "quantity", integer),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("vat_percentage", "vat_percentage", integer),
+        ("total", "total", integer),
+        ("total_revenue", "total_revenue", integer),
+        ("order_items", "order_items", many(record(OdrCalculationOrderItem))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrServiceAdjustmentResult(AfostoRecord):
+    """`OdrServiceAdjustmentResult`."""
+
+    is_applied_rule: bool | None
+    rule_id: str | None
+    output: int | None
+    FIELDS = (
+        ("is_applied_rule", "is_applied_rule", boolean),
+        ("rule_id", "rule_id", text),
+        ("output", "output", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrServiceAdjustment(AfostoRecord):
+    """`OdrServiceAdjustment`."""
+
+    reference: str | None
+    description: str | None
+    amount: float | None
+    is_percentage: bool | None
+    is_discount: bool | None
+    result: OdrServiceAdjustmentResult | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("description", "description", text),
+        ("amount", "amount", number),
+        ("is_percentage", "is_percentage", boolean),
+        ("is_discount", "is_discount", boolean),
+        ("result", "result", record(OdrServiceAdjustmentResult)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrServiceItem(AfostoRecord):
+    """`OdrServiceItem`."""
+
+    description: str | None
+    type: OdrProjectionItemType | None
+    amount: float | None
+    is_percentage: bool | None
+    quantity: int | None
+    subtotal: int | None
+    adjustments: list[OdrServiceAdjustment | None] | None
+    vat_percentage: int | None
+    total: int | None
+    FIELDS = (
+        ("description", "description", text),
+        ("type", "type", choice(OdrProjectionItemType)),
+        ("amount", "amount", number),
+        ("is_percentage", "is_percentage", boolean),
+        ("quantity", "quantity", integer),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrServiceAdjustment))),
+        ("vat_percentage", "vat_percentage", integer),
+        ("total", "total", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrVatResult(AfostoRecord):
+    """`OdrVatResult`."""
+
+    rate: int | None
+    amount: int | None
+    FIELDS = (
+        ("rate", "rate", integer),
+        ("amount", "amount", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrContactContact(AfostoRecord):
+    """`OdrContactContact`."""
+
+    email: str | None
+    vat_number: str | None
+    coc_number: str | None
+    organisation_id: str | None
+    organisation_version: str | None
+    address_id: str | None
+    phone_number_id: str | None
+    id: str | None
+    version: str | None
+    FIELDS = (
+        ("email", "email", text),
+        ("vat_number", "vat_number", text),
+        ("coc_number", "coc_number", text),
+        ("organisation_id", "organisation_id", text),
+        ("organisation_version", "organisation_version", text),
+        ("address_id", "address_id", text),
+        ("phone_number_id", "phone_number_id", text),
+        ("id", "id", text),
+        ("version", "version", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrContact(AfostoRecord):
+    """`OdrContact`."""
+
+    tags: list[str | None] | None
+    vat_country_code: str | None
+    contact: OdrContactContact | None
+    FIELDS = (
+        ("tags", "tags", many(text)),
+        ("vat_country_code", "vat_country_code", text),
+        ("contact", "contact", record(OdrContactContact)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrCalculation(AfostoRecord):
     """`OdrCalculation`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "reference",
-        "items",
-        "services",
-        "subtotal",
-        "adjustments",
-        "total",
-        "vat",
-        "currency",
-        "customer",
-        "vendor",
-        "is_including_vat",
-        "is_vat_shifted",
-        "is_prepaid",
-        "client_id",
-        "channel_id",
-        "file_id",
-        "metadata",
-        "pricing_at",
-        "invoiced_at",
-        "prepaid_at",
-        "order_ids",
-        "coupons",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     reference: str | None
@@ -3871,93 +4243,54 @@ class OdrCalculation(AfostoRecord):
     coupons: list[str | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrCalculationAdjustment(AfostoRecord):
-    """`OdrCalculationAdjustment`."""
-
-    __slots__ = (
-        "reference",
-        "description",
-        "amount",
-        "is_percentage",
-        "is_discount",
-        "result",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("reference", "reference", text),
+        ("items", "items", many(record(OdrCalculationItem))),
+        ("services", "services", many(record(OdrServiceItem))),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("currency", "currency", text),
+        ("customer", "customer", record(OdrContact)),
+        ("vendor", "vendor", record(OdrContact)),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("is_vat_shifted", "is_vat_shifted", boolean),
+        ("is_prepaid", "is_prepaid", boolean),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("file_id", "file_id", text),
+        ("metadata", "metadata", free),
+        ("pricing_at", "pricing_at", timestamp),
+        ("invoiced_at", "invoiced_at", timestamp),
+        ("prepaid_at", "prepaid_at", timestamp),
+        ("order_ids", "order_ids", many(free)),
+        ("coupons", "coupons", many(text)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    reference: str | None
-    description: str | None
-    amount: float | None
-    is_percentage: bool | None
-    is_discount: bool | None
-    result: OdrCalculationAdjustmentResult | None
+    __slots__ = slots(FIELDS)
 
 
-class OdrCalculationAdjustmentResult(AfostoRecord):
-    """`OdrCalculationAdjustmentResult`."""
+class OdrCalculationStackItem(AfostoRecord):
+    """`OdrCalculationStackItem`."""
 
-    __slots__ = (
-        "is_applied_rule",
-        "rule_id",
-        "output",
-    )
-    is_applied_rule: bool | None
-    rule_id: str | None
-    output: int | None
-
-
-class OdrCalculationItem(AfostoRecord):
-    """`OdrCalculationItem`."""
-
-    __slots__ = (
-        "id",
-        "reference",
-        "sku",
-        "description",
-        "type",
-        "amount",
-        "is_discounted",
-        "quantity",
-        "subtotal",
-        "adjustments",
-        "vat_percentage",
-        "total",
-        "total_revenue",
-        "order_items",
-    )
     id: str | None
-    reference: str | None
-    sku: str | None
-    description: str | None
-    type: OdrProjectionItemType | None
-    amount: int | None
-    is_discounted: bool | None
-    quantity: int | None
-    subtotal: int | None
-    adjustments: list[OdrCalculationAdjustment | None] | None
-    vat_percentage: int | None
-    total: int | None
-    total_revenue: int | None
-    order_items: list[OdrCalculationOrderItem | None] | None
+    is_invoiced: bool | None
+    invoice_id: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("is_invoiced", "is_invoiced", boolean),
+        ("invoice_id", "invoice_id", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrCalculationItems(AfostoRecord):
     """`OdrCalculationItems`."""
 
-    __slots__ = (
-        "reference",
-        "sku",
-        "description",
-        "type",
-        "amount",
-        "is_discounted",
-        "quantity",
-        "subtotal",
-        "adjustments",
-        "vat_percentage",
-        "total",
-        "total_revenue",
-        "order_items",
-    )
     reference: str | None
     sku: str | None
     description: str | None
@@ -3971,265 +4304,349 @@ class OdrCalculationItems(AfostoRecord):
     total: int | None
     total_revenue: int | None
     order_items: list[OdrCalculationStackItem | None] | None
-
-
-class OdrCalculationOrderItem(AfostoRecord):
-    """`OdrCalculationOrderItem`."""
-
-    __slots__ = (
-        "id",
-        "is_invoiced",
-        "invoice_id",
+    FIELDS = (
+        ("reference", "reference", text),
+        ("sku", "sku", text),
+        ("description", "description", text),
+        ("type", "type", choice(OdrProjectionItemType)),
+        ("amount", "amount", integer),
+        ("is_discounted", "is_discounted", boolean),
+        ("quantity", "quantity", integer),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("vat_percentage", "vat_percentage", integer),
+        ("total", "total", integer),
+        ("total_revenue", "total_revenue", integer),
+        ("order_items", "order_items", many(record(OdrCalculationStackItem))),
     )
-    id: str | None
-    is_invoiced: bool | None
-    invoice_id: str | None
-
-
-class OdrCalculationStackItem(AfostoRecord):
-    """`OdrCalculationStackItem`."""
-
-    __slots__ = (
-        "id",
-        "is_invoiced",
-        "invoice_id",
-    )
-    id: str | None
-    is_invoiced: bool | None
-    invoice_id: str | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrCancelState(AfostoRecord):
     """`OdrCancelState`."""
 
-    __slots__ = (
-        "is_accepted",
-        "warnings",
-    )
     is_accepted: bool | None
     warnings: list[str | None] | None
+    FIELDS = (
+        ("is_accepted", "is_accepted", boolean),
+        ("warnings", "warnings", many(text)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrCombinedAddressSet(AfostoRecord):
     """`OdrCombinedAddressSet`."""
 
-    __slots__ = (
-        "contact",
-        "organisation",
-        "session",
-    )
     contact: OdrAddressSet | None
     organisation: OdrAddressSet | None
     session: OdrAddressSet | None
+    FIELDS = (
+        ("contact", "contact", record(OdrAddressSet)),
+        ("organisation", "organisation", record(OdrAddressSet)),
+        ("session", "session", record(OdrAddressSet)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrPhonenumber(AfostoRecord):
+    """`OdrPhonenumber`."""
+
+    id: str | None
+    country_code: str | None
+    number: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("country_code", "country_code", text),
+        ("number", "number", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrPhonenumberSet(AfostoRecord):
+    """`OdrPhonenumberSet`."""
+
+    primary: OdrPhonenumber | None
+    secondary: list[OdrPhonenumber | None] | None
+    FIELDS = (
+        ("primary", "primary", record(OdrPhonenumber)),
+        ("secondary", "secondary", many(record(OdrPhonenumber))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrCombinedPhoneNumberSet(AfostoRecord):
     """`OdrCombinedPhoneNumberSet`."""
 
-    __slots__ = (
-        "contact",
-        "organisation",
-        "session",
-    )
     contact: OdrPhonenumberSet | None
     organisation: OdrPhonenumberSet | None
     session: OdrPhonenumberSet | None
+    FIELDS = (
+        ("contact", "contact", record(OdrPhonenumberSet)),
+        ("organisation", "organisation", record(OdrPhonenumberSet)),
+        ("session", "session", record(OdrPhonenumberSet)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrConstraintOptionsResponse(AfostoRecord):
     """`OdrConstraintOptionsResponse`."""
 
-    __slots__ = ("amount",)
     amount: list[str | None] | None
+    FIELDS = (("amount", "amount", many(text)),)
+    __slots__ = slots(FIELDS)
 
 
-class OdrContact(AfostoRecord):
-    """`OdrContact`."""
+class OdrCouponUsage(AfostoRecord):
+    """`OdrCouponUsage`."""
 
-    __slots__ = (
-        "tags",
-        "vat_country_code",
-        "contact",
+    is_unlimited: bool | None
+    remaining: int | None
+    FIELDS = (
+        ("is_unlimited", "is_unlimited", boolean),
+        ("remaining", "remaining", integer),
     )
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: OdrContactContact | None
+    __slots__ = slots(FIELDS)
 
 
-class OdrContactContact(AfostoRecord):
-    """`OdrContactContact`."""
+class OdrCouponClaim(AfostoRecord):
+    """`OdrCouponClaim`."""
 
-    __slots__ = (
-        "email",
-        "vat_number",
-        "coc_number",
-        "organisation_id",
-        "organisation_version",
-        "address_id",
-        "phone_number_id",
-        "id",
-        "version",
+    order_id: str | None
+    is_confirmed: bool | None
+    FIELDS = (
+        ("order_id", "order_id", text),
+        ("is_confirmed", "is_confirmed", boolean),
     )
-    email: str | None
-    vat_number: str | None
-    coc_number: str | None
-    organisation_id: str | None
-    organisation_version: str | None
-    address_id: str | None
-    phone_number_id: str | None
-    id: str | None
-    version: str | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrCoupon(AfostoRecord):
     """`OdrCoupon`."""
 
-    __slots__ = (
-        "code",
-        "usage",
-        "category_id",
-        "claims",
-        "expires_at",
-        "created_at",
-    )
     code: str | None
     usage: OdrCouponUsage | None
     category_id: str | None
     claims: list[OdrCouponClaim | None] | None
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
-
-
-class OdrCouponCategory(AfostoRecord):
-    """`OdrCouponCategory`."""
-
-    __slots__ = (
-        "id",
-        "name",
-        "defaults",
-        "created_at",
-        "updated_at",
+    FIELDS = (
+        ("code", "code", text),
+        ("usage", "usage", record(OdrCouponUsage)),
+        ("category_id", "category_id", text),
+        ("claims", "claims", many(record(OdrCouponClaim))),
+        ("expires_at", "expires_at", timestamp),
+        ("created_at", "created_at", timestamp),
     )
-    id: str | None
-    name: str | None
-    defaults: OdrCouponCategoryDefaults | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-
-class OdrCouponCategoryDefaults(AfostoRecord):
-    """`OdrCouponCategoryDefaults`."""
-
-    __slots__ = (
-        "expires_after",
-        "usage",
-    )
-    expires_after: int | None
-    usage: OdrCouponCategoryDefaultsUsage | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrCouponCategoryDefaultsUsage(AfostoRecord):
     """`OdrCouponCategoryDefaultsUsage`."""
 
-    __slots__ = (
-        "is_unlimited",
-        "limit",
-    )
     is_unlimited: bool | None
     limit: int | None
-
-
-class OdrCouponClaim(AfostoRecord):
-    """`OdrCouponClaim`."""
-
-    __slots__ = (
-        "order_id",
-        "is_confirmed",
+    FIELDS = (
+        ("is_unlimited", "is_unlimited", boolean),
+        ("limit", "limit", integer),
     )
-    order_id: str | None
-    is_confirmed: bool | None
+    __slots__ = slots(FIELDS)
 
 
-class OdrCouponUsage(AfostoRecord):
-    """`OdrCouponUsage`."""
+class OdrCouponCategoryDefaults(AfostoRecord):
+    """`OdrCouponCategoryDefaults`."""
 
-    __slots__ = (
-        "is_unlimited",
-        "remaining",
+    expires_after: int | None
+    usage: OdrCouponCategoryDefaultsUsage | None
+    FIELDS = (
+        ("expires_after", "expires_after", integer),
+        ("usage", "usage", record(OdrCouponCategoryDefaultsUsage)),
     )
-    is_unlimited: bool | None
-    remaining: int | None
+    __slots__ = slots(FIELDS)
+
+
+class OdrCouponCategory(AfostoRecord):
+    """`OdrCouponCategory`."""
+
+    id: str | None
+    name: str | None
+    defaults: OdrCouponCategoryDefaults | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("defaults", "defaults", record(OdrCouponCategoryDefaults)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrFilter(AfostoRecord):
     """`OdrFilter`."""
 
-    __slots__ = (
-        "key",
-        "values",
-    )
     key: str | None
     values: list[str | None] | None
+    FIELDS = (
+        ("key", "key", text),
+        ("values", "values", many(text)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrFilterSet(AfostoRecord):
     """`OdrFilterSet`."""
 
-    __slots__ = (
-        "sku",
-        "filters",
-    )
     sku: str | None
     filters: Any | None
+    FIELDS = (
+        ("sku", "sku", text),
+        ("filters", "filters", free),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrVatRegistration(AfostoRecord):
+    """`OdrVatRegistration`."""
+
+    country_code: str | None
+    number: str | None
+    is_valid: bool | None
+    is_pending: bool | None
+    FIELDS = (
+        ("country_code", "country_code", text),
+        ("number", "number", text),
+        ("is_valid", "is_valid", boolean),
+        ("is_pending", "is_pending", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrganisation(AfostoRecord):
+    """`OdrOrganisation`."""
+
+    id: str | None
+    name: str | None
+    coc_number: str | None
+    registrations: list[OdrVatRegistration | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("coc_number", "coc_number", text),
+        ("registrations", "registrations", many(record(OdrVatRegistration))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrGetSessionOrganisationOptionsResponse(AfostoRecord):
     """`OdrGetSessionOrganisationOptionsResponse`."""
 
-    __slots__ = (
-        "primary",
-        "secondary",
-    )
     primary: OdrOrganisation | None
     secondary: list[OdrOrganisation | None] | None
+    FIELDS = (
+        ("primary", "primary", record(OdrOrganisation)),
+        ("secondary", "secondary", many(record(OdrOrganisation))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrGetSessionResponse(AfostoRecord):
     """`OdrGetSessionResponse`."""
 
-    __slots__ = ("expires_at",)
     expires_at: dt.datetime | None
+    FIELDS = (("expires_at", "expires_at", timestamp),)
+    __slots__ = slots(FIELDS)
 
 
 class OdrGetSessionShippingMethodResponse(AfostoRecord):
     """`OdrGetSessionShippingMethodResponse`."""
 
-    __slots__ = (
-        "id",
-        "carrier",
-        "name",
-        "type",
-        "price",
-    )
     id: str | None
     carrier: str | None
     name: str | None
     type: OdrGetSessionShippingMethodResponseType | None
     price: float | None
+    FIELDS = (
+        ("id", "id", text),
+        ("carrier", "carrier", text),
+        ("name", "name", text),
+        ("type", "type", choice(OdrGetSessionShippingMethodResponseType)),
+        ("price", "price", number),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrGroupReferencesOrderWarehouse(AfostoRecord):
+    """`OdrGroupReferencesOrderWarehouse`."""
+
+    claim_id: str | None
+    delivery_route_id: str | None
+    collect_route_id: str | None
+    is_reservation: bool | None
+    address_id: str | None
+    transfer_id: str | None
+    FIELDS = (
+        ("claim_id", "claim_id", text),
+        ("delivery_route_id", "delivery_route_id", text),
+        ("collect_route_id", "collect_route_id", text),
+        ("is_reservation", "is_reservation", boolean),
+        ("address_id", "address_id", text),
+        ("transfer_id", "transfer_id", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrGroupReferencesOrderShipment(AfostoRecord):
+    """`OdrGroupReferencesOrderShipment`."""
+
+    id: str | None
+    is_inbound: bool | None
+    is_missing: bool | None
+    FIELDS = (
+        ("id", "id", text),
+        ("is_inbound", "is_inbound", boolean),
+        ("is_missing", "is_missing", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrGroupReferencesOrder(AfostoRecord):
+    """`OdrGroupReferencesOrder`."""
+
+    id: str | None
+    is_inbound: bool | None
+    is_backordered: bool | None
+    is_unavailable: bool | None
+    warehouse: OdrGroupReferencesOrderWarehouse | None
+    shipments: list[OdrGroupReferencesOrderShipment | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("is_inbound", "is_inbound", boolean),
+        ("is_backordered", "is_backordered", boolean),
+        ("is_unavailable", "is_unavailable", boolean),
+        ("warehouse", "warehouse", record(OdrGroupReferencesOrderWarehouse)),
+        ("shipments", "shipments", many(record(OdrGroupReferencesOrderShipment))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrGroupReferences(AfostoRecord):
+    """`OdrGroupReferences`."""
+
+    orders: list[OdrGroupReferencesOrder | None] | None
+    backorders: list[str | None] | None
+    target: str | None
+    FIELDS = (
+        ("orders", "orders", many(record(OdrGroupReferencesOrder))),
+        ("backorders", "backorders", many(text)),
+        ("target", "target", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrGroup(AfostoRecord):
     """`OdrGroup`."""
 
-    __slots__ = (
-        "sku",
-        "reference",
-        "description",
-        "quantity",
-        "ids",
-        "references",
-        "filters",
-    )
     sku: str | None
     reference: str | None
     description: str | None
@@ -4237,23 +4654,69 @@ class OdrGroup(AfostoRecord):
     ids: list[str | None] | None
     references: OdrGroupReferences | None
     filters: list[OdrFilter | None] | None
+    FIELDS = (
+        ("sku", "sku", text),
+        ("reference", "reference", text),
+        ("description", "description", text),
+        ("quantity", "quantity", integer),
+        ("ids", "ids", many(text)),
+        ("references", "references", record(OdrGroupReferences)),
+        ("filters", "filters", many(record(OdrFilter))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrGroupRouteReferencesOrderWarehouse(AfostoRecord):
+    """`OdrGroupRouteReferencesOrderWarehouse`."""
+
+    claim_id: str | None
+    route_id: str | None
+    is_reservation: bool | None
+    transfer_id: str | None
+    FIELDS = (
+        ("claim_id", "claim_id", text),
+        ("route_id", "route_id", text),
+        ("is_reservation", "is_reservation", boolean),
+        ("transfer_id", "transfer_id", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrGroupRouteReferencesOrder(AfostoRecord):
+    """`OdrGroupRouteReferencesOrder`."""
+
+    id: str | None
+    is_inbound: bool | None
+    is_backordered: bool | None
+    is_unavailable: bool | None
+    warehouse: OdrGroupRouteReferencesOrderWarehouse | None
+    shipments: list[OdrGroupReferencesOrderShipment | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("is_inbound", "is_inbound", boolean),
+        ("is_backordered", "is_backordered", boolean),
+        ("is_unavailable", "is_unavailable", boolean),
+        ("warehouse", "warehouse", record(OdrGroupRouteReferencesOrderWarehouse)),
+        ("shipments", "shipments", many(record(OdrGroupReferencesOrderShipment))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrGroupRouteReferences(AfostoRecord):
+    """`OdrGroupRouteReferences`."""
+
+    orders: list[OdrGroupRouteReferencesOrder | None] | None
+    backorders: list[str | None] | None
+    FIELDS = (
+        ("orders", "orders", many(record(OdrGroupRouteReferencesOrder))),
+        ("backorders", "backorders", many(text)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrGroupAttach(AfostoRecord):
     """`OdrGroupAttach`."""
 
-    __slots__ = (
-        "sku",
-        "reference",
-        "description",
-        "quantity",
-        "order_id",
-        "ids",
-        "references",
-        "filters",
-        "inventory_item_ids",
-        "available",
-    )
     sku: str | None
     reference: str | None
     description: str | None
@@ -4264,87 +4727,50 @@ class OdrGroupAttach(AfostoRecord):
     filters: list[OdrFilter | None] | None
     inventory_item_ids: list[str | None] | None
     available: float | None
-
-
-class OdrGroupReferences(AfostoRecord):
-    """`OdrGroupReferences`."""
-
-    __slots__ = (
-        "orders",
-        "backorders",
-        "target",
+    FIELDS = (
+        ("sku", "sku", text),
+        ("reference", "reference", text),
+        ("description", "description", text),
+        ("quantity", "quantity", integer),
+        ("order_id", "order_id", text),
+        ("ids", "ids", many(text)),
+        ("references", "references", record(OdrGroupRouteReferences)),
+        ("filters", "filters", many(record(OdrFilter))),
+        ("inventory_item_ids", "inventory_item_ids", many(text)),
+        ("available", "available", number),
     )
-    orders: list[OdrGroupReferencesOrder | None] | None
-    backorders: list[str | None] | None
-    target: str | None
+    __slots__ = slots(FIELDS)
 
 
-class OdrGroupReferencesOrder(AfostoRecord):
-    """`OdrGroupReferencesOrder`."""
+class OdrGroupRouteDeliveryRoute(AfostoRecord):
+    """`OdrGroupRouteDeliveryRoute`."""
 
-    __slots__ = (
-        "id",
-        "is_inbound",
-        "is_backordered",
-        "is_unavailable",
-        "warehouse",
-        "shipments",
-    )
     id: str | None
-    is_inbound: bool | None
-    is_backordered: bool | None
-    is_unavailable: bool | None
-    warehouse: OdrGroupReferencesOrderWarehouse | None
-    shipments: list[OdrGroupReferencesOrderShipment | None] | None
-
-
-class OdrGroupReferencesOrderShipment(AfostoRecord):
-    """`OdrGroupReferencesOrderShipment`."""
-
-    __slots__ = (
-        "id",
-        "is_inbound",
-        "is_missing",
+    name: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
     )
+    __slots__ = slots(FIELDS)
+
+
+class OdrGroupRouteCollectRoute(AfostoRecord):
+    """`OdrGroupRouteCollectRoute`."""
+
     id: str | None
-    is_inbound: bool | None
-    is_missing: bool | None
-
-
-class OdrGroupReferencesOrderWarehouse(AfostoRecord):
-    """`OdrGroupReferencesOrderWarehouse`."""
-
-    __slots__ = (
-        "claim_id",
-        "delivery_route_id",
-        "collect_route_id",
-        "is_reservation",
-        "address_id",
-        "transfer_id",
+    name: str | None
+    delivery_routes: list[str | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("delivery_routes", "delivery_routes", many(text)),
     )
-    claim_id: str | None
-    delivery_route_id: str | None
-    collect_route_id: str | None
-    is_reservation: bool | None
-    address_id: str | None
-    transfer_id: str | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrGroupRoute(AfostoRecord):
     """`OdrGroupRoute`."""
 
-    __slots__ = (
-        "sku",
-        "reference",
-        "description",
-        "quantity",
-        "order_id",
-        "ids",
-        "references",
-        "filters",
-        "delivery_routes",
-        "collect_routes",
-    )
     sku: str | None
     reference: str | None
     description: str | None
@@ -4355,117 +4781,142 @@ class OdrGroupRoute(AfostoRecord):
     filters: list[OdrFilter | None] | None
     delivery_routes: list[OdrGroupRouteDeliveryRoute | None] | None
     collect_routes: list[OdrGroupRouteCollectRoute | None] | None
-
-
-class OdrGroupRouteCollectRoute(AfostoRecord):
-    """`OdrGroupRouteCollectRoute`."""
-
-    __slots__ = (
-        "id",
-        "name",
-        "delivery_routes",
+    FIELDS = (
+        ("sku", "sku", text),
+        ("reference", "reference", text),
+        ("description", "description", text),
+        ("quantity", "quantity", integer),
+        ("order_id", "order_id", text),
+        ("ids", "ids", many(text)),
+        ("references", "references", record(OdrGroupRouteReferences)),
+        ("filters", "filters", many(record(OdrFilter))),
+        ("delivery_routes", "delivery_routes", many(record(OdrGroupRouteDeliveryRoute))),
+        ("collect_routes", "collect_routes", many(record(OdrGroupRouteCollectRoute))),
     )
-    id: str | None
-    name: str | None
-    delivery_routes: list[str | None] | None
-
-
-class OdrGroupRouteDeliveryRoute(AfostoRecord):
-    """`OdrGroupRouteDeliveryRoute`."""
-
-    __slots__ = (
-        "id",
-        "name",
-    )
-    id: str | None
-    name: str | None
-
-
-class OdrGroupRouteReferences(AfostoRecord):
-    """`OdrGroupRouteReferences`."""
-
-    __slots__ = (
-        "orders",
-        "backorders",
-    )
-    orders: list[OdrGroupRouteReferencesOrder | None] | None
-    backorders: list[str | None] | None
-
-
-class OdrGroupRouteReferencesOrder(AfostoRecord):
-    """`OdrGroupRouteReferencesOrder`."""
-
-    __slots__ = (
-        "id",
-        "is_inbound",
-        "is_backordered",
-        "is_unavailable",
-        "warehouse",
-        "shipments",
-    )
-    id: str | None
-    is_inbound: bool | None
-    is_backordered: bool | None
-    is_unavailable: bool | None
-    warehouse: OdrGroupRouteReferencesOrderWarehouse | None
-    shipments: list[OdrGroupReferencesOrderShipment | None] | None
-
-
-class OdrGroupRouteReferencesOrderWarehouse(AfostoRecord):
-    """`OdrGroupRouteReferencesOrderWarehouse`."""
-
-    __slots__ = (
-        "claim_id",
-        "route_id",
-        "is_reservation",
-        "transfer_id",
-    )
-    claim_id: str | None
-    route_id: str | None
-    is_reservation: bool | None
-    transfer_id: str | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrIdentityExistsRequest(AfostoRecord):
     """`OdrIdentityExistsRequest`."""
 
-    __slots__ = ("email",)
     email: str | None
+    FIELDS = (("email", "email", text),)
+    __slots__ = slots(FIELDS)
+
+
+class OdrInvoiceAdjustmentResponseResult(AfostoRecord):
+    """`OdrInvoiceAdjustmentResponseResult`."""
+
+    output: int | None
+    FIELDS = (("output", "output", integer),)
+    __slots__ = slots(FIELDS)
+
+
+class OdrInvoiceAdjustmentResponse(AfostoRecord):
+    """`OdrInvoiceAdjustmentResponse`."""
+
+    reference: str | None
+    description: str | None
+    amount: float | None
+    is_percentage: bool | None
+    is_discount: bool | None
+    result: OdrInvoiceAdjustmentResponseResult | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("description", "description", text),
+        ("amount", "amount", number),
+        ("is_percentage", "is_percentage", boolean),
+        ("is_discount", "is_discount", boolean),
+        ("result", "result", record(OdrInvoiceAdjustmentResponseResult)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrInvoiceItem(AfostoRecord):
+    """`OdrInvoiceItem`."""
+
+    id: str | None
+    sku: str | None
+    description: str | None
+    type: OdrInvoiceItemType | None
+    amount: int | None
+    is_discounted: bool | None
+    quantity: int | None
+    subtotal: int | None
+    adjustments: list[OdrInvoiceAdjustmentResponse | None] | None
+    vat_percentage: int | None
+    total: int | None
+    total_revenue: int | None
+    order_items: list[OdrCalculationOrderItem | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("sku", "sku", text),
+        ("description", "description", text),
+        ("type", "type", choice(OdrInvoiceItemType)),
+        ("amount", "amount", integer),
+        ("is_discounted", "is_discounted", boolean),
+        ("quantity", "quantity", integer),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
+        ("vat_percentage", "vat_percentage", integer),
+        ("total", "total", integer),
+        ("total_revenue", "total_revenue", integer),
+        ("order_items", "order_items", many(record(OdrCalculationOrderItem))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrInvoiceSettingsBillingVat(AfostoRecord):
+    """`OdrInvoiceSettingsBillingVat`."""
+
+    is_shift_disabled: bool | None
+    is_shift_required: bool | None
+    FIELDS = (
+        ("is_shift_disabled", "is_shift_disabled", boolean),
+        ("is_shift_required", "is_shift_required", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrInvoiceSettingsBilling(AfostoRecord):
+    """`OdrInvoiceSettingsBilling`."""
+
+    method_code: str | None
+    issuer_code: str | None
+    provider_code: str | None
+    vat: OdrInvoiceSettingsBillingVat | None
+    FIELDS = (
+        ("method_code", "method_code", text),
+        ("issuer_code", "issuer_code", text),
+        ("provider_code", "provider_code", text),
+        ("vat", "vat", record(OdrInvoiceSettingsBillingVat)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrInvoiceSettingsShipping(AfostoRecord):
+    """`OdrInvoiceSettingsShipping`."""
+
+    method_id: str | None
+    FIELDS = (("method_id", "method_id", text),)
+    __slots__ = slots(FIELDS)
+
+
+class OdrInvoiceSettings(AfostoRecord):
+    """`OdrInvoiceSettings`."""
+
+    billing: OdrInvoiceSettingsBilling | None
+    shipping: OdrInvoiceSettingsShipping | None
+    FIELDS = (
+        ("billing", "billing", record(OdrInvoiceSettingsBilling)),
+        ("shipping", "shipping", record(OdrInvoiceSettingsShipping)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrInvoice(AfostoRecord):
     """`OdrInvoice`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "reference",
-        "items",
-        "services",
-        "settings",
-        "subtotal",
-        "adjustments",
-        "total",
-        "vat",
-        "currency",
-        "customer",
-        "vendor",
-        "is_including_vat",
-        "is_vat_shifted",
-        "is_paid",
-        "client_id",
-        "channel_id",
-        "file_id",
-        "metadata",
-        "pricing_at",
-        "paid_at",
-        "order_ids",
-        "coupons",
-        "calculation_id",
-        "shipment_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     reference: str | None
@@ -4494,95 +4945,42 @@ class OdrInvoice(AfostoRecord):
     shipment_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrInvoiceAdjustmentResponse(AfostoRecord):
-    """`OdrInvoiceAdjustmentResponse`."""
-
-    __slots__ = (
-        "reference",
-        "description",
-        "amount",
-        "is_percentage",
-        "is_discount",
-        "result",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("reference", "reference", text),
+        ("items", "items", many(record(OdrInvoiceItem))),
+        ("services", "services", many(record(OdrServiceItem))),
+        ("settings", "settings", record(OdrInvoiceSettings)),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("currency", "currency", text),
+        ("customer", "customer", record(OdrContact)),
+        ("vendor", "vendor", record(OdrContact)),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("is_vat_shifted", "is_vat_shifted", boolean),
+        ("is_paid", "is_paid", boolean),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("file_id", "file_id", text),
+        ("metadata", "metadata", free),
+        ("pricing_at", "pricing_at", timestamp),
+        ("paid_at", "paid_at", timestamp),
+        ("order_ids", "order_ids", many(text)),
+        ("coupons", "coupons", many(text)),
+        ("calculation_id", "calculation_id", text),
+        ("shipment_id", "shipment_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    reference: str | None
-    description: str | None
-    amount: float | None
-    is_percentage: bool | None
-    is_discount: bool | None
-    result: OdrInvoiceAdjustmentResponseResult | None
-
-
-class OdrInvoiceAdjustmentResponseResult(AfostoRecord):
-    """`OdrInvoiceAdjustmentResponseResult`."""
-
-    __slots__ = ("output",)
-    output: int | None
-
-
-class OdrInvoiceItem(AfostoRecord):
-    """`OdrInvoiceItem`."""
-
-    __slots__ = (
-        "id",
-        "sku",
-        "description",
-        "type",
-        "amount",
-        "is_discounted",
-        "quantity",
-        "subtotal",
-        "adjustments",
-        "vat_percentage",
-        "total",
-        "total_revenue",
-        "order_items",
-    )
-    id: str | None
-    sku: str | None
-    description: str | None
-    type: OdrInvoiceItemType | None
-    amount: int | None
-    is_discounted: bool | None
-    quantity: int | None
-    subtotal: int | None
-    adjustments: list[OdrInvoiceAdjustmentResponse | None] | None
-    vat_percentage: int | None
-    total: int | None
-    total_revenue: int | None
-    order_items: list[OdrCalculationOrderItem | None] | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrInvoiceListItem(AfostoRecord):
     """`OdrInvoiceListItem`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "reference",
-        "count",
-        "subtotal",
-        "adjustments",
-        "total",
-        "vat",
-        "currency",
-        "customer",
-        "vendor",
-        "is_including_vat",
-        "is_vat_shifted",
-        "is_paid",
-        "client_id",
-        "channel_id",
-        "file_id",
-        "metadata",
-        "pricing_at",
-        "invoiced_at",
-        "paid_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     reference: str | None
@@ -4606,104 +5004,51 @@ class OdrInvoiceListItem(AfostoRecord):
     paid_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrInvoiceSettings(AfostoRecord):
-    """`OdrInvoiceSettings`."""
-
-    __slots__ = (
-        "billing",
-        "shipping",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("reference", "reference", text),
+        ("count", "count", integer),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("currency", "currency", text),
+        ("customer", "customer", record(OdrContact)),
+        ("vendor", "vendor", record(OdrContact)),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("is_vat_shifted", "is_vat_shifted", boolean),
+        ("is_paid", "is_paid", boolean),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("file_id", "file_id", text),
+        ("metadata", "metadata", free),
+        ("pricing_at", "pricing_at", timestamp),
+        ("invoiced_at", "invoiced_at", timestamp),
+        ("paid_at", "paid_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    billing: OdrInvoiceSettingsBilling | None
-    shipping: OdrInvoiceSettingsShipping | None
-
-
-class OdrInvoiceSettingsBilling(AfostoRecord):
-    """`OdrInvoiceSettingsBilling`."""
-
-    __slots__ = (
-        "method_code",
-        "issuer_code",
-        "provider_code",
-        "vat",
-    )
-    method_code: str | None
-    issuer_code: str | None
-    provider_code: str | None
-    vat: OdrInvoiceSettingsBillingVat | None
-
-
-class OdrInvoiceSettingsBillingVat(AfostoRecord):
-    """`OdrInvoiceSettingsBillingVat`."""
-
-    __slots__ = (
-        "is_shift_disabled",
-        "is_shift_required",
-    )
-    is_shift_disabled: bool | None
-    is_shift_required: bool | None
-
-
-class OdrInvoiceSettingsShipping(AfostoRecord):
-    """`OdrInvoiceSettingsShipping`."""
-
-    __slots__ = ("method_id",)
-    method_id: str | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrIssuer(AfostoRecord):
     """`OdrIssuer`."""
 
-    __slots__ = (
-        "code",
-        "name",
-        "metadata",
-    )
     code: str | None
     name: str | None
     metadata: Any | None
-
-
-class OdrKey(AfostoRecord):
-    """`OdrKey`."""
-
-    __slots__ = (
-        "entity_id",
-        "entity_type",
+    FIELDS = (
+        ("code", "code", text),
+        ("name", "name", text),
+        ("metadata", "metadata", free),
     )
-    entity_id: str | None
-    entity_type: str | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrListedCalculation(AfostoRecord):
     """`OdrListedCalculation`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "reference",
-        "subtotal",
-        "adjustments",
-        "total",
-        "vat",
-        "currency",
-        "customer",
-        "vendor",
-        "is_including_vat",
-        "is_vat_shifted",
-        "is_prepaid",
-        "client_id",
-        "channel_id",
-        "file_id",
-        "metadata",
-        "pricing_at",
-        "invoiced_at",
-        "prepaid_at",
-        "order_ids",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     reference: str | None
@@ -4727,22 +5072,37 @@ class OdrListedCalculation(AfostoRecord):
     order_ids: list[str | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("reference", "reference", text),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("currency", "currency", text),
+        ("customer", "customer", record(OdrContact)),
+        ("vendor", "vendor", record(OdrContact)),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("is_vat_shifted", "is_vat_shifted", boolean),
+        ("is_prepaid", "is_prepaid", boolean),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("file_id", "file_id", text),
+        ("metadata", "metadata", free),
+        ("pricing_at", "pricing_at", timestamp),
+        ("invoiced_at", "invoiced_at", timestamp),
+        ("prepaid_at", "prepaid_at", timestamp),
+        ("order_ids", "order_ids", many(text)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrMethod(AfostoRecord):
     """`OdrMethod`."""
 
-    __slots__ = (
-        "code",
-        "provider_code",
-        "name",
-        "label",
-        "is_prepaid",
-        "issuers",
-        "is_enabled",
-        "is_deferred",
-        "priority",
-    )
     code: str | None
     provider_code: str | None
     name: str | None
@@ -4752,30 +5112,255 @@ class OdrMethod(AfostoRecord):
     is_enabled: bool | None
     is_deferred: bool | None
     priority: int | None
+    FIELDS = (
+        ("code", "code", text),
+        ("provider_code", "provider_code", text),
+        ("name", "name", text),
+        ("label", "label", text),
+        ("is_prepaid", "is_prepaid", boolean),
+        ("issuers", "issuers", many(record(OdrIssuer))),
+        ("is_enabled", "is_enabled", boolean),
+        ("is_deferred", "is_deferred", boolean),
+        ("priority", "priority", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrStepAction(AfostoRecord):
+    """`OdrStepAction`."""
+
+    code: str | None
+    order: int | None
+    label: str | None
+    is_handled: bool | None
+    handled_at: dt.datetime | None
+    FIELDS = (
+        ("code", "code", text),
+        ("order", "order", integer),
+        ("label", "label", text),
+        ("is_handled", "is_handled", boolean),
+        ("handled_at", "handled_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderStep(AfostoRecord):
+    """`OdrOrderStep`."""
+
+    code: str | None
+    order: int | None
+    is_reversible: bool | None
+    trigger: OdrOrderStepTrigger | None
+    actions: list[OdrStepAction | None] | None
+    FIELDS = (
+        ("code", "code", text),
+        ("order", "order", integer),
+        ("is_reversible", "is_reversible", boolean),
+        ("trigger", "trigger", choice(OdrOrderStepTrigger)),
+        ("actions", "actions", many(record(OdrStepAction))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderStateProgress(AfostoRecord):
+    """`OdrOrderStateProgress`."""
+
+    allocation: str | None
+    fulfilment: str | None
+    billing: str | None
+    FIELDS = (
+        ("allocation", "allocation", text),
+        ("fulfilment", "fulfilment", text),
+        ("billing", "billing", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderState(AfostoRecord):
+    """`OdrOrderState`."""
+
+    is_locked: bool | None
+    is_accepted: bool | None
+    is_confirmed: bool | None
+    is_finished: bool | None
+    is_canceled: bool | None
+    type: OdrOrderStateType | None
+    flow: list[OdrOrderStep | None] | None
+    progress: OdrOrderStateProgress | None
+    FIELDS = (
+        ("is_locked", "is_locked", boolean),
+        ("is_accepted", "is_accepted", boolean),
+        ("is_confirmed", "is_confirmed", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("is_canceled", "is_canceled", boolean),
+        ("type", "type", choice(OdrOrderStateType)),
+        ("flow", "flow", many(record(OdrOrderStep))),
+        ("progress", "progress", record(OdrOrderStateProgress)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderSettingsContact(AfostoRecord):
+    """`OdrOrderSettingsContact`."""
+
+    id: str | None
+    version: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("version", "version", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderSettingsBilling(AfostoRecord):
+    """`OdrOrderSettingsBilling`."""
+
+    address_id: str | None
+    method_code: str | None
+    issuer_code: str | None
+    provider_code: str | None
+    FIELDS = (
+        ("address_id", "address_id", text),
+        ("method_code", "method_code", text),
+        ("issuer_code", "issuer_code", text),
+        ("provider_code", "provider_code", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderSettingsShippingWindow(AfostoRecord):
+    """`OdrOrderSettingsShippingWindow`."""
+
+    from_: int | None
+    to: int | None
+    delivery_at: dt.date | None
+    code: str | None
+    FIELDS = (
+        ("from", "from_", integer),
+        ("to", "to", integer),
+        ("delivery_at", "delivery_at", day),
+        ("code", "code", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderSettingsShipping(AfostoRecord):
+    """`OdrOrderSettingsShipping`."""
+
+    address_id: str | None
+    source_address_id: str | None
+    method_id: str | None
+    spid: str | None
+    window: OdrOrderSettingsShippingWindow | None
+    is_split_allowed: bool | None
+    FIELDS = (
+        ("address_id", "address_id", text),
+        ("source_address_id", "source_address_id", text),
+        ("method_id", "method_id", text),
+        ("spid", "spid", text),
+        ("window", "window", record(OdrOrderSettingsShippingWindow)),
+        ("is_split_allowed", "is_split_allowed", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderSettings(AfostoRecord):
+    """`OdrOrderSettings`."""
+
+    contact: OdrOrderSettingsContact | None
+    organisation: OdrOrderSettingsContact | None
+    phone_number_id: str | None
+    coupons: list[str | None] | None
+    due_at: dt.date | None
+    return_url: str | None
+    billing: OdrOrderSettingsBilling | None
+    shipping: OdrOrderSettingsShipping | None
+    FIELDS = (
+        ("contact", "contact", record(OdrOrderSettingsContact)),
+        ("organisation", "organisation", record(OdrOrderSettingsContact)),
+        ("phone_number_id", "phone_number_id", text),
+        ("coupons", "coupons", many(text)),
+        ("due_at", "due_at", day),
+        ("return_url", "return_url", text),
+        ("billing", "billing", record(OdrOrderSettingsBilling)),
+        ("shipping", "shipping", record(OdrOrderSettingsShipping)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrProcessing(AfostoRecord):
+    """`OdrProcessing`."""
+
+    confirm: OdrProcessingConfirm | None
+    allocation: OdrProcessingAllocation | None
+    fulfilment: OdrProcessingFulfilment | None
+    capture: OdrProcessingCapture | None
+    FIELDS = (
+        ("confirm", "confirm", choice(OdrProcessingConfirm)),
+        ("allocation", "allocation", choice(OdrProcessingAllocation)),
+        ("fulfilment", "fulfilment", choice(OdrProcessingFulfilment)),
+        ("capture", "capture", choice(OdrProcessingCapture)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderAcceptances(AfostoRecord):
+    """`OdrOrderAcceptances`."""
+
+    id: str | None
+    amount: int | None
+    is_prepaid: bool | None
+    is_settlement: bool | None
+    is_paid: bool | None
+    calculation_id: str | None
+    transaction_secret: str | None
+    created_at: dt.datetime | None
+    accepted_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("amount", "amount", integer),
+        ("is_prepaid", "is_prepaid", boolean),
+        ("is_settlement", "is_settlement", boolean),
+        ("is_paid", "is_paid", boolean),
+        ("calculation_id", "calculation_id", text),
+        ("transaction_secret", "transaction_secret", text),
+        ("created_at", "created_at", timestamp),
+        ("accepted_at", "accepted_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderCalculations(AfostoRecord):
+    """`OdrOrderCalculations`."""
+
+    id: str | None
+    reference: str | None
+    currency: str | None
+    client_id: str | None
+    channel_id: str | None
+    amount: int | None
+    is_valid: bool | None
+    is_accepted: bool | None
+    is_confirmed: bool | None
+    expires_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", text),
+        ("currency", "currency", text),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("amount", "amount", integer),
+        ("is_valid", "is_valid", boolean),
+        ("is_accepted", "is_accepted", boolean),
+        ("is_confirmed", "is_confirmed", boolean),
+        ("expires_at", "expires_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrOrder(AfostoRecord):
     """`OdrOrder`."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "state",
-        "settings",
-        "processing",
-        "acceptances",
-        "calculations",
-        "client_id",
-        "channel_id",
-        "tags",
-        "stack_id",
-        "type",
-        "last_accepted_at",
-        "last_confirmed_at",
-        "last_canceled_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     number: str | None
     state: OdrOrderState | None
@@ -4793,65 +5378,103 @@ class OdrOrder(AfostoRecord):
     last_canceled_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrOrderAcceptances(AfostoRecord):
-    """`OdrOrderAcceptances`."""
-
-    __slots__ = (
-        "id",
-        "amount",
-        "is_prepaid",
-        "is_settlement",
-        "is_paid",
-        "calculation_id",
-        "transaction_secret",
-        "created_at",
-        "accepted_at",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("state", "state", record(OdrOrderState)),
+        ("settings", "settings", record(OdrOrderSettings)),
+        ("processing", "processing", record(OdrProcessing)),
+        ("acceptances", "acceptances", many(record(OdrOrderAcceptances))),
+        ("calculations", "calculations", many(record(OdrOrderCalculations))),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("tags", "tags", many(text)),
+        ("stack_id", "stack_id", text),
+        ("type", "type", text),
+        ("last_accepted_at", "last_accepted_at", timestamp),
+        ("last_confirmed_at", "last_confirmed_at", timestamp),
+        ("last_canceled_at", "last_canceled_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    id: str | None
-    amount: int | None
-    is_prepaid: bool | None
-    is_settlement: bool | None
-    is_paid: bool | None
-    calculation_id: str | None
-    transaction_secret: str | None
-    created_at: dt.datetime | None
-    accepted_at: dt.datetime | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrOrderAuthorizationResponse(AfostoRecord):
     """`OdrOrderAuthorizationResponse`."""
 
-    __slots__ = (
-        "is_locked",
-        "is_accepted",
-        "is_confirmed",
-        "transaction_secret",
-    )
     is_locked: bool | None
     is_accepted: bool | None
     is_confirmed: bool | None
     transaction_secret: str | None
+    FIELDS = (
+        ("is_locked", "is_locked", boolean),
+        ("is_accepted", "is_accepted", boolean),
+        ("is_confirmed", "is_confirmed", boolean),
+        ("transaction_secret", "transaction_secret", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderCalculationSettingsShipping(AfostoRecord):
+    """`OdrOrderCalculationSettingsShipping`."""
+
+    method_id: str | None
+    FIELDS = (("method_id", "method_id", text),)
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderCalculationSettings(AfostoRecord):
+    """`OdrOrderCalculationSettings`."""
+
+    billing: OdrInvoiceSettingsBilling | None
+    shipping: OdrOrderCalculationSettingsShipping | None
+    FIELDS = (
+        ("billing", "billing", record(OdrInvoiceSettingsBilling)),
+        ("shipping", "shipping", record(OdrOrderCalculationSettingsShipping)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderCalculationCustomerContact(AfostoRecord):
+    """An inline object."""
+
+    email: str | None
+    vat_number: str | None
+    coc_number: str | None
+    organisation_id: str | None
+    organisation_version: str | None
+    address_id: str | None
+    phone_number_id: str | None
+    FIELDS = (
+        ("email", "email", text),
+        ("vat_number", "vat_number", text),
+        ("coc_number", "coc_number", text),
+        ("organisation_id", "organisation_id", text),
+        ("organisation_version", "organisation_version", text),
+        ("address_id", "address_id", text),
+        ("phone_number_id", "phone_number_id", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderCalculationCustomer(AfostoRecord):
+    """An inline object."""
+
+    tags: list[str | None] | None
+    vat_country_code: str | None
+    contact: OdrOrderCalculationCustomerContact | None
+    FIELDS = (
+        ("tags", "tags", many(text)),
+        ("vat_country_code", "vat_country_code", text),
+        ("contact", "contact", record(OdrOrderCalculationCustomerContact)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrOrderCalculation(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "reference",
-        "items",
-        "services",
-        "subtotal",
-        "adjustments",
-        "total",
-        "vat",
-        "settings",
-        "currency",
-        "customer",
-    )
     id: str | None
     number: str | None
     reference: str | None
@@ -4864,132 +5487,46 @@ class OdrOrderCalculation(AfostoRecord):
     settings: OdrOrderCalculationSettings | None
     currency: str | None
     customer: OdrOrderCalculationCustomer | None
-
-
-class OdrOrderCalculationCustomer(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "tags",
-        "vat_country_code",
-        "contact",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("reference", "reference", text),
+        ("items", "items", many(record(OdrCalculationItems))),
+        ("services", "services", many(record(OdrServiceItem))),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("settings", "settings", record(OdrOrderCalculationSettings)),
+        ("currency", "currency", text),
+        ("customer", "customer", record(OdrOrderCalculationCustomer)),
     )
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: OdrOrderCalculationCustomerContact | None
+    __slots__ = slots(FIELDS)
 
 
-class OdrOrderCalculationCustomerContact(AfostoRecord):
-    """An inline object."""
+class OdrOrderItemReferencesOrderWarehouse(AfostoRecord):
+    """`OdrOrderItemReferencesOrderWarehouse`."""
 
-    __slots__ = (
-        "email",
-        "vat_number",
-        "coc_number",
-        "organisation_id",
-        "organisation_version",
-        "address_id",
-        "phone_number_id",
+    claimed_at: dt.datetime | None
+    claim_id: str | None
+    claim_item_id: str | None
+    route_id: str | None
+    is_reservation: bool | None
+    transfer_id: str | None
+    FIELDS = (
+        ("claimed_at", "claimed_at", timestamp),
+        ("claim_id", "claim_id", text),
+        ("claim_item_id", "claim_item_id", text),
+        ("route_id", "route_id", text),
+        ("is_reservation", "is_reservation", boolean),
+        ("transfer_id", "transfer_id", text),
     )
-    email: str | None
-    vat_number: str | None
-    coc_number: str | None
-    organisation_id: str | None
-    organisation_version: str | None
-    address_id: str | None
-    phone_number_id: str | None
-
-
-class OdrOrderCalculationSettings(AfostoRecord):
-    """`OdrOrderCalculationSettings`."""
-
-    __slots__ = (
-        "billing",
-        "shipping",
-    )
-    billing: OdrInvoiceSettingsBilling | None
-    shipping: OdrOrderCalculationSettingsShipping | None
-
-
-class OdrOrderCalculationSettingsShipping(AfostoRecord):
-    """`OdrOrderCalculationSettingsShipping`."""
-
-    __slots__ = ("method_id",)
-    method_id: str | None
-
-
-class OdrOrderCalculations(AfostoRecord):
-    """`OdrOrderCalculations`."""
-
-    __slots__ = (
-        "id",
-        "reference",
-        "currency",
-        "client_id",
-        "channel_id",
-        "amount",
-        "is_valid",
-        "is_accepted",
-        "is_confirmed",
-        "expires_at",
-    )
-    id: str | None
-    reference: str | None
-    currency: str | None
-    client_id: str | None
-    channel_id: str | None
-    amount: int | None
-    is_valid: bool | None
-    is_accepted: bool | None
-    is_confirmed: bool | None
-    expires_at: dt.datetime | None
-
-
-class OdrOrderItem(AfostoRecord):
-    """`OdrOrderItem`."""
-
-    __slots__ = (
-        "id",
-        "reference",
-        "sku",
-        "description",
-        "order_id",
-        "references",
-        "filters",
-    )
-    id: str | None
-    reference: str | None
-    sku: str | None
-    description: str | None
-    order_id: str | None
-    references: OdrOrderItemReferences | None
-    filters: list[OdrFilter | None] | None
-
-
-class OdrOrderItemReferences(AfostoRecord):
-    """`OdrOrderItemReferences`."""
-
-    __slots__ = (
-        "orders",
-        "stacks",
-    )
-    orders: list[OdrOrderItemReferencesOrder | None] | None
-    stacks: list[OdrStackReference | None] | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrOrderItemReferencesOrder(AfostoRecord):
     """`OdrOrderItemReferencesOrder`."""
 
-    __slots__ = (
-        "id",
-        "is_inbound",
-        "is_available",
-        "is_backorder",
-        "warehouse",
-        "shipments",
-        "backorders",
-        "target",
-    )
     id: str | None
     is_inbound: bool | None
     is_available: bool | None
@@ -4998,200 +5535,86 @@ class OdrOrderItemReferencesOrder(AfostoRecord):
     shipments: list[OdrGroupReferencesOrderShipment | None] | None
     backorders: list[str | None] | None
     target: str | None
-
-
-class OdrOrderItemReferencesOrderWarehouse(AfostoRecord):
-    """`OdrOrderItemReferencesOrderWarehouse`."""
-
-    __slots__ = (
-        "claimed_at",
-        "claim_id",
-        "claim_item_id",
-        "route_id",
-        "is_reservation",
-        "transfer_id",
+    FIELDS = (
+        ("id", "id", text),
+        ("is_inbound", "is_inbound", boolean),
+        ("is_available", "is_available", boolean),
+        ("is_backorder", "is_backorder", boolean),
+        ("warehouse", "warehouse", record(OdrOrderItemReferencesOrderWarehouse)),
+        ("shipments", "shipments", many(record(OdrGroupReferencesOrderShipment))),
+        ("backorders", "backorders", many(text)),
+        ("target", "target", text),
     )
-    claimed_at: dt.datetime | None
-    claim_id: str | None
-    claim_item_id: str | None
-    route_id: str | None
-    is_reservation: bool | None
-    transfer_id: str | None
+    __slots__ = slots(FIELDS)
 
 
-class OdrOrderSettings(AfostoRecord):
-    """`OdrOrderSettings`."""
+class OdrStackReferenceState(AfostoRecord):
+    """`OdrStackReferenceState`."""
 
-    __slots__ = (
-        "contact",
-        "organisation",
-        "phone_number_id",
-        "coupons",
-        "due_at",
-        "return_url",
-        "billing",
-        "shipping",
-    )
-    contact: OdrOrderSettingsContact | None
-    organisation: OdrOrderSettingsContact | None
-    phone_number_id: str | None
-    coupons: list[str | None] | None
-    due_at: dt.date | None
-    return_url: str | None
-    billing: OdrOrderSettingsBilling | None
-    shipping: OdrOrderSettingsShipping | None
-
-
-class OdrOrderSettingsBilling(AfostoRecord):
-    """`OdrOrderSettingsBilling`."""
-
-    __slots__ = (
-        "address_id",
-        "method_code",
-        "issuer_code",
-        "provider_code",
-    )
-    address_id: str | None
-    method_code: str | None
-    issuer_code: str | None
-    provider_code: str | None
-
-
-class OdrOrderSettingsContact(AfostoRecord):
-    """`OdrOrderSettingsContact`."""
-
-    __slots__ = (
-        "id",
-        "version",
-    )
-    id: str | None
-    version: str | None
-
-
-class OdrOrderSettingsShipping(AfostoRecord):
-    """`OdrOrderSettingsShipping`."""
-
-    __slots__ = (
-        "address_id",
-        "source_address_id",
-        "method_id",
-        "spid",
-        "window",
-        "is_split_allowed",
-    )
-    address_id: str | None
-    source_address_id: str | None
-    method_id: str | None
-    spid: str | None
-    window: OdrOrderSettingsShippingWindow | None
-    is_split_allowed: bool | None
-
-
-class OdrOrderSettingsShippingWindow(AfostoRecord):
-    """`OdrOrderSettingsShippingWindow`."""
-
-    __slots__ = (
-        "from_",
-        "to",
-        "delivery_at",
-        "code",
-    )
-    from_: int | None
-    to: int | None
-    delivery_at: dt.date | None
-    code: str | None
-
-
-class OdrOrderState(AfostoRecord):
-    """`OdrOrderState`."""
-
-    __slots__ = (
-        "is_locked",
-        "is_accepted",
-        "is_confirmed",
-        "is_finished",
-        "is_canceled",
-        "type",
-        "flow",
-        "progress",
-    )
     is_locked: bool | None
     is_accepted: bool | None
     is_confirmed: bool | None
     is_finished: bool | None
-    is_canceled: bool | None
-    type: OdrOrderStateType | None
-    flow: list[OdrOrderStep | None] | None
-    progress: OdrOrderStateProgress | None
-
-
-class OdrOrderStateProgress(AfostoRecord):
-    """`OdrOrderStateProgress`."""
-
-    __slots__ = (
-        "allocation",
-        "fulfilment",
-        "billing",
+    FIELDS = (
+        ("is_locked", "is_locked", boolean),
+        ("is_accepted", "is_accepted", boolean),
+        ("is_confirmed", "is_confirmed", boolean),
+        ("is_finished", "is_finished", boolean),
     )
-    allocation: str | None
-    fulfilment: str | None
-    billing: str | None
+    __slots__ = slots(FIELDS)
 
 
-class OdrOrderStep(AfostoRecord):
-    """`OdrOrderStep`."""
+class OdrStackReference(AfostoRecord):
+    """`OdrStackReference`."""
 
-    __slots__ = (
-        "code",
-        "order",
-        "is_reversible",
-        "trigger",
-        "actions",
-    )
-    code: str | None
-    order: int | None
-    is_reversible: bool | None
-    trigger: OdrOrderStepTrigger | None
-    actions: list[OdrStepAction | None] | None
-
-
-class OdrOrganisation(AfostoRecord):
-    """`OdrOrganisation`."""
-
-    __slots__ = (
-        "id",
-        "name",
-        "coc_number",
-        "registrations",
-    )
     id: str | None
-    name: str | None
-    coc_number: str | None
-    registrations: list[OdrVatRegistration | None] | None
+    type: str | None
+    state: OdrStackReferenceState | None
+    FIELDS = (
+        ("id", "id", text),
+        ("type", "type", text),
+        ("state", "state", record(OdrStackReferenceState)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderItemReferences(AfostoRecord):
+    """`OdrOrderItemReferences`."""
+
+    orders: list[OdrOrderItemReferencesOrder | None] | None
+    stacks: list[OdrStackReference | None] | None
+    FIELDS = (
+        ("orders", "orders", many(record(OdrOrderItemReferencesOrder))),
+        ("stacks", "stacks", many(record(OdrStackReference))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderItem(AfostoRecord):
+    """`OdrOrderItem`."""
+
+    id: str | None
+    reference: str | None
+    sku: str | None
+    description: str | None
+    order_id: str | None
+    references: OdrOrderItemReferences | None
+    filters: list[OdrFilter | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", text),
+        ("sku", "sku", text),
+        ("description", "description", text),
+        ("order_id", "order_id", text),
+        ("references", "references", record(OdrOrderItemReferences)),
+        ("filters", "filters", many(record(OdrFilter))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrPayment(AfostoRecord):
     """`OdrPayment`."""
 
-    __slots__ = (
-        "id",
-        "secret",
-        "amount",
-        "provider_code",
-        "method_code",
-        "issuer_code",
-        "is_refund",
-        "is_pending",
-        "is_paid",
-        "is_authorized",
-        "is_captured",
-        "return_url",
-        "source_payment_id",
-        "metadata",
-        "paid_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     secret: str | None
     amount: int | None
@@ -5209,44 +5632,31 @@ class OdrPayment(AfostoRecord):
     paid_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrPhonenumber(AfostoRecord):
-    """`OdrPhonenumber`."""
-
-    __slots__ = (
-        "id",
-        "country_code",
-        "number",
+    FIELDS = (
+        ("id", "id", text),
+        ("secret", "secret", text),
+        ("amount", "amount", integer),
+        ("provider_code", "provider_code", text),
+        ("method_code", "method_code", text),
+        ("issuer_code", "issuer_code", text),
+        ("is_refund", "is_refund", boolean),
+        ("is_pending", "is_pending", boolean),
+        ("is_paid", "is_paid", boolean),
+        ("is_authorized", "is_authorized", boolean),
+        ("is_captured", "is_captured", boolean),
+        ("return_url", "return_url", text),
+        ("source_payment_id", "source_payment_id", text),
+        ("metadata", "metadata", free),
+        ("paid_at", "paid_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    id: str | None
-    country_code: str | None
-    number: str | None
-
-
-class OdrPhonenumberSet(AfostoRecord):
-    """`OdrPhonenumberSet`."""
-
-    __slots__ = (
-        "primary",
-        "secondary",
-    )
-    primary: OdrPhonenumber | None
-    secondary: list[OdrPhonenumber | None] | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrPoint(AfostoRecord):
     """`OdrPoint`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "carrier",
-        "latitude",
-        "longtitude",
-        "address",
-        "openings",
-    )
     id: str | None
     name: str | None
     carrier: str | None
@@ -5254,41 +5664,49 @@ class OdrPoint(AfostoRecord):
     longtitude: float | None
     address: OdrAddress | None
     openings: list[LcsPointOpenings | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("carrier", "carrier", text),
+        ("latitude", "latitude", number),
+        ("longtitude", "longtitude", number),
+        ("address", "address", record(OdrAddress)),
+        ("openings", "openings", many(record(LcsPointOpenings))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrPreset(AfostoRecord):
     """`OdrPreset`."""
 
-    __slots__ = (
-        "method_code",
-        "issuer_code",
-        "provider_code",
-    )
     method_code: str | None
     issuer_code: str | None
     provider_code: str | None
+    FIELDS = (
+        ("method_code", "method_code", text),
+        ("issuer_code", "issuer_code", text),
+        ("provider_code", "provider_code", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrPricingRuleConstraint(AfostoRecord):
+    """`OdrPricingRuleConstraint`."""
+
+    key: OdrPricingRuleConstraintKey | None
+    operator: OdrPricingRuleConstraintOperator | None
+    values: list[Any | None] | None
+    FIELDS = (
+        ("key", "key", choice(OdrPricingRuleConstraintKey)),
+        ("operator", "operator", choice(OdrPricingRuleConstraintOperator)),
+        ("values", "values", many(free)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrPricingRule(AfostoRecord):
     """`OdrPricingRule`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "constraints",
-        "filters",
-        "adjustments",
-        "apply_to",
-        "grant_limit",
-        "priority",
-        "evaluate_at",
-        "is_last_rule",
-        "metadata",
-        "active_at",
-        "expires_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     constraints: list[OdrPricingRuleConstraint | None] | None
@@ -5304,71 +5722,79 @@ class OdrPricingRule(AfostoRecord):
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrPricingRuleConstraint(AfostoRecord):
-    """`OdrPricingRuleConstraint`."""
-
-    __slots__ = (
-        "key",
-        "operator",
-        "values",
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("constraints", "constraints", many(record(OdrPricingRuleConstraint))),
+        ("filters", "filters", many(record(OdrPricingRuleConstraint))),
+        ("adjustments", "adjustments", many(record(OdrAdjustment))),
+        ("apply_to", "apply_to", choice(OdrPricingRuleApplyTo)),
+        ("grant_limit", "grant_limit", integer),
+        ("priority", "priority", integer),
+        ("evaluate_at", "evaluate_at", choice(OdrPricingRuleEvaluateAt)),
+        ("is_last_rule", "is_last_rule", boolean),
+        ("metadata", "metadata", free),
+        ("active_at", "active_at", timestamp),
+        ("expires_at", "expires_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    key: OdrPricingRuleConstraintKey | None
-    operator: OdrPricingRuleConstraintOperator | None
-    values: list[Any | None] | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrProcess(AfostoRecord):
     """`OdrProcess`."""
 
-    __slots__ = (
-        "is_paid",
-        "amount_paid",
-        "action",
-        "url",
-        "attempts",
-    )
     is_paid: bool | None
     amount_paid: int | None
     action: OdrProcessAction | None
     url: str | None
     attempts: list[OdrAttempt | None] | None
-
-
-class OdrProcessing(AfostoRecord):
-    """`OdrProcessing`."""
-
-    __slots__ = (
-        "confirm",
-        "allocation",
-        "fulfilment",
-        "capture",
+    FIELDS = (
+        ("is_paid", "is_paid", boolean),
+        ("amount_paid", "amount_paid", integer),
+        ("action", "action", choice(OdrProcessAction)),
+        ("url", "url", text),
+        ("attempts", "attempts", many(record(OdrAttempt))),
     )
-    confirm: OdrProcessingConfirm | None
-    allocation: OdrProcessingAllocation | None
-    fulfilment: OdrProcessingFulfilment | None
-    capture: OdrProcessingCapture | None
+    __slots__ = slots(FIELDS)
+
+
+class OdrProjectionItem(AfostoRecord):
+    """`OdrProjectionItem`."""
+
+    reference: str | None
+    sku: str | None
+    description: str | None
+    type: OdrProjectionItemType | None
+    amount: int | None
+    is_discounted: bool | None
+    quantity: int | None
+    subtotal: int | None
+    adjustments: list[OdrCalculationAdjustment | None] | None
+    vat_percentage: int | None
+    total: int | None
+    total_revenue: int | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("sku", "sku", text),
+        ("description", "description", text),
+        ("type", "type", choice(OdrProjectionItemType)),
+        ("amount", "amount", integer),
+        ("is_discounted", "is_discounted", boolean),
+        ("quantity", "quantity", integer),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("vat_percentage", "vat_percentage", integer),
+        ("total", "total", integer),
+        ("total_revenue", "total_revenue", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrProjection(AfostoRecord):
     """`OdrProjection`."""
 
-    __slots__ = (
-        "items",
-        "subtotal",
-        "adjustments",
-        "services",
-        "total",
-        "vat",
-        "customer",
-        "vendor",
-        "currency",
-        "is_including_vat",
-        "is_vat_shifted",
-        "client_id",
-        "pricing_at",
-    )
     items: list[OdrProjectionItem | None] | None
     subtotal: int | None
     adjustments: list[OdrCalculationAdjustment | None] | None
@@ -5382,146 +5808,137 @@ class OdrProjection(AfostoRecord):
     is_vat_shifted: bool | None
     client_id: str | None
     pricing_at: dt.datetime | None
-
-
-class OdrProjectionItem(AfostoRecord):
-    """`OdrProjectionItem`."""
-
-    __slots__ = (
-        "reference",
-        "sku",
-        "description",
-        "type",
-        "amount",
-        "is_discounted",
-        "quantity",
-        "subtotal",
-        "adjustments",
-        "vat_percentage",
-        "total",
-        "total_revenue",
+    FIELDS = (
+        ("items", "items", many(record(OdrProjectionItem))),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("services", "services", many(record(OdrServiceItem))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("customer", "customer", record(OdrContact)),
+        ("vendor", "vendor", record(OdrContact)),
+        ("currency", "currency", text),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("is_vat_shifted", "is_vat_shifted", boolean),
+        ("client_id", "client_id", text),
+        ("pricing_at", "pricing_at", timestamp),
     )
-    reference: str | None
-    sku: str | None
-    description: str | None
-    type: OdrProjectionItemType | None
-    amount: int | None
-    is_discounted: bool | None
-    quantity: int | None
-    subtotal: int | None
-    adjustments: list[OdrCalculationAdjustment | None] | None
-    vat_percentage: int | None
-    total: int | None
-    total_revenue: int | None
-
-
-class OdrProvider(AfostoRecord):
-    """`OdrProvider`."""
-
-    __slots__ = (
-        "name",
-        "code",
-        "is_active",
-        "is_configured",
-        "methods",
-    )
-    name: str | None
-    code: str | None
-    is_active: bool | None
-    is_configured: bool | None
-    methods: list[OdrProviderMethod | None] | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrProviderMethod(AfostoRecord):
     """`OdrProviderMethod`."""
 
-    __slots__ = (
-        "code",
-        "name",
-        "issuers",
-        "metadata",
-    )
     code: str | None
     name: str | None
     issuers: list[OdrIssuer | None] | None
     metadata: Any | None
-
-
-class OdrPurchase(AfostoRecord):
-    """`OdrPurchase`."""
-
-    __slots__ = (
-        "contact_id",
-        "items",
+    FIELDS = (
+        ("code", "code", text),
+        ("name", "name", text),
+        ("issuers", "issuers", many(record(OdrIssuer))),
+        ("metadata", "metadata", free),
     )
-    contact_id: str | None
-    items: list[OdrPurchaseItem | None] | None
+    __slots__ = slots(FIELDS)
+
+
+class OdrProvider(AfostoRecord):
+    """`OdrProvider`."""
+
+    name: str | None
+    code: str | None
+    is_active: bool | None
+    is_configured: bool | None
+    methods: list[OdrProviderMethod | None] | None
+    FIELDS = (
+        ("name", "name", text),
+        ("code", "code", text),
+        ("is_active", "is_active", boolean),
+        ("is_configured", "is_configured", boolean),
+        ("methods", "methods", many(record(OdrProviderMethod))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrPurchaseItem(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "sku",
-        "description",
-        "type",
-        "amount",
-        "quantity",
-        "vat_rate",
-    )
     sku: str | None
     description: str | None
     type: str | None
     amount: int | None
     quantity: int | None
     vat_rate: int | None
+    FIELDS = (
+        ("sku", "sku", text),
+        ("description", "description", text),
+        ("type", "type", text),
+        ("amount", "amount", integer),
+        ("quantity", "quantity", integer),
+        ("vat_rate", "vat_rate", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrPurchase(AfostoRecord):
+    """`OdrPurchase`."""
+
+    contact_id: str | None
+    items: list[OdrPurchaseItem | None] | None
+    FIELDS = (
+        ("contact_id", "contact_id", text),
+        ("items", "items", many(record(OdrPurchaseItem))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrRecord(AfostoRecord):
     """`OdrRecord`."""
 
-    __slots__ = (
-        "id",
-        "reference",
-        "description",
-        "amount",
-        "created_at",
-    )
     id: str | None
     reference: OdrKey | None
     description: str | None
     amount: int | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", record(OdrKey)),
+        ("description", "description", text),
+        ("amount", "amount", integer),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrReference(AfostoRecord):
     """`OdrReference`."""
 
-    __slots__ = (
-        "entity_id",
-        "entity_type",
-    )
     entity_id: str | None
     entity_type: str | None
+    FIELDS = (
+        ("entity_id", "entity_id", text),
+        ("entity_type", "entity_type", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrSearchInvoiceCustomer(AfostoRecord):
+    """An inline object."""
+
+    tags: list[str | None] | None
+    vat_country_code: str | None
+    contact: OdrContactContact | None
+    FIELDS = (
+        ("tags", "tags", many(text)),
+        ("vat_country_code", "vat_country_code", text),
+        ("contact", "contact", record(OdrContactContact)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSearchInvoice(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "reference",
-        "items",
-        "services",
-        "settings",
-        "subtotal",
-        "adjustments",
-        "total",
-        "vat",
-        "currency",
-        "customer",
-    )
     id: str | None
     number: str | None
     reference: str | None
@@ -5534,85 +5951,90 @@ class OdrSearchInvoice(AfostoRecord):
     vat: list[OdrVatResult | None] | None
     currency: str | None
     customer: OdrSearchInvoiceCustomer | None
-
-
-class OdrSearchInvoiceCustomer(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "tags",
-        "vat_country_code",
-        "contact",
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("reference", "reference", text),
+        ("items", "items", many(record(OdrInvoiceItem))),
+        ("services", "services", many(record(OdrServiceItem))),
+        ("settings", "settings", record(OdrInvoiceSettings)),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("currency", "currency", text),
+        ("customer", "customer", record(OdrSearchInvoiceCustomer)),
     )
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: OdrContactContact | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrSelectSessionBillingMethodRequest(AfostoRecord):
     """`OdrSelectSessionBillingMethodRequest`."""
 
-    __slots__ = (
-        "method_id",
-        "issuer_id",
-    )
     method_id: str | None
     issuer_id: str | None
+    FIELDS = (
+        ("method_id", "method_id", text),
+        ("issuer_id", "issuer_id", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSelectSessionShippingMethodRequest(AfostoRecord):
     """`OdrSelectSessionShippingMethodRequest`."""
 
-    __slots__ = (
-        "is_split_allowed",
-        "method_id",
-    )
     is_split_allowed: bool | None
     method_id: str | None
+    FIELDS = (
+        ("is_split_allowed", "is_split_allowed", boolean),
+        ("method_id", "method_id", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSelectSessionShippingPointRequest(AfostoRecord):
     """`OdrSelectSessionShippingPointRequest`."""
 
-    __slots__ = (
-        "spid",
-        "country_code",
-    )
     spid: str | None
     country_code: str | None
+    FIELDS = (
+        ("spid", "spid", text),
+        ("country_code", "country_code", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSelectSessionShippingWindowRequest(AfostoRecord):
     """`OdrSelectSessionShippingWindowRequest`."""
 
-    __slots__ = (
-        "from_",
-        "to",
-        "at",
-    )
     from_: int | None
     to: int | None
     at: dt.date | None
+    FIELDS = (
+        ("from", "from_", integer),
+        ("to", "to", integer),
+        ("at", "at", day),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrServiceVatConfiguration(AfostoRecord):
+    """`OdrServiceVatConfiguration`."""
+
+    type: OdrServiceVatConfigurationType | None
+    reference: int | None
+    country_code: str | None
+    FIELDS = (
+        ("type", "type", choice(OdrServiceVatConfigurationType)),
+        ("reference", "reference", integer),
+        ("country_code", "country_code", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrService(AfostoRecord):
     """`OdrService`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "constraints",
-        "type",
-        "amount",
-        "is_percentage",
-        "vat_settings",
-        "priority",
-        "metadata",
-        "active_at",
-        "expires_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     constraints: list[OdrPricingRuleConstraint | None] | None
@@ -5626,117 +6048,81 @@ class OdrService(AfostoRecord):
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrServiceAdjustment(AfostoRecord):
-    """`OdrServiceAdjustment`."""
-
-    __slots__ = (
-        "reference",
-        "description",
-        "amount",
-        "is_percentage",
-        "is_discount",
-        "result",
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("constraints", "constraints", many(record(OdrPricingRuleConstraint))),
+        ("type", "type", choice(OdrServiceType)),
+        ("amount", "amount", number),
+        ("is_percentage", "is_percentage", boolean),
+        ("vat_settings", "vat_settings", many(record(OdrServiceVatConfiguration))),
+        ("priority", "priority", integer),
+        ("metadata", "metadata", free),
+        ("active_at", "active_at", timestamp),
+        ("expires_at", "expires_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    reference: str | None
-    description: str | None
-    amount: float | None
-    is_percentage: bool | None
-    is_discount: bool | None
-    result: OdrServiceAdjustmentResult | None
-
-
-class OdrServiceAdjustmentResult(AfostoRecord):
-    """`OdrServiceAdjustmentResult`."""
-
-    __slots__ = (
-        "is_applied_rule",
-        "rule_id",
-        "output",
-    )
-    is_applied_rule: bool | None
-    rule_id: str | None
-    output: int | None
-
-
-class OdrServiceItem(AfostoRecord):
-    """`OdrServiceItem`."""
-
-    __slots__ = (
-        "description",
-        "type",
-        "amount",
-        "is_percentage",
-        "quantity",
-        "subtotal",
-        "adjustments",
-        "vat_percentage",
-        "total",
-    )
-    description: str | None
-    type: OdrProjectionItemType | None
-    amount: float | None
-    is_percentage: bool | None
-    quantity: int | None
-    subtotal: int | None
-    adjustments: list[OdrServiceAdjustment | None] | None
-    vat_percentage: int | None
-    total: int | None
-
-
-class OdrServiceVatConfiguration(AfostoRecord):
-    """`OdrServiceVatConfiguration`."""
-
-    __slots__ = (
-        "type",
-        "reference",
-        "country_code",
-    )
-    type: OdrServiceVatConfigurationType | None
-    reference: int | None
-    country_code: str | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionBilling(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "active",
-        "options",
-    )
     active: OdrAddress | None
     options: OdrCombinedAddressSet | None
+    FIELDS = (
+        ("active", "active", record(OdrAddress)),
+        ("options", "options", record(OdrCombinedAddressSet)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrSessionIssuer(AfostoRecord):
+    """`OdrSessionIssuer`."""
+
+    method_id: str | None
+    name: str | None
+    metadata: Any | None
+    FIELDS = (
+        ("method_id", "method_id", text),
+        ("name", "name", text),
+        ("metadata", "metadata", free),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrSessionProviderMethod(AfostoRecord):
+    """`OdrSessionProviderMethod`."""
+
+    method_id: str | None
+    name: str | None
+    issuers: list[OdrSessionIssuer | None] | None
+    metadata: Any | None
+    FIELDS = (
+        ("method_id", "method_id", text),
+        ("name", "name", text),
+        ("issuers", "issuers", many(record(OdrSessionIssuer))),
+        ("metadata", "metadata", free),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionBillingMethods(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "acitve",
-        "options",
-    )
     acitve: OdrSelectSessionBillingMethodRequest | None
     options: list[OdrSessionProviderMethod | None] | None
+    FIELDS = (
+        ("acitve", "acitve", record(OdrSelectSessionBillingMethodRequest)),
+        ("options", "options", many(record(OdrSessionProviderMethod))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionCalculationAnswer(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "number",
-        "reference",
-        "items",
-        "services",
-        "subtotal",
-        "adjustments",
-        "total",
-        "vat",
-        "settings",
-        "currency",
-        "customer",
-    )
     id: str | None
     number: str | None
     reference: str | None
@@ -5749,22 +6135,26 @@ class OdrSessionCalculationAnswer(AfostoRecord):
     settings: OdrOrderCalculationSettings | None
     currency: str | None
     customer: OdrOrderCalculationCustomer | None
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("reference", "reference", text),
+        ("items", "items", many(record(OdrCalculationItems))),
+        ("services", "services", many(record(OdrServiceItem))),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("settings", "settings", record(OdrOrderCalculationSettings)),
+        ("currency", "currency", text),
+        ("customer", "customer", record(OdrOrderCalculationCustomer)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionContact(AfostoRecord):
     """`OdrSessionContact`."""
 
-    __slots__ = (
-        "id",
-        "version",
-        "email",
-        "tags",
-        "given_name",
-        "additional_name",
-        "family_name",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     version: str | None
     email: str | None
@@ -5774,59 +6164,47 @@ class OdrSessionContact(AfostoRecord):
     family_name: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrSessionIssuer(AfostoRecord):
-    """`OdrSessionIssuer`."""
-
-    __slots__ = (
-        "method_id",
-        "name",
-        "metadata",
+    FIELDS = (
+        ("id", "id", text),
+        ("version", "version", text),
+        ("email", "email", text),
+        ("tags", "tags", many(text)),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    method_id: str | None
-    name: str | None
-    metadata: Any | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionOrganisations(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "active",
-        "options",
-    )
     active: OdrOrganisation | None
     options: OdrGetSessionOrganisationOptionsResponse | None
+    FIELDS = (
+        ("active", "active", record(OdrOrganisation)),
+        ("options", "options", record(OdrGetSessionOrganisationOptionsResponse)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionPhonenumbers(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "active",
-        "options",
-    )
     active: OdrPhonenumber | None
     options: OdrCombinedPhoneNumberSet | None
+    FIELDS = (
+        ("active", "active", record(OdrPhonenumber)),
+        ("options", "options", record(OdrCombinedPhoneNumberSet)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionProjection(AfostoRecord):
     """`OdrSessionProjection`."""
 
-    __slots__ = (
-        "items",
-        "services",
-        "subtotal",
-        "adjustments",
-        "total",
-        "vat",
-        "currency",
-        "is_including_vat",
-        "is_vat_shifted",
-        "client_id",
-        "pricing_at",
-    )
     items: list[OdrCalculationItems | None] | None
     services: list[OdrServiceItem | None] | None
     subtotal: int | None
@@ -5838,201 +6216,145 @@ class OdrSessionProjection(AfostoRecord):
     is_vat_shifted: bool | None
     client_id: str | None
     pricing_at: dt.datetime | None
-
-
-class OdrSessionProviderMethod(AfostoRecord):
-    """`OdrSessionProviderMethod`."""
-
-    __slots__ = (
-        "method_id",
-        "name",
-        "issuers",
-        "metadata",
+    FIELDS = (
+        ("items", "items", many(record(OdrCalculationItems))),
+        ("services", "services", many(record(OdrServiceItem))),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("currency", "currency", text),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("is_vat_shifted", "is_vat_shifted", boolean),
+        ("client_id", "client_id", text),
+        ("pricing_at", "pricing_at", timestamp),
     )
-    method_id: str | None
-    name: str | None
-    issuers: list[OdrSessionIssuer | None] | None
-    metadata: Any | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionShippingMethods(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "active",
-        "options",
-    )
     active: OdrSelectSessionShippingMethodRequest | None
     options: list[OdrGetSessionShippingMethodResponse | None] | None
-
-
-class OdrSessionShippingPoint(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "active",
-        "options",
+    FIELDS = (
+        ("active", "active", record(OdrSelectSessionShippingMethodRequest)),
+        ("options", "options", many(record(OdrGetSessionShippingMethodResponse))),
     )
-    active: OdrSelectSessionShippingPointRequest | None
-    options: list[OdrSessionShippingPointOption | None] | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionShippingPointOption(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "distance",
-        "point",
-    )
     distance: float | None
     point: OdrPoint | None
+    FIELDS = (
+        ("distance", "distance", number),
+        ("point", "point", record(OdrPoint)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrSessionShippingPoint(AfostoRecord):
+    """An inline object."""
+
+    active: OdrSelectSessionShippingPointRequest | None
+    options: list[OdrSessionShippingPointOption | None] | None
+    FIELDS = (
+        ("active", "active", record(OdrSelectSessionShippingPointRequest)),
+        ("options", "options", many(record(OdrSessionShippingPointOption))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSessionShippingWindow(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "active",
-        "options",
-    )
     active: OdrSelectSessionShippingWindowRequest | None
     options: list[OdrSelectSessionShippingWindowRequest | None] | None
+    FIELDS = (
+        ("active", "active", record(OdrSelectSessionShippingWindowRequest)),
+        ("options", "options", many(record(OdrSelectSessionShippingWindowRequest))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSetSessionReferenceRequest(AfostoRecord):
     """`OdrSetSessionReferenceRequest`."""
 
-    __slots__ = ("reference",)
     reference: str | None
+    FIELDS = (("reference", "reference", text),)
+    __slots__ = slots(FIELDS)
 
 
 class OdrSimpleOrderItem(AfostoRecord):
     """`OdrSimpleOrderItem`."""
 
-    __slots__ = (
-        "id",
-        "reference",
-        "sku",
-        "description",
-        "is_inbound",
-    )
     id: str | None
     reference: str | None
     sku: str | None
     description: str | None
     is_inbound: bool | None
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", text),
+        ("sku", "sku", text),
+        ("description", "description", text),
+        ("is_inbound", "is_inbound", boolean),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrSkuResult(AfostoRecord):
     """`OdrSkuResult`."""
 
-    __slots__ = (
-        "status",
-        "count",
-    )
     status: str | None
     count: int | None
+    FIELDS = (
+        ("status", "status", text),
+        ("count", "count", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrStackState(AfostoRecord):
+    """`OdrStackState`."""
+
+    is_accepted: bool | None
+    is_confirmed: bool | None
+    is_finished: bool | None
+    FIELDS = (
+        ("is_accepted", "is_accepted", boolean),
+        ("is_confirmed", "is_confirmed", boolean),
+        ("is_finished", "is_finished", boolean),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class OdrStack(AfostoRecord):
     """`OdrStack`."""
 
-    __slots__ = (
-        "id",
-        "entity_id",
-        "entity_type",
-        "state",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     entity_id: str | None
     entity_type: str | None
     state: OdrStackState | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrStackReference(AfostoRecord):
-    """`OdrStackReference`."""
-
-    __slots__ = (
-        "id",
-        "type",
-        "state",
+    FIELDS = (
+        ("id", "id", text),
+        ("entity_id", "entity_id", text),
+        ("entity_type", "entity_type", text),
+        ("state", "state", record(OdrStackState)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    id: str | None
-    type: str | None
-    state: OdrStackReferenceState | None
-
-
-class OdrStackReferenceState(AfostoRecord):
-    """`OdrStackReferenceState`."""
-
-    __slots__ = (
-        "is_locked",
-        "is_accepted",
-        "is_confirmed",
-        "is_finished",
-    )
-    is_locked: bool | None
-    is_accepted: bool | None
-    is_confirmed: bool | None
-    is_finished: bool | None
-
-
-class OdrStackState(AfostoRecord):
-    """`OdrStackState`."""
-
-    __slots__ = (
-        "is_accepted",
-        "is_confirmed",
-        "is_finished",
-    )
-    is_accepted: bool | None
-    is_confirmed: bool | None
-    is_finished: bool | None
-
-
-class OdrStepAction(AfostoRecord):
-    """`OdrStepAction`."""
-
-    __slots__ = (
-        "code",
-        "order",
-        "label",
-        "is_handled",
-        "handled_at",
-    )
-    code: str | None
-    order: int | None
-    label: str | None
-    is_handled: bool | None
-    handled_at: dt.datetime | None
+    __slots__ = slots(FIELDS)
 
 
 class OdrTransaction(AfostoRecord):
     """`OdrTransaction`."""
 
-    __slots__ = (
-        "id",
-        "reference",
-        "description",
-        "number",
-        "amount_due",
-        "amount_paid",
-        "currency",
-        "payments",
-        "metadata",
-        "purchase",
-        "preset",
-        "secret",
-        "client_id",
-        "channel_id",
-        "return_url",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     reference: OdrReference | None
     description: str | None
@@ -6050,70 +6372,133 @@ class OdrTransaction(AfostoRecord):
     return_url: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class OdrVatRegistration(AfostoRecord):
-    """`OdrVatRegistration`."""
-
-    __slots__ = (
-        "country_code",
-        "number",
-        "is_valid",
-        "is_pending",
+    FIELDS = (
+        ("id", "id", text),
+        ("reference", "reference", record(OdrReference)),
+        ("description", "description", text),
+        ("number", "number", text),
+        ("amount_due", "amount_due", integer),
+        ("amount_paid", "amount_paid", integer),
+        ("currency", "currency", text),
+        ("payments", "payments", many(record(OdrPayment))),
+        ("metadata", "metadata", free),
+        ("purchase", "purchase", record(OdrPurchase)),
+        ("preset", "preset", record(OdrPreset)),
+        ("secret", "secret", text),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("return_url", "return_url", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    country_code: str | None
-    number: str | None
-    is_valid: bool | None
-    is_pending: bool | None
-
-
-class OdrVatResult(AfostoRecord):
-    """`OdrVatResult`."""
-
-    __slots__ = (
-        "rate",
-        "amount",
-    )
-    rate: int | None
-    amount: int | None
+    __slots__ = slots(FIELDS)
 
 
 class QcqAuthConfig(AfostoRecord):
     """`QcqAuthConfig`."""
 
-    __slots__ = (
-        "is_required",
-        "scope",
-    )
     is_required: bool | None
     scope: str | None
+    FIELDS = (
+        ("is_required", "is_required", boolean),
+        ("scope", "scope", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class QcqCacheConfig(AfostoRecord):
     """`QcqCacheConfig`."""
 
-    __slots__ = (
-        "is_as_origin",
-        "is_public",
-        "age",
-    )
     is_as_origin: bool | None
     is_public: bool | None
     age: int | None
+    FIELDS = (
+        ("is_as_origin", "is_as_origin", boolean),
+        ("is_public", "is_public", boolean),
+        ("age", "age", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class QcqRouteOrigin(AfostoRecord):
+    """An inline object."""
+
+    is_bucket: bool | None
+    uri: str | None
+    FIELDS = (
+        ("is_bucket", "is_bucket", boolean),
+        ("uri", "uri", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class QcqRouteSettings(AfostoRecord):
+    """An inline object."""
+
+    cache: QcqCacheConfig | None
+    auth: QcqAuthConfig | None
+    FIELDS = (
+        ("cache", "cache", record(QcqCacheConfig)),
+        ("auth", "auth", record(QcqAuthConfig)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class QcqRoute(AfostoRecord):
+    """`QcqRoute`."""
+
+    path: str | None
+    origin: QcqRouteOrigin | None
+    settings: QcqRouteSettings | None
+    FIELDS = (
+        ("path", "path", text),
+        ("origin", "origin", record(QcqRouteOrigin)),
+        ("settings", "settings", record(QcqRouteSettings)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class QcqProxyAuthSignature(AfostoRecord):
+    """An inline object."""
+
+    secret: str | None
+    auth: QcqAuthConfig | None
+    cache: QcqCacheConfig | None
+    FIELDS = (
+        ("secret", "secret", text),
+        ("auth", "auth", record(QcqAuthConfig)),
+        ("cache", "cache", record(QcqCacheConfig)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class QcqProxyAuth(AfostoRecord):
+    """An inline object."""
+
+    signature: QcqProxyAuthSignature | None
+    FIELDS = (("signature", "signature", record(QcqProxyAuthSignature)),)
+    __slots__ = slots(FIELDS)
+
+
+class QcqProxyOauth(AfostoRecord):
+    """An inline object."""
+
+    issuer: str | None
+    client_id: str | None
+    authorize_url: str | None
+    return_url_key: str | None
+    FIELDS = (
+        ("issuer", "issuer", text),
+        ("client_id", "client_id", text),
+        ("authorize_url", "authorize_url", text),
+        ("return_url_key", "return_url_key", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class QcqProxy(AfostoRecord):
     """`QcqProxy`."""
 
-    __slots__ = (
-        "key",
-        "routes",
-        "auth",
-        "oauth",
-        "tenant_id",
-        "created_at",
-        "updated_at",
-    )
     key: str | None
     routes: list[QcqRoute | None] | None
     auth: QcqProxyAuth | None
@@ -6121,101 +6506,85 @@ class QcqProxy(AfostoRecord):
     tenant_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("key", "key", text),
+        ("routes", "routes", many(record(QcqRoute))),
+        ("auth", "auth", record(QcqProxyAuth)),
+        ("oauth", "oauth", record(QcqProxyOauth)),
+        ("tenant_id", "tenant_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
-class QcqProxyAuth(AfostoRecord):
+class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast(AfostoRecord):
     """An inline object."""
 
-    __slots__ = ("signature",)
-    signature: QcqProxyAuthSignature | None
-
-
-class QcqProxyAuthSignature(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "secret",
-        "auth",
-        "cache",
+    lat: float | None
+    long: float | None
+    FIELDS = (
+        ("lat", "lat", number),
+        ("long", "long", number),
     )
-    secret: str | None
-    auth: QcqAuthConfig | None
-    cache: QcqCacheConfig | None
+    __slots__ = slots(FIELDS)
 
 
-class QcqProxyOauth(AfostoRecord):
-    """An inline object."""
+class RelGeolocationBox(AfostoRecord):
+    """`RelGeolocationBox`."""
 
-    __slots__ = (
-        "issuer",
-        "client_id",
-        "authorize_url",
-        "return_url_key",
+    north_east: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+    south_west: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+    FIELDS = (
+        ("north_east", "north_east", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
+        ("south_west", "south_west", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
     )
-    issuer: str | None
-    client_id: str | None
-    authorize_url: str | None
-    return_url_key: str | None
+    __slots__ = slots(FIELDS)
 
 
-class QcqRoute(AfostoRecord):
-    """`QcqRoute`."""
+class RelGeolocationAddress(AfostoRecord):
+    """`RelGeolocationAddress`."""
 
-    __slots__ = (
-        "path",
-        "origin",
-        "settings",
+    premise_number: int | None
+    premise_number_suffix: str | None
+    thoroughfare: str | None
+    postal_code: str | None
+    locality: str | None
+    administrative_area: str | None
+    country_code: str | None
+    FIELDS = (
+        ("premise_number", "premise_number", integer),
+        ("premise_number_suffix", "premise_number_suffix", text),
+        ("thoroughfare", "thoroughfare", text),
+        ("postal_code", "postal_code", text),
+        ("locality", "locality", text),
+        ("administrative_area", "administrative_area", text),
+        ("country_code", "country_code", text),
     )
-    path: str | None
-    origin: QcqRouteOrigin | None
-    settings: QcqRouteSettings | None
+    __slots__ = slots(FIELDS)
 
 
-class QcqRouteOrigin(AfostoRecord):
-    """An inline object."""
+class RelGeoLocation(AfostoRecord):
+    """`RelGeoLocation`."""
 
-    __slots__ = (
-        "is_bucket",
-        "uri",
+    lat: float | None
+    long: float | None
+    box: RelGeolocationBox | None
+    is_precise: bool | None
+    address: RelGeolocationAddress | None
+    FIELDS = (
+        ("lat", "lat", number),
+        ("long", "long", number),
+        ("box", "box", record(RelGeolocationBox)),
+        ("is_precise", "is_precise", boolean),
+        ("address", "address", record(RelGeolocationAddress)),
     )
-    is_bucket: bool | None
-    uri: str | None
-
-
-class QcqRouteSettings(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "cache",
-        "auth",
-    )
-    cache: QcqCacheConfig | None
-    auth: QcqAuthConfig | None
+    __slots__ = slots(FIELDS)
 
 
 class RelAddress(AfostoRecord):
     """`RelAddress`."""
 
-    __slots__ = (
-        "id",
-        "country_code",
-        "administrative_area",
-        "locality",
-        "dependent_locality",
-        "postal_code",
-        "sorting_code",
-        "address_line_1",
-        "address_line_2",
-        "thoroughfare",
-        "premise_number",
-        "premise_number_suffix",
-        "organisation",
-        "given_name",
-        "additional_name",
-        "family_name",
-        "geo_location",
-        "created_at",
-    )
     id: str | None
     country_code: str | None
     administrative_area: str | None
@@ -6234,150 +6603,226 @@ class RelAddress(AfostoRecord):
     family_name: str | None
     geo_location: RelGeoLocation | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("country_code", "country_code", text),
+        ("administrative_area", "administrative_area", text),
+        ("locality", "locality", text),
+        ("dependent_locality", "dependent_locality", text),
+        ("postal_code", "postal_code", text),
+        ("sorting_code", "sorting_code", text),
+        ("address_line_1", "address_line_1", text),
+        ("address_line_2", "address_line_2", text),
+        ("thoroughfare", "thoroughfare", text),
+        ("premise_number", "premise_number", integer),
+        ("premise_number_suffix", "premise_number_suffix", text),
+        ("organisation", "organisation", text),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+        ("geo_location", "geo_location", record(RelGeoLocation)),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class RelAddressList(AfostoRecord):
     """`RelAddressList`."""
 
-    __slots__ = (
-        "primary",
-        "secondary",
-    )
     primary: RelAddress | None
     secondary: list[RelAddress | None] | None
-
-
-class RelAddressResults(AfostoRecord):
-    """`RelAddressResults`."""
-
-    __slots__ = (
-        "options",
-        "result",
+    FIELDS = (
+        ("primary", "primary", record(RelAddress)),
+        ("secondary", "secondary", many(record(RelAddress))),
     )
-    options: list[RelAddressResultsOptions | None] | None
-    result: RelGeoLocation | None
+    __slots__ = slots(FIELDS)
 
 
 class RelAddressResultsOptions(AfostoRecord):
     """`RelAddressResultsOptions`."""
 
-    __slots__ = (
-        "value",
-        "precision",
-        "label",
-        "description",
-        "context",
-    )
     value: str | None
     precision: RelAddressResultsOptionsPrecision | None
     label: str | None
     description: str | None
     context: str | None
+    FIELDS = (
+        ("value", "value", text),
+        ("precision", "precision", choice(RelAddressResultsOptionsPrecision)),
+        ("label", "label", text),
+        ("description", "description", text),
+        ("context", "context", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelAddressResults(AfostoRecord):
+    """`RelAddressResults`."""
+
+    options: list[RelAddressResultsOptions | None] | None
+    result: RelGeoLocation | None
+    FIELDS = (
+        ("options", "options", many(record(RelAddressResultsOptions))),
+        ("result", "result", record(RelGeoLocation)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class RelAddressSearchSession(AfostoRecord):
     """`RelAddressSearchSession`."""
 
-    __slots__ = ("session_key",)
     session_key: str | None
+    FIELDS = (("session_key", "session_key", text),)
+    __slots__ = slots(FIELDS)
 
 
-class RelContactAnswer(AfostoRecord):
-    """An inline object."""
+class RelVatRegistrationVerification(AfostoRecord):
+    """`RelVatRegistrationVerification`."""
 
-    __slots__ = (
-        "id",
-        "version",
-        "email",
-        "is_guest",
-        "audience",
-        "tags",
-        "given_name",
-        "additional_name",
-        "family_name",
-        "organisations",
-    )
-    id: str | None
-    version: str | None
-    email: str | None
-    is_guest: bool | None
-    audience: str | None
-    tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    organisations: RelContactAnswerOrganisations | None
-
-
-class RelContactAnswerOrganisations(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = ("primary",)
-    primary: RelContactAnswerOrganisationsPrimary | None
-
-
-class RelContactAnswerOrganisationsPrimary(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "id",
-        "version",
-        "name",
-        "file_id",
-        "coc_number",
-        "account_manager",
-        "administration",
-        "tags",
-        "metadata",
-        "registrations",
-        "payment_settings",
-        "phone_numbers",
-        "billing",
-    )
-    id: str | None
-    version: str | None
+    is_pending: bool | None
+    is_valid: bool | None
+    country_code: str | None
     name: str | None
-    file_id: str | None
-    coc_number: str | None
-    account_manager: str | None
-    administration: OdrIdentityExistsRequest | None
-    tags: list[str | None] | None
+    type: str | None
     metadata: Any | None
-    registrations: list[RelVatRegistration | None] | None
-    payment_settings: RelOrganisationPaymentSettings | None
-    phone_numbers: RelPhoneNumberList | None
-    billing: RelContactAnswerOrganisationsPrimaryBilling | None
+    verified_at: dt.datetime | None
+    FIELDS = (
+        ("is_pending", "is_pending", boolean),
+        ("is_valid", "is_valid", boolean),
+        ("country_code", "country_code", text),
+        ("name", "name", text),
+        ("type", "type", text),
+        ("metadata", "metadata", free),
+        ("verified_at", "verified_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
-class RelContactAnswerOrganisationsPrimaryBilling(AfostoRecord):
+class RelVatRegistration(AfostoRecord):
+    """`RelVatRegistration`."""
+
+    country_code: str | None
+    number: str | None
+    verification: RelVatRegistrationVerification | None
+    FIELDS = (
+        ("country_code", "country_code", text),
+        ("number", "number", text),
+        ("verification", "verification", record(RelVatRegistrationVerification)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelOrganisationPaymentSettingsPostPayment(AfostoRecord):
+    """`RelOrganisationPaymentSettingsPostPayment`."""
+
+    spending_limit: int | None
+    current_due_amount: int | None
+    due_after: int | None
+    iban: list[str | None] | None
+    FIELDS = (
+        ("spending_limit", "spending_limit", int64),
+        ("current_due_amount", "current_due_amount", integer),
+        ("due_after", "due_after", integer),
+        ("iban", "iban", many(text)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelOrganisationPaymentSettingsInvoice(AfostoRecord):
+    """`RelOrganisationPaymentSettingsInvoice`."""
+
+    is_expected_through_post_mail: bool | None
+    is_expected_through_email: bool | None
+    is_expected_at_delivery: bool | None
+    FIELDS = (
+        ("is_expected_through_post_mail", "is_expected_through_post_mail", boolean),
+        ("is_expected_through_email", "is_expected_through_email", boolean),
+        ("is_expected_at_delivery", "is_expected_at_delivery", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelOrganisationPaymentSettings(AfostoRecord):
+    """`RelOrganisationPaymentSettings`."""
+
+    post_payment: RelOrganisationPaymentSettingsPostPayment | None
+    invoice: RelOrganisationPaymentSettingsInvoice | None
+    FIELDS = (
+        ("post_payment", "post_payment", record(RelOrganisationPaymentSettingsPostPayment)),
+        ("invoice", "invoice", record(RelOrganisationPaymentSettingsInvoice)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelPhoneNumber(AfostoRecord):
+    """`RelPhoneNumber`."""
+
+    id: str | None
+    country_code: str | None
+    number: str | None
+    national: str | None
+    type: RelPhoneNumberType | None
+    created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("country_code", "country_code", text),
+        ("number", "number", text),
+        ("national", "national", text),
+        ("type", "type", choice(RelPhoneNumberType)),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelPhoneNumberList(AfostoRecord):
+    """`RelPhoneNumberList`."""
+
+    primary: RelPhoneNumber | None
+    secondary: list[RelPhoneNumber | None] | None
+    FIELDS = (
+        ("primary", "primary", record(RelPhoneNumber)),
+        ("secondary", "secondary", many(record(RelPhoneNumber))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest(AfostoRecord):
     """An inline object."""
 
-    __slots__ = ("primary",)
-    primary: RelContactAnswerOrganisationsPrimaryBillingPrimary | None
+    lat: float | None
+    FIELDS = (("lat", "lat", number),)
+    __slots__ = slots(FIELDS)
+
+
+class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox(AfostoRecord):
+    """An inline object."""
+
+    north_east: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+    south_west: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest | None
+    FIELDS = (
+        ("north_east", "north_east", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
+        ("south_west", "south_west", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation(AfostoRecord):
+    """An inline object."""
+
+    lat: float | None
+    long: float | None
+    box: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox | None
+    FIELDS = (
+        ("lat", "lat", number),
+        ("long", "long", number),
+        ("box", "box", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class RelContactAnswerOrganisationsPrimaryBillingPrimary(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "country_code",
-        "administrative_area",
-        "locality",
-        "dependent_locality",
-        "postal_code",
-        "sorting_code",
-        "address_line_1",
-        "address_line_2",
-        "thoroughfare",
-        "premise_number",
-        "premise_number_suffix",
-        "organisation",
-        "given_name",
-        "additional_name",
-        "family_name",
-        "geo_location",
-    )
     id: str | None
     country_code: str | None
     administrative_area: str | None
@@ -6395,134 +6840,123 @@ class RelContactAnswerOrganisationsPrimaryBillingPrimary(AfostoRecord):
     additional_name: str | None
     family_name: str | None
     geo_location: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation | None
-
-
-class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "lat",
-        "long",
-        "box",
+    FIELDS = (
+        ("id", "id", text),
+        ("country_code", "country_code", text),
+        ("administrative_area", "administrative_area", text),
+        ("locality", "locality", text),
+        ("dependent_locality", "dependent_locality", text),
+        ("postal_code", "postal_code", text),
+        ("sorting_code", "sorting_code", text),
+        ("address_line_1", "address_line_1", text),
+        ("address_line_2", "address_line_2", text),
+        ("thoroughfare", "thoroughfare", text),
+        ("premise_number", "premise_number", integer),
+        ("premise_number_suffix", "premise_number_suffix", text),
+        ("organisation", "organisation", text),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+        ("geo_location", "geo_location", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation)),
     )
-    lat: float | None
-    long: float | None
-    box: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox | None
+    __slots__ = slots(FIELDS)
 
 
-class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox(AfostoRecord):
+class RelContactAnswerOrganisationsPrimaryBilling(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "north_east",
-        "south_west",
+    primary: RelContactAnswerOrganisationsPrimaryBillingPrimary | None
+    FIELDS = (("primary", "primary", record(RelContactAnswerOrganisationsPrimaryBillingPrimary)),)
+    __slots__ = slots(FIELDS)
+
+
+class RelContactAnswerOrganisationsPrimary(AfostoRecord):
+    """An inline object."""
+
+    id: str | None
+    version: str | None
+    name: str | None
+    file_id: str | None
+    coc_number: str | None
+    account_manager: str | None
+    administration: OdrIdentityExistsRequest | None
+    tags: list[str | None] | None
+    metadata: Any | None
+    registrations: list[RelVatRegistration | None] | None
+    payment_settings: RelOrganisationPaymentSettings | None
+    phone_numbers: RelPhoneNumberList | None
+    billing: RelContactAnswerOrganisationsPrimaryBilling | None
+    FIELDS = (
+        ("id", "id", text),
+        ("version", "version", text),
+        ("name", "name", text),
+        ("file_id", "file_id", text),
+        ("coc_number", "coc_number", text),
+        ("account_manager", "account_manager", text),
+        ("administration", "administration", record(OdrIdentityExistsRequest)),
+        ("tags", "tags", many(text)),
+        ("metadata", "metadata", free),
+        ("registrations", "registrations", many(record(RelVatRegistration))),
+        ("payment_settings", "payment_settings", record(RelOrganisationPaymentSettings)),
+        ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
+        ("billing", "billing", record(RelContactAnswerOrganisationsPrimaryBilling)),
     )
-    north_east: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
-    south_west: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest | None
+    __slots__ = slots(FIELDS)
 
 
-class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast(AfostoRecord):
+class RelContactAnswerOrganisations(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "lat",
-        "long",
+    primary: RelContactAnswerOrganisationsPrimary | None
+    FIELDS = (("primary", "primary", record(RelContactAnswerOrganisationsPrimary)),)
+    __slots__ = slots(FIELDS)
+
+
+class RelContactAnswer(AfostoRecord):
+    """An inline object."""
+
+    id: str | None
+    version: str | None
+    email: str | None
+    is_guest: bool | None
+    audience: str | None
+    tags: list[str | None] | None
+    given_name: str | None
+    additional_name: str | None
+    family_name: str | None
+    organisations: RelContactAnswerOrganisations | None
+    FIELDS = (
+        ("id", "id", text),
+        ("version", "version", text),
+        ("email", "email", text),
+        ("is_guest", "is_guest", boolean),
+        ("audience", "audience", text),
+        ("tags", "tags", many(text)),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+        ("organisations", "organisations", record(RelContactAnswerOrganisations)),
     )
-    lat: float | None
-    long: float | None
-
-
-class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = ("lat",)
-    lat: float | None
+    __slots__ = slots(FIELDS)
 
 
 class RelFieldList(AfostoRecord):
     """`RelFieldList`."""
 
-    __slots__ = (
-        "required",
-        "allowed",
-        "country_code",
-    )
     required: list[str | None] | None
     allowed: list[str | None] | None
     country_code: str | None
-
-
-class RelGeoLocation(AfostoRecord):
-    """`RelGeoLocation`."""
-
-    __slots__ = (
-        "lat",
-        "long",
-        "box",
-        "is_precise",
-        "address",
+    FIELDS = (
+        ("required", "required", many(text)),
+        ("allowed", "allowed", many(text)),
+        ("country_code", "country_code", text),
     )
-    lat: float | None
-    long: float | None
-    box: RelGeolocationBox | None
-    is_precise: bool | None
-    address: RelGeolocationAddress | None
-
-
-class RelGeolocationAddress(AfostoRecord):
-    """`RelGeolocationAddress`."""
-
-    __slots__ = (
-        "premise_number",
-        "premise_number_suffix",
-        "thoroughfare",
-        "postal_code",
-        "locality",
-        "administrative_area",
-        "country_code",
-    )
-    premise_number: int | None
-    premise_number_suffix: str | None
-    thoroughfare: str | None
-    postal_code: str | None
-    locality: str | None
-    administrative_area: str | None
-    country_code: str | None
-
-
-class RelGeolocationBox(AfostoRecord):
-    """`RelGeolocationBox`."""
-
-    __slots__ = (
-        "north_east",
-        "south_west",
-    )
-    north_east: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
-    south_west: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+    __slots__ = slots(FIELDS)
 
 
 class RelOrganisation(AfostoRecord):
     """`RelOrganisation`."""
 
-    __slots__ = (
-        "id",
-        "version",
-        "name",
-        "file_id",
-        "coc_number",
-        "account_manager",
-        "administration",
-        "tags",
-        "metadata",
-        "registrations",
-        "payment_settings",
-        "phone_numbers",
-        "billing",
-        "shipping",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-    )
     id: str | None
     version: str | None
     name: str | None
@@ -6540,191 +6974,65 @@ class RelOrganisation(AfostoRecord):
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
     deleted_at: dt.datetime | None
-
-
-class RelOrganisationPaymentSettings(AfostoRecord):
-    """`RelOrganisationPaymentSettings`."""
-
-    __slots__ = (
-        "post_payment",
-        "invoice",
+    FIELDS = (
+        ("id", "id", text),
+        ("version", "version", text),
+        ("name", "name", text),
+        ("file_id", "file_id", text),
+        ("coc_number", "coc_number", text),
+        ("account_manager", "account_manager", text),
+        ("administration", "administration", record(OdrIdentityExistsRequest)),
+        ("tags", "tags", many(text)),
+        ("metadata", "metadata", free),
+        ("registrations", "registrations", many(record(RelVatRegistration))),
+        ("payment_settings", "payment_settings", record(RelOrganisationPaymentSettings)),
+        ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
+        ("billing", "billing", record(RelAddressList)),
+        ("shipping", "shipping", record(RelAddressList)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+        ("deleted_at", "deleted_at", timestamp),
     )
-    post_payment: RelOrganisationPaymentSettingsPostPayment | None
-    invoice: RelOrganisationPaymentSettingsInvoice | None
-
-
-class RelOrganisationPaymentSettingsInvoice(AfostoRecord):
-    """`RelOrganisationPaymentSettingsInvoice`."""
-
-    __slots__ = (
-        "is_expected_through_post_mail",
-        "is_expected_through_email",
-        "is_expected_at_delivery",
-    )
-    is_expected_through_post_mail: bool | None
-    is_expected_through_email: bool | None
-    is_expected_at_delivery: bool | None
-
-
-class RelOrganisationPaymentSettingsPostPayment(AfostoRecord):
-    """`RelOrganisationPaymentSettingsPostPayment`."""
-
-    __slots__ = (
-        "spending_limit",
-        "current_due_amount",
-        "due_after",
-        "iban",
-    )
-    spending_limit: int | None
-    current_due_amount: int | None
-    due_after: int | None
-    iban: list[str | None] | None
-
-
-class RelPhoneNumber(AfostoRecord):
-    """`RelPhoneNumber`."""
-
-    __slots__ = (
-        "id",
-        "country_code",
-        "number",
-        "national",
-        "type",
-        "created_at",
-    )
-    id: str | None
-    country_code: str | None
-    number: str | None
-    national: str | None
-    type: RelPhoneNumberType | None
-    created_at: dt.datetime | None
-
-
-class RelPhoneNumberList(AfostoRecord):
-    """`RelPhoneNumberList`."""
-
-    __slots__ = (
-        "primary",
-        "secondary",
-    )
-    primary: RelPhoneNumber | None
-    secondary: list[RelPhoneNumber | None] | None
+    __slots__ = slots(FIELDS)
 
 
 class RelSignedTokenResponse(AfostoRecord):
     """`RelSignedTokenResponse`."""
 
-    __slots__ = (
-        "token",
-        "expires_at",
-    )
     token: str | None
     expires_at: dt.datetime | None
+    FIELDS = (
+        ("token", "token", text),
+        ("expires_at", "expires_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class RelTokenResponse(AfostoRecord):
     """`RelTokenResponse`."""
 
-    __slots__ = ("status",)
     status: str | None
+    FIELDS = (("status", "status", text),)
+    __slots__ = slots(FIELDS)
 
 
-class RelUpdateContacts(AfostoRecord):
+class RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "version",
-        "email",
-        "is_guest",
-        "audience",
-        "tags",
-        "given_name",
-        "additional_name",
-        "family_name",
-        "organisations",
+    lat: float | None
+    long: float | None
+    box: RelGeolocationBox | None
+    FIELDS = (
+        ("lat", "lat", number),
+        ("long", "long", number),
+        ("box", "box", record(RelGeolocationBox)),
     )
-    id: str | None
-    version: str | None
-    email: str | None
-    is_guest: bool | None
-    audience: str | None
-    tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    organisations: RelUpdateContactsOrganisations | None
-
-
-class RelUpdateContactsOrganisations(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = ("primary",)
-    primary: RelUpdateContactsOrganisationsPrimary | None
-
-
-class RelUpdateContactsOrganisationsPrimary(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "id",
-        "version",
-        "name",
-        "file_id",
-        "coc_number",
-        "account_manager",
-        "administration",
-        "tags",
-        "metadata",
-        "registrations",
-        "payment_settings",
-        "phone_numbers",
-        "billing",
-    )
-    id: str | None
-    version: str | None
-    name: str | None
-    file_id: str | None
-    coc_number: str | None
-    account_manager: str | None
-    administration: OdrIdentityExistsRequest | None
-    tags: list[str | None] | None
-    metadata: Any | None
-    registrations: list[RelVatRegistration | None] | None
-    payment_settings: RelOrganisationPaymentSettings | None
-    phone_numbers: RelPhoneNumberList | None
-    billing: RelUpdateContactsOrganisationsPrimaryBilling | None
-
-
-class RelUpdateContactsOrganisationsPrimaryBilling(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = ("primary",)
-    primary: RelUpdateContactsOrganisationsPrimaryBillingPrimary | None
+    __slots__ = slots(FIELDS)
 
 
 class RelUpdateContactsOrganisationsPrimaryBillingPrimary(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "id",
-        "country_code",
-        "administrative_area",
-        "locality",
-        "dependent_locality",
-        "postal_code",
-        "sorting_code",
-        "address_line_1",
-        "address_line_2",
-        "thoroughfare",
-        "premise_number",
-        "premise_number_suffix",
-        "organisation",
-        "given_name",
-        "additional_name",
-        "family_name",
-        "geo_location",
-    )
     id: str | None
     country_code: str | None
     administrative_area: str | None
@@ -6742,95 +7050,153 @@ class RelUpdateContactsOrganisationsPrimaryBillingPrimary(AfostoRecord):
     additional_name: str | None
     family_name: str | None
     geo_location: RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation | None
+    FIELDS = (
+        ("id", "id", text),
+        ("country_code", "country_code", text),
+        ("administrative_area", "administrative_area", text),
+        ("locality", "locality", text),
+        ("dependent_locality", "dependent_locality", text),
+        ("postal_code", "postal_code", text),
+        ("sorting_code", "sorting_code", text),
+        ("address_line_1", "address_line_1", text),
+        ("address_line_2", "address_line_2", text),
+        ("thoroughfare", "thoroughfare", text),
+        ("premise_number", "premise_number", integer),
+        ("premise_number_suffix", "premise_number_suffix", text),
+        ("organisation", "organisation", text),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+        ("geo_location", "geo_location", record(RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation)),
+    )
+    __slots__ = slots(FIELDS)
 
 
-class RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation(AfostoRecord):
+class RelUpdateContactsOrganisationsPrimaryBilling(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "lat",
-        "long",
-        "box",
-    )
-    lat: float | None
-    long: float | None
-    box: RelGeolocationBox | None
+    primary: RelUpdateContactsOrganisationsPrimaryBillingPrimary | None
+    FIELDS = (("primary", "primary", record(RelUpdateContactsOrganisationsPrimaryBillingPrimary)),)
+    __slots__ = slots(FIELDS)
 
 
-class RelVatRegistration(AfostoRecord):
-    """`RelVatRegistration`."""
+class RelUpdateContactsOrganisationsPrimary(AfostoRecord):
+    """An inline object."""
 
-    __slots__ = (
-        "country_code",
-        "number",
-        "verification",
-    )
-    country_code: str | None
-    number: str | None
-    verification: RelVatRegistrationVerification | None
-
-
-class RelVatRegistrationVerification(AfostoRecord):
-    """`RelVatRegistrationVerification`."""
-
-    __slots__ = (
-        "is_pending",
-        "is_valid",
-        "country_code",
-        "name",
-        "type",
-        "metadata",
-        "verified_at",
-    )
-    is_pending: bool | None
-    is_valid: bool | None
-    country_code: str | None
+    id: str | None
+    version: str | None
     name: str | None
-    type: str | None
+    file_id: str | None
+    coc_number: str | None
+    account_manager: str | None
+    administration: OdrIdentityExistsRequest | None
+    tags: list[str | None] | None
     metadata: Any | None
-    verified_at: dt.datetime | None
+    registrations: list[RelVatRegistration | None] | None
+    payment_settings: RelOrganisationPaymentSettings | None
+    phone_numbers: RelPhoneNumberList | None
+    billing: RelUpdateContactsOrganisationsPrimaryBilling | None
+    FIELDS = (
+        ("id", "id", text),
+        ("version", "version", text),
+        ("name", "name", text),
+        ("file_id", "file_id", text),
+        ("coc_number", "coc_number", text),
+        ("account_manager", "account_manager", text),
+        ("administration", "administration", record(OdrIdentityExistsRequest)),
+        ("tags", "tags", many(text)),
+        ("metadata", "metadata", free),
+        ("registrations", "registrations", many(record(RelVatRegistration))),
+        ("payment_settings", "payment_settings", record(RelOrganisationPaymentSettings)),
+        ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
+        ("billing", "billing", record(RelUpdateContactsOrganisationsPrimaryBilling)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelUpdateContactsOrganisations(AfostoRecord):
+    """An inline object."""
+
+    primary: RelUpdateContactsOrganisationsPrimary | None
+    FIELDS = (("primary", "primary", record(RelUpdateContactsOrganisationsPrimary)),)
+    __slots__ = slots(FIELDS)
+
+
+class RelUpdateContacts(AfostoRecord):
+    """An inline object."""
+
+    id: str | None
+    version: str | None
+    email: str | None
+    is_guest: bool | None
+    audience: str | None
+    tags: list[str | None] | None
+    given_name: str | None
+    additional_name: str | None
+    family_name: str | None
+    organisations: RelUpdateContactsOrganisations | None
+    FIELDS = (
+        ("id", "id", text),
+        ("version", "version", text),
+        ("email", "email", text),
+        ("is_guest", "is_guest", boolean),
+        ("audience", "audience", text),
+        ("tags", "tags", many(text)),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+        ("organisations", "organisations", record(RelUpdateContactsOrganisations)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class RelVersion(AfostoRecord):
     """`RelVersion`."""
 
-    __slots__ = (
-        "version",
-        "created_at",
-    )
     version: str | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("version", "version", text),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplConnection(AfostoRecord):
     """`SplConnection`."""
 
-    __slots__ = (
-        "interface",
-        "address",
-    )
     interface: SplConnectionInterface | None
     address: str | None
+    FIELDS = (
+        ("interface", "interface", choice(SplConnectionInterface)),
+        ("address", "address", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class SplToken(AfostoRecord):
+    """`SplToken`."""
+
+    key: str | None
+    expires_at: dt.datetime | None
+    FIELDS = (
+        ("key", "key", text),
+        ("expires_at", "expires_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class SplPubnub(AfostoRecord):
+    """`SplPubnub`."""
+
+    tokens: list[SplToken | None] | None
+    FIELDS = (("tokens", "tokens", many(record(SplToken))),)
+    __slots__ = slots(FIELDS)
 
 
 class SplHub(AfostoRecord):
     """`SplHub`."""
 
-    __slots__ = (
-        "id",
-        "uuid",
-        "name",
-        "description",
-        "properties",
-        "status",
-        "status_updated_at",
-        "disabled_at",
-        "pubnub",
-        "integration",
-        "os_file_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     uuid: str | None
     name: str | None
@@ -6844,21 +7210,27 @@ class SplHub(AfostoRecord):
     os_file_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("uuid", "uuid", text),
+        ("name", "name", text),
+        ("description", "description", text),
+        ("properties", "properties", many(record(LcsServiceOptionConfiguration))),
+        ("status", "status", choice(SplHubStatusEnum)),
+        ("status_updated_at", "status_updated_at", timestamp),
+        ("disabled_at", "disabled_at", timestamp),
+        ("pubnub", "pubnub", record(SplPubnub)),
+        ("integration", "integration", record(IamAddOn)),
+        ("os_file_id", "os_file_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplHubError(AfostoRecord):
     """`SplHubError`."""
 
-    __slots__ = (
-        "id",
-        "message",
-        "level",
-        "is_resolved",
-        "job_reference",
-        "hub_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     message: str | None
     level: SplHubErrorLevel | None
@@ -6867,68 +7239,68 @@ class SplHubError(AfostoRecord):
     hub_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("message", "message", text),
+        ("level", "level", choice(SplHubErrorLevel)),
+        ("is_resolved", "is_resolved", boolean),
+        ("job_reference", "job_reference", text),
+        ("hub_id", "hub_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplHubImage(AfostoRecord):
     """`SplHubImage`."""
 
-    __slots__ = (
-        "is_up_to_date",
-        "download_progress",
-        "version",
-    )
     is_up_to_date: bool | None
     download_progress: int | None
     version: str | None
+    FIELDS = (
+        ("is_up_to_date", "is_up_to_date", boolean),
+        ("download_progress", "download_progress", integer),
+        ("version", "version", text),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplHubNetwork(AfostoRecord):
     """`SplHubNetwork`."""
 
-    __slots__ = (
-        "ip_address",
-        "remote_ip_address",
-        "last_connected_at",
-    )
     ip_address: str | None
     remote_ip_address: str | None
     last_connected_at: dt.datetime | None
+    FIELDS = (
+        ("ip_address", "ip_address", text),
+        ("remote_ip_address", "remote_ip_address", text),
+        ("last_connected_at", "last_connected_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplHubStatus(AfostoRecord):
     """`SplHubStatus`."""
 
-    __slots__ = (
-        "is_online",
-        "is_idle",
-        "location",
-        "network",
-        "image",
-    )
     is_online: bool | None
     is_idle: bool | None
     location: str | None
     network: SplHubNetwork | None
     image: SplHubImage | None
+    FIELDS = (
+        ("is_online", "is_online", boolean),
+        ("is_idle", "is_idle", boolean),
+        ("location", "location", text),
+        ("network", "network", record(SplHubNetwork)),
+        ("image", "image", record(SplHubImage)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplJob(AfostoRecord):
     """`SplJob`."""
 
-    __slots__ = (
-        "id",
-        "job",
-        "tag",
-        "description",
-        "artifact",
-        "reference",
-        "status",
-        "hub_id",
-        "schedule_at",
-        "printed_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     job: str | None
     tag: str | None
@@ -6941,49 +7313,54 @@ class SplJob(AfostoRecord):
     printed_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("job", "job", text),
+        ("tag", "tag", text),
+        ("description", "description", text),
+        ("artifact", "artifact", text),
+        ("reference", "reference", text),
+        ("status", "status", choice(SplJobStatus)),
+        ("hub_id", "hub_id", text),
+        ("schedule_at", "schedule_at", timestamp),
+        ("printed_at", "printed_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplJobResult(AfostoRecord):
     """`SplJobResult`."""
 
-    __slots__ = (
-        "reference",
-        "status",
-    )
     reference: str | None
     status: SplJobResultStatus | None
+    FIELDS = (
+        ("reference", "reference", text),
+        ("status", "status", choice(SplJobResultStatus)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplNetworkDevice(AfostoRecord):
     """`SplNetworkDevice`."""
 
-    __slots__ = (
-        "description",
-        "mac_address",
-        "interface",
-        "created_at",
-    )
     description: str | None
     mac_address: str | None
     interface: SplConnection | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("description", "description", text),
+        ("mac_address", "mac_address", text),
+        ("interface", "interface", record(SplConnection)),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class SplPrinter(AfostoRecord):
     """`SplPrinter`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "hub_id",
-        "default_encoding",
-        "connection",
-        "settings",
-        "inbox_id",
-        "disabled_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     hub_id: str | None
@@ -6994,137 +7371,132 @@ class SplPrinter(AfostoRecord):
     disabled_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class SplPubnub(AfostoRecord):
-    """`SplPubnub`."""
-
-    __slots__ = ("tokens",)
-    tokens: list[SplToken | None] | None
-
-
-class SplSettingsSchema(AfostoRecord):
-    """`SplSettingsSchema`."""
-
-    __slots__ = (
-        "type",
-        "schema",
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("hub_id", "hub_id", text),
+        ("default_encoding", "default_encoding", text),
+        ("connection", "connection", record(SplConnection)),
+        ("settings", "settings", free),
+        ("inbox_id", "inbox_id", text),
+        ("disabled_at", "disabled_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    type: str | None
-    schema: str | None
+    __slots__ = slots(FIELDS)
 
 
-class SplToken(AfostoRecord):
-    """`SplToken`."""
+class TplGitReferenceTag(AfostoRecord):
+    """An inline object."""
 
-    __slots__ = (
-        "key",
-        "expires_at",
+    value: str | None
+    FIELDS = (("value", "value", text),)
+    __slots__ = slots(FIELDS)
+
+
+class TplGitReferenceBranch(AfostoRecord):
+    """An inline object."""
+
+    name: str | None
+    commit_sha: str | None
+    FIELDS = (
+        ("name", "name", text),
+        ("commit_sha", "commit_sha", text),
     )
-    key: str | None
-    expires_at: dt.datetime | None
+    __slots__ = slots(FIELDS)
+
+
+class TplGitReference(AfostoRecord):
+    """`TplGitReference`."""
+
+    type: TplGitReferenceType | None
+    tag: TplGitReferenceTag | None
+    branch: TplGitReferenceBranch | None
+    FIELDS = (
+        ("type", "type", choice(TplGitReferenceType)),
+        ("tag", "tag", record(TplGitReferenceTag)),
+        ("branch", "branch", record(TplGitReferenceBranch)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class TplBuildError(AfostoRecord):
+    """`TplBuildError`."""
+
+    message: str | None
+    FIELDS = (("message", "message", text),)
+    __slots__ = slots(FIELDS)
 
 
 class TplBuild(AfostoRecord):
     """`TplBuild`."""
 
-    __slots__ = (
-        "id",
-        "git_reference",
-        "is_success",
-        "errors",
-        "started_at",
-        "ended_at",
-    )
     id: int | None
     git_reference: TplGitReference | None
     is_success: bool | None
     errors: list[TplBuildError | None] | None
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
-
-
-class TplBuildError(AfostoRecord):
-    """`TplBuildError`."""
-
-    __slots__ = ("message",)
-    message: str | None
-
-
-class TplGitReference(AfostoRecord):
-    """`TplGitReference`."""
-
-    __slots__ = (
-        "type",
-        "tag",
-        "branch",
+    FIELDS = (
+        ("id", "id", integer),
+        ("git_reference", "git_reference", record(TplGitReference)),
+        ("is_success", "is_success", boolean),
+        ("errors", "errors", many(record(TplBuildError))),
+        ("started_at", "started_at", timestamp),
+        ("ended_at", "ended_at", timestamp),
     )
-    type: TplGitReferenceType | None
-    tag: TplGitReferenceTag | None
-    branch: TplGitReferenceBranch | None
+    __slots__ = slots(FIELDS)
 
 
-class TplGitReferenceBranch(AfostoRecord):
+class TplRepositoryInstaller(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "name",
-        "commit_sha",
+    username: str | None
+    type: str | None
+    FIELDS = (
+        ("username", "username", text),
+        ("type", "type", text),
     )
-    name: str | None
-    commit_sha: str | None
-
-
-class TplGitReferenceTag(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = ("value",)
-    value: str | None
+    __slots__ = slots(FIELDS)
 
 
 class TplRepository(AfostoRecord):
     """`TplRepository`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "is_private",
-        "installer",
-        "created_at",
-        "updated_at",
-    )
     id: int | None
     name: str | None
     is_private: bool | None
     installer: TplRepositoryInstaller | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("name", "name", text),
+        ("is_private", "is_private", boolean),
+        ("installer", "installer", record(TplRepositoryInstaller)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
-class TplRepositoryInstaller(AfostoRecord):
+class TplThemeActiveBuild(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "username",
-        "type",
+    id: int | None
+    repository_id: int | None
+    git_reference: TplGitReference | None
+    FIELDS = (
+        ("id", "id", integer),
+        ("repository_id", "repository_id", integer),
+        ("git_reference", "git_reference", record(TplGitReference)),
     )
-    username: str | None
-    type: str | None
+    __slots__ = slots(FIELDS)
 
 
 class TplTheme(AfostoRecord):
     """`TplTheme`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "repository_id",
-        "secret",
-        "git_reference",
-        "active_build",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     repository_id: int | None
@@ -7133,142 +7505,134 @@ class TplTheme(AfostoRecord):
     active_build: TplThemeActiveBuild | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
-
-
-class TplThemeActiveBuild(AfostoRecord):
-    """An inline object."""
-
-    __slots__ = (
-        "id",
-        "repository_id",
-        "git_reference",
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("repository_id", "repository_id", integer),
+        ("secret", "secret", text),
+        ("git_reference", "git_reference", record(TplGitReference)),
+        ("active_build", "active_build", record(TplThemeActiveBuild)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
-    id: int | None
-    repository_id: int | None
-    git_reference: TplGitReference | None
+    __slots__ = slots(FIELDS)
 
 
 class WmsAddAvailableSkuResponse(AfostoRecord):
     """`WmsAddAvailableSkuResponse`."""
 
-    __slots__ = (
-        "id",
-        "sku",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     sku: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("sku", "sku", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsAvailableProjectionItem(AfostoRecord):
     """`WmsAvailableProjectionItem`."""
 
-    __slots__ = (
-        "location_id",
-        "sku",
-        "amount",
-    )
     location_id: str | None
     sku: str | None
     amount: int | None
+    FIELDS = (
+        ("location_id", "location_id", text),
+        ("sku", "sku", text),
+        ("amount", "amount", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsClaim(AfostoRecord):
     """`WmsClaim`."""
 
-    __slots__ = (
-        "id",
-        "location_id",
-        "target",
-        "expires_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     location_id: str | None
     target: str | None
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("location_id", "location_id", text),
+        ("target", "target", text),
+        ("expires_at", "expires_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsClaimItem(AfostoRecord):
     """`WmsClaimItem`."""
 
-    __slots__ = (
-        "id",
-        "inventory_item_id",
-        "position",
-        "reference",
-        "updated_at",
-    )
     id: str | None
     inventory_item_id: str | None
     position: str | None
     reference: str | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("inventory_item_id", "inventory_item_id", text),
+        ("position", "position", text),
+        ("reference", "reference", text),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsClaimStatus(AfostoRecord):
     """An inline object."""
 
-    __slots__ = (
-        "is_cancelable",
-        "with_warning",
-    )
     is_cancelable: bool | None
     with_warning: bool | None
+    FIELDS = (
+        ("is_cancelable", "is_cancelable", boolean),
+        ("with_warning", "with_warning", boolean),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsDurationResponse(AfostoRecord):
     """`WmsDurationResponse`."""
 
-    __slots__ = (
-        "arrival_at",
-        "ship_at",
-    )
     arrival_at: dt.datetime | None
     ship_at: dt.datetime | None
+    FIELDS = (
+        ("arrival_at", "arrival_at", timestamp),
+        ("ship_at", "ship_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsHop(AfostoRecord):
     """`WmsHop`."""
 
-    __slots__ = (
-        "id",
-        "from_",
-        "to",
-        "schedules",
-        "created_at",
-        "deleted_at",
-    )
     id: str | None
     from_: str | None
     to: str | None
     schedules: list[str | None] | None
     created_at: dt.datetime | None
     deleted_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("from", "from_", text),
+        ("to", "to", text),
+        ("schedules", "schedules", many(text)),
+        ("created_at", "created_at", timestamp),
+        ("deleted_at", "deleted_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsInventoryItem(AfostoRecord):
     """`WmsInventoryItem`."""
 
-    __slots__ = (
-        "id",
-        "sku",
-        "claim_id",
-        "location_id",
-        "metadata",
-        "state",
-        "position",
-        "lot_number",
-        "expires_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     sku: str | None
     claim_id: str | None
@@ -7280,23 +7644,25 @@ class WmsInventoryItem(AfostoRecord):
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("sku", "sku", text),
+        ("claim_id", "claim_id", text),
+        ("location_id", "location_id", text),
+        ("metadata", "metadata", free),
+        ("state", "state", choice(WmsInventoryItemState)),
+        ("position", "position", text),
+        ("lot_number", "lot_number", text),
+        ("expires_at", "expires_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsLocation(AfostoRecord):
     """`WmsLocation`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "country_iso",
-        "is_supplier",
-        "is_managed",
-        "is_customer",
-        "is_tracking_inventory",
-        "address_id",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     country_iso: str | None
@@ -7307,20 +7673,24 @@ class WmsLocation(AfostoRecord):
     address_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("country_iso", "country_iso", text),
+        ("is_supplier", "is_supplier", boolean),
+        ("is_managed", "is_managed", boolean),
+        ("is_customer", "is_customer", boolean),
+        ("is_tracking_inventory", "is_tracking_inventory", boolean),
+        ("address_id", "address_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsPositionLogResponse(AfostoRecord):
     """`WmsPositionLogResponse`."""
 
-    __slots__ = (
-        "id",
-        "is_accurate",
-        "new_items",
-        "missing_items",
-        "user_id",
-        "verified_at",
-        "created_at",
-    )
     id: str | None
     is_accurate: bool | None
     new_items: list[str | None] | None
@@ -7328,33 +7698,35 @@ class WmsPositionLogResponse(AfostoRecord):
     user_id: str | None
     verified_at: dt.datetime | None
     created_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("is_accurate", "is_accurate", boolean),
+        ("new_items", "new_items", many(text)),
+        ("missing_items", "missing_items", many(text)),
+        ("user_id", "user_id", text),
+        ("verified_at", "verified_at", timestamp),
+        ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsProjection(AfostoRecord):
     """`WmsProjection`."""
 
-    __slots__ = (
-        "locations",
-        "available",
-        "unavailable",
-    )
     locations: list[str | None] | None
     available: list[WmsAvailableProjectionItem | None] | None
     unavailable: list[WmsAvailableProjectionItem | None] | None
+    FIELDS = (
+        ("locations", "locations", many(text)),
+        ("available", "available", many(record(WmsAvailableProjectionItem))),
+        ("unavailable", "unavailable", many(record(WmsAvailableProjectionItem))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsRoute(AfostoRecord):
     """`WmsRoute`."""
 
-    __slots__ = (
-        "id",
-        "name",
-        "from_",
-        "to",
-        "hops",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     name: str | None
     from_: str | None
@@ -7362,20 +7734,21 @@ class WmsRoute(AfostoRecord):
     hops: list[str | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("name", "name", text),
+        ("from", "from_", text),
+        ("to", "to", text),
+        ("hops", "hops", many(text)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsSchedule(AfostoRecord):
     """`WmsSchedule`."""
 
-    __slots__ = (
-        "id",
-        "last_call",
-        "arrival",
-        "duration",
-        "timezone",
-        "available_weekdays",
-        "active_at",
-    )
     id: str | None
     last_call: str | None
     arrival: str | None
@@ -7383,25 +7756,21 @@ class WmsSchedule(AfostoRecord):
     timezone: str | None
     available_weekdays: list[int | None] | None
     active_at: list[dt.date | None] | None
+    FIELDS = (
+        ("id", "id", text),
+        ("last_call", "last_call", text),
+        ("arrival", "arrival", text),
+        ("duration", "duration", integer),
+        ("timezone", "timezone", text),
+        ("available_weekdays", "available_weekdays", many(integer)),
+        ("active_at", "active_at", many(day)),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsStock(AfostoRecord):
     """`WmsStock`."""
 
-    __slots__ = (
-        "location_id",
-        "sku",
-        "position",
-        "lot_number",
-        "expires_at",
-        "available",
-        "reserved",
-        "claimed",
-        "transit",
-        "missing",
-        "backordered",
-        "total",
-    )
     location_id: str | None
     sku: str | None
     position: str | None
@@ -7414,22 +7783,26 @@ class WmsStock(AfostoRecord):
     missing: int | None
     backordered: int | None
     total: int | None
+    FIELDS = (
+        ("location_id", "location_id", text),
+        ("sku", "sku", text),
+        ("position", "position", text),
+        ("lot_number", "lot_number", text),
+        ("expires_at", "expires_at", timestamp),
+        ("available", "available", integer),
+        ("reserved", "reserved", integer),
+        ("claimed", "claimed", integer),
+        ("transit", "transit", integer),
+        ("missing", "missing", integer),
+        ("backordered", "backordered", integer),
+        ("total", "total", integer),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsSubTransfer(AfostoRecord):
     """`WmsSubTransfer`."""
 
-    __slots__ = (
-        "id",
-        "transfer_id",
-        "from_",
-        "status",
-        "route_id",
-        "ship_at",
-        "expected_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     transfer_id: str | None
     from_: str | None
@@ -7439,22 +7812,23 @@ class WmsSubTransfer(AfostoRecord):
     expected_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("transfer_id", "transfer_id", text),
+        ("from", "from_", text),
+        ("status", "status", choice(WmsSubTransferSummaryStatus)),
+        ("route_id", "route_id", text),
+        ("ship_at", "ship_at", timestamp),
+        ("expected_at", "expected_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsSubTransferItem(AfostoRecord):
     """`WmsSubTransferItem`."""
 
-    __slots__ = (
-        "transfer_item_id",
-        "status",
-        "claim_item_id",
-        "inventory_item_id",
-        "reference",
-        "sku",
-        "location_id",
-        "created_at",
-        "updated_at",
-    )
     transfer_item_id: str | None
     status: str | None
     claim_item_id: str | None
@@ -7464,21 +7838,23 @@ class WmsSubTransferItem(AfostoRecord):
     location_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("transfer_item_id", "transfer_item_id", text),
+        ("status", "status", text),
+        ("claim_item_id", "claim_item_id", text),
+        ("inventory_item_id", "inventory_item_id", text),
+        ("reference", "reference", text),
+        ("sku", "sku", text),
+        ("location_id", "location_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsSubTransferSummary(AfostoRecord):
     """`WmsSubTransferSummary`."""
 
-    __slots__ = (
-        "id",
-        "from_",
-        "status",
-        "route_id",
-        "ship_at",
-        "expected_at",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     from_: str | None
     status: WmsSubTransferSummaryStatus | None
@@ -7487,22 +7863,22 @@ class WmsSubTransferSummary(AfostoRecord):
     expected_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("from", "from_", text),
+        ("status", "status", choice(WmsSubTransferSummaryStatus)),
+        ("route_id", "route_id", text),
+        ("ship_at", "ship_at", timestamp),
+        ("expected_at", "expected_at", timestamp),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsTransfer(AfostoRecord):
     """`WmsTransfer`."""
 
-    __slots__ = (
-        "id",
-        "target",
-        "status",
-        "collect_at",
-        "collections",
-        "deliveries",
-        "is_collection_pending",
-        "created_at",
-        "updated_at",
-    )
     id: str | None
     target: str | None
     status: WmsTransferStatus | None
@@ -7512,24 +7888,23 @@ class WmsTransfer(AfostoRecord):
     is_collection_pending: bool | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("target", "target", text),
+        ("status", "status", choice(WmsTransferStatus)),
+        ("collect_at", "collect_at", text),
+        ("collections", "collections", many(record(WmsSubTransferSummary))),
+        ("deliveries", "deliveries", many(record(WmsSubTransferSummary))),
+        ("is_collection_pending", "is_collection_pending", boolean),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsTransport(AfostoRecord):
     """`WmsTransport`."""
 
-    __slots__ = (
-        "id",
-        "previous",
-        "next",
-        "status",
-        "inbound_shipment_id",
-        "outbound_shipment_id",
-        "reference",
-        "from_",
-        "departure_at",
-        "to",
-        "arrival_at",
-    )
     id: str | None
     previous: str | None
     next: str | None
@@ -7541,2957 +7916,49 @@ class WmsTransport(AfostoRecord):
     departure_at: dt.datetime | None
     to: str | None
     arrival_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("previous", "previous", text),
+        ("next", "next", text),
+        ("status", "status", choice(WmsTransportStatus)),
+        ("inbound_shipment_id", "inbound_shipment_id", text),
+        ("outbound_shipment_id", "outbound_shipment_id", text),
+        ("reference", "reference", text),
+        ("from", "from_", text),
+        ("departure_at", "departure_at", timestamp),
+        ("to", "to", text),
+        ("arrival_at", "arrival_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsTraveledRoute(AfostoRecord):
     """`WmsTraveledRoute`."""
 
-    __slots__ = (
-        "claim_item_id",
-        "sku",
-        "claim_id",
-        "route",
-        "transports",
-    )
     claim_item_id: str | None
     sku: str | None
     claim_id: str | None
     route: list[LcsHandlingModelShipments | None] | None
     transports: list[WmsTransport | None] | None
+    FIELDS = (
+        ("claim_item_id", "claim_item_id", text),
+        ("sku", "sku", text),
+        ("claim_id", "claim_id", text),
+        ("route", "route", many(record(LcsHandlingModelShipments))),
+        ("transports", "transports", many(record(WmsTransport))),
+    )
+    __slots__ = slots(FIELDS)
 
 
 class WmsTraveledRouteSummary(AfostoRecord):
     """`WmsTraveledRouteSummary`."""
 
-    __slots__ = (
-        "claim_id",
-        "route",
-        "transports",
-    )
     claim_id: str | None
     route: list[LcsHandlingModelShipments | None] | None
     transports: list[WmsTransport | None] | None
-
-
-CatChannel.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("type", "type", choice(CatChannelType)),
-    ("description", "description", text),
-    ("client_id", "client_id", text),
-    ("deleted_at", "deleted_at", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CatGroup.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("is_including_vat", "is_including_vat", boolean),
-    ("currency", "currency", text),
-    ("metadata", "metadata", free),
-    ("deleted_at", "deleted_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CatMap.FIELDS = (
-    ("key", "key", text),
-    ("value", "value", text),
-    ("upserted_at", "upserted_at", timestamp),
-)
-CatMapCollection.FIELDS = (
-    ("id", "id", text),
-    ("last_upsert_at", "last_upsert_at", timestamp),
-    ("last_miss_at", "last_miss_at", timestamp),
-)
-CatMapCollectionMiss.FIELDS = (
-    ("key", "key", text),
-    ("count", "count", integer),
-    ("last_miss_at", "last_miss_at", timestamp),
-)
-CatPrice.FIELDS = (
-    ("id", "id", text),
-    ("sku", "sku", text),
-    ("amount", "amount", integer),
-    ("original_amount", "original_amount", integer),
-    ("vat", "vat", many(record(CatVat))),
-    ("price_group_id", "price_group_id", text),
-    ("active_at", "active_at", timestamp),
-    ("created_at", "created_at", timestamp),
-)
-CatPriceConstraint.FIELDS = (
-    ("key", "key", text),
-    ("operator", "operator", text),
-    ("values", "values", many(text)),
-)
-CatSearchMapsCollection.FIELDS = (
-    ("hits", "hits", free),
-    ("misses", "misses", many(text)),
-)
-CatUpdateGroupPrices.FIELDS = (("success", "success", integer),)
-CatVat.FIELDS = (
-    ("rate", "rate", integer),
-    ("country", "country", text),
-    ("administrative_area", "administrative_area", text),
-)
-CatVatRate.FIELDS = (
-    ("reference", "reference", integer),
-    ("rate", "rate", integer),
-    ("country", "country", text),
-    ("is_default", "is_default", boolean),
-    ("administrative_area", "administrative_area", text),
-    ("active_at", "active_at", timestamp),
-)
-CntAction.FIELDS = (
-    ("id", "id", text),
-    ("code", "code", text),
-    ("description", "description", text),
-    ("config_schema", "config_schema", text),
-    ("columns", "columns", many(record(CntColumnConfig))),
-)
-CntBatch.FIELDS = (
-    ("id", "id", text),
-    ("action_id", "action_id", text),
-    ("reference", "reference", text),
-    ("is_import", "is_import", boolean),
-    ("is_locked", "is_locked", boolean),
-    ("is_accepted", "is_accepted", boolean),
-    ("is_confirmed", "is_confirmed", boolean),
-    ("is_ready", "is_ready", boolean),
-    ("is_failing", "is_failing", boolean),
-    ("config", "config", free),
-    ("import", "import_", record(CntBatchImport)),
-    ("export", "export", record(CntBatchExport)),
-    ("task_id", "task_id", text),
-    ("dataset_id", "dataset_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntBatchExport.FIELDS = (("view", "view", text),)
-CntBatchImport.FIELDS = (("mapping", "mapping", free),)
-CntBucket.FIELDS = (
-    ("value", "value", text),
-    ("count", "count", text),
-)
-CntColumnConfig.FIELDS = (
-    ("key", "key", text),
-    ("description", "description", text),
-    ("is_required", "is_required", boolean),
-    ("regex", "regex", text),
-)
-CntColumnError.FIELDS = (
-    ("column", "column", text),
-    ("level", "level", choice(CntColumnErrorLevel)),
-    ("message", "message", text),
-)
-CntConfig.FIELDS = (
-    ("is_origin_cache_ignored", "is_origin_cache_ignored", boolean),
-    ("is_canonical_added", "is_canonical_added", boolean),
-    ("watermark_url", "watermark_url", text),
-)
-CntCreateDataflowLoader.FIELDS = (
-    ("reference", "reference", text),
-    ("data", "data", free),
-)
-CntDataflow.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("source", "source", choice(CntDataflowSource)),
-    ("type", "type", choice(CntDataflowTypeEnum)),
-    ("trigger", "trigger", record(CntDataflowTrigger)),
-    ("config", "config", free),
-    ("filter", "filter", many(record(CatPriceConstraint))),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntDataflowTrigger.FIELDS = (
-    ("type", "type", text),
-    ("events", "events", many(text)),
-    ("crontab", "crontab", text),
-)
-CntDataflowType.FIELDS = (
-    ("type", "type", text),
-    ("code", "code", text),
-    ("source", "source", text),
-    ("trigger", "trigger", choice(CntDataflowTypeTrigger)),
-    ("name", "name", text),
-    ("is_proprietary", "is_proprietary", boolean),
-    ("events", "events", many(text)),
-    ("schema", "schema", text),
-)
-CntDataset.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", text),
-    ("line_count", "line_count", integer),
-    ("file_id", "file_id", text),
-    ("is_locked", "is_locked", boolean),
-    ("expires_at", "expires_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntDefinition.FIELDS = (
-    ("id", "id", text),
-    ("namespace", "namespace", text),
-    ("code", "code", text),
-    ("model", "model", text),
-    ("filters", "filters", many(record(CntField))),
-    ("tenant_id", "tenant_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntDirectories.FIELDS = (("directories", "directories", many(text)),)
-CntDocumentResponse.FIELDS = (
-    ("reference", "reference", text),
-    ("title", "title", text),
-    ("description", "description", text),
-    ("sub", "sub", text),
-    ("metadata", "metadata", free),
-    ("filters", "filters", free),
-)
-CntFacet.FIELDS = (
-    ("key", "key", text),
-    ("buckets", "buckets", many(record(CntBucket))),
-)
-CntField.FIELDS = (
-    ("key", "key", text),
-    ("type", "type", choice(CntFieldType)),
-)
-CntFile.FIELDS = (
-    ("id", "id", text),
-    ("filename", "filename", text),
-    ("label", "label", text),
-    ("dir", "dir", text),
-    ("type", "type", choice(CntFileType)),
-    ("mime", "mime", text),
-    ("url", "url", text),
-    ("is_public", "is_public", boolean),
-    ("is_listed", "is_listed", boolean),
-    ("metadata", "metadata", free),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntFilesystemLog.FIELDS = (
-    ("id", "id", text),
-    ("file_id", "file_id", text),
-    ("storage_id", "storage_id", integer),
-    ("is_success", "is_success", boolean),
-    ("message", "message", text),
-    ("created_at", "created_at", timestamp),
-)
-CntFiltersDate.FIELDS = (
-    ("query", "query", record(CntRelativeDate)),
-    ("epoch", "epoch", integer),
-    ("formatted", "formatted", timestamp),
-)
-CntGifInfo.FIELDS = (
-    ("is_animated", "is_animated", boolean),
-    ("height", "height", integer),
-    ("width", "width", integer),
-    ("loop_count", "loop_count", integer),
-    ("size", "size", integer),
-)
-CntIndex.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("host", "host", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntIndexResponse.FIELDS = (
-    ("id", "id", text),
-    ("count", "count", integer),
-    ("hits", "hits", many(record(CntDocumentResponse))),
-    ("facets", "facets", many(record(CntFacet))),
-)
-CntIndexSettings.FIELDS = (
-    ("synonyms", "synonyms", free),
-    ("stop_words", "stop_words", many(text)),
-    ("ranking_rules", "ranking_rules", many(text)),
-    ("facet_fields", "facet_fields", many(text)),
-    ("distinct_field", "distinct_field", text),
-    ("search_fields", "search_fields", many(text)),
-    ("display_fields", "display_fields", many(text)),
-    ("filters", "filters", many(record(CntListIndexFilter))),
-    ("last_processed_at", "last_processed_at", timestamp),
-)
-CntIndexUpdate.FIELDS = (
-    ("status", "status", text),
-    ("updateId", "update_id", int64),
-    ("type", "type", record(CntIndexUpdateType)),
-    ("duration", "duration", number),
-    ("enqueuedAt", "enqueued_at", text),
-    ("processedAt", "processed_at", text),
-)
-CntIndexUpdateType.FIELDS = (
-    ("name", "name", choice(CntIndexUpdateTypeName)),
-    ("number", "number", integer),
-)
-CntInstantProxy.FIELDS = (
-    ("key", "key", text),
-    ("indexes", "indexes", many(record(CntInstantProxyIndex))),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntInstantProxyIndex.FIELDS = (
-    ("index_id", "index_id", text),
-    ("alias", "alias", text),
-)
-CntLine.FIELDS = (
-    ("reference", "reference", text),
-    ("data", "data", free),
-)
-CntLineError.FIELDS = (
-    ("reference", "reference", text),
-    ("errors", "errors", many(record(CntColumnError))),
-)
-CntListIndex.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntListIndexFilter.FIELDS = (
-    ("type", "type", choice(CntListIndexFilterType)),
-    ("key", "key", text),
-)
-CntPagination.FIELDS = (
-    ("entity_count", "entity_count", integer),
-    ("page_limit", "page_limit", integer),
-    ("page_count", "page_count", integer),
-    ("next_page_cursor", "next_page_cursor", text),
-)
-CntProxy.FIELDS = (
-    ("key", "key", text),
-    ("origin", "origin", text),
-    ("config", "config", record(CntConfig)),
-    ("secret", "secret", text),
-    ("tenant_id", "tenant_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntRelativeDate.FIELDS = (
-    ("quantity", "quantity", integer),
-    ("key", "key", choice(CntRelativeDateKey)),
-    ("direction", "direction", choice(CntRelativeDateDirection)),
-    ("at", "at", record(CntRelativeDateAt)),
-)
-CntRelativeDateAnswer.FIELDS = (
-    ("epoch", "epoch", integer),
-    ("formatted", "formatted", timestamp),
-    ("filter", "filter", text),
-)
-CntRelativeDateAt.FIELDS = (
-    ("timezone", "timezone", text),
-    ("hour", "hour", text),
-    ("minute", "minute", text),
-    ("day_of_week", "day_of_week", text),
-    ("day_of_month", "day_of_month", text),
-)
-CntSeachResponse.FIELDS = (
-    ("hits", "hits", many(record(CntDocumentResponse))),
-    ("facets", "facets", many(record(CntFacet))),
-    ("pagination", "pagination", record(CntPagination)),
-)
-CntSearchDataflowMatcher.FIELDS = (
-    ("result", "result", record(CntSearchDataflowMatcherResult)),
-    ("input", "input", free),
-)
-CntSearchDataflowMatcherResult.FIELDS = (
-    ("is_match", "is_match", boolean),
-    ("misses", "misses", record(CntSearchDataflowMatcherResultMisses)),
-)
-CntSearchDataflowMatcherResultMisses.FIELDS = (
-    ("keys", "keys", many(text)),
-    ("configs", "configs", many(text)),
-)
-CntSearchResponse.FIELDS = (
-    ("results", "results", many(record(CntIndexResponse))),
-    ("offset", "offset", integer),
-    ("limit", "limit", integer),
-    ("count", "count", integer),
-    ("q", "q", text),
-)
-CntSimpleDocumentResponse.FIELDS = (
-    ("reference", "reference", text),
-    ("title", "title", text),
-    ("code", "code", text),
-    ("model", "model", text),
-    ("namespace", "namespace", text),
-    ("description", "description", text),
-    ("sub", "sub", text),
-    ("metadata", "metadata", free),
-)
-CntSimpleSeachResponse.FIELDS = (
-    ("hits", "hits", many(record(CntSimpleDocumentResponse))),
-    ("pagination", "pagination", record(CntPagination)),
-)
-CntStorage.FIELDS = (
-    ("id", "id", integer),
-    ("name", "name", text),
-    ("type", "type", choice(CntStorageType)),
-    ("configuration", "configuration", free),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntStorageObject.FIELDS = (
-    ("path", "path", text),
-    ("basename", "basename", text),
-    ("type", "type", choice(CntStorageObjectType)),
-    ("size", "size", integer),
-)
-CntSuggestResponse.FIELDS = (("hits", "hits", many(record(CntSimpleDocumentResponse))),)
-CntUploadResponse.FIELDS = (
-    ("expires_at", "expires_at", timestamp),
-    ("signature", "signature", text),
-)
-CntWatcher.FIELDS = (
-    ("id", "id", integer),
-    ("description", "description", text),
-    ("storage_id", "storage_id", integer),
-    ("source", "source", record(CntWatcherSource)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-CntWatcherSource.FIELDS = (
-    ("type", "type", text),
-    ("config", "config", free),
-)
-IamAccessToken.FIELDS = (
-    ("token_type", "token_type", text),
-    ("expires_in", "expires_in", integer),
-    ("access_token", "access_token", text),
-    ("refresh_token", "refresh_token", text),
-)
-IamAddOn.FIELDS = (("id", "id", text),)
-IamAddress.FIELDS = (
-    ("address_line_1", "address_line_1", text),
-    ("address_line_2", "address_line_2", text),
-    ("postal_code", "postal_code", text),
-    ("city", "city", text),
-    ("country_code", "country_code", text),
-)
-IamAuditLog.FIELDS = (
-    ("id", "id", text),
-    ("method", "method", text),
-    ("resource", "resource", text),
-    ("user", "user", text),
-    ("metadata", "metadata", free),
-    ("logged_at", "logged_at", timestamp),
-    ("created_at", "created_at", timestamp),
-)
-IamAuthorization.FIELDS = (
-    ("id", "id", text),
-    ("user", "user", record(IamSubtenantUser)),
-    ("roles", "roles", many(text)),
-    ("type", "type", choice(IamSubtenantType)),
-    ("state", "state", choice(IamAuthorizationState)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamAuthorizationResponse.FIELDS = (
-    ("forward_uri", "forward_uri", text),
-    ("client_name", "client_name", text),
-    ("client_redirect_uri", "client_redirect_uri", text),
-    ("scope", "scope", many(record(IamScope))),
-    ("is_authorization_approved", "is_authorization_approved", boolean),
-    ("is_id_token_issued", "is_id_token_issued", boolean),
-    ("expires_in", "expires_in", integer),
-)
-IamBackup.FIELDS = (
-    ("channel", "channel", choice(IamBackupChannel)),
-    ("address", "address", text),
-)
-IamBackupResponse.FIELDS = (
-    ("address", "address", text),
-    ("created_at", "created_at", timestamp),
-)
-IamBillingCompany.FIELDS = (
-    ("name", "name", text),
-    ("vat_number", "vat_number", text),
-    ("billing_email", "billing_email", text),
-    ("phone_number", "phone_number", text),
-    ("address", "address", record(IamAddress)),
-)
-IamBucket.FIELDS = (
-    ("date", "date", timestamp),
-    ("quantity", "quantity", integer),
-    ("filter_key", "filter_key", text),
-    ("filter_value", "filter_value", text),
-)
-IamClient.FIELDS = (
-    ("id", "id", text),
-    ("client_id", "client_id", text),
-    ("client_secret", "client_secret", text),
-    ("name", "name", text),
-    ("redirect_uri", "redirect_uri", text),
-    ("grant_types", "grant_types", many(text)),
-    ("scope", "scope", many(text)),
-    ("tenant_id", "tenant_id", text),
-    ("is_approved", "is_approved", boolean),
-    ("is_deleted", "is_deleted", boolean),
-    ("author", "author", text),
-    ("deleted_at", "deleted_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamCreatePurge.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("email", "email", text),
-)
-IamCreateTenant.FIELDS = (
-    ("tenant", "tenant", record(IamTenant)),
-    ("user", "user", record(IamUser)),
-)
-IamForwardOauth.FIELDS = (
-    ("token", "token", text),
-    ("id_token", "id_token", text),
-)
-IamInvoice.FIELDS = (
-    ("id", "id", text),
-    ("total", "total", integer),
-    ("is_paid", "is_paid", boolean),
-    ("is_pending", "is_pending", boolean),
-    ("is_cancelled", "is_cancelled", boolean),
-    ("invoiced_at", "invoiced_at", timestamp),
-    ("reference", "reference", text),
-    ("products", "products", many(record(IamProduct))),
-    ("pdf", "pdf", text),
-    ("payment_url", "payment_url", text),
-    ("start_at", "start_at", timestamp),
-    ("end_at", "end_at", timestamp),
-)
-IamInvoiceProduct.FIELDS = (
-    ("id", "id", text),
-    ("code", "code", text),
-    ("name", "name", text),
-    ("description", "description", text),
-    ("unit", "unit", text),
-    ("quantity", "quantity", integer),
-    ("amount", "amount", integer),
-    ("is_trial", "is_trial", boolean),
-    ("plan", "plan", record(IamPlan)),
-)
-IamLog.FIELDS = (
-    ("id", "id", text),
-    ("category", "category", choice(IamLogCategory)),
-    ("code", "code", text),
-    ("resource", "resource", record(IamLogResource)),
-    ("actor", "actor", record(IamLogActor)),
-    ("metadata", "metadata", free),
-    ("processed_at", "processed_at", timestamp),
-    ("created_at", "created_at", timestamp),
-)
-IamLogActor.FIELDS = (
-    ("entity_type", "entity_type", text),
-    ("entity_id", "entity_id", text),
-)
-IamLogResource.FIELDS = (
-    ("trace", "trace", text),
-    ("stream", "stream", text),
-    ("entity_type", "entity_type", text),
-    ("entity_id", "entity_id", text),
-)
-IamLogsFilters.FIELDS = (
-    ("resource", "resource", many(text)),
-    ("method", "method", many(text)),
-    ("user", "user", many(text)),
-)
-IamPaymentSource.FIELDS = (
-    ("id", "id", text),
-    ("last_4", "last_4", text),
-    ("name", "name", text),
-    ("is_default", "is_default", boolean),
-    ("brand", "brand", text),
-    ("expires_at", "expires_at", timestamp),
-    ("mandate", "mandate", text),
-)
-IamPendingAuthorization.FIELDS = (
-    ("id", "id", text),
-    ("email", "email", text),
-    ("roles", "roles", many(text)),
-    ("state", "state", choice(IamSubtenantState)),
-    ("created_at", "created_at", timestamp),
-)
-IamPendingRequest.FIELDS = (
-    ("id", "id", text),
-    ("state", "state", choice(IamSubtenantState)),
-    ("signee", "signee", text),
-    ("roles", "roles", many(text)),
-    ("created_at", "created_at", timestamp),
-)
-IamPhoneNumber.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("number", "number", text),
-    ("preferred_agent", "preferred_agent", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamPlan.FIELDS = (
-    ("id", "id", text),
-    ("interval", "interval", text),
-    ("type", "type", choice(IamPlanType)),
-    ("amount", "amount", integer),
-    ("tiers", "tiers", many(record(IamTier))),
-)
-IamProduct.FIELDS = (
-    ("id", "id", text),
-    ("code", "code", text),
-    ("name", "name", text),
-    ("description", "description", text),
-    ("unit", "unit", text),
-    ("plan", "plan", record(IamPlan)),
-    ("is_add_on", "is_add_on", boolean),
-)
-IamPurgeToken.FIELDS = (
-    ("id", "id", integer),
-    ("domains", "domains", many(text)),
-    ("expires_at", "expires_at", timestamp),
-    ("token", "token", text),
-    ("requester", "requester", text),
-    ("signer", "signer", text),
-    ("created_at", "created_at", timestamp),
-)
-IamReport.FIELDS = (
-    ("interval", "interval", choice(IamReportRequestInterval)),
-    ("code", "code", text),
-    ("unit", "unit", text),
-    ("as", "as_", choice(IamReportRequestAs)),
-    ("filter", "filter", text),
-    ("start_at", "start_at", timestamp),
-    ("end_at", "end_at", timestamp),
-    ("buckets", "buckets", many(record(IamBucket))),
-)
-IamRole.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("scopes", "scopes", many(text)),
-    ("is_managed", "is_managed", boolean),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamScope.FIELDS = (
-    ("id", "id", text),
-    ("description", "description", text),
-)
-IamSecret.FIELDS = (
-    ("id", "id", text),
-    ("type", "type", text),
-    ("sub", "sub", text),
-    ("name", "name", text),
-    ("secret", "secret", text),
-    ("is_confirmed", "is_confirmed", boolean),
-    ("qr_url", "qr_url", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamSecretRead.FIELDS = (
-    ("id", "id", text),
-    ("type", "type", text),
-    ("sub", "sub", text),
-    ("name", "name", text),
-    ("secret_last_4", "secret_last_4", text),
-    ("is_confirmed", "is_confirmed", boolean),
-    ("backups", "backups", many(record(IamBackup))),
-    ("deleted_at", "deleted_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamSubscription.FIELDS = (
-    ("id", "id", text),
-    ("code", "code", text),
-    ("is_renewing", "is_renewing", boolean),
-    ("start_at", "start_at", timestamp),
-    ("end_at", "end_at", timestamp),
-    ("items", "items", many(record(IamSubscriptionItem))),
-)
-IamSubscriptionItem.FIELDS = (
-    ("id", "id", text),
-    ("product", "product", record(IamProduct)),
-    ("type", "type", choice(IamPlanType)),
-)
-IamSubtenant.FIELDS = (
-    ("id", "id", text),
-    ("company", "company", text),
-    ("state", "state", choice(IamSubtenantState)),
-    ("tenant_id", "tenant_id", text),
-    ("signee", "signee", text),
-    ("type", "type", choice(IamSubtenantType)),
-    ("roles", "roles", many(text)),
-    ("created_at", "created_at", timestamp),
-)
-IamSubtenantUser.FIELDS = (
-    ("first_name", "first_name", text),
-    ("last_name", "last_name", text),
-    ("email", "email", text),
-    ("company", "company", text),
-)
-IamSystemRole.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("scopes", "scopes", many(text)),
-    ("client_id", "client_id", text),
-    ("is_managed", "is_managed", boolean),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamTenant.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("is_active", "is_active", boolean),
-    ("stripe_id", "stripe_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamTier.FIELDS = (
-    ("up_to", "up_to", integer),
-    ("flat_amount", "flat_amount", integer),
-    ("unit_amount", "unit_amount", integer),
-)
-IamTrackedRecord.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", text),
-    ("code", "code", text),
-    ("unit", "unit", text),
-    ("quantity", "quantity", integer),
-    ("processable_as", "processable_as", choice(IamTrackedRecordProcessableAs)),
-    ("tracked_at", "tracked_at", timestamp),
-    ("created_at", "created_at", timestamp),
-)
-IamTrial.FIELDS = (
-    ("is_on_trial", "is_on_trial", boolean),
-    ("trial_balance", "trial_balance", integer),
-    ("trial_ends_at", "trial_ends_at", timestamp),
-)
-IamType.FIELDS = (
-    ("code", "code", text),
-    ("unit", "unit", text),
-    ("processable_as", "processable_as", choice(IamTrackedRecordProcessableAs)),
-    ("filter", "filter", text),
-)
-IamUpcomingInvoice.FIELDS = (
-    ("id", "id", text),
-    ("total", "total", integer),
-    ("is_paid", "is_paid", boolean),
-    ("is_cancelled", "is_cancelled", boolean),
-    ("invoiced_at", "invoiced_at", timestamp),
-    ("reference", "reference", text),
-    ("products", "products", many(record(IamInvoiceProduct))),
-    ("start_at", "start_at", timestamp),
-    ("end_at", "end_at", timestamp),
-)
-IamUsageRecord.FIELDS = (
-    ("code", "code", text),
-    ("unit", "unit", text),
-    ("quantity", "quantity", integer),
-)
-IamUser.FIELDS = (
-    ("id", "id", text),
-    ("email", "email", text),
-    ("first_name", "first_name", text),
-    ("last_name", "last_name", text),
-    ("is_verified", "is_verified", boolean),
-    ("is_pending_invite", "is_pending_invite", boolean),
-    ("is_primary", "is_primary", boolean),
-    ("is_deleted", "is_deleted", boolean),
-    ("tenant_id", "tenant_id", text),
-    ("roles", "roles", many(text)),
-    ("deleted_at", "deleted_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-IamUserTokenResponse.FIELDS = (
-    ("id", "id", text),
-    ("expires_at", "expires_at", timestamp),
-)
-IamVerifyTwoFactorSecret.FIELDS = (("is_verified", "is_verified", boolean),)
-IntApp.FIELDS = (
-    ("code", "code", text),
-    ("name", "name", text),
-    ("description", "description", text),
-    ("tags", "tags", many(text)),
-    ("author", "author", record(IntAuthor)),
-    ("is_published", "is_published", boolean),
-    ("is_duplicate_allowed", "is_duplicate_allowed", boolean),
-    ("authentication", "authentication", record(SplSettingsSchema)),
-    ("config_schema", "config_schema", text),
-)
-IntAuthor.FIELDS = (
-    ("name", "name", text),
-    ("description", "description", text),
-    ("url", "url", text),
-    ("is_third_party", "is_third_party", boolean),
-)
-IntInstallResult.FIELDS = (
-    ("state", "state", choice(IntInstallResultState)),
-    ("redirect_url", "redirect_url", text),
-)
-IntIntegration.FIELDS = (
-    ("id", "id", integer),
-    ("name", "name", text),
-    ("configuration", "configuration", free),
-    ("app_code", "app_code", text),
-    ("is_installed", "is_installed", boolean),
-    ("active_at", "active_at", timestamp),
-    ("deleted_at", "deleted_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-LcsAddress.FIELDS = (
-    ("country_code", "country_code", text),
-    ("administrative_area", "administrative_area", text),
-    ("locality", "locality", text),
-    ("dependent_locality", "dependent_locality", text),
-    ("postal_code", "postal_code", text),
-    ("sorting_code", "sorting_code", text),
-    ("address_line_1", "address_line_1", text),
-    ("address_line_2", "address_line_2", text),
-    ("thoroughfare", "thoroughfare", text),
-    ("premise_number", "premise_number", number),
-    ("premise_number_suffix", "premise_number_suffix", text),
-    ("organisation", "organisation", text),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-)
-LcsCountry.FIELDS = (
-    ("code", "code", text),
-    ("amount", "amount", integer),
-)
-LcsCreateShipment.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("type", "type", text),
-    ("method_id", "method_id", text),
-    ("contact_id", "contact_id", text),
-    ("channel_id", "channel_id", text),
-    ("order_id", "order_id", text),
-    ("addressing", "addressing", record(LcsListedShipmentAddressing)),
-    ("ship_at", "ship_at", timestamp),
-    ("estimated_ship_at", "estimated_ship_at", timestamp),
-    ("expected_at", "expected_at", timestamp),
-    ("stack_id", "stack_id", text),
-    ("is_editable", "is_editable", boolean),
-    ("is_outbound", "is_outbound", boolean),
-    ("is_labeled", "is_labeled", boolean),
-    ("is_serviced", "is_serviced", boolean),
-    ("is_complete", "is_complete", boolean),
-    ("is_overcomplete", "is_overcomplete", boolean),
-    ("is_boxed", "is_boxed", boolean),
-    ("is_handled", "is_handled", boolean),
-    ("is_listed", "is_listed", boolean),
-    ("is_finished", "is_finished", boolean),
-    ("is_in_transit", "is_in_transit", boolean),
-    ("is_canceled", "is_canceled", boolean),
-    ("items", "items", many(record(LcsShipmentItem))),
-    ("backorders", "backorders", many(record(LcsShipmentItemCorrection))),
-    ("overage", "overage", many(record(LcsShipmentItemCorrection))),
-    ("parcels", "parcels", many(record(LcsCreateShipmentParcel))),
-)
-LcsCreateShipmentParcel.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("weight", "weight", integer),
-    ("length", "length", integer),
-    ("width", "width", integer),
-    ("height", "height", integer),
-    ("tracking_code", "tracking_code", text),
-    ("tracking_url", "tracking_url", text),
-    ("position", "position", text),
-    ("label", "label", record(LcsParcelLabel)),
-    ("shipment_id", "shipment_id", text),
-    ("count", "count", integer),
-    ("items", "items", many(record(LcsParcelItem))),
-    ("is_in_transit", "is_in_transit", boolean),
-    ("is_delivered", "is_delivered", boolean),
-)
-LcsDPDServicePoint.FIELDS = (
-    ("parcelShopId", "parcel_shop_id", number),
-    ("pudoId", "pudo_id", text),
-    ("company", "company", text),
-    ("street", "street", text),
-    ("houseNo", "house_no", text),
-    ("country", "country", text),
-    ("countryNum", "country_num", number),
-    ("zipCode", "zip_code", text),
-    ("city", "city", text),
-    ("town", "town", text),
-    ("phone", "phone", text),
-    ("fax", "fax", text),
-    ("email", "email", text),
-    ("homepage", "homepage", text),
-    ("latitude", "latitude", number),
-    ("longitude", "longitude", number),
-    ("coordinateX", "coordinate_x", number),
-    ("coordinateY", "coordinate_y", number),
-    ("coordinateZ", "coordinate_z", number),
-    ("distance", "distance", number),
-    ("expressPickupTime", "express_pickup_time", text),
-    ("extraInfo", "extra_info", text),
-    ("openingHours", "opening_hours", many(record(LcsDPDServicePointOpeningHour))),
-    ("services", "services", many(free)),
-)
-LcsDPDServicePointOpeningHour.FIELDS = (
-    ("weekday", "weekday", text),
-    ("openMorning", "open_morning", text),
-    ("closeMorning", "close_morning", text),
-    ("closeAfternoon", "close_afternoon", text),
-    ("openAfternoon", "open_afternoon", text),
-)
-LcsDPDServicePointResponse.FIELDS = (("parcelShop", "parcel_shop", many(record(LcsDPDServicePoint))),)
-LcsFulfilmentLocation.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("reference", "reference", text),
-    ("address_id", "address_id", text),
-    ("is_disabled", "is_disabled", boolean),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-LcsGroupedShipmentItem.FIELDS = (
-    ("ids", "ids", many(text)),
-    ("sku", "sku", text),
-    ("quantity", "quantity", integer),
-    ("hs_code", "hs_code", text),
-    ("description", "description", text),
-    ("references", "references", many(record(LcsShipmentItemModelReferences))),
-    ("lists", "lists", many(record(LcsGroupedShipmentItemLists))),
-    ("parcels", "parcels", many(record(LcsGroupedShipmentItemLists))),
-    ("positions", "positions", many(record(LcsGroupedShipmentItemPositions))),
-    ("handled_ids", "handled_ids", many(text)),
-    ("boxed_ids", "boxed_ids", many(text)),
-    ("listed_ids", "listed_ids", many(text)),
-    ("finished_ids", "finished_ids", many(text)),
-    ("missing_ids", "missing_ids", many(text)),
-    ("shipment_id", "shipment_id", text),
-    ("totals", "totals", record(LcsGroupedShipmentItemTotals)),
-)
-LcsGroupedShipmentItemLists.FIELDS = (
-    ("id", "id", text),
-    ("item_ids", "item_ids", many(text)),
-)
-LcsGroupedShipmentItemPositions.FIELDS = (
-    ("code", "code", text),
-    ("item_ids", "item_ids", many(text)),
-)
-LcsGroupedShipmentItemTotals.FIELDS = (
-    ("boxed", "boxed", integer),
-    ("handled", "handled", integer),
-    ("finished", "finished", integer),
-    ("missing", "missing", integer),
-    ("listed", "listed", integer),
-)
-LcsHandlingList.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("sub", "sub", text),
-    ("location_id", "location_id", text),
-    ("shipments", "shipments", many(text)),
-    ("is_outbound", "is_outbound", boolean),
-    ("is_in_progress", "is_in_progress", boolean),
-    ("is_on_hold", "is_on_hold", boolean),
-    ("is_cancelled", "is_cancelled", boolean),
-    ("is_finished", "is_finished", boolean),
-    ("started_at", "started_at", timestamp),
-    ("finished_at", "finished_at", timestamp),
-    ("due_at", "due_at", timestamp),
-    ("items", "items", many(record(LcsHandlingListItem))),
-    ("sorting_labels", "sorting_labels", many(record(LcsHandlingListSortingLabels))),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-LcsHandlingListItem.FIELDS = (
-    ("ids", "ids", many(text)),
-    ("handled_ids", "handled_ids", many(text)),
-    ("shipment_id", "shipment_id", text),
-    ("sku", "sku", text),
-    ("description", "description", text),
-    ("position", "position", text),
-    ("quantity", "quantity", integer),
-    ("sorting_label", "sorting_label", text),
-    ("rank", "rank", integer),
-)
-LcsHandlingListResponse.FIELDS = (
-    ("id", "id", text),
-    ("sub", "sub", text),
-    ("shipments", "shipments", many(text)),
-    ("location_id", "location_id", text),
-    ("is_outbound", "is_outbound", boolean),
-    ("is_assigned", "is_assigned", boolean),
-    ("is_in_progress", "is_in_progress", boolean),
-    ("is_on_hold", "is_on_hold", boolean),
-    ("is_finished", "is_finished", boolean),
-    ("started_at", "started_at", timestamp),
-    ("finished_at", "finished_at", timestamp),
-    ("due_at", "due_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-LcsHandlingListSortingLabels.FIELDS = (
-    ("shipment_id", "shipment_id", text),
-    ("label", "label", text),
-)
-LcsHandlingModelShipments.FIELDS = (
-    ("id", "id", text),
-    ("label", "label", text),
-)
-LcsListedHandlingList.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("sub", "sub", text),
-    ("location_id", "location_id", text),
-    ("shipments", "shipments", many(text)),
-    ("is_outbound", "is_outbound", boolean),
-    ("is_in_progress", "is_in_progress", boolean),
-    ("is_on_hold", "is_on_hold", boolean),
-    ("is_cancelled", "is_cancelled", boolean),
-    ("is_finished", "is_finished", boolean),
-    ("started_at", "started_at", timestamp),
-    ("finished_at", "finished_at", timestamp),
-    ("due_at", "due_at", timestamp),
-    ("items", "items", many(record(LcsShipmentItem))),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-LcsListedShipment.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("type", "type", choice(LcsListedShipmentType)),
-    ("method_id", "method_id", text),
-    ("contact_id", "contact_id", text),
-    ("channel_id", "channel_id", text),
-    ("addressing", "addressing", record(LcsListedShipmentAddressing)),
-    ("ship_at", "ship_at", timestamp),
-    ("estimated_ship_at", "estimated_ship_at", timestamp),
-    ("expected_at", "expected_at", timestamp),
-    ("stack_id", "stack_id", text),
-    ("is_editable", "is_editable", boolean),
-    ("is_outbound", "is_outbound", boolean),
-    ("is_listed", "is_listed", boolean),
-    ("is_finished", "is_finished", boolean),
-    ("is_in_transit", "is_in_transit", boolean),
-    ("is_complete", "is_complete", boolean),
-    ("is_overcomplete", "is_overcomplete", boolean),
-    ("is_canceled", "is_canceled", boolean),
-    ("secret", "secret", text),
-    ("prior_shipments", "prior_shipments", many(text)),
-    ("list_id", "list_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-LcsListedShipmentAddressing.FIELDS = (
-    ("to", "to", record(LcsShipmentAddressing)),
-    ("from", "from_", record(LcsShipmentAddressing)),
-)
-LcsLocationPosition.FIELDS = (
-    ("code", "code", text),
-    ("sorting", "sorting", integer),
-    ("skus", "skus", many(record(LcsLocationSku))),
-    ("created_at", "created_at", timestamp),
-)
-LcsLocationSku.FIELDS = (
-    ("sku", "sku", text),
-    ("position", "position", text),
-    ("created_at", "created_at", timestamp),
-)
-LcsMethod.FIELDS = (
-    ("id", "id", text),
-    ("carrier_code", "carrier_code", text),
-    ("name", "name", text),
-    ("label", "label", text),
-    ("description", "description", text),
-    ("max_weight", "max_weight", integer),
-    ("countries", "countries", many(record(LcsCountry))),
-    ("delivery_during", "delivery_during", choice(LcsMethodDeliveryDuring)),
-    ("is_configured", "is_configured", boolean),
-    ("is_same_day", "is_same_day", boolean),
-    ("is_sunday", "is_sunday", boolean),
-    ("is_carrier_location", "is_carrier_location", boolean),
-    ("is_neighbour_allowed", "is_neighbour_allowed", boolean),
-    ("provider_method_id", "provider_method_id", text),
-    ("provider", "provider", choice(LcsMethodProvider)),
-    ("is_enabled", "is_enabled", boolean),
-    ("priority", "priority", integer),
-)
-LcsParcel.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("weight", "weight", integer),
-    ("length", "length", integer),
-    ("width", "width", integer),
-    ("height", "height", integer),
-    ("tracking_code", "tracking_code", text),
-    ("tracking_url", "tracking_url", text),
-    ("position", "position", text),
-    ("label", "label", record(LcsParcelLabel)),
-    ("shipment_id", "shipment_id", text),
-    ("count", "count", integer),
-    ("items", "items", many(record(LcsParcelItem))),
-    ("is_in_transit", "is_in_transit", boolean),
-    ("is_delivered", "is_delivered", boolean),
-    ("is_outbound", "is_outbound", boolean),
-    ("is_finished", "is_finished", boolean),
-    ("file_id", "file_id", text),
-    ("ship_at", "ship_at", timestamp),
-    ("in_transit_at", "in_transit_at", timestamp),
-    ("finished_at", "finished_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-LcsParcelItem.FIELDS = (
-    ("id", "id", text),
-    ("sku", "sku", text),
-    ("quantity", "quantity", integer),
-    ("description", "description", text),
-)
-LcsParcelLabel.FIELDS = (
-    ("file_id", "file_id", text),
-    ("reference", "reference", text),
-    ("label_text", "label_text", text),
-    ("requested_at", "requested_at", timestamp),
-)
-LcsPoint.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("carrier", "carrier", text),
-    ("latitude", "latitude", number),
-    ("longitude", "longitude", number),
-    ("address", "address", record(LcsAddress)),
-    ("openings", "openings", many(record(LcsPointOpenings))),
-)
-LcsPointByCarrier.FIELDS = (
-    ("distance", "distance", number),
-    ("point", "point", record(LcsPoint)),
-)
-LcsPointOpenings.FIELDS = (
-    ("weekday", "weekday", number),
-    ("windows", "windows", many(record(LcsPointOpeningsWindows))),
-)
-LcsPointOpeningsWindows.FIELDS = (
-    ("start", "start", text),
-    ("end", "end", text),
-)
-LcsServiceOption.FIELDS = (
-    ("option", "option", text),
-    ("configuration", "configuration", many(record(LcsServiceOptionConfiguration))),
-)
-LcsServiceOptionConfiguration.FIELDS = (
-    ("key", "key", text),
-    ("value", "value", text),
-)
-LcsShipmentAddressing.FIELDS = (
-    ("entity_type", "entity_type", choice(LcsShipmentAddressingEntityType)),
-    ("entity_id", "entity_id", text),
-    ("carrier", "carrier", record(LcsShipmentAddressingCarrier)),
-)
-LcsShipmentAddressingCarrier.FIELDS = (
-    ("is_carrier_location", "is_carrier_location", boolean),
-    ("carrier_location_reference", "carrier_location_reference", text),
-)
-LcsShipmentItem.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", text),
-    ("sku", "sku", text),
-    ("position", "position", text),
-    ("order_item_id", "order_item_id", text),
-    ("claim_item_id", "claim_item_id", text),
-    ("description", "description", text),
-    ("is_listed", "is_listed", boolean),
-    ("is_handled", "is_handled", boolean),
-    ("is_boxed", "is_boxed", boolean),
-    ("is_in_transit", "is_in_transit", boolean),
-    ("is_finished", "is_finished", boolean),
-    ("is_missing", "is_missing", boolean),
-    ("hs_code", "hs_code", text),
-    ("service", "service", many(record(LcsServiceOption))),
-)
-LcsShipmentItemCorrection.FIELDS = (
-    ("sku", "sku", text),
-    ("quantity", "quantity", integer),
-    ("description", "description", text),
-    ("position", "position", text),
-)
-LcsShipmentItemModelReferences.FIELDS = (
-    ("order_item_id", "order_item_id", text),
-    ("claim_item_id", "claim_item_id", text),
-)
-MesContactModel.FIELDS = (
-    ("name", "name", text),
-    ("email", "email", text),
-)
-MesConversation.FIELDS = (
-    ("id", "id", text),
-    ("event", "event", choice(MesConversationEvent)),
-    ("entity_type", "entity_type", choice(MesConversationEntityType)),
-    ("entity_id", "entity_id", text),
-    ("messages", "messages", many(record(MesMessage))),
-    ("participants", "participants", many(record(MesParticipant))),
-    ("metadata", "metadata", free),
-    ("started_at", "started_at", timestamp),
-    ("expires_at", "expires_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-MesDnsRecord.FIELDS = (
-    ("type", "type", text),
-    ("name", "name", text),
-    ("value", "value", text),
-    ("is_verified", "is_verified", boolean),
-)
-MesDomain.FIELDS = (
-    ("id", "id", text),
-    ("is_verified", "is_verified", boolean),
-    ("dns", "dns", many(record(MesDnsRecord))),
-    ("tenant_id", "tenant_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-MesInbox.FIELDS = (
-    ("id", "id", text),
-    ("label", "label", text),
-    ("fqdn", "fqdn", text),
-    ("prefix", "prefix", text),
-    ("user_id", "user_id", text),
-    ("folders", "folders", many(text)),
-    ("settings", "settings", record(MesInboxSettings)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-MesInboxSettings.FIELDS = (("recaptcha_integration_id", "recaptcha_integration_id", text),)
-MesMail.FIELDS = (
-    ("id", "id", text),
-    ("from", "from_", record(MesContactModel)),
-    ("to", "to", many(record(MesContactModel))),
-    ("cc", "cc", many(record(MesContactModel))),
-    ("bcc", "bcc", many(record(MesContactModel))),
-    ("reply_to", "reply_to", record(MesContactModel)),
-    ("subject", "subject", text),
-    ("html_body", "html_body", text),
-    ("attachments", "attachments", many(text)),
-    ("folder", "folder", choice(MesFolder)),
-    ("is_unread", "is_unread", boolean),
-    ("inbox_id", "inbox_id", text),
-    ("metadata", "metadata", free),
-    ("delivered_at", "delivered_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-MesMessage.FIELDS = (
-    ("content", "content", text),
-    ("participant_reference", "participant_reference", text),
-    ("is_private", "is_private", boolean),
-    ("metadata", "metadata", free),
-    ("created_at", "created_at", timestamp),
-)
-MesNotify.FIELDS = (
-    ("address", "address", text),
-    ("medium", "medium", choice(MesNotifyMedium)),
-)
-MesParticipant.FIELDS = (
-    ("name", "name", text),
-    ("reference", "reference", text),
-    ("is_machine", "is_machine", boolean),
-    ("notifications", "notifications", many(record(MesNotify))),
-)
-MesRelay.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("type", "type", choice(MesRelayType)),
-    ("config", "config", free),
-    ("endpoint", "endpoint", text),
-    ("limit_requests_per_second", "limit_requests_per_second", integer),
-    ("is_system_object", "is_system_object", boolean),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-MesRelayMessage.FIELDS = (
-    ("id", "id", text),
-    ("hash", "hash", text),
-    ("payload", "payload", text),
-    ("is_valid", "is_valid", boolean),
-    ("is_relayed", "is_relayed", boolean),
-    ("is_duplicate", "is_duplicate", boolean),
-    ("source", "source", record(MesRelayMessageSource)),
-    ("relayed_at", "relayed_at", timestamp),
-    ("created_at", "created_at", timestamp),
-)
-MesRelayMessageSource.FIELDS = (
-    ("ip", "ip", text),
-    ("city", "city", text),
-    ("country_code", "country_code", text),
-    ("user_agent", "user_agent", text),
-)
-MesTask.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("description", "description", text),
-    ("progress", "progress", integer),
-    ("result", "result", text),
-    ("started_at", "started_at", timestamp),
-    ("completed_at", "completed_at", timestamp),
-    ("expires_at", "expires_at", timestamp),
-)
-MesWebhookAttempt.FIELDS = (
-    ("id", "id", integer),
-    ("number", "number", integer),
-    ("is_success", "is_success", boolean),
-    ("response_time", "response_time", integer),
-    ("response_code", "response_code", integer),
-    ("response_body", "response_body", text),
-    ("attempted_at", "attempted_at", timestamp),
-)
-MesWebhookDelay.FIELDS = (
-    ("attempt", "attempt", integer),
-    ("delay", "delay", integer),
-    ("total_delay", "total_delay", integer),
-)
-MesWebhookEvent.FIELDS = (
-    ("event", "event", text),
-    ("description", "description", text),
-)
-MesWebhookMessage.FIELDS = (
-    ("id", "id", integer),
-    ("event", "event", text),
-    ("entity_id", "entity_id", text),
-    ("payload", "payload", text),
-    ("is_pending", "is_pending", boolean),
-    ("is_delivered", "is_delivered", boolean),
-    ("signature", "signature", text),
-    ("attempts", "attempts", integer),
-    ("endpoint", "endpoint", text),
-    ("subscription", "subscription", integer),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-MesWebhookSubscription.FIELDS = (
-    ("id", "id", integer),
-    ("events", "events", many(text)),
-    ("endpoint", "endpoint", text),
-    ("secret", "secret", text),
-    ("delivery_rate", "delivery_rate", integer),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-MesWebhookTestMessage.FIELDS = (
-    ("id", "id", integer),
-    ("event", "event", text),
-    ("entity_id", "entity_id", text),
-    ("payload", "payload", text),
-    ("is_pending", "is_pending", boolean),
-    ("is_delivered", "is_delivered", boolean),
-    ("signature", "signature", text),
-    ("endpoint", "endpoint", text),
-    ("subscription", "subscription", integer),
-    ("attempt", "attempt", record(MesWebhookAttempt)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrAddress.FIELDS = (
-    ("id", "id", text),
-    ("country_code", "country_code", text),
-    ("administrative_area", "administrative_area", text),
-    ("locality", "locality", text),
-    ("dependent_locality", "dependent_locality", text),
-    ("postal_code", "postal_code", text),
-    ("sorting_code", "sorting_code", text),
-    ("address_line_1", "address_line_1", text),
-    ("address_line_2", "address_line_2", text),
-    ("thoroughfare", "thoroughfare", text),
-    ("premise_number", "premise_number", integer),
-    ("premise_number_suffix", "premise_number_suffix", text),
-    ("organisation", "organisation", text),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-)
-OdrAddressSet.FIELDS = (
-    ("primary", "primary", record(OdrAddress)),
-    ("secondary", "secondary", many(record(OdrAddress))),
-)
-OdrAdjustment.FIELDS = (
-    ("reference", "reference", text),
-    ("description", "description", text),
-    ("amount", "amount", number),
-    ("is_percentage", "is_percentage", boolean),
-    ("is_discount", "is_discount", boolean),
-)
-OdrAttachFiltersResponse.FIELDS = (
-    ("success", "success", integer),
-    ("failed", "failed", integer),
-)
-OdrAttachSessionRequest.FIELDS = (("order_id", "order_id", text),)
-OdrAttempt.FIELDS = (
-    ("psp_reference", "psp_reference", text),
-    ("amount_paid", "amount_paid", integer),
-    ("started_at", "started_at", timestamp),
-    ("is_paid", "is_paid", boolean),
-    ("is_expired", "is_expired", boolean),
-)
-OdrAuthenticationResponse.FIELDS = (
-    ("id", "id", text),
-    ("email", "email", text),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-)
-OdrAuthorizationResponse.FIELDS = (
-    ("accepted", "accepted", boolean),
-    ("forward_uri", "forward_uri", text),
-)
-OdrBalance.FIELDS = (
-    ("id", "id", text),
-    ("key", "key", record(OdrKey)),
-    ("balance", "balance", integer),
-    ("currency", "currency", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrCalculation.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("reference", "reference", text),
-    ("items", "items", many(record(OdrCalculationItem))),
-    ("services", "services", many(record(OdrServiceItem))),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("currency", "currency", text),
-    ("customer", "customer", record(OdrContact)),
-    ("vendor", "vendor", record(OdrContact)),
-    ("is_including_vat", "is_including_vat", boolean),
-    ("is_vat_shifted", "is_vat_shifted", boolean),
-    ("is_prepaid", "is_prepaid", boolean),
-    ("client_id", "client_id", text),
-    ("channel_id", "channel_id", text),
-    ("file_id", "file_id", text),
-    ("metadata", "metadata", free),
-    ("pricing_at", "pricing_at", timestamp),
-    ("invoiced_at", "invoiced_at", timestamp),
-    ("prepaid_at", "prepaid_at", timestamp),
-    ("order_ids", "order_ids", many(free)),
-    ("coupons", "coupons", many(text)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrCalculationAdjustment.FIELDS = (
-    ("reference", "reference", text),
-    ("description", "description", text),
-    ("amount", "amount", number),
-    ("is_percentage", "is_percentage", boolean),
-    ("is_discount", "is_discount", boolean),
-    ("result", "result", record(OdrCalculationAdjustmentResult)),
-)
-OdrCalculationAdjustmentResult.FIELDS = (
-    ("is_applied_rule", "is_applied_rule", boolean),
-    ("rule_id", "rule_id", text),
-    ("output", "output", integer),
-)
-OdrCalculationItem.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", text),
-    ("sku", "sku", text),
-    ("description", "description", text),
-    ("type", "type", choice(OdrProjectionItemType)),
-    ("amount", "amount", integer),
-    ("is_discounted", "is_discounted", boolean),
-    ("quantity", "quantity", integer),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("vat_percentage", "vat_percentage", integer),
-    ("total", "total", integer),
-    ("total_revenue", "total_revenue", integer),
-    ("order_items", "order_items", many(record(OdrCalculationOrderItem))),
-)
-OdrCalculationItems.FIELDS = (
-    ("reference", "reference", text),
-    ("sku", "sku", text),
-    ("description", "description", text),
-    ("type", "type", choice(OdrProjectionItemType)),
-    ("amount", "amount", integer),
-    ("is_discounted", "is_discounted", boolean),
-    ("quantity", "quantity", integer),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("vat_percentage", "vat_percentage", integer),
-    ("total", "total", integer),
-    ("total_revenue", "total_revenue", integer),
-    ("order_items", "order_items", many(record(OdrCalculationStackItem))),
-)
-OdrCalculationOrderItem.FIELDS = (
-    ("id", "id", text),
-    ("is_invoiced", "is_invoiced", boolean),
-    ("invoice_id", "invoice_id", text),
-)
-OdrCalculationStackItem.FIELDS = (
-    ("id", "id", text),
-    ("is_invoiced", "is_invoiced", boolean),
-    ("invoice_id", "invoice_id", text),
-)
-OdrCancelState.FIELDS = (
-    ("is_accepted", "is_accepted", boolean),
-    ("warnings", "warnings", many(text)),
-)
-OdrCombinedAddressSet.FIELDS = (
-    ("contact", "contact", record(OdrAddressSet)),
-    ("organisation", "organisation", record(OdrAddressSet)),
-    ("session", "session", record(OdrAddressSet)),
-)
-OdrCombinedPhoneNumberSet.FIELDS = (
-    ("contact", "contact", record(OdrPhonenumberSet)),
-    ("organisation", "organisation", record(OdrPhonenumberSet)),
-    ("session", "session", record(OdrPhonenumberSet)),
-)
-OdrConstraintOptionsResponse.FIELDS = (("amount", "amount", many(text)),)
-OdrContact.FIELDS = (
-    ("tags", "tags", many(text)),
-    ("vat_country_code", "vat_country_code", text),
-    ("contact", "contact", record(OdrContactContact)),
-)
-OdrContactContact.FIELDS = (
-    ("email", "email", text),
-    ("vat_number", "vat_number", text),
-    ("coc_number", "coc_number", text),
-    ("organisation_id", "organisation_id", text),
-    ("organisation_version", "organisation_version", text),
-    ("address_id", "address_id", text),
-    ("phone_number_id", "phone_number_id", text),
-    ("id", "id", text),
-    ("version", "version", text),
-)
-OdrCoupon.FIELDS = (
-    ("code", "code", text),
-    ("usage", "usage", record(OdrCouponUsage)),
-    ("category_id", "category_id", text),
-    ("claims", "claims", many(record(OdrCouponClaim))),
-    ("expires_at", "expires_at", timestamp),
-    ("created_at", "created_at", timestamp),
-)
-OdrCouponCategory.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("defaults", "defaults", record(OdrCouponCategoryDefaults)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrCouponCategoryDefaults.FIELDS = (
-    ("expires_after", "expires_after", integer),
-    ("usage", "usage", record(OdrCouponCategoryDefaultsUsage)),
-)
-OdrCouponCategoryDefaultsUsage.FIELDS = (
-    ("is_unlimited", "is_unlimited", boolean),
-    ("limit", "limit", integer),
-)
-OdrCouponClaim.FIELDS = (
-    ("order_id", "order_id", text),
-    ("is_confirmed", "is_confirmed", boolean),
-)
-OdrCouponUsage.FIELDS = (
-    ("is_unlimited", "is_unlimited", boolean),
-    ("remaining", "remaining", integer),
-)
-OdrFilter.FIELDS = (
-    ("key", "key", text),
-    ("values", "values", many(text)),
-)
-OdrFilterSet.FIELDS = (
-    ("sku", "sku", text),
-    ("filters", "filters", free),
-)
-OdrGetSessionOrganisationOptionsResponse.FIELDS = (
-    ("primary", "primary", record(OdrOrganisation)),
-    ("secondary", "secondary", many(record(OdrOrganisation))),
-)
-OdrGetSessionResponse.FIELDS = (("expires_at", "expires_at", timestamp),)
-OdrGetSessionShippingMethodResponse.FIELDS = (
-    ("id", "id", text),
-    ("carrier", "carrier", text),
-    ("name", "name", text),
-    ("type", "type", choice(OdrGetSessionShippingMethodResponseType)),
-    ("price", "price", number),
-)
-OdrGroup.FIELDS = (
-    ("sku", "sku", text),
-    ("reference", "reference", text),
-    ("description", "description", text),
-    ("quantity", "quantity", integer),
-    ("ids", "ids", many(text)),
-    ("references", "references", record(OdrGroupReferences)),
-    ("filters", "filters", many(record(OdrFilter))),
-)
-OdrGroupAttach.FIELDS = (
-    ("sku", "sku", text),
-    ("reference", "reference", text),
-    ("description", "description", text),
-    ("quantity", "quantity", integer),
-    ("order_id", "order_id", text),
-    ("ids", "ids", many(text)),
-    ("references", "references", record(OdrGroupRouteReferences)),
-    ("filters", "filters", many(record(OdrFilter))),
-    ("inventory_item_ids", "inventory_item_ids", many(text)),
-    ("available", "available", number),
-)
-OdrGroupReferences.FIELDS = (
-    ("orders", "orders", many(record(OdrGroupReferencesOrder))),
-    ("backorders", "backorders", many(text)),
-    ("target", "target", text),
-)
-OdrGroupReferencesOrder.FIELDS = (
-    ("id", "id", text),
-    ("is_inbound", "is_inbound", boolean),
-    ("is_backordered", "is_backordered", boolean),
-    ("is_unavailable", "is_unavailable", boolean),
-    ("warehouse", "warehouse", record(OdrGroupReferencesOrderWarehouse)),
-    ("shipments", "shipments", many(record(OdrGroupReferencesOrderShipment))),
-)
-OdrGroupReferencesOrderShipment.FIELDS = (
-    ("id", "id", text),
-    ("is_inbound", "is_inbound", boolean),
-    ("is_missing", "is_missing", boolean),
-)
-OdrGroupReferencesOrderWarehouse.FIELDS = (
-    ("claim_id", "claim_id", text),
-    ("delivery_route_id", "delivery_route_id", text),
-    ("collect_route_id", "collect_route_id", text),
-    ("is_reservation", "is_reservation", boolean),
-    ("address_id", "address_id", text),
-    ("transfer_id", "transfer_id", text),
-)
-OdrGroupRoute.FIELDS = (
-    ("sku", "sku", text),
-    ("reference", "reference", text),
-    ("description", "description", text),
-    ("quantity", "quantity", integer),
-    ("order_id", "order_id", text),
-    ("ids", "ids", many(text)),
-    ("references", "references", record(OdrGroupRouteReferences)),
-    ("filters", "filters", many(record(OdrFilter))),
-    ("delivery_routes", "delivery_routes", many(record(OdrGroupRouteDeliveryRoute))),
-    ("collect_routes", "collect_routes", many(record(OdrGroupRouteCollectRoute))),
-)
-OdrGroupRouteCollectRoute.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("delivery_routes", "delivery_routes", many(text)),
-)
-OdrGroupRouteDeliveryRoute.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-)
-OdrGroupRouteReferences.FIELDS = (
-    ("orders", "orders", many(record(OdrGroupRouteReferencesOrder))),
-    ("backorders", "backorders", many(text)),
-)
-OdrGroupRouteReferencesOrder.FIELDS = (
-    ("id", "id", text),
-    ("is_inbound", "is_inbound", boolean),
-    ("is_backordered", "is_backordered", boolean),
-    ("is_unavailable", "is_unavailable", boolean),
-    ("warehouse", "warehouse", record(OdrGroupRouteReferencesOrderWarehouse)),
-    ("shipments", "shipments", many(record(OdrGroupReferencesOrderShipment))),
-)
-OdrGroupRouteReferencesOrderWarehouse.FIELDS = (
-    ("claim_id", "claim_id", text),
-    ("route_id", "route_id", text),
-    ("is_reservation", "is_reservation", boolean),
-    ("transfer_id", "transfer_id", text),
-)
-OdrIdentityExistsRequest.FIELDS = (("email", "email", text),)
-OdrInvoice.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("reference", "reference", text),
-    ("items", "items", many(record(OdrInvoiceItem))),
-    ("services", "services", many(record(OdrServiceItem))),
-    ("settings", "settings", record(OdrInvoiceSettings)),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("currency", "currency", text),
-    ("customer", "customer", record(OdrContact)),
-    ("vendor", "vendor", record(OdrContact)),
-    ("is_including_vat", "is_including_vat", boolean),
-    ("is_vat_shifted", "is_vat_shifted", boolean),
-    ("is_paid", "is_paid", boolean),
-    ("client_id", "client_id", text),
-    ("channel_id", "channel_id", text),
-    ("file_id", "file_id", text),
-    ("metadata", "metadata", free),
-    ("pricing_at", "pricing_at", timestamp),
-    ("paid_at", "paid_at", timestamp),
-    ("order_ids", "order_ids", many(text)),
-    ("coupons", "coupons", many(text)),
-    ("calculation_id", "calculation_id", text),
-    ("shipment_id", "shipment_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrInvoiceAdjustmentResponse.FIELDS = (
-    ("reference", "reference", text),
-    ("description", "description", text),
-    ("amount", "amount", number),
-    ("is_percentage", "is_percentage", boolean),
-    ("is_discount", "is_discount", boolean),
-    ("result", "result", record(OdrInvoiceAdjustmentResponseResult)),
-)
-OdrInvoiceAdjustmentResponseResult.FIELDS = (("output", "output", integer),)
-OdrInvoiceItem.FIELDS = (
-    ("id", "id", text),
-    ("sku", "sku", text),
-    ("description", "description", text),
-    ("type", "type", choice(OdrInvoiceItemType)),
-    ("amount", "amount", integer),
-    ("is_discounted", "is_discounted", boolean),
-    ("quantity", "quantity", integer),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
-    ("vat_percentage", "vat_percentage", integer),
-    ("total", "total", integer),
-    ("total_revenue", "total_revenue", integer),
-    ("order_items", "order_items", many(record(OdrCalculationOrderItem))),
-)
-OdrInvoiceListItem.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("reference", "reference", text),
-    ("count", "count", integer),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("currency", "currency", text),
-    ("customer", "customer", record(OdrContact)),
-    ("vendor", "vendor", record(OdrContact)),
-    ("is_including_vat", "is_including_vat", boolean),
-    ("is_vat_shifted", "is_vat_shifted", boolean),
-    ("is_paid", "is_paid", boolean),
-    ("client_id", "client_id", text),
-    ("channel_id", "channel_id", text),
-    ("file_id", "file_id", text),
-    ("metadata", "metadata", free),
-    ("pricing_at", "pricing_at", timestamp),
-    ("invoiced_at", "invoiced_at", timestamp),
-    ("paid_at", "paid_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrInvoiceSettings.FIELDS = (
-    ("billing", "billing", record(OdrInvoiceSettingsBilling)),
-    ("shipping", "shipping", record(OdrInvoiceSettingsShipping)),
-)
-OdrInvoiceSettingsBilling.FIELDS = (
-    ("method_code", "method_code", text),
-    ("issuer_code", "issuer_code", text),
-    ("provider_code", "provider_code", text),
-    ("vat", "vat", record(OdrInvoiceSettingsBillingVat)),
-)
-OdrInvoiceSettingsBillingVat.FIELDS = (
-    ("is_shift_disabled", "is_shift_disabled", boolean),
-    ("is_shift_required", "is_shift_required", boolean),
-)
-OdrInvoiceSettingsShipping.FIELDS = (("method_id", "method_id", text),)
-OdrIssuer.FIELDS = (
-    ("code", "code", text),
-    ("name", "name", text),
-    ("metadata", "metadata", free),
-)
-OdrKey.FIELDS = (
-    ("entity_id", "entity_id", text),
-    ("entity_type", "entity_type", text),
-)
-OdrListedCalculation.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("reference", "reference", text),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("currency", "currency", text),
-    ("customer", "customer", record(OdrContact)),
-    ("vendor", "vendor", record(OdrContact)),
-    ("is_including_vat", "is_including_vat", boolean),
-    ("is_vat_shifted", "is_vat_shifted", boolean),
-    ("is_prepaid", "is_prepaid", boolean),
-    ("client_id", "client_id", text),
-    ("channel_id", "channel_id", text),
-    ("file_id", "file_id", text),
-    ("metadata", "metadata", free),
-    ("pricing_at", "pricing_at", timestamp),
-    ("invoiced_at", "invoiced_at", timestamp),
-    ("prepaid_at", "prepaid_at", timestamp),
-    ("order_ids", "order_ids", many(text)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrMethod.FIELDS = (
-    ("code", "code", text),
-    ("provider_code", "provider_code", text),
-    ("name", "name", text),
-    ("label", "label", text),
-    ("is_prepaid", "is_prepaid", boolean),
-    ("issuers", "issuers", many(record(OdrIssuer))),
-    ("is_enabled", "is_enabled", boolean),
-    ("is_deferred", "is_deferred", boolean),
-    ("priority", "priority", integer),
-)
-OdrOrder.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("state", "state", record(OdrOrderState)),
-    ("settings", "settings", record(OdrOrderSettings)),
-    ("processing", "processing", record(OdrProcessing)),
-    ("acceptances", "acceptances", many(record(OdrOrderAcceptances))),
-    ("calculations", "calculations", many(record(OdrOrderCalculations))),
-    ("client_id", "client_id", text),
-    ("channel_id", "channel_id", text),
-    ("tags", "tags", many(text)),
-    ("stack_id", "stack_id", text),
-    ("type", "type", text),
-    ("last_accepted_at", "last_accepted_at", timestamp),
-    ("last_confirmed_at", "last_confirmed_at", timestamp),
-    ("last_canceled_at", "last_canceled_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrOrderAcceptances.FIELDS = (
-    ("id", "id", text),
-    ("amount", "amount", integer),
-    ("is_prepaid", "is_prepaid", boolean),
-    ("is_settlement", "is_settlement", boolean),
-    ("is_paid", "is_paid", boolean),
-    ("calculation_id", "calculation_id", text),
-    ("transaction_secret", "transaction_secret", text),
-    ("created_at", "created_at", timestamp),
-    ("accepted_at", "accepted_at", timestamp),
-)
-OdrOrderAuthorizationResponse.FIELDS = (
-    ("is_locked", "is_locked", boolean),
-    ("is_accepted", "is_accepted", boolean),
-    ("is_confirmed", "is_confirmed", boolean),
-    ("transaction_secret", "transaction_secret", text),
-)
-OdrOrderCalculation.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("reference", "reference", text),
-    ("items", "items", many(record(OdrCalculationItems))),
-    ("services", "services", many(record(OdrServiceItem))),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("settings", "settings", record(OdrOrderCalculationSettings)),
-    ("currency", "currency", text),
-    ("customer", "customer", record(OdrOrderCalculationCustomer)),
-)
-OdrOrderCalculationCustomer.FIELDS = (
-    ("tags", "tags", many(text)),
-    ("vat_country_code", "vat_country_code", text),
-    ("contact", "contact", record(OdrOrderCalculationCustomerContact)),
-)
-OdrOrderCalculationCustomerContact.FIELDS = (
-    ("email", "email", text),
-    ("vat_number", "vat_number", text),
-    ("coc_number", "coc_number", text),
-    ("organisation_id", "organisation_id", text),
-    ("organisation_version", "organisation_version", text),
-    ("address_id", "address_id", text),
-    ("phone_number_id", "phone_number_id", text),
-)
-OdrOrderCalculationSettings.FIELDS = (
-    ("billing", "billing", record(OdrInvoiceSettingsBilling)),
-    ("shipping", "shipping", record(OdrOrderCalculationSettingsShipping)),
-)
-OdrOrderCalculationSettingsShipping.FIELDS = (("method_id", "method_id", text),)
-OdrOrderCalculations.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", text),
-    ("currency", "currency", text),
-    ("client_id", "client_id", text),
-    ("channel_id", "channel_id", text),
-    ("amount", "amount", integer),
-    ("is_valid", "is_valid", boolean),
-    ("is_accepted", "is_accepted", boolean),
-    ("is_confirmed", "is_confirmed", boolean),
-    ("expires_at", "expires_at", timestamp),
-)
-OdrOrderItem.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", text),
-    ("sku", "sku", text),
-    ("description", "description", text),
-    ("order_id", "order_id", text),
-    ("references", "references", record(OdrOrderItemReferences)),
-    ("filters", "filters", many(record(OdrFilter))),
-)
-OdrOrderItemReferences.FIELDS = (
-    ("orders", "orders", many(record(OdrOrderItemReferencesOrder))),
-    ("stacks", "stacks", many(record(OdrStackReference))),
-)
-OdrOrderItemReferencesOrder.FIELDS = (
-    ("id", "id", text),
-    ("is_inbound", "is_inbound", boolean),
-    ("is_available", "is_available", boolean),
-    ("is_backorder", "is_backorder", boolean),
-    ("warehouse", "warehouse", record(OdrOrderItemReferencesOrderWarehouse)),
-    ("shipments", "shipments", many(record(OdrGroupReferencesOrderShipment))),
-    ("backorders", "backorders", many(text)),
-    ("target", "target", text),
-)
-OdrOrderItemReferencesOrderWarehouse.FIELDS = (
-    ("claimed_at", "claimed_at", timestamp),
-    ("claim_id", "claim_id", text),
-    ("claim_item_id", "claim_item_id", text),
-    ("route_id", "route_id", text),
-    ("is_reservation", "is_reservation", boolean),
-    ("transfer_id", "transfer_id", text),
-)
-OdrOrderSettings.FIELDS = (
-    ("contact", "contact", record(OdrOrderSettingsContact)),
-    ("organisation", "organisation", record(OdrOrderSettingsContact)),
-    ("phone_number_id", "phone_number_id", text),
-    ("coupons", "coupons", many(text)),
-    ("due_at", "due_at", day),
-    ("return_url", "return_url", text),
-    ("billing", "billing", record(OdrOrderSettingsBilling)),
-    ("shipping", "shipping", record(OdrOrderSettingsShipping)),
-)
-OdrOrderSettingsBilling.FIELDS = (
-    ("address_id", "address_id", text),
-    ("method_code", "method_code", text),
-    ("issuer_code", "issuer_code", text),
-    ("provider_code", "provider_code", text),
-)
-OdrOrderSettingsContact.FIELDS = (
-    ("id", "id", text),
-    ("version", "version", text),
-)
-OdrOrderSettingsShipping.FIELDS = (
-    ("address_id", "address_id", text),
-    ("source_address_id", "source_address_id", text),
-    ("method_id", "method_id", text),
-    ("spid", "spid", text),
-    ("window", "window", record(OdrOrderSettingsShippingWindow)),
-    ("is_split_allowed", "is_split_allowed", boolean),
-)
-OdrOrderSettingsShippingWindow.FIELDS = (
-    ("from", "from_", integer),
-    ("to", "to", integer),
-    ("delivery_at", "delivery_at", day),
-    ("code", "code", text),
-)
-OdrOrderState.FIELDS = (
-    ("is_locked", "is_locked", boolean),
-    ("is_accepted", "is_accepted", boolean),
-    ("is_confirmed", "is_confirmed", boolean),
-    ("is_finished", "is_finished", boolean),
-    ("is_canceled", "is_canceled", boolean),
-    ("type", "type", choice(OdrOrderStateType)),
-    ("flow", "flow", many(record(OdrOrderStep))),
-    ("progress", "progress", record(OdrOrderStateProgress)),
-)
-OdrOrderStateProgress.FIELDS = (
-    ("allocation", "allocation", text),
-    ("fulfilment", "fulfilment", text),
-    ("billing", "billing", text),
-)
-OdrOrderStep.FIELDS = (
-    ("code", "code", text),
-    ("order", "order", integer),
-    ("is_reversible", "is_reversible", boolean),
-    ("trigger", "trigger", choice(OdrOrderStepTrigger)),
-    ("actions", "actions", many(record(OdrStepAction))),
-)
-OdrOrganisation.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("coc_number", "coc_number", text),
-    ("registrations", "registrations", many(record(OdrVatRegistration))),
-)
-OdrPayment.FIELDS = (
-    ("id", "id", text),
-    ("secret", "secret", text),
-    ("amount", "amount", integer),
-    ("provider_code", "provider_code", text),
-    ("method_code", "method_code", text),
-    ("issuer_code", "issuer_code", text),
-    ("is_refund", "is_refund", boolean),
-    ("is_pending", "is_pending", boolean),
-    ("is_paid", "is_paid", boolean),
-    ("is_authorized", "is_authorized", boolean),
-    ("is_captured", "is_captured", boolean),
-    ("return_url", "return_url", text),
-    ("source_payment_id", "source_payment_id", text),
-    ("metadata", "metadata", free),
-    ("paid_at", "paid_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrPhonenumber.FIELDS = (
-    ("id", "id", text),
-    ("country_code", "country_code", text),
-    ("number", "number", text),
-)
-OdrPhonenumberSet.FIELDS = (
-    ("primary", "primary", record(OdrPhonenumber)),
-    ("secondary", "secondary", many(record(OdrPhonenumber))),
-)
-OdrPoint.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("carrier", "carrier", text),
-    ("latitude", "latitude", number),
-    ("longtitude", "longtitude", number),
-    ("address", "address", record(OdrAddress)),
-    ("openings", "openings", many(record(LcsPointOpenings))),
-)
-OdrPreset.FIELDS = (
-    ("method_code", "method_code", text),
-    ("issuer_code", "issuer_code", text),
-    ("provider_code", "provider_code", text),
-)
-OdrPricingRule.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("constraints", "constraints", many(record(OdrPricingRuleConstraint))),
-    ("filters", "filters", many(record(OdrPricingRuleConstraint))),
-    ("adjustments", "adjustments", many(record(OdrAdjustment))),
-    ("apply_to", "apply_to", choice(OdrPricingRuleApplyTo)),
-    ("grant_limit", "grant_limit", integer),
-    ("priority", "priority", integer),
-    ("evaluate_at", "evaluate_at", choice(OdrPricingRuleEvaluateAt)),
-    ("is_last_rule", "is_last_rule", boolean),
-    ("metadata", "metadata", free),
-    ("active_at", "active_at", timestamp),
-    ("expires_at", "expires_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrPricingRuleConstraint.FIELDS = (
-    ("key", "key", choice(OdrPricingRuleConstraintKey)),
-    ("operator", "operator", choice(OdrPricingRuleConstraintOperator)),
-    ("values", "values", many(free)),
-)
-OdrProcess.FIELDS = (
-    ("is_paid", "is_paid", boolean),
-    ("amount_paid", "amount_paid", integer),
-    ("action", "action", choice(OdrProcessAction)),
-    ("url", "url", text),
-    ("attempts", "attempts", many(record(OdrAttempt))),
-)
-OdrProcessing.FIELDS = (
-    ("confirm", "confirm", choice(OdrProcessingConfirm)),
-    ("allocation", "allocation", choice(OdrProcessingAllocation)),
-    ("fulfilment", "fulfilment", choice(OdrProcessingFulfilment)),
-    ("capture", "capture", choice(OdrProcessingCapture)),
-)
-OdrProjection.FIELDS = (
-    ("items", "items", many(record(OdrProjectionItem))),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("services", "services", many(record(OdrServiceItem))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("customer", "customer", record(OdrContact)),
-    ("vendor", "vendor", record(OdrContact)),
-    ("currency", "currency", text),
-    ("is_including_vat", "is_including_vat", boolean),
-    ("is_vat_shifted", "is_vat_shifted", boolean),
-    ("client_id", "client_id", text),
-    ("pricing_at", "pricing_at", timestamp),
-)
-OdrProjectionItem.FIELDS = (
-    ("reference", "reference", text),
-    ("sku", "sku", text),
-    ("description", "description", text),
-    ("type", "type", choice(OdrProjectionItemType)),
-    ("amount", "amount", integer),
-    ("is_discounted", "is_discounted", boolean),
-    ("quantity", "quantity", integer),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("vat_percentage", "vat_percentage", integer),
-    ("total", "total", integer),
-    ("total_revenue", "total_revenue", integer),
-)
-OdrProvider.FIELDS = (
-    ("name", "name", text),
-    ("code", "code", text),
-    ("is_active", "is_active", boolean),
-    ("is_configured", "is_configured", boolean),
-    ("methods", "methods", many(record(OdrProviderMethod))),
-)
-OdrProviderMethod.FIELDS = (
-    ("code", "code", text),
-    ("name", "name", text),
-    ("issuers", "issuers", many(record(OdrIssuer))),
-    ("metadata", "metadata", free),
-)
-OdrPurchase.FIELDS = (
-    ("contact_id", "contact_id", text),
-    ("items", "items", many(record(OdrPurchaseItem))),
-)
-OdrPurchaseItem.FIELDS = (
-    ("sku", "sku", text),
-    ("description", "description", text),
-    ("type", "type", text),
-    ("amount", "amount", integer),
-    ("quantity", "quantity", integer),
-    ("vat_rate", "vat_rate", integer),
-)
-OdrRecord.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", record(OdrKey)),
-    ("description", "description", text),
-    ("amount", "amount", integer),
-    ("created_at", "created_at", timestamp),
-)
-OdrReference.FIELDS = (
-    ("entity_id", "entity_id", text),
-    ("entity_type", "entity_type", text),
-)
-OdrSearchInvoice.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("reference", "reference", text),
-    ("items", "items", many(record(OdrInvoiceItem))),
-    ("services", "services", many(record(OdrServiceItem))),
-    ("settings", "settings", record(OdrInvoiceSettings)),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("currency", "currency", text),
-    ("customer", "customer", record(OdrSearchInvoiceCustomer)),
-)
-OdrSearchInvoiceCustomer.FIELDS = (
-    ("tags", "tags", many(text)),
-    ("vat_country_code", "vat_country_code", text),
-    ("contact", "contact", record(OdrContactContact)),
-)
-OdrSelectSessionBillingMethodRequest.FIELDS = (
-    ("method_id", "method_id", text),
-    ("issuer_id", "issuer_id", text),
-)
-OdrSelectSessionShippingMethodRequest.FIELDS = (
-    ("is_split_allowed", "is_split_allowed", boolean),
-    ("method_id", "method_id", text),
-)
-OdrSelectSessionShippingPointRequest.FIELDS = (
-    ("spid", "spid", text),
-    ("country_code", "country_code", text),
-)
-OdrSelectSessionShippingWindowRequest.FIELDS = (
-    ("from", "from_", integer),
-    ("to", "to", integer),
-    ("at", "at", day),
-)
-OdrService.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("constraints", "constraints", many(record(OdrPricingRuleConstraint))),
-    ("type", "type", choice(OdrServiceType)),
-    ("amount", "amount", number),
-    ("is_percentage", "is_percentage", boolean),
-    ("vat_settings", "vat_settings", many(record(OdrServiceVatConfiguration))),
-    ("priority", "priority", integer),
-    ("metadata", "metadata", free),
-    ("active_at", "active_at", timestamp),
-    ("expires_at", "expires_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrServiceAdjustment.FIELDS = (
-    ("reference", "reference", text),
-    ("description", "description", text),
-    ("amount", "amount", number),
-    ("is_percentage", "is_percentage", boolean),
-    ("is_discount", "is_discount", boolean),
-    ("result", "result", record(OdrServiceAdjustmentResult)),
-)
-OdrServiceAdjustmentResult.FIELDS = (
-    ("is_applied_rule", "is_applied_rule", boolean),
-    ("rule_id", "rule_id", text),
-    ("output", "output", integer),
-)
-OdrServiceItem.FIELDS = (
-    ("description", "description", text),
-    ("type", "type", choice(OdrProjectionItemType)),
-    ("amount", "amount", number),
-    ("is_percentage", "is_percentage", boolean),
-    ("quantity", "quantity", integer),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrServiceAdjustment))),
-    ("vat_percentage", "vat_percentage", integer),
-    ("total", "total", integer),
-)
-OdrServiceVatConfiguration.FIELDS = (
-    ("type", "type", choice(OdrServiceVatConfigurationType)),
-    ("reference", "reference", integer),
-    ("country_code", "country_code", text),
-)
-OdrSessionBilling.FIELDS = (
-    ("active", "active", record(OdrAddress)),
-    ("options", "options", record(OdrCombinedAddressSet)),
-)
-OdrSessionBillingMethods.FIELDS = (
-    ("acitve", "acitve", record(OdrSelectSessionBillingMethodRequest)),
-    ("options", "options", many(record(OdrSessionProviderMethod))),
-)
-OdrSessionCalculationAnswer.FIELDS = (
-    ("id", "id", text),
-    ("number", "number", text),
-    ("reference", "reference", text),
-    ("items", "items", many(record(OdrCalculationItems))),
-    ("services", "services", many(record(OdrServiceItem))),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("settings", "settings", record(OdrOrderCalculationSettings)),
-    ("currency", "currency", text),
-    ("customer", "customer", record(OdrOrderCalculationCustomer)),
-)
-OdrSessionContact.FIELDS = (
-    ("id", "id", text),
-    ("version", "version", text),
-    ("email", "email", text),
-    ("tags", "tags", many(text)),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrSessionIssuer.FIELDS = (
-    ("method_id", "method_id", text),
-    ("name", "name", text),
-    ("metadata", "metadata", free),
-)
-OdrSessionOrganisations.FIELDS = (
-    ("active", "active", record(OdrOrganisation)),
-    ("options", "options", record(OdrGetSessionOrganisationOptionsResponse)),
-)
-OdrSessionPhonenumbers.FIELDS = (
-    ("active", "active", record(OdrPhonenumber)),
-    ("options", "options", record(OdrCombinedPhoneNumberSet)),
-)
-OdrSessionProjection.FIELDS = (
-    ("items", "items", many(record(OdrCalculationItems))),
-    ("services", "services", many(record(OdrServiceItem))),
-    ("subtotal", "subtotal", integer),
-    ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-    ("total", "total", integer),
-    ("vat", "vat", many(record(OdrVatResult))),
-    ("currency", "currency", text),
-    ("is_including_vat", "is_including_vat", boolean),
-    ("is_vat_shifted", "is_vat_shifted", boolean),
-    ("client_id", "client_id", text),
-    ("pricing_at", "pricing_at", timestamp),
-)
-OdrSessionProviderMethod.FIELDS = (
-    ("method_id", "method_id", text),
-    ("name", "name", text),
-    ("issuers", "issuers", many(record(OdrSessionIssuer))),
-    ("metadata", "metadata", free),
-)
-OdrSessionShippingMethods.FIELDS = (
-    ("active", "active", record(OdrSelectSessionShippingMethodRequest)),
-    ("options", "options", many(record(OdrGetSessionShippingMethodResponse))),
-)
-OdrSessionShippingPoint.FIELDS = (
-    ("active", "active", record(OdrSelectSessionShippingPointRequest)),
-    ("options", "options", many(record(OdrSessionShippingPointOption))),
-)
-OdrSessionShippingPointOption.FIELDS = (
-    ("distance", "distance", number),
-    ("point", "point", record(OdrPoint)),
-)
-OdrSessionShippingWindow.FIELDS = (
-    ("active", "active", record(OdrSelectSessionShippingWindowRequest)),
-    ("options", "options", many(record(OdrSelectSessionShippingWindowRequest))),
-)
-OdrSetSessionReferenceRequest.FIELDS = (("reference", "reference", text),)
-OdrSimpleOrderItem.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", text),
-    ("sku", "sku", text),
-    ("description", "description", text),
-    ("is_inbound", "is_inbound", boolean),
-)
-OdrSkuResult.FIELDS = (
-    ("status", "status", text),
-    ("count", "count", integer),
-)
-OdrStack.FIELDS = (
-    ("id", "id", text),
-    ("entity_id", "entity_id", text),
-    ("entity_type", "entity_type", text),
-    ("state", "state", record(OdrStackState)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrStackReference.FIELDS = (
-    ("id", "id", text),
-    ("type", "type", text),
-    ("state", "state", record(OdrStackReferenceState)),
-)
-OdrStackReferenceState.FIELDS = (
-    ("is_locked", "is_locked", boolean),
-    ("is_accepted", "is_accepted", boolean),
-    ("is_confirmed", "is_confirmed", boolean),
-    ("is_finished", "is_finished", boolean),
-)
-OdrStackState.FIELDS = (
-    ("is_accepted", "is_accepted", boolean),
-    ("is_confirmed", "is_confirmed", boolean),
-    ("is_finished", "is_finished", boolean),
-)
-OdrStepAction.FIELDS = (
-    ("code", "code", text),
-    ("order", "order", integer),
-    ("label", "label", text),
-    ("is_handled", "is_handled", boolean),
-    ("handled_at", "handled_at", timestamp),
-)
-OdrTransaction.FIELDS = (
-    ("id", "id", text),
-    ("reference", "reference", record(OdrReference)),
-    ("description", "description", text),
-    ("number", "number", text),
-    ("amount_due", "amount_due", integer),
-    ("amount_paid", "amount_paid", integer),
-    ("currency", "currency", text),
-    ("payments", "payments", many(record(OdrPayment))),
-    ("metadata", "metadata", free),
-    ("purchase", "purchase", record(OdrPurchase)),
-    ("preset", "preset", record(OdrPreset)),
-    ("secret", "secret", text),
-    ("client_id", "client_id", text),
-    ("channel_id", "channel_id", text),
-    ("return_url", "return_url", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-OdrVatRegistration.FIELDS = (
-    ("country_code", "country_code", text),
-    ("number", "number", text),
-    ("is_valid", "is_valid", boolean),
-    ("is_pending", "is_pending", boolean),
-)
-OdrVatResult.FIELDS = (
-    ("rate", "rate", integer),
-    ("amount", "amount", integer),
-)
-QcqAuthConfig.FIELDS = (
-    ("is_required", "is_required", boolean),
-    ("scope", "scope", text),
-)
-QcqCacheConfig.FIELDS = (
-    ("is_as_origin", "is_as_origin", boolean),
-    ("is_public", "is_public", boolean),
-    ("age", "age", integer),
-)
-QcqProxy.FIELDS = (
-    ("key", "key", text),
-    ("routes", "routes", many(record(QcqRoute))),
-    ("auth", "auth", record(QcqProxyAuth)),
-    ("oauth", "oauth", record(QcqProxyOauth)),
-    ("tenant_id", "tenant_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-QcqProxyAuth.FIELDS = (("signature", "signature", record(QcqProxyAuthSignature)),)
-QcqProxyAuthSignature.FIELDS = (
-    ("secret", "secret", text),
-    ("auth", "auth", record(QcqAuthConfig)),
-    ("cache", "cache", record(QcqCacheConfig)),
-)
-QcqProxyOauth.FIELDS = (
-    ("issuer", "issuer", text),
-    ("client_id", "client_id", text),
-    ("authorize_url", "authorize_url", text),
-    ("return_url_key", "return_url_key", text),
-)
-QcqRoute.FIELDS = (
-    ("path", "path", text),
-    ("origin", "origin", record(QcqRouteOrigin)),
-    ("settings", "settings", record(QcqRouteSettings)),
-)
-QcqRouteOrigin.FIELDS = (
-    ("is_bucket", "is_bucket", boolean),
-    ("uri", "uri", text),
-)
-QcqRouteSettings.FIELDS = (
-    ("cache", "cache", record(QcqCacheConfig)),
-    ("auth", "auth", record(QcqAuthConfig)),
-)
-RelAddress.FIELDS = (
-    ("id", "id", text),
-    ("country_code", "country_code", text),
-    ("administrative_area", "administrative_area", text),
-    ("locality", "locality", text),
-    ("dependent_locality", "dependent_locality", text),
-    ("postal_code", "postal_code", text),
-    ("sorting_code", "sorting_code", text),
-    ("address_line_1", "address_line_1", text),
-    ("address_line_2", "address_line_2", text),
-    ("thoroughfare", "thoroughfare", text),
-    ("premise_number", "premise_number", integer),
-    ("premise_number_suffix", "premise_number_suffix", text),
-    ("organisation", "organisation", text),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-    ("geo_location", "geo_location", record(RelGeoLocation)),
-    ("created_at", "created_at", timestamp),
-)
-RelAddressList.FIELDS = (
-    ("primary", "primary", record(RelAddress)),
-    ("secondary", "secondary", many(record(RelAddress))),
-)
-RelAddressResults.FIELDS = (
-    ("options", "options", many(record(RelAddressResultsOptions))),
-    ("result", "result", record(RelGeoLocation)),
-)
-RelAddressResultsOptions.FIELDS = (
-    ("value", "value", text),
-    ("precision", "precision", choice(RelAddressResultsOptionsPrecision)),
-    ("label", "label", text),
-    ("description", "description", text),
-    ("context", "context", text),
-)
-RelAddressSearchSession.FIELDS = (("session_key", "session_key", text),)
-RelContactAnswer.FIELDS = (
-    ("id", "id", text),
-    ("version", "version", text),
-    ("email", "email", text),
-    ("is_guest", "is_guest", boolean),
-    ("audience", "audience", text),
-    ("tags", "tags", many(text)),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-    ("organisations", "organisations", record(RelContactAnswerOrganisations)),
-)
-RelContactAnswerOrganisations.FIELDS = (("primary", "primary", record(RelContactAnswerOrganisationsPrimary)),)
-RelContactAnswerOrganisationsPrimary.FIELDS = (
-    ("id", "id", text),
-    ("version", "version", text),
-    ("name", "name", text),
-    ("file_id", "file_id", text),
-    ("coc_number", "coc_number", text),
-    ("account_manager", "account_manager", text),
-    ("administration", "administration", record(OdrIdentityExistsRequest)),
-    ("tags", "tags", many(text)),
-    ("metadata", "metadata", free),
-    ("registrations", "registrations", many(record(RelVatRegistration))),
-    ("payment_settings", "payment_settings", record(RelOrganisationPaymentSettings)),
-    ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
-    ("billing", "billing", record(RelContactAnswerOrganisationsPrimaryBilling)),
-)
-RelContactAnswerOrganisationsPrimaryBilling.FIELDS = (
-    ("primary", "primary", record(RelContactAnswerOrganisationsPrimaryBillingPrimary)),
-)
-RelContactAnswerOrganisationsPrimaryBillingPrimary.FIELDS = (
-    ("id", "id", text),
-    ("country_code", "country_code", text),
-    ("administrative_area", "administrative_area", text),
-    ("locality", "locality", text),
-    ("dependent_locality", "dependent_locality", text),
-    ("postal_code", "postal_code", text),
-    ("sorting_code", "sorting_code", text),
-    ("address_line_1", "address_line_1", text),
-    ("address_line_2", "address_line_2", text),
-    ("thoroughfare", "thoroughfare", text),
-    ("premise_number", "premise_number", integer),
-    ("premise_number_suffix", "premise_number_suffix", text),
-    ("organisation", "organisation", text),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-    ("geo_location", "geo_location", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation)),
-)
-RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation.FIELDS = (
-    ("lat", "lat", number),
-    ("long", "long", number),
-    ("box", "box", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox)),
-)
-RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox.FIELDS = (
-    ("north_east", "north_east", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
-    ("south_west", "south_west", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest)),
-)
-RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast.FIELDS = (
-    ("lat", "lat", number),
-    ("long", "long", number),
-)
-RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest.FIELDS = (("lat", "lat", number),)
-RelFieldList.FIELDS = (
-    ("required", "required", many(text)),
-    ("allowed", "allowed", many(text)),
-    ("country_code", "country_code", text),
-)
-RelGeoLocation.FIELDS = (
-    ("lat", "lat", number),
-    ("long", "long", number),
-    ("box", "box", record(RelGeolocationBox)),
-    ("is_precise", "is_precise", boolean),
-    ("address", "address", record(RelGeolocationAddress)),
-)
-RelGeolocationAddress.FIELDS = (
-    ("premise_number", "premise_number", integer),
-    ("premise_number_suffix", "premise_number_suffix", text),
-    ("thoroughfare", "thoroughfare", text),
-    ("postal_code", "postal_code", text),
-    ("locality", "locality", text),
-    ("administrative_area", "administrative_area", text),
-    ("country_code", "country_code", text),
-)
-RelGeolocationBox.FIELDS = (
-    ("north_east", "north_east", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
-    ("south_west", "south_west", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
-)
-RelOrganisation.FIELDS = (
-    ("id", "id", text),
-    ("version", "version", text),
-    ("name", "name", text),
-    ("file_id", "file_id", text),
-    ("coc_number", "coc_number", text),
-    ("account_manager", "account_manager", text),
-    ("administration", "administration", record(OdrIdentityExistsRequest)),
-    ("tags", "tags", many(text)),
-    ("metadata", "metadata", free),
-    ("registrations", "registrations", many(record(RelVatRegistration))),
-    ("payment_settings", "payment_settings", record(RelOrganisationPaymentSettings)),
-    ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
-    ("billing", "billing", record(RelAddressList)),
-    ("shipping", "shipping", record(RelAddressList)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-    ("deleted_at", "deleted_at", timestamp),
-)
-RelOrganisationPaymentSettings.FIELDS = (
-    ("post_payment", "post_payment", record(RelOrganisationPaymentSettingsPostPayment)),
-    ("invoice", "invoice", record(RelOrganisationPaymentSettingsInvoice)),
-)
-RelOrganisationPaymentSettingsInvoice.FIELDS = (
-    ("is_expected_through_post_mail", "is_expected_through_post_mail", boolean),
-    ("is_expected_through_email", "is_expected_through_email", boolean),
-    ("is_expected_at_delivery", "is_expected_at_delivery", boolean),
-)
-RelOrganisationPaymentSettingsPostPayment.FIELDS = (
-    ("spending_limit", "spending_limit", int64),
-    ("current_due_amount", "current_due_amount", integer),
-    ("due_after", "due_after", integer),
-    ("iban", "iban", many(text)),
-)
-RelPhoneNumber.FIELDS = (
-    ("id", "id", text),
-    ("country_code", "country_code", text),
-    ("number", "number", text),
-    ("national", "national", text),
-    ("type", "type", choice(RelPhoneNumberType)),
-    ("created_at", "created_at", timestamp),
-)
-RelPhoneNumberList.FIELDS = (
-    ("primary", "primary", record(RelPhoneNumber)),
-    ("secondary", "secondary", many(record(RelPhoneNumber))),
-)
-RelSignedTokenResponse.FIELDS = (
-    ("token", "token", text),
-    ("expires_at", "expires_at", timestamp),
-)
-RelTokenResponse.FIELDS = (("status", "status", text),)
-RelUpdateContacts.FIELDS = (
-    ("id", "id", text),
-    ("version", "version", text),
-    ("email", "email", text),
-    ("is_guest", "is_guest", boolean),
-    ("audience", "audience", text),
-    ("tags", "tags", many(text)),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-    ("organisations", "organisations", record(RelUpdateContactsOrganisations)),
-)
-RelUpdateContactsOrganisations.FIELDS = (("primary", "primary", record(RelUpdateContactsOrganisationsPrimary)),)
-RelUpdateContactsOrganisationsPrimary.FIELDS = (
-    ("id", "id", text),
-    ("version", "version", text),
-    ("name", "name", text),
-    ("file_id", "file_id", text),
-    ("coc_number", "coc_number", text),
-    ("account_manager", "account_manager", text),
-    ("administration", "administration", record(OdrIdentityExistsRequest)),
-    ("tags", "tags", many(text)),
-    ("metadata", "metadata", free),
-    ("registrations", "registrations", many(record(RelVatRegistration))),
-    ("payment_settings", "payment_settings", record(RelOrganisationPaymentSettings)),
-    ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
-    ("billing", "billing", record(RelUpdateContactsOrganisationsPrimaryBilling)),
-)
-RelUpdateContactsOrganisationsPrimaryBilling.FIELDS = (
-    ("primary", "primary", record(RelUpdateContactsOrganisationsPrimaryBillingPrimary)),
-)
-RelUpdateContactsOrganisationsPrimaryBillingPrimary.FIELDS = (
-    ("id", "id", text),
-    ("country_code", "country_code", text),
-    ("administrative_area", "administrative_area", text),
-    ("locality", "locality", text),
-    ("dependent_locality", "dependent_locality", text),
-    ("postal_code", "postal_code", text),
-    ("sorting_code", "sorting_code", text),
-    ("address_line_1", "address_line_1", text),
-    ("address_line_2", "address_line_2", text),
-    ("thoroughfare", "thoroughfare", text),
-    ("premise_number", "premise_number", integer),
-    ("premise_number_suffix", "premise_number_suffix", text),
-    ("organisation", "organisation", text),
-    ("given_name", "given_name", text),
-    ("additional_name", "additional_name", text),
-    ("family_name", "family_name", text),
-    ("geo_location", "geo_location", record(RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation)),
-)
-RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation.FIELDS = (
-    ("lat", "lat", number),
-    ("long", "long", number),
-    ("box", "box", record(RelGeolocationBox)),
-)
-RelVatRegistration.FIELDS = (
-    ("country_code", "country_code", text),
-    ("number", "number", text),
-    ("verification", "verification", record(RelVatRegistrationVerification)),
-)
-RelVatRegistrationVerification.FIELDS = (
-    ("is_pending", "is_pending", boolean),
-    ("is_valid", "is_valid", boolean),
-    ("country_code", "country_code", text),
-    ("name", "name", text),
-    ("type", "type", text),
-    ("metadata", "metadata", free),
-    ("verified_at", "verified_at", timestamp),
-)
-RelVersion.FIELDS = (
-    ("version", "version", text),
-    ("created_at", "created_at", timestamp),
-)
-SplConnection.FIELDS = (
-    ("interface", "interface", choice(SplConnectionInterface)),
-    ("address", "address", text),
-)
-SplHub.FIELDS = (
-    ("id", "id", text),
-    ("uuid", "uuid", text),
-    ("name", "name", text),
-    ("description", "description", text),
-    ("properties", "properties", many(record(LcsServiceOptionConfiguration))),
-    ("status", "status", choice(SplHubStatusEnum)),
-    ("status_updated_at", "status_updated_at", timestamp),
-    ("disabled_at", "disabled_at", timestamp),
-    ("pubnub", "pubnub", record(SplPubnub)),
-    ("integration", "integration", record(IamAddOn)),
-    ("os_file_id", "os_file_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-SplHubError.FIELDS = (
-    ("id", "id", text),
-    ("message", "message", text),
-    ("level", "level", choice(SplHubErrorLevel)),
-    ("is_resolved", "is_resolved", boolean),
-    ("job_reference", "job_reference", text),
-    ("hub_id", "hub_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-SplHubImage.FIELDS = (
-    ("is_up_to_date", "is_up_to_date", boolean),
-    ("download_progress", "download_progress", integer),
-    ("version", "version", text),
-)
-SplHubNetwork.FIELDS = (
-    ("ip_address", "ip_address", text),
-    ("remote_ip_address", "remote_ip_address", text),
-    ("last_connected_at", "last_connected_at", timestamp),
-)
-SplHubStatus.FIELDS = (
-    ("is_online", "is_online", boolean),
-    ("is_idle", "is_idle", boolean),
-    ("location", "location", text),
-    ("network", "network", record(SplHubNetwork)),
-    ("image", "image", record(SplHubImage)),
-)
-SplJob.FIELDS = (
-    ("id", "id", text),
-    ("job", "job", text),
-    ("tag", "tag", text),
-    ("description", "description", text),
-    ("artifact", "artifact", text),
-    ("reference", "reference", text),
-    ("status", "status", choice(SplJobStatus)),
-    ("hub_id", "hub_id", text),
-    ("schedule_at", "schedule_at", timestamp),
-    ("printed_at", "printed_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-SplJobResult.FIELDS = (
-    ("reference", "reference", text),
-    ("status", "status", choice(SplJobResultStatus)),
-)
-SplNetworkDevice.FIELDS = (
-    ("description", "description", text),
-    ("mac_address", "mac_address", text),
-    ("interface", "interface", record(SplConnection)),
-    ("created_at", "created_at", timestamp),
-)
-SplPrinter.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("hub_id", "hub_id", text),
-    ("default_encoding", "default_encoding", text),
-    ("connection", "connection", record(SplConnection)),
-    ("settings", "settings", free),
-    ("inbox_id", "inbox_id", text),
-    ("disabled_at", "disabled_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-SplPubnub.FIELDS = (("tokens", "tokens", many(record(SplToken))),)
-SplSettingsSchema.FIELDS = (
-    ("type", "type", text),
-    ("schema", "schema", text),
-)
-SplToken.FIELDS = (
-    ("key", "key", text),
-    ("expires_at", "expires_at", timestamp),
-)
-TplBuild.FIELDS = (
-    ("id", "id", integer),
-    ("git_reference", "git_reference", record(TplGitReference)),
-    ("is_success", "is_success", boolean),
-    ("errors", "errors", many(record(TplBuildError))),
-    ("started_at", "started_at", timestamp),
-    ("ended_at", "ended_at", timestamp),
-)
-TplBuildError.FIELDS = (("message", "message", text),)
-TplGitReference.FIELDS = (
-    ("type", "type", choice(TplGitReferenceType)),
-    ("tag", "tag", record(TplGitReferenceTag)),
-    ("branch", "branch", record(TplGitReferenceBranch)),
-)
-TplGitReferenceBranch.FIELDS = (
-    ("name", "name", text),
-    ("commit_sha", "commit_sha", text),
-)
-TplGitReferenceTag.FIELDS = (("value", "value", text),)
-TplRepository.FIELDS = (
-    ("id", "id", integer),
-    ("name", "name", text),
-    ("is_private", "is_private", boolean),
-    ("installer", "installer", record(TplRepositoryInstaller)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-TplRepositoryInstaller.FIELDS = (
-    ("username", "username", text),
-    ("type", "type", text),
-)
-TplTheme.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("repository_id", "repository_id", integer),
-    ("secret", "secret", text),
-    ("git_reference", "git_reference", record(TplGitReference)),
-    ("active_build", "active_build", record(TplThemeActiveBuild)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-TplThemeActiveBuild.FIELDS = (
-    ("id", "id", integer),
-    ("repository_id", "repository_id", integer),
-    ("git_reference", "git_reference", record(TplGitReference)),
-)
-WmsAddAvailableSkuResponse.FIELDS = (
-    ("id", "id", text),
-    ("sku", "sku", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsAvailableProjectionItem.FIELDS = (
-    ("location_id", "location_id", text),
-    ("sku", "sku", text),
-    ("amount", "amount", integer),
-)
-WmsClaim.FIELDS = (
-    ("id", "id", text),
-    ("location_id", "location_id", text),
-    ("target", "target", text),
-    ("expires_at", "expires_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsClaimItem.FIELDS = (
-    ("id", "id", text),
-    ("inventory_item_id", "inventory_item_id", text),
-    ("position", "position", text),
-    ("reference", "reference", text),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsClaimStatus.FIELDS = (
-    ("is_cancelable", "is_cancelable", boolean),
-    ("with_warning", "with_warning", boolean),
-)
-WmsDurationResponse.FIELDS = (
-    ("arrival_at", "arrival_at", timestamp),
-    ("ship_at", "ship_at", timestamp),
-)
-WmsHop.FIELDS = (
-    ("id", "id", text),
-    ("from", "from_", text),
-    ("to", "to", text),
-    ("schedules", "schedules", many(text)),
-    ("created_at", "created_at", timestamp),
-    ("deleted_at", "deleted_at", timestamp),
-)
-WmsInventoryItem.FIELDS = (
-    ("id", "id", text),
-    ("sku", "sku", text),
-    ("claim_id", "claim_id", text),
-    ("location_id", "location_id", text),
-    ("metadata", "metadata", free),
-    ("state", "state", choice(WmsInventoryItemState)),
-    ("position", "position", text),
-    ("lot_number", "lot_number", text),
-    ("expires_at", "expires_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsLocation.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("country_iso", "country_iso", text),
-    ("is_supplier", "is_supplier", boolean),
-    ("is_managed", "is_managed", boolean),
-    ("is_customer", "is_customer", boolean),
-    ("is_tracking_inventory", "is_tracking_inventory", boolean),
-    ("address_id", "address_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsPositionLogResponse.FIELDS = (
-    ("id", "id", text),
-    ("is_accurate", "is_accurate", boolean),
-    ("new_items", "new_items", many(text)),
-    ("missing_items", "missing_items", many(text)),
-    ("user_id", "user_id", text),
-    ("verified_at", "verified_at", timestamp),
-    ("created_at", "created_at", timestamp),
-)
-WmsProjection.FIELDS = (
-    ("locations", "locations", many(text)),
-    ("available", "available", many(record(WmsAvailableProjectionItem))),
-    ("unavailable", "unavailable", many(record(WmsAvailableProjectionItem))),
-)
-WmsRoute.FIELDS = (
-    ("id", "id", text),
-    ("name", "name", text),
-    ("from", "from_", text),
-    ("to", "to", text),
-    ("hops", "hops", many(text)),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsSchedule.FIELDS = (
-    ("id", "id", text),
-    ("last_call", "last_call", text),
-    ("arrival", "arrival", text),
-    ("duration", "duration", integer),
-    ("timezone", "timezone", text),
-    ("available_weekdays", "available_weekdays", many(integer)),
-    ("active_at", "active_at", many(day)),
-)
-WmsStock.FIELDS = (
-    ("location_id", "location_id", text),
-    ("sku", "sku", text),
-    ("position", "position", text),
-    ("lot_number", "lot_number", text),
-    ("expires_at", "expires_at", timestamp),
-    ("available", "available", integer),
-    ("reserved", "reserved", integer),
-    ("claimed", "claimed", integer),
-    ("transit", "transit", integer),
-    ("missing", "missing", integer),
-    ("backordered", "backordered", integer),
-    ("total", "total", integer),
-)
-WmsSubTransfer.FIELDS = (
-    ("id", "id", text),
-    ("transfer_id", "transfer_id", text),
-    ("from", "from_", text),
-    ("status", "status", choice(WmsSubTransferSummaryStatus)),
-    ("route_id", "route_id", text),
-    ("ship_at", "ship_at", timestamp),
-    ("expected_at", "expected_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsSubTransferItem.FIELDS = (
-    ("transfer_item_id", "transfer_item_id", text),
-    ("status", "status", text),
-    ("claim_item_id", "claim_item_id", text),
-    ("inventory_item_id", "inventory_item_id", text),
-    ("reference", "reference", text),
-    ("sku", "sku", text),
-    ("location_id", "location_id", text),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsSubTransferSummary.FIELDS = (
-    ("id", "id", text),
-    ("from", "from_", text),
-    ("status", "status", choice(WmsSubTransferSummaryStatus)),
-    ("route_id", "route_id", text),
-    ("ship_at", "ship_at", timestamp),
-    ("expected_at", "expected_at", timestamp),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsTransfer.FIELDS = (
-    ("id", "id", text),
-    ("target", "target", text),
-    ("status", "status", choice(WmsTransferStatus)),
-    ("collect_at", "collect_at", text),
-    ("collections", "collections", many(record(WmsSubTransferSummary))),
-    ("deliveries", "deliveries", many(record(WmsSubTransferSummary))),
-    ("is_collection_pending", "is_collection_pending", boolean),
-    ("created_at", "created_at", timestamp),
-    ("updated_at", "updated_at", timestamp),
-)
-WmsTransport.FIELDS = (
-    ("id", "id", text),
-    ("previous", "previous", text),
-    ("next", "next", text),
-    ("status", "status", choice(WmsTransportStatus)),
-    ("inbound_shipment_id", "inbound_shipment_id", text),
-    ("outbound_shipment_id", "outbound_shipment_id", text),
-    ("reference", "reference", text),
-    ("from", "from_", text),
-    ("departure_at", "departure_at", timestamp),
-    ("to", "to", text),
-    ("arrival_at", "arrival_at", timestamp),
-)
-WmsTraveledRoute.FIELDS = (
-    ("claim_item_id", "claim_item_id", text),
-    ("sku", "sku", text),
-    ("claim_id", "claim_id", text),
-    ("route", "route", many(record(LcsHandlingModelShipments))),
-    ("transports", "transports", many(record(WmsTransport))),
-)
-WmsTraveledRouteSummary.FIELDS = (
-    ("claim_id", "claim_id", text),
-    ("route", "route", many(record(LcsHandlingModelShipments))),
-    ("transports", "transports", many(record(WmsTransport))),
-)
+    FIELDS = (
+        ("claim_id", "claim_id", text),
+        ("route", "route", many(record(LcsHandlingModelShipments))),
+        ("transports", "transports", many(record(WmsTransport))),
+    )
+    __slots__ = slots(FIELDS)
