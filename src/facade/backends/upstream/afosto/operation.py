@@ -23,7 +23,9 @@ Paging = Literal["headers", "cursor", "offset", "query"]
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """One documented parameter. `type` is the argument's GraphQL type without nullability
+    """One documented parameter. `argument` is its GraphQL argument (snake_case: Strawberry
+    camelCases it), empty for the headers facade sets (Accept, Authorization) or turns into paging
+    arguments (x-page, x-page-size); `type` the argument's GraphQL type without nullability
     (`String`, `Int`, `Boolean` for a 1|0 flag, `ID`, an `Afosto...` enum, `[String]`); `enum`
     the documented values as sent; `default` as documented (text)."""
 
