@@ -4,12 +4,13 @@ contract copy in `contract/` (build time, never at start-up):
     python -m facade.backends.upstream.afosto.generate [--check]
     facade afosto generate [--check]
 
-It writes three committed modules (ruff-formatted; `--check` regenerates them in memory and fails
-when a committed one differs):
+It writes three committed modules and their packages' `__init__` (ruff-formatted, except the
+operation table, one operation a line; `--check` regenerates them in memory and fails when a
+committed one differs):
 
     backends/upstream/afosto/generated/operations.py   OPERATIONS: one `Operation` per operation
     backends/upstream/afosto/generated/payloads.py     the records and enums of the answers
-    graph/afosto/generated/types.py                    Strawberry types, inputs and enums
+    graph/afosto/generated/types.py                    Strawberry types and inputs; TYPES
 
 The rules (the README's Decisions repeat them):
 
@@ -31,10 +32,12 @@ is a list). Names that still clash get `By<Params>`, then the method. `NAMES` ov
 for reviewed cases. The generator fails on a clash or an invalid name.
 
 Types come from the documented examples and the schema definitions. An object whose example has
-exactly the shape of a named schema's example is that schema's type (`AfostoOdrOrder`); schemas of
-one shape are one type, named after the first in sorted order. Other objects are named after the
-operation and the JSON path. From the schema definitions come enums (`type: string pos, ...`) and
-the fields the examples leave out. Leaves: `string (uuid)` is ID, `(date-time)` DateTime, `(date)`
+the shape of a named schema's example (`#/definitions` references resolved) is that schema's type
+(`AfostoOdrOrder`), as is one whose fields a schema has alike, with at most a quarter more of
+its own (examples leave out fields their models list); schemas of one shape are one type, named after the first in
+sorted order. Other objects are named after the operation and the JSON path. From the schema
+definitions come enums (`type: string pos, ...`; `NOT_ENUMS` lists the reviewed field lists that
+print examples instead) and the fields the examples leave out. Leaves: `string (uuid)` is ID, `(date-time)` DateTime, `(date)`
 Date, `integer (int64)` Int64, `number` Float. `JSON` only where the documentation is free-form
 (`object`), or an object whose keys are data (not names), or a reference that does not resolve.
 Everything is nullable: the documentation marks nothing required. An answer without a body is an
