@@ -85,6 +85,17 @@ def test_a_value_the_docs_do_not_allow_is_refused(body: dict[str, Any]) -> None:
     assert "yesterday" not in str(refused.value)
 
 
+def test_empty_text_for_a_time_a_date_or_an_enum_reads_as_none() -> None:
+    step = read_record(p.OdrOrderStep, {"trigger": "", "actions": [{"handled_at": ""}]})
+    assert step.trigger is None
+    assert step.actions is not None
+    assert step.actions[0] is not None
+    assert step.actions[0].handled_at is None
+    order = read_record(p.OdrOrder, {"settings": {"due_at": ""}})
+    assert order.settings is not None
+    assert order.settings.due_at is None
+
+
 def test_an_int64_takes_what_an_int_cannot() -> None:
     payment = read_record(p.RelOrganisationPaymentSettingsPostPayment, {"spending_limit": 2**40, "due_after": "30"})
     assert payment.spending_limit == 2**40

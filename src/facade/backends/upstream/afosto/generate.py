@@ -33,15 +33,16 @@ for reviewed cases. The generator fails on a clash or an invalid name.
 
 Types come from the documented examples and the schema definitions. An object whose example has
 the shape of a named schema's example (`#/definitions` references resolved) is that schema's type
-(`AfostoOdrOrder`), as is one whose fields a schema has alike, with at most a quarter more of
-its own (examples leave out fields their models list); schemas of one shape are one type, named after the first in
-sorted order. Other objects are named after the operation and the JSON path. From the schema
-definitions come enums (`type: string pos, ...`; `NOT_ENUMS` lists the reviewed field lists that
-print examples instead) and the fields the examples leave out. Leaves: `string (uuid)` is ID, `(date-time)` DateTime, `(date)`
-Date, `integer (int64)` Int64, `number` Float. `JSON` only where the documentation is free-form
-(`object`), or an object whose keys are data (not names), or a reference that does not resolve.
-Everything is nullable: the documentation marks nothing required. An answer without a body is an
-`AfostoAck` (status, task id); files and images an `AfostoBinary`.
+(`AfostoOdrOrder`), as is one whose fields a schema has alike, with at most a quarter more of its
+own (examples leave out fields their models list); schemas of one shape are one type, named after
+the first in sorted order. Other objects are named after the operation and the JSON path. From
+the schema definitions come enums (`type: string pos, ...`; `NOT_ENUMS` lists the reviewed field
+lists that print examples instead) and the fields the examples leave out. Leaves: `string (uuid)`
+is ID, `(date-time)` DateTime, `(date)` Date, `integer (int64)` Int64, `number` Float. `JSON` only
+where the documentation is free-form (`object`), or an object whose keys are data (not names), or
+a reference that does not resolve. Everything is nullable: the documentation marks nothing
+required. An answer without a body is an `AfostoAck` (status, task id); files and images an
+`AfostoBinary`.
 
 Typing counts: an operation is "full" when every argument, input and output leaf has a concrete
 type; "freeform" when the only JSON is what the documentation leaves free-form; "partial" when the

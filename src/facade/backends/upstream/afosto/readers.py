@@ -17,7 +17,8 @@ coerce only what the documentation's looseness makes likely:
     enum       one of the documented values (an Enum member)
 
 A key the body lacks, and null, read as None: the documentation marks nothing required, so every
-field is nullable. Anything else (a wrong type, an int beyond its bound, a value outside an enum)
+field is nullable. So does empty text where a time, a date or an enum value stands (how APIs
+written in PHP often send "not set"). Anything else (a wrong type, an int beyond its bound, a value outside an enum)
 is refused: UpstreamError, UPSTREAM_ERROR as a field error, as `backends/upstream/payloads.py`
 refuses what its models refuse. Unknown keys are ignored.
 
@@ -166,8 +167,10 @@ def boolean(value: Any) -> bool:
     raise refused("a boolean expected", value)
 
 
-def timestamp(value: Any) -> dt.datetime:
+def timestamp(value: Any) -> dt.datetime | None:
     if type(value) is str:
+        if not value:
+            return None
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
@@ -176,8 +179,10 @@ def timestamp(value: Any) -> dt.datetime:
     raise refused("an ISO 8601 time expected", value)
 
 
-def day(value: Any) -> dt.date:
+def day(value: Any) -> dt.date | None:
     if type(value) is str:
+        if not value:
+            return None
         try:
             return dt.date.fromisoformat(value[:10])
         except ValueError:
@@ -193,9 +198,9 @@ def choice(cls: type[E]) -> Reader:
     """One of an enum's documented values, as its member."""
     members: dict[Any, E] = {member.value: member for member in cls}
 
-    def read(value: Any) -> E:
+    def read(value: Any) -> E | None:
         member = members.get(value) if type(value) is str else None
-        if member is None:
+        if member is None and value != "":
             raise refused(f"a {cls.__name__} value expected", value)
         return member
 
