@@ -61,6 +61,7 @@ import keyword
 import re
 import subprocess
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -270,32 +271,42 @@ class FieldDoc:
     type: str
     values: tuple[str, ...] = ()
     after_object: bool = False  # listed after an inline `object` field: maybe one of its fields
+    description: str = ""
 
 
 FIELD_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): (.+)$")
 
 
 def field_docs(text: str, schemas: dict[str, Any]) -> dict[str, FieldDoc]:
-    """A schema's field list (`name: type [enum values]`, descriptions in between)."""
+    """A schema's field list: `name: type [enum values]` lines, each maybe followed by the bare
+    item type of an array, then by a blank line and a paragraph describing it."""
     docs: dict[str, FieldDoc] = {}
+    types = {*(t.split(" ")[0] for t in LEAVES), *schemas}
     after_object = False
-    for line in text.splitlines():
-        match = FIELD_LINE.match(line.strip())
-        if not match:
-            continue
-        name, rest = match.groups()
-        base = rest.split(" ", 1)[0]
-        if base.removesuffix("[]") not in (*(t.split(" ")[0] for t in LEAVES), *schemas):
-            continue  # a description that happens to hold a colon
-        values: tuple[str, ...] = ()
-        enum = re.fullmatch(r"string ([^(].*)", rest)
-        if enum and "," in enum.group(1):
-            items = [item.strip() for item in enum.group(1).split(",")]
-            items[-1] = items[-1].split(" ")[0]  # "a, b c": values a, b; default c
-            values = tuple(items)
-            rest = "string"
-        docs.setdefault(name, FieldDoc(rest, values, after_object))
-        after_object |= rest in ("object", "object[]")
+    current: str | None = None
+    paragraph: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        stripped = line.strip()
+        match = FIELD_LINE.match(stripped)
+        if match and match.group(2).split(" ", 1)[0].removesuffix("[]") in types:
+            name, rest = match.groups()
+            values: tuple[str, ...] = ()
+            enum = re.fullmatch(r"string ([^(].*)", rest)
+            if enum and "," in enum.group(1):
+                items = [item.strip() for item in enum.group(1).split(",")]
+                items[-1] = items[-1].split(" ")[0]  # "a, b c": values a, b; default c
+                values = tuple(items)
+                rest = "string"
+            if name not in docs:
+                docs[name] = FieldDoc(rest, values, after_object)
+                current = name
+            after_object |= rest in ("object", "object[]")
+        elif stripped and stripped.split(" ")[0] not in types:
+            paragraph.append(stripped)  # a description (a bare type is an array's item type)
+        elif not stripped and paragraph:
+            if current is not None and not docs[current].description:
+                docs[current] = dataclasses.replace(docs[current], description=" ".join(paragraph))
+            paragraph = []
     return docs
 
 
@@ -420,6 +431,7 @@ class TypeDef:
     name: str  # without the Afosto prefix (the payload class; GraphQL: Afosto + name [+ Input])
     fields: list[tuple[str, T]] = dataclasses.field(default_factory=list)
     schema: str | None = None
+    descriptions: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -480,6 +492,9 @@ class Registry:
                 if extra is not None:
                     fields.append((key, self.of(extra, schema + pascal(key))))
             definition.fields = fields
+            definition.descriptions = {
+                key: docs[key].description for key, _ in fields if key in docs and docs[key].description
+            }
         return T("object", schema)
 
 
@@ -1037,9 +1052,12 @@ def render_types(contract: Contract) -> str:
                 if not objects_in(t) <= defined:
                     annotation = repr(annotation)
                 default = " = strawberry.UNSET" if suffix else ""
-                if attr != snake_base(key):
-                    extra = ", default=strawberry.UNSET" if suffix else ""
-                    default = f" = strawberry.field(name={camel_key(key)!r}{extra})"
+                options = [f"name={camel_key(key)!r}"] if attr != snake_base(key) else []
+                if key in definition.descriptions:
+                    options.append(f"description={text_literal(definition.descriptions[key])}")
+                if options:
+                    options += ["default=strawberry.UNSET"] if suffix else []
+                    default = f" = strawberry.field({', '.join(options)})"
                 out.append(f"    {attr}: {annotation}{default}")
             if not definition.fields:
                 out.append("    pass")
@@ -1054,6 +1072,14 @@ def render_types(contract: Contract) -> str:
         ")",
     ]
     return "\n".join(out) + "\n"
+
+
+def text_literal(text: str) -> str:
+    """A string literal, split in pieces that keep the line within ruff's length."""
+    if len(text) <= 80:
+        return repr(text)
+    pieces = textwrap.wrap(text, 80, drop_whitespace=False)
+    return "(" + " ".join(repr(piece) for piece in pieces) + ")"
 
 
 def objects_in(t: T) -> set[str]:

@@ -108,7 +108,7 @@ class AfostoCatChannel:
 class AfostoCatGroup:
     id: str | None
     name: str | None
-    is_including_vat: bool | None
+    is_including_vat: bool | None = strawberry.field(description="True when prices are stored including taxes")
     currency: str | None
     metadata: JSON | None
     deleted_at: dt.datetime | None
@@ -575,7 +575,7 @@ class AfostoCntStorage:
 
 @strawberry.type(name="AfostoCntStorageObject", description="Afosto's `CntStorageObject`.")
 class AfostoCntStorageObject:
-    path: str | None
+    path: str | None = strawberry.field(description="The file / directory path at the external storage")
     basename: str | None
     type: p.CntStorageObjectType | None
     size: int | None
@@ -788,8 +788,8 @@ class AfostoIamPlan:
 
 @strawberry.type(name="AfostoIamProduct", description="Afosto's `IamProduct`.")
 class AfostoIamProduct:
-    id: str | None
-    code: str | None
+    id: str | None = strawberry.field(description="The stripe id")
+    code: str | None = strawberry.field(description="Three letter string that is also used to prefix scopes")
     name: str | None
     description: str | None
     unit: str | None
@@ -815,8 +815,8 @@ class AfostoIamInvoice:
 
 @strawberry.type(name="AfostoIamInvoiceProduct", description="Afosto's `IamInvoiceProduct`.")
 class AfostoIamInvoiceProduct:
-    id: str | None
-    code: str | None
+    id: str | None = strawberry.field(description="The stripe id")
+    code: str | None = strawberry.field(description="Three letter string that is also used to prefix scopes")
     name: str | None
     description: str | None
     unit: str | None
@@ -844,9 +844,16 @@ class AfostoIamLogActor:
 class AfostoIamLog:
     id: strawberry.ID | None
     category: p.IamLogCategory | None
-    code: str | None
+    code: str | None = strawberry.field(
+        description="order.confirmed for AUDIT, E44532543 for ERROR, http statuscode for REQUEST"
+    )
     resource: AfostoIamLogResource | None
-    actor: AfostoIamLogActor | None
+    actor: AfostoIamLogActor | None = strawberry.field(
+        description=(
+            "User when action was triggered by a human. System in case the action was caused "
+            "by the system. Machine in case the action was performaned by a machine."
+        )
+    )
     metadata: JSON | None
     processed_at: dt.datetime | None
     created_at: dt.datetime | None
@@ -1104,21 +1111,27 @@ class AfostoIntIntegration:
 
 @strawberry.type(name="AfostoLcsAddress", description="Afosto's `LcsAddress`.")
 class AfostoLcsAddress:
-    country_code: str | None
-    administrative_area: str | None
-    locality: str | None
-    dependent_locality: str | None
-    postal_code: str | None
-    sorting_code: str | None
-    address_line_1: str | None
-    address_line_2: str | None
+    country_code: str | None = strawberry.field(description="Two letter country code")
+    administrative_area: str | None = strawberry.field(
+        description="The state or province name or abbreviation (optional)"
+    )
+    locality: str | None = strawberry.field(description="City")
+    dependent_locality: str | None = strawberry.field(
+        description="Additional information about the locality (optional)"
+    )
+    postal_code: str | None = strawberry.field(description="The complete postal code for the delivery point")
+    sorting_code: str | None = strawberry.field(description="Allow sorting, for example to route mail (optional)")
+    address_line_1: str | None = strawberry.field(description="The first address line")
+    address_line_2: str | None = strawberry.field(description="The second address line (optional)")
     thoroughfare: str | None
     premise_number: float | None
     premise_number_suffix: str | None
-    organisation: str | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
+    organisation: str | None = strawberry.field(
+        description="The name of the recipient, firm, or company at this address (optional)"
+    )
+    given_name: str | None = strawberry.field(description="First name")
+    additional_name: str | None = strawberry.field(description="Patronymic")
+    family_name: str | None = strawberry.field(description="Last name")
 
 
 @strawberry.type(name="AfostoLcsCountry", description="Afosto's `LcsCountry`.")
@@ -1750,7 +1763,7 @@ class AfostoMesWebhookSubscription:
     events: list[str | None] | None
     endpoint: str | None
     secret: str | None
-    delivery_rate: int | None
+    delivery_rate: int | None = strawberry.field(description="Delivery attempts per second")
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
 
@@ -1774,21 +1787,27 @@ class AfostoMesWebhookTestMessage:
 @strawberry.type(name="AfostoOdrAddress", description="Afosto's `OdrAddress`.")
 class AfostoOdrAddress:
     id: str | None
-    country_code: str | None
-    administrative_area: str | None
-    locality: str | None
-    dependent_locality: str | None
-    postal_code: str | None
-    sorting_code: str | None
-    address_line_1: str | None
-    address_line_2: str | None
+    country_code: str | None = strawberry.field(description="Two letter counpremise_numbertry code")
+    administrative_area: str | None = strawberry.field(
+        description="The state or province name or abbreviation (optional)"
+    )
+    locality: str | None = strawberry.field(description="City")
+    dependent_locality: str | None = strawberry.field(
+        description="Additional information about the locality (optional)"
+    )
+    postal_code: str | None = strawberry.field(description="The complete postal code for the delivery point")
+    sorting_code: str | None = strawberry.field(description="Allow sorting, for example to route mail (optional)")
+    address_line_1: str | None = strawberry.field(description="The first address line")
+    address_line_2: str | None = strawberry.field(description="The second address line (optional)")
     thoroughfare: str | None
     premise_number: int | None
     premise_number_suffix: str | None
-    organisation: str | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
+    organisation: str | None = strawberry.field(
+        description="The name of the recipient, firm, or company at this address (optional)"
+    )
+    given_name: str | None = strawberry.field(description="First name")
+    additional_name: str | None = strawberry.field(description="Patronymic")
+    family_name: str | None = strawberry.field(description="Last name")
 
 
 @strawberry.type(name="AfostoOdrAddressSet", description="Afosto's `OdrAddressSet`.")
@@ -1830,9 +1849,9 @@ class AfostoOdrAttempt:
 class AfostoOdrAuthenticationResponse:
     id: strawberry.ID | None
     email: str | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
+    given_name: str | None = strawberry.field(description="First name")
+    additional_name: str | None = strawberry.field(description="Patronymic")
+    family_name: str | None = strawberry.field(description="Last name")
 
 
 @strawberry.type(name="AfostoOdrAuthorizationResponse", description="Afosto's `OdrAuthorizationResponse`.")
@@ -1861,7 +1880,7 @@ class AfostoOdrBalance:
 class AfostoOdrCalculationAdjustmentResult:
     is_applied_rule: bool | None
     rule_id: str | None
-    output: int | None
+    output: int | None = strawberry.field(description="The result of the rule. Will be negative in case of a discount.")
 
 
 @strawberry.type(name="AfostoOdrCalculationAdjustment", description="Afosto's `OdrCalculationAdjustment`.")
@@ -2025,8 +2044,8 @@ class AfostoOdrCombinedAddressSet:
 @strawberry.type(name="AfostoOdrPhonenumber", description="Afosto's `OdrPhonenumber`.")
 class AfostoOdrPhonenumber:
     id: strawberry.ID | None
-    country_code: str | None
-    number: str | None
+    country_code: str | None = strawberry.field(description="Two letter counpremise_numbertry code")
+    number: str | None = strawberry.field(description="Last name")
 
 
 @strawberry.type(name="AfostoOdrPhonenumberSet", description="Afosto's `OdrPhonenumberSet`.")
@@ -2077,7 +2096,7 @@ class AfostoOdrCouponCategoryDefaultsUsage:
 
 @strawberry.type(name="AfostoOdrCouponCategoryDefaults", description="Afosto's `OdrCouponCategoryDefaults`.")
 class AfostoOdrCouponCategoryDefaults:
-    expires_after: int | None
+    expires_after: int | None = strawberry.field(description="Time in seconds")
     usage: AfostoOdrCouponCategoryDefaultsUsage | None
 
 
@@ -2113,7 +2132,9 @@ class AfostoOdrVatRegistration:
 @strawberry.type(name="AfostoOdrOrganisation", description="Afosto's `OdrOrganisation`.")
 class AfostoOdrOrganisation:
     id: strawberry.ID | None
-    name: str | None
+    name: str | None = strawberry.field(
+        description="The name of the recipient, firm, or company at this address (optional)"
+    )
     coc_number: str | None
     registrations: list[AfostoOdrVatRegistration | None] | None
 
@@ -2242,7 +2263,9 @@ class AfostoOdrGroupRouteDeliveryRoute:
 class AfostoOdrGroupRouteCollectRoute:
     id: strawberry.ID | None
     name: str | None
-    delivery_routes: list[str | None] | None
+    delivery_routes: list[str | None] | None = strawberry.field(
+        description="delivery routes that originate from the collect route"
+    )
 
 
 @strawberry.type(name="AfostoOdrGroupRoute", description="Afosto's `OdrGroupRoute`.")
@@ -2268,7 +2291,7 @@ class AfostoOdrIdentityExistsRequest:
     name="AfostoOdrInvoiceAdjustmentResponseResult", description="Afosto's `OdrInvoiceAdjustmentResponseResult`."
 )
 class AfostoOdrInvoiceAdjustmentResponseResult:
-    output: int | None
+    output: int | None = strawberry.field(description="The result of the rule. Will be negative in case of a discount.")
 
 
 @strawberry.type(name="AfostoOdrInvoiceAdjustmentResponse", description="Afosto's `OdrInvoiceAdjustmentResponse`.")
@@ -2283,7 +2306,7 @@ class AfostoOdrInvoiceAdjustmentResponse:
 
 @strawberry.type(name="AfostoOdrInvoiceItem", description="Afosto's `OdrInvoiceItem`.")
 class AfostoOdrInvoiceItem:
-    id: strawberry.ID | None
+    id: strawberry.ID | None = strawberry.field(description="The ID of this invoice item")
     sku: str | None
     description: str | None
     type: p.OdrInvoiceItemType | None
@@ -2746,7 +2769,14 @@ class AfostoOdrPricingRule:
 class AfostoOdrProcess:
     is_paid: bool | None
     amount_paid: int | None
-    action: p.OdrProcessAction | None
+    action: p.OdrProcessAction | None = strawberry.field(
+        description=(
+            "Start will trigger the transaction, the client can follow the progress via "
+            "x-task. Follow will send the client to the bank. Execute acutally performs the "
+            "payment (refund-only). Void means no further actions are possible. Return is the"
+            " same as [follow] indicating that the payment is complete."
+        )
+    )
     url: str | None
     attempts: list[AfostoOdrAttempt | None] | None
 
@@ -2813,7 +2843,7 @@ class AfostoOdrPurchaseItem:
 
 @strawberry.type(name="AfostoOdrPurchase", description="Afosto's `OdrPurchase`.")
 class AfostoOdrPurchase:
-    contact_id: str | None
+    contact_id: str | None = strawberry.field(description="items: OdrPurchaseItem OdrPurchaseItem")
     items: list[AfostoOdrPurchaseItem | None] | None
 
 
@@ -2961,9 +2991,9 @@ class AfostoOdrSessionContact:
     version: strawberry.ID | None
     email: str | None
     tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
+    given_name: str | None = strawberry.field(description="First name")
+    additional_name: str | None = strawberry.field(description="Patronymic")
+    family_name: str | None = strawberry.field(description="Last name")
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
 
@@ -3155,7 +3185,7 @@ class AfostoRelGeolocationBox:
 @strawberry.type(name="AfostoRelGeolocationAddress", description="Afosto's `RelGeolocationAddress`.")
 class AfostoRelGeolocationAddress:
     premise_number: int | None
-    premise_number_suffix: str | None
+    premise_number_suffix: str | None = strawberry.field(description="Might be null, depends on source API")
     thoroughfare: str | None
     postal_code: str | None
     locality: str | None
@@ -3175,21 +3205,27 @@ class AfostoRelGeoLocation:
 @strawberry.type(name="AfostoRelAddress", description="Afosto's `RelAddress`.")
 class AfostoRelAddress:
     id: str | None
-    country_code: str | None
-    administrative_area: str | None
-    locality: str | None
-    dependent_locality: str | None
-    postal_code: str | None
-    sorting_code: str | None
-    address_line_1: str | None
-    address_line_2: str | None
+    country_code: str | None = strawberry.field(description="Two letter counpremise_numbertry code")
+    administrative_area: str | None = strawberry.field(
+        description="The state or province name or abbreviation (optional)"
+    )
+    locality: str | None = strawberry.field(description="City")
+    dependent_locality: str | None = strawberry.field(
+        description="Additional information about the locality (optional)"
+    )
+    postal_code: str | None = strawberry.field(description="The complete postal code for the delivery point")
+    sorting_code: str | None = strawberry.field(description="Allow sorting, for example to route mail (optional)")
+    address_line_1: str | None = strawberry.field(description="The first address line")
+    address_line_2: str | None = strawberry.field(description="The second address line (optional)")
     thoroughfare: str | None
     premise_number: int | None
     premise_number_suffix: str | None
-    organisation: str | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
+    organisation: str | None = strawberry.field(
+        description="The name of the recipient, firm, or company at this address (optional)"
+    )
+    given_name: str | None = strawberry.field(description="First name")
+    additional_name: str | None = strawberry.field(description="Patronymic")
+    family_name: str | None = strawberry.field(description="Last name")
     geo_location: AfostoRelGeoLocation | None
     created_at: dt.datetime | None
 
@@ -3267,9 +3303,9 @@ class AfostoRelOrganisationPaymentSettings:
 @strawberry.type(name="AfostoRelPhoneNumber", description="Afosto's `RelPhoneNumber`.")
 class AfostoRelPhoneNumber:
     id: str | None
-    country_code: str | None
-    number: str | None
-    national: str | None
+    country_code: str | None = strawberry.field(description="Two letter country code")
+    number: str | None = strawberry.field(description="The actual phonenumber formatted as E164")
+    national: str | None = strawberry.field(description="The actual phonenumber formatted as national number")
     type: p.RelPhoneNumberType | None
     created_at: dt.datetime | None
 
@@ -3364,15 +3400,17 @@ class AfostoRelContactAnswer:
 class AfostoRelFieldList:
     required: list[str | None] | None
     allowed: list[str | None] | None
-    country_code: str | None
+    country_code: str | None = strawberry.field(description="Country code that was used for the query")
 
 
 @strawberry.type(name="AfostoRelOrganisation", description="Afosto's `RelOrganisation`.")
 class AfostoRelOrganisation:
     id: str | None
     version: str | None
-    name: str | None
-    file_id: str | None
+    name: str | None = strawberry.field(
+        description="The name of the recipient, firm, or company at this address (optional)"
+    )
+    file_id: str | None = strawberry.field(description="The file_id ( logo ) of the organisation")
     coc_number: str | None
     account_manager: str | None
     administration: AfostoOdrIdentityExistsRequest | None
@@ -3704,9 +3742,9 @@ class AfostoWmsDurationResponse:
 @strawberry.type(name="AfostoWmsHop", description="Afosto's `WmsHop`.")
 class AfostoWmsHop:
     id: str | None
-    from_: str | None = strawberry.field(name="from")
-    to: str | None
-    schedules: list[str | None] | None
+    from_: str | None = strawberry.field(name="from", description="Location id")
+    to: str | None = strawberry.field(description="Location id")
+    schedules: list[str | None] | None = strawberry.field(description="a list of applied schedules")
     created_at: dt.datetime | None
     deleted_at: dt.datetime | None
 
@@ -3720,7 +3758,7 @@ class AfostoWmsInventoryItem:
     metadata: JSON | None
     state: p.WmsInventoryItemState | None
     position: str | None
-    lot_number: str | None
+    lot_number: str | None = strawberry.field(description="the lot number of the inventory item")
     expires_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
@@ -3762,8 +3800,8 @@ class AfostoWmsProjection:
 class AfostoWmsRoute:
     id: str | None
     name: str | None
-    from_: str | None = strawberry.field(name="from")
-    to: str | None
+    from_: str | None = strawberry.field(name="from", description="Location id")
+    to: str | None = strawberry.field(description="Location id")
     hops: list[str | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
@@ -3772,11 +3810,13 @@ class AfostoWmsRoute:
 @strawberry.type(name="AfostoWmsSchedule", description="Afosto's `WmsSchedule`.")
 class AfostoWmsSchedule:
     id: str | None
-    last_call: str | None
-    arrival: str | None
-    duration: int | None
+    last_call: str | None = strawberry.field(description="timestamp for the given timezone")
+    arrival: str | None = strawberry.field(description="timestamp for the given timezone")
+    duration: int | None = strawberry.field(description="the amount of days it takes to arive at its destination")
     timezone: str | None
-    available_weekdays: list[int | None] | None
+    available_weekdays: list[int | None] | None = strawberry.field(
+        description="A Weekday specifies a day of the week (Sunday = 0, ...)"
+    )
     active_at: list[dt.date | None] | None
 
 
@@ -3800,7 +3840,7 @@ class AfostoWmsStock:
 class AfostoWmsSubTransfer:
     id: str | None
     transfer_id: str | None
-    from_: str | None = strawberry.field(name="from")
+    from_: str | None = strawberry.field(name="from", description="Location id")
     status: p.WmsSubTransferSummaryStatus | None
     route_id: str | None
     ship_at: dt.datetime | None
@@ -3825,7 +3865,7 @@ class AfostoWmsSubTransferItem:
 @strawberry.type(name="AfostoWmsSubTransferSummary", description="Afosto's `WmsSubTransferSummary`.")
 class AfostoWmsSubTransferSummary:
     id: strawberry.ID | None
-    from_: strawberry.ID | None = strawberry.field(name="from")
+    from_: strawberry.ID | None = strawberry.field(name="from", description="Location id")
     status: p.WmsSubTransferSummaryStatus | None
     route_id: strawberry.ID | None
     ship_at: dt.datetime | None
@@ -3837,10 +3877,12 @@ class AfostoWmsSubTransferSummary:
 @strawberry.type(name="AfostoWmsTransfer", description="Afosto's `WmsTransfer`.")
 class AfostoWmsTransfer:
     id: strawberry.ID | None
-    target: strawberry.ID | None
+    target: strawberry.ID | None = strawberry.field(description="Target location")
     status: p.WmsTransferStatus | None
     collect_at: strawberry.ID | None
-    collections: list[AfostoWmsSubTransferSummary | None] | None
+    collections: list[AfostoWmsSubTransferSummary | None] | None = strawberry.field(
+        description="Optional: used when order should be packed in a single box for the target"
+    )
     deliveries: list[AfostoWmsSubTransferSummary | None] | None
     is_collection_pending: bool | None
     created_at: dt.datetime | None
@@ -3889,7 +3931,9 @@ class AfostoCatCreateChannelInput:
 @strawberry.input(name="AfostoCatGroupCreateInput", description="Afosto's `CatGroupCreate`.")
 class AfostoCatGroupCreateInput:
     name: str | None = strawberry.UNSET
-    is_including_vat: bool | None = strawberry.UNSET
+    is_including_vat: bool | None = strawberry.field(
+        description="True when prices are stored including taxes", default=strawberry.UNSET
+    )
     currency: str | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
 
@@ -4691,7 +4735,9 @@ class AfostoMesInboxModelInput:
     label: str | None = strawberry.UNSET
     fqdn: str | None = strawberry.UNSET
     prefix: str | None = strawberry.UNSET
-    user_id: str | None = strawberry.UNSET
+    user_id: str | None = strawberry.field(
+        description="ID of the user; only allowed for non to.afosto.io domains", default=strawberry.UNSET
+    )
     settings: AfostoMesInboxSettingsInput | None = strawberry.UNSET
 
 
@@ -4743,7 +4789,7 @@ class AfostoMesSubscriptionInput:
 class AfostoMesSubscriptionModelInput:
     events: list[str | None] | None = strawberry.UNSET
     endpoint: str | None = strawberry.UNSET
-    delivery_rate: int | None = strawberry.UNSET
+    delivery_rate: int | None = strawberry.field(description="Delivery attempts per second", default=strawberry.UNSET)
 
 
 @strawberry.input(name="AfostoMesTriggerInput", description="Afosto's `MesTrigger`.")
@@ -4831,7 +4877,7 @@ class AfostoOdrCouponCategoryDefaultsUsageInput:
 
 @strawberry.input(name="AfostoOdrCouponCategoryDefaultsInput", description="Afosto's `OdrCouponCategoryDefaults`.")
 class AfostoOdrCouponCategoryDefaultsInput:
-    expires_after: int | None = strawberry.UNSET
+    expires_after: int | None = strawberry.field(description="Time in seconds", default=strawberry.UNSET)
     usage: AfostoOdrCouponCategoryDefaultsUsageInput | None = strawberry.UNSET
 
 
@@ -4857,8 +4903,10 @@ class AfostoOdrCouponModelInput:
 
 @strawberry.input(name="AfostoOdrNewPhonenumberInput", description="Afosto's `OdrNewPhonenumber`.")
 class AfostoOdrNewPhonenumberInput:
-    country_code: str | None = strawberry.UNSET
-    number: str | None = strawberry.UNSET
+    country_code: str | None = strawberry.field(
+        description="Two letter counpremise_numbertry code", default=strawberry.UNSET
+    )
+    number: str | None = strawberry.field(description="Last name", default=strawberry.UNSET)
 
 
 @strawberry.input(name="AfostoOdrCreateSessionOrganisationInput")
@@ -4960,29 +5008,43 @@ class AfostoOdrInvoiceStateInput:
 
 @strawberry.input(name="AfostoOdrNewAddressInput", description="Afosto's `OdrNewAddress`.")
 class AfostoOdrNewAddressInput:
-    country_code: str | None = strawberry.UNSET
-    administrative_area: str | None = strawberry.UNSET
-    locality: str | None = strawberry.UNSET
-    dependent_locality: str | None = strawberry.UNSET
-    postal_code: str | None = strawberry.UNSET
-    sorting_code: str | None = strawberry.UNSET
-    address_line_1: str | None = strawberry.UNSET
-    address_line_2: str | None = strawberry.UNSET
+    country_code: str | None = strawberry.field(
+        description="Two letter counpremise_numbertry code", default=strawberry.UNSET
+    )
+    administrative_area: str | None = strawberry.field(
+        description="The state or province name or abbreviation (optional)", default=strawberry.UNSET
+    )
+    locality: str | None = strawberry.field(description="City", default=strawberry.UNSET)
+    dependent_locality: str | None = strawberry.field(
+        description="Additional information about the locality (optional)", default=strawberry.UNSET
+    )
+    postal_code: str | None = strawberry.field(
+        description="The complete postal code for the delivery point", default=strawberry.UNSET
+    )
+    sorting_code: str | None = strawberry.field(
+        description="Allow sorting, for example to route mail (optional)", default=strawberry.UNSET
+    )
+    address_line_1: str | None = strawberry.field(description="The first address line", default=strawberry.UNSET)
+    address_line_2: str | None = strawberry.field(
+        description="The second address line (optional)", default=strawberry.UNSET
+    )
     thoroughfare: str | None = strawberry.UNSET
     premise_number: int | None = strawberry.UNSET
     premise_number_suffix: str | None = strawberry.UNSET
-    organisation: str | None = strawberry.UNSET
-    given_name: str | None = strawberry.UNSET
-    additional_name: str | None = strawberry.UNSET
-    family_name: str | None = strawberry.UNSET
+    organisation: str | None = strawberry.field(
+        description="The name of the recipient, firm, or company at this address (optional)", default=strawberry.UNSET
+    )
+    given_name: str | None = strawberry.field(description="First name", default=strawberry.UNSET)
+    additional_name: str | None = strawberry.field(description="Patronymic", default=strawberry.UNSET)
+    family_name: str | None = strawberry.field(description="Last name", default=strawberry.UNSET)
 
 
 @strawberry.input(name="AfostoOdrNewContactInput", description="Afosto's `OdrNewContact`.")
 class AfostoOdrNewContactInput:
     email: str | None = strawberry.UNSET
-    given_name: str | None = strawberry.UNSET
-    additional_name: str | None = strawberry.UNSET
-    family_name: str | None = strawberry.UNSET
+    given_name: str | None = strawberry.field(description="First name", default=strawberry.UNSET)
+    additional_name: str | None = strawberry.field(description="Patronymic", default=strawberry.UNSET)
+    family_name: str | None = strawberry.field(description="Last name", default=strawberry.UNSET)
 
 
 @strawberry.input(name="AfostoOdrOrderCalculationRequestInput", description="Afosto's `OdrOrderCalculationRequest`.")
@@ -5096,13 +5158,19 @@ class AfostoOdrPresetInput:
 @strawberry.input(name="AfostoOdrPriceRuleEvaluationInput", description="Afosto's `OdrPriceRuleEvaluation`.")
 class AfostoOdrPriceRuleEvaluationInput:
     pricing_at: dt.datetime | None = strawberry.UNSET
-    quantity: int | None = strawberry.UNSET
-    amount: int | None = strawberry.UNSET
-    client: str | None = strawberry.UNSET
-    tags: list[str | None] | None = strawberry.UNSET
-    shipping_method: str | None = strawberry.UNSET
-    payment_method: str | None = strawberry.UNSET
-    coupons: list[str | None] | None = strawberry.UNSET
+    quantity: int | None = strawberry.field(description="Count of items on invoice", default=strawberry.UNSET)
+    amount: int | None = strawberry.field(description="Invoice total", default=strawberry.UNSET)
+    client: str | None = strawberry.field(description="Id of the client that should be used", default=strawberry.UNSET)
+    tags: list[str | None] | None = strawberry.field(description="Tags of customer groups", default=strawberry.UNSET)
+    shipping_method: str | None = strawberry.field(
+        description="Id of shipping method that should be used", default=strawberry.UNSET
+    )
+    payment_method: str | None = strawberry.field(
+        description="Id of payment method that should be used", default=strawberry.UNSET
+    )
+    coupons: list[str | None] | None = strawberry.field(
+        description="Ids of coupons that should be tested", default=strawberry.UNSET
+    )
     items: list[AfostoOdrEvaluationItemInput | None] | None = strawberry.UNSET
 
 
@@ -5154,7 +5222,9 @@ class AfostoOdrPurchaseItemInput:
 
 @strawberry.input(name="AfostoOdrPurchaseInput", description="Afosto's `OdrPurchase`.")
 class AfostoOdrPurchaseInput:
-    contact_id: str | None = strawberry.UNSET
+    contact_id: str | None = strawberry.field(
+        description="items: OdrPurchaseItem OdrPurchaseItem", default=strawberry.UNSET
+    )
     items: list[AfostoOdrPurchaseItemInput | None] | None = strawberry.UNSET
 
 
@@ -5458,9 +5528,9 @@ class AfostoRelContactUpdateInput:
     is_guest: bool | None = strawberry.UNSET
     audience: str | None = strawberry.UNSET
     tags: list[str | None] | None = strawberry.UNSET
-    given_name: str | None = strawberry.UNSET
-    additional_name: str | None = strawberry.UNSET
-    family_name: str | None = strawberry.UNSET
+    given_name: str | None = strawberry.field(description="First name", default=strawberry.UNSET)
+    additional_name: str | None = strawberry.field(description="Patronymic", default=strawberry.UNSET)
+    family_name: str | None = strawberry.field(description="Last name", default=strawberry.UNSET)
     organisations: AfostoRelContactUpdateOrganisationsBodyInput | None = strawberry.UNSET
     billing: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
     shipping: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
@@ -5484,8 +5554,10 @@ class AfostoRelCreateTokenRequestInput:
 
 @strawberry.input(name="AfostoRelGeocodeRequestInput", description="Afosto's `RelGeocodeRequest`.")
 class AfostoRelGeocodeRequestInput:
-    country_code: str | None = strawberry.UNSET
-    address: str | None = strawberry.UNSET
+    country_code: str | None = strawberry.field(
+        description="Two letter counpremise_numbertry code", default=strawberry.UNSET
+    )
+    address: str | None = strawberry.field(description="The address", default=strawberry.UNSET)
 
 
 @strawberry.input(name="AfostoRelIdentityExistsRequestInput", description="Afosto's `RelIdentityExistsRequest`.")
@@ -5525,8 +5597,12 @@ class AfostoRelOrganisationPaymentSettingsInput:
 
 @strawberry.input(name="AfostoRelOrganisationUpdateModelInput", description="Afosto's `RelOrganisationUpdateModel`.")
 class AfostoRelOrganisationUpdateModelInput:
-    name: str | None = strawberry.UNSET
-    file_id: str | None = strawberry.UNSET
+    name: str | None = strawberry.field(
+        description="The name of the recipient, firm, or company at this address (optional)", default=strawberry.UNSET
+    )
+    file_id: str | None = strawberry.field(
+        description="The file_id ( logo ) of the organisation", default=strawberry.UNSET
+    )
     coc_number: str | None = strawberry.UNSET
     account_manager: str | None = strawberry.UNSET
     tags: list[str | None] | None = strawberry.UNSET
@@ -5654,15 +5730,15 @@ class AfostoWmsCreateDurationRequestInput:
 
 @strawberry.input(name="AfostoWmsCreateHopRequestInput", description="Afosto's `WmsCreateHopRequest`.")
 class AfostoWmsCreateHopRequestInput:
-    from_: str | None = strawberry.field(name="from", default=strawberry.UNSET)
-    to: str | None = strawberry.UNSET
-    schedules: list[str | None] | None = strawberry.UNSET
+    from_: str | None = strawberry.field(name="from", description="Location id", default=strawberry.UNSET)
+    to: str | None = strawberry.field(description="Location id", default=strawberry.UNSET)
+    schedules: list[str | None] | None = strawberry.field(description="the schedule id", default=strawberry.UNSET)
 
 
 @strawberry.input(name="AfostoWmsCreateHopScheduleRequestInput", description="Afosto's `WmsCreateHopScheduleRequest`.")
 class AfostoWmsCreateHopScheduleRequestInput:
     id: str | None = strawberry.UNSET
-    schedules: list[str | None] | None = strawberry.UNSET
+    schedules: list[str | None] | None = strawberry.field(description="the schedule id", default=strawberry.UNSET)
 
 
 @strawberry.input(name="AfostoWmsCreateLocationRequestInput", description="Afosto's `WmsCreateLocationRequest`.")
@@ -5692,19 +5768,21 @@ class AfostoWmsCreateProjectionRequestInput:
 @strawberry.input(name="AfostoWmsCreateRouteRequestInput", description="Afosto's `WmsCreateRouteRequest`.")
 class AfostoWmsCreateRouteRequestInput:
     name: str | None = strawberry.UNSET
-    from_: str | None = strawberry.field(name="from", default=strawberry.UNSET)
-    to: str | None = strawberry.UNSET
+    from_: str | None = strawberry.field(name="from", description="Location id", default=strawberry.UNSET)
+    to: str | None = strawberry.field(description="Location id", default=strawberry.UNSET)
     hops: list[str | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoWmsCreateScheduleRequestInput", description="Afosto's `WmsCreateScheduleRequest`.")
 class AfostoWmsCreateScheduleRequestInput:
     name: str | None = strawberry.UNSET
-    last_call: str | None = strawberry.UNSET
-    arrival: str | None = strawberry.UNSET
+    last_call: str | None = strawberry.field(description="timestamp for the given timezone", default=strawberry.UNSET)
+    arrival: str | None = strawberry.field(description="timestamp for the given timezone", default=strawberry.UNSET)
     timezone: str | None = strawberry.UNSET
     duration: int | None = strawberry.UNSET
-    available_weekdays: list[int | None] | None = strawberry.UNSET
+    available_weekdays: list[int | None] | None = strawberry.field(
+        description="As noted in ISO 8601 weekdays start at monday", default=strawberry.UNSET
+    )
     active_at: list[dt.datetime | None] | None = strawberry.UNSET
 
 
@@ -5717,9 +5795,13 @@ class AfostoWmsCreateTransferRequestRoutingInput:
 
 @strawberry.input(name="AfostoWmsCreateTransferRequestInput", description="Afosto's `WmsCreateTransferRequest`.")
 class AfostoWmsCreateTransferRequestInput:
-    target: strawberry.ID | None = strawberry.UNSET
-    arrival_at: dt.datetime | None = strawberry.UNSET
-    collect_at: strawberry.ID | None = strawberry.UNSET
+    target: strawberry.ID | None = strawberry.field(description="Target location", default=strawberry.UNSET)
+    arrival_at: dt.datetime | None = strawberry.field(
+        description="Optional value: use when you want to set a delivery in the feature", default=strawberry.UNSET
+    )
+    collect_at: strawberry.ID | None = strawberry.field(
+        description="Optional value: use when order should be collected in single location", default=strawberry.UNSET
+    )
     routing: list[AfostoWmsCreateTransferRequestRoutingInput | None] | None = strawberry.UNSET
 
 
@@ -5767,7 +5849,9 @@ class AfostoWmsTransferReportInput:
     name="AfostoWmsUpdateInventoryItemRequestInput", description="Afosto's `WmsUpdateInventoryItemRequest`."
 )
 class AfostoWmsUpdateInventoryItemRequestInput:
-    position: str | None = strawberry.UNSET
+    position: str | None = strawberry.field(
+        description="refers to the position within the warehouse", default=strawberry.UNSET
+    )
     lot_number: str | None = strawberry.UNSET
     expires_at: dt.datetime | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
@@ -5783,11 +5867,13 @@ class AfostoWmsUpdateLocationRequestInput:
 class AfostoWmsUpdateScheduleRequestInput:
     id: str | None = strawberry.UNSET
     name: str | None = strawberry.UNSET
-    last_call: str | None = strawberry.UNSET
-    arrival: str | None = strawberry.UNSET
+    last_call: str | None = strawberry.field(description="timestamp for the given timezone", default=strawberry.UNSET)
+    arrival: str | None = strawberry.field(description="timestamp for the given timezone", default=strawberry.UNSET)
     timezone: str | None = strawberry.UNSET
     duration: int | None = strawberry.UNSET
-    available_weekdays: list[int | None] | None = strawberry.UNSET
+    available_weekdays: list[int | None] | None = strawberry.field(
+        description="As noted in ISO 8601 weekdays start at monday", default=strawberry.UNSET
+    )
     active_at: list[dt.datetime | None] | None = strawberry.UNSET
 
 
