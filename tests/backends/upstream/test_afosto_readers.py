@@ -210,7 +210,6 @@ def test_every_answer_type_reads_a_well_formed_body_and_answers_every_field() ->
 
     assert result.errors is None, result.errors[:3]
     assert result.data is not None
-    assert len(answers) == 390
     # Spot checks of what the leaves answer.
     order = result.data[f"t{answers.index('OdrOrder')}"]
     assert order["id"] == SAMPLES["id"]

@@ -34,13 +34,17 @@ for reviewed cases. The generator fails on a clash or an invalid name.
 Types come from the documented examples and the schema definitions. An object whose example has
 the shape of a named schema's example (`#/definitions` references resolved) is that schema's type
 (`AfostoOdrOrder`), as is one whose fields a schema has alike, with at most a quarter more of its
-own (examples leave out fields their models list); schemas of one shape are one type, named after
-the first in sorted order. Other objects are named after the operation and the JSON path. From
-the schema definitions come enums (`type: string pos, ...`; `NOT_ENUMS` lists the reviewed field
-lists that print examples instead) and the fields the examples leave out. Leaves: `string (uuid)`
-is ID, `(date-time)` DateTime, `(date)` Date, `integer (int64)` Int64, `number` Float. `JSON` only
-where the documentation is free-form (`object`), or an object whose keys are data (not names), or
-a reference that does not resolve. Everything is nullable: the documentation marks nothing
+own (examples leave out fields their models list), and one rendered alike but cut off elsewhere
+(the renderer truncates examples); an object of fewer than `SMALL` fields only a schema of its
+own service (`{email}` is no `OdrIdentityExistsRequest` in `rel`). Schemas of one shape are one
+type, named after the first in sorted order. A field whose definition names a schema is that
+schema's type: the model, not its rendering. Other objects are named after the operation and the
+JSON path, one type per shape and service. From the schema definitions come enums (`type: string
+pos, ...`; `NOT_ENUMS` lists the reviewed field lists that print examples instead), the fields
+the examples leave out and field descriptions. Leaves: `string (uuid)` is ID, `(date-time)`
+DateTime, `(date)` Date, `integer (int64)` Int64, `number` Float. `JSON` only where the
+documentation is free-form (`object`), or an object whose keys are data (not names), or a
+reference that does not resolve. Everything is nullable: the documentation marks nothing
 required. An answer without a body is an `AfostoAck` (status, task id); files and images an
 `AfostoBinary`.
 
@@ -173,6 +177,7 @@ SINGULAR = {"addresses": "address", "statuses": "status", "aliases": "alias", "s
 HEADERS_SET_BY_FACADE = frozenset({"accept", "authorization"})
 PAGING_HEADERS = frozenset({"x-page", "x-page-size"})
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SMALL = 3  # objects of fewer fields are matched to schemas of their own service only
 
 
 # =============================================================================================
@@ -310,6 +315,21 @@ def field_docs(text: str, schemas: dict[str, Any]) -> dict[str, FieldDoc]:
     return docs
 
 
+def truncated_alike(a: Shape, b: Shape) -> bool:
+    """Whether `a` and `b` render one model cut off at different places: the keys of one are the
+    first keys of the other, alike but for the last, which is itself truncated alike."""
+    if a == b:
+        return True
+    if isinstance(a, Many) and isinstance(b, Many):
+        return truncated_alike(a.item, b.item)
+    if not isinstance(a, Obj) or not isinstance(b, Obj):
+        return False
+    n = min(len(a.fields), len(b.fields))
+    if n == 0 or [k for k, _ in a.fields[:n]] != [k for k, _ in b.fields[:n]]:
+        return False
+    return a.fields[: n - 1] == b.fields[: n - 1] and truncated_alike(a.fields[n - 1][1], b.fields[n - 1][1])
+
+
 def doc_shape(doc: FieldDoc, schemas: dict[str, Any]) -> Shape | None:
     """A field the example lacks, from its documented type; None where that says too little."""
     text = doc.type
@@ -356,6 +376,12 @@ def singular(word: str) -> str:
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
+
+
+def service_of(name: str) -> str:
+    """The service a type name starts with (`Odr` of `OdrOrderState`)."""
+    match = re.match(r"[A-Z][a-z]*", name)
+    return match.group() if match else ""
 
 
 def snake(key: str) -> str:
@@ -447,7 +473,7 @@ class Registry:
         self.contract = contract
         self.suffix = suffix
         self.defs: dict[str, TypeDef] = {}
-        self.anonymous: dict[Shape, str] = {}
+        self.anonymous: dict[tuple[Shape, str], str] = {}  # one type per shape and service
 
     def of(self, shape: Shape, context: str) -> T:
         if isinstance(shape, Leaf):
@@ -456,13 +482,14 @@ class Registry:
             return T("list", item=self.of(shape.item, singular(context)))
         if isinstance(shape, Ref):
             return self.schema(self.contract.canonical(shape.schema))
-        named = self.contract.match(shape)
+        service = service_of(context)
+        named = self.contract.match(shape, service)
         if named is not None:
             return self.schema(named)
-        if shape in self.anonymous:
-            return T("object", self.anonymous[shape])
+        if (shape, service) in self.anonymous:
+            return T("object", self.anonymous[shape, service])
         name = self.contract.claim(context, self.suffix)
-        self.anonymous[shape] = name
+        self.anonymous[shape, service] = name
         definition = self.defs[name] = TypeDef(name)
         definition.fields = [(key, self.of(sub, name + pascal(key))) for key, sub in shape.fields]
         return T("object", name)
@@ -478,6 +505,8 @@ class Registry:
             fields: list[tuple[str, T]] = []
             for key, sub in shape.fields:
                 doc = docs.get(key)
+                if doc is not None:
+                    sub = self.contract.documented(sub, doc)
                 if doc and doc.values and sub == Leaf("text") and (schema, key) not in NOT_ENUMS:
                     fields.append((key, T("enum", self.contract.enum(schema + pascal(key), doc.values, key))))
                 else:
@@ -512,9 +541,10 @@ class Contract:
         for name in sorted(schemas):
             if isinstance(self.shapes[name], Obj):
                 same.setdefault(self.expand(self.shapes[name]), []).append(name)
+        self.same = same
         self.index = {shape: names[0] for shape, names in same.items()}
         self.merged = {name: names[0] for names in same.values() for name in names}
-        self._matches: dict[Shape, str | None] = {}
+        self._matches: dict[tuple[Shape, str], str | None] = {}
         self.names: dict[str, set[str]] = {"": set(), "Input": set()}
         self.enums: dict[tuple[str, tuple[str, ...]], EnumDef] = {}
         self.enum_names: set[str] = set()
@@ -540,14 +570,19 @@ class Contract:
             self._expanded[shape] = result
         return result
 
-    def match(self, shape: Obj) -> str | None:
-        """The schema an example object is: the one of exactly its shape; else the one that has
-        all its fields, alike, and the fewest more (examples leave out fields their model lists),
-        at most a quarter more."""
-        if shape not in self._matches:
+    def match(self, shape: Obj, service: str) -> str | None:
+        """The schema an example object of `service` (Pascal-cased) is: the one of exactly its
+        shape; else the one that has all its fields, alike, and the fewest more (examples leave
+        out fields their model lists), at most a quarter more; else one rendered alike but cut
+        off elsewhere. An object of one or two fields (`{email}`, `{constraints}`) is only a
+        schema of its own service: elsewhere the name would mislead."""
+        if (shape, service) not in self._matches:
             expanded = self.expand(shape)
             named = self.index.get(expanded)
-            if named is None and isinstance(expanded, Obj):
+            if isinstance(expanded, Obj) and len(expanded.fields) < SMALL:
+                own = [name for name in self.same.get(expanded, ()) if name.startswith(service)]
+                named = own[0] if own else None
+            elif named is None and isinstance(expanded, Obj):
                 fields = dict(expanded.fields)
                 best: tuple[int, str] | None = None
                 for candidate, name in self.index.items():
@@ -561,10 +596,41 @@ class Contract:
                     ):
                         best = (extra, name)
                 named = best[1] if best else None
-            self._matches[shape] = named
-        return self._matches[shape]
+            if named is None and isinstance(expanded, Obj) and len(expanded.fields) >= 4:
+                # Two renderings of one model, truncated at different depths.
+                named = next(
+                    (
+                        name
+                        for candidate, name in self.index.items()
+                        if isinstance(candidate, Obj)
+                        and len(candidate.fields) >= 4
+                        and truncated_alike(expanded, candidate)
+                    ),
+                    None,
+                )
+            self._matches[shape, service] = named
+        return self._matches[shape, service]
+
+    def documented(self, sub: Shape, doc: FieldDoc) -> Shape:
+        """A nested object of a schema's example as the schema its field list names, if it names
+        one: the model, not its rendering (which the renderer truncates and flattens); a list
+        stays a list."""
+        named = doc.type.removesuffix("[]")
+        if named not in self.schemas or not isinstance(sub, Obj | Many) or isinstance(sub, Many) and sub.item == FREE:
+            return sub
+        target = self.shapes[named]
+        if isinstance(target, Obj):
+            return Many(Ref(named)) if isinstance(sub, Many) else Ref(named)
+        if isinstance(target, Many) and isinstance(sub, Many):
+            return Ref(named)
+        return sub
 
     def canonical(self, schema: str) -> str:
+        """The name of a schema's type: the first of the schemas of its shape; a small one keeps
+        its own (see `match`)."""
+        shape = self.shapes[schema]
+        if isinstance(shape, Obj) and len(shape.fields) < SMALL:
+            return schema
         return self.merged.get(schema, schema)
 
     def claim(self, name: str, suffix: str, exact: bool = False) -> str:

@@ -174,6 +174,12 @@ class AfostoCatUpdateGroupPrices:
     success: int | None
 
 
+@strawberry.type(name="AfostoCatUpdateVatProducts")
+class AfostoCatUpdateVatProducts:
+    success: int | None
+    failed: int | None
+
+
 @strawberry.type(name="AfostoCatVatRate", description="Afosto's `CatVatRate`.")
 class AfostoCatVatRate:
     reference: int | None
@@ -364,6 +370,12 @@ class AfostoCntFilesystemLog:
     is_success: bool | None
     message: str | None
     created_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoCntFilesystemsConfiguration")
+class AfostoCntFilesystemsConfiguration:
+    type: str | None
+    schema: str | None
 
 
 @strawberry.type(name="AfostoCntRelativeDateAt")
@@ -614,11 +626,6 @@ class AfostoIamAccessToken:
     expires_in: int | None
     access_token: str | None
     refresh_token: str | None
-
-
-@strawberry.type(name="AfostoIamAddOn", description="Afosto's `IamAddOn`.")
-class AfostoIamAddOn:
-    id: str | None
 
 
 @strawberry.type(name="AfostoIamAddress", description="Afosto's `IamAddress`.")
@@ -1071,8 +1078,8 @@ class AfostoIntAuthor:
     is_third_party: bool | None
 
 
-@strawberry.type(name="AfostoSplSettingsSchema", description="Afosto's `SplSettingsSchema`.")
-class AfostoSplSettingsSchema:
+@strawberry.type(name="AfostoIntAppAuthentication")
+class AfostoIntAppAuthentication:
     type: str | None
     schema: str | None
 
@@ -1086,7 +1093,7 @@ class AfostoIntApp:
     author: AfostoIntAuthor | None
     is_published: bool | None
     is_duplicate_allowed: bool | None
-    authentication: AfostoSplSettingsSchema | None
+    authentication: AfostoIntAppAuthentication | None
     config_schema: str | None
 
 
@@ -1140,129 +1147,10 @@ class AfostoLcsCountry:
     amount: int | None
 
 
-@strawberry.type(name="AfostoLcsShipmentAddressingCarrier", description="Afosto's `LcsShipmentAddressingCarrier`.")
-class AfostoLcsShipmentAddressingCarrier:
-    is_carrier_location: bool | None
-    carrier_location_reference: str | None
-
-
-@strawberry.type(name="AfostoLcsShipmentAddressing", description="Afosto's `LcsShipmentAddressing`.")
-class AfostoLcsShipmentAddressing:
-    entity_type: p.LcsShipmentAddressingEntityType | None
-    entity_id: str | None
-    carrier: AfostoLcsShipmentAddressingCarrier | None
-
-
-@strawberry.type(name="AfostoLcsListedShipmentAddressing", description="Afosto's `LcsListedShipmentAddressing`.")
-class AfostoLcsListedShipmentAddressing:
-    to: AfostoLcsShipmentAddressing | None
-    from_: AfostoLcsShipmentAddressing | None = strawberry.field(name="from")
-
-
-@strawberry.type(name="AfostoLcsServiceOptionConfiguration", description="Afosto's `LcsServiceOptionConfiguration`.")
-class AfostoLcsServiceOptionConfiguration:
-    key: str | None
-    value: str | None
-
-
-@strawberry.type(name="AfostoLcsServiceOption", description="Afosto's `LcsServiceOption`.")
-class AfostoLcsServiceOption:
-    option: str | None
-    configuration: list[AfostoLcsServiceOptionConfiguration | None] | None
-
-
-@strawberry.type(name="AfostoLcsShipmentItem", description="Afosto's `LcsShipmentItem`.")
-class AfostoLcsShipmentItem:
-    id: str | None
-    reference: str | None
-    sku: str | None
-    position: str | None
-    order_item_id: strawberry.ID | None
-    claim_item_id: strawberry.ID | None
-    description: str | None
-    is_listed: bool | None
-    is_handled: bool | None
-    is_boxed: bool | None
-    is_in_transit: bool | None
-    is_finished: bool | None
-    is_missing: bool | None
-    hs_code: str | None
-    service: list[AfostoLcsServiceOption | None] | None
-
-
-@strawberry.type(name="AfostoLcsShipmentItemCorrection", description="Afosto's `LcsShipmentItemCorrection`.")
-class AfostoLcsShipmentItemCorrection:
-    sku: str | None
-    quantity: int | None
-    description: str | None
-    position: str | None
-
-
-@strawberry.type(name="AfostoLcsParcelLabel", description="Afosto's `LcsParcelLabel`.")
-class AfostoLcsParcelLabel:
-    file_id: str | None
-    reference: str | None
-    label_text: str | None
-    requested_at: dt.datetime | None
-
-
-@strawberry.type(name="AfostoLcsParcelItem", description="Afosto's `LcsParcelItem`.")
-class AfostoLcsParcelItem:
-    id: strawberry.ID | None
-    sku: str | None
-    quantity: int | None
-    description: str | None
-
-
-@strawberry.type(name="AfostoLcsCreateShipmentParcel")
-class AfostoLcsCreateShipmentParcel:
-    id: str | None
-    number: str | None
-    weight: int | None
-    length: int | None
-    width: int | None
-    height: int | None
-    tracking_code: str | None
-    tracking_url: str | None
-    position: str | None
-    label: AfostoLcsParcelLabel | None
-    shipment_id: strawberry.ID | None
-    count: int | None
-    items: list[AfostoLcsParcelItem | None] | None
-    is_in_transit: bool | None
-    is_delivered: bool | None
-
-
-@strawberry.type(name="AfostoLcsCreateShipment")
-class AfostoLcsCreateShipment:
-    id: str | None
-    number: str | None
-    type: str | None
-    method_id: str | None
-    contact_id: str | None
-    channel_id: strawberry.ID | None
-    order_id: str | None
-    addressing: AfostoLcsListedShipmentAddressing | None
-    ship_at: dt.datetime | None
-    estimated_ship_at: dt.datetime | None
-    expected_at: dt.datetime | None
-    stack_id: str | None
-    is_editable: bool | None
-    is_outbound: bool | None
-    is_labeled: bool | None
-    is_serviced: bool | None
-    is_complete: bool | None
-    is_overcomplete: bool | None
-    is_boxed: bool | None
-    is_handled: bool | None
-    is_listed: bool | None
-    is_finished: bool | None
-    is_in_transit: bool | None
-    is_canceled: bool | None
-    items: list[AfostoLcsShipmentItem | None] | None
-    backorders: list[AfostoLcsShipmentItemCorrection | None] | None
-    overage: list[AfostoLcsShipmentItemCorrection | None] | None
-    parcels: list[AfostoLcsCreateShipmentParcel | None] | None
+@strawberry.type(name="AfostoLcsCreateParcelItem")
+class AfostoLcsCreateParcelItem:
+    success: int | None
+    failed: int | None
 
 
 @strawberry.type(name="AfostoLcsDPDServicePointOpeningHour")
@@ -1425,10 +1313,35 @@ class AfostoLcsHandlingListResponse:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoLcsHandlingModelShipments", description="Afosto's `LcsHandlingModelShipments`.")
-class AfostoLcsHandlingModelShipments:
-    id: strawberry.ID | None
-    label: str | None
+@strawberry.type(name="AfostoLcsServiceOptionConfiguration", description="Afosto's `LcsServiceOptionConfiguration`.")
+class AfostoLcsServiceOptionConfiguration:
+    key: str | None
+    value: str | None
+
+
+@strawberry.type(name="AfostoLcsServiceOption", description="Afosto's `LcsServiceOption`.")
+class AfostoLcsServiceOption:
+    option: str | None
+    configuration: list[AfostoLcsServiceOptionConfiguration | None] | None
+
+
+@strawberry.type(name="AfostoLcsShipmentItem", description="Afosto's `LcsShipmentItem`.")
+class AfostoLcsShipmentItem:
+    id: str | None
+    reference: str | None
+    sku: str | None
+    position: str | None
+    order_item_id: strawberry.ID | None
+    claim_item_id: strawberry.ID | None
+    description: str | None
+    is_listed: bool | None
+    is_handled: bool | None
+    is_boxed: bool | None
+    is_in_transit: bool | None
+    is_finished: bool | None
+    is_missing: bool | None
+    hs_code: str | None
+    service: list[AfostoLcsServiceOption | None] | None
 
 
 @strawberry.type(name="AfostoLcsListedHandlingList", description="Afosto's `LcsListedHandlingList`.")
@@ -1449,6 +1362,25 @@ class AfostoLcsListedHandlingList:
     items: list[AfostoLcsShipmentItem | None] | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoLcsShipmentAddressingCarrier", description="Afosto's `LcsShipmentAddressingCarrier`.")
+class AfostoLcsShipmentAddressingCarrier:
+    is_carrier_location: bool | None
+    carrier_location_reference: str | None
+
+
+@strawberry.type(name="AfostoLcsShipmentAddressing", description="Afosto's `LcsShipmentAddressing`.")
+class AfostoLcsShipmentAddressing:
+    entity_type: p.LcsShipmentAddressingEntityType | None
+    entity_id: str | None
+    carrier: AfostoLcsShipmentAddressingCarrier | None
+
+
+@strawberry.type(name="AfostoLcsListedShipmentAddressing", description="Afosto's `LcsListedShipmentAddressing`.")
+class AfostoLcsListedShipmentAddressing:
+    to: AfostoLcsShipmentAddressing | None
+    from_: AfostoLcsShipmentAddressing | None = strawberry.field(name="from")
 
 
 @strawberry.type(name="AfostoLcsListedShipment", description="Afosto's `LcsListedShipment`.")
@@ -1515,6 +1447,22 @@ class AfostoLcsMethod:
     priority: int | None
 
 
+@strawberry.type(name="AfostoLcsParcelLabel", description="Afosto's `LcsParcelLabel`.")
+class AfostoLcsParcelLabel:
+    file_id: str | None
+    reference: str | None
+    label_text: str | None
+    requested_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoLcsParcelItem", description="Afosto's `LcsParcelItem`.")
+class AfostoLcsParcelItem:
+    id: strawberry.ID | None
+    sku: str | None
+    quantity: int | None
+    description: str | None
+
+
 @strawberry.type(name="AfostoLcsParcel", description="Afosto's `LcsParcel`.")
 class AfostoLcsParcel:
     id: str | None
@@ -1569,6 +1517,62 @@ class AfostoLcsPoint:
 class AfostoLcsPointByCarrier:
     distance: float | None
     point: AfostoLcsPoint | None
+
+
+@strawberry.type(name="AfostoLcsShipmentItemCorrection", description="Afosto's `LcsShipmentItemCorrection`.")
+class AfostoLcsShipmentItemCorrection:
+    sku: str | None
+    quantity: int | None
+    description: str | None
+    position: str | None
+
+
+@strawberry.type(name="AfostoLcsShipment", description="Afosto's `LcsShipment`.")
+class AfostoLcsShipment:
+    id: str | None
+    number: str | None
+    type: p.LcsListedShipmentType | None
+    method_id: str | None
+    contact_id: str | None
+    channel_id: strawberry.ID | None
+    order_id: str | None
+    addressing: AfostoLcsListedShipmentAddressing | None
+    ship_at: dt.datetime | None
+    estimated_ship_at: dt.datetime | None
+    expected_at: dt.datetime | None
+    stack_id: str | None
+    is_editable: bool | None
+    is_outbound: bool | None
+    is_labeled: bool | None
+    is_serviced: bool | None
+    is_complete: bool | None = strawberry.field(description="False in case listed items does not match packaged items")
+    is_overcomplete: bool | None
+    is_boxed: bool | None
+    is_handled: bool | None = strawberry.field(
+        description="True in case shipment was picked (outbound) or sorted (inbound)"
+    )
+    is_listed: bool | None = strawberry.field(description="True whe shipment is placed on handling list")
+    is_finished: bool | None = strawberry.field(
+        description="True in case no further actions are required for this shipment"
+    )
+    is_in_transit: bool | None = strawberry.field(
+        description="If true, items are beeing shipped and have not yet arrived"
+    )
+    is_canceled: bool | None
+    items: list[AfostoLcsShipmentItem | None] | None
+    backorders: list[AfostoLcsShipmentItemCorrection | None] | None
+    overage: list[AfostoLcsShipmentItemCorrection | None] | None
+    parcels: list[AfostoLcsParcel | None] | None
+    secret: str | None
+    prior_shipments: list[str | None] | None
+    list_id: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoLcsUpdateListItems")
+class AfostoLcsUpdateListItems:
+    success: int | None
 
 
 @strawberry.type(name="AfostoMesContactModel", description="Afosto's `MesContactModel`.")
@@ -2028,6 +2032,64 @@ class AfostoOdrCalculationItems:
     order_items: list[AfostoOdrCalculationStackItem | None] | None
 
 
+@strawberry.type(name="AfostoOdrInvoiceSettingsBillingVat", description="Afosto's `OdrInvoiceSettingsBillingVat`.")
+class AfostoOdrInvoiceSettingsBillingVat:
+    is_shift_disabled: bool | None
+    is_shift_required: bool | None
+
+
+@strawberry.type(name="AfostoOdrInvoiceSettingsBilling", description="Afosto's `OdrInvoiceSettingsBilling`.")
+class AfostoOdrInvoiceSettingsBilling:
+    method_code: str | None
+    issuer_code: str | None
+    provider_code: str | None
+    vat: AfostoOdrInvoiceSettingsBillingVat | None
+
+
+@strawberry.type(
+    name="AfostoOdrOrderCalculationSettingsShipping", description="Afosto's `OdrOrderCalculationSettingsShipping`."
+)
+class AfostoOdrOrderCalculationSettingsShipping:
+    method_id: strawberry.ID | None
+
+
+@strawberry.type(name="AfostoOdrOrderCalculationSettings", description="Afosto's `OdrOrderCalculationSettings`.")
+class AfostoOdrOrderCalculationSettings:
+    billing: AfostoOdrInvoiceSettingsBilling | None
+    shipping: AfostoOdrOrderCalculationSettingsShipping | None
+
+
+@strawberry.type(name="AfostoOdrCalculations", description="Afosto's `OdrCalculations`.")
+class AfostoOdrCalculations:
+    id: str | None
+    number: str | None
+    reference: str | None
+    items: list[AfostoOdrCalculationItems | None] | None
+    services: list[AfostoOdrServiceItem | None] | None
+    subtotal: int | None
+    adjustments: list[AfostoOdrCalculationAdjustment | None] | None
+    total: int | None
+    vat: list[AfostoOdrVatResult | None] | None
+    settings: AfostoOdrOrderCalculationSettings | None
+    currency: str | None
+    customer: AfostoOdrContact | None
+    vendor: AfostoOdrContact | None
+    is_including_vat: bool | None
+    is_vat_shifted: bool | None
+    is_prepaid: bool | None
+    client_id: str | None
+    channel_id: strawberry.ID | None
+    file_id: str | None
+    metadata: JSON | None
+    pricing_at: dt.datetime | None
+    invoiced_at: dt.datetime | None
+    prepaid_at: dt.datetime | None
+    order_ids: list[str | None] | None
+    coupons: list[str | None] | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
 @strawberry.type(name="AfostoOdrCancelState", description="Afosto's `OdrCancelState`.")
 class AfostoOdrCancelState:
     is_accepted: bool | None
@@ -2282,11 +2344,6 @@ class AfostoOdrGroupRoute:
     collect_routes: list[AfostoOdrGroupRouteCollectRoute | None] | None
 
 
-@strawberry.type(name="AfostoOdrIdentityExistsRequest", description="Afosto's `OdrIdentityExistsRequest`.")
-class AfostoOdrIdentityExistsRequest:
-    email: str | None
-
-
 @strawberry.type(
     name="AfostoOdrInvoiceAdjustmentResponseResult", description="Afosto's `OdrInvoiceAdjustmentResponseResult`."
 )
@@ -2319,20 +2376,6 @@ class AfostoOdrInvoiceItem:
     total: int | None
     total_revenue: int | None
     order_items: list[AfostoOdrCalculationOrderItem | None] | None
-
-
-@strawberry.type(name="AfostoOdrInvoiceSettingsBillingVat", description="Afosto's `OdrInvoiceSettingsBillingVat`.")
-class AfostoOdrInvoiceSettingsBillingVat:
-    is_shift_disabled: bool | None
-    is_shift_required: bool | None
-
-
-@strawberry.type(name="AfostoOdrInvoiceSettingsBilling", description="Afosto's `OdrInvoiceSettingsBilling`.")
-class AfostoOdrInvoiceSettingsBilling:
-    method_code: str | None
-    issuer_code: str | None
-    provider_code: str | None
-    vat: AfostoOdrInvoiceSettingsBillingVat | None
 
 
 @strawberry.type(name="AfostoOdrInvoiceSettingsShipping", description="Afosto's `OdrInvoiceSettingsShipping`.")
@@ -2598,53 +2641,6 @@ class AfostoOdrOrderAuthorizationResponse:
 
 
 @strawberry.type(
-    name="AfostoOdrOrderCalculationSettingsShipping", description="Afosto's `OdrOrderCalculationSettingsShipping`."
-)
-class AfostoOdrOrderCalculationSettingsShipping:
-    method_id: strawberry.ID | None
-
-
-@strawberry.type(name="AfostoOdrOrderCalculationSettings", description="Afosto's `OdrOrderCalculationSettings`.")
-class AfostoOdrOrderCalculationSettings:
-    billing: AfostoOdrInvoiceSettingsBilling | None
-    shipping: AfostoOdrOrderCalculationSettingsShipping | None
-
-
-@strawberry.type(name="AfostoOdrOrderCalculationCustomerContact")
-class AfostoOdrOrderCalculationCustomerContact:
-    email: str | None
-    vat_number: str | None
-    coc_number: str | None
-    organisation_id: str | None
-    organisation_version: str | None
-    address_id: str | None
-    phone_number_id: str | None
-
-
-@strawberry.type(name="AfostoOdrOrderCalculationCustomer")
-class AfostoOdrOrderCalculationCustomer:
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: AfostoOdrOrderCalculationCustomerContact | None
-
-
-@strawberry.type(name="AfostoOdrOrderCalculation")
-class AfostoOdrOrderCalculation:
-    id: str | None
-    number: str | None
-    reference: str | None
-    items: list[AfostoOdrCalculationItems | None] | None
-    services: list[AfostoOdrServiceItem | None] | None
-    subtotal: int | None
-    adjustments: list[AfostoOdrCalculationAdjustment | None] | None
-    total: int | None
-    vat: list[AfostoOdrVatResult | None] | None
-    settings: AfostoOdrOrderCalculationSettings | None
-    currency: str | None
-    customer: AfostoOdrOrderCalculationCustomer | None
-
-
-@strawberry.type(
     name="AfostoOdrOrderItemReferencesOrderWarehouse", description="Afosto's `OdrOrderItemReferencesOrderWarehouse`."
 )
 class AfostoOdrOrderItemReferencesOrderWarehouse:
@@ -2721,6 +2717,18 @@ class AfostoOdrPayment:
     updated_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoOdrPointOpeningWindow")
+class AfostoOdrPointOpeningWindow:
+    start: str | None
+    end: str | None
+
+
+@strawberry.type(name="AfostoOdrPointOpening")
+class AfostoOdrPointOpening:
+    weekday: float | None
+    windows: list[AfostoOdrPointOpeningWindow | None] | None
+
+
 @strawberry.type(name="AfostoOdrPoint", description="Afosto's `OdrPoint`.")
 class AfostoOdrPoint:
     id: str | None
@@ -2729,7 +2737,7 @@ class AfostoOdrPoint:
     latitude: float | None
     longtitude: float | None
     address: AfostoOdrAddress | None
-    openings: list[AfostoLcsPointOpenings | None] | None
+    openings: list[AfostoOdrPointOpening | None] | None
 
 
 @strawberry.type(name="AfostoOdrPreset", description="Afosto's `OdrPreset`.")
@@ -2862,29 +2870,6 @@ class AfostoOdrReference:
     entity_type: str | None
 
 
-@strawberry.type(name="AfostoOdrSearchInvoiceCustomer")
-class AfostoOdrSearchInvoiceCustomer:
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: AfostoOdrContactContact | None
-
-
-@strawberry.type(name="AfostoOdrSearchInvoice")
-class AfostoOdrSearchInvoice:
-    id: str | None
-    number: str | None
-    reference: str | None
-    items: list[AfostoOdrInvoiceItem | None] | None
-    services: list[AfostoOdrServiceItem | None] | None
-    settings: AfostoOdrInvoiceSettings | None
-    subtotal: int | None
-    adjustments: list[AfostoOdrInvoiceAdjustmentResponse | None] | None
-    total: int | None
-    vat: list[AfostoOdrVatResult | None] | None
-    currency: str | None
-    customer: AfostoOdrSearchInvoiceCustomer | None
-
-
 @strawberry.type(
     name="AfostoOdrSelectSessionBillingMethodRequest", description="Afosto's `OdrSelectSessionBillingMethodRequest`."
 )
@@ -2969,8 +2954,14 @@ class AfostoOdrSessionBillingMethods:
     options: list[AfostoOdrSessionProviderMethod | None] | None
 
 
-@strawberry.type(name="AfostoOdrSessionCalculationAnswer")
-class AfostoOdrSessionCalculationAnswer:
+@strawberry.type(name="AfostoOdrSessionCalculationSettings", description="Afosto's `OdrSessionCalculationSettings`.")
+class AfostoOdrSessionCalculationSettings:
+    billing: AfostoOdrInvoiceSettingsBilling | None
+    shipping: AfostoOdrOrderCalculationSettingsShipping | None
+
+
+@strawberry.type(name="AfostoOdrSessionCalculation", description="Afosto's `OdrSessionCalculation`.")
+class AfostoOdrSessionCalculation:
     id: strawberry.ID | None
     number: str | None
     reference: str | None
@@ -2980,9 +2971,24 @@ class AfostoOdrSessionCalculationAnswer:
     adjustments: list[AfostoOdrCalculationAdjustment | None] | None
     total: int | None
     vat: list[AfostoOdrVatResult | None] | None
-    settings: AfostoOdrOrderCalculationSettings | None
+    settings: AfostoOdrSessionCalculationSettings | None
     currency: str | None
-    customer: AfostoOdrOrderCalculationCustomer | None
+    customer: AfostoOdrContact | None
+    vendor: AfostoOdrContact | None
+    is_including_vat: bool | None
+    is_vat_shifted: bool | None
+    is_prepaid: bool | None
+    client_id: str | None
+    channel_id: strawberry.ID | None
+    file_id: str | None
+    metadata: JSON | None
+    pricing_at: dt.datetime | None
+    invoiced_at: dt.datetime | None
+    prepaid_at: dt.datetime | None
+    order_ids: list[str | None] | None
+    coupons: list[str | None] | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
 
 
 @strawberry.type(name="AfostoOdrSessionContact", description="Afosto's `OdrSessionContact`.")
@@ -3086,6 +3092,12 @@ class AfostoOdrStack:
     updated_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoOdrStartSessionResponse", description="Afosto's `OdrStartSessionResponse`.")
+class AfostoOdrStartSessionResponse:
+    id: str | None
+    expires_at: dt.datetime | None
+
+
 @strawberry.type(name="AfostoOdrTransaction", description="Afosto's `OdrTransaction`.")
 class AfostoOdrTransaction:
     id: str | None
@@ -3170,16 +3182,16 @@ class AfostoQcqProxy:
     updated_at: dt.datetime | None
 
 
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast:
+@strawberry.type(name="AfostoRelGeolocationBoxNorthEast")
+class AfostoRelGeolocationBoxNorthEast:
     lat: float | None
     long: float | None
 
 
 @strawberry.type(name="AfostoRelGeolocationBox", description="Afosto's `RelGeolocationBox`.")
 class AfostoRelGeolocationBox:
-    north_east: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
-    south_west: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+    north_east: AfostoRelGeolocationBoxNorthEast | None
+    south_west: AfostoRelGeolocationBoxNorthEast | None
 
 
 @strawberry.type(name="AfostoRelGeolocationAddress", description="Afosto's `RelGeolocationAddress`.")
@@ -3256,6 +3268,13 @@ class AfostoRelAddressSearchSession:
     session_key: str | None
 
 
+@strawberry.type(
+    name="AfostoRelOrganisationUpdateAdministration", description="Afosto's `RelOrganisationUpdateAdministration`."
+)
+class AfostoRelOrganisationUpdateAdministration:
+    email: str | None
+
+
 @strawberry.type(name="AfostoRelVatRegistrationVerification", description="Afosto's `RelVatRegistrationVerification`.")
 class AfostoRelVatRegistrationVerification:
     is_pending: bool | None
@@ -3316,93 +3335,6 @@ class AfostoRelPhoneNumberList:
     secondary: list[AfostoRelPhoneNumber | None] | None
 
 
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest:
-    lat: float | None
-
-
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox:
-    north_east: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
-    south_west: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest | None
-
-
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation:
-    lat: float | None
-    long: float | None
-    box: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox | None
-
-
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary")
-class AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary:
-    id: str | None
-    country_code: str | None
-    administrative_area: str | None
-    locality: str | None
-    dependent_locality: str | None
-    postal_code: str | None
-    sorting_code: str | None
-    address_line_1: str | None
-    address_line_2: str | None
-    thoroughfare: str | None
-    premise_number: int | None
-    premise_number_suffix: str | None
-    organisation: str | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    geo_location: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation | None
-
-
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimaryBilling")
-class AfostoRelContactAnswerOrganisationsPrimaryBilling:
-    primary: AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary | None
-
-
-@strawberry.type(name="AfostoRelContactAnswerOrganisationsPrimary")
-class AfostoRelContactAnswerOrganisationsPrimary:
-    id: str | None
-    version: str | None
-    name: str | None
-    file_id: str | None
-    coc_number: str | None
-    account_manager: str | None
-    administration: AfostoOdrIdentityExistsRequest | None
-    tags: list[str | None] | None
-    metadata: JSON | None
-    registrations: list[AfostoRelVatRegistration | None] | None
-    payment_settings: AfostoRelOrganisationPaymentSettings | None
-    phone_numbers: AfostoRelPhoneNumberList | None
-    billing: AfostoRelContactAnswerOrganisationsPrimaryBilling | None
-
-
-@strawberry.type(name="AfostoRelContactAnswerOrganisations")
-class AfostoRelContactAnswerOrganisations:
-    primary: AfostoRelContactAnswerOrganisationsPrimary | None
-
-
-@strawberry.type(name="AfostoRelContactAnswer")
-class AfostoRelContactAnswer:
-    id: str | None
-    version: str | None
-    email: str | None
-    is_guest: bool | None
-    audience: str | None
-    tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    organisations: AfostoRelContactAnswerOrganisations | None
-
-
-@strawberry.type(name="AfostoRelFieldList", description="Afosto's `RelFieldList`.")
-class AfostoRelFieldList:
-    required: list[str | None] | None
-    allowed: list[str | None] | None
-    country_code: str | None = strawberry.field(description="Country code that was used for the query")
-
-
 @strawberry.type(name="AfostoRelOrganisation", description="Afosto's `RelOrganisation`.")
 class AfostoRelOrganisation:
     id: str | None
@@ -3413,7 +3345,7 @@ class AfostoRelOrganisation:
     file_id: str | None = strawberry.field(description="The file_id ( logo ) of the organisation")
     coc_number: str | None
     account_manager: str | None
-    administration: AfostoOdrIdentityExistsRequest | None
+    administration: AfostoRelOrganisationUpdateAdministration | None
     tags: list[str | None] | None
     metadata: JSON | None
     registrations: list[AfostoRelVatRegistration | None] | None
@@ -3426,6 +3358,39 @@ class AfostoRelOrganisation:
     deleted_at: dt.datetime | None
 
 
+@strawberry.type(name="AfostoRelOrganisationList", description="Afosto's `RelOrganisationList`.")
+class AfostoRelOrganisationList:
+    primary: AfostoRelOrganisation | None
+
+
+@strawberry.type(name="AfostoRelContact", description="Afosto's `RelContact`.")
+class AfostoRelContact:
+    id: str | None
+    version: str | None
+    email: str | None
+    is_guest: bool | None
+    audience: str | None
+    tags: list[str | None] | None
+    given_name: str | None = strawberry.field(description="First name")
+    additional_name: str | None = strawberry.field(description="Patronymic")
+    family_name: str | None = strawberry.field(description="Last name")
+    organisations: AfostoRelOrganisationList | None
+    billing: AfostoRelAddressList | None
+    shipping: AfostoRelAddressList | None
+    phone_numbers: AfostoRelPhoneNumberList | None
+    metadata: JSON | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    deleted_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoRelFieldList", description="Afosto's `RelFieldList`.")
+class AfostoRelFieldList:
+    required: list[str | None] | None
+    allowed: list[str | None] | None
+    country_code: str | None = strawberry.field(description="Country code that was used for the query")
+
+
 @strawberry.type(name="AfostoRelSignedTokenResponse", description="Afosto's `RelSignedTokenResponse`.")
 class AfostoRelSignedTokenResponse:
     token: str | None
@@ -3435,75 +3400,6 @@ class AfostoRelSignedTokenResponse:
 @strawberry.type(name="AfostoRelTokenResponse", description="Afosto's `RelTokenResponse`.")
 class AfostoRelTokenResponse:
     status: str | None
-
-
-@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation")
-class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation:
-    lat: float | None
-    long: float | None
-    box: AfostoRelGeolocationBox | None
-
-
-@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary")
-class AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary:
-    id: str | None
-    country_code: str | None
-    administrative_area: str | None
-    locality: str | None
-    dependent_locality: str | None
-    postal_code: str | None
-    sorting_code: str | None
-    address_line_1: str | None
-    address_line_2: str | None
-    thoroughfare: str | None
-    premise_number: int | None
-    premise_number_suffix: str | None
-    organisation: str | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    geo_location: AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation | None
-
-
-@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimaryBilling")
-class AfostoRelUpdateContactsOrganisationsPrimaryBilling:
-    primary: AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary | None
-
-
-@strawberry.type(name="AfostoRelUpdateContactsOrganisationsPrimary")
-class AfostoRelUpdateContactsOrganisationsPrimary:
-    id: str | None
-    version: str | None
-    name: str | None
-    file_id: str | None
-    coc_number: str | None
-    account_manager: str | None
-    administration: AfostoOdrIdentityExistsRequest | None
-    tags: list[str | None] | None
-    metadata: JSON | None
-    registrations: list[AfostoRelVatRegistration | None] | None
-    payment_settings: AfostoRelOrganisationPaymentSettings | None
-    phone_numbers: AfostoRelPhoneNumberList | None
-    billing: AfostoRelUpdateContactsOrganisationsPrimaryBilling | None
-
-
-@strawberry.type(name="AfostoRelUpdateContactsOrganisations")
-class AfostoRelUpdateContactsOrganisations:
-    primary: AfostoRelUpdateContactsOrganisationsPrimary | None
-
-
-@strawberry.type(name="AfostoRelUpdateContacts")
-class AfostoRelUpdateContacts:
-    id: str | None
-    version: str | None
-    email: str | None
-    is_guest: bool | None
-    audience: str | None
-    tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    organisations: AfostoRelUpdateContactsOrganisations | None
 
 
 @strawberry.type(name="AfostoRelVersion", description="Afosto's `RelVersion`.")
@@ -3518,6 +3414,12 @@ class AfostoSplConnection:
     address: str | None
 
 
+@strawberry.type(name="AfostoSplProperty", description="Afosto's `SplProperty`.")
+class AfostoSplProperty:
+    key: str | None
+    value: str | None
+
+
 @strawberry.type(name="AfostoSplToken", description="Afosto's `SplToken`.")
 class AfostoSplToken:
     key: str | None
@@ -3529,18 +3431,23 @@ class AfostoSplPubnub:
     tokens: list[AfostoSplToken | None] | None
 
 
+@strawberry.type(name="AfostoSplIntegration", description="Afosto's `SplIntegration`.")
+class AfostoSplIntegration:
+    id: str | None
+
+
 @strawberry.type(name="AfostoSplHub", description="Afosto's `SplHub`.")
 class AfostoSplHub:
     id: str | None
     uuid: str | None
     name: str | None
     description: str | None
-    properties: list[AfostoLcsServiceOptionConfiguration | None] | None
+    properties: list[AfostoSplProperty | None] | None
     status: p.SplHubStatusEnum | None
     status_updated_at: dt.datetime | None
     disabled_at: dt.datetime | None
     pubnub: AfostoSplPubnub | None
-    integration: AfostoIamAddOn | None
+    integration: AfostoSplIntegration | None
     os_file_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
@@ -3623,6 +3530,12 @@ class AfostoSplPrinter:
     disabled_at: dt.datetime | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+
+
+@strawberry.type(name="AfostoSplSettingsSchema", description="Afosto's `SplSettingsSchema`.")
+class AfostoSplSettingsSchema:
+    type: str | None
+    schema: str | None
 
 
 @strawberry.type(name="AfostoTplGitReferenceTag")
@@ -3731,6 +3644,12 @@ class AfostoWmsClaimItem:
 class AfostoWmsClaimStatus:
     is_cancelable: bool | None
     with_warning: bool | None
+
+
+@strawberry.type(name="AfostoWmsDescriptiveLocation", description="Afosto's `WmsDescriptiveLocation`.")
+class AfostoWmsDescriptiveLocation:
+    id: strawberry.ID | None
+    label: str | None
 
 
 @strawberry.type(name="AfostoWmsDurationResponse", description="Afosto's `WmsDurationResponse`.")
@@ -3909,14 +3828,14 @@ class AfostoWmsTraveledRoute:
     claim_item_id: strawberry.ID | None
     sku: str | None
     claim_id: strawberry.ID | None
-    route: list[AfostoLcsHandlingModelShipments | None] | None
+    route: list[AfostoWmsDescriptiveLocation | None] | None
     transports: list[AfostoWmsTransport | None] | None
 
 
 @strawberry.type(name="AfostoWmsTraveledRouteSummary", description="Afosto's `WmsTraveledRouteSummary`.")
 class AfostoWmsTraveledRouteSummary:
     claim_id: strawberry.ID | None
-    route: list[AfostoLcsHandlingModelShipments | None] | None
+    route: list[AfostoWmsDescriptiveLocation | None] | None
     transports: list[AfostoWmsTransport | None] | None
 
 
@@ -3982,6 +3901,12 @@ class AfostoCatProductVatModelInput:
 class AfostoCatUpdateChannelInput:
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoCatUpdateMapsCollectionKeyInput")
+class AfostoCatUpdateMapsCollectionKeyInput:
+    key: str | None = strawberry.UNSET
+    value: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoCntBatchFileInput", description="Afosto's `CntBatchFile`.")
@@ -4441,6 +4366,11 @@ class AfostoIamUpdateSubtenantsInviteInput:
     state: str | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoIamUpdateTenantInput")
+class AfostoIamUpdateTenantInput:
+    name: str | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoIamUsageRequestInput", description="Afosto's `IamUsageRequest`.")
 class AfostoIamUsageRequestInput:
     code: str | None = strawberry.UNSET
@@ -4529,27 +4459,6 @@ class AfostoLcsListSearchInput:
     constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
-@strawberry.input(
-    name="AfostoLcsShipmentAddressingCarrierInput", description="Afosto's `LcsShipmentAddressingCarrier`."
-)
-class AfostoLcsShipmentAddressingCarrierInput:
-    is_carrier_location: bool | None = strawberry.UNSET
-    carrier_location_reference: str | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoLcsShipmentAddressingInput", description="Afosto's `LcsShipmentAddressing`.")
-class AfostoLcsShipmentAddressingInput:
-    entity_type: p.LcsShipmentAddressingEntityType | None = strawberry.UNSET
-    entity_id: str | None = strawberry.UNSET
-    carrier: AfostoLcsShipmentAddressingCarrierInput | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoLcsListedShipmentAddressingInput", description="Afosto's `LcsListedShipmentAddressing`.")
-class AfostoLcsListedShipmentAddressingInput:
-    to: AfostoLcsShipmentAddressingInput | None = strawberry.UNSET
-    from_: AfostoLcsShipmentAddressingInput | None = strawberry.field(name="from", default=strawberry.UNSET)
-
-
 @strawberry.input(name="AfostoLcsLocationSkuInput", description="Afosto's `LcsLocationSku`.")
 class AfostoLcsLocationSkuInput:
     sku: str | None = strawberry.UNSET
@@ -4600,6 +4509,21 @@ class AfostoLcsServiceOptionInput:
     configuration: list[AfostoLcsServiceOptionConfigurationInput | None] | None = strawberry.UNSET
 
 
+@strawberry.input(
+    name="AfostoLcsShipmentAddressingCarrierInput", description="Afosto's `LcsShipmentAddressingCarrier`."
+)
+class AfostoLcsShipmentAddressingCarrierInput:
+    is_carrier_location: bool | None = strawberry.UNSET
+    carrier_location_reference: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoLcsShipmentAddressingInput", description="Afosto's `LcsShipmentAddressing`.")
+class AfostoLcsShipmentAddressingInput:
+    entity_type: p.LcsShipmentAddressingEntityType | None = strawberry.UNSET
+    entity_id: str | None = strawberry.UNSET
+    carrier: AfostoLcsShipmentAddressingCarrierInput | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoLcsShipmentItemCorrectionInput", description="Afosto's `LcsShipmentItemCorrection`.")
 class AfostoLcsShipmentItemCorrectionInput:
     sku: str | None = strawberry.UNSET
@@ -4634,9 +4558,17 @@ class AfostoLcsShipmentItemModelInput:
     references: list[AfostoLcsShipmentItemModelReferencesInput | None] | None = strawberry.UNSET
 
 
+@strawberry.input(
+    name="AfostoLcsShipmentUpdateModelAddressingInput", description="Afosto's `LcsShipmentUpdateModelAddressing`."
+)
+class AfostoLcsShipmentUpdateModelAddressingInput:
+    to: AfostoLcsShipmentAddressingInput | None = strawberry.UNSET
+    from_: AfostoLcsShipmentAddressingInput | None = strawberry.field(name="from", default=strawberry.UNSET)
+
+
 @strawberry.input(name="AfostoLcsShipmentModelInput", description="Afosto's `LcsShipmentModel`.")
 class AfostoLcsShipmentModelInput:
-    addressing: AfostoLcsListedShipmentAddressingInput | None = strawberry.UNSET
+    addressing: AfostoLcsShipmentUpdateModelAddressingInput | None = strawberry.UNSET
     is_outbound: bool | None = strawberry.UNSET
     type: p.LcsListedShipmentType | None = strawberry.UNSET
     items: list[AfostoLcsShipmentItemModelInput | None] | None = strawberry.UNSET
@@ -4656,7 +4588,7 @@ class AfostoLcsShipmentModelInput:
 class AfostoLcsShipmentUpdateModelInput:
     type: p.LcsListedShipmentType | None = strawberry.UNSET
     method_id: str | None = strawberry.UNSET
-    addressing: AfostoLcsListedShipmentAddressingInput | None = strawberry.UNSET
+    addressing: AfostoLcsShipmentUpdateModelAddressingInput | None = strawberry.UNSET
     prior_shipments: list[strawberry.ID | None] | None = strawberry.UNSET
     expected_at: dt.datetime | None = strawberry.UNSET
     ship_at: dt.datetime | None = strawberry.UNSET
@@ -4778,6 +4710,11 @@ class AfostoMesRelayModelInput:
     config: JSON | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoMesSearchInput", description="Afosto's `MesSearch`.")
+class AfostoMesSearchInput:
+    constraints: list[AfostoLcsItemSearchConstraintInput | None] | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoMesSubscriptionInput", description="Afosto's `MesSubscription`.")
 class AfostoMesSubscriptionInput:
     reference: str | None = strawberry.UNSET
@@ -4867,6 +4804,11 @@ class AfostoOdrCalculationItemModelInput:
     vat_percentage: int | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoOdrCalculationSearchInput", description="Afosto's `OdrCalculationSearch`.")
+class AfostoOdrCalculationSearchInput:
+    constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
+
+
 @strawberry.input(
     name="AfostoOdrCouponCategoryDefaultsUsageInput", description="Afosto's `OdrCouponCategoryDefaultsUsage`."
 )
@@ -4937,11 +4879,6 @@ class AfostoOdrFilterSetInput:
     filters: JSON | None = strawberry.UNSET
 
 
-@strawberry.input(name="AfostoOdrGetSessionResponseInput", description="Afosto's `OdrGetSessionResponse`.")
-class AfostoOdrGetSessionResponseInput:
-    expires_at: dt.datetime | None = strawberry.UNSET
-
-
 @strawberry.input(name="AfostoOdrIdentityExistsRequestInput", description="Afosto's `OdrIdentityExistsRequest`.")
 class AfostoOdrIdentityExistsRequestInput:
     email: str | None = strawberry.UNSET
@@ -4993,12 +4930,6 @@ class AfostoOdrInvoiceSettingsBillingInput:
 @strawberry.input(name="AfostoOdrInvoiceSettingsShippingInput", description="Afosto's `OdrInvoiceSettingsShipping`.")
 class AfostoOdrInvoiceSettingsShippingInput:
     method_id: str | None = strawberry.UNSET
-
-
-@strawberry.input(name="AfostoOdrInvoiceSettingsInput", description="Afosto's `OdrInvoiceSettings`.")
-class AfostoOdrInvoiceSettingsInput:
-    billing: AfostoOdrInvoiceSettingsBillingInput | None = strawberry.UNSET
-    shipping: AfostoOdrInvoiceSettingsShippingInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrInvoiceStateInput", description="Afosto's `OdrInvoiceState`.")
@@ -5083,6 +5014,12 @@ class AfostoOdrSettingsContactInput:
     id: strawberry.ID | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoOdrOrderSettingsBillingVatInput", description="Afosto's `OdrOrderSettingsBillingVat`.")
+class AfostoOdrOrderSettingsBillingVatInput:
+    is_shift_disabled: bool | None = strawberry.UNSET
+    is_shift_required: bool | None = strawberry.UNSET
+
+
 @strawberry.input(
     name="AfostoOdrOrderModelSettingsBillingInput", description="Afosto's `OdrOrderModelSettingsBilling`."
 )
@@ -5091,7 +5028,7 @@ class AfostoOdrOrderModelSettingsBillingInput:
     method_code: str | None = strawberry.UNSET
     issuer_code: str | None = strawberry.UNSET
     provider_code: str | None = strawberry.UNSET
-    vat: AfostoOdrInvoiceSettingsBillingVatInput | None = strawberry.UNSET
+    vat: AfostoOdrOrderSettingsBillingVatInput | None = strawberry.UNSET
 
 
 @strawberry.input(
@@ -5197,6 +5134,12 @@ class AfostoOdrPricingRuleModelInput:
     expires_at: dt.datetime | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoOdrProjectionModelSettingsInput", description="Afosto's `OdrProjectionModelSettings`.")
+class AfostoOdrProjectionModelSettingsInput:
+    billing: AfostoOdrInvoiceSettingsBillingInput | None = strawberry.UNSET
+    shipping: AfostoOdrInvoiceSettingsShippingInput | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoOdrProjectionModelInput", description="Afosto's `OdrProjectionModel`.")
 class AfostoOdrProjectionModelInput:
     client_id: str | None = strawberry.UNSET
@@ -5207,7 +5150,7 @@ class AfostoOdrProjectionModelInput:
     organisation_id: str | None = strawberry.UNSET
     pricing_at: dt.datetime | None = strawberry.UNSET
     coupons: list[str | None] | None = strawberry.UNSET
-    settings: AfostoOdrInvoiceSettingsInput | None = strawberry.UNSET
+    settings: AfostoOdrProjectionModelSettingsInput | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoOdrPurchaseItemInput")
@@ -5501,6 +5444,11 @@ class AfostoRelAddressQueryInput:
     query: str | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoRelAddressSearchInput", description="Afosto's `RelAddressSearch`.")
+class AfostoRelAddressSearchInput:
+    constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
+
+
 @strawberry.input(
     name="AfostoRelContactUpdateOrganisationsPrimaryInput",
     description="Afosto's `RelContactUpdateOrganisationsPrimary`.",
@@ -5522,6 +5470,20 @@ class AfostoRelContactUpdateBillingInput:
     secondary: list[str | None] | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoRelContactUpdateShippingInput", description="Afosto's `RelContactUpdateShipping`.")
+class AfostoRelContactUpdateShippingInput:
+    primary: str | None = strawberry.UNSET
+    secondary: list[str | None] | None = strawberry.UNSET
+
+
+@strawberry.input(
+    name="AfostoRelContactUpdatePhoneNumbersInput", description="Afosto's `RelContactUpdatePhoneNumbers`."
+)
+class AfostoRelContactUpdatePhoneNumbersInput:
+    primary: str | None = strawberry.UNSET
+    secondary: list[str | None] | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoRelContactUpdateInput", description="Afosto's `RelContactUpdate`.")
 class AfostoRelContactUpdateInput:
     email: str | None = strawberry.UNSET
@@ -5533,9 +5495,14 @@ class AfostoRelContactUpdateInput:
     family_name: str | None = strawberry.field(description="Last name", default=strawberry.UNSET)
     organisations: AfostoRelContactUpdateOrganisationsBodyInput | None = strawberry.UNSET
     billing: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
-    shipping: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
-    phone_numbers: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
+    shipping: AfostoRelContactUpdateShippingInput | None = strawberry.UNSET
+    phone_numbers: AfostoRelContactUpdatePhoneNumbersInput | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoRelCreateConfirmRequestInput", description="Afosto's `RelCreateConfirmRequest`.")
+class AfostoRelCreateConfirmRequestInput:
+    token: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoRelCreateIdentityRequestInput", description="Afosto's `RelCreateIdentityRequest`.")
@@ -5543,6 +5510,12 @@ class AfostoRelCreateIdentityRequestInput:
     email: str | None = strawberry.UNSET
     password: str | None = strawberry.UNSET
     audience: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoRelCreateResetRequestInput", description="Afosto's `RelCreateResetRequest`.")
+class AfostoRelCreateResetRequestInput:
+    token: str | None = strawberry.UNSET
+    password: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoRelCreateTokenRequestInput", description="Afosto's `RelCreateTokenRequest`.")
@@ -5595,6 +5568,19 @@ class AfostoRelOrganisationPaymentSettingsInput:
     invoice: AfostoRelOrganisationPaymentSettingsInvoiceInput | None = strawberry.UNSET
 
 
+@strawberry.input(
+    name="AfostoRelOrganisationUpdateAdministrationInput", description="Afosto's `RelOrganisationUpdateAdministration`."
+)
+class AfostoRelOrganisationUpdateAdministrationInput:
+    email: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoRelVatRegistrationModelInput", description="Afosto's `RelVatRegistrationModel`.")
+class AfostoRelVatRegistrationModelInput:
+    country_code: str | None = strawberry.UNSET
+    number: str | None = strawberry.UNSET
+
+
 @strawberry.input(name="AfostoRelOrganisationUpdateModelInput", description="Afosto's `RelOrganisationUpdateModel`.")
 class AfostoRelOrganisationUpdateModelInput:
     name: str | None = strawberry.field(
@@ -5607,12 +5593,23 @@ class AfostoRelOrganisationUpdateModelInput:
     account_manager: str | None = strawberry.UNSET
     tags: list[str | None] | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
-    registrations: list[AfostoOdrNewPhonenumberInput | None] | None = strawberry.UNSET
+    registrations: list[AfostoRelVatRegistrationModelInput | None] | None = strawberry.UNSET
     payment_settings: AfostoRelOrganisationPaymentSettingsInput | None = strawberry.UNSET
     billing: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
-    shipping: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
-    phone_numbers: AfostoRelContactUpdateBillingInput | None = strawberry.UNSET
-    administration: AfostoOdrIdentityExistsRequestInput | None = strawberry.UNSET
+    shipping: AfostoRelContactUpdateShippingInput | None = strawberry.UNSET
+    phone_numbers: AfostoRelContactUpdatePhoneNumbersInput | None = strawberry.UNSET
+    administration: AfostoRelOrganisationUpdateAdministrationInput | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoRelPhoneNumberModelInput", description="Afosto's `RelPhoneNumberModel`.")
+class AfostoRelPhoneNumberModelInput:
+    country_code: str | None = strawberry.field(description="Two letter country code", default=strawberry.UNSET)
+    number: str | None = strawberry.field(description="The actual phonenumber", default=strawberry.UNSET)
+
+
+@strawberry.input(name="AfostoRelSearchInput", description="Afosto's `RelSearch`.")
+class AfostoRelSearchInput:
+    constraints: list[AfostoLcsItemSearchConstraintInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoSplConnectionInput", description="Afosto's `SplConnection`.")
@@ -5633,6 +5630,12 @@ class AfostoSplHubErrorModelInput:
     message: str | None = strawberry.UNSET
     level: p.SplHubErrorLevel | None = strawberry.UNSET
     job_reference: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoSplHubModelInput", description="Afosto's `SplHubModel`.")
+class AfostoSplHubModelInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoSplInboxInput", description="Afosto's `SplInbox`.")
@@ -5805,12 +5808,22 @@ class AfostoWmsCreateTransferRequestInput:
     routing: list[AfostoWmsCreateTransferRequestRoutingInput | None] | None = strawberry.UNSET
 
 
+@strawberry.input(name="AfostoWmsExtendClaimInput")
+class AfostoWmsExtendClaimInput:
+    expires_at: dt.datetime | None = strawberry.UNSET
+
+
 @strawberry.input(
     name="AfostoWmsPositionVerificationRequestInput", description="Afosto's `WmsPositionVerificationRequest`."
 )
 class AfostoWmsPositionVerificationRequestInput:
     overage: list[str | None] | None = strawberry.UNSET
     missing_ids: list[strawberry.ID | None] | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoWmsSearchInventoryInput")
+class AfostoWmsSearchInventoryInput:
+    constraints: list[AfostoCatPriceConstraintInput | None] | None = strawberry.UNSET
 
 
 @strawberry.input(name="AfostoWmsSearchLocationsInput")
@@ -5881,6 +5894,11 @@ class AfostoWmsUpdateScheduleRequestInput:
 class AfostoWmsUpdateTransferTransportShipmentInput:
     inbound_shipment_id: str | None = strawberry.UNSET
     outbound_shipment_id: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="AfostoWmsUpdateTransferTransportStateInput")
+class AfostoWmsUpdateTransferTransportStateInput:
+    state: str | None = strawberry.UNSET
 
 
 # Every type and enum, for a schema that holds them (enums of parameters are named by no type).
@@ -5971,6 +5989,7 @@ TYPES: tuple[type, ...] = (
     AfostoCatPriceConstraint,
     AfostoCatSearchMapsCollection,
     AfostoCatUpdateGroupPrices,
+    AfostoCatUpdateVatProducts,
     AfostoCatVatRate,
     AfostoCntColumnConfig,
     AfostoCntAction,
@@ -5992,6 +6011,7 @@ TYPES: tuple[type, ...] = (
     AfostoCntFacet,
     AfostoCntFile,
     AfostoCntFilesystemLog,
+    AfostoCntFilesystemsConfiguration,
     AfostoCntRelativeDateAt,
     AfostoCntRelativeDate,
     AfostoCntFiltersDate,
@@ -6024,7 +6044,6 @@ TYPES: tuple[type, ...] = (
     AfostoCntWatcherSource,
     AfostoCntWatcher,
     AfostoIamAccessToken,
-    AfostoIamAddOn,
     AfostoIamAddress,
     AfostoIamAuditLog,
     AfostoIamSubtenantUser,
@@ -6071,23 +6090,13 @@ TYPES: tuple[type, ...] = (
     AfostoIamUserTokenResponse,
     AfostoIamVerifyTwoFactorSecret,
     AfostoIntAuthor,
-    AfostoSplSettingsSchema,
+    AfostoIntAppAuthentication,
     AfostoIntApp,
     AfostoIntInstallResult,
     AfostoIntIntegration,
     AfostoLcsAddress,
     AfostoLcsCountry,
-    AfostoLcsShipmentAddressingCarrier,
-    AfostoLcsShipmentAddressing,
-    AfostoLcsListedShipmentAddressing,
-    AfostoLcsServiceOptionConfiguration,
-    AfostoLcsServiceOption,
-    AfostoLcsShipmentItem,
-    AfostoLcsShipmentItemCorrection,
-    AfostoLcsParcelLabel,
-    AfostoLcsParcelItem,
-    AfostoLcsCreateShipmentParcel,
-    AfostoLcsCreateShipment,
+    AfostoLcsCreateParcelItem,
     AfostoLcsDPDServicePointOpeningHour,
     AfostoLcsDPDServicePoint,
     AfostoLcsDPDServicePointResponse,
@@ -6101,17 +6110,27 @@ TYPES: tuple[type, ...] = (
     AfostoLcsHandlingListSortingLabels,
     AfostoLcsHandlingList,
     AfostoLcsHandlingListResponse,
-    AfostoLcsHandlingModelShipments,
+    AfostoLcsServiceOptionConfiguration,
+    AfostoLcsServiceOption,
+    AfostoLcsShipmentItem,
     AfostoLcsListedHandlingList,
+    AfostoLcsShipmentAddressingCarrier,
+    AfostoLcsShipmentAddressing,
+    AfostoLcsListedShipmentAddressing,
     AfostoLcsListedShipment,
     AfostoLcsLocationSku,
     AfostoLcsLocationPosition,
     AfostoLcsMethod,
+    AfostoLcsParcelLabel,
+    AfostoLcsParcelItem,
     AfostoLcsParcel,
     AfostoLcsPointOpeningsWindows,
     AfostoLcsPointOpenings,
     AfostoLcsPoint,
     AfostoLcsPointByCarrier,
+    AfostoLcsShipmentItemCorrection,
+    AfostoLcsShipment,
+    AfostoLcsUpdateListItems,
     AfostoMesContactModel,
     AfostoMesMessage,
     AfostoMesNotify,
@@ -6155,6 +6174,11 @@ TYPES: tuple[type, ...] = (
     AfostoOdrCalculation,
     AfostoOdrCalculationStackItem,
     AfostoOdrCalculationItems,
+    AfostoOdrInvoiceSettingsBillingVat,
+    AfostoOdrInvoiceSettingsBilling,
+    AfostoOdrOrderCalculationSettingsShipping,
+    AfostoOdrOrderCalculationSettings,
+    AfostoOdrCalculations,
     AfostoOdrCancelState,
     AfostoOdrCombinedAddressSet,
     AfostoOdrPhonenumber,
@@ -6186,12 +6210,9 @@ TYPES: tuple[type, ...] = (
     AfostoOdrGroupRouteDeliveryRoute,
     AfostoOdrGroupRouteCollectRoute,
     AfostoOdrGroupRoute,
-    AfostoOdrIdentityExistsRequest,
     AfostoOdrInvoiceAdjustmentResponseResult,
     AfostoOdrInvoiceAdjustmentResponse,
     AfostoOdrInvoiceItem,
-    AfostoOdrInvoiceSettingsBillingVat,
-    AfostoOdrInvoiceSettingsBilling,
     AfostoOdrInvoiceSettingsShipping,
     AfostoOdrInvoiceSettings,
     AfostoOdrInvoice,
@@ -6213,11 +6234,6 @@ TYPES: tuple[type, ...] = (
     AfostoOdrOrderCalculations,
     AfostoOdrOrder,
     AfostoOdrOrderAuthorizationResponse,
-    AfostoOdrOrderCalculationSettingsShipping,
-    AfostoOdrOrderCalculationSettings,
-    AfostoOdrOrderCalculationCustomerContact,
-    AfostoOdrOrderCalculationCustomer,
-    AfostoOdrOrderCalculation,
     AfostoOdrOrderItemReferencesOrderWarehouse,
     AfostoOdrOrderItemReferencesOrder,
     AfostoOdrStackReferenceState,
@@ -6225,6 +6241,8 @@ TYPES: tuple[type, ...] = (
     AfostoOdrOrderItemReferences,
     AfostoOdrOrderItem,
     AfostoOdrPayment,
+    AfostoOdrPointOpeningWindow,
+    AfostoOdrPointOpening,
     AfostoOdrPoint,
     AfostoOdrPreset,
     AfostoOdrPricingRuleConstraint,
@@ -6238,8 +6256,6 @@ TYPES: tuple[type, ...] = (
     AfostoOdrPurchase,
     AfostoOdrRecord,
     AfostoOdrReference,
-    AfostoOdrSearchInvoiceCustomer,
-    AfostoOdrSearchInvoice,
     AfostoOdrSelectSessionBillingMethodRequest,
     AfostoOdrSelectSessionShippingMethodRequest,
     AfostoOdrSelectSessionShippingPointRequest,
@@ -6250,7 +6266,8 @@ TYPES: tuple[type, ...] = (
     AfostoOdrSessionIssuer,
     AfostoOdrSessionProviderMethod,
     AfostoOdrSessionBillingMethods,
-    AfostoOdrSessionCalculationAnswer,
+    AfostoOdrSessionCalculationSettings,
+    AfostoOdrSessionCalculation,
     AfostoOdrSessionContact,
     AfostoOdrSessionOrganisations,
     AfostoOdrSessionPhonenumbers,
@@ -6264,6 +6281,7 @@ TYPES: tuple[type, ...] = (
     AfostoOdrSkuResult,
     AfostoOdrStackState,
     AfostoOdrStack,
+    AfostoOdrStartSessionResponse,
     AfostoOdrTransaction,
     AfostoQcqAuthConfig,
     AfostoQcqCacheConfig,
@@ -6274,7 +6292,7 @@ TYPES: tuple[type, ...] = (
     AfostoQcqProxyAuth,
     AfostoQcqProxyOauth,
     AfostoQcqProxy,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast,
+    AfostoRelGeolocationBoxNorthEast,
     AfostoRelGeolocationBox,
     AfostoRelGeolocationAddress,
     AfostoRelGeoLocation,
@@ -6283,6 +6301,7 @@ TYPES: tuple[type, ...] = (
     AfostoRelAddressResultsOptions,
     AfostoRelAddressResults,
     AfostoRelAddressSearchSession,
+    AfostoRelOrganisationUpdateAdministration,
     AfostoRelVatRegistrationVerification,
     AfostoRelVatRegistration,
     AfostoRelOrganisationPaymentSettingsPostPayment,
@@ -6290,28 +6309,18 @@ TYPES: tuple[type, ...] = (
     AfostoRelOrganisationPaymentSettings,
     AfostoRelPhoneNumber,
     AfostoRelPhoneNumberList,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation,
-    AfostoRelContactAnswerOrganisationsPrimaryBillingPrimary,
-    AfostoRelContactAnswerOrganisationsPrimaryBilling,
-    AfostoRelContactAnswerOrganisationsPrimary,
-    AfostoRelContactAnswerOrganisations,
-    AfostoRelContactAnswer,
-    AfostoRelFieldList,
     AfostoRelOrganisation,
+    AfostoRelOrganisationList,
+    AfostoRelContact,
+    AfostoRelFieldList,
     AfostoRelSignedTokenResponse,
     AfostoRelTokenResponse,
-    AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation,
-    AfostoRelUpdateContactsOrganisationsPrimaryBillingPrimary,
-    AfostoRelUpdateContactsOrganisationsPrimaryBilling,
-    AfostoRelUpdateContactsOrganisationsPrimary,
-    AfostoRelUpdateContactsOrganisations,
-    AfostoRelUpdateContacts,
     AfostoRelVersion,
     AfostoSplConnection,
+    AfostoSplProperty,
     AfostoSplToken,
     AfostoSplPubnub,
+    AfostoSplIntegration,
     AfostoSplHub,
     AfostoSplHubError,
     AfostoSplHubImage,
@@ -6321,6 +6330,7 @@ TYPES: tuple[type, ...] = (
     AfostoSplJobResult,
     AfostoSplNetworkDevice,
     AfostoSplPrinter,
+    AfostoSplSettingsSchema,
     AfostoTplGitReferenceTag,
     AfostoTplGitReferenceBranch,
     AfostoTplGitReference,
@@ -6335,6 +6345,7 @@ TYPES: tuple[type, ...] = (
     AfostoWmsClaim,
     AfostoWmsClaimItem,
     AfostoWmsClaimStatus,
+    AfostoWmsDescriptiveLocation,
     AfostoWmsDurationResponse,
     AfostoWmsHop,
     AfostoWmsInventoryItem,
@@ -6360,6 +6371,7 @@ TYPES: tuple[type, ...] = (
     AfostoCatVatModelInput,
     AfostoCatProductVatModelInput,
     AfostoCatUpdateChannelInput,
+    AfostoCatUpdateMapsCollectionKeyInput,
     AfostoCntBatchFileInput,
     AfostoCntBatchRequestImportInput,
     AfostoCntBatchRequestExportInput,
@@ -6423,6 +6435,7 @@ TYPES: tuple[type, ...] = (
     AfostoIamSubscribeInput,
     AfostoIamTokenRequestInput,
     AfostoIamUpdateSubtenantsInviteInput,
+    AfostoIamUpdateTenantInput,
     AfostoIamUsageRequestInput,
     AfostoIamUserTokenRequestInput,
     AfostoIamUserUpdateModelInput,
@@ -6437,19 +6450,19 @@ TYPES: tuple[type, ...] = (
     AfostoLcsItemSearchConstraintInput,
     AfostoLcsItemSearchInput,
     AfostoLcsListSearchInput,
-    AfostoLcsShipmentAddressingCarrierInput,
-    AfostoLcsShipmentAddressingInput,
-    AfostoLcsListedShipmentAddressingInput,
     AfostoLcsLocationSkuInput,
     AfostoLcsParcelCreateModelInput,
     AfostoLcsParcelModelInput,
     AfostoLcsPlaceInput,
     AfostoLcsServiceOptionConfigurationInput,
     AfostoLcsServiceOptionInput,
+    AfostoLcsShipmentAddressingCarrierInput,
+    AfostoLcsShipmentAddressingInput,
     AfostoLcsShipmentItemCorrectionInput,
     AfostoLcsShipmentItemMissingInput,
     AfostoLcsShipmentItemModelReferencesInput,
     AfostoLcsShipmentItemModelInput,
+    AfostoLcsShipmentUpdateModelAddressingInput,
     AfostoLcsShipmentModelInput,
     AfostoLcsShipmentUpdateModelInput,
     AfostoLcsUpdateBulkItemsParametersInput,
@@ -6466,6 +6479,7 @@ TYPES: tuple[type, ...] = (
     AfostoMesMailModelInput,
     AfostoMesMessageAddInput,
     AfostoMesRelayModelInput,
+    AfostoMesSearchInput,
     AfostoMesSubscriptionInput,
     AfostoMesSubscriptionModelInput,
     AfostoMesTriggerInput,
@@ -6479,6 +6493,7 @@ TYPES: tuple[type, ...] = (
     AfostoOdrBalanceRequestInput,
     AfostoOdrCalculatedInvoiceRequestInput,
     AfostoOdrCalculationItemModelInput,
+    AfostoOdrCalculationSearchInput,
     AfostoOdrCouponCategoryDefaultsUsageInput,
     AfostoOdrCouponCategoryDefaultsInput,
     AfostoOdrCouponCategoryModelInput,
@@ -6489,14 +6504,12 @@ TYPES: tuple[type, ...] = (
     AfostoOdrEvaluationItemInput,
     AfostoOdrFilterInput,
     AfostoOdrFilterSetInput,
-    AfostoOdrGetSessionResponseInput,
     AfostoOdrIdentityExistsRequestInput,
     AfostoOdrInvoiceItemModelInput,
     AfostoOdrInvoiceRequestInput,
     AfostoOdrInvoiceSettingsBillingVatInput,
     AfostoOdrInvoiceSettingsBillingInput,
     AfostoOdrInvoiceSettingsShippingInput,
-    AfostoOdrInvoiceSettingsInput,
     AfostoOdrInvoiceStateInput,
     AfostoOdrNewAddressInput,
     AfostoOdrNewContactInput,
@@ -6504,6 +6517,7 @@ TYPES: tuple[type, ...] = (
     AfostoOdrOrderItemModelInput,
     AfostoOdrProcessingInput,
     AfostoOdrSettingsContactInput,
+    AfostoOdrOrderSettingsBillingVatInput,
     AfostoOdrOrderModelSettingsBillingInput,
     AfostoOdrOrderSettingsShippingWindowInput,
     AfostoOdrOrderSettingsShippingInput,
@@ -6514,6 +6528,7 @@ TYPES: tuple[type, ...] = (
     AfostoOdrPriceRuleEvaluationInput,
     AfostoOdrPricingRuleConstraintInput,
     AfostoOdrPricingRuleModelInput,
+    AfostoOdrProjectionModelSettingsInput,
     AfostoOdrProjectionModelInput,
     AfostoOdrPurchaseItemInput,
     AfostoOdrPurchaseInput,
@@ -6554,21 +6569,31 @@ TYPES: tuple[type, ...] = (
     AfostoQcqProxyModelInput,
     AfostoQcqProxyUpdateModelInput,
     AfostoRelAddressQueryInput,
+    AfostoRelAddressSearchInput,
     AfostoRelContactUpdateOrganisationsPrimaryInput,
     AfostoRelContactUpdateOrganisationsBodyInput,
     AfostoRelContactUpdateBillingInput,
+    AfostoRelContactUpdateShippingInput,
+    AfostoRelContactUpdatePhoneNumbersInput,
     AfostoRelContactUpdateInput,
+    AfostoRelCreateConfirmRequestInput,
     AfostoRelCreateIdentityRequestInput,
+    AfostoRelCreateResetRequestInput,
     AfostoRelCreateTokenRequestInput,
     AfostoRelGeocodeRequestInput,
     AfostoRelIdentityExistsRequestInput,
     AfostoRelOrganisationPaymentSettingsPostPaymentInput,
     AfostoRelOrganisationPaymentSettingsInvoiceInput,
     AfostoRelOrganisationPaymentSettingsInput,
+    AfostoRelOrganisationUpdateAdministrationInput,
+    AfostoRelVatRegistrationModelInput,
     AfostoRelOrganisationUpdateModelInput,
+    AfostoRelPhoneNumberModelInput,
+    AfostoRelSearchInput,
     AfostoSplConnectionInput,
     AfostoSplCreateNetworkDeviceInput,
     AfostoSplHubErrorModelInput,
+    AfostoSplHubModelInput,
     AfostoSplInboxInput,
     AfostoSplJobModelInput,
     AfostoSplPrinterModelInput,
@@ -6591,7 +6616,9 @@ TYPES: tuple[type, ...] = (
     AfostoWmsCreateScheduleRequestInput,
     AfostoWmsCreateTransferRequestRoutingInput,
     AfostoWmsCreateTransferRequestInput,
+    AfostoWmsExtendClaimInput,
     AfostoWmsPositionVerificationRequestInput,
+    AfostoWmsSearchInventoryInput,
     AfostoWmsSearchLocationsInput,
     AfostoWmsStockUpItemInput,
     AfostoWmsStockUpRequestInput,
@@ -6601,6 +6628,7 @@ TYPES: tuple[type, ...] = (
     AfostoWmsUpdateLocationRequestInput,
     AfostoWmsUpdateScheduleRequestInput,
     AfostoWmsUpdateTransferTransportShipmentInput,
+    AfostoWmsUpdateTransferTransportStateInput,
     AfostoAck,
     AfostoBinary,
 )

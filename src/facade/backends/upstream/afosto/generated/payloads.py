@@ -674,6 +674,18 @@ class CatUpdateGroupPrices(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
+class CatUpdateVatProducts(AfostoRecord):
+    """An inline object."""
+
+    success: int | None
+    failed: int | None
+    FIELDS = (
+        ("success", "success", integer),
+        ("failed", "failed", integer),
+    )
+    __slots__ = slots(FIELDS)
+
+
 class CatVatRate(AfostoRecord):
     """`CatVatRate`."""
 
@@ -1048,6 +1060,18 @@ class CntFilesystemLog(AfostoRecord):
         ("is_success", "is_success", boolean),
         ("message", "message", text),
         ("created_at", "created_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class CntFilesystemsConfiguration(AfostoRecord):
+    """An inline object."""
+
+    type: str | None
+    schema: str | None
+    FIELDS = (
+        ("type", "type", text),
+        ("schema", "schema", text),
     )
     __slots__ = slots(FIELDS)
 
@@ -1547,14 +1571,6 @@ class IamAccessToken(AfostoRecord):
         ("access_token", "access_token", text),
         ("refresh_token", "refresh_token", text),
     )
-    __slots__ = slots(FIELDS)
-
-
-class IamAddOn(AfostoRecord):
-    """`IamAddOn`."""
-
-    id: str | None
-    FIELDS = (("id", "id", text),)
     __slots__ = slots(FIELDS)
 
 
@@ -2442,8 +2458,8 @@ class IntAuthor(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class SplSettingsSchema(AfostoRecord):
-    """`SplSettingsSchema`."""
+class IntAppAuthentication(AfostoRecord):
+    """An inline object."""
 
     type: str | None
     schema: str | None
@@ -2464,7 +2480,7 @@ class IntApp(AfostoRecord):
     author: IntAuthor | None
     is_published: bool | None
     is_duplicate_allowed: bool | None
-    authentication: SplSettingsSchema | None
+    authentication: IntAppAuthentication | None
     config_schema: str | None
     FIELDS = (
         ("code", "code", text),
@@ -2474,7 +2490,7 @@ class IntApp(AfostoRecord):
         ("author", "author", record(IntAuthor)),
         ("is_published", "is_published", boolean),
         ("is_duplicate_allowed", "is_duplicate_allowed", boolean),
-        ("authentication", "authentication", record(SplSettingsSchema)),
+        ("authentication", "authentication", record(IntAppAuthentication)),
         ("config_schema", "config_schema", text),
     )
     __slots__ = slots(FIELDS)
@@ -2568,252 +2584,14 @@ class LcsCountry(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class LcsShipmentAddressingCarrier(AfostoRecord):
-    """`LcsShipmentAddressingCarrier`."""
-
-    is_carrier_location: bool | None
-    carrier_location_reference: str | None
-    FIELDS = (
-        ("is_carrier_location", "is_carrier_location", boolean),
-        ("carrier_location_reference", "carrier_location_reference", text),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsShipmentAddressing(AfostoRecord):
-    """`LcsShipmentAddressing`."""
-
-    entity_type: LcsShipmentAddressingEntityType | None
-    entity_id: str | None
-    carrier: LcsShipmentAddressingCarrier | None
-    FIELDS = (
-        ("entity_type", "entity_type", choice(LcsShipmentAddressingEntityType)),
-        ("entity_id", "entity_id", text),
-        ("carrier", "carrier", record(LcsShipmentAddressingCarrier)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsListedShipmentAddressing(AfostoRecord):
-    """`LcsListedShipmentAddressing`."""
-
-    to: LcsShipmentAddressing | None
-    from_: LcsShipmentAddressing | None
-    FIELDS = (
-        ("to", "to", record(LcsShipmentAddressing)),
-        ("from", "from_", record(LcsShipmentAddressing)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsServiceOptionConfiguration(AfostoRecord):
-    """`LcsServiceOptionConfiguration`."""
-
-    key: str | None
-    value: str | None
-    FIELDS = (
-        ("key", "key", text),
-        ("value", "value", text),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsServiceOption(AfostoRecord):
-    """`LcsServiceOption`."""
-
-    option: str | None
-    configuration: list[LcsServiceOptionConfiguration | None] | None
-    FIELDS = (
-        ("option", "option", text),
-        ("configuration", "configuration", many(record(LcsServiceOptionConfiguration))),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsShipmentItem(AfostoRecord):
-    """`LcsShipmentItem`."""
-
-    id: str | None
-    reference: str | None
-    sku: str | None
-    position: str | None
-    order_item_id: str | None
-    claim_item_id: str | None
-    description: str | None
-    is_listed: bool | None
-    is_handled: bool | None
-    is_boxed: bool | None
-    is_in_transit: bool | None
-    is_finished: bool | None
-    is_missing: bool | None
-    hs_code: str | None
-    service: list[LcsServiceOption | None] | None
-    FIELDS = (
-        ("id", "id", text),
-        ("reference", "reference", text),
-        ("sku", "sku", text),
-        ("position", "position", text),
-        ("order_item_id", "order_item_id", text),
-        ("claim_item_id", "claim_item_id", text),
-        ("description", "description", text),
-        ("is_listed", "is_listed", boolean),
-        ("is_handled", "is_handled", boolean),
-        ("is_boxed", "is_boxed", boolean),
-        ("is_in_transit", "is_in_transit", boolean),
-        ("is_finished", "is_finished", boolean),
-        ("is_missing", "is_missing", boolean),
-        ("hs_code", "hs_code", text),
-        ("service", "service", many(record(LcsServiceOption))),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsShipmentItemCorrection(AfostoRecord):
-    """`LcsShipmentItemCorrection`."""
-
-    sku: str | None
-    quantity: int | None
-    description: str | None
-    position: str | None
-    FIELDS = (
-        ("sku", "sku", text),
-        ("quantity", "quantity", integer),
-        ("description", "description", text),
-        ("position", "position", text),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsParcelLabel(AfostoRecord):
-    """`LcsParcelLabel`."""
-
-    file_id: str | None
-    reference: str | None
-    label_text: str | None
-    requested_at: dt.datetime | None
-    FIELDS = (
-        ("file_id", "file_id", text),
-        ("reference", "reference", text),
-        ("label_text", "label_text", text),
-        ("requested_at", "requested_at", timestamp),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsParcelItem(AfostoRecord):
-    """`LcsParcelItem`."""
-
-    id: str | None
-    sku: str | None
-    quantity: int | None
-    description: str | None
-    FIELDS = (
-        ("id", "id", text),
-        ("sku", "sku", text),
-        ("quantity", "quantity", integer),
-        ("description", "description", text),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsCreateShipmentParcel(AfostoRecord):
+class LcsCreateParcelItem(AfostoRecord):
     """An inline object."""
 
-    id: str | None
-    number: str | None
-    weight: int | None
-    length: int | None
-    width: int | None
-    height: int | None
-    tracking_code: str | None
-    tracking_url: str | None
-    position: str | None
-    label: LcsParcelLabel | None
-    shipment_id: str | None
-    count: int | None
-    items: list[LcsParcelItem | None] | None
-    is_in_transit: bool | None
-    is_delivered: bool | None
+    success: int | None
+    failed: int | None
     FIELDS = (
-        ("id", "id", text),
-        ("number", "number", text),
-        ("weight", "weight", integer),
-        ("length", "length", integer),
-        ("width", "width", integer),
-        ("height", "height", integer),
-        ("tracking_code", "tracking_code", text),
-        ("tracking_url", "tracking_url", text),
-        ("position", "position", text),
-        ("label", "label", record(LcsParcelLabel)),
-        ("shipment_id", "shipment_id", text),
-        ("count", "count", integer),
-        ("items", "items", many(record(LcsParcelItem))),
-        ("is_in_transit", "is_in_transit", boolean),
-        ("is_delivered", "is_delivered", boolean),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class LcsCreateShipment(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    number: str | None
-    type: str | None
-    method_id: str | None
-    contact_id: str | None
-    channel_id: str | None
-    order_id: str | None
-    addressing: LcsListedShipmentAddressing | None
-    ship_at: dt.datetime | None
-    estimated_ship_at: dt.datetime | None
-    expected_at: dt.datetime | None
-    stack_id: str | None
-    is_editable: bool | None
-    is_outbound: bool | None
-    is_labeled: bool | None
-    is_serviced: bool | None
-    is_complete: bool | None
-    is_overcomplete: bool | None
-    is_boxed: bool | None
-    is_handled: bool | None
-    is_listed: bool | None
-    is_finished: bool | None
-    is_in_transit: bool | None
-    is_canceled: bool | None
-    items: list[LcsShipmentItem | None] | None
-    backorders: list[LcsShipmentItemCorrection | None] | None
-    overage: list[LcsShipmentItemCorrection | None] | None
-    parcels: list[LcsCreateShipmentParcel | None] | None
-    FIELDS = (
-        ("id", "id", text),
-        ("number", "number", text),
-        ("type", "type", text),
-        ("method_id", "method_id", text),
-        ("contact_id", "contact_id", text),
-        ("channel_id", "channel_id", text),
-        ("order_id", "order_id", text),
-        ("addressing", "addressing", record(LcsListedShipmentAddressing)),
-        ("ship_at", "ship_at", timestamp),
-        ("estimated_ship_at", "estimated_ship_at", timestamp),
-        ("expected_at", "expected_at", timestamp),
-        ("stack_id", "stack_id", text),
-        ("is_editable", "is_editable", boolean),
-        ("is_outbound", "is_outbound", boolean),
-        ("is_labeled", "is_labeled", boolean),
-        ("is_serviced", "is_serviced", boolean),
-        ("is_complete", "is_complete", boolean),
-        ("is_overcomplete", "is_overcomplete", boolean),
-        ("is_boxed", "is_boxed", boolean),
-        ("is_handled", "is_handled", boolean),
-        ("is_listed", "is_listed", boolean),
-        ("is_finished", "is_finished", boolean),
-        ("is_in_transit", "is_in_transit", boolean),
-        ("is_canceled", "is_canceled", boolean),
-        ("items", "items", many(record(LcsShipmentItem))),
-        ("backorders", "backorders", many(record(LcsShipmentItemCorrection))),
-        ("overage", "overage", many(record(LcsShipmentItemCorrection))),
-        ("parcels", "parcels", many(record(LcsCreateShipmentParcel))),
+        ("success", "success", integer),
+        ("failed", "failed", integer),
     )
     __slots__ = slots(FIELDS)
 
@@ -3132,14 +2910,64 @@ class LcsHandlingListResponse(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class LcsHandlingModelShipments(AfostoRecord):
-    """`LcsHandlingModelShipments`."""
+class LcsServiceOptionConfiguration(AfostoRecord):
+    """`LcsServiceOptionConfiguration`."""
+
+    key: str | None
+    value: str | None
+    FIELDS = (
+        ("key", "key", text),
+        ("value", "value", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsServiceOption(AfostoRecord):
+    """`LcsServiceOption`."""
+
+    option: str | None
+    configuration: list[LcsServiceOptionConfiguration | None] | None
+    FIELDS = (
+        ("option", "option", text),
+        ("configuration", "configuration", many(record(LcsServiceOptionConfiguration))),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentItem(AfostoRecord):
+    """`LcsShipmentItem`."""
 
     id: str | None
-    label: str | None
+    reference: str | None
+    sku: str | None
+    position: str | None
+    order_item_id: str | None
+    claim_item_id: str | None
+    description: str | None
+    is_listed: bool | None
+    is_handled: bool | None
+    is_boxed: bool | None
+    is_in_transit: bool | None
+    is_finished: bool | None
+    is_missing: bool | None
+    hs_code: str | None
+    service: list[LcsServiceOption | None] | None
     FIELDS = (
         ("id", "id", text),
-        ("label", "label", text),
+        ("reference", "reference", text),
+        ("sku", "sku", text),
+        ("position", "position", text),
+        ("order_item_id", "order_item_id", text),
+        ("claim_item_id", "claim_item_id", text),
+        ("description", "description", text),
+        ("is_listed", "is_listed", boolean),
+        ("is_handled", "is_handled", boolean),
+        ("is_boxed", "is_boxed", boolean),
+        ("is_in_transit", "is_in_transit", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("is_missing", "is_missing", boolean),
+        ("hs_code", "hs_code", text),
+        ("service", "service", many(record(LcsServiceOption))),
     )
     __slots__ = slots(FIELDS)
 
@@ -3180,6 +3008,44 @@ class LcsListedHandlingList(AfostoRecord):
         ("items", "items", many(record(LcsShipmentItem))),
         ("created_at", "created_at", timestamp),
         ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentAddressingCarrier(AfostoRecord):
+    """`LcsShipmentAddressingCarrier`."""
+
+    is_carrier_location: bool | None
+    carrier_location_reference: str | None
+    FIELDS = (
+        ("is_carrier_location", "is_carrier_location", boolean),
+        ("carrier_location_reference", "carrier_location_reference", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentAddressing(AfostoRecord):
+    """`LcsShipmentAddressing`."""
+
+    entity_type: LcsShipmentAddressingEntityType | None
+    entity_id: str | None
+    carrier: LcsShipmentAddressingCarrier | None
+    FIELDS = (
+        ("entity_type", "entity_type", choice(LcsShipmentAddressingEntityType)),
+        ("entity_id", "entity_id", text),
+        ("carrier", "carrier", record(LcsShipmentAddressingCarrier)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsListedShipmentAddressing(AfostoRecord):
+    """`LcsListedShipmentAddressing`."""
+
+    to: LcsShipmentAddressing | None
+    from_: LcsShipmentAddressing | None
+    FIELDS = (
+        ("to", "to", record(LcsShipmentAddressing)),
+        ("from", "from_", record(LcsShipmentAddressing)),
     )
     __slots__ = slots(FIELDS)
 
@@ -3312,6 +3178,38 @@ class LcsMethod(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
+class LcsParcelLabel(AfostoRecord):
+    """`LcsParcelLabel`."""
+
+    file_id: str | None
+    reference: str | None
+    label_text: str | None
+    requested_at: dt.datetime | None
+    FIELDS = (
+        ("file_id", "file_id", text),
+        ("reference", "reference", text),
+        ("label_text", "label_text", text),
+        ("requested_at", "requested_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsParcelItem(AfostoRecord):
+    """`LcsParcelItem`."""
+
+    id: str | None
+    sku: str | None
+    quantity: int | None
+    description: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("sku", "sku", text),
+        ("quantity", "quantity", integer),
+        ("description", "description", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
 class LcsParcel(AfostoRecord):
     """`LcsParcel`."""
 
@@ -3421,6 +3319,104 @@ class LcsPointByCarrier(AfostoRecord):
         ("distance", "distance", number),
         ("point", "point", record(LcsPoint)),
     )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipmentItemCorrection(AfostoRecord):
+    """`LcsShipmentItemCorrection`."""
+
+    sku: str | None
+    quantity: int | None
+    description: str | None
+    position: str | None
+    FIELDS = (
+        ("sku", "sku", text),
+        ("quantity", "quantity", integer),
+        ("description", "description", text),
+        ("position", "position", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsShipment(AfostoRecord):
+    """`LcsShipment`."""
+
+    id: str | None
+    number: str | None
+    type: LcsListedShipmentType | None
+    method_id: str | None
+    contact_id: str | None
+    channel_id: str | None
+    order_id: str | None
+    addressing: LcsListedShipmentAddressing | None
+    ship_at: dt.datetime | None
+    estimated_ship_at: dt.datetime | None
+    expected_at: dt.datetime | None
+    stack_id: str | None
+    is_editable: bool | None
+    is_outbound: bool | None
+    is_labeled: bool | None
+    is_serviced: bool | None
+    is_complete: bool | None
+    is_overcomplete: bool | None
+    is_boxed: bool | None
+    is_handled: bool | None
+    is_listed: bool | None
+    is_finished: bool | None
+    is_in_transit: bool | None
+    is_canceled: bool | None
+    items: list[LcsShipmentItem | None] | None
+    backorders: list[LcsShipmentItemCorrection | None] | None
+    overage: list[LcsShipmentItemCorrection | None] | None
+    parcels: list[LcsParcel | None] | None
+    secret: str | None
+    prior_shipments: list[str | None] | None
+    list_id: str | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("type", "type", choice(LcsListedShipmentType)),
+        ("method_id", "method_id", text),
+        ("contact_id", "contact_id", text),
+        ("channel_id", "channel_id", text),
+        ("order_id", "order_id", text),
+        ("addressing", "addressing", record(LcsListedShipmentAddressing)),
+        ("ship_at", "ship_at", timestamp),
+        ("estimated_ship_at", "estimated_ship_at", timestamp),
+        ("expected_at", "expected_at", timestamp),
+        ("stack_id", "stack_id", text),
+        ("is_editable", "is_editable", boolean),
+        ("is_outbound", "is_outbound", boolean),
+        ("is_labeled", "is_labeled", boolean),
+        ("is_serviced", "is_serviced", boolean),
+        ("is_complete", "is_complete", boolean),
+        ("is_overcomplete", "is_overcomplete", boolean),
+        ("is_boxed", "is_boxed", boolean),
+        ("is_handled", "is_handled", boolean),
+        ("is_listed", "is_listed", boolean),
+        ("is_finished", "is_finished", boolean),
+        ("is_in_transit", "is_in_transit", boolean),
+        ("is_canceled", "is_canceled", boolean),
+        ("items", "items", many(record(LcsShipmentItem))),
+        ("backorders", "backorders", many(record(LcsShipmentItemCorrection))),
+        ("overage", "overage", many(record(LcsShipmentItemCorrection))),
+        ("parcels", "parcels", many(record(LcsParcel))),
+        ("secret", "secret", text),
+        ("prior_shipments", "prior_shipments", many(text)),
+        ("list_id", "list_id", text),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class LcsUpdateListItems(AfostoRecord):
+    """An inline object."""
+
+    success: int | None
+    FIELDS = (("success", "success", integer),)
     __slots__ = slots(FIELDS)
 
 
@@ -4322,6 +4318,116 @@ class OdrCalculationItems(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
+class OdrInvoiceSettingsBillingVat(AfostoRecord):
+    """`OdrInvoiceSettingsBillingVat`."""
+
+    is_shift_disabled: bool | None
+    is_shift_required: bool | None
+    FIELDS = (
+        ("is_shift_disabled", "is_shift_disabled", boolean),
+        ("is_shift_required", "is_shift_required", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrInvoiceSettingsBilling(AfostoRecord):
+    """`OdrInvoiceSettingsBilling`."""
+
+    method_code: str | None
+    issuer_code: str | None
+    provider_code: str | None
+    vat: OdrInvoiceSettingsBillingVat | None
+    FIELDS = (
+        ("method_code", "method_code", text),
+        ("issuer_code", "issuer_code", text),
+        ("provider_code", "provider_code", text),
+        ("vat", "vat", record(OdrInvoiceSettingsBillingVat)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderCalculationSettingsShipping(AfostoRecord):
+    """`OdrOrderCalculationSettingsShipping`."""
+
+    method_id: str | None
+    FIELDS = (("method_id", "method_id", text),)
+    __slots__ = slots(FIELDS)
+
+
+class OdrOrderCalculationSettings(AfostoRecord):
+    """`OdrOrderCalculationSettings`."""
+
+    billing: OdrInvoiceSettingsBilling | None
+    shipping: OdrOrderCalculationSettingsShipping | None
+    FIELDS = (
+        ("billing", "billing", record(OdrInvoiceSettingsBilling)),
+        ("shipping", "shipping", record(OdrOrderCalculationSettingsShipping)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrCalculations(AfostoRecord):
+    """`OdrCalculations`."""
+
+    id: str | None
+    number: str | None
+    reference: str | None
+    items: list[OdrCalculationItems | None] | None
+    services: list[OdrServiceItem | None] | None
+    subtotal: int | None
+    adjustments: list[OdrCalculationAdjustment | None] | None
+    total: int | None
+    vat: list[OdrVatResult | None] | None
+    settings: OdrOrderCalculationSettings | None
+    currency: str | None
+    customer: OdrContact | None
+    vendor: OdrContact | None
+    is_including_vat: bool | None
+    is_vat_shifted: bool | None
+    is_prepaid: bool | None
+    client_id: str | None
+    channel_id: str | None
+    file_id: str | None
+    metadata: Any | None
+    pricing_at: dt.datetime | None
+    invoiced_at: dt.datetime | None
+    prepaid_at: dt.datetime | None
+    order_ids: list[str | None] | None
+    coupons: list[str | None] | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("number", "number", text),
+        ("reference", "reference", text),
+        ("items", "items", many(record(OdrCalculationItems))),
+        ("services", "services", many(record(OdrServiceItem))),
+        ("subtotal", "subtotal", integer),
+        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
+        ("total", "total", integer),
+        ("vat", "vat", many(record(OdrVatResult))),
+        ("settings", "settings", record(OdrOrderCalculationSettings)),
+        ("currency", "currency", text),
+        ("customer", "customer", record(OdrContact)),
+        ("vendor", "vendor", record(OdrContact)),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("is_vat_shifted", "is_vat_shifted", boolean),
+        ("is_prepaid", "is_prepaid", boolean),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("file_id", "file_id", text),
+        ("metadata", "metadata", free),
+        ("pricing_at", "pricing_at", timestamp),
+        ("invoiced_at", "invoiced_at", timestamp),
+        ("prepaid_at", "prepaid_at", timestamp),
+        ("order_ids", "order_ids", many(text)),
+        ("coupons", "coupons", many(text)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
 class OdrCancelState(AfostoRecord):
     """`OdrCancelState`."""
 
@@ -4796,14 +4902,6 @@ class OdrGroupRoute(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class OdrIdentityExistsRequest(AfostoRecord):
-    """`OdrIdentityExistsRequest`."""
-
-    email: str | None
-    FIELDS = (("email", "email", text),)
-    __slots__ = slots(FIELDS)
-
-
 class OdrInvoiceAdjustmentResponseResult(AfostoRecord):
     """`OdrInvoiceAdjustmentResponseResult`."""
 
@@ -4862,34 +4960,6 @@ class OdrInvoiceItem(AfostoRecord):
         ("total", "total", integer),
         ("total_revenue", "total_revenue", integer),
         ("order_items", "order_items", many(record(OdrCalculationOrderItem))),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class OdrInvoiceSettingsBillingVat(AfostoRecord):
-    """`OdrInvoiceSettingsBillingVat`."""
-
-    is_shift_disabled: bool | None
-    is_shift_required: bool | None
-    FIELDS = (
-        ("is_shift_disabled", "is_shift_disabled", boolean),
-        ("is_shift_required", "is_shift_required", boolean),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class OdrInvoiceSettingsBilling(AfostoRecord):
-    """`OdrInvoiceSettingsBilling`."""
-
-    method_code: str | None
-    issuer_code: str | None
-    provider_code: str | None
-    vat: OdrInvoiceSettingsBillingVat | None
-    FIELDS = (
-        ("method_code", "method_code", text),
-        ("issuer_code", "issuer_code", text),
-        ("provider_code", "provider_code", text),
-        ("vat", "vat", record(OdrInvoiceSettingsBillingVat)),
     )
     __slots__ = slots(FIELDS)
 
@@ -5416,94 +5486,6 @@ class OdrOrderAuthorizationResponse(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class OdrOrderCalculationSettingsShipping(AfostoRecord):
-    """`OdrOrderCalculationSettingsShipping`."""
-
-    method_id: str | None
-    FIELDS = (("method_id", "method_id", text),)
-    __slots__ = slots(FIELDS)
-
-
-class OdrOrderCalculationSettings(AfostoRecord):
-    """`OdrOrderCalculationSettings`."""
-
-    billing: OdrInvoiceSettingsBilling | None
-    shipping: OdrOrderCalculationSettingsShipping | None
-    FIELDS = (
-        ("billing", "billing", record(OdrInvoiceSettingsBilling)),
-        ("shipping", "shipping", record(OdrOrderCalculationSettingsShipping)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class OdrOrderCalculationCustomerContact(AfostoRecord):
-    """An inline object."""
-
-    email: str | None
-    vat_number: str | None
-    coc_number: str | None
-    organisation_id: str | None
-    organisation_version: str | None
-    address_id: str | None
-    phone_number_id: str | None
-    FIELDS = (
-        ("email", "email", text),
-        ("vat_number", "vat_number", text),
-        ("coc_number", "coc_number", text),
-        ("organisation_id", "organisation_id", text),
-        ("organisation_version", "organisation_version", text),
-        ("address_id", "address_id", text),
-        ("phone_number_id", "phone_number_id", text),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class OdrOrderCalculationCustomer(AfostoRecord):
-    """An inline object."""
-
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: OdrOrderCalculationCustomerContact | None
-    FIELDS = (
-        ("tags", "tags", many(text)),
-        ("vat_country_code", "vat_country_code", text),
-        ("contact", "contact", record(OdrOrderCalculationCustomerContact)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class OdrOrderCalculation(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    number: str | None
-    reference: str | None
-    items: list[OdrCalculationItems | None] | None
-    services: list[OdrServiceItem | None] | None
-    subtotal: int | None
-    adjustments: list[OdrCalculationAdjustment | None] | None
-    total: int | None
-    vat: list[OdrVatResult | None] | None
-    settings: OdrOrderCalculationSettings | None
-    currency: str | None
-    customer: OdrOrderCalculationCustomer | None
-    FIELDS = (
-        ("id", "id", text),
-        ("number", "number", text),
-        ("reference", "reference", text),
-        ("items", "items", many(record(OdrCalculationItems))),
-        ("services", "services", many(record(OdrServiceItem))),
-        ("subtotal", "subtotal", integer),
-        ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
-        ("total", "total", integer),
-        ("vat", "vat", many(record(OdrVatResult))),
-        ("settings", "settings", record(OdrOrderCalculationSettings)),
-        ("currency", "currency", text),
-        ("customer", "customer", record(OdrOrderCalculationCustomer)),
-    )
-    __slots__ = slots(FIELDS)
-
-
 class OdrOrderItemReferencesOrderWarehouse(AfostoRecord):
     """`OdrOrderItemReferencesOrderWarehouse`."""
 
@@ -5654,6 +5636,30 @@ class OdrPayment(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
+class OdrPointOpeningWindow(AfostoRecord):
+    """An inline object."""
+
+    start: str | None
+    end: str | None
+    FIELDS = (
+        ("start", "start", text),
+        ("end", "end", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrPointOpening(AfostoRecord):
+    """An inline object."""
+
+    weekday: float | None
+    windows: list[OdrPointOpeningWindow | None] | None
+    FIELDS = (
+        ("weekday", "weekday", number),
+        ("windows", "windows", many(record(OdrPointOpeningWindow))),
+    )
+    __slots__ = slots(FIELDS)
+
+
 class OdrPoint(AfostoRecord):
     """`OdrPoint`."""
 
@@ -5663,7 +5669,7 @@ class OdrPoint(AfostoRecord):
     latitude: float | None
     longtitude: float | None
     address: OdrAddress | None
-    openings: list[LcsPointOpenings | None] | None
+    openings: list[OdrPointOpening | None] | None
     FIELDS = (
         ("id", "id", text),
         ("name", "name", text),
@@ -5671,7 +5677,7 @@ class OdrPoint(AfostoRecord):
         ("latitude", "latitude", number),
         ("longtitude", "longtitude", number),
         ("address", "address", record(OdrAddress)),
-        ("openings", "openings", many(record(LcsPointOpenings))),
+        ("openings", "openings", many(record(OdrPointOpening))),
     )
     __slots__ = slots(FIELDS)
 
@@ -5922,52 +5928,6 @@ class OdrReference(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class OdrSearchInvoiceCustomer(AfostoRecord):
-    """An inline object."""
-
-    tags: list[str | None] | None
-    vat_country_code: str | None
-    contact: OdrContactContact | None
-    FIELDS = (
-        ("tags", "tags", many(text)),
-        ("vat_country_code", "vat_country_code", text),
-        ("contact", "contact", record(OdrContactContact)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class OdrSearchInvoice(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    number: str | None
-    reference: str | None
-    items: list[OdrInvoiceItem | None] | None
-    services: list[OdrServiceItem | None] | None
-    settings: OdrInvoiceSettings | None
-    subtotal: int | None
-    adjustments: list[OdrInvoiceAdjustmentResponse | None] | None
-    total: int | None
-    vat: list[OdrVatResult | None] | None
-    currency: str | None
-    customer: OdrSearchInvoiceCustomer | None
-    FIELDS = (
-        ("id", "id", text),
-        ("number", "number", text),
-        ("reference", "reference", text),
-        ("items", "items", many(record(OdrInvoiceItem))),
-        ("services", "services", many(record(OdrServiceItem))),
-        ("settings", "settings", record(OdrInvoiceSettings)),
-        ("subtotal", "subtotal", integer),
-        ("adjustments", "adjustments", many(record(OdrInvoiceAdjustmentResponse))),
-        ("total", "total", integer),
-        ("vat", "vat", many(record(OdrVatResult))),
-        ("currency", "currency", text),
-        ("customer", "customer", record(OdrSearchInvoiceCustomer)),
-    )
-    __slots__ = slots(FIELDS)
-
-
 class OdrSelectSessionBillingMethodRequest(AfostoRecord):
     """`OdrSelectSessionBillingMethodRequest`."""
 
@@ -6120,8 +6080,20 @@ class OdrSessionBillingMethods(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class OdrSessionCalculationAnswer(AfostoRecord):
-    """An inline object."""
+class OdrSessionCalculationSettings(AfostoRecord):
+    """`OdrSessionCalculationSettings`."""
+
+    billing: OdrInvoiceSettingsBilling | None
+    shipping: OdrOrderCalculationSettingsShipping | None
+    FIELDS = (
+        ("billing", "billing", record(OdrInvoiceSettingsBilling)),
+        ("shipping", "shipping", record(OdrOrderCalculationSettingsShipping)),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class OdrSessionCalculation(AfostoRecord):
+    """`OdrSessionCalculation`."""
 
     id: str | None
     number: str | None
@@ -6132,9 +6104,24 @@ class OdrSessionCalculationAnswer(AfostoRecord):
     adjustments: list[OdrCalculationAdjustment | None] | None
     total: int | None
     vat: list[OdrVatResult | None] | None
-    settings: OdrOrderCalculationSettings | None
+    settings: OdrSessionCalculationSettings | None
     currency: str | None
-    customer: OdrOrderCalculationCustomer | None
+    customer: OdrContact | None
+    vendor: OdrContact | None
+    is_including_vat: bool | None
+    is_vat_shifted: bool | None
+    is_prepaid: bool | None
+    client_id: str | None
+    channel_id: str | None
+    file_id: str | None
+    metadata: Any | None
+    pricing_at: dt.datetime | None
+    invoiced_at: dt.datetime | None
+    prepaid_at: dt.datetime | None
+    order_ids: list[str | None] | None
+    coupons: list[str | None] | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
     FIELDS = (
         ("id", "id", text),
         ("number", "number", text),
@@ -6145,9 +6132,24 @@ class OdrSessionCalculationAnswer(AfostoRecord):
         ("adjustments", "adjustments", many(record(OdrCalculationAdjustment))),
         ("total", "total", integer),
         ("vat", "vat", many(record(OdrVatResult))),
-        ("settings", "settings", record(OdrOrderCalculationSettings)),
+        ("settings", "settings", record(OdrSessionCalculationSettings)),
         ("currency", "currency", text),
-        ("customer", "customer", record(OdrOrderCalculationCustomer)),
+        ("customer", "customer", record(OdrContact)),
+        ("vendor", "vendor", record(OdrContact)),
+        ("is_including_vat", "is_including_vat", boolean),
+        ("is_vat_shifted", "is_vat_shifted", boolean),
+        ("is_prepaid", "is_prepaid", boolean),
+        ("client_id", "client_id", text),
+        ("channel_id", "channel_id", text),
+        ("file_id", "file_id", text),
+        ("metadata", "metadata", free),
+        ("pricing_at", "pricing_at", timestamp),
+        ("invoiced_at", "invoiced_at", timestamp),
+        ("prepaid_at", "prepaid_at", timestamp),
+        ("order_ids", "order_ids", many(text)),
+        ("coupons", "coupons", many(text)),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
     )
     __slots__ = slots(FIELDS)
 
@@ -6352,6 +6354,18 @@ class OdrStack(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
+class OdrStartSessionResponse(AfostoRecord):
+    """`OdrStartSessionResponse`."""
+
+    id: str | None
+    expires_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("expires_at", "expires_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
 class OdrTransaction(AfostoRecord):
     """`OdrTransaction`."""
 
@@ -6518,7 +6532,7 @@ class QcqProxy(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast(AfostoRecord):
+class RelGeolocationBoxNorthEast(AfostoRecord):
     """An inline object."""
 
     lat: float | None
@@ -6533,11 +6547,11 @@ class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast(
 class RelGeolocationBox(AfostoRecord):
     """`RelGeolocationBox`."""
 
-    north_east: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
-    south_west: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
+    north_east: RelGeolocationBoxNorthEast | None
+    south_west: RelGeolocationBoxNorthEast | None
     FIELDS = (
-        ("north_east", "north_east", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
-        ("south_west", "south_west", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
+        ("north_east", "north_east", record(RelGeolocationBoxNorthEast)),
+        ("south_west", "south_west", record(RelGeolocationBoxNorthEast)),
     )
     __slots__ = slots(FIELDS)
 
@@ -6676,6 +6690,14 @@ class RelAddressSearchSession(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
+class RelOrganisationUpdateAdministration(AfostoRecord):
+    """`RelOrganisationUpdateAdministration`."""
+
+    email: str | None
+    FIELDS = (("email", "email", text),)
+    __slots__ = slots(FIELDS)
+
+
 class RelVatRegistrationVerification(AfostoRecord):
     """`RelVatRegistrationVerification`."""
 
@@ -6786,174 +6808,6 @@ class RelPhoneNumberList(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
-class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest(AfostoRecord):
-    """An inline object."""
-
-    lat: float | None
-    FIELDS = (("lat", "lat", number),)
-    __slots__ = slots(FIELDS)
-
-
-class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox(AfostoRecord):
-    """An inline object."""
-
-    north_east: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast | None
-    south_west: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest | None
-    FIELDS = (
-        ("north_east", "north_east", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxNorthEast)),
-        ("south_west", "south_west", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBoxSouthWest)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation(AfostoRecord):
-    """An inline object."""
-
-    lat: float | None
-    long: float | None
-    box: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox | None
-    FIELDS = (
-        ("lat", "lat", number),
-        ("long", "long", number),
-        ("box", "box", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocationBox)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class RelContactAnswerOrganisationsPrimaryBillingPrimary(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    country_code: str | None
-    administrative_area: str | None
-    locality: str | None
-    dependent_locality: str | None
-    postal_code: str | None
-    sorting_code: str | None
-    address_line_1: str | None
-    address_line_2: str | None
-    thoroughfare: str | None
-    premise_number: int | None
-    premise_number_suffix: str | None
-    organisation: str | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    geo_location: RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation | None
-    FIELDS = (
-        ("id", "id", text),
-        ("country_code", "country_code", text),
-        ("administrative_area", "administrative_area", text),
-        ("locality", "locality", text),
-        ("dependent_locality", "dependent_locality", text),
-        ("postal_code", "postal_code", text),
-        ("sorting_code", "sorting_code", text),
-        ("address_line_1", "address_line_1", text),
-        ("address_line_2", "address_line_2", text),
-        ("thoroughfare", "thoroughfare", text),
-        ("premise_number", "premise_number", integer),
-        ("premise_number_suffix", "premise_number_suffix", text),
-        ("organisation", "organisation", text),
-        ("given_name", "given_name", text),
-        ("additional_name", "additional_name", text),
-        ("family_name", "family_name", text),
-        ("geo_location", "geo_location", record(RelContactAnswerOrganisationsPrimaryBillingPrimaryGeoLocation)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class RelContactAnswerOrganisationsPrimaryBilling(AfostoRecord):
-    """An inline object."""
-
-    primary: RelContactAnswerOrganisationsPrimaryBillingPrimary | None
-    FIELDS = (("primary", "primary", record(RelContactAnswerOrganisationsPrimaryBillingPrimary)),)
-    __slots__ = slots(FIELDS)
-
-
-class RelContactAnswerOrganisationsPrimary(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    version: str | None
-    name: str | None
-    file_id: str | None
-    coc_number: str | None
-    account_manager: str | None
-    administration: OdrIdentityExistsRequest | None
-    tags: list[str | None] | None
-    metadata: Any | None
-    registrations: list[RelVatRegistration | None] | None
-    payment_settings: RelOrganisationPaymentSettings | None
-    phone_numbers: RelPhoneNumberList | None
-    billing: RelContactAnswerOrganisationsPrimaryBilling | None
-    FIELDS = (
-        ("id", "id", text),
-        ("version", "version", text),
-        ("name", "name", text),
-        ("file_id", "file_id", text),
-        ("coc_number", "coc_number", text),
-        ("account_manager", "account_manager", text),
-        ("administration", "administration", record(OdrIdentityExistsRequest)),
-        ("tags", "tags", many(text)),
-        ("metadata", "metadata", free),
-        ("registrations", "registrations", many(record(RelVatRegistration))),
-        ("payment_settings", "payment_settings", record(RelOrganisationPaymentSettings)),
-        ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
-        ("billing", "billing", record(RelContactAnswerOrganisationsPrimaryBilling)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class RelContactAnswerOrganisations(AfostoRecord):
-    """An inline object."""
-
-    primary: RelContactAnswerOrganisationsPrimary | None
-    FIELDS = (("primary", "primary", record(RelContactAnswerOrganisationsPrimary)),)
-    __slots__ = slots(FIELDS)
-
-
-class RelContactAnswer(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    version: str | None
-    email: str | None
-    is_guest: bool | None
-    audience: str | None
-    tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    organisations: RelContactAnswerOrganisations | None
-    FIELDS = (
-        ("id", "id", text),
-        ("version", "version", text),
-        ("email", "email", text),
-        ("is_guest", "is_guest", boolean),
-        ("audience", "audience", text),
-        ("tags", "tags", many(text)),
-        ("given_name", "given_name", text),
-        ("additional_name", "additional_name", text),
-        ("family_name", "family_name", text),
-        ("organisations", "organisations", record(RelContactAnswerOrganisations)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class RelFieldList(AfostoRecord):
-    """`RelFieldList`."""
-
-    required: list[str | None] | None
-    allowed: list[str | None] | None
-    country_code: str | None
-    FIELDS = (
-        ("required", "required", many(text)),
-        ("allowed", "allowed", many(text)),
-        ("country_code", "country_code", text),
-    )
-    __slots__ = slots(FIELDS)
-
-
 class RelOrganisation(AfostoRecord):
     """`RelOrganisation`."""
 
@@ -6963,7 +6817,7 @@ class RelOrganisation(AfostoRecord):
     file_id: str | None
     coc_number: str | None
     account_manager: str | None
-    administration: OdrIdentityExistsRequest | None
+    administration: RelOrganisationUpdateAdministration | None
     tags: list[str | None] | None
     metadata: Any | None
     registrations: list[RelVatRegistration | None] | None
@@ -6981,7 +6835,7 @@ class RelOrganisation(AfostoRecord):
         ("file_id", "file_id", text),
         ("coc_number", "coc_number", text),
         ("account_manager", "account_manager", text),
-        ("administration", "administration", record(OdrIdentityExistsRequest)),
+        ("administration", "administration", record(RelOrganisationUpdateAdministration)),
         ("tags", "tags", many(text)),
         ("metadata", "metadata", free),
         ("registrations", "registrations", many(record(RelVatRegistration))),
@@ -6992,6 +6846,70 @@ class RelOrganisation(AfostoRecord):
         ("created_at", "created_at", timestamp),
         ("updated_at", "updated_at", timestamp),
         ("deleted_at", "deleted_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelOrganisationList(AfostoRecord):
+    """`RelOrganisationList`."""
+
+    primary: RelOrganisation | None
+    FIELDS = (("primary", "primary", record(RelOrganisation)),)
+    __slots__ = slots(FIELDS)
+
+
+class RelContact(AfostoRecord):
+    """`RelContact`."""
+
+    id: str | None
+    version: str | None
+    email: str | None
+    is_guest: bool | None
+    audience: str | None
+    tags: list[str | None] | None
+    given_name: str | None
+    additional_name: str | None
+    family_name: str | None
+    organisations: RelOrganisationList | None
+    billing: RelAddressList | None
+    shipping: RelAddressList | None
+    phone_numbers: RelPhoneNumberList | None
+    metadata: Any | None
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    deleted_at: dt.datetime | None
+    FIELDS = (
+        ("id", "id", text),
+        ("version", "version", text),
+        ("email", "email", text),
+        ("is_guest", "is_guest", boolean),
+        ("audience", "audience", text),
+        ("tags", "tags", many(text)),
+        ("given_name", "given_name", text),
+        ("additional_name", "additional_name", text),
+        ("family_name", "family_name", text),
+        ("organisations", "organisations", record(RelOrganisationList)),
+        ("billing", "billing", record(RelAddressList)),
+        ("shipping", "shipping", record(RelAddressList)),
+        ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
+        ("metadata", "metadata", free),
+        ("created_at", "created_at", timestamp),
+        ("updated_at", "updated_at", timestamp),
+        ("deleted_at", "deleted_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class RelFieldList(AfostoRecord):
+    """`RelFieldList`."""
+
+    required: list[str | None] | None
+    allowed: list[str | None] | None
+    country_code: str | None
+    FIELDS = (
+        ("required", "required", many(text)),
+        ("allowed", "allowed", many(text)),
+        ("country_code", "country_code", text),
     )
     __slots__ = slots(FIELDS)
 
@@ -7013,140 +6931,6 @@ class RelTokenResponse(AfostoRecord):
 
     status: str | None
     FIELDS = (("status", "status", text),)
-    __slots__ = slots(FIELDS)
-
-
-class RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation(AfostoRecord):
-    """An inline object."""
-
-    lat: float | None
-    long: float | None
-    box: RelGeolocationBox | None
-    FIELDS = (
-        ("lat", "lat", number),
-        ("long", "long", number),
-        ("box", "box", record(RelGeolocationBox)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class RelUpdateContactsOrganisationsPrimaryBillingPrimary(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    country_code: str | None
-    administrative_area: str | None
-    locality: str | None
-    dependent_locality: str | None
-    postal_code: str | None
-    sorting_code: str | None
-    address_line_1: str | None
-    address_line_2: str | None
-    thoroughfare: str | None
-    premise_number: int | None
-    premise_number_suffix: str | None
-    organisation: str | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    geo_location: RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation | None
-    FIELDS = (
-        ("id", "id", text),
-        ("country_code", "country_code", text),
-        ("administrative_area", "administrative_area", text),
-        ("locality", "locality", text),
-        ("dependent_locality", "dependent_locality", text),
-        ("postal_code", "postal_code", text),
-        ("sorting_code", "sorting_code", text),
-        ("address_line_1", "address_line_1", text),
-        ("address_line_2", "address_line_2", text),
-        ("thoroughfare", "thoroughfare", text),
-        ("premise_number", "premise_number", integer),
-        ("premise_number_suffix", "premise_number_suffix", text),
-        ("organisation", "organisation", text),
-        ("given_name", "given_name", text),
-        ("additional_name", "additional_name", text),
-        ("family_name", "family_name", text),
-        ("geo_location", "geo_location", record(RelUpdateContactsOrganisationsPrimaryBillingPrimaryGeoLocation)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class RelUpdateContactsOrganisationsPrimaryBilling(AfostoRecord):
-    """An inline object."""
-
-    primary: RelUpdateContactsOrganisationsPrimaryBillingPrimary | None
-    FIELDS = (("primary", "primary", record(RelUpdateContactsOrganisationsPrimaryBillingPrimary)),)
-    __slots__ = slots(FIELDS)
-
-
-class RelUpdateContactsOrganisationsPrimary(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    version: str | None
-    name: str | None
-    file_id: str | None
-    coc_number: str | None
-    account_manager: str | None
-    administration: OdrIdentityExistsRequest | None
-    tags: list[str | None] | None
-    metadata: Any | None
-    registrations: list[RelVatRegistration | None] | None
-    payment_settings: RelOrganisationPaymentSettings | None
-    phone_numbers: RelPhoneNumberList | None
-    billing: RelUpdateContactsOrganisationsPrimaryBilling | None
-    FIELDS = (
-        ("id", "id", text),
-        ("version", "version", text),
-        ("name", "name", text),
-        ("file_id", "file_id", text),
-        ("coc_number", "coc_number", text),
-        ("account_manager", "account_manager", text),
-        ("administration", "administration", record(OdrIdentityExistsRequest)),
-        ("tags", "tags", many(text)),
-        ("metadata", "metadata", free),
-        ("registrations", "registrations", many(record(RelVatRegistration))),
-        ("payment_settings", "payment_settings", record(RelOrganisationPaymentSettings)),
-        ("phone_numbers", "phone_numbers", record(RelPhoneNumberList)),
-        ("billing", "billing", record(RelUpdateContactsOrganisationsPrimaryBilling)),
-    )
-    __slots__ = slots(FIELDS)
-
-
-class RelUpdateContactsOrganisations(AfostoRecord):
-    """An inline object."""
-
-    primary: RelUpdateContactsOrganisationsPrimary | None
-    FIELDS = (("primary", "primary", record(RelUpdateContactsOrganisationsPrimary)),)
-    __slots__ = slots(FIELDS)
-
-
-class RelUpdateContacts(AfostoRecord):
-    """An inline object."""
-
-    id: str | None
-    version: str | None
-    email: str | None
-    is_guest: bool | None
-    audience: str | None
-    tags: list[str | None] | None
-    given_name: str | None
-    additional_name: str | None
-    family_name: str | None
-    organisations: RelUpdateContactsOrganisations | None
-    FIELDS = (
-        ("id", "id", text),
-        ("version", "version", text),
-        ("email", "email", text),
-        ("is_guest", "is_guest", boolean),
-        ("audience", "audience", text),
-        ("tags", "tags", many(text)),
-        ("given_name", "given_name", text),
-        ("additional_name", "additional_name", text),
-        ("family_name", "family_name", text),
-        ("organisations", "organisations", record(RelUpdateContactsOrganisations)),
-    )
     __slots__ = slots(FIELDS)
 
 
@@ -7174,6 +6958,18 @@ class SplConnection(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
+class SplProperty(AfostoRecord):
+    """`SplProperty`."""
+
+    key: str | None
+    value: str | None
+    FIELDS = (
+        ("key", "key", text),
+        ("value", "value", text),
+    )
+    __slots__ = slots(FIELDS)
+
+
 class SplToken(AfostoRecord):
     """`SplToken`."""
 
@@ -7194,6 +6990,14 @@ class SplPubnub(AfostoRecord):
     __slots__ = slots(FIELDS)
 
 
+class SplIntegration(AfostoRecord):
+    """`SplIntegration`."""
+
+    id: str | None
+    FIELDS = (("id", "id", text),)
+    __slots__ = slots(FIELDS)
+
+
 class SplHub(AfostoRecord):
     """`SplHub`."""
 
@@ -7201,12 +7005,12 @@ class SplHub(AfostoRecord):
     uuid: str | None
     name: str | None
     description: str | None
-    properties: list[LcsServiceOptionConfiguration | None] | None
+    properties: list[SplProperty | None] | None
     status: SplHubStatusEnum | None
     status_updated_at: dt.datetime | None
     disabled_at: dt.datetime | None
     pubnub: SplPubnub | None
-    integration: IamAddOn | None
+    integration: SplIntegration | None
     os_file_id: str | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
@@ -7215,12 +7019,12 @@ class SplHub(AfostoRecord):
         ("uuid", "uuid", text),
         ("name", "name", text),
         ("description", "description", text),
-        ("properties", "properties", many(record(LcsServiceOptionConfiguration))),
+        ("properties", "properties", many(record(SplProperty))),
         ("status", "status", choice(SplHubStatusEnum)),
         ("status_updated_at", "status_updated_at", timestamp),
         ("disabled_at", "disabled_at", timestamp),
         ("pubnub", "pubnub", record(SplPubnub)),
-        ("integration", "integration", record(IamAddOn)),
+        ("integration", "integration", record(SplIntegration)),
         ("os_file_id", "os_file_id", text),
         ("created_at", "created_at", timestamp),
         ("updated_at", "updated_at", timestamp),
@@ -7382,6 +7186,18 @@ class SplPrinter(AfostoRecord):
         ("disabled_at", "disabled_at", timestamp),
         ("created_at", "created_at", timestamp),
         ("updated_at", "updated_at", timestamp),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class SplSettingsSchema(AfostoRecord):
+    """`SplSettingsSchema`."""
+
+    type: str | None
+    schema: str | None
+    FIELDS = (
+        ("type", "type", text),
+        ("schema", "schema", text),
     )
     __slots__ = slots(FIELDS)
 
@@ -7594,6 +7410,18 @@ class WmsClaimStatus(AfostoRecord):
     FIELDS = (
         ("is_cancelable", "is_cancelable", boolean),
         ("with_warning", "with_warning", boolean),
+    )
+    __slots__ = slots(FIELDS)
+
+
+class WmsDescriptiveLocation(AfostoRecord):
+    """`WmsDescriptiveLocation`."""
+
+    id: str | None
+    label: str | None
+    FIELDS = (
+        ("id", "id", text),
+        ("label", "label", text),
     )
     __slots__ = slots(FIELDS)
 
@@ -7938,13 +7766,13 @@ class WmsTraveledRoute(AfostoRecord):
     claim_item_id: str | None
     sku: str | None
     claim_id: str | None
-    route: list[LcsHandlingModelShipments | None] | None
+    route: list[WmsDescriptiveLocation | None] | None
     transports: list[WmsTransport | None] | None
     FIELDS = (
         ("claim_item_id", "claim_item_id", text),
         ("sku", "sku", text),
         ("claim_id", "claim_id", text),
-        ("route", "route", many(record(LcsHandlingModelShipments))),
+        ("route", "route", many(record(WmsDescriptiveLocation))),
         ("transports", "transports", many(record(WmsTransport))),
     )
     __slots__ = slots(FIELDS)
@@ -7954,11 +7782,11 @@ class WmsTraveledRouteSummary(AfostoRecord):
     """`WmsTraveledRouteSummary`."""
 
     claim_id: str | None
-    route: list[LcsHandlingModelShipments | None] | None
+    route: list[WmsDescriptiveLocation | None] | None
     transports: list[WmsTransport | None] | None
     FIELDS = (
         ("claim_id", "claim_id", text),
-        ("route", "route", many(record(LcsHandlingModelShipments))),
+        ("route", "route", many(record(WmsDescriptiveLocation))),
         ("transports", "transports", many(record(WmsTransport))),
     )
     __slots__ = slots(FIELDS)
