@@ -304,7 +304,9 @@ async def test_records_read_without_validation_equal_validated_ones(store: Local
     reviews = await store.reviews.page_by_product([p.id for p in products], PageArgs(limit=3))
     tills = await store.stores.tills_by_store(list(stores))
     tenants = await store.tenants.get_many([s.tenant_id for s in stores.values()])
+    devices = await store.devices.page_by_store(list(stores), PageArgs(limit=10))
     records: list[Any] = [
+        *(d for page in devices.values() for d in page.items),
         *products,
         *stores.values(),
         *users.values(),
@@ -316,6 +318,7 @@ async def test_records_read_without_validation_equal_validated_ones(store: Local
     assert stores
     assert users
     assert any(reviews.values())
+    assert any(page.items for page in devices.values())
 
     for record in records:
         validated = type(record).model_validate(record.model_dump())
@@ -323,6 +326,7 @@ async def test_records_read_without_validation_equal_validated_ones(store: Local
         assert record.model_dump() == validated.model_dump()
     assert all(r.created_at.tzinfo is not None for r in records if hasattr(r, "created_at"))
     assert all(isinstance(u.tenant_role, TenantRole) for u in users.values())
+    assert all(isinstance(d.status, DeviceStatus) for page in devices.values() for d in page.items)
     assert all(isinstance(c, Category) for p in products for c in p.categories)
     assert all(isinstance(s.address, Address) for s in stores.values())
     assert all(p.embedded_store is None for p in products)

@@ -58,7 +58,7 @@ def dicts(result: Any) -> list[dict[str, Any]]:
     """A result's rows as plain dicts. `RowMapping` builds a key view per row on every `dict(row)`,
     which was a fifth of a 100-product request's time; zipping with the keys once is not."""
     keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 def construct(cls: type[M]) -> Callable[[dict[str, Any]], M]:

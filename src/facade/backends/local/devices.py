@@ -25,7 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from facade.auth import Principal, TokenKind, TokenService
 from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
 from facade.backends.local import tables as t
-from facade.backends.local.base import Listing, Repository, in_keys, page_by_parent, page_flat, reading, utcnow
+from facade.backends.local.base import (
+    Listing,
+    Repository,
+    construct,
+    in_keys,
+    page_by_parent,
+    page_flat,
+    reading,
+    utcnow,
+)
 from facade.backends.local.users import page_users_by_store, tenant_user_by_code
 from facade.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from facade.models import (
@@ -82,8 +91,16 @@ def new_device_id(rng: random.Random = _system_random) -> str:
     return "dev-" + "".join(rng.choice(ID_ALPHABET) for _ in range(10))
 
 
+_device = construct(Device)
+
+
 def build_device(row: Any) -> Device:
-    return Device.model_validate(dict(row))
+    """The Device of a `devices` row (a mapping), built trusted (`construct`): the row's values
+    were checked when written; the two enums are the only conversion."""
+    values = dict(row)
+    values["app_type"] = DeviceAppType(values["app_type"])
+    values["status"] = DeviceStatus(values["status"])
+    return _device(values)
 
 
 async def device_row(conn: AsyncConnection, stmt: Select[Any]) -> Any:
