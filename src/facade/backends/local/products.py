@@ -11,12 +11,13 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Numeric, Select, bindparam, cast, select
+import orjson
+from sqlalchemy import Numeric, Select, String, bindparam, cast, select, type_coerce
 
 from facade.backends.interfaces import ProductQuery
 from facade.backends.local import tables as t
 from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent, page_flat, reading
-from facade.models import Attribute, Category, Metadata, Page, PageArgs, Product
+from facade.models import Attribute, Category, Deferred, Metadata, Page, PageArgs, Product
 
 SORTABLE: dict[str, Any] = {
     "id": t.products.c.id,
@@ -28,24 +29,49 @@ SORTABLE: dict[str, Any] = {
 }
 
 
-_product = construct(Product)
 _category = construct(Category)
 _attribute = construct(Attribute)
 _metadata = construct(Metadata)
 
+# A product's JSON columns, read as their text: decoded (with their records built) only when a
+# query reads them (see build_product).
+_JSON = ("categories", "attributes", "meta_data")
+_COLUMNS = [type_coerce(c, String).label(c.name) if c.name in _JSON else c for c in t.products.c]
+
+
+def _parts(raw: tuple[str, str, str]) -> dict[str, Any]:
+    categories, attributes, meta_data = raw
+    return {
+        "categories": [_category(c) for c in orjson.loads(categories)],
+        "attributes": [_attribute(a) for a in orjson.loads(attributes)],
+        "meta_data": [_metadata(m) for m in orjson.loads(meta_data)],
+    }
+
+
+def _never(raw: Any) -> Product:
+    raise AssertionError("the store's own products are always read by their parts")
+
+
+_LATER = Deferred(dict.fromkeys(_JSON, _parts), _never)
+
 
 def build_product(row: dict[str, Any]) -> Product:
-    """A product from its row (a dict it takes over), its JSON columns already decoded by the
-    column type. Only the seed writes products; their nested lists hold exactly the fields of
-    Category, Attribute and Metadata."""
-    row["categories"] = [_category(c) for c in row["categories"]]
-    row["attributes"] = [_attribute(a) for a in row["attributes"]]
-    row["meta_data"] = [_metadata(m) for m in row["meta_data"]]
-    return _product(row)
+    """A product from its row (a dict it takes over) as `Record.deferred`: the JSON columns
+    arrive as text and are decoded, their records built, on the first read of any of them (a
+    product list that reads names and prices decodes none). Only the seed writes products; their
+    nested lists hold exactly the fields of Category, Attribute and Metadata."""
+    raw = (row.pop("categories"), row.pop("attributes"), row.pop("meta_data"))
+    row["embedded_store"] = None
+    return Product.deferred(row, _LATER, raw)
 
 
-_BY_ID = select(t.products).where(in_keys(t.products.c.id))
-_BY_APP = select(t.products).where(in_keys(t.products.c.app_id))
+def select_products() -> Select[Any]:
+    """SELECT of every product column, the JSON ones as text (what `build_product` takes)."""
+    return select(*_COLUMNS)
+
+
+_BY_ID = select_products().where(in_keys(t.products.c.id))
+_BY_APP = select_products().where(in_keys(t.products.c.app_id))
 # DISTINCT (user, product) first: a product bought in two subscriptions is one purchase.
 _PURCHASES = (
     select(t.subscriptions.c.user_id, t.line_items.c.product_id)
@@ -67,17 +93,17 @@ def _filtered(stmt: Select[Any], apps_only: bool, by_store: bool) -> Select[Any]
 # Every list shape built once (see base.Listing): a filter's value is a bind parameter.
 @functools.cache
 def _all(apps_only: bool, by_store: bool) -> Listing:
-    return Listing(_filtered(select(t.products), apps_only, by_store), SORTABLE, t.products.c.id)
+    return Listing(_filtered(select_products(), apps_only, by_store), SORTABLE, t.products.c.id)
 
 
 @functools.cache
 def _by(parent: str, apps_only: bool) -> Listing:
-    return Listing(_filtered(select(t.products), apps_only, False), SORTABLE, t.products.c.id, t.products.c[parent])
+    return Listing(_filtered(select_products(), apps_only, False), SORTABLE, t.products.c.id, t.products.c[parent])
 
 
 @functools.cache
 def _purchased(apps_only: bool, by_store: bool) -> Listing:
-    stmt = select(t.products).join(_PURCHASES, _PURCHASES.c.product_id == t.products.c.id)
+    stmt = select_products().join(_PURCHASES, _PURCHASES.c.product_id == t.products.c.id)
     return Listing(_filtered(stmt, apps_only, by_store), SORTABLE, t.products.c.id, _PURCHASES.c.user_id)
 
 
