@@ -459,3 +459,18 @@ def test_bench_stub_serves_a_tenants_flow_devices(tmp_path: Path) -> None:
         assert run.http("GET", f"{base}/__calls")["calls"] == 2
     finally:
         procs.stop_all()
+
+
+def test_bench_readers_prints_the_cost_of_a_page() -> None:
+    """bench/readers.py end to end on a small page: a seeded store exported as the stub's FLECS
+    page, each measurement printed in microseconds."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "readers.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--products", "5", "--repeat", "3"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("5 products, ")
+    for name in ("decode only", "build", "build + flecs-100 fields", "build + every field"):
+        assert re.search(rf"^  {re.escape(name)} +min +\d+ +median +\d+$", done.stdout, re.M), done.stdout
