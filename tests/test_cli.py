@@ -115,6 +115,16 @@ def test_schema_export_to_stdout_prints_the_sdl(tmp_path: Path) -> None:
     assert not (tmp_path / "-").exists()
 
 
+def test_routes_renders_the_coverage_section_and_checks_the_readme(tmp_path: Path) -> None:
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    rendered = run_facade(tmp_path, "routes")
+    checked = run_facade(tmp_path, "routes", "--check", str(readme))
+
+    assert rendered.returncode == 0, rendered.stderr
+    assert "| `devices.search` | `F7 GET /tenants/{tenantUid}/devices`" in rendered.stdout
+    assert checked.returncode == 0, checked.stderr
+
+
 def test_serve_in_upstream_mode_answers_from_the_sandbox(tmp_path: Path) -> None:
     """Configuration alone points facade at the REST APIs: here `facade sandbox`, over loopback."""
     from support.server import FACADE, HOST, facade_env, free_port, stop

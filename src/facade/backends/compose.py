@@ -1,68 +1,45 @@
 """Upstream mode: the backend the graph sees when FACADE_FLECS_URL or FACADE_FLOW_URL names an API.
 
-Each domain is answered by the upstream client where that API has the operation, and by the local
-store where it has none (a FLECS review list, a user profile by id, ...): the contracts are REST
-APIs for their own clients, not for a graph, and what they do not offer has to come from
-somewhere. Which source answers which field is listed in the README's coverage table.
+Each interface method is answered by the API client the routing table (`routes.ROUTES`) names,
+when that API is configured, and by the local store otherwise (a FLECS review list, a user
+profile by id, ...): the contracts are REST APIs for their own clients, not for a graph, and what
+they do not offer has to come from somewhere. `compose()` checks the table against the
+interfaces and the clients first (`routes.check`: RouteError at start-up).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from facade.backends.interfaces import Backend
 from facade.backends.local import LocalStore
+from facade.backends.routes import FLECS, FLOW, ROUTES, Route, check
 from facade.backends.upstream.flecs import FlecsConsole
 from facade.backends.upstream.flow import FlowRetail
 from facade.backends.upstream.http import HttpSettings, UpstreamClient
 from facade.models import Device, Page, User
 from facade.settings import Settings
 
-# The interface methods that are contract operations (or lists a contract operation answers), by
-# domain. Only these go upstream; the rest are reads the APIs do not offer.
-UPSTREAM: dict[str, frozenset[str]] = {
-    # FLECS Console
-    "users": frozenset({"login", "validate_token"}),
-    "products": frozenset({"page_all", "page_by_store", "page_purchased"}),
-    "reviews": frozenset({"create"}),
-    "subscriptions": frozenset({"page_by_user"}),
-    "licenses": frozenset({"activate", "validate", "register_device"}),
-    "apps": frozenset({"download_manifest", "create_token"}),
-    # Flow Retail, F0-F12
-    "devices": frozenset(
-        {
-            "login",
-            "current",
-            "register",
-            "update_system_information",
-            "authorize",
-            "link",
-            "users",
-            "search",
-            "create",
-            "get",
-            "update",
-            "delete",
-        }
-    ),
-}
+# The API clients by the name the routing table gives them.
+CLIENTS: dict[str, type] = {FLECS: FlecsConsole, FLOW: FlowRetail}
 
 
 class Layered:
-    """A domain whose contract operations go to the upstream client and the rest to the store."""
+    """A domain whose routed methods go to their API's client (`upstream`: method name -> the
+    client's domain part) and the rest to the store."""
 
-    def __init__(self, upstream: Any, local: Any, operations: frozenset[str], directory: Backend) -> None:
+    def __init__(self, upstream: Mapping[str, Any], local: Any, directory: Backend) -> None:
         self._upstream = upstream
         self._local = local
-        self._operations = operations if upstream is not None else frozenset()
         self._directory = directory
 
     def __getattr__(self, name: str) -> Any:
-        if name not in self._operations:
+        part = self._upstream.get(name)
+        if part is None:
             return getattr(self._local, name)
-        operation = getattr(self._upstream, name)
+        operation = getattr(part, name)
         directory = self._directory
 
         async def call(*args: Any, **kwargs: Any) -> Any:
@@ -71,9 +48,6 @@ class Layered:
         # Kept: later lookups (one per loader per request) find it without coming here.
         self.__dict__[name] = call
         return call
-
-    def source_of(self, name: str) -> str:
-        return "upstream" if name in self._operations else "local"
 
 
 async def complete(result: Any, directory: Backend) -> Any:
@@ -131,13 +105,17 @@ class ComposedBackend:
     # Read by the graph's error codes: a result the schema cannot carry is an upstream's fault here.
     upstream_mode = True
 
-    def __init__(self, local: Backend, upstreams: Sequence[Any], clients: Sequence[UpstreamClient]) -> None:
+    def __init__(
+        self, local: Backend, upstreams: Mapping[str, Any], clients: Sequence[UpstreamClient], routes: Sequence[Route]
+    ) -> None:
         self.local = local
         self._clients = list(clients)
         for domain in DOMAINS:
-            served = [getattr(u, domain) for u in upstreams if getattr(u, domain, None) is not None]
-            operations = UPSTREAM.get(domain, frozenset())
-            setattr(self, domain, Layered(served[0] if served else None, getattr(local, domain), operations, local))
+            # Each method to the API its route names, when that API is configured; else local.
+            methods: dict[str, Any] = {
+                r.method: getattr(upstreams[r.api], domain) for r in routes if r.domain == domain and r.api in upstreams
+            }
+            setattr(self, domain, Layered(methods, getattr(local, domain), local))
 
     async def aclose(self) -> None:
         for client in self._clients:
@@ -160,27 +138,27 @@ def http_settings(settings: Settings) -> HttpSettings:
 
 
 def compose(settings: Settings, local: LocalStore) -> Backend:
-    """The backend the settings ask for: the local store alone, or upstream clients over it."""
+    """The backend the settings ask for: the local store alone, or upstream clients over it.
+    Raises RouteError when the routing table disagrees with the interfaces or the clients."""
+    check(ROUTES, CLIENTS)
     if settings.flecs_url == "local" and settings.flow_url == "local":
         return local
     http = http_settings(settings)
-    upstreams: list[Any] = []
+    upstreams: dict[str, Any] = {}
     clients: list[UpstreamClient] = []
     if settings.flecs_url != "local":
         client = UpstreamClient("FLECS Console", settings.flecs_url, http)
         clients.append(client)
-        upstreams.append(
-            FlecsConsole(client, concurrency=settings.upstream_concurrency, sort_limit=settings.upstream_sort_limit)
+        upstreams[FLECS] = FlecsConsole(
+            client, concurrency=settings.upstream_concurrency, sort_limit=settings.upstream_sort_limit
         )
     if settings.flow_url != "local":
         client = UpstreamClient("Flow Retail API", settings.flow_url, http)
         clients.append(client)
-        upstreams.append(
-            FlowRetail(
-                client,
-                concurrency=settings.upstream_concurrency,
-                store_directory=local.stores,
-                sort_limit=settings.upstream_sort_limit,
-            )
+        upstreams[FLOW] = FlowRetail(
+            client,
+            concurrency=settings.upstream_concurrency,
+            store_directory=local.stores,
+            sort_limit=settings.upstream_sort_limit,
         )
-    return ComposedBackend(local, upstreams, clients)
+    return ComposedBackend(local, upstreams, clients, ROUTES)

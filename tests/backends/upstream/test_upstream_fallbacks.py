@@ -100,41 +100,6 @@ async def in_request(call: Callable[[], Awaitable[T]], headers: dict[str, str] |
 # -- FLECS ---------------------------------------------------------------------------------------
 
 
-async def test_products_by_id_without_include_fall_back_to_one_call_each(made: list[Any]) -> None:
-    def strict(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/api/v2/products":
-            # `include` ignored: the first page of everything.
-            return httpx.Response(200, json={"data": {"page": 1, "totalPages": 9, "products": [product(1)]}})
-        product_id = int(request.url.path.rsplit("/", 1)[1])
-        if product_id == 404:
-            return httpx.Response(404, json={"reason": "none"})
-        return httpx.Response(200, json={"data": product(product_id)})
-
-    recorder = Recorder(strict)
-    console = flecs(made, recorder)
-    found = await in_request(lambda: console.products.get_many([1, 5, 7, 404]))
-    assert sorted(found) == [1, 5, 7]
-    assert sorted(recorder.paths()) == [
-        "GET /api/v2/products",
-        "GET /api/v2/products/404",
-        "GET /api/v2/products/5",
-        "GET /api/v2/products/7",
-    ]
-
-
-async def test_products_by_id_with_include_is_one_call(made: list[Any]) -> None:
-    def honours(request: httpx.Request) -> httpx.Response:
-        ids = [int(i) for i in query(request)["include"].split(",")]
-        return httpx.Response(200, json={"data": {"page": 1, "totalPages": 1, "products": [product(i) for i in ids]}})
-
-    recorder = Recorder(honours)
-    console = flecs(made, recorder)
-    found = await in_request(lambda: console.products.get_many(list(range(1, 151))))
-    assert len(found) == 150
-    # 100 ids per call.
-    assert [len(query(r)["include"].split(",")) for r in recorder.requests] == [100, 50]
-
-
 async def test_product_list_without_paging_is_sorted_and_cut_here(made: list[Any]) -> None:
     prices = {1: "5.00", 2: "1.00", 3: "9.00", 4: "3.00"}
     everything = [product(i, prices[i]) for i in prices]

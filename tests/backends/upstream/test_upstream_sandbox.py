@@ -41,7 +41,6 @@ from facade.models import (
     DeviceStatus,
     PageArgs,
     SortDirection,
-    Store,
     User,
 )
 from facade.sandbox import create_sandbox_app
@@ -182,11 +181,6 @@ async def device_view(sandbox: Sandbox, device: Device, *, times: bool = True) -
     return data
 
 
-def store_view(store: Store) -> dict[str, Any]:
-    """What Flow's STORE carries."""
-    return dumped(store, {"id", "shop_name", "url"})
-
-
 # =============================================================================================
 # FLECS Console API
 
@@ -250,14 +244,6 @@ async def test_products_sorted_within_the_page(sandbox: Sandbox) -> None:
     assert [x.id for x in remote.items] == [x.id for x in local.items]
 
 
-async def test_products_get_many_in_one_call(sandbox: Sandbox) -> None:
-    ids = [3, 1, 40, 17, 999]
-    remote = await in_request({}, lambda: sandbox.flecs.products.get_many(ids))
-    local = await sandbox.store.products.get_many(ids)
-    assert set(remote) == set(local) == {1, 3, 17, 40}
-    assert {k: product_view(v) for k, v in remote.items()} == {k: product_view(v) for k, v in local.items()}
-
-
 async def test_products_page_by_store(sandbox: Sandbox) -> None:
     page = PageArgs(limit=3, offset=1)
     remote = await in_request({}, lambda: sandbox.flecs.products.page_by_store([1, 2], True, page))
@@ -291,9 +277,6 @@ async def test_subscriptions_of_the_caller(sandbox: Sandbox) -> None:
     assert remote[bob].total == local[bob].total > 0
     view = [dumped(s, {"created_at"}) for s in local[bob].items]
     assert [dumped(s, {"created_at"}) for s in remote[bob].items] == view
-    ids = [s.id for s in local[bob].items]
-    by_id = await in_request(bearer(token), lambda: sandbox.flecs.subscriptions.get_many(ids))
-    assert sorted(by_id) == sorted(ids)
 
 
 async def test_review_is_created_with_the_jwt_in_the_body(sandbox: Sandbox) -> None:
@@ -564,74 +547,7 @@ async def test_device_search(sandbox: Sandbox, where: DeviceFilter, page: PageAr
     assert [flow_dump(d) for d in remote.items] == [await device_view(sandbox, d) for d in local.items]
 
 
-async def test_devices_of_a_store_seen_in_the_request(sandbox: Sandbox) -> None:
-    token = await sandbox.token("alice")
-    local_store = (await sandbox.store.stores.get_many([1]))[1]
-    page = PageArgs(limit=5)
-
-    async def request() -> Any:
-        stores = await sandbox.flow.stores.get_many_by_uid([local_store.uid])
-        store_id = stores[local_store.uid].id
-        by_store = await sandbox.flow.devices.page_by_store([store_id, 424242], page)
-        ids = [d.id for d in by_store[store_id].items]
-        by_id = await sandbox.flow.devices.get_many([*ids, "dev-unseen"])
-        return store_id, by_store, by_id
-
-    store_id, by_store, by_id = await in_request(bearer(token), request)
-    assert store_id == flow_store_id(local_store.uid)
-    local = (await sandbox.store.devices.page_by_store([1], page))[1]
-    assert by_store[store_id].total == local.total
-    assert [flow_dump(d) for d in by_store[store_id].items] == [await device_view(sandbox, d) for d in local.items]
-    assert by_store[424242].total == 0  # never seen in this request
-    assert sorted(by_id) == sorted(d.id for d in local.items)
-    # The next request has seen nothing yet.
-    assert await in_request(bearer(token), lambda: sandbox.flow.devices.get_many(list(by_id))) == {}
-
-
-async def test_tenants(sandbox: Sandbox) -> None:
-    token = await sandbox.token("alice")
-    remote = await in_request(bearer(token), lambda: sandbox.flow.tenants.get_many([TENANT, "nordic-bakeries", "nope"]))
-    local = await sandbox.store.tenants.get_many([TENANT])
-    # Another tenant's is not shown to alice (403), an unknown one does not exist (404).
-    assert {k: dumped(v) for k, v in remote.items()} == {k: dumped(v) for k, v in local.items()}
-
-
-async def test_stores_of_a_tenant_and_their_tills(sandbox: Sandbox) -> None:
-    token = await sandbox.token("alice")
-    page = PageArgs(limit=2, offset=1, sort="name")
-
-    async def request() -> Any:
-        pages = await sandbox.flow.stores.page_by_tenant([TENANT], page)
-        ids = [s.id for s in pages[TENANT].items]
-        by_id = await sandbox.flow.stores.get_many(ids)
-        tills = await sandbox.flow.stores.tills_by_store(ids)
-        till_ids = [till.id for found in tills.values() for till in found]
-        return pages, by_id, tills, await sandbox.flow.stores.tills_get_many([*till_ids, "unseen-till"])
-
-    pages, by_id, tills, tills_by_id = await in_request(bearer(token), request)
-    local = (await sandbox.store.stores.page_by_tenant([TENANT], page))[TENANT]
-    assert pages[TENANT].total == local.total
-    assert [store_view(s) for s in pages[TENANT].items] == [store_view(s) for s in local.items]
-    assert all(s.id == flow_store_id(s.uid) for s in pages[TENANT].items)
-    assert sorted(by_id) == sorted(s.id for s in pages[TENANT].items)
-    local_tills = await sandbox.store.stores.tills_by_store([s.id for s in local.items])
-    for store in local.items:
-        remote = tills[flow_store_id(store.uid)]
-        assert [(x.id, x.name, x.store_id) for x in remote] == [
-            (x.id, x.name, flow_store_id(store.uid)) for x in local_tills[store.id]
-        ]
-    assert sorted(tills_by_id) == sorted(x.id for found in local_tills.values() for x in found)
-
-
-async def test_store_by_uid_with_the_tokens_tenant(sandbox: Sandbox) -> None:
-    token = await sandbox.token("alice")
-    local = (await sandbox.store.stores.get_many([1]))[1]
-    remote = await in_request(bearer(token), lambda: sandbox.flow.stores.get_many_by_uid([local.uid, "no-such-store"]))
-    assert list(remote) == [local.uid]
-    assert store_view(remote[local.uid]) == store_view(local)
-
-
-async def test_devices_and_tills_of_a_store_known_to_the_directory(sandbox: Sandbox) -> None:
+async def test_devices_of_a_store_known_to_the_directory(sandbox: Sandbox) -> None:
     """The graph filters by a store it loaded from the local store: its row id, which the Flow
     client turns into the uid through the directory it was given."""
     token = await sandbox.token("alice")
@@ -647,13 +563,3 @@ async def test_devices_and_tills_of_a_store_known_to_the_directory(sandbox: Sand
     elsewhere = DeviceFilter(tenant_id=TENANT, store_id=2)
     assert (await in_request(bearer(token), lambda: sandbox.flow.devices.search(principal, elsewhere, page))).total == 0
     assert (await sandbox.store.devices.search(principal, elsewhere, page)).total == 0
-
-    by_store = await in_request(bearer(token), lambda: sandbox.flow.devices.page_by_store(acme, page))
-    expected = await sandbox.store.devices.page_by_store(acme, page)
-    for store_id in acme:
-        assert by_store[store_id].total == expected[store_id].total > 0
-        assert [flow_dump(d) for d in by_store[store_id].items] == [
-            await device_view(sandbox, d) for d in expected[store_id].items
-        ]
-    tills = await in_request(bearer(token), lambda: sandbox.flow.stores.tills_by_store([acme[0], 999]))
-    assert tills == await sandbox.store.stores.tills_by_store([acme[0], 999])

@@ -23,10 +23,6 @@ What the API cannot answer, and what is done instead:
 - Totals: `{totalProducts}` (or WooCommerce's `X-WP-Total` header, when it arrives) is exact;
   `{page, totalPages}` is exact once the last page has been seen, so a window short of the last
   page costs one more GET (of the last page).
-- Products by id: one GET with the `include=1,2,3` extension (100 ids per call). A strict
-  upstream ignores `include`; then each id still missing is asked for one by one
-  (`GET /api/v2/products/{id}`, WooCommerce's path, not in the contract), at most `concurrency`
-  at once; a 404 there means no such product.
 - Who is calling: `/my/*` answer for the token's owner only, so purchases and subscriptions are
   answered for the calling user (known from a login made through this client, or read from the
   forwarded JWT's claims, unverified: the upstream verifies it) and are empty for anyone else.
@@ -34,9 +30,9 @@ What the API cannot answer, and what is done instead:
   the login kept for the token (logins through this client are remembered, bounded, in memory),
   else the JWT's claims, else the token's subject and no e-mail.
 
-Operations the API has no endpoint for are not defined here (so `backends/compose.py` answers
-them from the local store): users by id, tenant or store; products by owner; reviews by product
-or user; licences by id, device or user; manifests by app version or product.
+Each public async method here is an interface method routed to this API in `backends/routes.py`
+(checked at start-up); what is not routed (users by id, products by id or owner, reviews by
+product or user, licences, manifests by app version or product, ...) the local store answers.
 """
 
 from __future__ import annotations
@@ -54,7 +50,7 @@ from facade.backends.interfaces import Activation, LoginResult, ProductQuery, To
 from facade.backends.upstream import payloads as p
 from facade.backends.upstream.fanout import TooLong, each, gather_limited, whole_list
 from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
-from facade.errors import BadUserInput, NotFound, Unauthenticated, UpstreamError
+from facade.errors import BadUserInput, Unauthenticated, UpstreamError
 from facade.models import (
     AppManifest,
     Device,
@@ -73,7 +69,7 @@ V = TypeVar("V")
 R = TypeVar("R")
 
 WRONG_CREDENTIALS = "The username or password is incorrect."
-# WooCommerce's largest per_page; an `include` list is sent in chunks of this many ids.
+# WooCommerce's largest per_page.
 MAX_PER_PAGE = 100
 KNOWN_USERS = 4096
 
@@ -212,60 +208,6 @@ class FlecsProducts(_Part):
         self.sort_limit = sort_limit
         self.product_item = p.product_reader(self.api)
         self.app_item = p.product_reader(self.api, is_app=True)
-
-    async def get_many(self, ids: Sequence[int]) -> dict[int, Product | Exception]:
-        """Products by id; a call that fails answers its ids with its error (see `fanout`)."""
-        wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return {}
-        chunks = [wanted[i : i + MAX_PER_PAGE] for i in range(0, len(wanted), MAX_PER_PAGE)]
-        found: dict[int, Product | Exception] = {}
-        ignored = False
-        answers = await each(self.limit, range(len(chunks)), lambda n: self._include(chunks[n]))
-        for n, chunk in enumerate(chunks):
-            answer = answers[n]
-            if isinstance(answer, Exception):
-                found.update(dict.fromkeys(chunk, answer))
-                continue
-            products, honoured = answer
-            found.update(products)
-            ignored = ignored or not honoured
-        missing = [i for i in wanted if i not in found]
-        if ignored and missing:
-            # A strict upstream: no `include`, so one call per id still missing.
-            singles = await each(self.limit, missing, self._one)
-            found.update({i: product for i, product in singles.items() if product is not None})
-        return found
-
-    async def _include(self, chunk: list[int]) -> tuple[dict[int, Product], bool]:
-        """One `include` call: the products asked for, and whether the upstream honoured it."""
-        response = await self.client.get(
-            "/api/v2/products",
-            params={"include": ",".join(map(str, chunk)), "per_page": len(chunk)},
-            forward=(),
-        )
-        listed = self.read(p.Envelope[p.ProductPage], response).data
-        asked = set(chunk)
-        item = self.product_item
-        records = [item(x) for x in listed.products]
-        found = {record.id: record for record in records if record.id in asked}
-        # Honoured: only ids asked for came back, and the list is no longer than the ids (a page
-        # of everything that happens to hold only asked-for ids says it has more pages).
-        wp_total = response.headers.get("x-wp-total", "")
-        total = (
-            listed.totalProducts
-            if listed.totalProducts is not None
-            else (int(wp_total) if wp_total.isdigit() else None)
-        )
-        longer = (total is not None and total > len(chunk)) or (listed.totalPages or 0) > 1
-        return found, not longer and all(record.id in asked for record in records)
-
-    async def _one(self, product_id: int) -> Product | None:
-        try:
-            response = await self.client.get(f"/api/v2/products/{product_id}", forward=(), ok=(200,))
-        except NotFound:
-            return None
-        return p.to_product(self.read(p.Envelope[p.FlecsProduct], response).data)
 
     async def page_all(self, query: ProductQuery, page: PageArgs) -> Page[Product]:
         path = "/api/v2/products/apps" if query.apps_only else "/api/v2/products"
@@ -460,13 +402,6 @@ class FlecsSubscriptions(_Part):
         result[caller] = p.page_of(mine, page)
         return result
 
-    async def get_many(self, ids: Sequence[int]) -> dict[int, Subscription]:
-        """The calling user's subscriptions among `ids` (the API shows no one else's)."""
-        if not ids or bearer() is None:
-            return {}
-        wanted = set(ids)
-        return {s.id: s for s in await self._mine(None) if s.id in wanted}
-
 
 class FlecsLicenses(_Part):
     async def activate(
@@ -588,13 +523,20 @@ class FlecsApps(_Part):
 
 
 class FlecsConsole:
-    """The FLECS Console API v2, one attribute per domain it serves.
+    """The FLECS Console API v2, one attribute per domain it serves (declared below, so the
+    routing table is checked against them at start-up, see `backends/routes.py`).
 
-    `concurrency` caps the one-by-one GETs a batch may fall back to (products by id against an
-    upstream without `include`; products of many stores; the pages of a list sorted here).
-    `sort_limit` is the longest product list fetched whole to be sorted here (see the module
-    docstring).
+    `concurrency` caps the calls one batch sends at once (products of many stores; the pages of
+    a list sorted here). `sort_limit` is the longest product list fetched whole to be sorted
+    here (see the module docstring).
     """
+
+    users: FlecsUsers
+    products: FlecsProducts
+    reviews: FlecsReviews
+    subscriptions: FlecsSubscriptions
+    licenses: FlecsLicenses
+    apps: FlecsApps
 
     def __init__(self, client: UpstreamClient, *, concurrency: int = 16, sort_limit: int = 1000) -> None:
         self.client = client

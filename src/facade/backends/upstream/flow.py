@@ -1,6 +1,6 @@
-"""The Flow Retail Device API v2 (`contracts/flow-retail-devices.md`, F0-F12, plus the tenant,
-store and till reads) behind facade's backend interfaces: `FlowRetail(client)` holds `devices`,
-`tenants` and `stores`, all over the one `UpstreamClient` given (base URL `.../v2`).
+"""The Flow Retail Device API v2 (`contracts/flow-retail-devices.md`, F0-F12) behind facade's
+backend interfaces: `FlowRetail(client)` holds `devices`, over the one `UpstreamClient` given
+(base URL `.../v2`).
 
 Credentials: every call but F2 (register), F5 (link) forwards the caller's Authorization (a
 deviceToken, accessToken or authToken, whichever the caller holds) through the HTTP layer's
@@ -17,23 +17,22 @@ never answered with one page sorted.
 
 Integer ids: facade's stores have integer ids and Flow's only uids, so a Flow store's id is
 `flow_store_id(storeUid)` (CRC-32, see payloads), and a device names its store by uid
-(`Device.store_uid`). To answer "store 123" or "the devices of store 123" the client must know
-which tenant and uid 123 stands for; it learns that from every store, device, till and tenant
-user it parses and keeps it for the rest of the GraphQL request, and otherwise asks the
-`store_directory` it was given (the local store, whose numeric ids the graph uses). The
-request scope (`current_scope()`) offers only headers and the GET cache, and `RequestScope` is an
-unhashable dataclass (so not a WeakKeyDictionary key): the sightings are kept in a dict keyed by
-`id(scope)` and dropped by a `weakref.finalize` when the scope is collected. A store neither
-seen in the request nor known to the directory is answered as absent (an empty page or list for
-its children); the same way, a device id is resolved to its tenant (F10 needs both) only when
-the device was seen in the request, and a store uid to its tenant when the store was (else the
-tenant named in the caller's token).
+(`Device.store_uid`). To filter "the devices of store 123" the client must know which tenant and
+uid 123 stands for; it learns that from every store a device or tenant user it parses names and
+keeps it for the rest of the GraphQL request, and otherwise asks the `store_directory` it was
+given (the local store, whose numeric ids the graph uses). The request scope
+(`current_scope()`) offers only headers and the GET cache, and `RequestScope` is an unhashable
+dataclass (so not a WeakKeyDictionary key): the sightings are kept in a dict keyed by
+`id(scope)` and dropped by a `weakref.finalize` when the scope is collected. A store neither seen
+in the request nor known to the directory matches no device.
 
-What the API cannot answer (all stores across tenants, devices by owner: a FLECS notion, users
-by tenant or store) is not defined here, so `backends/compose.py` answers it from the local
-store. Where a write answers without the record (F3's 204, F4's empty 200), the record is read
-back with a fresh (not de-duplicated) GET or search; when the caller may not read it, the
-record holds what the request said (see each method).
+Each public async method here is an interface method routed to this API in `backends/routes.py`
+(checked at start-up); the rest (tenants, stores and tills, devices by id, store or owner,
+users by tenant or store) the local store answers.
+
+Where a write answers without the record (F3's 204, F4's empty 200), the record is read back
+with a fresh (not de-duplicated) GET or search; when the caller may not read it, the record
+holds what the request said (see each method).
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ from urllib.parse import quote
 from facade.auth import IssuedToken, Principal
 from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
 from facade.backends.upstream import payloads as p
-from facade.backends.upstream.fanout import TooLong, each, whole_list
+from facade.backends.upstream.fanout import TooLong, whole_list
 from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
 from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 from facade.models import (
@@ -61,8 +60,6 @@ from facade.models import (
     PageArgs,
     SortDirection,
     Store,
-    Tenant,
-    Till,
     User,
     check_uid,
 )
@@ -84,11 +81,6 @@ USER_LOCAL_SORT: dict[str, Callable[[User], Any]] = {
     "display_name": lambda u: u.display_name,
     "login": lambda u: u.login,
     "created_at": lambda u: u.created_at,
-}
-STORE_LOCAL_SORT: dict[str, Callable[[Store], Any]] = {
-    "id": lambda s: s.id,
-    "name": lambda s: s.name,
-    "created_at": lambda s: s.created_at,
 }
 
 
@@ -147,20 +139,6 @@ class RequestSightings:
         return len(self._by_scope)
 
 
-def token_tenant() -> str | None:
-    """The tenant the caller's (forwarded) token names, read without verifying it: routing only."""
-    value = current_scope().headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    claims = p.jwt_claims(token.strip())
-    for name in ("tenant", "tenantUid", "tenant_id"):
-        found = claims.get(name)
-        if isinstance(found, str) and found:
-            return found
-    return None
-
-
 class StoreDirectory(Protocol):
     """Where integer store ids are known (the local store in upstream mode): `get_many` is
     `StoreBackend.get_many`."""
@@ -184,7 +162,7 @@ class _Part:
         self.directory = directory
         self.sort_limit = sort_limit
 
-    async def store_refs(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    async def _store_refs(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """(tenantUid, storeUid) of integer store ids: a Flow store seen in this request, else
         whatever the directory knows of the id."""
         stores = self.seen.now().stores
@@ -198,7 +176,7 @@ class _Part:
     def read(self, model: type[p.M], response: UpstreamResponse) -> p.M:
         return p.parse(model, response.json(self.api), self.api)
 
-    async def paged(
+    async def _paged(
         self,
         page: PageArgs,
         fetch: Callable[[dict[str, Any]], Awaitable[UpstreamResponse]],
@@ -253,11 +231,6 @@ def _id(record: Any) -> Any:
     return record.id
 
 
-def _present(answers: dict[K, V | None | Exception]) -> dict[K, V | Exception]:
-    """The answers of a batch without the keys that named nothing."""
-    return {k: v for k, v in answers.items() if v is not None}
-
-
 def _issued(token: str, expires_in: int | None) -> IssuedToken:
     if expires_in is not None:
         return IssuedToken(token=token, expires=int(dt.datetime.now(dt.UTC).timestamp()) + expires_in)
@@ -290,34 +263,6 @@ class FlowDevices(_Part):
 
     # -- reads -----------------------------------------------------------------------------------
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Device | Exception]:
-        """Devices seen earlier in this request (F10 needs their tenant); others are absent, as
-        are those the caller may not read. A failed call answers its id with its error."""
-        tenants = self.seen.now().devices
-
-        async def one(device_id: str) -> Device | None:
-            try:
-                response = await self.client.get(_path("tenants", tenants[device_id], "devices", device_id))
-            except (NotFound, Forbidden):
-                return None
-            return self._device(self.read(p.FlowDevice, response))
-
-        return _present(await each(self.limit, [i for i in ids if i in tenants], one))
-
-    async def page_by_store(self, store_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Device] | Exception]:
-        """F7 per store (see `store_refs`); an unknown store's page is empty, a failed call's is
-        its error."""
-        stores = await self.store_refs(store_ids)
-        result: dict[int, Page[Device] | Exception] = {
-            s: Page(items=[], total=0, offset=page.offset) for s in store_ids
-        }
-
-        def one(s: int) -> Awaitable[Page[Device]]:
-            return self.search(None, DeviceFilter(tenant_id=stores[s][0], store_id=s), page)
-
-        result.update(await each(self.limit, [s for s in result if s in stores], one))
-        return result
-
     async def search(self, principal: Principal | None, where: DeviceFilter, page: PageArgs) -> Page[Device]:
         """F7 (`GET`, de-duplicated) for a tenant or store, F9 (`POST .../search`) when filtering by
         app type, status or text. A store filter naming a store no one knows (see `store_refs`), or
@@ -327,7 +272,7 @@ class FlowDevices(_Part):
         tenant_uid = check_uid(where.tenant_id, "tenantUid")
         store_uid: str | None = None
         if where.store_id is not None:
-            known = (await self.store_refs([where.store_id])).get(where.store_id)
+            known = (await self._store_refs([where.store_id])).get(where.store_id)
             if known is None or known[0] != tenant_uid:
                 p.PageWindow(page)
                 return Page(items=[], total=0, offset=page.offset)
@@ -352,7 +297,7 @@ class FlowDevices(_Part):
             def fetch(params: dict[str, Any]) -> Awaitable[UpstreamResponse]:
                 return self.client.send("POST", path + "/search", params=params, json=body, ok=(200,))
 
-        return await self.paged(page, fetch, p.FlowList[Any], self._listed_device, p.DEVICE_SORT_FIELDS, p.DEVICE_SORT)
+        return await self._paged(page, fetch, p.FlowList[Any], self._listed_device, p.DEVICE_SORT_FIELDS, p.DEVICE_SORT)
 
     async def get(self, principal: Principal, tenant_id: str, device_id: str) -> Device:
         """F10."""
@@ -385,7 +330,7 @@ class FlowDevices(_Part):
             self.seen.now().user(u)
             return p.tenant_user(u)
 
-        return await self.paged(page, fetch, p.FlowList[p.TenantUser], build, p.USER_SORT_FIELDS, USER_LOCAL_SORT)
+        return await self._paged(page, fetch, p.FlowList[p.TenantUser], build, p.USER_SORT_FIELDS, USER_LOCAL_SORT)
 
     # -- the device itself -------------------------------------------------------------------------
 
@@ -573,111 +518,17 @@ class FlowDevices(_Part):
         await self.client.send("DELETE", path, ok=(200, 204))
 
 
-# ---------------------------------------------------------------------------------------------
-# Tenants, stores and tills (inferred reads)
-
-
-class FlowTenants(_Part):
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Tenant | Exception]:
-        """`GET /tenants/{tenantUid}` per id, at most `concurrency` at once; a tenant the API does
-        not show the caller (404, or 403 for another tenant's) is absent, one whose call failed
-        answers with the error."""
-
-        async def one(tenant_uid: str) -> Tenant | None:
-            try:
-                response = await self.client.get(_path("tenants", tenant_uid))
-            except (NotFound, Forbidden):
-                return None
-            return p.flow_tenant(self.read(p.FlowTenant, response))
-
-        return _present(await each(self.limit, ids, one))
-
-
-class FlowStores(_Part):
-    def _store(self, s: p.FlowStore) -> Store:
-        self.seen.now().store(s.tenantUid, s.storeUid)
-        return p.flow_store(s)
-
-    async def _one(self, tenant_uid: str, store_uid: str) -> Store | None:
-        try:
-            response = await self.client.get(_path("tenants", tenant_uid, "stores", store_uid))
-        except (NotFound, Forbidden):
-            return None
-        return self._store(self.read(p.FlowStore, response))
-
-    async def get_many(self, ids: Sequence[int]) -> dict[int, Store | Exception]:
-        """Stores seen earlier in this request (by `flow_store_id`); others are absent."""
-        stores = self.seen.now().stores
-        return _present(await each(self.limit, [i for i in ids if i in stores], lambda i: self._one(*stores[i])))
-
-    async def get_many_by_uid(self, uids: Sequence[str]) -> dict[str, Store | Exception]:
-        """`GET /tenants/{tenantUid}/stores/{storeUid}`: the tenant is the one the store was seen
-        in during this request, else the caller's token's; a store without either is absent."""
-        seen = self.seen.now().store_tenants
-        fallback = token_tenant()
-        tenant = {u: t for u in uids if (t := seen.get(u, fallback))}
-        return _present(await each(self.limit, tenant, lambda u: self._one(tenant[u], u)))
-
-    async def page_by_tenant(self, tenant_ids: Sequence[str], page: PageArgs) -> dict[str, Page[Store] | Exception]:
-        """`GET /tenants/{tenantUid}/stores` per tenant (a failed call: that tenant's error)."""
-
-        async def one(tenant_uid: str) -> Page[Store]:
-            path = _path("tenants", check_uid(tenant_uid, "tenantUid"), "stores")
-
-            def fetch(params: dict[str, Any]) -> Awaitable[UpstreamResponse]:
-                return self.client.get(path, params=params)
-
-            return await self.paged(
-                page, fetch, p.FlowList[p.FlowStore], self._store, p.STORE_SORT_FIELDS, STORE_LOCAL_SORT
-            )
-
-        return await each(self.limit, tenant_ids, one)
-
-    async def _tills(self, tenant_uid: str, store_uid: str, store_id: int | None = None) -> list[Till]:
-        """A store's tills; `store_id` is the integer id they are filed under (the store's own by
-        default: `flow_store_id`)."""
-        response = await self.client.get(_path("tenants", tenant_uid, "stores", store_uid, "tills"))
-        seen = self.seen.now()
-        tills = []
-        for till in self.read(p.TillList, response).items:
-            seen.till(tenant_uid, till.storeUid or store_uid, till.tillUid)
-            found = p.flow_till(till, store_uid)
-            tills.append(found if store_id is None else found.model_copy(update={"store_id": store_id}))
-        return tills
-
-    async def tills_by_store(self, store_ids: Sequence[int]) -> dict[int, list[Till] | Exception]:
-        """Every requested store has an entry, empty when it has no tills or is unknown (see
-        `store_refs`), its call's error when that failed; each till is filed under the id it
-        was asked by."""
-        stores = await self.store_refs(store_ids)
-        result: dict[int, list[Till] | Exception] = {s: [] for s in store_ids}
-        result.update(await each(self.limit, [s for s in result if s in stores], lambda s: self._tills(*stores[s], s)))
-        return result
-
-    async def tills_get_many(self, ids: Sequence[str]) -> dict[str, Till | Exception]:
-        """Tills seen earlier in this request (through a device or a store's tills): one call per
-        store; the tills of a store whose call failed answer with its error."""
-        tills = self.seen.now().tills
-        lists = await each(self.limit, [tills[i] for i in ids if i in tills], lambda ts: self._tills(*ts))
-        found: dict[str, Till | Exception] = {}
-        for till_id in ids:
-            listed = lists.get(tills[till_id]) if till_id in tills else None
-            if isinstance(listed, Exception):
-                found[till_id] = listed
-            elif listed is not None:
-                found.update({t.id: t for t in listed if t.id == till_id})
-        return found
-
-
 class FlowRetail:
-    """The Flow Retail Device API v2: `devices`, `tenants` and `stores`.
+    """The Flow Retail Device API v2: `devices`.
 
-    `concurrency` caps the GETs one batch sends at once (tenants, stores or devices by id, one
-    call each, since the API has no batch read). `store_directory` (e.g. the local store's
+    `concurrency` caps the calls one list sends at once (the pages of a list sorted here).
+    `store_directory` (e.g. the local store's
     `stores`) turns integer store ids the client has not seen into the uids Flow needs: the
     graph filters a tenant's devices by a store it loaded from there. `sort_limit` is the
     longest list fetched whole to be sorted by a key the API lacks.
     """
+
+    devices: FlowDevices  # declared: the routing table is checked against it (backends/routes.py)
 
     def __init__(
         self,
@@ -691,8 +542,6 @@ class FlowRetail:
         self.sightings = RequestSightings()
         limit = asyncio.Semaphore(concurrency)
         self.devices = FlowDevices(client, self.sightings, limit, store_directory, sort_limit)
-        self.tenants = FlowTenants(client, self.sightings, limit, store_directory, sort_limit)
-        self.stores = FlowStores(client, self.sightings, limit, store_directory, sort_limit)
 
     async def aclose(self) -> None:
         await self.client.aclose()
