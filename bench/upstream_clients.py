@@ -18,7 +18,7 @@ import time
 
 import httpx
 
-from facade.backends.upstream.http import HttpSettings, UpstreamClient, begin_request
+from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
 
 SERVER = """
 import orjson
@@ -47,8 +47,8 @@ async def run(transport: str, tasks: int, seconds: float, base: str) -> float:
         nonlocal done
         i = 0
         while time.perf_counter() < stop:
-            begin_request({}, frozenset())  # a fresh scope: no de-duplication between calls
-            await client.get("/users", params={"id": f"{n}-{i}"})
+            # A fresh scope: no de-duplication between calls.
+            await client.bind(RequestScope()).get("/users", params={"id": f"{n}-{i}"})
             i += 1
             done += 1
 

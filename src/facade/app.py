@@ -35,7 +35,6 @@ from facade.backends.compose import compose
 from facade.backends.interfaces import Backend
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import is_empty, seed
-from facade.backends.upstream.http import begin_request
 from facade.context import Context
 from facade.deadline import Deadline, Overdue
 from facade.errors import (
@@ -359,10 +358,13 @@ async def check_rate(request: Request) -> None:
 
 def build_context(request: Request, deadline: Deadline | None = None) -> Context:
     state = request.app.state
+    # The request's view of the backend: upstream calls may forward the allow-listed of these
+    # headers (and only these), end by the request's deadline and share its GET de-duplication.
+    backend = state.backend.bind(request.headers, deadline)
     context = Context(
         settings=state.settings,
-        backend=state.backend,
-        loaders=Loaders(state.backend),
+        backend=backend,
+        loaders=Loaders(backend),
         request=request,
         tokens=state.tokens,
         limits=state.ratelimit,
@@ -376,9 +378,6 @@ def build_context(request: Request, deadline: Deadline | None = None) -> Context
     except FacadeError as err:
         context.auth_error = err
     context.session_id = request.headers.get("x-session-id") or None
-    # Upstream calls of this request may forward these (and only these) of the caller's headers,
-    # and end by its deadline.
-    begin_request(request.headers, state.forward_headers, deadline)
     return context
 
 

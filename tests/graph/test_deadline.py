@@ -175,6 +175,9 @@ class StuckBackend:
         self._backend = backend
         self.stores = stores
 
+    def bind(self, *args: Any) -> StuckBackend:
+        return StuckBackend(self._backend.bind(*args), self.stores)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)
 

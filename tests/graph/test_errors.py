@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import Api, make_settings, open_api
-from facade.backends.local import LocalStore
+from facade.app import create_app
 
 
 @pytest.mark.parametrize(
@@ -102,16 +103,33 @@ class _BrokenProducts:
         raise RuntimeError("SELECT password_hash FROM users -- connection string postgres://admin:s3cret@db")
 
 
+class _BrokenBackend:
+    """The backend (either mode), each request's products broken."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.products = _BrokenProducts(real.products)
+
+    def bind(self, *args: Any) -> _BrokenBackend:
+        return _BrokenBackend(self._real.bind(*args))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
 async def test_unexpected_errors_are_masked_and_logged(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
     api, _ = await open_api(make_settings(tmp_path), products=10)
-    store: LocalStore = api.store
-    store.products = _BrokenProducts(store.products)  # type: ignore[assignment]
+    app = create_app(api.settings, backend=_BrokenBackend(api.store))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://facade.test")
     try:
         with caplog.at_level(logging.ERROR, logger="facade.graph"):
-            body = await api.post("{ products { totalCount } stores(first: 1) { totalCount } }")
+            body = await Api(client=client, store=api.store, settings=api.settings).post(
+                "{ products { totalCount } stores(first: 1) { totalCount } }"
+            )
     finally:
+        await client.aclose()
         await api.client.aclose()
-        await store.aclose()
+        await api.store.aclose()
 
     error = body["errors"][0]
     assert error["message"] == "Internal server error."

@@ -207,7 +207,7 @@ async def test_a_slow_upstream_is_a_timeout_not_a_hung_request(up: Api, sandbox:
         body = await Api(client=client, store=up.store, settings=settings).post(PARTIAL)
     finally:
         await client.aclose()
-        for upstream in backend._clients:
+        for upstream in backend.upstreams.values():
             await upstream.aclose()
 
     assert body["errors"][0]["extensions"]["code"] == "UPSTREAM_TIMEOUT"

@@ -136,8 +136,31 @@ class ChaosBackend:
     def __getattr__(self, name: str) -> Any:  # the inner backend's extras (engine, sandbox_url, ...)
         return getattr(self.inner, name)
 
+    def bind(self, headers: Any = None, deadline: Any = None) -> Any:
+        """The inner backend's view of one request, counted and faulted here as well."""
+        inner = self.inner.bind(headers, deadline)
+        return self if inner is self.inner else _Bound(self, inner)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+class _Bound:
+    """A ChaosBackend over the inner backend's view of one request (same counts, same chaos)."""
+
+    def __init__(self, backend: ChaosBackend, inner: Any) -> None:
+        self._backend = backend
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DOMAINS:
+            return getattr(self.inner, name)
+        domain = self.__dict__[name] = _Domain(self._backend, name, getattr(self.inner, name))
+        # Methods a test set on the backend's own domain (`backend.products.page_all = ...`) hold
+        # for every request.
+        patched = vars(getattr(self._backend, name))
+        domain.__dict__.update({k: v for k, v in patched.items() if not k.startswith("_")})
+        return domain
 
 
 class _Domain:

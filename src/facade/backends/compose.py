@@ -5,6 +5,11 @@ when that API is configured, and by the local store otherwise (a FLECS review li
 profile by id, ...): the contracts are REST APIs for their own clients, not for a graph, and what
 they do not offer has to come from somewhere. `compose()` checks the table against the
 interfaces and the clients first (`routes.check`: RouteError at start-up).
+
+Per request: `ComposedBackend.bind(headers, deadline)` (the app's `build_context`) gives the
+request its `RequestBackend`, which holds the request's `RequestScope` (allow-listed headers,
+deadline, GET de-duplication) and hands it to each API client it calls (`ApiClient.bind`), so
+per-request upstream state travels as plain attributes, never through a context variable.
 """
 
 from __future__ import annotations
@@ -16,36 +21,57 @@ from typing import Any
 from facade.backends.interfaces import Backend
 from facade.backends.local import LocalStore
 from facade.backends.routes import FLECS, FLOW, ROUTES, Route, check
+from facade.backends.upstream.base import ApiClient, ApiRequest
 from facade.backends.upstream.flecs import FlecsConsole
 from facade.backends.upstream.flow import FlowRetail
-from facade.backends.upstream.http import HttpSettings, UpstreamClient
+from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
+from facade.deadline import Deadline
 from facade.models import Device, Page, User
 from facade.settings import Settings
 
 # The API clients by the name the routing table gives them.
 CLIENTS: dict[str, type] = {FLECS: FlecsConsole, FLOW: FlowRetail}
+EMPTY: Mapping[str, str] = {}
+
+
+class Apis(dict[str, ApiRequest]):
+    """The APIs one request has called, each bound to the request's scope on first use."""
+
+    __slots__ = ("scope", "upstreams")
+
+    def __init__(self, upstreams: Mapping[str, ApiClient], scope: RequestScope) -> None:
+        super().__init__()
+        self.upstreams = upstreams
+        self.scope = scope
+
+    def __missing__(self, name: str) -> ApiRequest:
+        bound = self[name] = self.upstreams[name].bind(self.scope)
+        return bound
 
 
 class Layered:
-    """A domain whose routed methods go to their API's client (`upstream`: method name -> the
-    client's domain part) and the rest to the store."""
+    """One domain for one request: its routed methods go to their API's client, bound to the
+    request (`routes`: method name -> API name), the rest to the local store. Holds the request's
+    `Apis`, not the request, so the request's objects form no reference cycle."""
 
-    def __init__(self, upstream: Mapping[str, Any], local: Any, directory: Backend) -> None:
-        self._upstream = upstream
-        self._local = local
-        self._directory = directory
+    def __init__(self, apis: Apis, local: Backend, domain: str, routes: Mapping[str, str]) -> None:
+        self._apis = apis
+        self._directory = local
+        self._local = getattr(local, domain)
+        self._domain = domain
+        self._routes = routes
 
     def __getattr__(self, name: str) -> Any:
-        part = self._upstream.get(name)
-        if part is None:
+        api = self._routes.get(name)
+        if api is None:
             return getattr(self._local, name)
-        operation = getattr(part, name)
+        operation = getattr(getattr(self._apis[api], self._domain), name)
         directory = self._directory
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             return await complete(await operation(*args, **kwargs), directory)
 
-        # Kept: later lookups (one per loader per request) find it without coming here.
+        # Kept: later lookups (one per loader) find it without coming here.
         self.__dict__[name] = call
         return call
 
@@ -100,30 +126,71 @@ DOMAINS = ("tenants", "users", "stores", "products", "reviews", "subscriptions",
 
 
 class ComposedBackend:
-    """Implements `Backend` from per-domain upstream clients over a local store."""
+    """Implements `Backend` from per-domain upstream clients over a local store: the process's
+    part (the clients, their pools, the routes of the configured APIs). A request reaches the
+    APIs through `bind(headers, deadline)`; used unbound (tests, tools), each domain lookup is a
+    request of its own."""
 
     # Read by the graph's error codes: a result the schema cannot carry is an upstream's fault here.
     upstream_mode = True
 
     def __init__(
-        self, local: Backend, upstreams: Mapping[str, Any], clients: Sequence[UpstreamClient], routes: Sequence[Route]
+        self,
+        local: Backend,
+        upstreams: Mapping[str, ApiClient],
+        routes: Sequence[Route],
+        forward: frozenset[str] = frozenset({"authorization"}),
     ) -> None:
         self.local = local
-        self._clients = list(clients)
-        for domain in DOMAINS:
-            # Each method to the API its route names, when that API is configured; else local.
-            methods: dict[str, Any] = {
-                r.method: getattr(upstreams[r.api], domain) for r in routes if r.domain == domain and r.api in upstreams
-            }
-            setattr(self, domain, Layered(methods, getattr(local, domain), local))
+        self.upstreams = dict(upstreams)
+        self.forward = forward
+        # domain -> {method -> API}, for the APIs configured; the rest is the local store's.
+        self.routes: dict[str, dict[str, str]] = {d: {} for d in DOMAINS}
+        for route in routes:
+            if route.api in self.upstreams:
+                self.routes[route.domain][route.method] = route.api
+
+    def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> RequestBackend:
+        """The backend as one request sees it: the caller's allow-listed `headers` go upstream,
+        every call ends by `deadline`, identical GETs are made once."""
+        return RequestBackend(self, RequestScope.of(headers or EMPTY, self.forward, deadline))
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        for api in self.upstreams.values():
+            await api.aclose()
         await self.local.aclose()
 
-    def __getattr__(self, name: str) -> Any:  # the local store's extras (engine, ...)
-        return getattr(self.local, name)
+    def __getattr__(self, name: str) -> Any:
+        if name in DOMAINS:
+            return getattr(self.bind(), name)
+        return getattr(self.local, name)  # the local store's extras (engine, ...)
+
+
+class RequestBackend:
+    """The composed backend for one request (`ComposedBackend.bind`): each domain, and each API's
+    request view (`ApiClient.bind`), made on first use, so a request pays for what it reads."""
+
+    upstream_mode = True
+
+    def __init__(self, composed: ComposedBackend, scope: RequestScope) -> None:
+        self.composed = composed
+        self.local = composed.local
+        self.scope = scope
+        self.apis = Apis(composed.upstreams, scope)
+
+    def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> RequestBackend:
+        return self.composed.bind(headers, deadline)
+
+    async def aclose(self) -> None:
+        """Nothing: the request owns no connection; the composed backend closes the clients."""
+
+    def __getattr__(self, name: str) -> Any:
+        routes = self.composed.routes.get(name)
+        if routes is None:
+            return getattr(self.composed, name)
+        domain = Layered(self.apis, self.local, name, routes) if routes else getattr(self.local, name)
+        self.__dict__[name] = domain
+        return domain
 
 
 def http_settings(settings: Settings) -> HttpSettings:
@@ -144,21 +211,19 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
     if settings.flecs_url == "local" and settings.flow_url == "local":
         return local
     http = http_settings(settings)
-    upstreams: dict[str, Any] = {}
-    clients: list[UpstreamClient] = []
+    upstreams: dict[str, ApiClient] = {}
     if settings.flecs_url != "local":
-        client = UpstreamClient("FLECS Console", settings.flecs_url, http)
-        clients.append(client)
         upstreams[FLECS] = FlecsConsole(
-            client, concurrency=settings.upstream_concurrency, sort_limit=settings.upstream_sort_limit
+            UpstreamClient("FLECS Console", settings.flecs_url, http),
+            concurrency=settings.upstream_concurrency,
+            sort_limit=settings.upstream_sort_limit,
         )
     if settings.flow_url != "local":
-        client = UpstreamClient("Flow Retail API", settings.flow_url, http)
-        clients.append(client)
         upstreams[FLOW] = FlowRetail(
-            client,
+            UpstreamClient("Flow Retail API", settings.flow_url, http),
             concurrency=settings.upstream_concurrency,
             store_directory=local.stores,
             sort_limit=settings.upstream_sort_limit,
         )
-    return ComposedBackend(local, upstreams, clients, ROUTES)
+    forward = frozenset(h.lower() for h in settings.forward_headers)
+    return ComposedBackend(local, upstreams, ROUTES, forward)

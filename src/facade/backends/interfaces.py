@@ -5,7 +5,7 @@ parent, a dict of pages keyed by parent; loaders put them back in key order. A r
 upstream answers with one call per key (`Answers`) may answer a key with the exception its call
 raised, so a failed call fails only the keys it served. Writes are the
 upstream operations themselves, so the local store and an upstream client can stand in for each
-other and the graph never changes. May import models, auth, errors.
+other and the graph never changes. May import models, auth, errors, deadline.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 from facade.auth import IssuedToken, Principal
+from facade.deadline import Deadline
 from facade.models import (
     AppManifest,
     Device,
@@ -291,5 +292,12 @@ class Backend(Protocol):
 
     @property
     def apps(self) -> AppBackend: ...
+
+    def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> Backend:
+        """The backend as one request sees it, made per request by the app (`build_context`):
+        upstream calls forward the allow-listed of the caller's `headers`, end by `deadline` and
+        share the request's GET de-duplication. Cheap (microseconds, built lazily); a backend
+        with nothing per request (the local store) answers itself."""
+        ...
 
     async def aclose(self) -> None: ...

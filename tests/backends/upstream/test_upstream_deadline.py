@@ -15,7 +15,7 @@ from conftest import make_settings
 from facade.auth import TokenService
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import seed
-from facade.backends.upstream.http import HttpSettings, UpstreamClient, UpstreamResponse, begin_request
+from facade.backends.upstream.http import BoundClient, HttpSettings, RequestScope, UpstreamClient, UpstreamResponse
 from facade.deadline import Deadline
 from facade.errors import FacadeError, RateLimited, UpstreamError, UpstreamTimeout
 from support.sandbox import RunningSandbox, SandboxControl, start_sandbox
@@ -64,20 +64,19 @@ async def make(running: RunningSandbox) -> AsyncIterator[Callable[..., UpstreamC
         await client.aclose()
 
 
-async def within(seconds: float | None, call: Callable[[], Awaitable[T]]) -> T:
-    """`call` as one GraphQL request with a deadline of `seconds` makes it."""
-
-    async def scoped() -> T:
-        begin_request({}, frozenset(), None if seconds is None else Deadline.after(seconds))
-        return await call()
-
+async def within(seconds: float | None, client: UpstreamClient, call: Callable[[BoundClient], Awaitable[T]]) -> T:
+    """`call` as one GraphQL request with a deadline of `seconds` makes it, on `client` bound to
+    the request."""
+    scope = RequestScope.of({}, frozenset(), None if seconds is None else Deadline.after(seconds))
     # Generous: the bound is the test's guard against a hang, not a timing assertion.
-    return await asyncio.wait_for(asyncio.create_task(scoped()), 30)
+    return await asyncio.wait_for(call(client.bind(scope)), 30)
 
 
-async def failure(seconds: float | None, call: Callable[[], Awaitable[Any]]) -> FacadeError:
+async def failure(
+    seconds: float | None, client: UpstreamClient, call: Callable[[BoundClient], Awaitable[Any]]
+) -> FacadeError:
     with pytest.raises(FacadeError) as raised:
-        await within(seconds, call)
+        await within(seconds, client, call)
     return raised.value
 
 
@@ -90,7 +89,7 @@ async def test_a_dropped_connection_is_one_call_per_attempt(
     client = make(retries=0)
     await box.faults(f"GET {PRODUCTS}=drop")
 
-    error = await failure(None, lambda: client.get(PRODUCTS))
+    error = await failure(None, client, lambda c: c.get(PRODUCTS))
 
     assert isinstance(error, UpstreamError)
     assert error.code == "UPSTREAM_ERROR"
@@ -103,7 +102,7 @@ async def test_retries_of_a_dropped_get_are_ours_alone(
     client = make(retries=2)
     await box.faults(f"GET {PRODUCTS}=drop")
 
-    error = await failure(None, lambda: client.get(PRODUCTS))
+    error = await failure(None, client, lambda c: c.get(PRODUCTS))
 
     assert error.code == "UPSTREAM_ERROR"
     assert await box.calls() == {CALL: 3}  # the call and two retries, not six
@@ -116,7 +115,7 @@ async def test_a_dropped_idempotent_write_is_sent_once(
     client = make()
     await box.faults(f"{method} /v2/tenants/*=drop")
 
-    error = await failure(None, lambda: client.send(method, "/v2/tenants/acme-retail", json={}))
+    error = await failure(None, client, lambda c: c.send(method, "/v2/tenants/acme-retail", json={}))
 
     assert error.code == "UPSTREAM_ERROR"
     assert sum((await box.calls()).values()) == 1
@@ -128,7 +127,7 @@ async def test_a_dropped_connection_then_an_answer_succeeds(
     client = make(retries=1)
     await box.faults(f"GET {PRODUCTS}=dropx1")
 
-    response: UpstreamResponse = await within(5.0, lambda: client.get(PRODUCTS))
+    response: UpstreamResponse = await within(5.0, client, lambda c: c.get(PRODUCTS))
 
     assert response.status == 200
     assert await box.calls() == {CALL: 2}
@@ -145,7 +144,7 @@ async def test_a_slow_upstream_is_given_the_time_left_and_not_retried(
     client = make(timeout=5.0, retries=2)
     await box.faults(f"GET {PRODUCTS}=latency:6000")
 
-    error = await failure(2.0, lambda: client.get(PRODUCTS))
+    error = await failure(2.0, client, lambda c: c.get(PRODUCTS))
 
     assert isinstance(error, UpstreamTimeout)
     assert await box.calls() == {CALL: 1}  # no time was left for a retry
@@ -158,7 +157,7 @@ async def test_a_retry_gets_what_is_left_after_a_timed_out_attempt(
     client = make(timeout=0.75, retries=5, backoff=0.0)
     await box.faults(f"GET {PRODUCTS}=latency:6000")
 
-    error = await failure(2.5, lambda: client.get(PRODUCTS))
+    error = await failure(2.5, client, lambda c: c.get(PRODUCTS))
 
     assert error.code == "UPSTREAM_TIMEOUT"
     # Attempts of 0.75 s in a budget of 2.5 s: fewer than the six the retries allow.
@@ -171,13 +170,13 @@ async def test_no_call_is_made_after_the_deadline(
 ) -> None:
     client = make()
 
-    async def late() -> Any:
+    async def late(bound: BoundClient) -> Any:
         await asyncio.sleep(0.3)
         if method == "GET":
-            return await client.get(PRODUCTS)
-        return await client.send(method, "/api/v2/products/apps/reviews", json={})  # a write: nothing is written
+            return await bound.get(PRODUCTS)
+        return await bound.send(method, "/api/v2/products/apps/reviews", json={})  # a write: nothing is written
 
-    error = await failure(0.2, late)
+    error = await failure(0.2, client, late)
 
     assert error.code == "UPSTREAM_TIMEOUT"
     assert await box.calls() == {}
@@ -189,7 +188,7 @@ async def test_a_retry_after_beyond_the_budget_is_answered_at_once(
     client = make(max_retry_after=300.0)
     await box.faults(f"GET {PRODUCTS}=status:429;retry_after=120")
 
-    error = await failure(5.0, lambda: client.get(PRODUCTS))
+    error = await failure(5.0, client, lambda c: c.get(PRODUCTS))
 
     assert isinstance(error, RateLimited)
     assert error.extensions["retryAfter"] == 120
@@ -202,7 +201,7 @@ async def test_a_retry_after_beyond_the_longest_wait_is_answered_at_once(
     client = make(max_retry_after=1.0)
     await box.faults(f"GET {PRODUCTS}=status:503;retry_after=2")
 
-    error = await failure(10.0, lambda: client.get(PRODUCTS))
+    error = await failure(10.0, client, lambda c: c.get(PRODUCTS))
 
     assert error.code == "UPSTREAM_ERROR"
     assert await box.calls() == {CALL: 1}
@@ -214,7 +213,7 @@ async def test_a_retry_after_within_the_budget_is_waited_for(
     client = make()
     await box.faults(f"GET {PRODUCTS}=status:503x1;retry_after=1")
 
-    response: UpstreamResponse = await within(5.0, lambda: client.get(PRODUCTS))
+    response: UpstreamResponse = await within(5.0, client, lambda c: c.get(PRODUCTS))
 
     assert response.status == 200
     assert await box.calls() == {CALL: 2}

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from facade.backends.interfaces import ProductQuery
+from facade.backends.upstream.base import ApiClient
 from facade.backends.upstream.flecs import FlecsConsole
-from facade.backends.upstream.http import HttpSettings, UpstreamClient, begin_request
+from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
 from facade.deadline import Deadline
 from facade.errors import FacadeError, Unauthenticated
 from facade.models import PageArgs
@@ -80,14 +81,9 @@ async def make() -> AsyncIterator[Callable[..., FlecsConsole]]:
         await console.aclose()
 
 
-async def in_request(headers: dict[str, str], call: Callable[[], Awaitable[T]]) -> T:
-    """Runs `call` as one GraphQL request would: in its own context, with its own scope."""
-
-    async def scoped() -> T:
-        begin_request(headers, ALLOWED)
-        return await call()
-
-    return await asyncio.create_task(scoped())
+async def in_request(headers: dict[str, str], api: ApiClient, call: Callable[[Any], Awaitable[T]]) -> T:
+    """Runs `call` as one GraphQL request would: on `api` bound to a scope of its own."""
+    return await call(api.bind(RequestScope.of(headers, ALLOWED)))
 
 
 def error_of(status: int, body: bytes = b'{"reason": "upstream-secret-text", "statusCode": 0}') -> Script:
@@ -117,7 +113,7 @@ async def test_each_upstream_status_becomes_its_error_code(
 ) -> None:
     console = make(error_of(status))
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+        await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert err.value.code == code
     # The upstream's own words never reach the client.
     assert "upstream-secret-text" not in err.value.message
@@ -126,14 +122,14 @@ async def test_each_upstream_status_becomes_its_error_code(
 async def test_write_status_is_mapped_too(make: Callable[..., FlecsConsole]) -> None:
     console = make(error_of(409))
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.apps.create_token(SESSION, "org.app", "1.0.0"))
+        await in_request({}, console, lambda c: c.apps.create_token(SESSION, "org.app", "1.0.0"))
     assert err.value.code == "CONFLICT"
 
 
 async def test_login_refusal_is_wrong_credentials_not_forbidden(make: Callable[..., FlecsConsole]) -> None:
     console = make(error_of(403))
     with pytest.raises(Unauthenticated) as err:
-        await in_request({}, lambda: console.users.login("user", "wrong"))
+        await in_request({}, console, lambda c: c.users.login("user", "wrong"))
     assert err.value.message == "The username or password is incorrect."
 
 
@@ -144,7 +140,7 @@ async def test_get_is_retried_after_503_and_succeeds(make: Callable[..., FlecsCo
     answers = iter([httpx.Response(503), httpx.Response(200, json=products_body([1, 2]))])
     script = Script(lambda request: next(answers))
     console = make(script)
-    page = await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    page = await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert [p.id for p in page.items] == [1, 2]
     assert script.calls == 2
 
@@ -153,7 +149,7 @@ async def test_get_gives_up_after_the_configured_retries(make: Callable[..., Fle
     script = error_of(503)
     console = make(script, retries=2)
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+        await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert err.value.code == "UPSTREAM_ERROR"
     assert script.calls == 3
 
@@ -162,7 +158,7 @@ async def test_a_post_is_never_retried(make: Callable[..., FlecsConsole]) -> Non
     script = error_of(503)
     console = make(script)
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.licenses.activate(None, "FLX-AAAA-BBBB-CCCC", None))
+        await in_request({}, console, lambda c: c.licenses.activate(None, "FLX-AAAA-BBBB-CCCC", None))
     assert err.value.code == "UPSTREAM_ERROR"
     assert script.calls == 1
 
@@ -174,7 +170,7 @@ async def test_a_post_that_times_out_is_not_retried(make: Callable[..., FlecsCon
     script = Script(hang)
     console = make(script)
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.apps.create_token(SESSION, "org.app", "1.0.0"))
+        await in_request({}, console, lambda c: c.apps.create_token(SESSION, "org.app", "1.0.0"))
     assert err.value.code == "UPSTREAM_TIMEOUT"
     assert script.calls == 1
 
@@ -185,7 +181,7 @@ async def test_retry_after_is_honoured(make: Callable[..., FlecsConsole]) -> Non
     console = make(script)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert loop.time() - started >= 0.3
     assert script.calls == 2
 
@@ -195,7 +191,7 @@ async def test_a_retry_after_beyond_the_longest_wait_is_not_waited_for(make: Cal
     script = Script(lambda request: next(answers))
     console = make(script, max_retry_after=0.1)
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+        await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     # Asking again before the upstream's time would only be refused again: the caller is told when.
     assert err.value.code == "RATE_LIMITED"
     assert err.value.extensions["retryAfter"] == 3600
@@ -212,8 +208,8 @@ async def test_a_retry_after_date_is_read_against_the_deadline(
     console = make(script, max_retry_after=600.0)
 
     async def within_the_deadline() -> Any:
-        begin_request({}, ALLOWED, Deadline.after(5.0))
-        return await console.products.page_all(ProductQuery(), PAGE)
+        bound = console.bind(RequestScope.of({}, ALLOWED, Deadline.after(5.0)))
+        return await bound.products.page_all(ProductQuery(), PAGE)
 
     if code is None:
         page = await asyncio.create_task(within_the_deadline())
@@ -233,14 +229,14 @@ async def test_a_retry_after_date_is_read_against_the_deadline(
 async def test_malformed_json_is_an_upstream_error(make: Callable[..., FlecsConsole]) -> None:
     console = make(Script(lambda request: httpx.Response(200, content=b'{"statusCode": 200, "data": ')))
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+        await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert err.value.code == "UPSTREAM_ERROR"
 
 
 async def test_json_of_the_wrong_shape_is_an_upstream_error(make: Callable[..., FlecsConsole]) -> None:
     console = make(Script(lambda request: httpx.Response(200, json={"data": {"products": "many"}})))
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+        await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert err.value.code == "UPSTREAM_ERROR"
 
 
@@ -252,7 +248,7 @@ async def test_a_listed_product_of_the_wrong_shape_is_an_upstream_error(
     body["data"]["products"][1].update(wrong)
     console = make(Script(lambda request: httpx.Response(200, json=body)))
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+        await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert err.value.code == "UPSTREAM_ERROR"
 
 
@@ -263,7 +259,7 @@ async def test_timeout_is_upstream_timeout(make: Callable[..., FlecsConsole]) ->
     script = Script(hang)
     console = make(script)
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+        await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert err.value.code == "UPSTREAM_TIMEOUT"
     assert script.calls == 3  # a GET: retried
 
@@ -274,7 +270,7 @@ async def test_unreachable_upstream_is_an_upstream_error(make: Callable[..., Fle
 
     console = make(Script(refuse))
     with pytest.raises(FacadeError) as err:
-        await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+        await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert err.value.code == "UPSTREAM_ERROR"
 
 
@@ -299,14 +295,14 @@ async def test_identical_gets_in_one_request_are_sent_once(make: Callable[..., F
     script = Script(lambda request: httpx.Response(200, json=products_body([1, 2, 3])))
     console = make(script)
 
-    async def five_times() -> list[Any]:
-        return list(await asyncio.gather(*(console.products.page_all(ProductQuery(), PAGE) for _ in range(5))))
+    async def five_times(bound: Any) -> list[Any]:
+        return list(await asyncio.gather(*(bound.products.page_all(ProductQuery(), PAGE) for _ in range(5))))
 
-    pages = await in_request({}, five_times)
+    pages = await in_request({}, console, five_times)
     assert all(page == pages[0] for page in pages)
     assert script.calls == 1
     # The next request asks again: results are not kept beyond a request.
-    await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert script.calls == 2
 
 
@@ -314,13 +310,13 @@ async def test_two_requests_share_neither_results_nor_credentials(make: Callable
     script = Script(subscriptions_of_caller)
     console = make(script)
 
-    async def mine(user_id: int) -> list[int]:
-        pages = await console.subscriptions.page_by_user([user_id], None, PAGE)
+    async def mine(bound: Any, user_id: int) -> list[int]:
+        pages = await bound.subscriptions.page_by_user([user_id], None, PAGE)
         return [s.user_id for s in pages[user_id].items]
 
     seven, eight = await asyncio.gather(
-        in_request({"Authorization": f"Bearer {token_for(7)}"}, lambda: mine(7)),
-        in_request({"Authorization": f"Bearer {token_for(8)}"}, lambda: mine(8)),
+        in_request({"Authorization": f"Bearer {token_for(7)}"}, console, lambda c: mine(c, 7)),
+        in_request({"Authorization": f"Bearer {token_for(8)}"}, console, lambda c: mine(c, 8)),
     )
     assert (seven, eight) == ([7], [8])
     assert script.calls == 2
@@ -334,7 +330,8 @@ async def test_another_users_subscriptions_are_not_asked_for(make: Callable[...,
     console = make(script)
     pages = await in_request(
         {"Authorization": f"Bearer {token_for(7)}"},
-        lambda: console.subscriptions.page_by_user([7, 8], None, PAGE),
+        console,
+        lambda c: c.subscriptions.page_by_user([7, 8], None, PAGE),
     )
     assert [s.user_id for s in pages[7].items] == [7]
     assert pages[8].total == 0
@@ -351,7 +348,7 @@ async def test_headers_off_the_allow_list_never_reach_the_upstream(make: Callabl
         "X-Forwarded-For": "10.0.0.1",
         "X-Api-Key": "key",
     }
-    result = await in_request(headers, lambda: console.licenses.activate(None, None, SESSION))
+    result = await in_request(headers, console, lambda c: c.licenses.activate(None, None, SESSION))
     assert result.already_active
     sent = script.requests[0].headers
     assert sent["authorization"] == "Bearer user-token"
@@ -369,7 +366,7 @@ async def test_login_forwards_no_credentials(make: Callable[..., FlecsConsole]) 
     }
     script = Script(lambda request: httpx.Response(200, json=body))
     console = make(script)
-    result = await in_request({"Authorization": "Bearer old"}, lambda: console.users.login("u", "pw"))
+    result = await in_request({"Authorization": "Bearer old"}, console, lambda c: c.users.login("u", "pw"))
     assert result.token.token == "new-token"
     assert result.user.id == 6
     assert "authorization" not in script.requests[0].headers
@@ -380,5 +377,5 @@ async def test_unreadable_retry_after_is_ignored(make: Callable[..., FlecsConsol
     answers = iter([httpx.Response(503, headers={"Retry-After": "soon"}), httpx.Response(200, json=products_body([1]))])
     script = Script(lambda request: next(answers))
     console = make(script)
-    page = await in_request({}, lambda: console.products.page_all(ProductQuery(), PAGE))
+    page = await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert [p.id for p in page.items] == [1]

@@ -29,9 +29,10 @@ from facade.backends.interfaces import ProductQuery
 from facade.backends.local import LocalStore
 from facade.backends.local import tables as t
 from facade.backends.local.seed import SeedSummary, seed
+from facade.backends.upstream.base import ApiClient
 from facade.backends.upstream.flecs import FlecsConsole
 from facade.backends.upstream.flow import FlowRetail
-from facade.backends.upstream.http import HttpSettings, UpstreamClient, begin_request
+from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
 from facade.backends.upstream.payloads import UNKNOWN_TIME, flow_store_id
 from facade.errors import NotFound, Unauthenticated
 from facade.models import (
@@ -63,7 +64,7 @@ class Sandbox:
     async def token(self, login: str) -> str:
         """A FLECS login token (Flow's authToken), made through the FLECS client itself."""
         if login not in self.logins:
-            result = await in_request({}, lambda: self.flecs.users.login(login, PASSWORD))
+            result = await in_request({}, self.flecs, lambda c: c.users.login(login, PASSWORD))
             self.logins[login] = result.token.token
         return self.logins[login]
 
@@ -75,14 +76,9 @@ class Sandbox:
             return int((await conn.execute(select(t.users.c.id).where(t.users.c.login == login))).scalar_one())
 
 
-async def in_request(headers: dict[str, str], call: Callable[[], Awaitable[T]]) -> T:
-    """`call` as one GraphQL request would make it: its own context and request scope."""
-
-    async def scoped() -> T:
-        begin_request(headers, ALLOWED)
-        return await call()
-
-    return await asyncio.create_task(scoped())
+async def in_request(headers: dict[str, str], api: ApiClient, call: Callable[[Any], Awaitable[T]]) -> T:
+    """`call` as one GraphQL request would make it: on `api` bound to a request scope of its own."""
+    return await call(api.bind(RequestScope.of(headers, ALLOWED)))
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -186,18 +182,18 @@ async def device_view(sandbox: Sandbox, device: Device, *, times: bool = True) -
 
 
 async def test_login_and_token_validation(sandbox: Sandbox) -> None:
-    result = await in_request({}, lambda: sandbox.flecs.users.login("alice", PASSWORD))
+    result = await in_request({}, sandbox.flecs, lambda c: c.users.login("alice", PASSWORD))
     local = await sandbox.store.users.login("alice", PASSWORD)
     keep = {"id", "login", "email", "display_name", "is_vendor", "is_whitelabeled"}
     assert result.user.model_dump(include=keep) == local.user.model_dump(include=keep)
     assert result.token.expires > 0
-    assert await in_request({}, lambda: sandbox.flecs.users.validate_token(result.token.token))
-    assert not await in_request({}, lambda: sandbox.flecs.users.validate_token("not-a-token"))
+    assert await in_request({}, sandbox.flecs, lambda c: c.users.validate_token(result.token.token))
+    assert not await in_request({}, sandbox.flecs, lambda c: c.users.validate_token("not-a-token"))
 
 
 async def test_wrong_password_is_unauthenticated(sandbox: Sandbox) -> None:
     with pytest.raises(Unauthenticated) as err:
-        await in_request({}, lambda: sandbox.flecs.users.login("alice", "wrong"))
+        await in_request({}, sandbox.flecs, lambda c: c.users.login("alice", "wrong"))
     assert err.value.message == "The username or password is incorrect."
 
 
@@ -216,14 +212,14 @@ async def test_wrong_password_is_unauthenticated(sandbox: Sandbox) -> None:
 )
 async def test_products_page_all(sandbox: Sandbox, apps_only: bool, store_id: int | None, page: PageArgs) -> None:
     query = ProductQuery(apps_only=apps_only, store_id=store_id)
-    remote = await in_request({}, lambda: sandbox.flecs.products.page_all(query, page))
+    remote = await in_request({}, sandbox.flecs, lambda c: c.products.page_all(query, page))
     local = await sandbox.store.products.page_all(query, page)
     assert (remote.total, remote.offset) == (local.total, local.offset)
     assert [product_view(x) for x in remote.items] == [product_view(x) for x in local.items]
 
 
 async def test_a_listed_product_embeds_its_store_as_flecs_sent_it(sandbox: Sandbox) -> None:
-    remote = await in_request({}, lambda: sandbox.flecs.products.page_all(ProductQuery(), PageArgs(limit=30)))
+    remote = await in_request({}, sandbox.flecs, lambda c: c.products.page_all(ProductQuery(), PageArgs(limit=30)))
     local = await sandbox.store.products.page_all(ProductQuery(), PageArgs(limit=30))
     stores = await sandbox.store.stores.get_many(sorted({x.store_id for x in local.items}))
     assert all(x.embedded_store is None for x in local.items)
@@ -238,7 +234,7 @@ async def test_a_listed_product_embeds_its_store_as_flecs_sent_it(sandbox: Sandb
 
 async def test_products_sorted_within_the_page(sandbox: Sandbox) -> None:
     page = PageArgs(limit=100, sort="price", direction=SortDirection.DESC)
-    remote = await in_request({}, lambda: sandbox.flecs.products.page_all(ProductQuery(), page))
+    remote = await in_request({}, sandbox.flecs, lambda c: c.products.page_all(ProductQuery(), page))
     local = await sandbox.store.products.page_all(ProductQuery(), page)
     # One page holds the whole list here, so sorting the page is sorting the list.
     assert [x.id for x in remote.items] == [x.id for x in local.items]
@@ -246,7 +242,7 @@ async def test_products_sorted_within_the_page(sandbox: Sandbox) -> None:
 
 async def test_products_page_by_store(sandbox: Sandbox) -> None:
     page = PageArgs(limit=3, offset=1)
-    remote = await in_request({}, lambda: sandbox.flecs.products.page_by_store([1, 2], True, page))
+    remote = await in_request({}, sandbox.flecs, lambda c: c.products.page_by_store([1, 2], True, page))
     local = await sandbox.store.products.page_by_store([1, 2], True, page)
     assert remote.keys() == local.keys()
     for key in local:
@@ -260,7 +256,7 @@ async def test_purchased_products_of_the_caller_only(sandbox: Sandbox) -> None:
     page = PageArgs(limit=20)
     for query in (ProductQuery(), ProductQuery(apps_only=True)):
         remote = await in_request(
-            bearer(token), lambda q=query: sandbox.flecs.products.page_purchased([bob, dave], q, page)
+            bearer(token), sandbox.flecs, lambda c, q=query: c.products.page_purchased([bob, dave], q, page)
         )
         local = await sandbox.store.products.page_purchased([bob], query, page)
         assert remote[bob].total == local[bob].total
@@ -272,7 +268,7 @@ async def test_subscriptions_of_the_caller(sandbox: Sandbox) -> None:
     bob = await sandbox.user_id("bob")
     token = await sandbox.token("bob")
     page = PageArgs(limit=2, offset=1, direction=SortDirection.DESC)
-    remote = await in_request(bearer(token), lambda: sandbox.flecs.subscriptions.page_by_user([bob], None, page))
+    remote = await in_request(bearer(token), sandbox.flecs, lambda c: c.subscriptions.page_by_user([bob], None, page))
     local = await sandbox.store.subscriptions.page_by_user([bob], None, page)
     assert remote[bob].total == local[bob].total > 0
     view = [dumped(s, {"created_at"}) for s in local[bob].items]
@@ -284,7 +280,7 @@ async def test_review_is_created_with_the_jwt_in_the_body(sandbox: Sandbox) -> N
     principal = await sandbox.principal("dave")
     product_id = 5
     review = await in_request(
-        bearer(token), lambda: sandbox.flecs.reviews.create(principal, product_id, "  Works well.  ", 4)
+        bearer(token), sandbox.flecs, lambda c: c.reviews.create(principal, product_id, "  Works well.  ", 4)
     )
     local = await sandbox.store.reviews.page_by_product([product_id], PageArgs(limit=100))
     stored = next(r for r in local[product_id].items if r.id == review.id)
@@ -295,11 +291,11 @@ async def test_review_is_created_with_the_jwt_in_the_body(sandbox: Sandbox) -> N
 async def test_license_activation_then_already_active(sandbox: Sandbox) -> None:
     token = await sandbox.token("dave")
     principal = await sandbox.principal("dave")
-    first = await in_request(bearer(token), lambda: sandbox.flecs.licenses.activate(principal, None, None))
+    first = await in_request(bearer(token), sandbox.flecs, lambda c: c.licenses.activate(principal, None, None))
     assert not first.already_active
     assert first.license_key
     # A device that knows its session: 204, the session read from the JSON X-Session-Id header.
-    again = await in_request({}, lambda: sandbox.flecs.licenses.activate(None, None, first.session.id))
+    again = await in_request({}, sandbox.flecs, lambda c: c.licenses.activate(None, None, first.session.id))
     assert again.already_active
     assert again.session == first.session
     assert await sandbox.store.licenses.validate(first.session.id) == (True, first.session)
@@ -307,19 +303,19 @@ async def test_license_activation_then_already_active(sandbox: Sandbox) -> None:
 
 async def test_license_activation_by_key(sandbox: Sandbox) -> None:
     key = sandbox.seeded.free_license_keys["alice"][0]
-    activation = await in_request({}, lambda: sandbox.flecs.licenses.activate(None, key, None))
+    activation = await in_request({}, sandbox.flecs, lambda c: c.licenses.activate(None, key, None))
     assert activation.license_key == key
     assert (await sandbox.store.licenses.validate(activation.session.id))[1] == activation.session
 
 
 async def test_license_validation(sandbox: Sandbox) -> None:
     key = sandbox.seeded.free_license_keys["alice"][1]
-    session = (await in_request({}, lambda: sandbox.flecs.licenses.activate(None, key, None))).session
-    assert await in_request({}, lambda: sandbox.flecs.licenses.validate(session.id)) == (
+    session = (await in_request({}, sandbox.flecs, lambda c: c.licenses.activate(None, key, None))).session
+    assert await in_request({}, sandbox.flecs, lambda c: c.licenses.validate(session.id)) == (
         await sandbox.store.licenses.validate(session.id)
     )
     unknown = str(uuid.uuid4())
-    assert await in_request({}, lambda: sandbox.flecs.licenses.validate(unknown)) == (False, None)
+    assert await in_request({}, sandbox.flecs, lambda c: c.licenses.validate(unknown)) == (False, None)
     assert await sandbox.store.licenses.validate(unknown) == (False, None)
 
 
@@ -328,7 +324,8 @@ async def test_device_license_registration(sandbox: Sandbox) -> None:
     principal = await sandbox.principal("alice")
     device = await in_request(
         bearer(token),
-        lambda: sandbox.flecs.licenses.register_device(
+        sandbox.flecs,
+        lambda c: c.licenses.register_device(
             principal, 791, "Example Manufacturer", "IPC-xyz", "SN-UPSTREAM-1", dt.date(2025, 1, 1)
         ),
     )
@@ -360,7 +357,7 @@ async def _session(sandbox: Sandbox) -> str:
     """A device session, activated once with a licence key no other test uses."""
     if "session" not in sandbox.logins:
         key = sandbox.seeded.free_license_keys["dave"][-1]
-        activation = await in_request({}, lambda: sandbox.flecs.licenses.activate(None, key, None))
+        activation = await in_request({}, sandbox.flecs, lambda c: c.licenses.activate(None, key, None))
         sandbox.logins["session"] = activation.session.id
     return sandbox.logins["session"]
 
@@ -374,7 +371,7 @@ async def test_manifest_download(sandbox: Sandbox) -> None:
         except NotFound:  # that choice does not exist for this app version
             continue
         remote = await in_request(
-            {}, lambda e=exact, c=ceiling: sandbox.flecs.apps.download_manifest(session, app, version, e, c)
+            {}, sandbox.flecs, lambda api, e=exact, c=ceiling: api.apps.download_manifest(session, app, version, e, c)
         )
         assert dumped(remote, {"product_id"}) == dumped(local, {"product_id"})
 
@@ -383,7 +380,7 @@ async def test_download_token_200_and_unofficial_204(sandbox: Sandbox) -> None:
     session_id = await _session(sandbox)
     session = (await sandbox.store.licenses.validate(session_id))[1]
     app, version = await _app_version(sandbox, official=True)
-    official = await in_request({}, lambda: sandbox.flecs.apps.create_token(session_id, app, version))
+    official = await in_request({}, sandbox.flecs, lambda c: c.apps.create_token(session_id, app, version))
     assert official.session == session
     assert official.token is not None
     assert (official.token.app, official.token.version, official.token.session_id) == (app, version, session_id)
@@ -395,7 +392,7 @@ async def test_download_token_200_and_unofficial_204(sandbox: Sandbox) -> None:
         ).scalar_one()
     assert stored == official.token.password
     app, version = await _app_version(sandbox, official=False)
-    unofficial = await in_request({}, lambda: sandbox.flecs.apps.create_token(session_id, app, version))
+    unofficial = await in_request({}, sandbox.flecs, lambda c: c.apps.create_token(session_id, app, version))
     local = await sandbox.store.apps.create_token(session_id, app, version)
     assert unofficial.token is None
     assert local.token is None
@@ -421,7 +418,7 @@ async def _linked(sandbox: Sandbox) -> tuple[str, Device]:
             device.app_type.value, "any-app"
         )
         linked = await in_request(
-            {}, lambda: sandbox.flow.devices.link(code, app_id, "1002", PASSWORD, "Linux pos 6.1")
+            {}, sandbox.flow, lambda c: c.devices.link(code, app_id, "1002", PASSWORD, "Linux pos 6.1")
         )
         sandbox.logins["device"] = linked.device_token.token
         local = (await sandbox.store.devices.get_many([linked.device.id]))[linked.device.id]
@@ -441,7 +438,7 @@ def user_view(user: User) -> dict[str, Any]:
 async def test_link_then_device_login_and_users(sandbox: Sandbox) -> None:
     token, device = await _linked(sandbox)
     principal = sandbox.tokens.verify(token)
-    signed_in = await in_request(bearer(token), lambda: sandbox.flow.devices.login(principal, "1002", PASSWORD))
+    signed_in = await in_request(bearer(token), sandbox.flow, lambda c: c.devices.login(principal, "1002", PASSWORD))
     local = await sandbox.store.devices.login(principal, "1002", PASSWORD)
     assert user_view(signed_in.user) == user_view(local.user)
     default = await store_uid(sandbox, local.user.default_store_id)  # type: ignore[arg-type]
@@ -449,7 +446,7 @@ async def test_link_then_device_login_and_users(sandbox: Sandbox) -> None:
     assert sandbox.tokens.verify(signed_in.access_token.token).device_id == device.id
 
     page = PageArgs(limit=3, offset=1, sort="display_name")
-    remote = await in_request(bearer(token), lambda: sandbox.flow.devices.users(principal, page, ["FULL"]))
+    remote = await in_request(bearer(token), sandbox.flow, lambda c: c.devices.users(principal, page, ["FULL"]))
     expected = await sandbox.store.devices.users(principal, page, ["FULL"])
     assert remote.total == expected.total
     assert [user_view(u) for u in remote.items] == [user_view(u) for u in expected.items]
@@ -458,10 +455,10 @@ async def test_link_then_device_login_and_users(sandbox: Sandbox) -> None:
 async def test_current_device_with_an_access_token(sandbox: Sandbox) -> None:
     token, device = await _linked(sandbox)
     signed_in = await in_request(
-        bearer(token), lambda: sandbox.flow.devices.login(sandbox.tokens.verify(token), "1002", PASSWORD)
+        bearer(token), sandbox.flow, lambda c: c.devices.login(sandbox.tokens.verify(token), "1002", PASSWORD)
     )
     access = signed_in.access_token.token
-    current = await in_request(bearer(access), lambda: sandbox.flow.devices.current(sandbox.tokens.verify(access)))
+    current = await in_request(bearer(access), sandbox.flow, lambda c: c.devices.current(sandbox.tokens.verify(access)))
     # F1 carries no times, device code or client id.
     expected = await device_view(sandbox, device, times=False)
     assert dumped(current, {*NOT_IN_DEVICE, "created_at", "last_modified_at"}) == {**expected, "device_code": None}
@@ -472,7 +469,7 @@ async def test_system_information_update_204(sandbox: Sandbox) -> None:
     token, device = await _linked(sandbox)
     principal = sandbox.tokens.verify(token)
     updated = await in_request(
-        bearer(token), lambda: sandbox.flow.devices.update_system_information(principal, "Linux pos 6.2")
+        bearer(token), sandbox.flow, lambda c: c.devices.update_system_information(principal, "Linux pos 6.2")
     )
     local = (await sandbox.store.devices.get_many([device.id]))[device.id]
     assert local.system_information == updated.system_information == "Linux pos 6.2"
@@ -481,7 +478,7 @@ async def test_system_information_update_204(sandbox: Sandbox) -> None:
 
 
 async def test_register_then_authorize(sandbox: Sandbox) -> None:
-    registration = await in_request({}, lambda: sandbox.flow.devices.register("client-7", "Kiosk", "Linux kiosk"))
+    registration = await in_request({}, sandbox.flow, lambda c: c.devices.register("client-7", "Kiosk", "Linux kiosk"))
     local = (await sandbox.store.devices.get_many([registration.device.id]))[registration.device.id]
     assert registration.device_code == local.device_code
     assert dumped(registration.device, {"created_at", "last_modified_at"}) == dumped(
@@ -495,7 +492,8 @@ async def test_register_then_authorize(sandbox: Sandbox) -> None:
     uid = await store_uid(sandbox, 1)
     authorized = await in_request(
         bearer(token),
-        lambda: sandbox.flow.devices.authorize(principal, registration.device_code, TENANT, uid, None, "Front kiosk"),
+        sandbox.flow,
+        lambda c: c.devices.authorize(principal, registration.device_code, TENANT, uid, None, "Front kiosk"),
     )
     local = (await sandbox.store.devices.get_many([registration.device.id]))[registration.device.id]
     assert local.status is DeviceStatus.ACTIVE
@@ -507,25 +505,28 @@ async def test_tenant_administration_create_get_update_delete(sandbox: Sandbox) 
     principal = await sandbox.principal("alice")
     uid = await store_uid(sandbox, 1)
     till = (await sandbox.store.stores.tills_by_store([1]))[1][0].id
-    devices = sandbox.flow.devices
 
     created = await in_request(
-        bearer(token), lambda: devices.create(principal, TENANT, uid, till, DeviceAppType.ASSISTANT, "Tablet")
+        bearer(token),
+        sandbox.flow,
+        lambda c: c.devices.create(principal, TENANT, uid, till, DeviceAppType.ASSISTANT, "Tablet"),
     )
     local = (await sandbox.store.devices.get_many([created.id]))[created.id]
     assert flow_dump(created) == await device_view(sandbox, local)
     assert created.status is DeviceStatus.READY_TO_LINK
 
-    fetched = await in_request(bearer(token), lambda: devices.get(principal, TENANT, created.id))
+    fetched = await in_request(bearer(token), sandbox.flow, lambda c: c.devices.get(principal, TENANT, created.id))
     assert dumped(fetched) == dumped(created)
 
     changes = {"name": "Tablet 2", "status": DeviceStatus.BLOCKED, "app_type": DeviceAppType.CLIENT}
-    updated = await in_request(bearer(token), lambda: devices.update(principal, TENANT, created.id, changes))
+    updated = await in_request(
+        bearer(token), sandbox.flow, lambda c: c.devices.update(principal, TENANT, created.id, changes)
+    )
     local = (await sandbox.store.devices.get_many([created.id]))[created.id]
     assert flow_dump(updated) == await device_view(sandbox, local)
     assert (updated.name, updated.status) == ("Tablet 2", DeviceStatus.BLOCKED)
 
-    await in_request(bearer(token), lambda: devices.delete(principal, TENANT, created.id))
+    await in_request(bearer(token), sandbox.flow, lambda c: c.devices.delete(principal, TENANT, created.id))
     assert await sandbox.store.devices.get_many([created.id]) == {}
 
 
@@ -541,7 +542,7 @@ async def test_tenant_administration_create_get_update_delete(sandbox: Sandbox) 
 async def test_device_search(sandbox: Sandbox, where: DeviceFilter, page: PageArgs) -> None:
     token = await sandbox.token("alice")
     principal = await sandbox.principal("alice")
-    remote = await in_request(bearer(token), lambda: sandbox.flow.devices.search(principal, where, page))
+    remote = await in_request(bearer(token), sandbox.flow, lambda c: c.devices.search(principal, where, page))
     local = await sandbox.store.devices.search(principal, where, page)
     assert remote.total == local.total
     assert [flow_dump(d) for d in remote.items] == [await device_view(sandbox, d) for d in local.items]
@@ -555,11 +556,13 @@ async def test_devices_of_a_store_known_to_the_directory(sandbox: Sandbox) -> No
     acme = [s.id for s in (await sandbox.store.stores.page_by_tenant([TENANT], PageArgs(limit=10)))[TENANT].items]
     where = DeviceFilter(tenant_id=TENANT, store_id=acme[0], status=DeviceStatus.ACTIVE)
     page = PageArgs(limit=10)
-    remote = await in_request(bearer(token), lambda: sandbox.flow.devices.search(principal, where, page))
+    remote = await in_request(bearer(token), sandbox.flow, lambda c: c.devices.search(principal, where, page))
     local = await sandbox.store.devices.search(principal, where, page)
     assert remote.total == local.total
     assert [flow_dump(d) for d in remote.items] == [await device_view(sandbox, d) for d in local.items]
     # Another tenant's store matches nothing (and is not asked about).
     elsewhere = DeviceFilter(tenant_id=TENANT, store_id=2)
-    assert (await in_request(bearer(token), lambda: sandbox.flow.devices.search(principal, elsewhere, page))).total == 0
+    assert (
+        await in_request(bearer(token), sandbox.flow, lambda c: c.devices.search(principal, elsewhere, page))
+    ).total == 0
     assert (await sandbox.store.devices.search(principal, elsewhere, page)).total == 0

@@ -6,6 +6,7 @@ up for a web server's concurrency, or a pooled PostgreSQL engine) and migrates t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from facade.backends.local.stores import LocalStores
 from facade.backends.local.subscriptions import LocalSubscriptions
 from facade.backends.local.tenants import LocalTenants
 from facade.backends.local.users import LocalUsers
+from facade.deadline import Deadline
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -90,6 +92,10 @@ class LocalStore:
             await engine.dispose()
             raise
         return cls(engine, tokens)
+
+    def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> LocalStore:
+        """Itself: the store keeps nothing per request (see `Backend.bind`)."""
+        return self
 
     async def aclose(self) -> None:
         sync = loop_engine(self.engine)

@@ -48,8 +48,9 @@ from urllib.parse import quote
 from facade.auth import Principal
 from facade.backends.interfaces import Activation, LoginResult, ProductQuery, TokenResult
 from facade.backends.upstream import payloads as p
+from facade.backends.upstream.base import ApiClient, ApiPart
 from facade.backends.upstream.fanout import TooLong, each, gather_limited, whole_list
-from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
+from facade.backends.upstream.http import UpstreamClient, UpstreamResponse
 from facade.errors import BadUserInput, Unauthenticated, UpstreamError
 from facade.models import (
     AppManifest,
@@ -72,13 +73,6 @@ WRONG_CREDENTIALS = "The username or password is incorrect."
 # WooCommerce's largest per_page.
 MAX_PER_PAGE = 100
 KNOWN_USERS = 4096
-
-
-def bearer() -> str | None:
-    """The caller's token, from the allow-listed Authorization header of the current request."""
-    value = current_scope().headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def _put(cache: OrderedDict[K, V], key: K, value: V, size: int) -> None:
@@ -159,14 +153,14 @@ class KnownUsers:
         return name, first("email", "user_email")
 
 
-class _Part:
+class _Part(ApiPart):
     def __init__(self, client: UpstreamClient, known: KnownUsers) -> None:
-        self.client = client
-        self.api = client.api
+        super().__init__(client)
         self.known = known
 
-    def read(self, model: type[p.M], response: UpstreamResponse) -> p.M:
-        return p.parse(model, response.json(self.api), self.api)
+    def bearer(self) -> str | None:
+        """The caller's token, from the request's allow-listed Authorization header."""
+        return self.client.scope.bearer()
 
 
 class FlecsUsers(_Part):
@@ -229,7 +223,7 @@ class FlecsProducts(_Part):
         """`GET /api/v2/my/products[/apps]` for the calling user; anyone else's page is empty
         (the API answers only for the token's owner)."""
         result: dict[int, Page[Product]] = {u: Page(items=[], total=0, offset=page.offset) for u in user_ids}
-        caller = self.known.user_id(bearer())
+        caller = self.known.user_id(self.bearer())
         if caller is None or caller not in result:
             return result
         path = "/api/v2/my/products/apps" if query.apps_only else "/api/v2/my/products"
@@ -332,7 +326,7 @@ def unsortable(page: PageArgs, total: int | None, limit: int) -> BadUserInput:
 class FlecsReviews(_Part):
     async def create(self, principal: Principal, product_id: int, review: str, rating: int) -> Review:
         """`POST /api/v2/products/apps/reviews` with the caller's JWT inside the body (D3)."""
-        token = principal.token or bearer()
+        token = principal.token or self.bearer()
         if token is None:
             raise Unauthenticated("Sign in to review a product.")
         if not 1 <= rating <= 5:
@@ -390,7 +384,7 @@ class FlecsSubscriptions(_Part):
         whole list is fetched (a user has few), so sorting and paging here are exact."""
         result: dict[int, Page[Subscription]] = {u: Page(items=[], total=0, offset=page.offset) for u in user_ids}
         p.PageWindow(page)  # rejects a negative window before any call
-        caller = self.known.user_id(bearer())
+        caller = self.known.user_id(self.bearer())
         if caller is None or caller not in result:
             return result
         mine = p.sort_locally(
@@ -522,7 +516,7 @@ class FlecsApps(_Part):
         return TokenResult(session=session, token=p.download_token(data, app, version, session))
 
 
-class FlecsConsole:
+class FlecsConsole(ApiClient):
     """The FLECS Console API v2, one attribute per domain it serves (declared below, so the
     routing table is checked against them at start-up, see `backends/routes.py`).
 
@@ -539,7 +533,7 @@ class FlecsConsole:
     apps: FlecsApps
 
     def __init__(self, client: UpstreamClient, *, concurrency: int = 16, sort_limit: int = 1000) -> None:
-        self.client = client
+        super().__init__(client)
         self.known_users = KnownUsers()
         self.users = FlecsUsers(client, self.known_users)
         self.products = FlecsProducts(client, self.known_users, concurrency, sort_limit)
@@ -547,6 +541,3 @@ class FlecsConsole:
         self.subscriptions = FlecsSubscriptions(client, self.known_users, concurrency)
         self.licenses = FlecsLicenses(client, self.known_users)
         self.apps = FlecsApps(client, self.known_users)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()

@@ -20,10 +20,8 @@ Integer ids: facade's stores have integer ids and Flow's only uids, so a Flow st
 (`Device.store_uid`). To filter "the devices of store 123" the client must know which tenant and
 uid 123 stands for; it learns that from every store a device or tenant user it parses names and
 keeps it for the rest of the GraphQL request, and otherwise asks the `store_directory` it was
-given (the local store, whose numeric ids the graph uses). The request scope
-(`current_scope()`) offers only headers and the GET cache, and `RequestScope` is an unhashable
-dataclass (so not a WeakKeyDictionary key): the sightings are kept in a dict keyed by
-`id(scope)` and dropped by a `weakref.finalize` when the scope is collected. A store neither seen
+given (the local store, whose numeric ids the graph uses). The sightings are an attribute of
+the request's `FlowRequest` (`FlowRetail.bind`), dropped with the request. A store neither seen
 in the request nor known to the directory matches no device.
 
 Each public async method here is an interface method routed to this API in `backends/routes.py`
@@ -39,17 +37,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import quote
 
 from facade.auth import IssuedToken, Principal
 from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
 from facade.backends.upstream import payloads as p
+from facade.backends.upstream.base import ApiClient, ApiPart, ApiRequest
 from facade.backends.upstream.fanout import TooLong, whole_list
-from facade.backends.upstream.http import UpstreamClient, UpstreamResponse, current_scope
+from facade.backends.upstream.http import RequestScope, UpstreamClient, UpstreamResponse
 from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 from facade.models import (
     Device,
@@ -89,30 +86,24 @@ def _path(*segments: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# What one request has seen: integer store ids and device ids back to the uids Flow needs
+# What one request has seen: integer store ids back to the uids Flow needs
 
 
-@dataclass
 class Sightings:
-    stores: dict[int, tuple[str, str]] = field(default_factory=dict)  # store id -> (tenantUid, storeUid)
-    store_tenants: dict[str, str] = field(default_factory=dict)  # storeUid -> tenantUid
-    devices: dict[str, str] = field(default_factory=dict)  # deviceUid -> tenantUid
-    tills: dict[str, tuple[str, str]] = field(default_factory=dict)  # tillUid -> (tenantUid, storeUid)
+    """The Flow stores one request has seen, by facade's integer id (`flow_store_id`):
+    `stores[id] = (tenantUid, storeUid)`."""
+
+    __slots__ = ("stores",)
+
+    def __init__(self) -> None:
+        self.stores: dict[int, tuple[str, str]] = {}
 
     def store(self, tenant_uid: str | None, store_uid: str | None) -> None:
         if tenant_uid and store_uid:
             self.stores[p.flow_store_id(store_uid)] = (tenant_uid, store_uid)
-            self.store_tenants[store_uid] = tenant_uid
-
-    def till(self, tenant_uid: str | None, store_uid: str | None, till_uid: str | None) -> None:
-        if tenant_uid and store_uid and till_uid:
-            self.tills[till_uid] = (tenant_uid, store_uid)
 
     def device(self, d: Device) -> None:
-        if d.tenant_id:
-            self.devices[d.id] = d.tenant_id
         self.store(d.tenant_id, d.store_uid)
-        self.till(d.tenant_id, d.store_uid, d.till_id)
 
     def user(self, u: p.TenantUser) -> None:
         for access in u.storeAccess:
@@ -120,23 +111,12 @@ class Sightings:
         self.store(u.tenantUid, u.defaultStoreUid)
 
 
-class RequestSightings:
-    """Sightings per request scope, dropped with the scope (see the module docstring)."""
+class FlowRequest(ApiRequest):
+    """Flow Retail for one request: its sightings besides the bound client."""
 
-    def __init__(self) -> None:
-        self._by_scope: dict[int, Sightings] = {}
-
-    def now(self) -> Sightings:
-        scope = current_scope()
-        key = id(scope)
-        seen = self._by_scope.get(key)
-        if seen is None:
-            seen = self._by_scope[key] = Sightings()
-            weakref.finalize(scope, self._by_scope.pop, key, None)
-        return seen
-
-    def __len__(self) -> int:
-        return len(self._by_scope)
+    def __init__(self, api: ApiClient, scope: RequestScope) -> None:
+        super().__init__(api, scope)
+        self.sightings = Sightings()
 
 
 class StoreDirectory(Protocol):
@@ -146,35 +126,36 @@ class StoreDirectory(Protocol):
     async def get_many(self, ids: Sequence[int]) -> dict[int, Store]: ...
 
 
-class _Part:
+class _Part(ApiPart):
+    sightings: Sightings  # the request's (see `bound`)
+
     def __init__(
         self,
         client: UpstreamClient,
-        seen: RequestSightings,
         limit: asyncio.Semaphore,
         directory: StoreDirectory | None,
         sort_limit: int = 1000,
     ) -> None:
-        self.client = client
-        self.api = client.api
-        self.seen = seen
+        super().__init__(client)
         self.limit = limit
         self.directory = directory
         self.sort_limit = sort_limit
 
+    def bound(self, request: ApiRequest) -> Self:
+        part = super().bound(request)
+        part.sightings = request.sightings if isinstance(request, FlowRequest) else Sightings()
+        return part
+
     async def _store_refs(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """(tenantUid, storeUid) of integer store ids: a Flow store seen in this request, else
         whatever the directory knows of the id."""
-        stores = self.seen.now().stores
+        stores = self.sightings.stores
         found = {i: stores[i] for i in ids if i in stores}
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if missing and self.directory is not None:
             for store_id, store in (await self.directory.get_many(missing)).items():
                 found[store_id] = (store.tenant_id, store.uid)
         return found
-
-    def read(self, model: type[p.M], response: UpstreamResponse) -> p.M:
-        return p.parse(model, response.json(self.api), self.api)
 
     async def _paged(
         self,
@@ -258,7 +239,7 @@ class FlowDevices(_Part):
         return self._seen(self.device_item(item))
 
     def _seen(self, device: Device) -> Device:
-        self.seen.now().device(device)
+        self.sightings.device(device)
         return device
 
     # -- reads -----------------------------------------------------------------------------------
@@ -312,11 +293,7 @@ class FlowDevices(_Part):
         info = self.read(p.DeviceInfo, response)
         tenant = info.tenantInfo.tenantUid if info.tenantInfo else None
         store = info.storeInfo.storeUid if info.storeInfo else None
-        seen = self.seen.now()
-        seen.store(tenant, store)
-        seen.till(tenant, store, info.tillInfo.tillUid if info.tillInfo else None)
-        if tenant:
-            seen.devices[info.deviceUid] = tenant
+        self.sightings.store(tenant, store)
         return p.device_info(info)
 
     async def users(self, principal: Principal, page: PageArgs, account_types: Sequence[str] | None) -> Page[User]:
@@ -327,7 +304,7 @@ class FlowDevices(_Part):
             return self.client.get("/device/users", params={**params, "accountTypes": types} if types else params)
 
         def build(u: p.TenantUser) -> User:
-            self.seen.now().user(u)
+            self.sightings.user(u)
             return p.tenant_user(u)
 
         return await self._paged(page, fetch, p.FlowList[p.TenantUser], build, p.USER_SORT_FIELDS, USER_LOCAL_SORT)
@@ -341,7 +318,7 @@ class FlowDevices(_Part):
             "POST", "/account", json=p.AccountRequest(userCode=user_code, password=password).model_dump(), ok=(200,)
         )
         data = self.read(p.AccountResponse, response)
-        self.seen.now().user(data.tenantUser)
+        self.sightings.user(data.tenantUser)
         return DeviceLoginResult(
             user=p.tenant_user(data.tenantUser), access_token=_issued(data.accessToken, data.expiresIn)
         )
@@ -443,7 +420,7 @@ class FlowDevices(_Part):
         except (Forbidden, Unauthenticated, NotFound, BadUserInput):
             pass
         now = dt.datetime.now(dt.UTC)
-        self.seen.now().store(tenant_id, store_uid)
+        self.sightings.store(tenant_id, store_uid)
         return Device(
             id=wanted,
             tenant_id=tenant_id,
@@ -518,13 +495,13 @@ class FlowDevices(_Part):
         await self.client.send("DELETE", path, ok=(200, 204))
 
 
-class FlowRetail:
+class FlowRetail(ApiClient):
     """The Flow Retail Device API v2: `devices`.
 
     `concurrency` caps the calls one list sends at once (the pages of a list sorted here).
-    `store_directory` (e.g. the local store's
-    `stores`) turns integer store ids the client has not seen into the uids Flow needs: the
-    graph filters a tenant's devices by a store it loaded from there. `sort_limit` is the
+    `store_directory` (e.g. the local store's `stores`) turns integer store ids the request has
+    not seen into the uids Flow needs: the graph filters a tenant's devices by a store it loaded
+    from there. `sort_limit` is the
     longest list fetched whole to be sorted by a key the API lacks.
     """
 
@@ -538,10 +515,8 @@ class FlowRetail:
         store_directory: StoreDirectory | None = None,
         sort_limit: int = 1000,
     ) -> None:
-        self.client = client
-        self.sightings = RequestSightings()
-        limit = asyncio.Semaphore(concurrency)
-        self.devices = FlowDevices(client, self.sightings, limit, store_directory, sort_limit)
+        super().__init__(client)
+        self.devices = FlowDevices(client, asyncio.Semaphore(concurrency), store_directory, sort_limit)
 
-    async def aclose(self) -> None:
-        await self.client.aclose()
+    def bind(self, scope: RequestScope) -> FlowRequest:
+        return FlowRequest(self, scope)

@@ -34,7 +34,6 @@ requests go through an aiohttp transport behind the httpx API (`httpx-aiohttp`).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import email.utils
 import logging
 import math
@@ -81,36 +80,27 @@ class HttpSettings:
     transport: Transport = "aiohttp"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class RequestScope:
-    """What one GraphQL request lends its upstream calls: the caller's allow-listed headers, its
-    deadline (None: each attempt has only the client's timeout) and the GETs already made (or in
-    flight), so identical GETs are sent once."""
+    """What one GraphQL request lends its upstream calls: the caller's allow-listed headers
+    (lower-case names), its deadline (None: each attempt has only the client's timeout) and the
+    GETs already made (or in flight), so identical GETs are sent once. Made per request by the
+    composed backend's `bind` and handed to the clients bound to that request; plain attributes,
+    dropped with the request."""
 
     headers: dict[str, str] = field(default_factory=dict)
     deadline: Deadline | None = None
     gets: dict[tuple[Any, ...], asyncio.Future[UpstreamResponse]] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, headers: Mapping[str, str], allowed: frozenset[str], deadline: Deadline | None = None) -> RequestScope:
+        """The scope of a request with these headers: only the `allowed` (lower-case) are kept."""
+        return cls({k.lower(): v for k, v in headers.items() if k.lower() in allowed}, deadline)
 
-_scope: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar("facade_upstream_scope", default=None)
-
-
-def begin_request(
-    headers: Mapping[str, str], allowed: frozenset[str], deadline: Deadline | None = None
-) -> RequestScope:
-    """Starts a request's scope: only allow-listed headers are kept (lower-case names); every
-    upstream call of the request ends by `deadline`."""
-    scope = RequestScope(headers={k.lower(): v for k, v in headers.items() if k.lower() in allowed}, deadline=deadline)
-    _scope.set(scope)
-    return scope
-
-
-def current_scope() -> RequestScope:
-    scope = _scope.get()
-    if scope is None:
-        scope = RequestScope()
-        _scope.set(scope)
-    return scope
+    def bearer(self) -> str | None:
+        """The caller's token, from the allow-listed `Authorization: Bearer` header, or None."""
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +184,8 @@ def error_for(api: str, response: UpstreamResponse) -> FacadeError:
 
 
 class UpstreamClient:
-    """One REST API: base URL, pooled client, retries, error mapping, GET de-duplication."""
+    """One REST API and process: base URL, pooled client, retries within a deadline. A request's
+    calls go through `bind(scope)`, which adds its headers, deadline and GET de-duplication."""
 
     def __init__(
         self,
@@ -217,56 +208,11 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    def _headers(self, extra: Mapping[str, str] | None, forward: tuple[str, ...]) -> dict[str, str]:
-        scope = current_scope()
-        headers = {name: scope.headers[name] for name in forward if name in scope.headers}
-        if extra:
-            headers.update(extra)
-        return headers
+    def bind(self, scope: RequestScope) -> BoundClient:
+        """This API's client as one request uses it (its headers, deadline and GETs)."""
+        return BoundClient(self, scope)
 
-    async def get(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        forward: tuple[str, ...] = ("authorization",),
-        ok: tuple[int, ...] = (200,),
-    ) -> UpstreamResponse:
-        """A GET, made once per request whatever number of fields ask for it, and retried."""
-        sent = self._headers(headers, forward)
-        key = ("GET", path, tuple(sorted((params or {}).items())), tuple(sorted(sent.items())))
-        scope = current_scope()
-        pending = scope.gets.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(self._send("GET", path, params=params, headers=sent, retry=True))
-            scope.gets[key] = pending
-        response = await asyncio.shield(pending)
-        if response.status not in ok:
-            raise error_for(self.api, response)
-        return response
-
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        forward: tuple[str, ...] = ("authorization",),
-        ok: tuple[int, ...] = (200, 201, 204),
-    ) -> UpstreamResponse:
-        """A write: sent once, never retried (the upstream may have applied it)."""
-        sent = self._headers(headers, forward)
-        # A write may change what earlier GETs of this request answered: read afresh after it.
-        current_scope().gets.clear()
-        response = await self._send(method, path, params=params, headers=sent, json=json, retry=False)
-        if response.status not in ok:
-            raise error_for(self.api, response)
-        return response
-
-    async def _send(
+    async def call(
         self,
         method: str,
         path: str,
@@ -275,10 +221,11 @@ class UpstreamClient:
         headers: dict[str, str],
         json: Any = None,
         retry: bool,
+        deadline: Deadline | None,
     ) -> UpstreamResponse:
-        """The response, or the error of the last attempt; retried (`retry`) within the deadline."""
+        """One request to the API with facade's retries: the response, or the error of the last
+        attempt; retried (`retry`) within `deadline`. Parts call it through a `BoundClient`."""
         retries = self.settings.retries if retry else 0
-        deadline = current_scope().deadline
         content = orjson.dumps(json) if json is not None else None
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
@@ -330,6 +277,69 @@ class UpstreamClient:
                 return asked if asked <= self.settings.max_retry_after else None
         # Exponential backoff with full jitter, so retrying callers do not stampede.
         return random.uniform(0, self.settings.backoff * 2**attempt)
+
+
+class BoundClient:
+    """An `UpstreamClient` bound to one request's `RequestScope`: what the API's parts call.
+    Cheap to make (two references); the pooled connections stay the process's."""
+
+    __slots__ = ("api", "client", "scope")
+
+    def __init__(self, client: UpstreamClient, scope: RequestScope) -> None:
+        self.client = client
+        self.api = client.api
+        self.scope = scope
+
+    def _headers(self, extra: Mapping[str, str] | None, forward: tuple[str, ...]) -> dict[str, str]:
+        scope = self.scope
+        headers = {name: scope.headers[name] for name in forward if name in scope.headers}
+        if extra:
+            headers.update(extra)
+        return headers
+
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        forward: tuple[str, ...] = ("authorization",),
+        ok: tuple[int, ...] = (200,),
+    ) -> UpstreamResponse:
+        """A GET, made once per request whatever number of fields ask for it, and retried."""
+        sent = self._headers(headers, forward)
+        key = (self.api, path, tuple(sorted((params or {}).items())), tuple(sorted(sent.items())))
+        gets = self.scope.gets
+        pending = gets.get(key)
+        if pending is None:
+            call = self.client.call("GET", path, params=params, headers=sent, retry=True, deadline=self.scope.deadline)
+            pending = gets[key] = asyncio.ensure_future(call)
+        response = await asyncio.shield(pending)
+        if response.status not in ok:
+            raise error_for(self.api, response)
+        return response
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        forward: tuple[str, ...] = ("authorization",),
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> UpstreamResponse:
+        """A write: sent once, never retried (the upstream may have applied it)."""
+        sent = self._headers(headers, forward)
+        # A write may change what earlier GETs of this request answered: read afresh after it.
+        self.scope.gets.clear()
+        response = await self.client.call(
+            method, path, params=params, headers=sent, json=json, retry=False, deadline=self.scope.deadline
+        )
+        if response.status not in ok:
+            raise error_for(self.api, response)
+        return response
 
 
 def _dropped(exc: BaseException) -> bool:
