@@ -214,13 +214,13 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
     upstreams: dict[str, ApiClient] = {}
     if settings.flecs_url != "local":
         upstreams[FLECS] = FlecsConsole(
-            UpstreamClient("FLECS Console", settings.flecs_url, http),
+            UpstreamClient("FLECS Console", settings.flecs_url, http, policy=FlecsConsole.policy),
             concurrency=settings.upstream_concurrency,
             sort_limit=settings.upstream_sort_limit,
         )
     if settings.flow_url != "local":
         upstreams[FLOW] = FlowRetail(
-            UpstreamClient("Flow Retail API", settings.flow_url, http),
+            UpstreamClient("Flow Retail API", settings.flow_url, http, policy=FlowRetail.policy),
             concurrency=settings.upstream_concurrency,
             store_directory=local.stores,
             sort_limit=settings.upstream_sort_limit,

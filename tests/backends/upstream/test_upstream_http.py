@@ -1,5 +1,6 @@
 """The upstream clients over a scripted transport (`httpx.MockTransport`): how each upstream
-failure reaches the caller, what is retried, what is sent once, and which headers leave facade."""
+failure reaches the caller, what is retried, what is sent once, and which headers leave facade;
+and what an API's policy (`ApiPolicy`) changes of that."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from facade.backends.interfaces import ProductQuery
 from facade.backends.upstream.base import ApiClient
 from facade.backends.upstream.flecs import FlecsConsole
-from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
+from facade.backends.upstream.http import ApiPolicy, HttpSettings, RequestScope, UpstreamClient
 from facade.deadline import Deadline
 from facade.errors import FacadeError, Unauthenticated
 from facade.models import PageArgs
@@ -379,3 +380,140 @@ async def test_unreadable_retry_after_is_ignored(make: Callable[..., FlecsConsol
     console = make(script)
     page = await in_request({}, console, lambda c: c.products.page_all(ProductQuery(), PAGE))
     assert [p.id for p in page.items] == [1]
+
+
+# -- what an API declares (ApiPolicy) ------------------------------------------------------------
+
+
+SEARCH = "POST /tenants/{tenantUid}/devices/search"
+
+
+class Flaky:
+    """Answers each new request 503 once, then 200 with the body it was sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        first = sum(
+            1 for r in self.requests if (r.method, r.url, r.content) == (request.method, request.url, request.content)
+        )
+        if first == 1:
+            return httpx.Response(503)
+        return httpx.Response(200, json={"sent": request.content.decode() or None})
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.url.path}" for r in self.requests]
+
+
+@pytest.fixture
+async def bind() -> AsyncIterator[Callable[..., Any]]:
+    """`bind(policy, script)`: an upstream client with that policy over the script, bound to a
+    request scope of its own."""
+    made: list[UpstreamClient] = []
+
+    def build(policy: ApiPolicy, script: Callable[[httpx.Request], httpx.Response]) -> Any:
+        settings = HttpSettings(retries=2, backoff=0.0, transport="httpx")
+        client = UpstreamClient(
+            "Test API", "http://api.test", settings, transport=httpx.MockTransport(script), policy=policy
+        )
+        made.append(client)
+        return client.bind(RequestScope.of({"Authorization": "Bearer t"}, ALLOWED))
+
+    yield build
+    for client in made:
+        await client.aclose()
+
+
+async def test_a_declared_read_only_post_is_made_once_per_request_and_retried(bind: Callable[..., Any]) -> None:
+    script = Flaky()
+    api = bind(ApiPolicy(reads={SEARCH}), script)
+
+    first, again = await asyncio.gather(
+        api.send("POST", "/tenants/acme/devices/search", json={"text": "pos"}),
+        api.send("POST", "/tenants/acme/devices/search", json={"text": "pos"}),
+    )
+    other = await api.send("POST", "/tenants/acme/devices/search", json={"text": "kiosk"})
+
+    assert first.status == again.status == other.status == 200
+    # Each body: one 503, then its retry; the identical search shares them.
+    assert script.paths() == ["POST /tenants/acme/devices/search"] * 4
+    assert [json.loads(r.content) for r in script.requests] == [{"text": "pos"}] * 2 + [{"text": "kiosk"}] * 2
+
+
+async def test_a_declared_read_only_post_keeps_the_requests_earlier_reads(bind: Callable[..., Any]) -> None:
+    script = Script(lambda request: httpx.Response(200, json={}))
+    api = bind(ApiPolicy(reads={SEARCH}), script)
+
+    await api.get("/tenants/acme/devices")
+    await api.send("POST", "/tenants/acme/devices/search", json={})
+    await api.get("/tenants/acme/devices")
+
+    assert script.calls == 2
+
+
+async def test_an_undeclared_post_is_sent_every_time_never_retried_and_reads_afresh(bind: Callable[..., Any]) -> None:
+    script = Flaky()
+    api = bind(ApiPolicy(reads={"POST /tenants/{tenantUid}/stores/search"}), script)  # another operation
+
+    with pytest.raises(FacadeError) as refused:
+        await api.send("POST", "/tenants/acme/devices/search", json={"text": "pos"}, ok=(200,))
+    again = await api.send("POST", "/tenants/acme/devices/search", json={"text": "pos"}, ok=(200,))
+    await api.get("/tenants/acme/devices")
+    await api.send("POST", "/tenants/acme/devices/search", json={"text": "pos"}, ok=(200,))
+    await api.get("/tenants/acme/devices")
+
+    assert refused.value.code == "UPSTREAM_ERROR"
+    assert again.status == 200
+    # The failed search is not retried; the first GET is (after its 503), and the GET after the
+    # last search is made again.
+    assert script.paths() == [
+        "POST /tenants/acme/devices/search",
+        "POST /tenants/acme/devices/search",
+        "GET /tenants/acme/devices",
+        "GET /tenants/acme/devices",
+        "POST /tenants/acme/devices/search",
+        "GET /tenants/acme/devices",
+    ]
+
+
+async def test_a_get_declared_with_side_effects_is_neither_shared_nor_retried(bind: Callable[..., Any]) -> None:
+    script = Flaky()
+    api = bind(ApiPolicy(writes={"GET /orders/{id}/lock"}), script)
+
+    with pytest.raises(FacadeError):
+        await api.get("/orders/7/lock")
+    await api.get("/orders/7/lock")
+    await api.get("/orders/7/lock")
+
+    assert script.paths() == ["GET /orders/7/lock"] * 3
+
+
+async def test_error_fields_the_policy_allows_reach_the_extensions_and_nothing_else(bind: Callable[..., Any]) -> None:
+    body = {"reference": "REF-123", "message": "upstream-secret-text", "code": True, "errors": [{"field": "x"}]}
+    script = Script(lambda request: httpx.Response(422, json=body))
+    api = bind(ApiPolicy(error_fields={"reference", "code", "errors"}), script)
+
+    with pytest.raises(FacadeError) as refused:
+        await api.get("/orders/7")
+
+    assert refused.value.code == "BAD_USER_INPUT"
+    assert refused.value.extensions == {"upstream": "Test API", "status": 422, "reference": "REF-123"}
+    assert "upstream-secret-text" not in str(refused.value)
+
+
+async def test_a_policy_decides_which_headers_authorise_a_call(bind: Callable[..., Any]) -> None:
+    class OwnHeader(ApiPolicy):
+        def authorize(self, scope: RequestScope, forward: tuple[str, ...], extra: Any) -> dict[str, str]:
+            return {"X-Api-Key": "service-key", **(extra or {})}
+
+    script = Script(lambda request: httpx.Response(200, json={}))
+    api = bind(OwnHeader(), script)
+
+    await api.get("/orders/7", headers={"X-Session-Id": "s"})
+
+    sent = script.requests[0].headers
+    assert sent["x-api-key"] == "service-key"
+    assert sent["x-session-id"] == "s"
+    assert "authorization" not in sent

@@ -15,10 +15,17 @@ copy of each part it uses. Imports http and payloads only.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from facade.backends.upstream import payloads as p
-from facade.backends.upstream.http import BoundClient, RequestScope, UpstreamClient, UpstreamResponse
+from facade.backends.upstream.http import (
+    DEFAULT_POLICY,
+    ApiPolicy,
+    BoundClient,
+    RequestScope,
+    UpstreamClient,
+    UpstreamResponse,
+)
 
 __all__ = ["ApiClient", "ApiPart", "ApiRequest"]
 
@@ -67,7 +74,11 @@ class ApiPart:
 
 class ApiClient:
     """An API's client: its domain parts (declared as class annotations, which the routing table
-    is checked against) over one pooled `upstream`; `bind` per request."""
+    is checked against) over one pooled `upstream`; `bind` per request. `policy` is what the
+    API's `UpstreamClient` is built with (`compose`): which calls only read, which headers
+    authorise them, how a refusal reads."""
+
+    policy: ClassVar[ApiPolicy] = DEFAULT_POLICY
 
     def __init__(self, upstream: UpstreamClient) -> None:
         self.upstream = upstream

@@ -50,7 +50,7 @@ from facade.backends.interfaces import Activation, LoginResult, ProductQuery, To
 from facade.backends.upstream import payloads as p
 from facade.backends.upstream.base import ApiClient, ApiPart
 from facade.backends.upstream.fanout import TooLong, each, gather_limited, whole_list
-from facade.backends.upstream.http import UpstreamClient, UpstreamResponse
+from facade.backends.upstream.http import ApiPolicy, UpstreamClient, UpstreamResponse
 from facade.errors import BadUserInput, Unauthenticated, UpstreamError
 from facade.models import (
     AppManifest,
@@ -524,6 +524,10 @@ class FlecsConsole(ApiClient):
     a list sorted here). `sort_limit` is the longest product list fetched whole to be sorted
     here (see the module docstring).
     """
+
+    # As HTTP says: GETs read, every POST (login, validation, licences, tokens, reviews) writes;
+    # the forwarded Authorization authorises; a refusal is read by its status alone.
+    policy = ApiPolicy()
 
     users: FlecsUsers
     products: FlecsProducts

@@ -1,7 +1,22 @@
 """The HTTP layer every upstream client shares: one pooled `httpx.AsyncClient` per API and
-process, timeouts, retries of idempotent GETs within the request's deadline, credentials forwarded
-from an allow-list, identical GETs made once per GraphQL request, and upstream statuses mapped to
+process, timeouts, retries of reads within the request's deadline, credentials forwarded from an
+allow-list, identical reads made once per GraphQL request, and upstream statuses mapped to
 facade's error codes.
+
+What differs between APIs is an `ApiPolicy` the client is given (Apollo RESTDataSource's
+`requestDeduplicationPolicyFor`, `willSendRequest` and `errorFromResponse`, as hooks):
+
+- `is_read(method, path)`: a read is de-duplicated within the request (same method, path, query,
+  forwarded headers and body: one call), retried, and leaves the request's earlier reads alone;
+  anything else is a write: sent every time, never retried, and it clears the request's reads.
+  By default a GET (`get`) reads and every other call (`send`) writes; an API declares the
+  operations that differ (`reads`: a POST search that only reads; `writes`: a GET with side
+  effects), as `METHOD /path/{param}` templates. A GET made with `send` is always made afresh
+  (a read-back after a write).
+- `authorize(scope, forward, extra)`: the headers a call sends: by default the allow-listed
+  headers of the caller the operation forwards (`forward`), then its own (`extra`).
+- `error_for(api, response)`: the error a refused call raises: by default the status table below,
+  and the body's `error_fields` (an allow-list, short scalar values only) in `extensions`.
 
     status          error (code)
     400, 422        BadUserInput      BAD_USER_INPUT
@@ -14,11 +29,12 @@ facade's error codes.
     dropped
     timeout         UpstreamTimeout   UPSTREAM_TIMEOUT
 
-Clients see facade's message, never the upstream's body; the body's reason is logged at debug
-level (it is the upstream's text, not a credential). Writes are never retried.
+Clients see facade's message, never the upstream's body (only the fields its policy allow-lists);
+the body's reason is logged at debug level (it is the upstream's text, not a credential). Writes
+are never retried.
 
 Time: a GraphQL request has one deadline (facade/deadline.py), carried by its scope. Each attempt
-may take min(timeout, time left), all of it (connecting, sending, reading the body) counted. A GET
+may take min(timeout, time left), all of it (connecting, sending, reading the body) counted. A read
 is retried (after a 429, 502, 503, 504, a timeout or a failed connection) only while the wait
 before the retry and `min_attempt` seconds of attempt still fit before the deadline; a Retry-After
 (seconds or an HTTP date) longer than `max_retry_after` or than what is left is not waited for:
@@ -38,6 +54,7 @@ import email.utils
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,13 +101,13 @@ class HttpSettings:
 class RequestScope:
     """What one GraphQL request lends its upstream calls: the caller's allow-listed headers
     (lower-case names), its deadline (None: each attempt has only the client's timeout) and the
-    GETs already made (or in flight), so identical GETs are sent once. Made per request by the
+    reads already made (or in flight), so identical reads are sent once. Made per request by the
     composed backend's `bind` and handed to the clients bound to that request; plain attributes,
     dropped with the request."""
 
     headers: dict[str, str] = field(default_factory=dict)
     deadline: Deadline | None = None
-    gets: dict[tuple[Any, ...], asyncio.Future[UpstreamResponse]] = field(default_factory=dict)
+    reads: dict[tuple[Any, ...], asyncio.Future[UpstreamResponse]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, headers: Mapping[str, str], allowed: frozenset[str], deadline: Deadline | None = None) -> RequestScope:
@@ -160,9 +177,13 @@ def retry_after(headers: httpx.Headers, cap: float = math.inf) -> float | None:
     return max(0.0, min(seconds, cap))
 
 
-def error_for(api: str, response: UpstreamResponse) -> FacadeError:
+def error_for(api: str, response: UpstreamResponse, fields: frozenset[str] = frozenset()) -> FacadeError:
+    """The error of a refused call, by status (the table above); the `fields` of a JSON object
+    body go into its extensions when they are short scalars (nothing else of the body does)."""
     status = response.status
     ext: dict[str, Any] = {"upstream": api, "status": status}
+    if fields:
+        ext.update(_allowed(response, fields))
     if log.isEnabledFor(logging.DEBUG):
         log.debug("%s answered %s: %.300r", api, status, response.content)
     if status in (400, 422):
@@ -183,9 +204,79 @@ def error_for(api: str, response: UpstreamResponse) -> FacadeError:
     return UpstreamError(f"The {api} failed to answer.", **ext)
 
 
+def _allowed(response: UpstreamResponse, fields: frozenset[str]) -> dict[str, Any]:
+    try:
+        body = orjson.loads(response.content) if response.content else None
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    return {
+        name: value
+        for name in sorted(fields)
+        if isinstance(value := body.get(name), int | str) and not isinstance(value, bool) and len(str(value)) <= 200
+    }
+
+
+def _templates(operations: frozenset[str]) -> dict[str, re.Pattern[str]]:
+    """`METHOD /path/{param}` templates as one pattern per method."""
+    paths: dict[str, list[str]] = {}
+    for operation in operations:
+        method, _, path = operation.partition(" ")
+        pattern = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part) for part in re.split(r"(\{[^}]*\})", path)
+        )
+        paths.setdefault(method.upper(), []).append(pattern)
+    return {method: re.compile("(?:" + "|".join(found) + r")\Z") for method, found in paths.items()}
+
+
+class ApiPolicy:
+    """How one API's calls are told apart, authorised and read when they fail (see the module
+    docstring). The defaults are FLECS's and Flow Retail's; an API that differs subclasses it or
+    declares operations: `ApiPolicy(reads={"POST /products/search"})`."""
+
+    def __init__(
+        self,
+        *,
+        reads: frozenset[str] | set[str] = frozenset(),
+        writes: frozenset[str] | set[str] = frozenset(),
+        error_fields: frozenset[str] | set[str] = frozenset(),
+    ) -> None:
+        self.reads = frozenset(reads)
+        self.writes = frozenset(writes)
+        self.error_fields = frozenset(error_fields)
+        self._reads = _templates(self.reads)
+        self._writes = _templates(self.writes)
+
+    def is_read(self, method: str, path: str) -> bool:
+        """Whether a call may be de-duplicated and retried: a GET unless declared a write, any
+        other method only when declared a read."""
+        if method == "GET":
+            declared = self._writes.get(method)
+            return declared is None or declared.match(path) is None
+        declared = self._reads.get(method)
+        return declared is not None and declared.match(path) is not None
+
+    def authorize(
+        self, scope: RequestScope, forward: tuple[str, ...], extra: Mapping[str, str] | None
+    ) -> dict[str, str]:
+        """The headers a call sends: the caller's `forward` headers the request allows, then `extra`."""
+        headers = {name: scope.headers[name] for name in forward if name in scope.headers}
+        if extra:
+            headers.update(extra)
+        return headers
+
+    def error_for(self, api: str, response: UpstreamResponse) -> FacadeError:
+        return error_for(api, response, self.error_fields)
+
+
+DEFAULT_POLICY = ApiPolicy()
+
+
 class UpstreamClient:
-    """One REST API and process: base URL, pooled client, retries within a deadline. A request's
-    calls go through `bind(scope)`, which adds its headers, deadline and GET de-duplication."""
+    """One REST API and process: base URL, pooled client, retries within a deadline, the API's
+    `policy`. A request's calls go through `bind(scope)`, which adds its headers, deadline and
+    de-duplication."""
 
     def __init__(
         self,
@@ -194,9 +285,11 @@ class UpstreamClient:
         settings: HttpSettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        policy: ApiPolicy = DEFAULT_POLICY,
     ) -> None:
         self.api = api
         self.settings = settings
+        self.policy = policy
         timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -219,14 +312,13 @@ class UpstreamClient:
         *,
         params: Mapping[str, Any] | None,
         headers: dict[str, str],
-        json: Any = None,
+        content: bytes | None = None,
         retry: bool,
         deadline: Deadline | None,
     ) -> UpstreamResponse:
         """One request to the API with facade's retries: the response, or the error of the last
         attempt; retried (`retry`) within `deadline`. Parts call it through a `BoundClient`."""
         retries = self.settings.retries if retry else 0
-        content = orjson.dumps(json) if json is not None else None
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
         request = self.http.build_request(method, path, params=params, headers=headers, content=content)
@@ -290,13 +382,6 @@ class BoundClient:
         self.api = client.api
         self.scope = scope
 
-    def _headers(self, extra: Mapping[str, str] | None, forward: tuple[str, ...]) -> dict[str, str]:
-        scope = self.scope
-        headers = {name: scope.headers[name] for name in forward if name in scope.headers}
-        if extra:
-            headers.update(extra)
-        return headers
-
     async def get(
         self,
         path: str,
@@ -306,18 +391,10 @@ class BoundClient:
         forward: tuple[str, ...] = ("authorization",),
         ok: tuple[int, ...] = (200,),
     ) -> UpstreamResponse:
-        """A GET, made once per request whatever number of fields ask for it, and retried."""
-        sent = self._headers(headers, forward)
-        key = (self.api, path, tuple(sorted((params or {}).items())), tuple(sorted(sent.items())))
-        gets = self.scope.gets
-        pending = gets.get(key)
-        if pending is None:
-            call = self.client.call("GET", path, params=params, headers=sent, retry=True, deadline=self.scope.deadline)
-            pending = gets[key] = asyncio.ensure_future(call)
-        response = await asyncio.shield(pending)
-        if response.status not in ok:
-            raise error_for(self.api, response)
-        return response
+        """A GET: a read (made once per request whatever number of fields ask for it, and
+        retried) unless the API's policy declares it a write."""
+        read = self.client.policy.is_read("GET", path)
+        return await self._call("GET", path, None, params, headers, forward, ok, read=read)
 
     async def send(
         self,
@@ -330,15 +407,48 @@ class BoundClient:
         forward: tuple[str, ...] = ("authorization",),
         ok: tuple[int, ...] = (200, 201, 204),
     ) -> UpstreamResponse:
-        """A write: sent once, never retried (the upstream may have applied it)."""
-        sent = self._headers(headers, forward)
-        # A write may change what earlier GETs of this request answered: read afresh after it.
-        self.scope.gets.clear()
-        response = await self.client.call(
-            method, path, params=params, headers=sent, json=json, retry=False, deadline=self.scope.deadline
-        )
+        """A write, unless the API's policy declares the operation a read (a POST search): a
+        write is sent once, never retried (the upstream may have applied it), and the request's
+        reads are made afresh after it. A GET sent here is made afresh (a read-back after a write)."""
+        read = method != "GET" and self.client.policy.is_read(method, path)
+        return await self._call(method, path, json, params, headers, forward, ok, read=read)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        forward: tuple[str, ...],
+        ok: tuple[int, ...],
+        *,
+        read: bool,
+    ) -> UpstreamResponse:
+        """The call: a `read` shared by identical calls of the request (method, path, query,
+        headers sent, body) and retried; else a write. The policy's error unless one of `ok`."""
+        policy = self.client.policy
+        sent = policy.authorize(self.scope, forward, headers)
+        content = orjson.dumps(json) if json is not None else None
+        deadline = self.scope.deadline
+        reads = self.scope.reads
+        if read:
+            key = (self.api, method, path, tuple(sorted((params or {}).items())), tuple(sorted(sent.items())), content)
+            pending = reads.get(key)
+            if pending is None:
+                call = self.client.call(
+                    method, path, params=params, headers=sent, content=content, retry=True, deadline=deadline
+                )
+                pending = reads[key] = asyncio.ensure_future(call)
+            response = await asyncio.shield(pending)
+        else:
+            # A write may change what earlier reads of this request answered: read afresh after it.
+            reads.clear()
+            response = await self.client.call(
+                method, path, params=params, headers=sent, content=content, retry=False, deadline=deadline
+            )
         if response.status not in ok:
-            raise error_for(self.api, response)
+            raise policy.error_for(self.api, response)
         return response
 
 
