@@ -18,6 +18,7 @@ from facade.auth import TokenService
 from facade.backends.compose import ComposedBackend
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import seed
+from facade.backends.routes import FLECS, ROUTES
 from facade.backends.upstream.flecs import FlecsConsole
 from facade.backends.upstream.http import HttpSettings, UpstreamClient
 from facade.models import encode_cursor
@@ -40,7 +41,7 @@ async def scripted(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
     client = UpstreamClient(
         "FLECS Console", "http://flecs.test", HttpSettings(retries=0, transport="httpx"), transport=transport
     )
-    backend = ComposedBackend(store, [FlecsConsole(client)], [client])
+    backend = ComposedBackend(store, {FLECS: FlecsConsole(client)}, ROUTES)
     app = create_app(settings, backend=backend)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://facade.test") as http:
         yield Api(client=http, store=backend, settings=settings)
