@@ -6,6 +6,7 @@
     facade schema export [--output FILE] [--check]
     facade documents register PATH... [--output FILE] [--check]
     facade afosto generate [--check]
+    facade afosto openapi [--output FILE]
     facade routes [--write README.md | --check README.md]
 
 Options override FACADE_* settings; the server's workers get them through the same variables.
@@ -172,6 +173,21 @@ def cmd_afosto_generate(args: argparse.Namespace) -> int:
     return run(check=args.check)
 
 
+def cmd_afosto_openapi(args: argparse.Namespace) -> int:
+    """Print (or write) the OpenAPI 3 document rebuilt from the Afosto contract copy."""
+    from facade.backends.upstream.afosto.openapi import openapi
+
+    text = json.dumps(openapi(), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output} ({len(openapi()['paths'])} paths)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """The FLECS Console and Flow Retail REST APIs over a local store (see facade.sandbox)."""
     import uvicorn
@@ -286,6 +302,9 @@ def parser() -> argparse.ArgumentParser:
     generate = afosto.add_parser("generate", help="write the operation table, payload readers and types")
     generate.add_argument("--check", action="store_true", help="fail if the committed files differ")
     generate.set_defaults(run=cmd_afosto_generate)
+    openapi = afosto.add_parser("openapi", help="the OpenAPI 3 document rebuilt from the contract copy")
+    openapi.add_argument("--output", help="write it to this file instead of standard output")
+    openapi.set_defaults(run=cmd_afosto_openapi)
     routes = sub.add_parser("routes", help="the upstream routing table, as the README's coverage section")
     given = routes.add_mutually_exclusive_group()
     given.add_argument("--write", metavar="README", help="replace the generated section of this file")
