@@ -189,7 +189,8 @@ def cmd_afosto_openapi(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    """The FLECS Console and Flow Retail REST APIs over a local store (see facade.sandbox)."""
+    """The FLECS Console and Flow Retail REST APIs over a local store, and the Afosto API emulated
+    under /afosto (see facade.sandbox)."""
     import uvicorn
 
     from facade.sandbox import Faults, FaultSpecError, create_sandbox_app, parse_faults
@@ -311,7 +312,7 @@ def parser() -> argparse.ArgumentParser:
     given.add_argument("--check", metavar="README", help="fail if that section differs from the table")
     routes.set_defaults(run=cmd_routes)
 
-    sandbox = sub.add_parser("sandbox", help="serve the FLECS Console and Flow Retail REST APIs over a local store")
+    sandbox = sub.add_parser("sandbox", help="serve the FLECS Console, Flow Retail and Afosto (/afosto) REST APIs")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8100)
     sandbox.add_argument("--database-url", help="SQLAlchemy URL of the local store")

@@ -1,10 +1,11 @@
-"""The sandbox: the FLECS Console and Flow Retail REST APIs, answered from a local store, with
-injectable faults, so facade's upstream clients meet real HTTP in development and tests.
+"""The sandbox: the FLECS Console and Flow Retail REST APIs, answered from a local store, and the
+Afosto API under `/afosto`, emulated from its contract, with injectable faults, so facade's
+upstream clients meet real HTTP in development and tests.
 
     facade sandbox [--host 127.0.0.1] [--port 8100] [--database-url URL] [--seed-products N] [--faults SPEC]
 
 The sandbox is a top of its own, beside the app: it imports the local store, auth, models and
-settings, and nothing imports it but the CLI and tests.
+settings (and the Afosto contract package), and nothing imports it but the CLI and tests.
 """
 
 from __future__ import annotations

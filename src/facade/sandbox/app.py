@@ -1,6 +1,7 @@
 """The sandbox application: a Starlette app that answers like the FLECS Console API v2 (under
-`/api/v2`) and the Flow Retail Device API v2 (under `/v2`), backed by a local store, so facade's
-upstream clients can be developed and tested over real HTTP without the real APIs.
+`/api/v2`) and the Flow Retail Device API v2 (under `/v2`), backed by a local store, and like the
+Afosto API (under `/afosto`, emulated in memory from its contract), so facade's upstream clients
+can be developed and tested over real HTTP without the real APIs.
 
 It shares facade's `Settings`, so with the same FACADE_JWT_SECRET (or secret file) tokens issued
 by the sandbox verify in facade and the other way round. The lifespan opens the store (migrated,
@@ -26,7 +27,7 @@ from starlette.routing import Mount
 from facade.auth import TokenService
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import seed_if_empty
-from facade.sandbox import flecs, flow
+from facade.sandbox import afosto, flecs, flow
 from facade.sandbox.faults import CallLog, Faults, FaultsMiddleware, control_routes
 from facade.sandbox.http import json_response
 from facade.settings import Settings
@@ -35,6 +36,7 @@ log = logging.getLogger("facade.sandbox")
 
 FLECS_PREFIX = "/api/"
 FLOW_PREFIX = "/v2"
+AFOSTO_PREFIX = afosto.PREFIX
 
 
 def render_error(path: str, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -43,6 +45,8 @@ def render_error(path: str, status: int, message: str, headers: Mapping[str, str
         return flecs.failure(status, message, headers)
     if path == FLOW_PREFIX or path.startswith(FLOW_PREFIX + "/"):
         return flow.failure(status, message, headers)
+    if path == AFOSTO_PREFIX or path.startswith(AFOSTO_PREFIX + "/"):
+        return afosto.failure(status, message, headers)
     return json_response({"message": message, "statusCode": status}, status, headers)
 
 
@@ -83,7 +87,9 @@ def create_sandbox_app(settings: Settings, store: LocalStore | None = None, faul
                 await app.state.store.aclose()
 
     app = Starlette(
-        routes=[*flecs.routes, Mount(FLOW_PREFIX, routes=flow.routes), *control_routes()],
+        # Afosto first: its one route declines every other path at a prefix test, and holds the
+        # 544 operations in a trie of its own (see facade.sandbox.afosto).
+        routes=[afosto.AfostoRoute(), *flecs.routes, Mount(FLOW_PREFIX, routes=flow.routes), *control_routes()],
         middleware=[Middleware(FaultsMiddleware, faults=faults, calls=calls, render_error=render_error)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,

@@ -229,12 +229,18 @@ class CallLog:
 
 def route_template(routes: Iterable[BaseRoute], scope: Scope, prefix: str = "") -> str | None:
     """The path template of the route that answers `scope`; failing a full match, of the first
-    route whose path matches (the call reached it, with the wrong method)."""
+    route whose path matches (the call reached it, with the wrong method). A route that holds
+    many templates answers through its `path_template(scope)`."""
     partial: str | None = None
     for route in routes:
         match, child = route.matches(scope)
         if match is Match.NONE:
             continue
+        template = getattr(route, "path_template", None)
+        if callable(template):
+            # A route of many templates (the Afosto emulation) says which one a call reached.
+            found: str | None = template(scope)
+            return found
         if isinstance(route, Mount):
             inner = route_template(route.routes, {**scope, **child}, prefix + route.path)
             if inner is not None:

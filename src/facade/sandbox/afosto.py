@@ -1,0 +1,548 @@
+"""The Afosto API, emulated under `/afosto` (so `FACADE_AFOSTO_URL=<sandbox>/afosto` is the base URL,
+as `https://api.afosto.io` is the real one): all 544 operations of the generated table
+(`backends/upstream/afosto/generated/operations.py`), answering as the OpenAPI document rebuilt
+from the contract (`backends/upstream/afosto/openapi.py`) says, so the contract test can hold the
+emulation to it.
+
+Three kinds of answer:
+
+- Collections: a write `POST /x` with `GET /x/{key}` beside it (49 of them: cat groups and
+  channels, odr orders, wms locations, ...) keep what is created, in memory, per sandbox:
+  `POST /x` creates (the body's fields kept, the key taken from the body when it names one, as
+  `POST /wms/locations` allows, else made up), `GET`/`PUT`/`DELETE /x/{key}` read, update (the
+  body merged in) and delete it, or answer 404; `PUT /x` updates the record its body names.
+  `GET /x` lists them, and the POSTs under a `search` segment that answer the collection's
+  records search them (`constraints` with `in` on a field or its plural: `ids` is `id`).
+- Everything else answers a record derived from the operation's documented answer schema:
+  enums their first value, uuids `uuid5` of the operation and the field's place, times a fixed
+  instant, other text the field's name; path parameters and the body's fields are echoed where the
+  answer has a field of that name and type. The same request gives the same answer. A derived
+  list has three records.
+- Answers without a body are the documented status (204, 202, ...) with no body; files and images
+  a few fixed bytes of the documented type.
+
+Every answer honours `x-page`/`x-page-size` where the operation pages by them (a page number and
+a size, 1 and 25 by default), sends `x-count` (the total) where documented and `x-page` where
+documented (the next page while there is one, else the page sent: Afosto's own mix of cursor and
+echo), and `x-task-id` (a uuid5 of the request) on the asynchronous operations. Errors are
+Afosto's `Error`: `{code, message, reference, errors: {kind: [property, ...]}}`, with the
+offending body fields under `invalid value` or `required` on a 400. A request without
+`Authorization: Bearer <token>` is 401; any token is accepted (the tenant is implicit in an
+Afosto token, and facade cannot verify Afosto's keys), but for `POST /iam/oauth/authorize`,
+which hands tokens out for client credentials.
+
+Why in memory and not the local store: the generic collections hold documents of 49 shapes that
+the store has no tables for, and a fresh sandbox starting empty is what the contract and CRUD
+tests want; the hand-modelled Afosto data of the next issue gets tables.
+
+Routing is one route object holding a segment trie of the 544 templates (literal segments before
+parameters), so a call costs a few dictionary lookups, not a scan of 544 regular expressions;
+`path_template` gives the call log the template a call matched. Imports Starlette, the Afosto
+package and the sandbox's own modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
+
+from facade.backends.upstream.afosto.generated.operations import OPERATIONS
+from facade.backends.upstream.afosto.openapi import BINARY_TYPES, OCTETS, TOKEN_OPERATION, openapi
+from facade.backends.upstream.afosto.operation import Operation
+from facade.sandbox.http import empty_response, json_response
+
+PREFIX = "/afosto"
+NAMESPACE = uuid.UUID("6f1c5f3e-2a41-5d8e-9d0b-afa5705a0001")
+FIXED_TIME = "2026-01-01T00:00:00Z"
+FIXED_DAY = "2026-01-01"
+DERIVED_LIST = 3
+DEFAULT_PAGE_SIZE = 25
+BEARER = re.compile(r"^Bearer\s+\S+$", re.IGNORECASE)
+PAGE = re.compile(r"^[1-9][0-9]{0,5}$")
+BYTES = {
+    "image/png": bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000105fe02fea70000000049454e44ae426082"
+    ),
+    "image/gif": b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
+    b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;",
+    "application/pdf": b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
+    OCTETS: b"afosto sandbox file\n",
+}
+
+
+class Skip:
+    """A place a recursive schema closes on itself: the field is left out."""
+
+
+SKIP = Skip()
+
+
+def error(
+    status: int, message: str, errors: Mapping[str, list[str]] | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    """Afosto's `Error`; `reference` (its support trace id) is a uuid5 of what went wrong."""
+    reference = str(uuid.uuid5(NAMESPACE, f"{status} {message} {sorted((errors or {}).items())}"))
+    body = {"code": status, "message": message, "reference": reference, "errors": dict(errors or {})}
+    return json_response(body, status, headers)
+
+
+def failure(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """An error in Afosto's shape for the sandbox's app-wide renderer (faults, 5xx)."""
+    return error(status, message, headers=headers)
+
+
+class Schemas:
+    """The document's schemas: references resolved, instances derived, values checked."""
+
+    def __init__(self, components: Mapping[str, Any]) -> None:
+        self.components = components
+
+    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+        while "$ref" in schema:
+            schema = self.components[schema["$ref"].rsplit("/", 1)[1]]
+        return schema
+
+    def instance(
+        self, schema: Mapping[str, Any], seed: str, name: str = "value", within: frozenset[str] = frozenset()
+    ) -> Any:
+        """The deterministic value of `schema` at the place `seed` names."""
+        if "$ref" in schema:
+            ref = schema["$ref"]
+            if ref in within:
+                return SKIP
+            return self.instance(self.resolve(schema), seed, name, within | {ref})
+        if "enum" in schema:
+            return schema["enum"][0]
+        kind = schema.get("type")
+        if kind == "object":
+            result = {}
+            for key, sub in schema.get("properties", {}).items():
+                value = self.instance(sub, f"{seed}.{key}", key, within)
+                if value is not SKIP:
+                    result[key] = value
+            return result
+        if kind == "array":
+            item = self.instance(schema.get("items", {}), f"{seed}[0]", name, within)
+            return [] if item is SKIP else [item]
+        if kind == "string":
+            return {
+                "uuid": str(uuid.uuid5(NAMESPACE, seed)),
+                "date-time": FIXED_TIME,
+                "date": FIXED_DAY,
+                "binary": "",
+                "int64": "1",
+            }.get(schema.get("format", ""), name)
+        return {"integer": 1, "number": 1.5, "boolean": True}.get(kind or "", {})
+
+    def fits(self, value: Any, schema: Mapping[str, Any], formats: bool = True) -> bool:
+        """Whether `value` is of `schema`'s type (and format, where `formats`); what a request
+        is checked with (without formats: the document never said how strict those are) and
+        what decides which sent fields an answer echoes (with them)."""
+        schema = self.resolve(schema)
+        if "enum" in schema:
+            return value in schema["enum"]
+        kind = schema.get("type")
+        if kind == "object":
+            properties = schema.get("properties", {})
+            return isinstance(value, dict) and all(
+                self.fits(item, properties[key], formats) for key, item in value.items() if key in properties
+            )
+        if kind == "array":
+            return isinstance(value, list) and all(self.fits(item, schema.get("items", {}), formats) for item in value)
+        if kind == "string":
+            return isinstance(value, str) and (not formats or _formatted(value, schema.get("format")))
+        if kind == "integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        if kind == "number":
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        if kind == "boolean":
+            return isinstance(value, bool)
+        return True
+
+    def wrong_fields(self, body: Any, schema: Mapping[str, Any]) -> list[str]:
+        """The body's fields of the wrong type; `body` itself when it is not the right kind."""
+        resolved = self.resolve(schema)
+        if resolved.get("type") == "object" and isinstance(body, dict):
+            properties = resolved.get("properties", {})
+            return sorted(k for k, v in body.items() if k in properties and not self.fits(v, properties[k], False))
+        return [] if self.fits(body, schema, False) else ["body"]
+
+
+def _formatted(value: str, fmt: str | None) -> bool:
+    try:
+        if fmt == "uuid":
+            uuid.UUID(value)
+        elif fmt == "date-time":
+            dt.datetime.fromisoformat(value)
+        elif fmt == "date":
+            dt.date.fromisoformat(value)
+        elif fmt == "int64":
+            int(value)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One operation as the sandbox answers it."""
+
+    op: Operation
+    params: tuple[str, ...]  # the path parameters' names, in order
+    body: Mapping[str, Any] | None  # the JSON body's schema
+    answer: Mapping[str, Any] | None  # the 2xx body's schema
+    content_type: str | None  # a binary answer's
+    headers: frozenset[str]  # the documented response headers
+    kind: str = "derived"  # create get update delete list search derived
+    collection: str | None = None
+
+
+@dataclass
+class Collection:
+    path: str
+    key: str  # the path parameter naming a record, and the record's field of that name
+    integer_keys: bool = False
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    made: int = 0
+
+    def new_key(self) -> Any:
+        self.made += 1
+        if self.integer_keys:
+            return max((int(k) for k in self.records if k.isdigit()), default=0) + 1
+        return str(uuid.uuid5(NAMESPACE, f"{self.path}#{self.made}"))
+
+
+@dataclass
+class Node:
+    literal: dict[str, Node] = field(default_factory=dict)
+    param: Node | None = None
+    specs: dict[str, Spec] = field(default_factory=dict)
+
+
+def _param_names(path: str) -> tuple[str, ...]:
+    return tuple(s[1:-1] for s in path.strip("/").split("/") if s.startswith("{"))
+
+
+def _singular(key: str) -> str:
+    return key[:-1] if key.endswith("s") else key
+
+
+class Afosto:
+    """The operations, their trie, the collections and what they hold (one per sandbox)."""
+
+    def __init__(self) -> None:
+        document = openapi()
+        self.schemas = Schemas(document["components"]["schemas"])
+        self.root = Node()
+        self.collections: dict[str, Collection] = {}
+        self.specs = [self._spec(op, document["paths"][op.path][op.method.lower()]) for op in OPERATIONS]
+        self._link_collections()
+        for spec in self.specs:
+            node = self.root
+            for segment in spec.op.path.strip("/").split("/"):
+                if segment.startswith("{"):
+                    node.param = node.param or Node()
+                    node = node.param
+                else:
+                    node = node.literal.setdefault(segment, Node())
+            node.specs[spec.op.method] = spec
+        self._templates: dict[str, Any] = {}
+
+    @staticmethod
+    def _spec(op: Operation, item: Mapping[str, Any]) -> Spec:
+        body = item.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        main = item["responses"][str(op.status)]
+        content = main.get("content", {})
+        answer = content.get("application/json", {}).get("schema")
+        binary = next((kind for kind in content if kind != "application/json"), None)
+        return Spec(op, _param_names(op.path), body, answer, binary, frozenset(main.get("headers", {})))
+
+    def _link_collections(self) -> None:
+        by_key = {spec.op.key: i for i, spec in enumerate(self.specs)}
+        item_payload: dict[str, str] = {}
+        for spec in self.specs:
+            op = spec.op
+            if op.method != "POST" or op.read or op.path.endswith("}"):
+                continue
+            reads = [
+                s
+                for s in self.specs
+                if s.op.method == "GET" and re.fullmatch(re.escape(op.path) + r"/\{[^}/]+\}", s.op.path)
+            ]
+            if len(reads) != 1 or reads[0].op.answer != "one":
+                continue
+            read = reads[0]
+            key = read.params[-1]
+            answer = self.schemas.resolve(read.answer or {})
+            keyed = self.schemas.resolve(answer.get("properties", {}).get(key, {}))
+            collection = Collection(op.path, key, integer_keys=keyed.get("type") == "integer")
+            self.collections[op.path] = collection
+            if read.op.payload:
+                item_payload.setdefault(read.op.payload, op.path)
+            kinds = {f"POST {op.path}": "create", read.op.key: "get"}
+            kinds[f"PUT {read.op.path}"] = "update"
+            kinds[f"DELETE {read.op.path}"] = "delete"
+            kinds[f"PUT {op.path}"] = "update"  # a record named by the body (PUT /wms/locations)
+            kinds[f"GET {op.path}"] = "list"
+            for label, kind in kinds.items():
+                if (
+                    label in by_key
+                    and (kind != "list" or self.specs[by_key[label]].op.answer == "many")
+                    and (label != f"PUT {op.path}" or self.specs[by_key[label]].op.answer == "one")
+                ):
+                    i = by_key[label]
+                    self.specs[i] = _with(self.specs[i], kind, op.path)
+        for i, spec in enumerate(self.specs):
+            op = spec.op
+            searching = "search" in op.path.strip("/").split("/")
+            if op.method == "POST" and searching and op.answer == "many" and op.payload in item_payload:
+                self.specs[i] = _with(spec, "search", item_payload[op.payload])
+
+    # -- routing ------------------------------------------------------------------------------
+
+    def lookup(self, path: str, method: str) -> tuple[Spec | None, list[str], Spec | None]:
+        """(the spec answering `method` on `path`, the path parameters, another method's spec
+        when only that matches)."""
+        segments = [unquote(s) for s in path.strip("/").split("/")]
+        other: tuple[Spec | None, list[str]] = (None, [])
+        for node, values in self._walk(self.root, segments, 0, []):
+            if method in node.specs:
+                return node.specs[method], values, None
+            if other[0] is None:
+                other = (next(iter(node.specs.values())), values)
+        return None, other[1], other[0]
+
+    def _walk(self, node: Node, segments: list[str], i: int, values: list[str]) -> Iterator[tuple[Node, list[str]]]:
+        if i == len(segments):
+            if node.specs:
+                yield node, values
+            return
+        segment = segments[i]
+        child = node.literal.get(segment)
+        if child is not None:
+            yield from self._walk(child, segments, i + 1, values)
+        if node.param is not None and segment:
+            yield from self._walk(node.param, segments, i + 1, [*values, segment])
+
+    def allowed(self, path: str) -> list[str]:
+        segments = [unquote(s) for s in path.strip("/").split("/")]
+        return sorted({m for node, _ in self._walk(self.root, segments, 0, []) for m in node.specs})
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def template(self, spec: Spec, index: int | None = None) -> Any:
+        """The derived answer of an operation (or the `index`th record of a derived list), a
+        fresh copy."""
+        label = spec.op.key if index is None else f"{spec.op.key}#{index}"
+        if label not in self._templates:
+            schema = spec.answer or {}
+            if index is not None:
+                schema = self.schemas.resolve(schema).get("items", {})
+            value = self.schemas.instance(schema, label)
+            self._templates[label] = orjson.dumps(value if value is not SKIP else {})
+        return orjson.loads(self._templates[label])
+
+    def overlay(self, record: Any, fields: Mapping[str, Any], schema: Mapping[str, Any]) -> Any:
+        """`record` with those of `fields` its schema has a place of their type for."""
+        resolved = self.schemas.resolve(schema)
+        if not isinstance(record, dict) or resolved.get("type") != "object":
+            return record
+        properties = resolved.get("properties", {})
+        for key, value in fields.items():
+            if key in properties and self.schemas.fits(value, properties[key]):
+                record[key] = value
+        return record
+
+    def render(self, spec: Spec, fields: Mapping[str, Any]) -> Any:
+        return self.overlay(self.template(spec), fields, spec.answer or {})
+
+    def item_schema(self, spec: Spec) -> Mapping[str, Any]:
+        items: Mapping[str, Any] = self.schemas.resolve(spec.answer or {}).get("items", {})
+        return items
+
+
+def _with(spec: Spec, kind: str, collection: str) -> Spec:
+    return Spec(spec.op, spec.params, spec.body, spec.answer, spec.content_type, spec.headers, kind, collection)
+
+
+@dataclass
+class Call:
+    spec: Spec
+    path: dict[str, str]
+    body: Any
+    page: int
+    size: int
+    raw: bytes
+
+
+class AfostoRoute(BaseRoute):
+    """Every Afosto operation, as one Starlette route under `PREFIX`."""
+
+    def __init__(self, emulator: Afosto | None = None) -> None:
+        self.afosto = emulator or Afosto()
+
+    @staticmethod
+    def _path(scope: Scope) -> str | None:
+        raw = scope.get("raw_path")
+        path: str = raw.decode("latin-1").split("?", 1)[0] if raw else scope["path"]
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            return path[len(PREFIX) :]
+        return None
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        path = self._path(scope)
+        if path is None:
+            return Match.NONE, {}
+        # Every path under the prefix is the emulator's: it answers 404 and 405 in Afosto's shape.
+        return Match.FULL, {}
+
+    def path_template(self, scope: Scope) -> str | None:
+        """The template of the operation a call reached (of any method), for the call log."""
+        path = self._path(scope)
+        if path is None:
+            return None
+        spec, _, other = self.afosto.lookup(path, scope["method"])
+        found = spec or other
+        return PREFIX + found.op.path if found is not None else None
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.answer(request)
+        await response(scope, receive, send)
+
+    async def answer(self, request: Request) -> Response:
+        path = self._path(request.scope) or ""
+        spec, values, other = self.afosto.lookup(path, request.method)
+        if spec is None:
+            if other is not None:
+                allow = ", ".join(self.afosto.allowed(path))
+                return error(405, "Method Not Allowed", headers={"Allow": allow})
+            return error(404, "Not Found")
+        op = spec.op
+        if op.key != TOKEN_OPERATION and not BEARER.match(request.headers.get("authorization", "")):
+            return error(401, "Unauthorized: send Authorization: Bearer <token>")
+        page, size = 1, DEFAULT_PAGE_SIZE
+        if op.paging == "headers":
+            wrong = [name for name in ("x-page", "x-page-size") if not PAGE.match(request.headers.get(name, "1"))]
+            if wrong:
+                return error(400, "Invalid paging headers", {"invalid value": wrong})
+            page = int(request.headers.get("x-page", "1"))
+            size = int(request.headers.get("x-page-size", str(DEFAULT_PAGE_SIZE)))
+        raw = await request.body()
+        body: Any = None
+        if spec.body is not None:
+            if not raw.strip():
+                return error(400, "The request has no body", {"required": ["body"]})
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return error(400, "The body is not valid JSON", {"invalid value": ["body"]})
+            wrong = self.afosto.schemas.wrong_fields(body, spec.body)
+            if wrong:
+                return error(400, "Invalid payload", {"invalid value": wrong})
+        call = Call(spec, dict(zip(spec.params, values, strict=True)), body, page, size, raw)
+        return self.respond(call, request.headers)
+
+    def respond(self, call: Call, headers: Headers) -> Response:
+        spec = call.spec
+        op = spec.op
+        out: dict[str, str] = {}
+        if op.task:
+            digest = hashlib.sha256(call.raw).hexdigest()
+            out["x-task-id"] = str(uuid.uuid5(NAMESPACE, f"{op.key} {sorted(call.path.items())} {digest}"))
+        collection = self.afosto.collections.get(spec.collection or "")
+        if collection is not None and spec.kind != "derived":
+            found = self.collection_answer(call, collection, out)
+            if isinstance(found, Response):
+                return found
+            value = found
+        elif op.answer == "binary":
+            kind = spec.content_type or BINARY_TYPES.get(op.key, OCTETS)
+            return Response(BYTES.get(kind, BYTES[OCTETS]), status_code=op.status, media_type=kind, headers=out)
+        elif op.answer == "ack" or spec.answer is None:
+            return empty_response(op.status, out)
+        elif op.answer == "many":
+            records = [self.afosto.template(spec, i) for i in range(DERIVED_LIST)]
+            value = self.page(call, records, out)
+        else:
+            value = self.afosto.render(spec, {**call.path, **(call.body if isinstance(call.body, dict) else {})})
+        if spec.answer is None:
+            return empty_response(op.status, out)
+        return json_response(value, op.status, out)
+
+    def page(self, call: Call, records: list[Any], out: dict[str, str]) -> list[Any]:
+        if call.spec.op.paging != "headers":
+            return records
+        start = (call.page - 1) * call.size
+        more = len(records) > start + call.size
+        if "x-count" in call.spec.headers:
+            out["x-count"] = str(len(records))
+        if "x-page" in call.spec.headers:
+            out["x-page"] = str(call.page + 1 if more else call.page)
+        return records[start : start + call.size]
+
+    def collection_answer(self, call: Call, collection: Collection, out: dict[str, str]) -> Any:
+        spec, afosto = call.spec, self.afosto
+        body = call.body if isinstance(call.body, dict) else {}
+        if spec.kind == "create":
+            sent = body.get(collection.key)
+            key = sent if isinstance(sent, str | int) and not isinstance(sent, bool) and sent != "" else None
+            record = {**body, collection.key: key if key is not None else collection.new_key()}
+            collection.records[str(record[collection.key])] = record
+            return afosto.render(spec, record)
+        if spec.kind in ("list", "search"):
+            records = list(collection.records.values())
+            if spec.kind == "search":
+                records = [r for r in records if _matches(r, body.get("constraints"))]
+            item = afosto.item_schema(spec)
+            rendered = [afosto.overlay(afosto.schemas.instance(item, spec.op.key), r, item) for r in records]
+            return self.page(call, rendered, out)
+        named = body.get(collection.key)
+        key = call.path.get(collection.key, str(named) if isinstance(named, str | int) else "")
+        found = collection.records.get(key)
+        if found is None:
+            return error(404, f"No such record in {collection.path}: {key}")
+        record = found
+        if spec.kind == "update":
+            record.update({k: v for k, v in body.items() if k != collection.key})
+        elif spec.kind == "delete":
+            del collection.records[key]
+        if spec.answer is None:
+            return empty_response(spec.op.status, out)
+        return afosto.render(spec, record)
+
+
+def _matches(record: Mapping[str, Any], constraints: Any) -> bool:
+    """Whether a record meets the `in` constraints of a search (others are not emulated)."""
+    if not isinstance(constraints, list):
+        return True
+    for constraint in constraints:
+        if not isinstance(constraint, dict) or constraint.get("operator", "in") != "in":
+            continue
+        key = constraint.get("key")
+        values = constraint.get("values", constraint.get("value"))
+        if not isinstance(key, str) or not isinstance(values, list):
+            continue
+        name = key if key in record else _singular(key)
+        if str(record.get(name)) not in {str(v) for v in values}:
+            return False
+    return True

@@ -1,0 +1,212 @@
+"""The Afosto emulation of the sandbox (`/afosto`), over a real socket: records created through
+the generic collections are read back, listed, searched, updated and deleted across services;
+lists honour the paging headers; the asynchronous operations send a task id; answers without a
+record are derived from the documented models, the same for the same request; errors are Afosto's
+`Error`; and the sandbox's faults and call counts cover the Afosto routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from facade.backends.upstream.afosto.generated.operations import OPERATIONS
+from facade.sandbox.afosto import Afosto
+from sandbox.conftest import Sandbox, run_sandbox
+
+TOKEN = {"Authorization": "Bearer any-afosto-token"}
+
+
+@pytest.fixture(scope="module")
+def afosto_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox of its own: the fault rules and call counts would upset other tests."""
+    with run_sandbox(tmp_path_factory.mktemp("afosto"), products=8) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(afosto_sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{afosto_sandbox.url}/afosto", headers=TOKEN, timeout=10.0) as client:
+        yield client
+        await client.delete(f"{afosto_sandbox.url}/__sandbox/faults")
+
+
+@pytest.mark.parametrize(
+    ("collection", "created", "changed"),
+    [
+        ("/odr/orders", {"number": "ORD-1"}, {"number": "ORD-2"}),
+        ("/cat/groups", {"name": "Retail", "currency": "EUR", "is_including_vat": True}, {"name": "Wholesale"}),
+        ("/cat/channels", {"name": "Web shop", "type": "storefront"}, {"name": "Till 1"}),
+        ("/wms/locations", {"id": "WH-AMS", "name": "Amsterdam"}, {"name": "Amsterdam North"}),
+        ("/spl/hubs", {"name": "Hub 1"}, {"name": "Hub 2"}),
+        ("/iam/users", {"email": "ann@example.com", "first_name": "Ann"}, {"first_name": "Anne"}),
+        ("/rel/organisations", {"name": "Acme Retail"}, {"name": "Acme Retail B.V."}),
+    ],
+)
+async def test_a_created_record_is_read_updated_and_deleted(
+    http: httpx.AsyncClient, collection: str, created: dict[str, Any], changed: dict[str, Any]
+) -> None:
+    made = await http.post(collection, json=created)
+    key = made.json()["id"]
+    read = await http.get(f"{collection}/{key}")
+    if collection == "/wms/locations":  # updated by the body's id, not the path's
+        updated = await http.put(collection, json={"id": key, **changed})
+    else:
+        updated = await http.put(f"{collection}/{key}", json=changed)
+    read_again = await http.get(f"{collection}/{key}")
+    deleted = await http.delete(f"{collection}/{key}")
+    gone = await http.get(f"{collection}/{key}")
+
+    assert made.status_code == 200, made.text
+    assert read.status_code == 200
+    assert read.json()["id"] == key
+    assert {k: read.json()[k] for k in created} == created
+    assert updated.status_code == 200, updated.text
+    assert {k: read_again.json()[k] for k in changed} == changed
+    assert deleted.status_code in (200, 204)
+    assert gone.status_code == 404
+    assert gone.json()["code"] == 404
+    assert set(gone.json()) == {"code", "message", "reference", "errors"}
+
+
+async def test_a_record_keyed_by_the_client_keeps_its_key(http: httpx.AsyncClient) -> None:
+    made = await http.post("/wms/locations", json={"id": "WH-RTM", "name": "Rotterdam"})
+    read = await http.get("/wms/locations/WH-RTM")
+
+    assert made.json()["id"] == "WH-RTM"
+    assert read.json()["name"] == "Rotterdam"
+
+
+async def test_a_search_answers_the_records_its_constraints_name(http: httpx.AsyncClient) -> None:
+    ids = [(await http.post("/odr/orders", json={"number": f"S-{n}"})).json()["id"] for n in range(3)]
+
+    found = await http.post(
+        "/odr/search/orders", json={"constraints": [{"key": "ids", "operator": "in", "values": ids[:2]}]}
+    )
+
+    assert found.status_code == 200, found.text
+    assert sorted(order["id"] for order in found.json()) == sorted(ids[:2])
+
+
+async def test_a_list_pages_by_the_paging_headers(http: httpx.AsyncClient) -> None:
+    names = {f"Paged {n}" for n in range(5)}
+    for name in names:
+        await http.post("/cat/channels", json={"name": name, "type": "pos"})
+    total = len((await http.get("/cat/channels", headers={"x-page-size": "1000"})).json())
+
+    first = await http.get("/cat/channels", headers={"x-page": "1", "x-page-size": "2"})
+    last = await http.get("/cat/channels", headers={"x-page": str((total + 1) // 2), "x-page-size": "2"})
+    beyond = await http.get("/cat/channels", headers={"x-page": str(total + 1), "x-page-size": "2"})
+
+    assert total >= 5
+    assert len(first.json()) == 2
+    assert len(last.json()) == (2 if total % 2 == 0 else 1)
+    assert beyond.json() == []
+
+
+async def test_a_documented_count_and_page_are_sent(http: httpx.AsyncClient) -> None:
+    for n in range(3):
+        await http.post("/cat/groups", json={"name": f"Group {n}"})
+
+    first = await http.get("/cat/groups", headers={"x-page": "1", "x-page-size": "2"})
+
+    assert int(first.headers["x-count"]) >= 3  # GET /cat/groups documents x-count
+    derived = await http.get("/int/apps/store", headers={"x-page": "1", "x-page-size": "2"})
+    assert len(derived.json()) == 2
+    assert derived.headers["x-page"] == "2"  # the next page, while there is one
+    after = await http.get("/int/apps/store", headers={"x-page": "2", "x-page-size": "2"})
+    assert len(after.json()) == 1
+    assert after.headers["x-page"] == "2"
+
+
+async def test_a_bad_paging_header_is_a_400_naming_it(http: httpx.AsyncClient) -> None:
+    refused = await http.get("/cat/groups", headers={"x-page-size": "none"})
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"invalid value": ["x-page-size"]}
+
+
+async def test_an_asynchronous_operation_answers_a_task_id(http: httpx.AsyncClient) -> None:
+    first = await http.post("/odr/orders/some-order/allocate")
+    again = await http.post("/odr/orders/some-order/allocate")
+
+    assert first.status_code == 202
+    assert first.headers["x-task-id"] == again.headers["x-task-id"]
+
+
+async def test_a_derived_answer_is_the_same_for_the_same_request(http: httpx.AsyncClient) -> None:
+    first = await http.get("/iam/subscriptions")
+    again = await http.get("/iam/subscriptions")
+    item = await http.get("/wms/inventory/SKU-1")
+
+    assert first.status_code == 200
+    assert first.json() == again.json()
+    assert item.json()["id"] == "SKU-1"  # the path's id is echoed
+
+
+async def test_a_call_without_a_bearer_token_is_401(afosto_sandbox: Sandbox) -> None:
+    async with httpx.AsyncClient(base_url=f"{afosto_sandbox.url}/afosto") as anonymous:
+        refused = await anonymous.get("/cat/groups")
+        token = await anonymous.post(
+            "/iam/oauth/authorize",
+            json={
+                "client_id": "c",
+                "client_secret": "s",
+                "grant_type": "client_credentials",
+                "scope": "odr:orders:read",
+            },
+        )
+
+    assert refused.status_code == 401
+    assert refused.json()["code"] == 401
+    assert token.status_code == 200  # the token endpoint takes client credentials instead
+
+
+async def test_a_body_of_the_wrong_type_is_a_400_naming_the_fields(http: httpx.AsyncClient) -> None:
+    refused = await http.post("/cat/groups", json={"name": 5, "currency": "EUR"})
+    bodiless = await http.post("/cat/groups")
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"invalid value": ["name"]}
+    assert bodiless.status_code == 400
+    assert bodiless.json()["errors"] == {"required": ["body"]}
+
+
+async def test_unknown_paths_and_methods_answer_in_afostos_shape(http: httpx.AsyncClient) -> None:
+    unknown = await http.get("/odr/nothing-here")
+    wrong = await http.patch("/cat/groups")
+
+    assert unknown.status_code == 404
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET, POST"
+    assert wrong.json()["code"] == 405
+
+
+async def test_faults_and_call_counts_cover_the_afosto_routes(http: httpx.AsyncClient, afosto_sandbox: Sandbox) -> None:
+    control = f"{afosto_sandbox.url}/__sandbox"
+    await http.delete(f"{control}/calls")
+    await http.post(f"{control}/faults", json=["GET /afosto/cat/groups/*=status:503x1"])
+
+    failed = await http.get("/cat/groups/g-1")
+    answered = await http.get("/cat/groups/g-1")
+    await http.get("/cat/groups/g-2")
+    await http.post("/odr/orders", json={"number": "C-1"})
+    calls = (await http.get(f"{control}/calls")).json()
+
+    assert failed.status_code == 503
+    assert set(failed.json()) == {"code", "message", "reference", "errors"}
+    assert answered.status_code == 404  # the fault was spent; no such group
+    assert calls["calls"] == {"GET /afosto/cat/groups/{id}": 3, "POST /afosto/odr/orders": 1}
+
+
+def test_every_operation_is_routed_to_its_own_spec() -> None:
+    afosto = Afosto()
+
+    for op in OPERATIONS:
+        concrete = op.path.replace("{", "p-").replace("}", "")
+        spec, values, _ = afosto.lookup(concrete, op.method)
+        assert spec is not None, op.key
+        assert spec.op.key == op.key
+        assert len(values) == op.path.count("{")
