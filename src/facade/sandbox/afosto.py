@@ -166,7 +166,9 @@ class Schemas:
         if kind == "string":
             return isinstance(value, str) and (not formats or _formatted(value, schema.get("format")))
         if kind == "integer":
-            return isinstance(value, int) and not isinstance(value, bool)
+            # JSON has one number type, and orjson reads an integer beyond 64 bits as a float.
+            integral = isinstance(value, float) and value.is_integer() and not formats
+            return integral or (isinstance(value, int) and not isinstance(value, bool))
         if kind == "number":
             return isinstance(value, int | float) and not isinstance(value, bool)
         if kind == "boolean":
@@ -182,13 +184,24 @@ class Schemas:
         return [] if self.fits(body, schema, False) else ["body"]
 
 
+RFC3339_TIME = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
+RFC3339_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 def _formatted(value: str, fmt: str | None) -> bool:
+    """Whether `value` is of the format, as strictly as a JSON Schema validator checks it (RFC
+    3339: Python's `fromisoformat` alone takes a bare date for a date-time)."""
     try:
         if fmt == "uuid":
-            uuid.UUID(value)
-        elif fmt == "date-time":
-            dt.datetime.fromisoformat(value)
+            return UUID.fullmatch(value) is not None
+        if fmt == "date-time":
+            if not RFC3339_TIME.fullmatch(value):
+                return False
+            dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
         elif fmt == "date":
+            if not RFC3339_DATE.fullmatch(value):
+                return False
             dt.date.fromisoformat(value)
         elif fmt == "int64":
             int(value)
@@ -215,13 +228,13 @@ class Spec:
 class Collection:
     path: str
     key: str  # the path parameter naming a record, and the record's field of that name
-    integer_keys: bool = False
+    key_schema: Mapping[str, Any] = field(default_factory=dict)  # the record's key field's
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     made: int = 0
 
     def new_key(self) -> Any:
         self.made += 1
-        if self.integer_keys:
+        if self.key_schema.get("type") == "integer":
             return max((int(k) for k in self.records if k.isdigit()), default=0) + 1
         return str(uuid.uuid5(NAMESPACE, f"{self.path}#{self.made}"))
 
@@ -289,7 +302,7 @@ class Afosto:
             key = read.params[-1]
             answer = self.schemas.resolve(read.answer or {})
             keyed = self.schemas.resolve(answer.get("properties", {}).get(key, {}))
-            collection = Collection(op.path, key, integer_keys=keyed.get("type") == "integer")
+            collection = Collection(op.path, key, keyed)
             self.collections[op.path] = collection
             if read.op.payload:
                 item_payload.setdefault(read.op.payload, op.path)
@@ -504,8 +517,11 @@ class AfostoRoute(BaseRoute):
         spec, afosto = call.spec, self.afosto
         body = call.body if isinstance(call.body, dict) else {}
         if spec.kind == "create":
+            # A key the client chose is kept when it is one of the record's keys (a uuid where
+            # the record has uuids), so the answer names the record that was stored.
             sent = body.get(collection.key)
-            key = sent if isinstance(sent, str | int) and not isinstance(sent, bool) and sent != "" else None
+            usable = isinstance(sent, str | int) and not isinstance(sent, bool) and sent != ""
+            key = sent if usable and afosto.schemas.fits(sent, collection.key_schema) else None
             record = {**body, collection.key: key if key is not None else collection.new_key()}
             collection.records[str(record[collection.key])] = record
             return afosto.render(spec, record)

@@ -57,6 +57,9 @@ BINARY_TYPES = {
     "POST /cnt/html/inline": "application/pdf",
 }
 OCTETS = "application/octet-stream"
+# HTTP forbids a body on a 204, though one operation's documentation shows an example under it
+# (PUT /lcs/lists/{id}/items): the document describes what can travel.
+NO_CONTENT = 204
 
 LEAF_SCHEMAS: dict[str, dict[str, Any]] = {
     "text": {"type": "string"},
@@ -200,7 +203,7 @@ def operation_object(op: Operation, contract: Contract, endpoints: Endpoints) ->
     main: dict[str, Any] = {"description": _reason(raw, op.status)}
     if op.answer == "binary":
         main["content"] = {BINARY_TYPES.get(op.key, OCTETS): {"schema": {"type": "string", "format": "binary"}}}
-    elif op.answer != "ack":
+    elif op.answer != "ack" and op.status != NO_CONTENT:
         answer = decode(next((t for s, t in raw["responses"].items() if s.startswith("2")), None))
         schema = typed(op.payload, op.answer == "many", contract) or schema_of(shape_of(answer, contract.schemas))
         main["content"] = {JSON: {"schema": schema}}
