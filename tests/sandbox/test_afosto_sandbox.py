@@ -88,6 +88,7 @@ async def test_a_search_answers_the_records_its_constraints_name(http: httpx.Asy
 
     assert found.status_code == 200, found.text
     assert sorted(order["id"] for order in found.json()) == sorted(ids[:2])
+    assert found.headers["x-count"] == "2"  # documented, though the search takes no paging headers
 
 
 async def test_a_list_pages_by_the_paging_headers(http: httpx.AsyncClient) -> None:

@@ -503,12 +503,14 @@ class AfostoRoute(BaseRoute):
         return json_response(value, op.status, out)
 
     def page(self, call: Call, records: list[Any], out: dict[str, str]) -> list[Any]:
+        """The page of a list the paging headers ask for (all of it where the operation does not
+        page by them), with the count where documented."""
+        if "x-count" in call.spec.headers:
+            out["x-count"] = str(len(records))
         if call.spec.op.paging != "headers":
             return records
         start = (call.page - 1) * call.size
         more = len(records) > start + call.size
-        if "x-count" in call.spec.headers:
-            out["x-count"] = str(len(records))
         if "x-page" in call.spec.headers:
             out["x-page"] = str(call.page + 1 if more else call.page)
         return records[start : start + call.size]
