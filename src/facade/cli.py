@@ -207,7 +207,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"facade sandbox: --faults: {err}", file=sys.stderr)
         return 2
     url = f"http://{args.host}:{args.port}"
-    print(f"facade sandbox: FLECS Console at {url}/api/v2, Flow Retail at {url}/v2", file=sys.stderr)
+    print(
+        f"facade sandbox: FLECS Console at {url}/api/v2, Flow Retail at {url}/v2, Afosto at {url}/afosto",
+        file=sys.stderr,
+    )
     for rule in faults.rules:
         print(f"facade sandbox: fault {rule.method} {rule.path} = {rule.kind}", file=sys.stderr)
     # One process: the faults and call counts it keeps are per process.

@@ -270,6 +270,7 @@ def test_cli_serves_the_sandbox_with_faults(tmp_path: Path) -> None:
         faulted = httpx.get(f"{url}{PRODUCTS}", timeout=5.0)
         served = httpx.get(f"{url}{PRODUCTS}", timeout=5.0)
         flow = httpx.get(f"{url}/v2/device", timeout=5.0)
+        afosto = httpx.get(f"{url}/afosto/cat/groups", headers={"Authorization": "Bearer x"}, timeout=5.0)
     finally:
         stop(process)
 
@@ -278,7 +279,10 @@ def test_cli_serves_the_sandbox_with_faults(tmp_path: Path) -> None:
     assert served.json()["data"]["totalPages"] == 1
     assert len(served.json()["data"]["products"]) == 8
     assert flow.status_code == 401
+    assert afosto.status_code == 200
+    assert afosto.json() == []  # no group created yet
     assert f"FLECS Console at {url}/api/v2" in log.read_text()
+    assert f"Afosto at {url}/afosto" in log.read_text()
 
 
 def test_cli_refuses_a_bad_fault_spec(tmp_path: Path) -> None:
