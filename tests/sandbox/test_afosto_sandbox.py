@@ -6,6 +6,7 @@ record are derived from the documented models, the same for the same request; er
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -211,3 +212,20 @@ def test_every_operation_is_routed_to_its_own_spec() -> None:
         assert spec is not None, op.key
         assert spec.op.key == op.key
         assert len(values) == op.path.count("{")
+
+
+async def test_a_dropped_or_malformed_afosto_call_fails_as_faulted(
+    http: httpx.AsyncClient, afosto_sandbox: Sandbox
+) -> None:
+    control = f"{afosto_sandbox.url}/__sandbox"
+    await http.post(f"{control}/faults", json=["POST /afosto/odr/orders=dropx1", "GET /afosto/iam/users=malformedx1"])
+
+    with pytest.raises(httpx.TransportError):
+        await http.post("/odr/orders", json={"number": "D-1"})
+    malformed = await http.get("/iam/users")
+    created = await http.post("/odr/orders", json={"number": "D-2"})
+
+    assert malformed.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        malformed.json()
+    assert created.status_code == 200
