@@ -85,6 +85,21 @@ async def test_identical_gets_in_one_request_are_made_once(up: Api, sandbox: San
     assert (await sandbox.calls()) == {"GET /api/v2/products": 1}
 
 
+async def test_a_search_that_only_reads_is_shared_and_retried_like_a_get(up: Api, sandbox: Sandbox) -> None:
+    """Flow Retail's F9 is a POST that only reads: two identical searches of one request are one
+    call, and a passing 503 is retried away."""
+    token = await up.login("alice")
+    search = 'searchDevices(tenantUid: "acme-retail", filter: {status: ACTIVE}) { totalCount }'
+    await sandbox.faults("POST /v2/tenants/acme-retail/devices/search=status:503x1")
+    await sandbox.calls()
+
+    data = await up.data(f"{{ a: {search} b: {search} }}", token=token)
+
+    assert data["a"] == data["b"]
+    assert data["a"]["totalCount"] > 0
+    assert (await sandbox.calls()) == {"POST /v2/tenants/{tenantUid}/devices/search": 2}  # the 503, its retry
+
+
 async def test_my_lists_are_one_call_each(up: Api, sandbox: Sandbox) -> None:
     token = await up.login("dave")
     await sandbox.calls()

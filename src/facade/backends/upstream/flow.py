@@ -505,10 +505,10 @@ class FlowRetail(ApiClient):
     longest list fetched whole to be sorted by a key the API lacks.
     """
 
-    # As HTTP says, F9's search (a POST) included: it only reads, but declaring it
-    # (`reads={"POST /tenants/{tenantUid}/devices/search"}`) would share and retry it, a change of
-    # behaviour of its own. The forwarded Authorization authorises; a refusal reads by status.
-    policy = ApiPolicy()
+    # F9's search is a POST that only reads: declared, so identical searches of one request are
+    # sent once and a passing failure is retried, as for F7's GET. The forwarded Authorization
+    # authorises; a refusal reads by status.
+    policy = ApiPolicy(reads={"POST /tenants/{tenantUid}/devices/search"})
 
     devices: FlowDevices  # declared: the routing table is checked against it (backends/routes.py)
 
