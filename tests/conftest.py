@@ -183,7 +183,9 @@ async def upstream_backend(settings: Settings, store: LocalStore) -> Any:
 
     sandbox = start_sandbox(settings)
     _SANDBOXES.append(sandbox)
-    upstream = settings.model_copy(update={"flecs_url": sandbox.url, "flow_url": sandbox.url + "/v2"})
+    upstream = settings.model_copy(
+        update={"flecs_url": sandbox.url, "flow_url": sandbox.url + "/v2", "afosto_url": sandbox.url + "/afosto"}
+    )
     composed = compose(upstream, store)
     composed.sandbox_url = sandbox.url  # type: ignore[attr-defined]
     return composed

@@ -10,6 +10,7 @@
     │                                              or an upstream asked us to slow down
     ├── UpstreamError           UPSTREAM_ERROR     an upstream failed or answered nonsense
     ├── UpstreamTimeout         UPSTREAM_TIMEOUT   an upstream did not answer in time (or by the deadline)
+    ├── UpstreamNotConfigured   UPSTREAM_NOT_CONFIGURED  the field needs an API facade has no URL for
     ├── RequestTimeout          REQUEST_TIMEOUT    the request did not finish by its deadline (no data)
     ├── OperationNotDetermined  OPERATION_RESOLUTION_FAILURE  GraphQL's GetOperation failed (no
     │                                                  operationName for several operations, or an
@@ -49,6 +50,7 @@ __all__ = [
     "Unauthenticated",
     "UnsupportedMediaType",
     "UpstreamError",
+    "UpstreamNotConfigured",
     "UpstreamTimeout",
     "UriTooLong",
 ]
@@ -93,6 +95,10 @@ class UpstreamError(FacadeError):
 
 class UpstreamTimeout(FacadeError):
     code = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamNotConfigured(FacadeError):
+    code = "UPSTREAM_NOT_CONFIGURED"
 
 
 class RequestTimeout(FacadeError):

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # Upstream mode: "local" answers from the local store; a base URL answers from that REST API.
     flecs_url: str = Field("local", description="FLECS Console API: local, or e.g. https://console.flecs.tech")
     flow_url: str = Field("local", description="Flow Retail API: local, or e.g. https://api.flowretail.com/v2")
+    afosto_url: str = Field(
+        "local",
+        description="Afosto API: local (its fields answer UPSTREAM_NOT_CONFIGURED), or e.g. https://api.afosto.io",
+    )
     upstream_timeout: float = Field(10.0, gt=0, description="Seconds an upstream call may take.")
     upstream_connect_timeout: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(100, gt=0, description="Pooled connections per upstream API.")
@@ -110,7 +114,7 @@ class Settings(BaseSettings):
     )
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     forward_headers: list[str] = Field(
-        ["authorization", "x-session-id", "accept-language"],
+        ["authorization", "x-session-id", "accept-language", "x-afosto-authorization"],
         description="Request headers that may reach an upstream (lower case). Nothing else is forwarded.",
     )
 

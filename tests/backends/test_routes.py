@@ -12,7 +12,7 @@ import pytest
 from conftest import make_settings
 from facade.backends import compose as composing
 from facade.backends.compose import CLIENTS, compose
-from facade.backends.routes import FLECS, FLOW, ROUTES, Contract, Route, RouteError, check, coverage
+from facade.backends.routes import AFOSTO, CONTRACTS, FLECS, FLOW, ROUTES, Contract, Route, RouteError, check, coverage
 from facade.cli import README_BEGIN, README_END, readme_section
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,8 +122,16 @@ def test_compose_refuses_to_start_on_an_inconsistent_table(monkeypatch: pytest.M
 
 
 def test_each_api_is_routed_once_per_interface_method() -> None:
-    assert {r.api for r in ROUTES} == {FLECS, FLOW}
+    assert {r.api for r in ROUTES} == {FLECS, FLOW, AFOSTO}
     assert len({(r.domain, r.method) for r in ROUTES}) == len(ROUTES)
+
+
+def test_the_generated_api_is_one_route_naming_every_generated_operation() -> None:
+    afosto = [r for r in ROUTES if r.api == AFOSTO]
+
+    assert [(r.domain, r.method) for r in afosto] == [("afosto", "call")]
+    assert len(afosto[0].operations) == len(set(afosto[0].operations)) == 544
+    assert set(afosto[0].operations) == set(CONTRACTS[AFOSTO].operations)
 
 
 def test_the_readme_coverage_section_is_the_rendered_table() -> None:

@@ -1,4 +1,5 @@
-"""Upstream mode: the backend the graph sees when FACADE_FLECS_URL or FACADE_FLOW_URL names an API.
+"""Upstream mode: the backend the graph sees when FACADE_FLECS_URL, FACADE_FLOW_URL or FACADE_AFOSTO_URL
+names an API.
 
 Each interface method is answered by the API client the routing table (`routes.ROUTES`) names,
 when that API is configured, and by the local store otherwise (a FLECS review list, a user
@@ -20,7 +21,9 @@ from typing import Any
 
 from facade.backends.interfaces import Backend
 from facade.backends.local import LocalStore
-from facade.backends.routes import FLECS, FLOW, ROUTES, Route, check
+from facade.backends.routes import AFOSTO, FLECS, FLOW, ROUTES, Route, check
+from facade.backends.upstream.afosto.client import API as AFOSTO_API
+from facade.backends.upstream.afosto.client import AfostoApi
 from facade.backends.upstream.base import ApiClient, ApiRequest
 from facade.backends.upstream.flecs import FlecsConsole
 from facade.backends.upstream.flow import FlowRetail
@@ -30,7 +33,7 @@ from facade.models import Device, Page, User
 from facade.settings import Settings
 
 # The API clients by the name the routing table gives them.
-CLIENTS: dict[str, type] = {FLECS: FlecsConsole, FLOW: FlowRetail}
+CLIENTS: dict[str, type] = {FLECS: FlecsConsole, FLOW: FlowRetail, AFOSTO: AfostoApi}
 EMPTY: Mapping[str, str] = {}
 
 
@@ -122,7 +125,18 @@ def _merged(known: Device | None, sent: Device) -> Device:
     return Device.trusted(values)  # both records' values, already of Device's types
 
 
-DOMAINS = ("tenants", "users", "stores", "products", "reviews", "subscriptions", "devices", "licenses", "apps")
+DOMAINS = (
+    "tenants",
+    "users",
+    "stores",
+    "products",
+    "reviews",
+    "subscriptions",
+    "devices",
+    "licenses",
+    "apps",
+    "afosto",
+)
 
 
 class ComposedBackend:
@@ -208,7 +222,7 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
     """The backend the settings ask for: the local store alone, or upstream clients over it.
     Raises RouteError when the routing table disagrees with the interfaces or the clients."""
     check(ROUTES, CLIENTS)
-    if settings.flecs_url == "local" and settings.flow_url == "local":
+    if settings.flecs_url == "local" and settings.flow_url == "local" and settings.afosto_url == "local":
         return local
     http = http_settings(settings)
     upstreams: dict[str, ApiClient] = {}
@@ -225,5 +239,7 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
             store_directory=local.stores,
             sort_limit=settings.upstream_sort_limit,
         )
+    if settings.afosto_url != "local":
+        upstreams[AFOSTO] = AfostoApi(UpstreamClient(AFOSTO_API, settings.afosto_url, http, policy=AfostoApi.policy))
     forward = frozenset(h.lower() for h in settings.forward_headers)
     return ComposedBackend(local, upstreams, ROUTES, forward)

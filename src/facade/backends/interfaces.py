@@ -5,7 +5,8 @@ parent, a dict of pages keyed by parent; loaders put them back in key order. A r
 upstream answers with one call per key (`Answers`) may answer a key with the exception its call
 raised, so a failed call fails only the keys it served. Writes are the
 upstream operations themselves, so the local store and an upstream client can stand in for each
-other and the graph never changes. May import models, auth, errors, deadline.
+other and the graph never changes. May import models, auth, errors, deadline, and the Afosto
+operation record (a leaf: `backends/upstream/afosto/operation.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 from facade.auth import IssuedToken, Principal
+from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
 from facade.deadline import Deadline
 from facade.models import (
     AppManifest,
@@ -262,6 +264,22 @@ class AppBackend(Protocol):
     async def create_token(self, session_id: str, app: str, version: str) -> TokenResult: ...
 
 
+class AfostoBackend(Protocol):
+    """The Afosto API, one generic call for its 544 generated operations: `arguments` by the
+    documented parameter name (path, query and header parameters), `body` the request body as
+    JSON, `page`/`page_size` the x-page/x-page-size of a paged list."""
+
+    async def call(
+        self,
+        operation: Operation,
+        arguments: Mapping[str, Any],
+        body: Any = None,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> AfostoAnswer: ...
+
+
 class Backend(Protocol):
     """Everything the graph can reach, one attribute per domain (read-only, so a backend may
     hold a more specific implementation of each)."""
@@ -292,6 +310,9 @@ class Backend(Protocol):
 
     @property
     def apps(self) -> AppBackend: ...
+
+    @property
+    def afosto(self) -> AfostoBackend: ...
 
     def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> Backend:
         """The backend as one request sees it, made per request by the app (`build_context`):

@@ -207,7 +207,8 @@ def test_every_output_type_reads_its_record_attributes() -> None:
         assert python_names == [attr for _, attr, _ in record.FIELDS], name
 
 
-def test_the_generated_modules_stay_out_of_the_app_import_path() -> None:
-    script = "import sys, facade.app; print(sorted(m for m in sys.modules if 'afosto' in m))"
+def test_the_generator_stays_out_of_the_app_import_path() -> None:
+    """The generated modules are served; the generator runs at build time only."""
+    script = "import sys, facade.app; print(sorted(m for m in sys.modules if m.endswith('afosto.generate')))"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

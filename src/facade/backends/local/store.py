@@ -28,7 +28,9 @@ from facade.backends.local.stores import LocalStores
 from facade.backends.local.subscriptions import LocalSubscriptions
 from facade.backends.local.tenants import LocalTenants
 from facade.backends.local.users import LocalUsers
+from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
 from facade.deadline import Deadline
+from facade.errors import UpstreamNotConfigured
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -67,6 +69,24 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(parsed, pool_size=5, max_overflow=5, pool_pre_ping=True, json_deserializer=orjson.loads)
 
 
+class NoAfosto:
+    """The Afosto API where facade has no URL for it (`FACADE_AFOSTO_URL=local`): the store holds
+    no Afosto data, so every call answers UPSTREAM_NOT_CONFIGURED, the same code for every field."""
+
+    async def call(
+        self,
+        operation: Operation,
+        arguments: Mapping[str, Any],
+        body: Any = None,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> AfostoAnswer:
+        raise UpstreamNotConfigured(
+            "The Afosto API is not configured: set FACADE_AFOSTO_URL to its base URL.", upstream="Afosto API"
+        )
+
+
 class LocalStore:
     """Every domain of the graph answered from the local SQL store (implements `Backend`)."""
 
@@ -81,6 +101,7 @@ class LocalStore:
         self.devices = LocalDevices(engine, tokens)
         self.licenses = LocalLicenses(engine)
         self.apps = LocalApps(engine)
+        self.afosto = NoAfosto()
 
     @classmethod
     async def open(cls, url: str, tokens: TokenService, *, migrate: bool = True) -> LocalStore:

@@ -8,7 +8,7 @@ A leaf: imports nothing of the project.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Location = Literal["path", "query", "header", "formData"]
 # What a 2xx answers: a record, a list of records, a scalar or list of scalars, free-form JSON,
@@ -69,3 +69,19 @@ class Operation:
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class AfostoAnswer:
+    """What one Afosto call answered, as the graph reads it: the `status`; the `value` (a record,
+    a list of records, a scalar, free-form JSON, bytes, or None for an acknowledgement) read once
+    by the lean readers; the `content_type` of bytes; and the headers that carry meaning:
+    `x-task-id` (an asynchronous operation's task), `x-count` (a list's total) and `x-page` (the
+    page Afosto names next, or the one sent when there is none)."""
+
+    status: int
+    value: Any = None
+    content_type: str | None = None
+    task_id: str | None = None
+    count: int | None = None
+    page: int | None = None

@@ -1,0 +1,203 @@
+"""The Afosto API client: one generic call for the 544 operations of the generated table, on the
+shared upstream base (`upstream/base.py`, `upstream/http.py`).
+
+    operation + arguments -> HTTP request -> body decoded once (orjson) -> generated record(s)
+
+`AfostoOperations.call` puts each documented parameter where the table says (path, query,
+header), sends the body as JSON, reads the answer by its kind (`one`/`many` through the lean
+readers of `generated/payloads.py`, `scalar`/`json` as decoded, `binary` as bytes, `ack` as the
+status alone) and keeps the headers that mean something (`x-task-id`, `x-count`, `x-page`).
+
+`AfostoPolicy` is the API's hooks, derived from the table:
+
+- a read is an operation the table marks `read` (a GET, or a POST search that only reads): it is
+  de-duplicated within the request and retried; every other operation is a write. A concrete
+  path is matched against the templates of its method, the most literal first (`/rel/search/
+  address` before `/rel/{x}/address`), so one path has one operation;
+- the caller's Afosto token travels in its own header, `X-Afosto-Authorization: Bearer ...`
+  (`Authorization` carries facade's and FLECS's), and goes to Afosto as its `Authorization`;
+  facade's own token never reaches Afosto;
+- a refusal is read by its status (401 UNAUTHENTICATED, 403 FORBIDDEN, 404 NOT_FOUND, ...), with
+  Afosto's `reference` and its field errors (`errors: {kind: [property, ...]}`, short names only)
+  in `extensions`; nothing else of the body reaches a client.
+
+May import the upstream base, errors and the Afosto package; never strawberry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from facade.backends.upstream.afosto import readers
+from facade.backends.upstream.afosto.generated import payloads
+from facade.backends.upstream.afosto.generated.operations import OPERATIONS
+from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
+from facade.backends.upstream.base import ApiClient, ApiPart
+from facade.backends.upstream.http import ApiPolicy, RequestScope, UpstreamClient, UpstreamResponse, error_for
+from facade.errors import FacadeError
+
+__all__ = ["API", "CREDENTIALS_HEADER", "AfostoApi", "AfostoOperations", "AfostoPolicy"]
+
+API = "Afosto API"
+# The caller's Afosto token (lower case, as the request scope keeps header names).
+CREDENTIALS_HEADER = "x-afosto-authorization"
+FORWARD = (CREDENTIALS_HEADER,)
+# Short names only: a field error names a property, never a value.
+MAX_ERROR_NAMES = 20
+MAX_NAME = 100
+
+
+def _pattern(path: str) -> str:
+    return "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in re.split(r"(\{[^}]*\})", path))
+
+
+class AfostoPolicy(ApiPolicy):
+    """Afosto's hooks (see the module docstring), from the operation table."""
+
+    def __init__(self, operations: tuple[Operation, ...] = OPERATIONS) -> None:
+        super().__init__(error_fields={"reference"})
+        by_method: dict[str, list[Operation]] = {}
+        for operation in operations:
+            by_method.setdefault(operation.method, []).append(operation)
+        self.templates: dict[str, list[tuple[re.Pattern[str], bool]]] = {
+            method: [
+                (re.compile(_pattern(op.path) + r"\Z"), op.read)
+                # The most literal template first: parameters match any segment.
+                for op in sorted(found, key=lambda op: (op.path.count("{"), -op.path.count("/")))
+            ]
+            for method, found in by_method.items()
+        }
+
+    def is_read(self, method: str, path: str) -> bool:
+        for pattern, read in self.templates.get(method, ()):
+            if pattern.match(path):
+                return read
+        return method == "GET"  # not an operation of the table: as HTTP says
+
+    def authorize(
+        self, scope: RequestScope, forward: tuple[str, ...], extra: Mapping[str, str] | None
+    ) -> dict[str, str]:
+        headers = dict(extra or {})
+        token = scope.headers.get(CREDENTIALS_HEADER)
+        if token:
+            headers["Authorization"] = token
+        return headers
+
+    def error_for(self, api: str, response: UpstreamResponse) -> FacadeError:
+        error = error_for(api, response, self.error_fields)
+        fields = _field_errors(response.content)
+        if fields:
+            error.extensions["errors"] = fields
+        return error
+
+
+def _field_errors(content: bytes) -> dict[str, list[str]]:
+    """Afosto's `errors: {kind: [property, ...]}`, kinds and properties as short names only."""
+    try:
+        body = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return {}
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, dict):
+        return {}
+    found: dict[str, list[str]] = {}
+    for kind, names in list(errors.items())[:MAX_ERROR_NAMES]:
+        if isinstance(kind, str) and len(kind) <= MAX_NAME and isinstance(names, list):
+            short = [n for n in names[:MAX_ERROR_NAMES] if isinstance(n, str) and len(n) <= MAX_NAME]
+            if short:
+                found[kind] = short
+    return found
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _header_int(response: UpstreamResponse, name: str) -> int | None:
+    value = response.headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class AfostoOperations(ApiPart):
+    """The one generic call of the Afosto API (routed as `afosto.call`)."""
+
+    async def call(
+        self,
+        operation: Operation,
+        arguments: Mapping[str, Any],
+        body: Any = None,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> AfostoAnswer:
+        path = operation.path
+        query: dict[str, str] = {}
+        headers: dict[str, str] = {}
+        for param in operation.params:
+            value = arguments.get(param.name)
+            if value is None:
+                continue
+            if param.location == "path":
+                path = path.replace("{" + param.name + "}", quote(_text(value), safe=""))
+            elif param.location == "header":
+                headers[param.name] = _text(value)
+            elif isinstance(value, list | tuple):
+                query[param.name] = ",".join(_text(v) for v in value)
+            else:
+                query[param.name] = _text(value)
+        if page is not None:
+            headers["x-page"] = str(page)
+        if page_size is not None:
+            headers["x-page-size"] = str(page_size)
+        ok = (operation.status, *(s for s in (200, 201, 202, 204) if s != operation.status))
+        params = query or None
+        if operation.method == "GET":  # a read, de-duplicated, unless the table says it writes
+            response = await self.client.get(path, params=params, headers=headers, forward=FORWARD, ok=ok)
+        else:
+            response = await self.client.send(
+                operation.method, path, json=body, params=params, headers=headers, forward=FORWARD, ok=ok
+            )
+        return AfostoAnswer(
+            status=response.status,
+            value=self._value(operation, response),
+            content_type=response.headers.get("content-type"),
+            task_id=response.headers.get("x-task-id"),
+            count=_header_int(response, "x-count"),
+            page=_header_int(response, "x-page"),
+        )
+
+    def _value(self, operation: Operation, response: UpstreamResponse) -> Any:
+        answer = operation.answer
+        if answer == "ack":
+            return None
+        if answer == "binary":
+            return response.content
+        body = response.json(self.api)
+        if answer in ("one", "many") and operation.payload is not None:
+            cls = getattr(payloads, operation.payload)
+            if body is None:
+                return [] if answer == "many" else None
+            return readers.read_many(cls, body) if answer == "many" else readers.read_record(cls, body)
+        return body
+
+
+class AfostoApi(ApiClient):
+    """The Afosto API (`FACADE_AFOSTO_URL`): one domain part, the generic call."""
+
+    policy = AfostoPolicy()
+
+    afosto: AfostoOperations
+
+    def __init__(self, client: UpstreamClient) -> None:
+        super().__init__(client)
+        self.afosto = AfostoOperations(client)
