@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from conftest import Api, make_settings, open_api
 from facade.app import create_app
 from facade.backends.local import tables as t
+from facade.graph.afosto.calls import CHECKED
 from facade.graph.base import EDGE, NEED
 from facade.graph.inputs import Constraint, constraint_of
 from facade.graph.schema import get_schema
@@ -69,8 +70,9 @@ def test_every_string_number_and_json_argument_and_input_field_declares_its_rule
 
 def test_every_field_with_arguments_enforces_their_rules() -> None:
     """The rules are enforced where arguments arrive: root fields through their declared
-    permission (base.guarded runs `validated`), other fields only as paged edges (EdgeSpec
-    checks their filters). A field with arguments that is neither would skip its rules."""
+    permission (base.guarded runs `validated`), other fields as paged edges (EdgeSpec checks
+    their filters) or as generated Afosto reads (graph/afosto/calls.py checks them, `CHECKED`).
+    A field with arguments that is none of these would skip its rules."""
     schema = get_schema()._schema
     roots = {schema.query_type.name, schema.mutation_type.name}
     unenforced = []
@@ -83,7 +85,11 @@ def test_every_field_with_arguments_enforces_their_rules() -> None:
             definition = (field.extensions or {}).get("strawberry-definition")
             metadata = getattr(definition, "metadata", {})
             edge = metadata.get(EDGE)
-            enforced = NEED in metadata if type_.name in roots else edge is not None and edge.paged
+            enforced = (
+                NEED in metadata
+                if type_.name in roots
+                else (edge is not None and edge.paged) or metadata.get(CHECKED) is True
+            )
             if not enforced:
                 unenforced.append(f"{type_.name}.{name}")
     assert unenforced == []

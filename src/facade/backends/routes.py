@@ -337,9 +337,11 @@ ROUTES: tuple[Route, ...] = (
         tuple(op.key for op in AFOSTO_OPERATIONS),
         "`afosto { <service> { <read> } }`, `mutation afosto<Service><Write>` (generated)",
         (
-            "test_a_created_record_is_read_back_as_its_generated_record",
-            "test_a_paged_list_sends_the_page_headers_and_reads_count_and_next_page",
-            "test_an_unknown_record_is_not_found_with_afostos_reference",
+            "test_a_read_answers_the_generated_record",
+            "test_a_paged_list_is_a_connection_over_two_pages",
+            "test_an_asynchronous_write_answers_an_ack_with_its_task",
+            "test_an_afosto_refusal_is_its_code",
+            "test_every_generated_read_field_answers_typed",
         ),
     ),
 )

@@ -8,8 +8,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from facade.graph.afosto.queries import SCALARS, TYPES, AfostoMutations, AfostoQueries
 from facade.graph.apps import AppMutations, AppQueries
 from facade.graph.base import EDGE, HELD
 from facade.graph.devices import DeviceMutations, DeviceQueries
@@ -35,12 +37,13 @@ class Query(
     DeviceQueries,
     LicenseQueries,
     AppQueries,
+    AfostoQueries,
 ):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(UserMutations, ReviewMutations, DeviceMutations, LicenseMutations, AppMutations):
+class Mutation(UserMutations, ReviewMutations, DeviceMutations, LicenseMutations, AppMutations, AfostoMutations):
     pass
 
 
@@ -73,6 +76,8 @@ def build_schema(settings: Settings | None = None) -> FacadeSchema:
     built = FacadeSchema(
         query=Query,
         mutation=Mutation,
+        types=TYPES,
+        config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[lambda: CheckedDocuments(built.documents), ErrorCodes],
     )
     unchecked = unchecked_fields(built._schema, _applies_rules)

@@ -12,12 +12,14 @@ here, so a new text field cannot be forgotten; until it is declared, the cost co
 
 Other leaves have a size fixed by their type (`SCALAR_BYTES`; an enum, its longest value).
 
-Imports nothing of facade.
+Imports nothing of facade but the generated Afosto sizes (data, no imports).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from facade.graph.afosto.generated.sizes import MAX_CHARS as AFOSTO_CHARS
 
 # Worst-case UTF-8 bytes of one character as orjson writes it: 4 for a code point beyond U+FFFF.
 # Control characters, which JSON escapes to 6 bytes, are refused on input (graph/inputs.py; tab,
@@ -38,7 +40,7 @@ URL = 300  # VARCHAR(300)
 TOKEN = 8192  # a JWT facade signs or an upstream hands out (inputs.TOKEN)
 CURSOR = 64  # inputs.CURSOR: facade's own cursors are shorter
 
-MAX_CHARS: Mapping[str, Mapping[str, int]] = {
+_MAX_CHARS: Mapping[str, Mapping[str, int]] = {
     "Address": {"street1": NAME, "street2": NAME, "city": 100, "zip": 20, "country": 2, "state": 100},
     "AppManifest": {"app": NAME, "version": 100, "schemaVersion": 40, "manifest": 262_144},  # inputs.MANIFEST
     "Attribute": {"id": NUMERIC_ID, "name": NAME, "options": NAME},
@@ -108,12 +110,21 @@ MAX_CHARS: Mapping[str, Mapping[str, int]] = {
     "UserEdge": {"cursor": CURSOR},
 }
 
+# The Afosto types' are generated (`facade afosto generate`, defaults of graph/afosto/rules.py);
+# its root mutations join facade's own.
+MAX_CHARS: Mapping[str, Mapping[str, int]] = {
+    **_MAX_CHARS,
+    **AFOSTO_CHARS,
+    "Mutation": {**_MAX_CHARS["Mutation"], **AFOSTO_CHARS.get("Mutation", {})},
+}
+
 # Bytes of one value of the other scalars, as orjson writes them (`null` is 4, never more).
 SCALAR_BYTES: Mapping[str, int] = {
     "Int": 11,  # -2147483648
     "Float": 24,  # -1.7976931348623157e+308
     "Boolean": 5,  # false
     "Date": 12,  # "2026-11-30"
+    "Int64": 20,  # -9223372036854775808
     "DateTime": 34,  # "2026-11-30T02:46:33.123456+00:00"
 }
 

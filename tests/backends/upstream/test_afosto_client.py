@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from facade.backends.upstream.afosto.client import AfostoApi, AfostoPolicy
@@ -90,3 +91,30 @@ def test_the_policy_reads_what_the_table_marks_read_and_nothing_else() -> None:
     assert wrong == []
     assert policy.is_read("POST", "/rel/search/address")
     assert not policy.is_read("GET", "/rel/search/addresses")
+
+
+async def test_the_caller_s_afosto_token_and_the_idempotency_key_are_sent_and_nothing_else() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "o-1"})
+
+    api = AfostoApi(
+        UpstreamClient(
+            "Afosto API",
+            "http://afosto.test",
+            HttpSettings(),
+            transport=httpx.MockTransport(answer),
+            policy=AfostoApi.policy,
+        )
+    )
+    headers = {**TOKEN, "authorization": "Bearer facade-token", "x-session-id": "s"}
+    await bound(api, headers).afosto.call(BY_KEY["POST /odr/orders"], {"x-idempotency-key": "order-1"}, {"tags": []})
+    await api.aclose()
+
+    sent = seen[0].headers
+    assert sent["authorization"] == "Bearer any-afosto-token"
+    assert sent["x-idempotency-key"] == "order-1"
+    assert "x-session-id" not in sent
+    assert "x-afosto-authorization" not in sent

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 INT64_BOUND = 2**63
 
@@ -27,7 +28,7 @@ def _int64(value: Any) -> int:
 # (StrawberryConfig.scalar_map: Strawberry's way since it deprecated wrapping the type itself).
 Int64 = NewType("Int64", int)
 
-SCALARS = {
+SCALARS: dict[object, ScalarDefinition] = {
     Int64: strawberry.scalar(
         name="Int64",
         description="A signed 64-bit integer (Afosto's int64), sent as a JSON number; accepted as a number or text.",

@@ -1,0 +1,262 @@
+"""The generated Afosto fields, in upstream mode against the sandbox's Afosto emulation over
+loopback HTTP (and in local mode, where they answer UPSTREAM_NOT_CONFIGURED): reads in the
+`afosto { <service> }` namespace, paged lists as connections, writes as root mutations with
+idempotency keys and task acknowledgements, Afosto's refusals as codes, search-backed reads
+made once per request, and every generated read field answering typed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+
+from conftest import Api, make_settings, open_api
+from facade.backends.upstream.afosto.generated.operations import OPERATIONS
+from facade.graph.schema import get_schema
+from support.sandbox import SandboxControl
+
+AFOSTO = {"X-Afosto-Authorization": "Bearer any-afosto-token"}
+
+
+@pytest.fixture(scope="module")
+async def afosto(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    api, _ = await open_api(make_settings(Path(tmp_path_factory.mktemp("afosto"))), products=4, upstream=True)
+    yield api
+    await api.client.aclose()
+    await api.store.aclose()
+
+
+async def data(api: Api, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    return await api.data(query, variables, headers=AFOSTO)
+
+
+async def test_a_read_answers_the_generated_record(afosto: Api) -> None:
+    made = await data(
+        afosto,
+        'mutation { afostoCatCreateGroup(body: {name: "Retail", currency: "EUR", isIncludingVat: true}) { id } }',
+    )
+    key = made["afostoCatCreateGroup"]["id"]
+
+    read = await data(
+        afosto, "query($id: ID) { afosto { cat { group(id: $id) { id name currency isIncludingVat } } } }", {"id": key}
+    )
+
+    assert read["afosto"]["cat"]["group"] == {"id": key, "name": "Retail", "currency": "EUR", "isIncludingVat": True}
+
+
+async def test_a_paged_list_is_a_connection_over_two_pages(afosto: Api) -> None:
+    for name in ("North", "South", "East"):
+        await data(
+            afosto,
+            "mutation($n: String) { afostoCatCreateChannel(body: {name: $n, type: STOREFRONT}) { id } }",
+            {"n": name},
+        )
+    query = """query($after: String) { afosto { cat { channels(first: 2, after: $after) {
+        edges { cursor node { id name } } pageInfo { hasNextPage hasPreviousPage endCursor } totalCount } } } }"""
+
+    first = (await data(afosto, query))["afosto"]["cat"]["channels"]
+    second = (await data(afosto, query, {"after": first["pageInfo"]["endCursor"]}))["afosto"]["cat"]["channels"]
+
+    assert len(first["edges"]) == 2
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert first["pageInfo"]["hasPreviousPage"] is False
+    assert second["pageInfo"]["hasPreviousPage"] is True
+    seen = [e["node"]["id"] for e in first["edges"] + second["edges"]]
+    assert len(seen) == len(set(seen)) >= 3
+    assert "afosto" not in first["pageInfo"]["endCursor"]  # opaque
+
+
+async def test_a_foreign_cursor_is_bad_user_input(afosto: Api) -> None:
+    error = await afosto.error(
+        '{ afosto { cat { channels(first: 2, after: "bm90LWEtY3Vyc29y") { totalCount } } } }', headers=AFOSTO
+    )
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_write_takes_an_idempotency_key(afosto: Api) -> None:
+    # The key reaching Afosto as x-idempotency-key: tests/backends/upstream/test_afosto_client.py.
+    made = await data(
+        afosto,
+        'mutation { afostoOdrCreateOrderStack(id: "order-1", idempotencyKey: "stack-1", body: {}) { __typename } }',
+    )
+
+    assert made["afostoOdrCreateOrderStack"]["__typename"] == "AfostoOdrStack"
+
+
+async def test_an_asynchronous_write_answers_an_ack_with_its_task(afosto: Api) -> None:
+    made = await data(afosto, 'mutation { afostoCntUpdateBatchValidate(id: "batch-1") { status taskId } }')
+
+    ack = made["afostoCntUpdateBatchValidate"]
+    assert 200 <= ack["status"] < 300
+    assert ack["taskId"]
+
+
+async def test_an_afosto_refusal_is_its_code(afosto: Api) -> None:
+    missing = await afosto.error('{ afosto { cat { group(id: "no-such-group") { id } } } }', headers=AFOSTO)
+    unauthenticated = await afosto.error('{ afosto { cat { group(id: "x") { id } } } }')
+
+    assert missing["extensions"]["code"] == "NOT_FOUND"
+    assert missing["extensions"]["reference"]
+    assert missing["path"] == ["afosto", "cat", "group"]
+    assert unauthenticated["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_an_argument_beyond_its_rule_is_refused_before_afosto_is_called(afosto: Api) -> None:
+    async with SandboxControl(afosto.store.sandbox_url) as sandbox:  # type: ignore[attr-defined]
+        error = await afosto.error(
+            "query($id: ID) { afosto { cat { group(id: $id) { id } } } }", {"id": "x" * 201}, headers=AFOSTO
+        )
+        calls = await sandbox.calls()
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert calls == {}
+
+
+async def test_one_search_asked_twice_in_a_request_is_one_call(afosto: Api) -> None:
+    query = """{ afosto { odr {
+        a: searchOrders(body: {constraints: []}) { id number }
+        b: searchOrders(body: {constraints: []}) { id }
+    } } }"""
+    async with SandboxControl(afosto.store.sandbox_url) as sandbox:  # type: ignore[attr-defined]
+        answered = await data(afosto, query)
+        calls = await sandbox.calls()
+
+    assert [o["id"] for o in answered["afosto"]["odr"]["a"]] == [o["id"] for o in answered["afosto"]["odr"]["b"]]
+    assert calls == {"POST /afosto/odr/search/orders": 1}
+
+
+async def test_in_local_mode_afosto_fields_answer_upstream_not_configured(api: Api) -> None:
+    read = await api.post('{ afosto { cat { group(id: "x") { id } } } }', headers=AFOSTO)
+    write = await api.post('mutation { afostoCatDeleteGroup(id: "x") { id } }', headers=AFOSTO)
+
+    if afosto_configured(api):
+        pytest.skip("the suite runs in upstream mode: Afosto is the sandbox's")
+    assert read["errors"][0]["extensions"]["code"] == "UPSTREAM_NOT_CONFIGURED"
+    assert write["errors"][0]["extensions"]["code"] == "UPSTREAM_NOT_CONFIGURED"
+
+
+def afosto_configured(api: Api) -> bool:
+    return getattr(api.store, "sandbox_url", None) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Every generated read field, once.
+
+
+def selection(type_: Any, depth: int = 0) -> str:
+    """Every leaf of `type_` two levels deep (objects beyond are left out; at least __typename)."""
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
+        return ""
+    fields = ["__typename"]
+    for name, field in type_.fields.items():
+        if any(isinstance(a.type, GraphQLNonNull) for a in field.args.values()):
+            continue
+        inner = selection(field.type, depth + 1) if depth < 2 else None
+        named = field.type
+        while isinstance(named, GraphQLNonNull | GraphQLList):
+            named = named.of_type
+        if isinstance(named, GraphQLObjectType):
+            if inner:
+                fields.append(f"{name} {{ {inner} }}")
+        else:
+            fields.append(name)
+    return " ".join(fields)
+
+
+def argument_value(type_: Any) -> str:
+    while isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if isinstance(type_, GraphQLList):
+        return "[]"
+    if isinstance(type_, GraphQLEnumType):
+        return next(iter(type_.values))
+    return {"Int": "1", "Boolean": "false", "Int64": "1"}.get(type_.name, '"a1"')
+
+
+def read_queries() -> list[tuple[str, str, str]]:
+    schema = get_schema()._schema
+    namespace = schema.get_type("Afosto")
+    assert isinstance(namespace, GraphQLObjectType)
+    queries = []
+    for service, service_field in namespace.fields.items():
+        service_type = service_field.type
+        while isinstance(service_type, GraphQLNonNull):
+            service_type = service_type.of_type
+        for name, field in service_type.fields.items():
+            args = [f"{a}: {argument_value(arg.type)}" for a, arg in field.args.items() if a not in ("after", "body")]
+            called = f"{name}({', '.join(args)})" if args else name
+            inner = selection(field.type)
+            queries.append(
+                (
+                    service,
+                    name,
+                    f"{{ afosto {{ {service} {{ {called} {{ {inner} }} }} }} }}"
+                    if inner
+                    else f"{{ afosto {{ {service} {{ {called} }} }} }}",
+                )
+            )
+    return queries
+
+
+# Reads whose sandbox answer carries an enum field as free text (the field's name): the sandbox's
+# rebuilt OpenAPI document (backends/upstream/afosto/openapi.py, afosto-sandbox branch) does not
+# carry these enums, so its derived records hold values the generated readers rightly refuse
+# (UPSTREAM_ERROR). A sandbox gap, reported; pinned so that no other read may fail, and so that
+# the list shrinks as the sandbox learns the enums.
+SANDBOX_ENUM_GAPS = {
+    ("cnt", "batchErrors"),
+    ("cnt", "definitions"),
+    ("cnt", "filtersDate"),
+    ("cnt", "instantIndexSettings"),
+    ("cnt", "instantIndexUpdates"),
+    ("cnt", "instantIndexUpdate"),
+    ("iam", "twoFactorSecret"),
+    ("iam", "products"),
+    ("iam", "subscriptions"),
+    ("iam", "subscriptionsInvoices"),
+    ("iam", "subscriptionsInvoicesNext"),
+    ("odr", "orderBackorders"),
+    ("odr", "orderReferences"),
+    ("odr", "orderProjection"),
+    ("odr", "orderCalculation"),
+    ("odr", "calculation"),
+    ("odr", "sessionProjection"),
+    ("odr", "sessionCalculation"),
+    ("odr", "sessionShippingMethods"),
+    ("rel", "contacts"),
+    ("rel", "contact"),
+    ("spl", "hubNetwork"),
+    ("tpl", "templatesRepositoryBuilds"),
+    ("tpl", "templatesBuild"),
+    ("tpl", "templatesThemes"),
+    ("tpl", "templatesTheme"),
+    ("wms", "transferItems"),
+    ("wms", "transferSummary"),
+}
+
+
+async def test_every_generated_read_field_answers_typed(afosto: Api) -> None:
+    failures = []
+    enum_gaps = set()
+    for service, name, query in read_queries():
+        body = await afosto.post(query, headers=AFOSTO)
+        codes = {e.get("extensions", {}).get("code") for e in body.get("errors", ())}
+        # The sandbox may refuse what it is sent (an id it has no record for, a body it needs):
+        # that is Afosto's answer, mapped; facade failing to type an answer is not.
+        if codes & {"INTERNAL_SERVER_ERROR", "UPSTREAM_ERROR", "GRAPHQL_VALIDATION_FAILED", None} - {None} or (
+            "errors" in body and None in codes
+        ):
+            error = body["errors"][0]
+            if codes == {"UPSTREAM_ERROR"} and " value expected)" in error["message"]:
+                enum_gaps.add((service, name))
+            else:
+                failures.append((service, name, error))
+    assert failures == []
+    assert enum_gaps == SANDBOX_ENUM_GAPS
+    assert len(read_queries()) == sum(op.read for op in OPERATIONS)
