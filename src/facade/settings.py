@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         "local",
         description="Afosto API: local (its fields answer UPSTREAM_NOT_CONFIGURED), or e.g. https://api.afosto.io",
     )
+    afosto_client_id: str | None = Field(
+        None, description="Afosto service account (client credentials) for callers that send no Afosto token."
+    )
+    afosto_client_secret: SecretStr | None = Field(None, description="The service account's secret (never logged).")
+    afosto_scope: str | None = Field(None, description="The scopes the service account's token asks for.")
     upstream_timeout: float = Field(10.0, gt=0, description="Seconds an upstream call may take.")
     upstream_connect_timeout: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(100, gt=0, description="Pooled connections per upstream API.")

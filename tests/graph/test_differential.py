@@ -295,7 +295,9 @@ def selection_set(draw: st.DrawFn, doc: Document, type_: Any, depth: int) -> str
     return "{ " + " ".join(items) + " }"
 
 
-ROOTS = sorted(name for name, f in SCHEMA.query_type.fields.items() if not is_leaf(f))
+# The generated Afosto namespace is left out: it reads no store (local mode answers
+# UPSTREAM_NOT_CONFIGURED), and tests/graph/test_afosto.py calls each of its fields against the sandbox.
+ROOTS = sorted(name for name, f in SCHEMA.query_type.fields.items() if not is_leaf(f) and name != "afosto")
 
 
 @dataclass(frozen=True)
@@ -361,7 +363,12 @@ def without_root_typename(document: graphql.DocumentNode) -> str:
     return graphql.print_ast(document)
 
 
-GENERATED = gql.queries(SDL, custom_scalars=scalar_nodes(), print_ast=without_root_typename)
+GENERATED = gql.queries(
+    SDL,
+    fields=[name for name in SCHEMA.query_type.fields if name != "afosto"],
+    custom_scalars=scalar_nodes(),
+    print_ast=without_root_typename,
+)
 
 
 @st.composite

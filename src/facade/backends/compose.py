@@ -23,7 +23,7 @@ from facade.backends.interfaces import Backend
 from facade.backends.local import LocalStore
 from facade.backends.routes import AFOSTO, FLECS, FLOW, ROUTES, Route, check
 from facade.backends.upstream.afosto.client import API as AFOSTO_API
-from facade.backends.upstream.afosto.client import AfostoApi
+from facade.backends.upstream.afosto.client import AfostoApi, ServiceAccount
 from facade.backends.upstream.base import ApiClient, ApiRequest
 from facade.backends.upstream.flecs import FlecsConsole
 from facade.backends.upstream.flow import FlowRetail
@@ -240,6 +240,11 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
             sort_limit=settings.upstream_sort_limit,
         )
     if settings.afosto_url != "local":
-        upstreams[AFOSTO] = AfostoApi(UpstreamClient(AFOSTO_API, settings.afosto_url, http, policy=AfostoApi.policy))
+        account = None
+        if settings.afosto_client_id and settings.afosto_client_secret is not None:
+            secret = settings.afosto_client_secret.get_secret_value()
+            account = ServiceAccount(settings.afosto_client_id, secret, settings.afosto_scope)
+        client = UpstreamClient(AFOSTO_API, settings.afosto_url, http, policy=AfostoApi.policy)
+        upstreams[AFOSTO] = AfostoApi(client, account)
     forward = frozenset(h.lower() for h in settings.forward_headers)
     return ComposedBackend(local, upstreams, ROUTES, forward)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import orjson
 import pytest
 
-from facade.backends.upstream.afosto.client import AfostoApi, AfostoPolicy
+from facade.backends.upstream.afosto.client import AfostoApi, AfostoPolicy, ServiceAccount
 from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.base import ApiRequest
@@ -118,3 +119,53 @@ async def test_the_caller_s_afosto_token_and_the_idempotency_key_are_sent_and_no
     assert sent["x-idempotency-key"] == "order-1"
     assert "x-session-id" not in sent
     assert "x-afosto-authorization" not in sent
+
+
+async def test_the_service_account_s_token_is_fetched_once_and_again_before_it_expires() -> None:
+    seen: list[httpx.Request] = []
+    issued = iter(["tok-1", "tok-2"])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/iam/oauth/authorize":
+            return httpx.Response(200, json={"access_token": next(issued), "expires_in": 600, "token_type": "Bearer"})
+        return httpx.Response(200, json=[])
+
+    now = [1000.0]
+    account = ServiceAccount("facade-bff", "s3cret", clock=lambda: now[0])
+    api = AfostoApi(
+        UpstreamClient(
+            "Afosto API",
+            "http://afosto.test",
+            HttpSettings(),
+            transport=httpx.MockTransport(answer),
+            policy=AfostoApi.policy,
+        ),
+        account,
+    )
+    search = BY_KEY["POST /rel/contacts"]
+    await bound(api, {}).afosto.call(search, {}, {"constraints": []})
+    await bound(api, {}).afosto.call(search, {}, {"constraints": [1]})
+    now[0] += 600 - 59  # within the last minute of its life
+    await bound(api, {}).afosto.call(search, {}, {"constraints": [2]})
+    await bound(api).afosto.call(search, {}, {"constraints": [3]})  # the caller's own token wins
+    await api.aclose()
+
+    paths = [r.url.path for r in seen]
+    assert paths == [
+        "/iam/oauth/authorize",
+        "/rel/contacts",
+        "/rel/contacts",
+        "/iam/oauth/authorize",
+        "/rel/contacts",
+        "/rel/contacts",
+    ]
+    assert [r.headers.get("authorization") for r in seen if r.url.path == "/rel/contacts"] == [
+        "Bearer tok-1",
+        "Bearer tok-1",
+        "Bearer tok-2",
+        "Bearer any-afosto-token",
+    ]
+    assert orjson.loads(seen[0].content)["grant_type"] == "client_credentials"
+    assert "s3cret" not in repr(account)
+    assert "tok-" not in repr(account)

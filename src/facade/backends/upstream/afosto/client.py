@@ -16,7 +16,10 @@ status alone) and keeps the headers that mean something (`x-task-id`, `x-count`,
   address` before `/rel/{x}/address`), so one path has one operation;
 - the caller's Afosto token travels in its own header, `X-Afosto-Authorization: Bearer ...`
   (`Authorization` carries facade's and FLECS's), and goes to Afosto as its `Authorization`;
-  facade's own token never reaches Afosto;
+  facade's own token never reaches Afosto. A caller without one is served with the service
+  account's token when one is configured (`ServiceAccount`: client credentials from settings,
+  the token fetched on first use, cached, and fetched afresh before it expires; neither the
+  secret nor the token is logged or put in an error);
 - a refusal is read by its status (401 UNAUTHENTICATED, 403 FORBIDDEN, 404 NOT_FOUND, ...), with
   Afosto's `reference` and its field errors (`errors: {kind: [property, ...]}`, short names only)
   in `extensions`; nothing else of the body reaches a client.
@@ -26,8 +29,10 @@ May import the upstream base, errors and the Afosto package; never strawberry.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -38,10 +43,17 @@ from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
 from facade.backends.upstream.base import ApiClient, ApiPart
-from facade.backends.upstream.http import ApiPolicy, RequestScope, UpstreamClient, UpstreamResponse, error_for
-from facade.errors import FacadeError
+from facade.backends.upstream.http import (
+    ApiPolicy,
+    BoundClient,
+    RequestScope,
+    UpstreamClient,
+    UpstreamResponse,
+    error_for,
+)
+from facade.errors import FacadeError, UpstreamError
 
-__all__ = ["API", "CREDENTIALS_HEADER", "AfostoApi", "AfostoOperations", "AfostoPolicy"]
+__all__ = ["API", "CREDENTIALS_HEADER", "AfostoApi", "AfostoOperations", "AfostoPolicy", "ServiceAccount"]
 
 API = "Afosto API"
 # The caller's Afosto token (lower case, as the request scope keeps header names).
@@ -83,7 +95,7 @@ class AfostoPolicy(ApiPolicy):
         self, scope: RequestScope, forward: tuple[str, ...], extra: Mapping[str, str] | None
     ) -> dict[str, str]:
         headers = dict(extra or {})
-        token = scope.headers.get(CREDENTIALS_HEADER)
+        token = scope.headers.get(CREDENTIALS_HEADER) if CREDENTIALS_HEADER in forward else None
         if token:
             headers["Authorization"] = token
         return headers
@@ -128,8 +140,56 @@ def _header_int(response: UpstreamResponse, name: str) -> int | None:
         return None
 
 
+TOKEN_PATH = "/iam/oauth/authorize"
+
+
+class ServiceAccount:
+    """Afosto client credentials (settings), for callers that send no Afosto token of their own
+    (a backend-for-frontend): one token per process, fetched on first use with the
+    `client_credentials` grant, and afresh when less than a tenth of its life (at most a minute)
+    is left. Concurrent callers wait for one fetch. The secret and the token stay out of logs,
+    reprs and errors."""
+
+    def __init__(
+        self, client_id: str, client_secret: str, scope: str | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._credentials = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
+        if scope:
+            self._credentials["scope"] = scope
+        self._clock = clock
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return "ServiceAccount(<credentials hidden>)"
+
+    async def authorization(self, client: BoundClient) -> str:
+        """`Bearer <token>`, fetched when there is none or it is about to expire."""
+        if self._token is not None and self._clock() < self._renew_at:
+            return self._token
+        async with self._lock:
+            if self._token is not None and self._clock() < self._renew_at:
+                return self._token
+            response = await client.send("POST", TOKEN_PATH, json=self._credentials, forward=(), ok=(200, 201))
+            body = response.json(API)
+            token = body.get("access_token") if isinstance(body, dict) else None
+            if not isinstance(token, str) or not token:
+                raise UpstreamError(f"The {API} answered the service account without a token.", upstream=API)
+            lifetime = body.get("expires_in")
+            seconds = float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else 3600.0
+            self._token = f"Bearer {token}"
+            self._renew_at = self._clock() + seconds - min(60.0, seconds / 10)
+            return self._token
+
+
 class AfostoOperations(ApiPart):
-    """The one generic call of the Afosto API (routed as `afosto.call`)."""
+    """The one generic call of the Afosto API (routed as `afosto.call`); `account` serves the
+    callers that send no Afosto token."""
+
+    def __init__(self, upstream: UpstreamClient, account: ServiceAccount | None = None) -> None:
+        super().__init__(upstream)
+        self.account = account
 
     async def call(
         self,
@@ -155,6 +215,8 @@ class AfostoOperations(ApiPart):
                 query[param.name] = ",".join(_text(v) for v in value)
             else:
                 query[param.name] = _text(value)
+        if self.account is not None and CREDENTIALS_HEADER not in self.client.scope.headers:
+            headers["Authorization"] = await self.account.authorization(self.client)
         if page is not None:
             headers["x-page"] = str(page)
         if page_size is not None:
@@ -198,6 +260,6 @@ class AfostoApi(ApiClient):
 
     afosto: AfostoOperations
 
-    def __init__(self, client: UpstreamClient) -> None:
+    def __init__(self, client: UpstreamClient, account: ServiceAccount | None = None) -> None:
         super().__init__(client)
-        self.afosto = AfostoOperations(client)
+        self.afosto = AfostoOperations(client, account)
