@@ -5,7 +5,7 @@ own header, reads paging and task headers, and maps Afosto's refusals to facade'
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import orjson
@@ -94,6 +94,14 @@ def test_the_policy_reads_what_the_table_marks_read_and_nothing_else() -> None:
     assert not policy.is_read("GET", "/rel/search/addresses")
 
 
+def mocked(answer: Callable[[httpx.Request], httpx.Response], account: ServiceAccount | None = None) -> AfostoApi:
+    """The client over httpx's MockTransport: `answer` plays Afosto."""
+    transport = httpx.MockTransport(answer)
+    policy = AfostoApi.policy
+    client = UpstreamClient("Afosto API", "http://afosto.test", HttpSettings(), transport=transport, policy=policy)
+    return AfostoApi(client, account)
+
+
 async def test_the_caller_s_afosto_token_and_the_idempotency_key_are_sent_and_nothing_else() -> None:
     seen: list[httpx.Request] = []
 
@@ -101,15 +109,7 @@ async def test_the_caller_s_afosto_token_and_the_idempotency_key_are_sent_and_no
         seen.append(request)
         return httpx.Response(200, json={"id": "o-1"})
 
-    api = AfostoApi(
-        UpstreamClient(
-            "Afosto API",
-            "http://afosto.test",
-            HttpSettings(),
-            transport=httpx.MockTransport(answer),
-            policy=AfostoApi.policy,
-        )
-    )
+    api = mocked(answer)
     headers = {**TOKEN, "authorization": "Bearer facade-token", "x-session-id": "s"}
     await bound(api, headers).afosto.call(BY_KEY["POST /odr/orders"], {"x-idempotency-key": "order-1"}, {"tags": []})
     await api.aclose()
@@ -133,16 +133,7 @@ async def test_the_service_account_s_token_is_fetched_once_and_again_before_it_e
 
     now = [1000.0]
     account = ServiceAccount("facade-bff", "s3cret", clock=lambda: now[0])
-    api = AfostoApi(
-        UpstreamClient(
-            "Afosto API",
-            "http://afosto.test",
-            HttpSettings(),
-            transport=httpx.MockTransport(answer),
-            policy=AfostoApi.policy,
-        ),
-        account,
-    )
+    api = mocked(answer, account)
     search = BY_KEY["POST /rel/contacts"]
     await bound(api, {}).afosto.call(search, {}, {"constraints": []})
     await bound(api, {}).afosto.call(search, {}, {"constraints": [1]})
