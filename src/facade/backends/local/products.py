@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Numeric, Select, String, bindparam, cast, select, type_coerce
+from sqlalchemy import Numeric, Select, Text, bindparam, cast, select
 
 from facade.backends.interfaces import ProductQuery
 from facade.backends.local import tables as t
@@ -36,15 +36,20 @@ _metadata = construct(Metadata)
 # A product's JSON columns, read as their text: decoded (with their records built) only when a
 # query reads them (see build_product).
 _JSON = ("categories", "attributes", "meta_data")
-_COLUMNS = [type_coerce(c, String).label(c.name) if c.name in _JSON else c for c in t.products.c]
+# CAST in the SQL, not only in SQLAlchemy: asyncpg decodes a `json` column itself.
+_COLUMNS = [cast(c, Text).label(c.name) if c.name in _JSON else c for c in t.products.c]
+
+
+def _decoded(raw: Any) -> Any:
+    return orjson.loads(raw) if type(raw) is str else raw
 
 
 def _parts(raw: tuple[str, str, str]) -> dict[str, Any]:
     categories, attributes, meta_data = raw
     return {
-        "categories": [_category(c) for c in orjson.loads(categories)],
-        "attributes": [_attribute(a) for a in orjson.loads(attributes)],
-        "meta_data": [_metadata(m) for m in orjson.loads(meta_data)],
+        "categories": [_category(c) for c in _decoded(categories)],
+        "attributes": [_attribute(a) for a in _decoded(attributes)],
+        "meta_data": [_metadata(m) for m in _decoded(meta_data)],
     }
 
 
