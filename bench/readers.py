@@ -22,7 +22,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from facade.backends.upstream import payloads as p  # noqa: E402
+from facade.backends.upstream.flecs import payloads as p  # noqa: E402
 
 FLECS_FIELDS = ("id", "name", "price")
 STORE_FIELDS = ("id", "name")

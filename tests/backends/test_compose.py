@@ -17,7 +17,7 @@ from facade.backends.compose import ComposedBackend
 from facade.backends.interfaces import ProductQuery
 from facade.backends.local import LocalStore
 from facade.backends.routes import FLECS, ROUTES
-from facade.backends.upstream.flecs import FlecsConsole
+from facade.backends.upstream.flecs.client import FlecsConsole
 from facade.backends.upstream.http import HttpSettings, UpstreamClient
 from facade.models import PageArgs
 from support.samples import flecs_product

@@ -5,7 +5,7 @@ paths decide alike (the compiled and the standard app, byte for byte).
 
 Local products carry no embedded store, so the local-mode tests embed one themselves (a wrapper
 over the backend's product list, with a store name no read would give); in upstream mode the
-FLECS client embeds the store of every listed product (backends/upstream/payloads.py).
+FLECS client embeds the store of every listed product (backends/upstream/flecs/payloads.py).
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ from facade.backends.routes import AFOSTO, FLECS, FLOW, ROUTES, Route, check
 from facade.backends.upstream.afosto.client import API as AFOSTO_API
 from facade.backends.upstream.afosto.client import AfostoApi, ServiceAccount
 from facade.backends.upstream.base import ApiClient, ApiRequest
-from facade.backends.upstream.flecs import FlecsConsole
-from facade.backends.upstream.flow import FlowRetail
+from facade.backends.upstream.flecs.client import FlecsConsole
+from facade.backends.upstream.flow.client import FlowRetail
 from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
 from facade.deadline import Deadline
 from facade.models import Device, Page, User

@@ -17,10 +17,10 @@ import pytest
 from facade.auth import Principal, TokenKind
 from facade.backends.interfaces import ProductQuery
 from facade.backends.upstream.base import ApiClient
-from facade.backends.upstream.flecs import FlecsConsole
-from facade.backends.upstream.flow import FlowRetail
+from facade.backends.upstream.flecs.client import FlecsConsole
+from facade.backends.upstream.flow.client import FlowRetail
+from facade.backends.upstream.flow.payloads import flow_store_id
 from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
-from facade.backends.upstream.payloads import flow_store_id
 from facade.errors import FacadeError
 from facade.models import DeviceFilter, DeviceStatus, PageArgs, SortDirection
 from support.samples import flecs_product

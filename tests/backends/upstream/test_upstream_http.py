@@ -17,7 +17,7 @@ import pytest
 
 from facade.backends.interfaces import ProductQuery
 from facade.backends.upstream.base import ApiClient
-from facade.backends.upstream.flecs import FlecsConsole
+from facade.backends.upstream.flecs.client import FlecsConsole
 from facade.backends.upstream.http import ApiPolicy, HttpSettings, RequestScope, UpstreamClient
 from facade.deadline import Deadline
 from facade.errors import FacadeError, Unauthenticated

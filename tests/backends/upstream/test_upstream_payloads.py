@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from facade.backends.upstream import payloads as p
+from facade.backends.upstream import payloads as shared
+from facade.backends.upstream.flecs import payloads as flecs
+from facade.backends.upstream.flow import payloads as flow
 from facade.errors import BadUserInput, UpstreamError
-from facade.models import DeviceAppType, DeviceStatus, PageArgs, Session, SortDirection, TenantRole
+from facade.models import DeviceAppType, DeviceStatus, PageArgs, Session, SortDirection, TenantRole, Unusual
 
 SESSION = "0f9a3c1e-4b2d-4c8e-9a7f-1d2e3f4a5b6c"
 
@@ -57,17 +59,17 @@ def product_body(**overrides: Any) -> dict[str, Any]:
 
 def test_session_header_as_json_object() -> None:
     value = json.dumps({"id": SESSION, "timestamp": 1704378025})
-    assert p.parse_session_header(value) == Session(id=SESSION, timestamp=1704378025)
+    assert flecs.parse_session_header(value) == Session(id=SESSION, timestamp=1704378025)
 
 
 def test_session_header_in_style_simple() -> None:
-    assert p.parse_session_header(f"id,{SESSION},timestamp,17") == Session(id=SESSION, timestamp=17)
+    assert flecs.parse_session_header(f"id,{SESSION},timestamp,17") == Session(id=SESSION, timestamp=17)
     # The exploded form of style: simple.
-    assert p.parse_session_header(f"id={SESSION},timestamp=17") == Session(id=SESSION, timestamp=17)
+    assert flecs.parse_session_header(f"id={SESSION},timestamp=17") == Session(id=SESSION, timestamp=17)
 
 
 def test_session_header_as_bare_uuid_has_unknown_timestamp() -> None:
-    assert p.parse_session_header(f"  {SESSION.upper()} ") == Session(id=SESSION, timestamp=0)
+    assert flecs.parse_session_header(f"  {SESSION.upper()} ") == Session(id=SESSION, timestamp=0)
 
 
 @pytest.mark.parametrize(
@@ -75,11 +77,11 @@ def test_session_header_as_bare_uuid_has_unknown_timestamp() -> None:
     [None, "", "   ", "not-a-uuid", "{not json", "[1, 2]", '{"id": "nope"}', f"id,{SESSION},timestamp", "a,b,c"],
 )
 def test_unreadable_session_header_is_none(value: str | None) -> None:
-    assert p.parse_session_header(value) is None
+    assert flecs.parse_session_header(value) is None
 
 
 def test_activation_session_may_be_a_bare_id() -> None:
-    data = p.ActivationData.model_validate({"sessionId": SESSION, "licenseKey": "FLX-1"})
+    data = flecs.ActivationData.model_validate({"sessionId": SESSION, "licenseKey": "FLX-1"})
     assert data.sessionId.to_session() == Session(id=SESSION, timestamp=0)
 
 
@@ -94,20 +96,20 @@ def test_product_metadata_without_options_and_with_any_value() -> None:
         {"id": 4, "name": "count", "value": 3},
         {"id": 5, "name": "empty", "value": None},
     ]
-    product = p.to_product(p.FlecsProduct.model_validate(product_body(meta_data=meta)))
+    product = flecs.to_product(flecs.FlecsProduct.model_validate(product_body(meta_data=meta)))
     assert [m.value for m in product.meta_data] == ["org.x", ["a", "b"], {"w": 1}, 3, None]
     assert product.meta_data[0].id is None
 
 
 def test_product_record_from_flecs_product() -> None:
-    product = p.to_product(p.FlecsProduct.model_validate(product_body(extra_field="ignored")))
+    product = flecs.to_product(flecs.FlecsProduct.model_validate(product_body(extra_field="ignored")))
     assert product.id == 7
     assert product.store_id == 3
     assert product.is_app
     assert product.app_id == "org.nodered.node-red-7"
     assert product.is_official
     assert product.attributes[0].options == ["amd64", "arm64"]
-    assert product.created_at == p.UNKNOWN_TIME
+    assert product.created_at == shared.UNKNOWN_TIME
     assert product.owner_id is None
 
 
@@ -117,28 +119,28 @@ def test_product_official_flag_and_creation_time_when_sent() -> None:
         date_created_gmt="2026-02-03T04:05:06",
         owner_id=12,
     )
-    product = p.to_product(p.FlecsProduct.model_validate(body))
+    product = flecs.to_product(flecs.FlecsProduct.model_validate(body))
     assert not product.is_official
     assert product.created_at == dt.datetime(2026, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
     assert product.owner_id == 12
 
 
 def test_a_good_is_not_an_app_unless_listed_as_one() -> None:
-    good = p.FlecsProduct.model_validate(product_body(meta_data=[{"id": 1, "name": "_sku", "value": "SKU"}]))
-    assert not p.to_product(good).is_app
-    assert p.to_product(good, is_app=True).is_app
+    good = flecs.FlecsProduct.model_validate(product_body(meta_data=[{"id": 1, "name": "_sku", "value": "SKU"}]))
+    assert not flecs.to_product(good).is_app
+    assert flecs.to_product(good, is_app=True).is_app
 
 
 def test_both_product_list_envelopes() -> None:
-    paged = p.ProductList.model_validate({"page": 2, "totalPages": 5, "products": [product_body()]})
-    counted = p.ProductList.model_validate({"totalProducts": 41, "products": [product_body()]})
+    paged = flecs.ProductList.model_validate({"page": 2, "totalPages": 5, "products": [product_body()]})
+    counted = flecs.ProductList.model_validate({"totalProducts": 41, "products": [product_body()]})
     assert (paged.page, paged.totalPages, paged.totalProducts) == (2, 5, None)
     assert (counted.page, counted.totalPages, counted.totalProducts) == (None, None, 41)
     assert paged.products[0].id == counted.products[0].id == 7
 
 
 def test_flecs_store_record() -> None:
-    store = p.flecs_store(p.FlecsProduct.model_validate(product_body()).store)  # type: ignore[arg-type]
+    store = flecs.flecs_store(flecs.FlecsProduct.model_validate(product_body()).store)  # type: ignore[arg-type]
     assert store.id == 3
     assert store.uid == "3"
     assert store.address.city == "Amsterdam"
@@ -155,15 +157,15 @@ def test_order_customer_id_is_a_number() -> None:
         "line_items": [{"id": 1, "status": "active", "product_id": 7, "variation_id": 0, "quantity": 1, "image": {}}],
         "billing": {"first_name": "Dave", "last_name": "O", "company": "", "email": "d@example"},
     }
-    subscription = p.to_subscription(p.Order.model_validate(body))
+    subscription = flecs.to_subscription(flecs.Order.model_validate(body))
     assert subscription.user_id == 42
     assert subscription.line_items[0].subscription_id == 5
-    assert p.Order.model_validate({**body, "customer_id": "42"}).customer_id == 42
+    assert flecs.Order.model_validate({**body, "customer_id": "42"}).customer_id == 42
 
 
 def test_order_customer_id_with_a_fraction_is_refused() -> None:
     with pytest.raises(UpstreamError):
-        p.parse(p.Order, {"id": 5, "status": "x", "customer_id": 4.5}, "FLECS Console API")
+        shared.parse(flecs.Order, {"id": 5, "status": "x", "customer_id": 4.5}, "FLECS Console API")
 
 
 # -- device licences: D16 ----------------------------------------------------------------------
@@ -178,21 +180,21 @@ def test_device_license_status_is_int16() -> None:
         "created_at": "2025-07-28T10:30:00.000Z",
         "status": 0,
     }
-    data = p.DeviceLicenseResponse.model_validate(body)
-    sent = p.DeviceLicenseRequest(
-        manufacturer=p.Manufacturer(name="M", id=791),
+    data = flecs.DeviceLicenseResponse.model_validate(body)
+    sent = flecs.DeviceLicenseRequest(
+        manufacturer=flecs.Manufacturer(name="M", id=791),
         model="IPC-xyz",
         serial_number="SN1",
         manufacture_date=dt.date(2025, 1, 1),
     )
-    device = p.registered_device(data, owner_id=9, tenant_id=None, sent=sent)
+    device = flecs.registered_device(data, owner_id=9, tenant_id=None, sent=sent)
     assert device.id == "SN1"  # no id in the response: the globally unique serial stands in
     assert device.license_status == 0
     assert device.created_at == dt.datetime(2025, 7, 28, 10, 30, tzinfo=dt.UTC)
     assert device.owner_id == 9
     assert device.manufacturer_id == 791
     with pytest.raises(UpstreamError):
-        p.parse(p.DeviceLicenseResponse, {**body, "status": 40000}, "FLECS Console API")
+        shared.parse(flecs.DeviceLicenseResponse, {**body, "status": 40000}, "FLECS Console API")
 
 
 # -- success bodies: 200 and 204 ---------------------------------------------------------------
@@ -200,7 +202,7 @@ def test_device_license_status_is_int16() -> None:
 
 def test_envelopes_with_and_without_status_fields() -> None:
     body = {"data": {"isValid": True}}
-    assert p.Envelope[p.LicenseValidateData].model_validate(body).data.isValid
+    assert flecs.Envelope[flecs.LicenseValidateData].model_validate(body).data.isValid
     login = {
         "statusCode": 200,
         "statusText": "OK",
@@ -210,29 +212,31 @@ def test_envelopes_with_and_without_status_fields() -> None:
             "user": {"ID": 6, "display_name": "user", "user_email": "user@mail.com", "user_login": "user"},
         },
     }
-    data = p.Envelope[p.LoginData].model_validate(login).data
-    user = p.login_user(data)
+    data = flecs.Envelope[flecs.LoginData].model_validate(login).data
+    user = flecs.login_user(data)
     assert (user.id, user.login, user.email, user.is_vendor) == (6, "user", "user@mail.com", True)
-    assert p.login_token(data).expires == 1704378025
+    assert flecs.login_token(data).expires == 1704378025
 
 
 def test_validate_feature_flags_shape_differs_from_login() -> None:
     body = {"data": {"feature_flags": {"ff": {"isVendor": False}}, "isValid": True}}
-    assert p.Envelope[p.TokenValidateData].model_validate(body).data.isValid
+    assert flecs.Envelope[flecs.TokenValidateData].model_validate(body).data.isValid
 
 
 def test_token_expiry_from_the_jwt_when_not_sent() -> None:
     claims = base64.urlsafe_b64encode(json.dumps({"exp": 1900000000, "sub": "6"}).encode()).decode().rstrip("=")
     token = f"xx.{claims}.yy"
-    assert p.token_expiry(token) == 1900000000
-    assert p.jwt_claims(token)["sub"] == "6"
-    assert p.token_expiry("opaque") == 0
-    assert p.jwt_claims("a.%%%.c") == {}
+    assert shared.token_expiry(token) == 1900000000
+    assert shared.jwt_claims(token)["sub"] == "6"
+    assert shared.token_expiry("opaque") == 0
+    assert shared.jwt_claims("a.%%%.c") == {}
 
 
 def test_unreadable_body_is_an_upstream_error() -> None:
     with pytest.raises(UpstreamError) as err:
-        p.parse(p.Envelope[p.ProductList], {"data": {"products": [{"name": "no id"}]}}, "FLECS Console API")
+        shared.parse(
+            flecs.Envelope[flecs.ProductList], {"data": {"products": [{"name": "no id"}]}}, "FLECS Console API"
+        )
     assert err.value.code == "UPSTREAM_ERROR"
 
 
@@ -258,7 +262,7 @@ def device_body(**overrides: Any) -> dict[str, Any]:
 
 
 def test_flow_device_record() -> None:
-    device = p.flow_device(p.FlowDevice.model_validate(device_body()))
+    device = flow.flow_device(flow.FlowDevice.model_validate(device_body()))
     assert device.id == "dev-1"
     # Flow names the store by uid; the graph resolves it through the store-by-uid loader.
     assert device.store_uid == "acme-ams-0001"
@@ -270,7 +274,9 @@ def test_flow_device_record() -> None:
 
 
 def test_flow_device_with_unknown_enums_and_no_store() -> None:
-    device = p.flow_device(p.FlowDevice.model_validate(device_body(appType="KIOSK", status="RETIRED", storeUid=None)))
+    device = flow.flow_device(
+        flow.FlowDevice.model_validate(device_body(appType="KIOSK", status="RETIRED", storeUid=None))
+    )
     assert device.app_type is DeviceAppType.UNKNOWN
     assert device.status is DeviceStatus.BLOCKED
     assert device.store_id is None
@@ -278,11 +284,13 @@ def test_flow_device_with_unknown_enums_and_no_store() -> None:
 
 
 def test_flow_store_id_is_stable_and_numeric_uids_are_text() -> None:
-    assert p.flow_store_id("acme-ams-0001") == p.flow_store_id("acme-ams-0001")
-    assert p.flow_store_id("a") != p.flow_store_id("b")
-    store = p.flow_store(p.FlowStore.model_validate({"storeUid": 17, "name": "S", "tenantUid": "t", "address": {}}))
+    assert flow.flow_store_id("acme-ams-0001") == flow.flow_store_id("acme-ams-0001")
+    assert flow.flow_store_id("a") != flow.flow_store_id("b")
+    store = flow.flow_store(
+        flow.FlowStore.model_validate({"storeUid": 17, "name": "S", "tenantUid": "t", "address": {}})
+    )
     assert store.uid == "17"
-    assert store.id == p.flow_store_id("17")
+    assert store.id == flow.flow_store_id("17")
     assert store.shop_name == "S"
 
 
@@ -301,16 +309,18 @@ def test_tenant_user_record() -> None:
         "status": "ACTIVE",
         "storeAccess": [{"storeUid": "acme-ams-0001", "storeRole": "ADMIN"}],
     }
-    user = p.tenant_user(p.TenantUser.model_validate(body))
+    user = flow.tenant_user(flow.TenantUser.model_validate(body))
     assert user.id == 12
     assert user.user_code == "1001"
     assert user.tenant_role is TenantRole.ADMIN
-    assert user.default_store_id == p.flow_store_id("acme-ams-0001")
-    assert p.tenant_user(p.TenantUser.model_validate({**body, "tenantUserUid": "u-x"})).id == p.flow_user_id("u-x")
+    assert user.default_store_id == flow.flow_store_id("acme-ams-0001")
+    assert flow.tenant_user(flow.TenantUser.model_validate({**body, "tenantUserUid": "u-x"})).id == flow.flow_user_id(
+        "u-x"
+    )
 
 
 def test_flow_list_envelope() -> None:
-    listed = p.FlowList[p.FlowDevice].model_validate(
+    listed = flow.FlowList[flow.FlowDevice].model_validate(
         {"items": [device_body()], "pageNumber": 1, "pageSize": 20, "totalCount": 1}
     )
     assert listed.totalCount == 1
@@ -318,7 +328,7 @@ def test_flow_list_envelope() -> None:
 
 
 def test_device_info_of_f1() -> None:
-    info = p.DeviceInfo.model_validate(
+    info = flow.DeviceInfo.model_validate(
         {
             "deviceUid": "dev-1",
             "deviceIdentifier": "id",
@@ -331,7 +341,7 @@ def test_device_info_of_f1() -> None:
             "availablePaymentMethods": [{"x": 1}],
         }
     )
-    device = p.device_info(info)
+    device = flow.device_info(info)
     assert (device.tenant_id, device.store_uid, device.till_id) == ("t1", "s1", None)
 
 
@@ -343,7 +353,7 @@ def test_device_info_of_f1() -> None:
     [(10, 0, [1], 10), (10, 20, [3], 10), (10, 25, [3, 4], 10), (1, 7, [8], 1), (0, 5, [6], 1), (3, 2, [1, 2], 3)],
 )
 def test_page_window(limit: int, offset: int, pages: list[int], size: int) -> None:
-    window = p.PageWindow(PageArgs(limit=limit, offset=offset))
+    window = shared.PageWindow(PageArgs(limit=limit, offset=offset))
     assert list(window.numbers) == pages
     assert window.size == size
     everything = list(range(100))
@@ -352,7 +362,7 @@ def test_page_window(limit: int, offset: int, pages: list[int], size: int) -> No
 
 
 def test_page_window_caps_the_page_size() -> None:
-    window = p.PageWindow(PageArgs(limit=250, offset=30), max_size=100)
+    window = shared.PageWindow(PageArgs(limit=250, offset=30), max_size=100)
     assert (window.size, list(window.numbers)) == (100, [1, 2, 3])
     everything = list(range(400))
     assert window.cut(everything[:300]) == everything[30:280]
@@ -360,18 +370,20 @@ def test_page_window_caps_the_page_size() -> None:
 
 def test_negative_window_is_bad_input() -> None:
     with pytest.raises(BadUserInput):
-        p.PageWindow(PageArgs(limit=-1))
+        shared.PageWindow(PageArgs(limit=-1))
 
 
 def test_local_sort_matches_the_store_order() -> None:
     items = [(1, "b"), (2, "a"), (3, "b")]
     keys = {"id": lambda x: x[0], "name": lambda x: x[1]}
-    asc = p.sort_locally(items, PageArgs(limit=3, sort="name"), keys, lambda x: x[0])
-    desc = p.sort_locally(items, PageArgs(limit=3, sort="name", direction=SortDirection.DESC), keys, lambda x: x[0])
+    asc = shared.sort_locally(items, PageArgs(limit=3, sort="name"), keys, lambda x: x[0])
+    desc = shared.sort_locally(
+        items, PageArgs(limit=3, sort="name", direction=SortDirection.DESC), keys, lambda x: x[0]
+    )
     assert asc == [(2, "a"), (1, "b"), (3, "b")]
     assert desc == [(3, "b"), (1, "b"), (2, "a")]
     with pytest.raises(BadUserInput):
-        p.sort_locally(items, PageArgs(limit=3, sort="price"), keys, lambda x: x[0])
+        shared.sort_locally(items, PageArgs(limit=3, sort="price"), keys, lambda x: x[0])
 
 
 # -- the lean readers: what the payload models read, without them ------------------------------
@@ -419,12 +431,15 @@ def same(record: Any, expected: Any) -> None:
 
 @pytest.mark.parametrize("body", READABLE_PRODUCTS)
 def test_the_lean_product_reader_reads_what_the_model_reads(body: dict[str, Any]) -> None:
-    expected = p.to_product(p.FlecsProduct.model_validate(body))
-    same(p.product_reader(API)(body), expected)
-    same(p.product_reader(API, is_app=True)(body), p.to_product(p.FlecsProduct.model_validate(body), is_app=True))
+    expected = flecs.to_product(flecs.FlecsProduct.model_validate(body))
+    same(flecs.product_reader(API)(body), expected)
+    same(
+        flecs.product_reader(API, is_app=True)(body),
+        flecs.to_product(flecs.FlecsProduct.model_validate(body), is_app=True),
+    )
     try:
-        lean = p.product_record(body)
-    except p.Unusual:
+        lean = flecs.product_record(body)
+    except Unusual:
         return  # the model's reading, above
     same(lean, expected)
 
@@ -432,11 +447,11 @@ def test_the_lean_product_reader_reads_what_the_model_reads(body: dict[str, Any]
 def test_the_lean_readers_take_plain_items_as_they_stand() -> None:
     # Not Unusual: a body with the contract's types never goes through the model.
     for body in (product_body(), {"id": 9}, product_body(store=None, store_id=4), product_body(name=None)):
-        p.product_record(body)
-    p.subscription_record(order_body())
-    p.subscription_record(order_body(billing={}, line_items=[{"id": 1, "product_id": 7}], status=None))
-    p.device_record(device_body())
-    p.device_record({"deviceUid": "d"})
+        flecs.product_record(body)
+    flecs.subscription_record(order_body())
+    flecs.subscription_record(order_body(billing={}, line_items=[{"id": 1, "product_id": 7}], status=None))
+    flow.device_record(device_body())
+    flow.device_record({"deviceUid": "d"})
 
 
 # Each of these is refused by the model, so it must not slip through the lean reader either: an
@@ -475,7 +490,7 @@ UNREADABLE_PRODUCTS = [
 @pytest.mark.parametrize("body", UNREADABLE_PRODUCTS)
 def test_an_unreadable_listed_product_is_an_upstream_error(body: Any) -> None:
     def read_all() -> None:
-        product = p.product_reader(API)(body).complete()
+        product = flecs.product_reader(API)(body).complete()
         if product.embedded_store is not None:
             product.embedded_store.complete()
 
@@ -499,7 +514,7 @@ UNREADABLE_PARTS = [
 def test_an_unreadable_part_fails_when_read(body: dict[str, Any], part: str, scalar: str) -> None:
     """A listed product is checked part by part as a query reads it: what it reads at once is
     there; reading the unreadable part is UPSTREAM_ERROR, each time it is read."""
-    product = p.product_reader(API)(body)
+    product = flecs.product_reader(API)(body)
     assert getattr(product, scalar) == body[scalar]
     for _ in range(2):
         with pytest.raises(UpstreamError) as err:
@@ -508,7 +523,7 @@ def test_an_unreadable_part_fails_when_read(body: dict[str, Any], part: str, sca
 
 
 def test_an_unreadable_store_address_fails_when_read() -> None:
-    product = p.product_reader(API)(product_body(store={"id": 3, "name": "S", "address": {"city": 7}}))
+    product = flecs.product_reader(API)(product_body(store={"id": 3, "name": "S", "address": {"city": 7}}))
     assert product.embedded_store is not None
     assert (product.store_id, product.embedded_store.name) == (3, "S")
     with pytest.raises(UpstreamError):
@@ -519,13 +534,13 @@ def test_deferred_parts_are_read_once_and_coerced_like_the_model() -> None:
     """A part the lean reader does not take as it stands (an id sent as text) is the model's
     reading; the other parts stay the lean reader's; a part is read once, then held."""
     body = product_body(meta_data=[{"id": "2", "name": "app_id", "value": "org.x"}])
-    product = p.product_reader(API)(body)
+    product = flecs.product_reader(API)(body)
     assert "meta_data" not in vars(product)  # not read yet
     assert product.app_id == "org.x"
     assert product.is_app
     assert product.meta_data[0].id == 2
     assert product.meta_data is product.meta_data
-    same(product, p.to_product(p.FlecsProduct.model_validate(body)))
+    same(product, flecs.to_product(flecs.FlecsProduct.model_validate(body)))
 
 
 @pytest.mark.parametrize(
@@ -539,11 +554,11 @@ def test_deferred_parts_are_read_once_and_coerced_like_the_model() -> None:
     ],
 )
 def test_the_lean_order_reader_reads_what_the_model_reads(body: dict[str, Any]) -> None:
-    expected = p.to_subscription(p.Order.model_validate(body))
-    same(p.order_reader(API)(body), expected)
+    expected = flecs.to_subscription(flecs.Order.model_validate(body))
+    same(flecs.order_reader(API)(body), expected)
     try:
-        lean = p.subscription_record(body)
-    except p.Unusual:
+        lean = flecs.subscription_record(body)
+    except Unusual:
         return
     same(lean, expected)
 
@@ -564,7 +579,7 @@ def test_the_lean_order_reader_reads_what_the_model_reads(body: dict[str, Any]) 
 )
 def test_an_unreadable_order_is_an_upstream_error(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        p.order_reader(API)(body)
+        flecs.order_reader(API)(body)
 
 
 @pytest.mark.parametrize(
@@ -577,11 +592,11 @@ def test_an_unreadable_order_is_an_upstream_error(body: Any) -> None:
     ],
 )
 def test_the_lean_device_reader_reads_what_the_model_reads(body: dict[str, Any]) -> None:
-    expected = p.flow_device(p.FlowDevice.model_validate(body))
-    same(p.device_reader("Flow Retail API")(body), expected)
+    expected = flow.flow_device(flow.FlowDevice.model_validate(body))
+    same(flow.device_reader("Flow Retail API")(body), expected)
     try:
-        lean = p.device_record(body)
-    except p.Unusual:
+        lean = flow.device_record(body)
+    except Unusual:
         return
     same(lean, expected)
 
@@ -592,14 +607,14 @@ def test_the_lean_device_reader_reads_what_the_model_reads(body: dict[str, Any])
 )
 def test_an_unreadable_device_is_an_upstream_error(body: Any) -> None:
     with pytest.raises(UpstreamError):
-        p.device_reader("Flow Retail API")(body)
+        flow.device_reader("Flow Retail API")(body)
 
 
 def test_trusted_records_hold_every_field() -> None:
     """`Record.trusted` takes the values as they are: each builder must name every field."""
-    product = p.product_reader(API)(product_body())
-    subscription = p.order_reader(API)(order_body())
-    device = p.device_reader("Flow Retail API")(device_body())
+    product = flecs.product_reader(API)(product_body())
+    subscription = flecs.order_reader(API)(order_body())
+    device = flow.device_reader("Flow Retail API")(device_body())
     records = [product, product.embedded_store, product.embedded_store.address]  # type: ignore[union-attr]
     records += [*product.categories, *product.attributes, *product.meta_data]
     records += [subscription, subscription.billing, *subscription.line_items, device]
@@ -610,7 +625,7 @@ def test_trusted_records_hold_every_field() -> None:
 
 
 def test_the_embedded_store_holds_what_flecs_sent() -> None:
-    product = p.product_reader(API)(product_body())
+    product = flecs.product_reader(API)(product_body())
     assert product.embedded_store is not None
     assert (product.embedded_store.id, product.embedded_store.name, product.embedded_store.shop_name) == (
         3,
@@ -618,4 +633,4 @@ def test_the_embedded_store_holds_what_flecs_sent() -> None:
         "Acme",
     )
     assert product.embedded_store.address.city == "Amsterdam"
-    assert p.product_reader(API)(product_body(store=None, store_id=4)).embedded_store is None
+    assert flecs.product_reader(API)(product_body(store=None, store_id=4)).embedded_store is None

@@ -30,10 +30,11 @@ from facade.backends.local import LocalStore
 from facade.backends.local import tables as t
 from facade.backends.local.seed import SeedSummary, seed
 from facade.backends.upstream.base import ApiClient
-from facade.backends.upstream.flecs import FlecsConsole
-from facade.backends.upstream.flow import FlowRetail
+from facade.backends.upstream.flecs.client import FlecsConsole
+from facade.backends.upstream.flow.client import FlowRetail
+from facade.backends.upstream.flow.payloads import flow_store_id
 from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
-from facade.backends.upstream.payloads import UNKNOWN_TIME, flow_store_id
+from facade.backends.upstream.payloads import UNKNOWN_TIME
 from facade.errors import NotFound, Unauthenticated
 from facade.models import (
     Device,

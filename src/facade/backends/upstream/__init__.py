@@ -1,2 +1,3 @@
-"""Upstream clients: one per REST API (FLECS Console, Flow Retail), behind the same interfaces as
-the local store, over one shared HTTP layer (`http.py`)."""
+"""Upstream clients: one folder per REST API (`flecs/`, `flow/`, `afosto/`), behind the same
+interfaces as the local store, over a shared base at this level (`http.py`, `base.py`,
+`fanout.py`, `payloads.py`); no API folder imports another."""

@@ -47,10 +47,11 @@ from urllib.parse import quote
 
 from facade.auth import Principal
 from facade.backends.interfaces import Activation, LoginResult, ProductQuery, TokenResult
-from facade.backends.upstream import payloads as p
 from facade.backends.upstream.base import ApiClient, ApiPart
 from facade.backends.upstream.fanout import TooLong, each, gather_limited, whole_list
+from facade.backends.upstream.flecs import payloads as p
 from facade.backends.upstream.http import ApiPolicy, UpstreamClient, UpstreamResponse
+from facade.backends.upstream.payloads import UNKNOWN_TIME, PageWindow, jwt_claims, page_of, record_id, sort_locally
 from facade.errors import BadUserInput, Unauthenticated, UpstreamError
 from facade.models import (
     AppManifest,
@@ -124,7 +125,7 @@ class KnownUsers:
         known = self.by_token(token)
         if known is not None:
             return known.id
-        claims = p.jwt_claims(token)
+        claims = jwt_claims(token)
         nested = _wordpress_user(claims)
         for value in (claims.get("sub"), nested.get("id"), claims.get("user_id"), claims.get("id")):
             if isinstance(value, int) and not isinstance(value, bool):
@@ -138,7 +139,7 @@ class KnownUsers:
         known = self.by_token(token) or (self.by_id(principal.user_id) if principal.user_id is not None else None)
         if known is not None:
             return known.display_name, known.email
-        claims = p.jwt_claims(token)
+        claims = jwt_claims(token)
         nested = _wordpress_user(claims)
 
         def first(*names: str) -> str:
@@ -234,7 +235,7 @@ class FlecsProducts(_Part):
     async def _listed(
         self, path: str, params: dict[str, Any], page: PageArgs, *, apps: bool, forward: tuple[str, ...]
     ) -> Page[Product]:
-        window = p.PageWindow(page, MAX_PER_PAGE)
+        window = PageWindow(page, MAX_PER_PAGE)
         if page.sort not in p.PRODUCT_SORT:
             raise BadUserInput(f"sort must be one of: {', '.join(sorted(p.PRODUCT_SORT))}", field="sort")
 
@@ -262,20 +263,21 @@ class FlecsProducts(_Part):
                 everything = await whole_list(whole, MAX_PER_PAGE, self.sort_limit, self.limit)
             except TooLong as too_long:
                 raise unsortable(page, too_long.total, self.sort_limit) from None
-            return p.page_of(
-                p.sort_locally(sortable(everything, page, "products", p.PRODUCT_SORT), page, p.PRODUCT_SORT, _id), page
+            return page_of(
+                sort_locally(sortable(everything, page, "products", p.PRODUCT_SORT), page, p.PRODUCT_SORT, record_id),
+                page,
             )
 
         lists = list(await asyncio.gather(*(fetch(n) for n in window.numbers)))
         if any(len(listed.products) > window.size for listed in lists):
             # The upstream ignored paging and sent the whole list (in id order): slice it.
-            return p.page_of(p.sort_locally(build(lists[0]), page, p.PRODUCT_SORT, _id), page)
+            return page_of(sort_locally(build(lists[0]), page, p.PRODUCT_SORT, record_id), page)
         records = window.cut([product for listed in lists for product in build(listed)])
         total = await self._total(lists, window, fetch)
         return Page(items=records, total=total, offset=page.offset)
 
     async def _total(
-        self, lists: list[p.ProductPage], window: p.PageWindow, fetch: Callable[[int], Awaitable[p.ProductPage]]
+        self, lists: list[p.ProductPage], window: PageWindow, fetch: Callable[[int], Awaitable[p.ProductPage]]
     ) -> int:
         for listed in lists:
             if listed.totalProducts is not None:
@@ -294,15 +296,11 @@ class FlecsProducts(_Part):
         return (pages - 1) * window.size + len(last.products)
 
 
-def _id(record: Any) -> Any:
-    return record.id
-
-
 def sortable(records: list[R], page: PageArgs, what: str, keys: dict[str, Any]) -> list[R]:
     """`records`, unless the page is sorted by a time the API did not send for all of them
     (the contract has no creation time for products and orders): then BadUserInput, since
     sorting by a time that is not there would answer a silently different list."""
-    if page.sort == "created_at" and any(getattr(r, "created_at", None) == p.UNKNOWN_TIME for r in records):
+    if page.sort == "created_at" and any(getattr(r, "created_at", None) == UNKNOWN_TIME for r in records):
         others = ", ".join(sorted(k.upper() for k in keys if k != "created_at"))
         raise BadUserInput(
             f"In upstream mode the FLECS Console API sends no creation time for {what}, so they cannot be "
@@ -383,17 +381,17 @@ class FlecsSubscriptions(_Part):
         """`GET /api/v2/my/subscriptions` for the calling user (empty pages for anyone else). The
         whole list is fetched (a user has few), so sorting and paging here are exact."""
         result: dict[int, Page[Subscription]] = {u: Page(items=[], total=0, offset=page.offset) for u in user_ids}
-        p.PageWindow(page)  # rejects a negative window before any call
+        PageWindow(page)  # rejects a negative window before any call
         caller = self.known.user_id(self.bearer())
         if caller is None or caller not in result:
             return result
-        mine = p.sort_locally(
+        mine = sort_locally(
             sortable(await self._mine(store_id), page, "subscriptions", p.SUBSCRIPTION_SORT),
             page,
             p.SUBSCRIPTION_SORT,
-            _id,
+            record_id,
         )
-        result[caller] = p.page_of(mine, page)
+        result[caller] = page_of(mine, page)
         return result
 
 

@@ -43,10 +43,11 @@ from urllib.parse import quote
 
 from facade.auth import IssuedToken, Principal
 from facade.backends.interfaces import DeviceLoginResult, DeviceRegistration, LinkResult
-from facade.backends.upstream import payloads as p
 from facade.backends.upstream.base import ApiClient, ApiPart, ApiRequest
 from facade.backends.upstream.fanout import TooLong, whole_list
+from facade.backends.upstream.flow import payloads as p
 from facade.backends.upstream.http import ApiPolicy, RequestScope, UpstreamClient, UpstreamResponse
+from facade.backends.upstream.payloads import UNKNOWN_TIME, PageWindow, page_of, record_id, sort_locally, token_expiry
 from facade.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 from facade.models import (
     Device,
@@ -169,7 +170,7 @@ class _Part(ApiPart):
         """One window of a Flow list: the pages that cover it, fetched at once and cut."""
         if page.sort not in local_sort:
             raise BadUserInput(f"sort must be one of: {', '.join(sorted(local_sort))}", field="sort")
-        window = p.PageWindow(page)
+        window = PageWindow(page)
         params: dict[str, Any] = {"pageSize": window.size, "sortDirection": page.direction.value}
         sort_by = upstream_sort.get(page.sort)
         if sort_by is not None:
@@ -190,7 +191,7 @@ class _Part(ApiPart):
                     f"{self.sort_limit} items, and this one has {too_long.total or 'more'}.",
                     field="sortBy",
                 ) from None
-            return p.page_of(p.sort_locally(everything, page, local_sort, _id), page)
+            return page_of(sort_locally(everything, page, local_sort, record_id), page)
 
         async def one(number: int) -> p.FlowList[T]:
             return self.read(listing, await fetch({**params, "pageNumber": number}))
@@ -199,7 +200,7 @@ class _Part(ApiPart):
         if any(len(listed.items) > window.size for listed in lists):
             # The upstream ignored paging and sent everything: sort and cut it here, exactly.
             everything = [build(x) for x in lists[0].items]
-            return p.page_of(p.sort_locally(everything, page, local_sort, _id), page)
+            return page_of(sort_locally(everything, page, local_sort, record_id), page)
         records = window.cut([build(x) for listed in lists for x in listed.items])
         total = next((listed.totalCount for listed in lists if listed.totalCount is not None), None)
         if total is None:
@@ -208,14 +209,10 @@ class _Part(ApiPart):
         return Page(items=records, total=total, offset=page.offset)
 
 
-def _id(record: Any) -> Any:
-    return record.id
-
-
 def _issued(token: str, expires_in: int | None) -> IssuedToken:
     if expires_in is not None:
         return IssuedToken(token=token, expires=int(dt.datetime.now(dt.UTC).timestamp()) + expires_in)
-    return IssuedToken(token=token, expires=p.token_expiry(token))
+    return IssuedToken(token=token, expires=token_expiry(token))
 
 
 def _enum_value(value: Any) -> Any:
@@ -255,7 +252,7 @@ class FlowDevices(_Part):
         if where.store_id is not None:
             known = (await self._store_refs([where.store_id])).get(where.store_id)
             if known is None or known[0] != tenant_uid:
-                p.PageWindow(page)
+                PageWindow(page)
                 return Page(items=[], total=0, offset=page.offset)
             store_uid = known[1]
         text = (where.text or "").strip() or None
@@ -379,7 +376,7 @@ class FlowDevices(_Part):
                 status=DeviceStatus.ACTIVE,
                 system_information=system_information,
                 device_code=None,
-                created_at=p.UNKNOWN_TIME,
+                created_at=UNKNOWN_TIME,
                 last_modified_at=now,
             )
 
@@ -432,7 +429,7 @@ class FlowDevices(_Part):
             status=DeviceStatus.ACTIVE,
             system_information=None,
             device_code=wanted,
-            created_at=p.UNKNOWN_TIME,
+            created_at=UNKNOWN_TIME,
             last_modified_at=now,
         )
 
