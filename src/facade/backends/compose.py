@@ -28,6 +28,7 @@ from facade.backends.upstream.base import ApiClient, ApiRequest
 from facade.backends.upstream.flecs.client import FlecsConsole
 from facade.backends.upstream.flow.client import FlowRetail
 from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
+from facade.backends.upstream.payloads import UNKNOWN_TIME
 from facade.deadline import Deadline
 from facade.models import Device, Page, User
 from facade.settings import Settings
@@ -81,14 +82,15 @@ class Layered:
 
 async def complete(result: Any, directory: Backend) -> Any:
     """Fills in what an upstream record does not carry from the directory (the local store):
-    Flow Retail's device has no FLECS serial number, its tenant user no FLECS login. The
-    upstream's values win; the directory only fills gaps, and a record it lacks stays as sent."""
+    Flow Retail's device has no FLECS serial number, its tenant user no FLECS login, FLECS's
+    login user no tenant role. The upstream's values win (a user's name, a login's feature flags);
+    the directory only fills gaps, and a record it lacks stays as sent."""
     if isinstance(result, Device):
         found = (await directory.devices.get_many([result.id])).get(result.id)
         return _merged(found, result)
     if isinstance(result, User):
         found_user = (await directory.users.get_many([result.id])).get(result.id)
-        return found_user or result
+        return _merged_user(found_user, result)
     if isinstance(result, Page):
         items = list(result.items)
         if not any(isinstance(i, Device | User) for i in items):
@@ -100,7 +102,7 @@ async def complete(result: Any, directory: Backend) -> Any:
         filled = [
             _merged(known_devices.get(i.id), i)
             if isinstance(i, Device)
-            else (known_users.get(i.id) or i)
+            else _merged_user(known_users.get(i.id), i)
             if isinstance(i, User)
             else i
             for i in items
@@ -123,6 +125,20 @@ def _merged(known: Device | None, sent: Device) -> Device:
     if sent.store_uid is not None:
         values["store_id"] = None  # the upstream's store (by uid) wins over the directory's id
     return Device.trusted(values)  # both records' values, already of Device's types
+
+
+def _merged_user(known: User | None, sent: User) -> User:
+    # What the upstream's record carries: the fields its reader set, unless empty or unknown
+    # (FLECS's login sends no tenant role, Flow's tenant user no vendor flag). The login is the
+    # directory's: Flow Retail has none (its reader falls back to the e-mail address).
+    if known is None:
+        return sent
+    values = dict(vars(known))
+    for name in sent.model_fields_set - {"login"}:
+        value = getattr(sent, name)
+        if value is not None and value != "" and value != UNKNOWN_TIME:
+            values[name] = value
+    return User.trusted(values)
 
 
 DOMAINS = (

@@ -173,9 +173,10 @@ class UserMutations:
         # so that 50 aliased logins in one request are 50 attempts.
         async with info.context.attempt("login", username):
             result = await info.context.backend.users.login(username, password)
-        # An upstream's login payload can be thinner than the user record (FLECS sends id, names
-        # and e-mail): read the whole record where the backend has one.
-        user = await info.context.loaders.user.load(result.user.id) or result.user
+        # The backend's user: in upstream mode the API's (its names, its feature flags), what the
+        # login payload lacks (FLECS sends no tenant role) filled from the directory by
+        # backends/compose.py `complete`, so not re-read from the local store here.
+        user = result.user
         if info.context.principal is None:
             # The caller has just proved who they are: the payload's user is theirs to read.
             info.context.principal = info.context.principal_of(result.token.token) or Principal(
