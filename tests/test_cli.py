@@ -94,7 +94,7 @@ def test_db_migrate_then_seed_refuses_a_store_with_data_unless_reset(tmp_path: P
     reset = run_facade(tmp_path, "db", "seed", "--reset", "--products", "50", "--database-url", url)
 
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied migrations" in migrated.stdout
+    assert migrated.stdout.strip() == "applied revisions: 0001"
     assert seeded.returncode == 0, seeded.stderr
     assert seeded.stdout.startswith("Seeded in")
     assert products_after_seed == 500
@@ -103,6 +103,29 @@ def test_db_migrate_then_seed_refuses_a_store_with_data_unless_reset(tmp_path: P
     assert reset.returncode == 0, reset.stderr
     assert reset.stdout.startswith("Seeded in")
     assert count_rows(db, "products") == 50
+
+
+def test_db_downgrade_then_migrate_again_and_the_upgrade_as_sql(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "store.db")
+
+    first = run_facade(tmp_path, "db", "migrate", "--database-url", url)
+    again = run_facade(tmp_path, "db", "migrate", "--database-url", url)
+    down = run_facade(tmp_path, "db", "downgrade", "base", "--database-url", url)
+    up = run_facade(tmp_path, "db", "migrate", "--database-url", url)
+    unknown = run_facade(tmp_path, "db", "downgrade", "0099", "--database-url", url)
+    sql = run_facade(
+        tmp_path, "db", "migrate", "--sql", "--database-url", "postgresql+asyncpg://nobody@127.0.0.1:1/none"
+    )
+
+    assert (first.stdout.strip(), again.stdout.strip()) == ("applied revisions: 0001", "the store is up to date")
+    assert down.stdout.strip() == "undid revisions: 0001", down.stderr
+    assert up.stdout.strip() == "applied revisions: 0001", up.stderr
+    assert unknown.returncode == 1
+    assert "0099" in unknown.stdout
+    assert "Traceback" not in unknown.stderr
+    assert sql.returncode == 0, sql.stderr
+    assert "CREATE TABLE tenants" in sql.stdout
+    assert "TIMESTAMP WITH TIME ZONE" in sql.stdout
 
 
 def test_schema_export_to_stdout_prints_the_sdl(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """The `facade` command: serve, manage the local store, export the SDL.
 
     facade serve [--host H] [--port P] [--workers N] [--reload] [--database-url URL]
-    facade db migrate [--database-url URL]
+    facade db migrate [--database-url URL] [--sql]
+    facade db downgrade REVISION [--database-url URL]
+    facade db revision -m MESSAGE [--empty] [--database-url URL]
     facade db seed [--products N] [--reset] [--database-url URL]
     facade schema export [--output FILE] [--check]
     facade documents register PATH... [--output FILE] [--check]
@@ -32,7 +34,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-async def _migrate(settings: Settings) -> list[int]:
+async def _migrate(settings: Settings) -> list[str]:
     from facade.backends.local import create_engine
     from facade.backends.local.migrate import migrate
 
@@ -54,7 +56,8 @@ async def _seed(settings: Settings, products: int, reset: bool) -> str:
         if reset:
             async with engine.begin() as conn:
                 await conn.run_sync(metadata.drop_all)
-                await conn.exec_driver_sql("DROP TABLE IF EXISTS schema_migrations")
+                await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+                await conn.exec_driver_sql("DROP TABLE IF EXISTS schema_migrations")  # the earlier runner's
         await migrate(engine)
         if not await is_empty(engine):
             return "The store already has data; use --reset to replace it."
@@ -83,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Migrate and seed once here, before any worker starts, so workers never race to do it.
     applied = asyncio.run(_migrate(settings))
     if applied:
-        print(f"facade: migrated the store to version {applied[-1]}", file=sys.stderr)
+        print(f"facade: migrated the store to revision {applied[-1]}", file=sys.stderr)
     if settings.seed_on_start:
         message = asyncio.run(_seed(settings, settings.seed_products, reset=False))
         if not message.startswith("The store already"):
@@ -106,9 +109,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    applied = asyncio.run(_migrate(_settings(args)))
-    print(f"applied migrations: {applied}" if applied else "the store is up to date")
+    """Upgrade the store to the head revision; with --sql, print that upgrade's SQL for an empty
+    store of the URL's dialect instead (nothing is connected to)."""
+    settings = _settings(args)
+    if args.sql:
+        from facade.backends.local.migrate import offline_sql
+
+        sys.stdout.write(offline_sql(settings.database_url))
+        return 0
+    applied = asyncio.run(_migrate(settings))
+    print(f"applied revisions: {', '.join(applied)}" if applied else "the store is up to date")
     return 0
+
+
+async def _store_step(settings: Settings, step: str, argument: str, empty: bool = False) -> str:
+    from facade.backends.local import create_engine
+    from facade.backends.local import migrate as migrations
+
+    engine = create_engine(settings.database_url)
+    try:
+        if step == "downgrade":
+            undone = await migrations.downgrade(engine, argument)
+            return f"undid revisions: {', '.join(undone)}" if undone else "nothing to undo"
+        path = await migrations.new_revision(engine, argument, autogenerate=not empty)
+        return f"wrote {path}: review it, then run `facade db migrate`"
+    except migrations.MigrationError as exc:
+        return f"facade db {step}: {exc}"
+    finally:
+        await engine.dispose()
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    """Undo revisions down to REVISION ("base" drops every table); data in what is dropped is lost."""
+    message = asyncio.run(_store_step(_settings(args), "downgrade", args.revision))
+    print(message)
+    return 1 if message.startswith("facade db") else 0
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    """Write the next revision into the package's migrations/versions/ (run it from a checkout):
+    the operations that bring a store at the head to tables.py, or an empty one with --empty."""
+    message = asyncio.run(_store_step(_settings(args), "revision", args.message, empty=args.empty))
+    print(message)
+    return 1 if message.startswith("facade db") else 0
 
 
 def cmd_db_seed(args: argparse.Namespace) -> int:
@@ -276,9 +319,19 @@ def parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="create, migrate and seed the local store").add_subparsers(
         dest="db_command", required=True
     )
-    migrate = db.add_parser("migrate", help="create the tables or bring them up to date")
+    migrate = db.add_parser("migrate", help="create the tables or bring them up to date (Alembic upgrade head)")
     migrate.add_argument("--database-url")
+    migrate.add_argument("--sql", action="store_true", help="print the upgrade's SQL instead of running it")
     migrate.set_defaults(run=cmd_db_migrate)
+    downgrade = db.add_parser("downgrade", help="undo revisions down to REVISION (base: drop every table)")
+    downgrade.add_argument("revision")
+    downgrade.add_argument("--database-url")
+    downgrade.set_defaults(run=cmd_db_downgrade)
+    revision = db.add_parser("revision", help="write the next revision, from tables.py against a store at the head")
+    revision.add_argument("-m", "--message", required=True, help="what the revision changes (also its file name)")
+    revision.add_argument("--empty", action="store_true", help="write an empty revision instead of comparing")
+    revision.add_argument("--database-url")
+    revision.set_defaults(run=cmd_db_revision)
     seed = db.add_parser("seed", help="fill an empty store with demo data")
     seed.add_argument("--database-url")
     seed.add_argument("--products", type=int, default=200, help="how many products (e.g. 100000 for a load test)")

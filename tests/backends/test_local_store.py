@@ -1,4 +1,4 @@
-"""The local store on a real SQLite file: migrations, the demo seed, batched paging and the write
+"""The local store on a real SQLite file: the demo seed, batched paging and the write
 rules the upstream APIs enforce (devices, licences, reviews, download tokens). Nothing is mocked.
 
 One seeded store serves the module; tests that write pick rows nobody else asserts on.
@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from facade.auth import Principal, TokenKind, TokenService
@@ -23,8 +22,7 @@ from facade.backends import interfaces
 from facade.backends.local import LocalStore, create_engine
 from facade.backends.local import tables as t
 from facade.backends.local.base import engines
-from facade.backends.local.migrate import current_version, migrate
-from facade.backends.local.migrations import MIGRATIONS, Migration
+from facade.backends.local.migrate import migrate
 from facade.backends.local.seed import (
     DEMO_PASSWORD,
     SeedSummary,
@@ -121,50 +119,6 @@ async def count(engine: AsyncEngine, table: Any) -> int:
 async def user_principal(store: LocalStore, tokens: TokenService, login: str) -> Principal:
     result = await store.users.login(login, DEMO_PASSWORD)
     return tokens.verify(result.token.token)
-
-
-# ---------------------------------------------------------------------------------------------
-# Migrations
-
-
-async def test_migrate_applies_once_then_is_a_no_op(tmp_path: Path) -> None:
-    engine = create_engine(sqlite_url(tmp_path / "nested" / "fresh.db"))
-    try:
-        assert await current_version(engine) == 0
-
-        assert await migrate(engine) == [1]
-        assert await migrate(engine) == []
-        assert await current_version(engine) == 1
-
-        async with engine.connect() as conn:
-            schema = await conn.run_sync(
-                lambda sync: {
-                    name: {c["name"] for c in sa_inspect(sync).get_columns(name)}
-                    for name in sa_inspect(sync).get_table_names()
-                }
-            )
-        for table in t.metadata.sorted_tables:
-            assert schema.get(table.name) == {c.name for c in table.columns}, table.name
-    finally:
-        await engine.dispose()
-
-
-async def test_failing_migration_leaves_the_schema_as_it_was(tmp_path: Path) -> None:
-    def broken(conn: Any) -> None:
-        conn.exec_driver_sql("ALTER TABLE tenants ADD COLUMN motto TEXT")
-        raise RuntimeError("migration 2 is broken")
-
-    engine = create_engine(sqlite_url(tmp_path / "fresh.db"))
-    try:
-        with pytest.raises(RuntimeError, match="broken"):
-            await migrate(engine, [*MIGRATIONS, Migration(2, "broken", broken)])
-
-        assert await current_version(engine) == 0
-        async with engine.connect() as conn:
-            names = await conn.run_sync(lambda sync: sa_inspect(sync).get_table_names())
-        assert names == []
-    finally:
-        await engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------------

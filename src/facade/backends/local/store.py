@@ -1,7 +1,8 @@
 """The local store as one `Backend`: the engine and a repository per domain over it.
 
 `LocalStore.open(url, tokens)` is what the app's lifespan calls: it makes the engine (SQLite set
-up for a web server's concurrency, or a pooled PostgreSQL engine) and migrates the schema.
+up for a web server's concurrency, or a pooled PostgreSQL engine) and upgrades the schema to the head
+revision (`migrate.py`, Alembic).
 """
 
 from __future__ import annotations

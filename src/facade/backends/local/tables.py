@@ -1,6 +1,6 @@
-"""The local store's tables (SQLAlchemy Core). The migrations in `migrations/` create them; this
-module is what queries are written against, so both must change together (a test checks that a
-migrated database matches this metadata)."""
+"""The local store's tables (SQLAlchemy Core). The Alembic revisions in `migrations/versions/`
+create them; this module is what queries are written against and always equals the head revision,
+so a change here needs a revision (`facade db revision -m ...`): a test compares the two."""
 
 from __future__ import annotations
 
