@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     flow_url: str = Field("local", description="Flow Retail API: local, or e.g. https://api.flowretail.com/v2")
     afosto_url: str = Field(
         "local",
-        description="Afosto API: local (its fields answer UPSTREAM_NOT_CONFIGURED), or e.g. https://api.afosto.io",
+        description="Afosto API: local (the sandbox's emulation, in process), or e.g. https://api.afosto.io",
     )
     afosto_client_id: str | None = Field(
         None, description="Afosto service account (client credentials) for callers that send no Afosto token."

@@ -91,4 +91,6 @@ async def test_what_is_not_routed_is_the_local_stores(composed: tuple[ComposedBa
 
     assert bound.tenants is backend.local.tenants  # a domain with no route at all
     assert bound.reviews.page_by_product == backend.local.reviews.page_by_product
-    assert backend.local.bind({"Authorization": "Bearer t"}) is backend.local  # nothing per request locally
+    local = backend.local.bind({"Authorization": "Bearer t"})
+    assert local.tenants is backend.local.tenants  # locally, only Afosto's emulation is per request
+    assert "afosto" not in vars(local)  # bound on first use

@@ -1,5 +1,6 @@
-"""The generated Afosto fields, in upstream mode against the sandbox's Afosto emulation over
-loopback HTTP (and in local mode, where they answer UPSTREAM_NOT_CONFIGURED): reads in the
+"""The generated Afosto fields, in the suite's mode: in local mode against the sandbox's Afosto
+emulation in process (the generated client over httpx's ASGI transport), in upstream mode against
+the same emulation in `facade sandbox` over loopback HTTP. Reads in the
 `afosto { <service> }` namespace, paged lists as connections, writes as root mutations with
 idempotency keys and task acknowledgements, Afosto's refusals as codes, search-backed reads
 made once per request, and every generated read field answering typed."""
@@ -10,10 +11,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
 
-from conftest import Api, make_settings, open_api
+from conftest import Api, make_settings, mode, open_api
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.graph.schema import get_schema
 from support.sandbox import SandboxControl
@@ -23,10 +25,19 @@ AFOSTO = {"X-Afosto-Authorization": "Bearer any-afosto-token"}
 
 @pytest.fixture(scope="module")
 async def afosto(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
-    api, _ = await open_api(make_settings(Path(tmp_path_factory.mktemp("afosto"))), products=4, upstream=True)
+    api, _ = await open_api(make_settings(Path(tmp_path_factory.mktemp("afosto"))), products=4)
     yield api
     await api.client.aclose()
     await api.store.aclose()
+
+
+def control(api: Api) -> SandboxControl:
+    """The control routes (faults, call log) of the Afosto emulation `api` is served by: the
+    sandbox's over loopback in upstream mode, the in-process one's in local mode."""
+    url = getattr(api.store, "sandbox_url", None)
+    if url is not None:
+        return SandboxControl(url)
+    return SandboxControl("http://afosto.emulated", httpx.ASGITransport(app=api.store.afosto_api.emulation))
 
 
 async def data(api: Api, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -106,7 +117,7 @@ async def test_an_afosto_refusal_is_its_code(afosto: Api) -> None:
 
 
 async def test_an_argument_beyond_its_rule_is_refused_before_afosto_is_called(afosto: Api) -> None:
-    async with SandboxControl(afosto.store.sandbox_url) as sandbox:  # type: ignore[attr-defined]
+    async with control(afosto) as sandbox:
         error = await afosto.error(
             "query($id: ID) { afosto { cat { group(id: $id) { id } } } }", {"id": "x" * 201}, headers=AFOSTO
         )
@@ -121,7 +132,7 @@ async def test_one_search_asked_twice_in_a_request_is_one_call(afosto: Api) -> N
         a: searchOrders(body: {constraints: []}) { id number }
         b: searchOrders(body: {constraints: []}) { id }
     } } }"""
-    async with SandboxControl(afosto.store.sandbox_url) as sandbox:  # type: ignore[attr-defined]
+    async with control(afosto) as sandbox:
         answered = await data(afosto, query)
         calls = await sandbox.calls()
 
@@ -129,18 +140,32 @@ async def test_one_search_asked_twice_in_a_request_is_one_call(afosto: Api) -> N
     assert calls == {"POST /afosto/odr/search/orders": 1}
 
 
-async def test_in_local_mode_afosto_fields_answer_upstream_not_configured(api: Api) -> None:
-    read = await api.post('{ afosto { cat { group(id: "x") { id } } } }', headers=AFOSTO)
-    write = await api.post('mutation { afostoCatDeleteGroup(id: "x") { id } }', headers=AFOSTO)
+async def test_local_mode_answers_afosto_in_process_with_no_url(afosto: Api) -> None:
+    if mode() == "upstream":
+        pytest.skip("the suite runs in upstream mode: Afosto is the sandbox's, over loopback")
+    assert afosto.settings.afosto_url == "local"
+    made = await data(afosto, 'mutation { afostoCatCreateGroup(body: {name: "Local", currency: "EUR"}) { id } }')
+    key = made["afostoCatCreateGroup"]["id"]
+    async with control(afosto) as sandbox:
+        read = await data(afosto, "query($id: ID) { afosto { cat { group(id: $id) { name } } } }", {"id": key})
+        calls = await sandbox.calls()
 
-    if afosto_configured(api):
-        pytest.skip("the suite runs in upstream mode: Afosto is the sandbox's")
-    assert read["errors"][0]["extensions"]["code"] == "UPSTREAM_NOT_CONFIGURED"
-    assert write["errors"][0]["extensions"]["code"] == "UPSTREAM_NOT_CONFIGURED"
+    assert read["afosto"]["cat"]["group"] == {"name": "Local"}
+    assert calls == {"GET /afosto/cat/groups/{id}": 1}  # the emulation's own call log
 
 
-def afosto_configured(api: Api) -> bool:
-    return getattr(api.store, "sandbox_url", None) is not None
+async def test_local_mode_emulation_applies_faults_and_retries_reads(afosto: Api) -> None:
+    # The same client as upstream mode: a passing 503 on a read is retried, a write is not.
+    async with control(afosto) as sandbox:
+        await sandbox.faults("GET /afosto/cat/groups*=status:503x1")
+        read = await afosto.post("{ afosto { cat { groups { totalCount } } } }", headers=AFOSTO)
+        await sandbox.faults("POST /afosto/cat/groups=status:503x1")
+        write = await afosto.post('mutation { afostoCatCreateGroup(body: {name: "x"}) { id } }', headers=AFOSTO)
+        calls = await sandbox.calls()
+
+    assert "errors" not in read
+    assert write["errors"][0]["extensions"]["code"] == "UPSTREAM_ERROR"
+    assert calls == {"GET /afosto/cat/groups": 2, "POST /afosto/cat/groups": 1}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -373,8 +373,9 @@ def test_every_root_field_and_sortable_connection_is_compared() -> None:
     query = schema.query_type
     assert query is not None
     for name in query.fields:
-        # validateLicense, appManifest: test_device_sessions_answer_the_same. afosto: no local
-        # counterpart (local mode answers UPSTREAM_NOT_CONFIGURED); tests/graph/test_afosto.py.
+        # validateLicense, appManifest: test_device_sessions_answer_the_same. afosto: reads no
+        # store; both modes answer it from the same emulation (in process in local mode, over
+        # loopback in upstream mode), which tests/graph/test_afosto.py holds to account in each.
         if name not in ("validateLicense", "appManifest", "afosto"):
             assert f"{name}(" in documents or f"{name} {{" in documents, f"no parity case reaches Query.{name}"
 

@@ -51,8 +51,9 @@ def start_sandbox(settings: Settings, timeout: float = 30.0) -> RunningSandbox:
 class SandboxControl:
     """A running sandbox's control routes (`/__sandbox`): the faults it injects, the calls it got."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.AsyncClient(base_url=url, timeout=10.0)
+    def __init__(self, url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        # `transport`: an in-process sandbox app (local mode's Afosto emulation) instead of a socket.
+        self.http = httpx.AsyncClient(base_url=url, timeout=10.0, transport=transport)
 
     async def faults(self, *rules: str) -> None:
         """Replaces the fault rules with `rules` (spec strings); none clears them."""

@@ -24,6 +24,7 @@ from facade.backends.local import LocalStore
 from facade.backends.routes import AFOSTO, FLECS, FLOW, ROUTES, Route, check
 from facade.backends.upstream.afosto.client import API as AFOSTO_API
 from facade.backends.upstream.afosto.client import AfostoApi, ServiceAccount
+from facade.backends.upstream.afosto.emulated import EmulatedAfosto
 from facade.backends.upstream.base import ApiClient, ApiRequest
 from facade.backends.upstream.flecs.client import FlecsConsole
 from facade.backends.upstream.flow.client import FlowRetail
@@ -236,11 +237,21 @@ def http_settings(settings: Settings) -> HttpSettings:
 
 def compose(settings: Settings, local: LocalStore) -> Backend:
     """The backend the settings ask for: the local store alone, or upstream clients over it.
-    Raises RouteError when the routing table disagrees with the interfaces or the clients."""
+    Afosto is always the generated client: over HTTP to `FACADE_AFOSTO_URL`, or, when that is
+    `local`, over the in-process emulation the store holds (`local.afosto_api`, made on first
+    use). Raises RouteError when the routing table disagrees with the interfaces or the clients."""
     check(ROUTES, CLIENTS)
+    http = http_settings(settings)
+    forward = frozenset(h.lower() for h in settings.forward_headers)
+    account = None
+    if settings.afosto_client_id and settings.afosto_client_secret is not None:
+        secret = settings.afosto_client_secret.get_secret_value()
+        account = ServiceAccount(settings.afosto_client_id, secret, settings.afosto_scope)
+    if settings.afosto_url == "local":
+        local.afosto_api = EmulatedAfosto(http, account)
+        local.afosto_forward = forward
     if settings.flecs_url == "local" and settings.flow_url == "local" and settings.afosto_url == "local":
         return local
-    http = http_settings(settings)
     upstreams: dict[str, ApiClient] = {}
     if settings.flecs_url != "local":
         upstreams[FLECS] = FlecsConsole(
@@ -256,11 +267,8 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
             sort_limit=settings.upstream_sort_limit,
         )
     if settings.afosto_url != "local":
-        account = None
-        if settings.afosto_client_id and settings.afosto_client_secret is not None:
-            secret = settings.afosto_client_secret.get_secret_value()
-            account = ServiceAccount(settings.afosto_client_id, secret, settings.afosto_scope)
         client = UpstreamClient(AFOSTO_API, settings.afosto_url, http, policy=AfostoApi.policy)
         upstreams[AFOSTO] = AfostoApi(client, account)
-    forward = frozenset(h.lower() for h in settings.forward_headers)
+    else:
+        upstreams[AFOSTO] = local.afosto_api  # the emulation, bound per request like a real API
     return ComposedBackend(local, upstreams, ROUTES, forward)

@@ -317,8 +317,8 @@ class Backend(Protocol):
     def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> Backend:
         """The backend as one request sees it, made per request by the app (`build_context`):
         upstream calls forward the allow-listed of the caller's `headers`, end by `deadline` and
-        share the request's GET de-duplication. Cheap (microseconds, built lazily); a backend
-        with nothing per request (the local store) answers itself."""
+        share the request's GET de-duplication. Cheap (microseconds, built lazily); the local
+        store's is itself but for `afosto`, its in-process emulation bound to the request."""
         ...
 
     async def aclose(self) -> None: ...

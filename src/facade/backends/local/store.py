@@ -7,6 +7,7 @@ revision (`migrate.py`, Alembic).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,11 @@ from facade.backends.local.stores import LocalStores
 from facade.backends.local.subscriptions import LocalSubscriptions
 from facade.backends.local.tenants import LocalTenants
 from facade.backends.local.users import LocalUsers
-from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
+from facade.backends.upstream.afosto.client import CREDENTIALS_HEADER
+from facade.backends.upstream.afosto.emulated import EmulatedAfosto
+from facade.backends.upstream.base import ApiClient
+from facade.backends.upstream.http import RequestScope
 from facade.deadline import Deadline
-from facade.errors import UpstreamNotConfigured
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -70,22 +73,32 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(parsed, pool_size=5, max_overflow=5, pool_pre_ping=True, json_deserializer=orjson.loads)
 
 
-class NoAfosto:
-    """The Afosto API where facade has no URL for it (`FACADE_AFOSTO_URL=local`): the store holds
-    no Afosto data, so every call answers UPSTREAM_NOT_CONFIGURED, the same code for every field."""
+EMPTY: Mapping[str, str] = {}
 
-    async def call(
-        self,
-        operation: Operation,
-        arguments: Mapping[str, Any],
-        body: Any = None,
-        *,
-        page: int | None = None,
-        page_size: int | None = None,
-    ) -> AfostoAnswer:
-        raise UpstreamNotConfigured(
-            "The Afosto API is not configured: set FACADE_AFOSTO_URL to its base URL.", upstream="Afosto API"
-        )
+
+class LocalRequest:
+    """The local store as one request sees it (`LocalStore.bind`): the store's own domains, and
+    the Afosto emulation (`store.afosto_api`) bound to the request's allow-listed headers and
+    deadline on first use, so Afosto fields de-duplicate reads and forward the caller's Afosto
+    token per request as in upstream mode. Costs one small object per request."""
+
+    def __init__(self, store: LocalStore, headers: Mapping[str, str], deadline: Deadline | None) -> None:
+        self.store = store
+        self._headers = headers
+        self._deadline = deadline
+
+    @functools.cached_property
+    def afosto(self) -> Any:
+        scope = RequestScope.of(self._headers, self.store.afosto_forward, self._deadline)
+        return self.store.afosto_api.bind(scope).afosto
+
+    def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> LocalRequest:
+        return self.store.bind(headers, deadline)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.store, name)
+        self.__dict__[name] = value  # later lookups find it without coming here
+        return value
 
 
 class LocalStore:
@@ -102,7 +115,15 @@ class LocalStore:
         self.devices = LocalDevices(engine, tokens)
         self.licenses = LocalLicenses(engine)
         self.apps = LocalApps(engine)
-        self.afosto = NoAfosto()
+        # Afosto in local mode: the generated client over the sandbox's emulation, in process,
+        # made on first use; `compose` hands it the settings' HTTP limits and service account.
+        self.afosto_api: ApiClient = EmulatedAfosto()
+        self.afosto_forward: frozenset[str] = frozenset({CREDENTIALS_HEADER})
+
+    @property
+    def afosto(self) -> Any:
+        """The Afosto call outside a request (tools, tests): each lookup a request of its own."""
+        return self.afosto_api.bind(RequestScope()).afosto
 
     @classmethod
     async def open(cls, url: str, tokens: TokenService, *, migrate: bool = True) -> LocalStore:
@@ -115,12 +136,14 @@ class LocalStore:
             raise
         return cls(engine, tokens)
 
-    def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> LocalStore:
-        """Itself: the store keeps nothing per request (see `Backend.bind`)."""
-        return self
+    def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> LocalRequest:
+        """The store as one request sees it (see `Backend.bind`): the same domains, the Afosto
+        emulation bound to the request's headers and deadline when a field first calls it."""
+        return LocalRequest(self, headers if headers is not None else EMPTY, deadline)
 
     async def aclose(self) -> None:
         sync = loop_engine(self.engine)
         if sync is not None:
             sync.dispose()
         await self.engine.dispose()
+        await self.afosto_api.aclose()

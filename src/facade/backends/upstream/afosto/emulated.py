@@ -1,0 +1,84 @@
+"""Local mode's Afosto API (`FACADE_AFOSTO_URL=local`): the generated client (`client.AfostoApi`),
+unchanged, over `httpx.ASGITransport` to the sandbox's Afosto emulation in this process
+(`facade.sandbox.app.create_afosto_app`). One code path with upstream mode: the same requests,
+policy (reads de-duplicated and retried, writes sent once), deadline, error mapping, paging and
+call log; only the socket is missing.
+
+Nothing is built at start-up: `EmulatedAfosto` makes the client on first use (cheap), and the
+transport's app builds the emulator on the first call that reaches it (about 0.6 s, the OpenAPI
+document the emulator answers by, built off the event loop). Its records live in this process's
+memory: per process, lost on restart, not shared between workers.
+
+Imports the Afosto client and the upstream base; the sandbox only when the first call is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from facade.backends.upstream.afosto.client import API, AfostoApi, ServiceAccount
+from facade.backends.upstream.base import ApiClient, ApiRequest
+from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
+
+__all__ = ["BASE_URL", "EmulatedAfosto", "LazyEmulation"]
+
+# What `https://api.afosto.io` is for the real API; the host is never resolved.
+BASE_URL = "http://afosto.emulated/afosto"
+
+
+def _build() -> ASGIApp:
+    from facade.sandbox.app import create_afosto_app  # the sandbox imports the local store
+
+    return create_afosto_app()
+
+
+class LazyEmulation:
+    """An ASGI app that is the sandbox's Afosto app once the first call has built it; calls
+    that arrive while it is built wait for that one build."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self.app is None:
+                    self.app = await asyncio.to_thread(_build)
+        await self.app(scope, receive, send)
+
+
+class EmulatedAfosto(ApiClient):
+    """The Afosto API client of local mode, made on first use: an `AfostoApi` (so an `ApiClient`:
+    `bind(scope)`, `aclose()`) whose transport is the in-process emulation. `account` is the
+    service account of the settings, if any (the emulation hands out tokens for it as the
+    sandbox does)."""
+
+    policy = AfostoApi.policy
+
+    def __init__(self, http: HttpSettings | None = None, account: ServiceAccount | None = None) -> None:
+        # No UpstreamClient yet (ApiClient's `upstream`): `api` makes it on first use.
+        self.http = http or HttpSettings()
+        self.account = account
+        self.emulation = LazyEmulation()
+        self._api: AfostoApi | None = None
+
+    @property
+    def api(self) -> AfostoApi:
+        if self._api is None:
+            transport = httpx.ASGITransport(app=self.emulation)
+            self.upstream = UpstreamClient(API, BASE_URL, self.http, transport=transport, policy=self.policy)
+            self._api = AfostoApi(self.upstream, self.account)
+        return self._api
+
+    def bind(self, scope: RequestScope) -> ApiRequest:
+        return self.api.bind(scope)
+
+    async def aclose(self) -> None:
+        if self._api is not None:
+            api, self._api = self._api, None
+            await api.aclose()
