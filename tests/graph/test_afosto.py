@@ -7,17 +7,27 @@ made once per request, and every generated read field answering typed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+)
 
 from conftest import Api, make_settings, mode, open_api
+from facade.backends.upstream.afosto.generate import camel_key
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.graph.schema import get_schema
+from facade.sandbox.afosto import Afosto as Emulator
 from support.sandbox import SandboxControl
 
 AFOSTO = {"X-Afosto-Authorization": "Bearer any-afosto-token"}
@@ -169,11 +179,11 @@ async def test_local_mode_emulation_applies_faults_and_retries_reads(afosto: Api
 
 
 # ---------------------------------------------------------------------------------------------
-# Every generated read field, once.
+# Every generated read field, once, and every collection's writes: no error at all.
 
 
-def selection(type_: Any, depth: int = 0) -> str:
-    """Every leaf of `type_` two levels deep (objects beyond are left out; at least __typename)."""
+def selection(type_: Any, depth: int = 0, deepest: int = 2) -> str:
+    """Every leaf of `type_` `deepest` levels deep (objects beyond are left out; at least __typename)."""
     while isinstance(type_, GraphQLNonNull | GraphQLList):
         type_ = type_.of_type
     if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
@@ -182,16 +192,20 @@ def selection(type_: Any, depth: int = 0) -> str:
     for name, field in type_.fields.items():
         if any(isinstance(a.type, GraphQLNonNull) for a in field.args.values()):
             continue
-        inner = selection(field.type, depth + 1) if depth < 2 else None
-        named = field.type
-        while isinstance(named, GraphQLNonNull | GraphQLList):
-            named = named.of_type
+        inner = selection(field.type, depth + 1, deepest) if depth < deepest else None
+        named = unwrapped(field.type)
         if isinstance(named, GraphQLObjectType):
             if inner:
                 fields.append(f"{name} {{ {inner} }}")
         else:
             fields.append(name)
     return " ".join(fields)
+
+
+def unwrapped(type_: Any) -> Any:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_
 
 
 def argument_value(type_: Any) -> str:
@@ -201,87 +215,100 @@ def argument_value(type_: Any) -> str:
         return "[]"
     if isinstance(type_, GraphQLEnumType):
         return next(iter(type_.values))
+    if isinstance(type_, GraphQLInputObjectType):
+        return "{}"  # a body: every input field is nullable (the docs mark nothing required)
     return {"Int": "1", "Boolean": "false", "Int64": "1"}.get(type_.name, '"a1"')
 
 
-def read_queries() -> list[tuple[str, str, str]]:
+def literal(value: Any) -> str:
+    return str(value) if isinstance(value, int) else f'"{value}"'
+
+
+def document(field: Any, called: str, keyword: str = "", deepest: int = 2) -> str:
+    """`called` with a selection of its answer, inside `keyword` (`mutation`) or the namespace."""
+    inner = selection(field.type, deepest=deepest)
+    return f"{keyword} {{ {called} {{ {inner} }} }}" if inner else f"{keyword} {{ {called} }}"
+
+
+def call_of(name: str, field: Any, given: dict[str, str]) -> str:
+    args = [f"{a}: {given.get(a) or argument_value(arg.type)}" for a, arg in field.args.items() if a != "after"]
+    return f"{name}({', '.join(args)})" if args else name
+
+
+def namespace_fields() -> list[tuple[str, str, Any]]:
     schema = get_schema()._schema
     namespace = schema.get_type("Afosto")
     assert isinstance(namespace, GraphQLObjectType)
-    queries = []
-    for service, service_field in namespace.fields.items():
-        service_type = service_field.type
-        while isinstance(service_type, GraphQLNonNull):
-            service_type = service_type.of_type
-        for name, field in service_type.fields.items():
-            args = [f"{a}: {argument_value(arg.type)}" for a, arg in field.args.items() if a not in ("after", "body")]
-            called = f"{name}({', '.join(args)})" if args else name
-            inner = selection(field.type)
-            queries.append(
-                (
-                    service,
-                    name,
-                    f"{{ afosto {{ {service} {{ {called} {{ {inner} }} }} }} }}"
-                    if inner
-                    else f"{{ afosto {{ {service} {{ {called} }} }} }}",
-                )
-            )
-    return queries
+    return [
+        (service, name, field)
+        for service, service_field in namespace.fields.items()
+        for name, field in unwrapped(service_field.type).fields.items()
+    ]
 
 
-# Reads whose sandbox answer carries an enum field as free text (the field's name): the sandbox's
-# rebuilt OpenAPI document (backends/upstream/afosto/openapi.py, afosto-sandbox branch) does not
-# carry these enums, so its derived records hold values the generated readers rightly refuse
-# (UPSTREAM_ERROR). A sandbox gap, reported; pinned so that no other read may fail, and so that
-# the list shrinks as the sandbox learns the enums.
-SANDBOX_ENUM_GAPS = {
-    ("cnt", "batchErrors"),
-    ("cnt", "definitions"),
-    ("cnt", "filtersDate"),
-    ("cnt", "instantIndexSettings"),
-    ("cnt", "instantIndexUpdates"),
-    ("cnt", "instantIndexUpdate"),
-    ("iam", "twoFactorSecret"),
-    ("iam", "products"),
-    ("iam", "subscriptions"),
-    ("iam", "subscriptionsInvoices"),
-    ("iam", "subscriptionsInvoicesNext"),
-    ("odr", "orderBackorders"),
-    ("odr", "orderReferences"),
-    ("odr", "orderProjection"),
-    ("odr", "orderCalculation"),
-    ("odr", "calculation"),
-    ("odr", "sessionProjection"),
-    ("odr", "sessionCalculation"),
-    ("odr", "sessionShippingMethods"),
-    ("rel", "contacts"),
-    ("rel", "contact"),
-    ("spl", "hubNetwork"),
-    ("tpl", "templatesRepositoryBuilds"),
-    ("tpl", "templatesBuild"),
-    ("tpl", "templatesThemes"),
-    ("tpl", "templatesTheme"),
-    ("wms", "transferItems"),
-    ("wms", "transferSummary"),
-}
+def read_query(service: str, name: str, field: Any, given: dict[str, str], deepest: int) -> str:
+    inner = document(field, call_of(name, field, given), deepest=deepest)
+    return f"{{ afosto {{ {service} {inner} }} }}"
 
 
-async def test_every_generated_read_field_answers_typed(afosto: Api) -> None:
-    failures = []
-    enum_gaps = set()
-    for service, name, query in read_queries():
-        body = await afosto.post(query, headers=AFOSTO)
+def key_argument(op: Any, key: str) -> str:
+    param = next(p for p in op.params if p.name == key)
+    return camel_key(param.argument)
+
+
+async def post_within_cost(api: Api, query: Callable[[int], str]) -> dict[str, Any]:
+    """The answer to `query(2)`, the selection two levels deep, or a shallower one where that
+    costs more than the limit (a few answers nest lists of lists)."""
+    for deepest in (2, 1, 0):
+        body = await api.post(query(deepest), headers=AFOSTO)
         codes = {e.get("extensions", {}).get("code") for e in body.get("errors", ())}
-        # The sandbox may refuse what it is sent (an id it has no record for, a body it needs):
-        # that is Afosto's answer, mapped; facade failing to type an answer is not.
-        if codes & {"INTERNAL_SERVER_ERROR", "UPSTREAM_ERROR", "GRAPHQL_VALIDATION_FAILED", None} - {None} or (
-            "errors" in body and None in codes
-        ):
-            error = body["errors"][0]
-            if codes == {"UPSTREAM_ERROR"} and " value expected)" in error["message"]:
-                enum_gaps.add((service, name))
-            else:
-                failures.append((service, name, error))
+        if "COST_LIMIT_EXCEEDED" not in codes:
+            break
+    return body
+
+
+async def test_every_generated_read_and_collection_write_answers_typed_without_error(afosto: Api) -> None:
+    """Each collection's create, then every read (a collection's own read of what was created),
+    then each collection's update and delete: every answer typed, no error at all."""
+    schema = get_schema()._schema
+    mutations = schema.mutation_type
+    assert mutations is not None
+    emulator = Emulator()
+    failures: list[tuple[str, Any]] = []
+    keys: dict[str, str] = {}  # collection path -> the created record's key, as a literal
+    for path, collection in emulator.collections.items():
+        create = next(s.op for s in emulator.specs if s.kind == "create" and s.collection == path)
+        field = mutations.fields[create.field]
+        key_field = camel_key(collection.key)
+        query = f"mutation {{ {call_of(create.field, field, {})} {{ {key_field} }} }}"
+        body = await afosto.post(query, headers=AFOSTO)
+        made = (body.get("data") or {}).get(create.field) or {}
+        if isinstance(made, list):  # a create that answers the records it made
+            made = made[0] if made else {}
+        if body.get("errors") or made.get(key_field) is None:
+            failures.append((create.field, body))
+            continue
+        keys[path] = literal(made[key_field])
+    gets = {(s.op.service, s.op.field): s for s in emulator.specs if s.kind == "get"}
+    for service, name, field in namespace_fields():
+        spec = gets.get((service, name))
+        given = {}
+        if spec is not None and spec.collection in keys:
+            given[key_argument(spec.op, spec.params[-1])] = keys[spec.collection]
+        body = await post_within_cost(afosto, partial(read_query, service, name, field, given))
+        if "errors" in body:
+            failures.append((f"{service}.{name}", body["errors"]))
+    for kind in ("update", "delete"):
+        for spec in emulator.specs:
+            if spec.kind != kind or spec.collection not in keys or not spec.params:
+                continue
+            field = mutations.fields[spec.op.field]
+            given = {key_argument(spec.op, spec.params[-1]): keys[spec.collection]}
+            called = call_of(spec.op.field, field, given)
+            body = await post_within_cost(afosto, partial(document, field, called, "mutation"))
+            if "errors" in body:
+                failures.append((spec.op.field, body["errors"]))
+
     assert failures == []
-    assert enum_gaps == SANDBOX_ENUM_GAPS
-    assert len(read_queries()) == sum(op.read for op in OPERATIONS)
+    assert len(namespace_fields()) == sum(op.read for op in OPERATIONS) == 277
+    assert len(keys) == len(emulator.collections) == 41

@@ -6,15 +6,19 @@ emulation to it.
 
 Three kinds of answer:
 
-- Collections: a write `POST /x` with `GET /x/{key}` beside it (49 of them: cat groups and
-  channels, odr orders, wms locations, ...) keep what is created, in memory, per sandbox:
+- Collections: a write `POST /x` with `GET /x/{key}` beside it, whose answer carries the key
+  (41 of them: cat groups and channels, odr orders, wms locations, ...; not the three whose
+  create answers another record, such as `POST /iam/tenants`, so that a client could never
+  learn what to read back) keep what is created, in memory, per sandbox (or per facade process,
+  for local mode's emulation):
   `POST /x` creates (the body's fields kept, the key taken from the body when it names one, as
   `POST /wms/locations` allows, else made up), `GET`/`PUT`/`DELETE /x/{key}` read, update (the
   body merged in) and delete it, or answer 404; `PUT /x` updates the record its body names.
   `GET /x` lists them, and the POSTs under a `search` segment that answer the collection's
   records search them (`constraints` with `in` on a field or its plural: `ids` is `id`).
 - Everything else answers a record derived from the operation's documented answer schema:
-  enums their first value, uuids `uuid5` of the operation and the field's place, times a fixed
+  enums their first value (every enum the generated readers read, nested ones included:
+  `conformed`), uuids `uuid5` of the operation and the field's place, times a fixed
   instant, other text the field's name; path parameters and the body's fields are echoed where the
   answer has a field of that name and type. The same request gives the same answer. A derived
   list has three records.
@@ -31,7 +35,7 @@ offending body fields under `invalid value` or `required` on a 400. A request wi
 Afosto token, and facade cannot verify Afosto's keys), but for `POST /iam/oauth/authorize`,
 which hands tokens out for client credentials.
 
-Why in memory and not the local store: the generic collections hold documents of 49 shapes that
+Why in memory and not the local store: the generic collections hold documents of 41 shapes that
 the store has no tables for, and a fresh sandbox starting empty is what the contract and CRUD
 tests want; the hand-modelled Afosto data of the next issue gets tables.
 
@@ -59,9 +63,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
+from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.afosto.openapi import BINARY_TYPES, OCTETS, TOKEN_OPERATION, openapi
 from facade.backends.upstream.afosto.operation import Operation
+from facade.backends.upstream.afosto.readers import READS, AfostoRecord, Reader
 from facade.sandbox.http import empty_response, json_response
 
 PREFIX = "/afosto"
@@ -300,6 +306,8 @@ class Afosto:
                 continue
             read = reads[0]
             key = read.params[-1]
+            if not self._answers(spec, key):
+                continue  # a record nobody could be told the key of: its read stays derived
             answer = self.schemas.resolve(read.answer or {})
             keyed = self.schemas.resolve(answer.get("properties", {}).get(key, {}))
             collection = Collection(op.path, key, keyed)
@@ -324,6 +332,13 @@ class Afosto:
             searching = "search" in op.path.strip("/").split("/")
             if op.method == "POST" and searching and op.answer == "many" and op.payload in item_payload:
                 self.specs[i] = _with(spec, "search", item_payload[op.payload])
+
+    def _answers(self, create: Spec, key: str) -> bool:
+        """Whether a create's documented answer (or each of its items) has a place for the key."""
+        made = self.schemas.resolve(create.answer or {})
+        if made.get("type") == "array":
+            made = self.schemas.resolve(made.get("items", {}))
+        return key in made.get("properties", {})
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -500,7 +515,7 @@ class AfostoRoute(BaseRoute):
             value = self.afosto.render(spec, {**call.path, **(call.body if isinstance(call.body, dict) else {})})
         if spec.answer is None:
             return empty_response(op.status, out)
-        return json_response(value, op.status, out)
+        return json_response(conformed(op, value), op.status, out)
 
     def page(self, call: Call, records: list[Any], out: dict[str, str]) -> list[Any]:
         """The page of a list the paging headers ask for (all of it where the operation does not
@@ -547,6 +562,41 @@ class AfostoRoute(BaseRoute):
         if spec.answer is None:
             return empty_response(spec.op.status, out)
         return afosto.render(spec, record)
+
+
+def conformed(op: Operation, value: Any) -> Any:
+    """An answer with every enum its generated record reads holding a documented value: the
+    rebuilt document misses the enums the generator found nested deeper (a contact's phone
+    numbers' `type`, ...), so a derived or stored value there is the field's name; here it
+    becomes the enum's first value, as a derived enum is (kept when it is one, or empty)."""
+    if op.payload is None or op.answer not in ("one", "many"):
+        return value
+    cls = getattr(payloads, op.payload)
+    if op.answer == "many":
+        return [_record(item, cls) for item in value] if isinstance(value, list) else value
+    return _record(value, cls)
+
+
+def _record(value: Any, cls: type[AfostoRecord]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    fixed = dict(value)
+    for key, _, reader in cls.FIELDS:
+        if fixed.get(key) is not None:
+            fixed[key] = _conform(fixed[key], reader)
+    return fixed
+
+
+def _conform(value: Any, reader: Reader) -> Any:
+    kind, of = READS.get(reader, ("leaf", None))
+    if kind == "record":
+        return _record(value, of)
+    if kind == "many":
+        return [None if item is None else _conform(item, of) for item in value] if isinstance(value, list) else value
+    if kind == "enum":
+        values = [member.value for member in of]
+        return value if value in values or value == "" else values[0]
+    return value
 
 
 def _matches(record: Mapping[str, Any], constraints: Any) -> bool:

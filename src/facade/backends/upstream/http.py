@@ -390,11 +390,14 @@ class BoundClient:
         headers: Mapping[str, str] | None = None,
         forward: tuple[str, ...] = ("authorization",),
         ok: tuple[int, ...] = (200,),
+        json: Any = None,
     ) -> UpstreamResponse:
         """A GET: a read (made once per request whatever number of fields ask for it, and
-        retried) unless the API's policy declares it a write."""
+        retried) unless the API's policy declares it a write. `json`: a body, for the few GETs
+        documented with one (Afosto's `GET /cnt/filesystems/storages/{id}/list`); part of what
+        makes two reads identical."""
         read = self.client.policy.is_read("GET", path)
-        return await self._call("GET", path, None, params, headers, forward, ok, read=read)
+        return await self._call("GET", path, json, params, headers, forward, ok, read=read)
 
     async def send(
         self,

@@ -224,7 +224,7 @@ class AfostoOperations(ApiPart):
         ok = (operation.status, *(s for s in (200, 201, 202, 204) if s != operation.status))
         params = query or None
         if operation.method == "GET":  # a read, de-duplicated, unless the table says it writes
-            response = await self.client.get(path, params=params, headers=headers, forward=FORWARD, ok=ok)
+            response = await self.client.get(path, params=params, headers=headers, forward=FORWARD, ok=ok, json=body)
         else:
             response = await self.client.send(
                 operation.method, path, json=body, params=params, headers=headers, forward=FORWARD, ok=ok

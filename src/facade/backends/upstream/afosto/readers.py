@@ -42,6 +42,12 @@ Reader = Callable[[Any], Any]
 R = TypeVar("R", bound="AfostoRecord")
 E = TypeVar("E", bound=enum.Enum)
 
+# What each composite reader reads, by reader: ("record", record class), ("many", item reader) or
+# ("enum", enum class). Filled as the generated module is imported; read by whatever must make
+# values these readers take (the sandbox's emulation, `facade.sandbox.afosto.conform`), never on
+# the reading path, which stays a plain closure call.
+READS: dict[Reader, tuple[str, Any]] = {}
+
 
 def refused(what: str, value: Any) -> UpstreamError:
     # The value stays out of the message: it could be anything the upstream sent.
@@ -87,6 +93,7 @@ def record(cls: type[AfostoRecord]) -> Reader:
     def read(value: Any) -> Any:
         return read_record(cls, value)
 
+    READS[read] = ("record", cls)
     return read
 
 
@@ -98,6 +105,7 @@ def many(reader: Reader) -> Reader:
             raise refused("a list expected", value)
         return [None if item is None else reader(item) for item in value]
 
+    READS[read] = ("many", reader)
     return read
 
 
@@ -204,4 +212,5 @@ def choice(cls: type[E]) -> Reader:
             raise refused(f"a {cls.__name__} value expected", value)
         return member
 
+    READS[read] = ("enum", cls)
     return read
