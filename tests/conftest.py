@@ -63,11 +63,15 @@ class Api:
         *,
         token: str | None = None,
         headers: dict[str, str] | None = None,
+        operation_name: str | None = None,
     ) -> dict[str, Any]:
         sent = dict(headers or {})
         if token:
             sent["Authorization"] = f"Bearer {token}"
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables}, headers=sent)
+        payload: dict[str, Any] = {"query": query, "variables": variables}
+        if operation_name is not None:
+            payload["operationName"] = operation_name
+        response = await self.client.post("/graphql", json=payload, headers=sent)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

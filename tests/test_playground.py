@@ -45,15 +45,25 @@ def test_playground_has_examples() -> None:
 
 @pytest.mark.parametrize("name", EXAMPLES)
 async def test_playground_example_runs(api: Api, name: str) -> None:
+    """An example is one operation, or (`operations`) several of one document run in order, as a
+    user runs them in GraphiQL: each step's `variables` over what earlier steps `save` (dotted
+    paths into their data), each step's `expect` and `expectCount` checked. `headers` go with
+    every step (GraphiQL opens with them in its headers editor)."""
     spec = json.loads((PLAYGROUND / f"{name}.json").read_text())
     query = (PLAYGROUND / f"{name}.graphql").read_text()
     token = await api.login(spec["signIn"]) if spec.get("signIn") else None
+    saved: dict[str, Any] = dict(spec.get("variables") or {})
 
-    data = await api.data(query, spec.get("variables"), token=token)
+    for step in spec.get("operations") or [spec]:
+        variables = {**saved, **(step.get("variables") or {})}
+        data = await api.data(
+            query, variables or None, token=token, headers=spec.get("headers"), operation_name=step.get("name")
+        )
 
-    contains(data, spec.get("expect", {}))
-    for dotted, count in spec.get("expectCount", {}).items():
-        assert len(dig(data, dotted)) == count, dotted
+        contains(data, step.get("expect", {}))
+        for dotted, count in step.get("expectCount", {}).items():
+            assert len(dig(data, dotted)) == count, dotted
+        saved.update({variable: dig(data, dotted) for variable, dotted in step.get("save", {}).items()})
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -63,3 +73,6 @@ async def test_playground_example_opens_in_graphiql(api: Api, name: str) -> None
     assert response.status_code == 200
     first_line = (PLAYGROUND / f"{name}.graphql").read_text().splitlines()[0]
     assert json.dumps(first_line)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e") in response.text
+    headers = json.loads((PLAYGROUND / f"{name}.json").read_text()).get("headers")
+    if headers:  # GraphiQL's headers editor opens with them
+        assert json.dumps(json.dumps(headers, indent=2))[1:-1] in response.text

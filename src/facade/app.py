@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -92,6 +93,16 @@ def playground_dir(settings: Settings) -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+def example_headers(path: Path) -> str:
+    """The headers an example's `.json` says it needs (`"headers"`, e.g. the Afosto token), as
+    the JSON text GraphiQL's headers editor opens with; empty when it names none."""
+    try:
+        headers = orjson.loads(path.read_bytes()).get("headers") if path.is_file() else None
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    return json.dumps(headers, indent=2) if isinstance(headers, dict) and headers else ""
+
+
 class GraphQLEndpoint:
     def __init__(self, schema: FacadeSchema, *, compiled: bool = True, max_plan_bytes: int = 64_000_000) -> None:
         self.schema = schema
@@ -171,14 +182,15 @@ class GraphQLEndpoint:
         )
 
     def graphiql(self, request: Request) -> Response:
-        query = WELCOME
+        query, headers = WELCOME, ""
         example = request.query_params.get("example")
         folder = playground_dir(request.app.state.settings)
         if example and folder is not None and EXAMPLE_NAME.match(example):
             path = folder / f"{example}.graphql"
             if path.is_file():
                 query = path.read_text(encoding="utf-8")
-        page = graphiql_page(endpoint=str(request.url.path), static="/graphql/static", query=query)
+                headers = example_headers(path.with_suffix(".json"))
+        page = graphiql_page(endpoint=str(request.url.path), static="/graphql/static", query=query, headers=headers)
         return HTMLResponse(page)
 
 

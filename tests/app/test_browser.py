@@ -53,3 +53,31 @@ def test_running_the_example_in_graphiql_shows_products(server: Server, tmp_path
     assert '"errors"' not in result
     assert page.exceptions == [], page.exceptions
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+AFOSTO_EXAMPLE = "/graphql?example=afosto-channels"
+CHANNELS_ITEM = "[...document.querySelectorAll('[role=menuitem]')].find(i => i.textContent === 'Channels')"
+ALL_EDITORS = "[...document.querySelectorAll('.CodeMirror')].map(e => e.CodeMirror.getValue()).join('\\n')"
+
+
+def test_the_afosto_namespace_runs_in_graphiql_with_the_examples_header(server: Server, tmp_path: Path) -> None:
+    with open_page(tmp_path / "profile") as page:
+        page.navigate(server.url + AFOSTO_EXAMPLE)
+        page.wait_for("!!document.querySelector('.graphiql-container')")
+        query = page.wait_for(EDITOR)
+        editors = page.evaluate(ALL_EDITORS)
+        # Two operations: the execute button opens a menu of them, as for a user.
+        page.wait_for("!!document.querySelector('.graphiql-execute-button[aria-haspopup]')")
+        page.wait_for("document.fonts.status === 'loaded'")
+        page.click("document.querySelector('.graphiql-execute-button')")
+        page.wait_for(f"!!{CHANNELS_ITEM}")
+        page.click(CHANNELS_ITEM)
+        result = page.wait_for(RESULT)
+
+    assert "X-Afosto-Authorization" in editors  # the headers editor opens with the example's header
+    assert "query Channels" in query
+    assert "mutation AddChannel" in query
+    assert '"channels"' in result
+    assert '"edges": []' in result  # a fresh server's emulation: no channel made yet
+    assert '"errors"' not in result  # without the header: UNAUTHENTICATED
+    assert page.exceptions == [], page.exceptions
