@@ -295,8 +295,15 @@ def selection_set(draw: st.DrawFn, doc: Document, type_: Any, depth: int) -> str
     return "{ " + " ".join(items) + " }"
 
 
-# The generated Afosto namespace is left out: it reads no store (local mode answers
-# UPSTREAM_NOT_CONFIGURED), and tests/graph/test_afosto.py calls each of its fields against the sandbox.
+# The generated Afosto namespace is left out. It reads no store (local mode answers it from the
+# sandbox's emulation in process), the compiler declines it ("AfostoCatQueries.groups has a
+# resolver the compiler does not handle": both apps run the standard path, nothing to compare), and
+# tests/graph/test_afosto.py calls each of its fields in both modes. Drawn here, it still leaves
+# the warning this exclusion was made for: with the default 1000 examples (not with 200),
+# `coroutine 'GraphQLCoreConverter.from_resolver.<locals>._async_resolver' was never awaited`,
+# about 40 times: Strawberry's wrapper of a generated Afosto resolver, created by graphql-core
+# and dropped unawaited. graphql-core 3.3.2 settles a failed selection's sibling awaitables
+# (execute_fields), so the drop is elsewhere; not found within the afosto-local branch's time.
 ROOTS = sorted(name for name, f in SCHEMA.query_type.fields.items() if not is_leaf(f) and name != "afosto")
 
 
