@@ -287,8 +287,9 @@ async def delete_device(w: World) -> None:
 
 
 async def afosto_call(w: World) -> None:
-    # Afosto has no local counterpart (local mode answers UPSTREAM_NOT_CONFIGURED): one
-    # representative read, of a record written at the sandbox through the same route.
+    # Local mode answers Afosto from an emulation of its own, in process, which holds nothing the
+    # sandbox was sent: one representative read, of a record written at the sandbox through the
+    # same route, found upstream and not locally.
     create = 'mutation { afostoCatCreateGroup(body: {name: "Routed", currency: "EUR"}) { id } }'
     made = await w.send("upstream", create, None, None)
     assert "errors" not in made, made["errors"]
@@ -297,7 +298,7 @@ async def afosto_call(w: World) -> None:
     upstream = await w.send("upstream", read, {"id": key}, None)
     assert upstream["data"] == {"afosto": {"cat": {"group": {"id": key, "name": "Routed", "currency": "EUR"}}}}
     local = await w.send(LOCAL, read, {"id": key}, None)
-    assert local["errors"][0]["extensions"]["code"] == "UPSTREAM_NOT_CONFIGURED"
+    assert local["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
 def _flow_device(fields: str, source: str | None = None) -> Probe:
