@@ -468,9 +468,17 @@ def test_bench_readers_prints_the_cost_of_a_page() -> None:
 
     script = Path(__file__).resolve().parents[1] / "bench" / "readers.py"
     done = subprocess.run(
-        [sys.executable, str(script), "--products", "5", "--repeat", "3"], capture_output=True, text=True, timeout=120
+        [sys.executable, str(script), "--products", "5", "--repeat", "3", "--afosto"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("5 products, ")
     for name in ("decode only", "build", "build + flecs-100 fields", "build + every field"):
         assert re.search(rf"^  {re.escape(name)} +min +\d+ +median +\d+$", done.stdout, re.M), done.stdout
+    # The Afosto pages are read by the generated readers: an emulated item they refused would
+    # have ended the run above; each prints its cost per item beside FLECS's.
+    assert re.search(r"^  FLECS, every field: [\d.]+ µs an item", done.stdout, re.M), done.stdout
+    for path in ("/odr/search/orders", "/lcs/search/locations"):
+        assert re.search(rf"^Afosto POST {path}: 5 items, .* [\d.]+ µs an item", done.stdout, re.M), done.stdout
