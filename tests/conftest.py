@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +31,9 @@ UNLIMITED = {
     "login_attempts_per_username": "1000000/minute",
     "login_attempts_per_address": "1000000/minute",
 }
+# The key the sandbox (the "real APIs" of upstream mode) signs its tokens with: not facade's, as
+# in a real deployment, where facade checks them the way each API allows (upstream/verify.py).
+UPSTREAM_SECRET = "the-upstream-apis-own-secret-not-facades-0123456789"
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
@@ -55,6 +59,13 @@ class Api:
     store: LocalStore
     settings: Settings
     tokens: dict[str, str] = field(default_factory=dict)
+    # The settings of whoever issues the callers' tokens: facade's in local mode, the sandbox's
+    # (another secret) in upstream mode. Tests that sign tokens themselves sign with these.
+    issuer: Settings | None = None
+
+    @property
+    def token_settings(self) -> Settings:
+        return self.issuer or self.settings
 
     async def post(
         self,
@@ -172,26 +183,32 @@ async def open_api(
     store = await LocalStore.open(settings.database_url, TokenService(settings))
     await seed(store.engine, products=products)
     backend: Any = store
+    issuer = None
     if upstream if upstream is not None else mode() == "upstream":
         backend = await upstream_backend(settings, store)
+        issuer = backend.sandbox_settings
     app = create_app(settings, backend=backend)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://facade.test")
-    return Api(client=client, store=backend, settings=settings), app
+    return Api(client=client, store=backend, settings=settings, issuer=issuer), app
 
 
-async def upstream_backend(settings: Settings, store: LocalStore) -> Any:
+async def upstream_backend(settings: Settings, store: LocalStore, **sandbox: Any) -> Any:
     """facade in upstream mode over a sandbox that serves the same store: the contracts'
-    operations go over HTTP, the rest comes from the store (backends/compose.py)."""
+    operations go over HTTP, the rest comes from the store (backends/compose.py). The sandbox
+    signs its tokens with UPSTREAM_SECRET (or as `sandbox` overrides its settings), not facade's
+    secret; its settings are the backend's `sandbox_settings`."""
     from facade.backends.compose import compose
     from support.sandbox import start_sandbox
 
-    sandbox = start_sandbox(settings)
-    _SANDBOXES.append(sandbox)
+    upstream_settings = settings.model_copy(update={"jwt_secret": SecretStr(UPSTREAM_SECRET), **sandbox})
+    running = start_sandbox(upstream_settings)
+    _SANDBOXES.append(running)
     upstream = settings.model_copy(
-        update={"flecs_url": sandbox.url, "flow_url": sandbox.url + "/v2", "afosto_url": sandbox.url + "/afosto"}
+        update={"flecs_url": running.url, "flow_url": running.url + "/v2", "afosto_url": running.url + "/afosto"}
     )
     composed = compose(upstream, store)
-    composed.sandbox_url = sandbox.url  # type: ignore[attr-defined]
+    composed.sandbox_url = running.url  # type: ignore[attr-defined]
+    composed.sandbox_settings = upstream_settings  # type: ignore[attr-defined]
     return composed
 
 

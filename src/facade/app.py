@@ -31,11 +31,12 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from facade.auth import TokenService, bearer_token
+from facade.auth import TokenService, TokenVerifier, bearer_token
 from facade.backends.compose import compose
 from facade.backends.interfaces import Backend
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import is_empty, seed
+from facade.backends.upstream.verify import verifier_for
 from facade.context import Context
 from facade.deadline import Deadline, Overdue
 from facade.errors import (
@@ -358,13 +359,17 @@ def client_address(request: Request) -> str:
 
 
 async def check_rate(request: Request) -> None:
-    """Counts the request against its principal's or its address's limit (RateLimited when spent)."""
+    """Counts the request against its principal's or its address's limit (RateLimited when spent).
+    The principal is what the verifier knows without a call (facade's key, or a verdict it keeps
+    for an upstream's token); a token it has not judged yet counts against the address."""
     state = request.app.state
     subject = None
     with contextlib.suppress(FacadeError):
         token = bearer_token(request.headers.get("authorization"))
         if token is not None:
-            subject = state.tokens.verify(token).subject
+            verifier: TokenVerifier = state.verifier
+            principal = verifier.known(token)
+            subject = principal.subject if principal is not None else None
     await state.ratelimit.check_request(subject, client_address(request))
 
 
@@ -378,15 +383,14 @@ def build_context(request: Request, deadline: Deadline | None = None) -> Context
         backend=backend,
         loaders=Loaders(backend),
         request=request,
-        tokens=state.tokens,
+        verifier=state.verifier,
         limits=state.ratelimit,
         client_address=client_address(request),
         deadline=deadline,
     )
     try:
-        token = bearer_token(request.headers.get("authorization"))
-        if token is not None:
-            context.principal = state.tokens.verify(token)
+        # Verified by `confirm_principal`, awaited before execution (it may ask an upstream).
+        context.token = bearer_token(request.headers.get("authorization"))
     except FacadeError as err:
         context.auth_error = err
     context.session_id = request.headers.get("x-session-id") or None
@@ -417,6 +421,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = backend is None
         app.state.backend = backend if backend is not None else await open_backend(settings, tokens)
+        app.state.verifier = verifier_for(settings, tokens, app.state.backend)
         # Start-up objects live for the whole process: keep the collector from rescanning them,
         # and let it run less often (perf-baseline.md: GC is the largest cost under load).
         gc.collect()
@@ -469,6 +474,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     )
     if backend is not None:
         app.state.backend = backend
+        app.state.verifier = verifier_for(settings, tokens, backend)
     app.state.schema = schema
     app.state.executor = endpoint.executor
     return app

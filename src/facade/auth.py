@@ -5,6 +5,11 @@ a backend.
 Token kinds follow the APIs the graph fronts: a `user` token (FLECS login, Flow Retail authToken),
 a `device` token (Flow Retail deviceToken, from linking a device) and an `access` token (Flow
 Retail accessToken, a user signed in on a device).
+
+A `TokenVerifier` turns a request's token into its principal, once per request and
+asynchronously (`Context.confirm_principal`): in local mode `LocalVerifier` over `TokenService`
+(facade issued the token); in upstream mode one that asks the API that issued it
+(`backends/upstream/verify.py`).
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import jwt
 
+from facade.deadline import Deadline
 from facade.errors import Unauthenticated
 from facade.settings import Settings
 
@@ -74,13 +81,22 @@ class IssuedToken:
 
 
 class TokenService:
-    """Issues and verifies facade's tokens: HMAC with a pinned algorithm, expiry, issuer."""
+    """Issues and verifies facade's tokens: HMAC (or RS256 with `jwt_private_key_file`) with a
+    pinned algorithm, expiry, issuer. With an RSA key the tokens carry a `kid` and `jwks()` is
+    the public key as a JWK Set (what the sandbox publishes at /.well-known/jwks.json)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._secret = settings.resolved_jwt_secret()
         self._algorithm = settings.jwt_algorithm
         self._issuer = settings.jwt_issuer
         self._ttl = settings.jwt_ttl_seconds
+        self._headers: dict[str, Any] | None = None
+        self._public: Any = None
+        self._secret: Any
+        if settings.jwt_algorithm == "RS256":
+            self._secret, self._public, kid = _rsa_key(settings.jwt_private_key_file)
+            self._headers = {"kid": kid}
+        else:
+            self._secret = settings.resolved_jwt_secret()
 
     def issue(
         self,
@@ -109,7 +125,7 @@ class TokenService:
             claims["roles"] = ["TENANT.ADMIN"]
         if device_id is not None:
             claims["device"] = device_id
-        token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
+        token = jwt.encode(claims, self._secret, algorithm=self._algorithm, headers=self._headers)
         return IssuedToken(token=token, expires=int(expires.timestamp()))
 
     def verify(self, token: str) -> Principal:
@@ -117,26 +133,109 @@ class TokenService:
         try:
             claims = jwt.decode(
                 token,
-                self._secret,
+                self._public if self._public is not None else self._secret,
                 algorithms=[self._algorithm],
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "iss"]},
             )
-            kind = TokenKind(claims.get("kind", TokenKind.USER.value))
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("The token has expired; sign in again.") from None
-        except (jwt.InvalidTokenError, ValueError):
+        except jwt.InvalidTokenError:
             raise Unauthenticated("The token is not valid.") from None
-        sub = str(claims["sub"])
-        return Principal(
-            kind=kind,
-            subject=sub,
-            user_id=int(sub) if sub.isdigit() else None,
-            tenant_id=claims.get("tenant"),
-            is_tenant_admin="TENANT.ADMIN" in claims.get("roles", ()),
-            device_id=claims.get("device"),
-            token=token,
-        )
+        return principal_of_claims(claims, token)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key as a JWK Set ({"keys": []} for an HMAC secret, which is never published)."""
+        if self._public is None or self._headers is None:
+            return {"keys": []}
+        key = jwt.algorithms.RSAAlgorithm.to_jwk(self._public, as_dict=True)
+        return {"keys": [{**key, "kid": self._headers["kid"], "alg": "RS256", "use": "sig"}]}
+
+
+def _rsa_key(path: Path | None) -> tuple[Any, Any, str]:
+    """(private key, public key, kid) from a PEM file; the kid is the start of the SHA-256 of
+    the public key (DER)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if path is None:
+        raise ValueError("FACADE_JWT_ALGORITHM=RS256 needs FACADE_JWT_PRIVATE_KEY_FILE (a PEM RSA private key)")
+    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(private, rsa.RSAPrivateKey):
+        raise ValueError("FACADE_JWT_PRIVATE_KEY_FILE must hold an RSA private key")
+    public = private.public_key()
+    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public, hashlib.sha256(der).hexdigest()[:16]
+
+
+def principal_of_claims(claims: dict[str, Any], token: str) -> Principal:
+    """The principal that the claims of a token someone has vouched for stand for: `sub`,
+    `kind` (default user), `tenant`, `roles` (TENANT.ADMIN), `device`. Unauthenticated when
+    `sub` is missing or `kind` unknown."""
+    try:
+        kind = TokenKind(claims.get("kind", TokenKind.USER.value))
+    except ValueError:
+        raise Unauthenticated("The token is not valid.") from None
+    sub = claims.get("sub")
+    if sub is None or isinstance(sub, bool | dict | list):
+        raise Unauthenticated("The token is not valid.")
+    sub = str(sub)
+    roles = claims.get("roles")
+    tenant, device = claims.get("tenant"), claims.get("device")
+    return Principal(
+        kind=kind,
+        subject=sub,
+        user_id=int(sub) if sub.isdigit() else None,
+        tenant_id=tenant if isinstance(tenant, str) else None,
+        is_tenant_admin=isinstance(roles, list) and "TENANT.ADMIN" in roles,
+        device_id=device if isinstance(device, str) else None,
+        token=token,
+    )
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, NOT verified ({} when the token is not a JWT): only for choosing
+    who judges the token and how long a verdict is kept, or once the issuer has vouched for it."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+    except jwt.InvalidTokenError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def token_digest(token: str) -> str:
+    """What stands for a token in caches and counters: its SHA-256 (hex), never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenVerifier(Protocol):
+    """Turns a token into its principal (see the module docstring)."""
+
+    async def verify(self, token: str, deadline: Deadline | None = None) -> Principal:
+        """The token's principal. Unauthenticated when it is not valid; UpstreamError or
+        UpstreamTimeout when the API that judges it does not answer (no principal, no verdict)."""
+        ...
+
+    def known(self, token: str) -> Principal | None:
+        """The principal when it is known without a call (a local check, a cached verdict):
+        what the rate limits count a request against. None otherwise, never a call."""
+        ...
+
+
+class LocalVerifier:
+    """facade's own tokens, checked with its key (local mode: facade issued them)."""
+
+    def __init__(self, tokens: TokenService) -> None:
+        self.tokens = tokens
+
+    async def verify(self, token: str, deadline: Deadline | None = None) -> Principal:
+        return self.tokens.verify(token)
+
+    def known(self, token: str) -> Principal | None:
+        try:
+            return self.tokens.verify(token)
+        except Unauthenticated:
+            return None
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -1,5 +1,7 @@
 """The per-request context: who is calling (the principal of a verified token), the request's
-loaders, and the backend for writes. Built by the app for each request, never shared.
+loaders, and the backend for writes. Built by the app for each request, never shared: the app
+puts the request's raw token in `token`, and `confirm_principal` (awaited once before anything
+runs) has the `verifier` turn it into `principal`, or `auth_error`.
 
 Reads go through `loaders` (batched, de-duplicated); writes go straight to `backend` (a write is
 one call, there is nothing to batch). May import loaders, backends' interfaces, auth, settings.
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from facade.auth import Principal, TokenService
+from facade.auth import Principal, TokenVerifier
 from facade.backends.interfaces import Backend
 from facade.deadline import Deadline
 from facade.errors import FacadeError, Forbidden, RateLimited, Unauthenticated
@@ -34,7 +36,9 @@ class Context:
     auth_error: Exception | None = None
     session_id: str | None = None
     request: Any = None
-    tokens: TokenService | None = None
+    # The request's bearer token, not yet verified, and who verifies it (auth.TokenVerifier).
+    token: str | None = None
+    verifier: TokenVerifier | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     # When the whole response is due (FACADE_REQUEST_TIMEOUT from the request's arrival); the
     # upstream calls of the request end by it.
@@ -43,12 +47,14 @@ class Context:
     limits: RateLimits | None = None
     client_address: str = "unknown"
 
-    def principal_of(self, token: str) -> Principal | None:
-        """The principal a token stands for, when facade can verify it (its own or a shared key)."""
-        if self.tokens is None:
+    async def principal_of(self, token: str) -> Principal | None:
+        """The principal a token stands for, when its verifier vouches for it (facade's key, or
+        the API that issued it: one call, whose verdict is kept for the token's life); None
+        when it does not or cannot say."""
+        if self.verifier is None:
             return None
         try:
-            return self.tokens.verify(token)
+            return await self.verifier.verify(token, self.deadline)
         except FacadeError:
             return None
 
@@ -70,10 +76,19 @@ class Context:
         await self.limits.succeeded(attempt)
 
     async def confirm_principal(self) -> None:
-        """Once per request, before anything runs: a validly signed token whose user no longer
-        exists, or whose device was deleted, is refused everywhere (UNAUTHENTICATED), and a token
-        of a BLOCKED device too (FORBIDDEN), as if no principal had been sent: public fields still
-        answer. One load per key through the request's loaders, which keep the records."""
+        """Once per request, before anything runs: the request's token is verified (by facade's
+        key, or by the API that issued it; see auth.TokenVerifier), then a valid token whose user
+        no longer exists, or whose device was deleted, is refused everywhere (UNAUTHENTICATED),
+        and a token of a BLOCKED device too (FORBIDDEN), as if no principal had been sent: public
+        fields still answer. A verifier that cannot say (the API unreachable) leaves its error
+        (UPSTREAM_ERROR, UPSTREAM_TIMEOUT) to the fields that need a principal. One load per key
+        through the request's loaders, which keep the records."""
+        if self.token is not None and self.principal is None and self.auth_error is None and self.verifier:
+            try:
+                self.principal = await self.verifier.verify(self.token, self.deadline)
+            except FacadeError as error:
+                self.auth_error = error
+                return
         principal = self.principal
         if principal is None:
             return

@@ -13,7 +13,7 @@ from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-JwtAlgorithm = Literal["HS256", "HS384", "HS512"]
+JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256"]
 
 
 class Settings(BaseSettings):
@@ -32,7 +32,12 @@ class Settings(BaseSettings):
         "generated into jwt_secret_file and reused, so every worker and restart agrees.",
     )
     jwt_secret_file: Path = Path(".facade-secret")
-    jwt_algorithm: JwtAlgorithm = "HS256"
+    jwt_algorithm: JwtAlgorithm = Field(
+        "HS256", description="HS256/384/512 with jwt_secret; RS256 with jwt_private_key_file (the sandbox's JWKS)."
+    )
+    jwt_private_key_file: Path | None = Field(
+        None, description="PEM RSA private key the tokens are signed with when jwt_algorithm is RS256."
+    )
     jwt_issuer: str = "facade"
     jwt_ttl_seconds: int = Field(3600, gt=0)
 
@@ -105,6 +110,24 @@ class Settings(BaseSettings):
     )
     afosto_client_secret: SecretStr | None = Field(None, description="The service account's secret (never logged).")
     afosto_scope: str | None = Field(None, description="The scopes the service account's token asks for.")
+    # How upstream mode checks the tokens an API issued (backends/upstream/verify.py, README "Signing in").
+    flecs_jwks_url: str | None = Field(
+        None,
+        description="JWK Set URL of the keys FLECS signs its JWTs with: when set, FLECS tokens are verified "
+        "locally against it (asymmetric algorithms only) instead of through FLECS's auth/validate.",
+    )
+    flow_jwks_url: str | None = Field(
+        None,
+        description="JWK Set URL of Flow Retail's token keys: when set, its device and access tokens are "
+        "verified locally against it instead of by asking Flow Retail who the caller is.",
+    )
+    jwks_lifetime: int = Field(300, gt=0, description="Seconds a fetched JWK Set is used before it is fetched again.")
+    token_cache_size: int = Field(
+        10_000, gt=0, description="Upstream tokens whose verdict is remembered (LRU, per process)."
+    )
+    token_cache_seconds: int = Field(
+        300, gt=0, description="How long a verdict is kept for a token whose expiry cannot be read (no JWT `exp`)."
+    )
     upstream_timeout: float = Field(10.0, gt=0, description="Seconds an upstream call may take.")
     upstream_connect_timeout: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(100, gt=0, description="Pooled connections per upstream API.")

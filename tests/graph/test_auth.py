@@ -30,8 +30,9 @@ def code(error: dict[str, Any]) -> str:
 
 
 def secret_of(api: Api) -> str:
-    assert api.settings.jwt_secret is not None
-    return api.settings.jwt_secret.get_secret_value()
+    """The key the callers' tokens are signed with: facade's, or in upstream mode the sandbox's."""
+    assert api.token_settings.jwt_secret is not None
+    return api.token_settings.jwt_secret.get_secret_value()
 
 
 async def user_id(api: Api, login: str) -> int:
@@ -42,7 +43,7 @@ async def user_id(api: Api, login: str) -> int:
 def claims_for(api: Api, sub: int, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": api.settings.jwt_issuer,
+        "iss": api.token_settings.jwt_issuer,
         "sub": str(sub),
         "iat": now,
         "exp": now + 600,
@@ -442,7 +443,7 @@ async def test_colleagues_see_each_others_details(api: Api) -> None:
 
 
 async def test_a_token_of_a_user_who_is_gone_is_unauthenticated(fresh_api: Api) -> None:
-    settings = fresh_api.settings
+    settings = fresh_api.token_settings
     assert settings.jwt_secret is not None
     now = int(time.time())
     claims = {"iss": settings.jwt_issuer, "sub": "999999", "iat": now, "exp": now + 60, "kind": "user"}

@@ -129,7 +129,7 @@ async def device_tokens(api: Api, alice: str) -> dict[str, str]:
     )
     device = data["searchDevices"]["nodes"][0]["id"]
     bob = (await api.data("{ viewer { id } }", token=await api.login("bob")))["viewer"]["id"]
-    issue = TokenService(api.settings).issue
+    issue = TokenService(api.token_settings).issue
     return {
         "device": issue(TokenKind.DEVICE, tenant_id=TENANT, device_id=device).token,
         "access": issue(TokenKind.ACCESS, user_id=int(bob), tenant_id=TENANT, device_id=device).token,

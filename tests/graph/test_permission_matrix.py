@@ -457,9 +457,9 @@ async def sign_in(twins: Twins) -> list[tuple[Caller, str | None]]:
         {"p": PASSWORD},
         token=device_token,
     )
-    secret = api.settings.jwt_secret.get_secret_value()
+    secret = api.token_settings.jwt_secret.get_secret_value()
     now = int(time.time())
-    claims = {"iss": api.settings.jwt_issuer, "sub": "999999", "iat": now, "exp": now + 3600, "kind": "user"}
+    claims = {"iss": api.token_settings.jwt_issuer, "sub": "999999", "iat": now, "exp": now + 3600, "kind": "user"}
     gone = jwt.encode({**claims, "tenant": ACME, "roles": ["TENANT.ADMIN"]}, secret, algorithm="HS256")
     return [
         (Caller("anonymous", None), None),

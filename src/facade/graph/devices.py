@@ -311,7 +311,7 @@ class DeviceMutations:
         if info.context.principal is None:
             # The caller has just proved they may link the device: the payload's device is theirs
             # to read, as the device token's (as `login` does for its user).
-            info.context.principal = info.context.principal_of(r.device_token.token)
+            info.context.principal = await info.context.principal_of(r.device_token.token)
         return LinkedDevice(record=r.device, device_token=r.device_token.token, token_expires=r.device_token.expires)
 
     @root_mutation(
@@ -324,10 +324,13 @@ class DeviceMutations:
         principal = info.context.require_principal()
         async with info.context.attempt("deviceLogin", f"{principal.tenant_id}/{user_code}"):
             r = await info.context.backend.devices.login(principal, user_code, password)
-        device = await info.context.loaders.device.load(principal.device_id) if principal.device_id else None
         # The caller has just signed the user in: the rest of the request reads as that session
         # (the payload's user is theirs to read; a device token alone reads no one's details).
-        info.context.principal = info.context.principal_of(r.access_token.token) or principal
+        session = info.context.principal = await info.context.principal_of(r.access_token.token) or principal
+        # The device a Flow Retail deviceToken names is known to facade only once Flow says so
+        # (F1 with the new accessToken, in upstream mode): read it as the session names it.
+        device_id = session.device_id or principal.device_id
+        device = await info.context.loaders.device.load(device_id) if device_id else None
         return DeviceSession(
             access_token=r.access_token.token,
             token_expires=r.access_token.expires,

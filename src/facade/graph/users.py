@@ -179,7 +179,7 @@ class UserMutations:
         user = result.user
         if info.context.principal is None:
             # The caller has just proved who they are: the payload's user is theirs to read.
-            info.context.principal = info.context.principal_of(result.token.token) or Principal(
+            info.context.principal = await info.context.principal_of(result.token.token) or Principal(
                 kind=TokenKind.USER,
                 subject=str(user.id),
                 user_id=user.id,

@@ -3,8 +3,10 @@
 Afosto API (under `/afosto`, emulated in memory from its contract), so facade's upstream clients
 can be developed and tested over real HTTP without the real APIs.
 
-It shares facade's `Settings`, so with the same FACADE_JWT_SECRET (or secret file) tokens issued
-by the sandbox verify in facade and the other way round. The lifespan opens the store (migrated,
+It takes a `Settings` of its own: its tokens are signed with its FACADE_JWT_SECRET (or, with
+FACADE_JWT_ALGORITHM=RS256, its FACADE_JWT_PRIVATE_KEY_FILE, whose public key it publishes at
+`/.well-known/jwks.json`), and facade in upstream mode checks them the way a real API allows
+(auth/validate, F1, F6 or that JWKS), never with a shared secret. The lifespan opens the store (migrated,
 and seeded when empty, as `facade serve` does) unless one is handed in. Faults and call counting
 wrap every API route (see `faults.py`); `/__sandbox/...` controls them.
 
@@ -22,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from facade.auth import TokenService
 from facade.backends.local import LocalStore
@@ -61,6 +63,11 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return render_error(request.url.path, 500, "Unknown error")
 
 
+async def jwks(request: Request) -> Response:
+    """The public keys of the sandbox's tokens as a JWK Set (empty when it signs with a secret)."""
+    return json_response(request.app.state.tokens.jwks())
+
+
 async def open_store(settings: Settings, tokens: TokenService) -> LocalStore:
     store = await LocalStore.open(settings.database_url, tokens)
     if settings.seed_on_start:
@@ -89,7 +96,13 @@ def create_sandbox_app(settings: Settings, store: LocalStore | None = None, faul
     app = Starlette(
         # Afosto first: its one route declines every other path at a prefix test, and holds the
         # 544 operations in a trie of its own (see facade.sandbox.afosto).
-        routes=[afosto.AfostoRoute(), *flecs.routes, Mount(FLOW_PREFIX, routes=flow.routes), *control_routes()],
+        routes=[
+            afosto.AfostoRoute(),
+            *flecs.routes,
+            Mount(FLOW_PREFIX, routes=flow.routes),
+            *control_routes(),
+            Route("/.well-known/jwks.json", jwks),
+        ],
         middleware=[Middleware(FaultsMiddleware, faults=faults, calls=calls, render_error=render_error)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
