@@ -24,6 +24,7 @@ from facade.backends.local.seed import seed
 from facade.settings import Settings
 
 PASSWORD = "facade-demo"
+TENANT = "acme-retail"
 SEED_PRODUCTS = 120
 UNLIMITED = {
     "rate_limit_per_principal": "1000000/minute",
@@ -109,6 +110,31 @@ class Api:
             )
             self.tokens[username] = data["login"]["token"]
         return self.tokens[username]
+
+
+async def link_and_sign_in(api: Api) -> tuple[str, str, str]:
+    """A READY_TO_LINK device of acme-retail linked through facade (its deviceToken) and bob
+    signed in on it (the accessToken): (device id, device token, access token)."""
+    alice = await api.login("alice")
+    devices = await api.data(
+        f'{{ searchDevices(tenantUid: "{TENANT}", first: 1000, filter: {{status: READY_TO_LINK}}) '
+        "{ nodes { id deviceCode appType } } }",
+        token=alice,
+    )
+    ready = next(d for d in devices["searchDevices"]["nodes"] if d["appType"] == "CLIENT")
+    linked = await api.data(
+        'mutation($c: String!, $p: String!) { linkDevice(deviceCode: $c, appId: "flow-retail-client", '
+        'userCode: "1002", password: $p) { deviceToken } }',
+        {"c": ready["deviceCode"], "p": PASSWORD},
+    )
+    device_token = linked["linkDevice"]["deviceToken"]
+    session = await api.data(
+        'mutation($p: String!) { deviceLogin(userCode: "1002", password: $p) { accessToken device { id } } }',
+        {"p": PASSWORD},
+        token=device_token,
+    )
+    assert session["deviceLogin"]["device"] == {"id": ready["id"]}
+    return ready["id"], device_token, session["deviceLogin"]["accessToken"]
 
 
 def mode() -> str:

@@ -39,7 +39,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSWORD
+from conftest import link_and_sign_in
 from facade.backends.local import tables as t
 from facade.graph.base import EDGE, GUARD
 from facade.graph.permissions import RULE
@@ -440,23 +440,7 @@ async def sign_in(twins: Twins) -> list[tuple[Caller, str | None]]:
     ids = {}
     for login in ("alice", "bob", "carol", "dave"):
         ids[login] = int((await api.data("{ viewer { id } }", token=await api.login(login)))["viewer"]["id"])
-    devices = await api.data(
-        f'{{ searchDevices(tenantUid: "{ACME}", first: 1000, filter: {{status: READY_TO_LINK}}) '
-        "{ nodes { id deviceCode appType } } }",
-        token=await api.login("alice"),
-    )
-    ready = next(d for d in devices["searchDevices"]["nodes"] if d["appType"] == "CLIENT")
-    linked = await api.data(
-        'mutation($c: String!, $p: String!) { linkDevice(deviceCode: $c, appId: "flow-retail-client", '
-        'userCode: "1002", password: $p) { deviceToken } }',
-        {"c": ready["deviceCode"], "p": PASSWORD},
-    )
-    device_token = linked["linkDevice"]["deviceToken"]
-    session = await api.data(
-        'mutation($p: String!) { deviceLogin(userCode: "1002", password: $p) { accessToken } }',
-        {"p": PASSWORD},
-        token=device_token,
-    )
+    device_id, device_token, access_token = await link_and_sign_in(api)
     secret = api.token_settings.jwt_secret.get_secret_value()
     now = int(time.time())
     claims = {"iss": api.token_settings.jwt_issuer, "sub": "999999", "iat": now, "exp": now + 3600, "kind": "user"}
@@ -467,10 +451,10 @@ async def sign_in(twins: Twins) -> list[tuple[Caller, str | None]]:
         (Caller("tenant admin", "user", ids["alice"], ACME, admin=True), await api.login("alice")),
         (Caller("another tenant's admin", "user", ids["carol"], NORDIC, admin=True), await api.login("carol")),
         (Caller("customer", "user", ids["dave"]), await api.login("dave")),
-        (Caller("device token", "device", None, ACME, device_id=ready["id"]), device_token),
+        (Caller("device token", "device", None, ACME, device_id=device_id), device_token),
         (
-            Caller("access token", "access", ids["bob"], ACME, device_id=ready["id"]),
-            session["deviceLogin"]["accessToken"],
+            Caller("access token", "access", ids["bob"], ACME, device_id=device_id),
+            access_token,
         ),
         (Caller("deleted user", None), gone),
     ]

@@ -123,8 +123,12 @@ ROUTES: tuple[Route, ...] = (
         "validate_token",
         FLECS,
         ("POST /api/v2/auth/validate",),
-        "`query validateToken`",
-        ("test_validate_token_accepts_a_fresh_token", "test_validate_token_rejects_garbage_and_foreign_tokens"),
+        "`query validateToken`; the check of a request's FLECS token (kept for its life)",
+        (
+            "test_validate_token_accepts_a_fresh_token",
+            "test_validate_token_rejects_garbage_and_foreign_tokens",
+            "test_a_token_is_validated_once_then_kept_for_its_life",
+        ),
     ),
     Route(
         "licenses",
@@ -237,8 +241,11 @@ ROUTES: tuple[Route, ...] = (
         "current",
         FLOW,
         ("F1 GET /device",),
-        "`query currentDevice`",
-        ("test_current_device_has_the_store_till_and_tenant",),
+        "`query currentDevice`; the check of a request's accessToken",
+        (
+            "test_current_device_has_the_store_till_and_tenant",
+            "test_sign_in_own_data_tenant_admin_device_link_and_access_work_with_different_secrets",
+        ),
     ),
     Route(
         "devices",
@@ -277,7 +284,7 @@ ROUTES: tuple[Route, ...] = (
         "users",
         FLOW,
         ("F6 GET /device/users",),
-        "`query deviceUsers`",
+        "`query deviceUsers`; the check of a request's deviceToken",
         (
             "test_device_users_are_the_users_with_access_to_the_device_store",
             "test_device_users_page_with_cursors",

@@ -190,7 +190,9 @@ class UpstreamVerifier:
             else None
         )
         self.flow_keys = (
-            JwksKeys(settings.flow_jwks_url, settings.jwks_lifetime, timeout)
+            self.flecs_keys  # one set, fetched once, where both APIs publish their keys at one URL
+            if self.flecs_keys is not None and settings.flow_jwks_url == settings.flecs_jwks_url
+            else JwksKeys(settings.flow_jwks_url, settings.jwks_lifetime, timeout)
             if (flow is not None and settings.flow_jwks_url)
             else None
         )
