@@ -25,7 +25,7 @@ from facade.auth import LocalVerifier, Principal, TokenKind, TokenService
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import seed
 from facade.backends.upstream.verify import JwksKeys, UpstreamVerifier, Verdict, VerdictCache
-from facade.errors import Unauthenticated
+from facade.errors import Unauthenticated, UpstreamError
 from support.sandbox import SandboxControl
 
 ACME = "acme-retail"
@@ -140,11 +140,12 @@ async def test_concurrent_requests_with_one_new_token_share_one_validation(up: A
     assert (await sandbox.calls()).get(VALIDATE) == 1
 
 
+@pytest.mark.parametrize("fault", ["status:503", "malformed", "drop"])
 async def test_flecs_unreachable_fails_what_needs_a_principal_with_a_code_and_nothing_else(
-    up: Api, sandbox: SandboxControl
+    up: Api, sandbox: SandboxControl, fault: str
 ) -> None:
     token = await fresh_login(up, "dave")
-    await sandbox.faults(f"{VALIDATE}=status:503")
+    await sandbox.faults(f"{VALIDATE}={fault}")
 
     down = await up.post(VIEWER_AND_PRODUCTS, token=token)
     await sandbox.faults()
@@ -331,6 +332,18 @@ async def test_an_unknown_key_id_fetches_the_keys_once_more(jwks_api: tuple[Api,
 
     assert known["sub"] == "1"
     assert calls.get("GET /.well-known/jwks.json") == 2  # the first fetch, and once more for "next"
+
+
+async def test_keys_that_cannot_be_fetched_or_read_are_an_upstream_error_not_a_refusal(
+    jwks_api: tuple[Api, Path],
+) -> None:
+    api, _ = jwks_api
+    token = TokenService(api.token_settings).issue(TokenKind.USER, user_id=1).token
+    # A JSON object that is no JWK Set, and a port nobody listens on.
+    for url in (api.store.sandbox_url + "/__sandbox/calls", "http://127.0.0.1:9/jwks.json"):
+        keys = JwksKeys(url, lifetime=300, timeout=2)
+        with pytest.raises(UpstreamError):
+            await keys.claims(token)
 
 
 def _hmac(claims: dict[str, Any], secret: bytes, kid: str) -> str:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,8 @@ from facade.deadline import Deadline
 from facade.errors import FacadeError, Forbidden, NotFound, Unauthenticated, UpstreamError
 from facade.models import PageArgs
 from facade.settings import Settings
+
+log = logging.getLogger("facade.upstream")
 
 __all__ = ["JwksKeys", "UpstreamVerifier", "VerdictCache", "verifier_for"]
 
@@ -150,8 +153,12 @@ class JwksKeys:
             key = await asyncio.to_thread(self.client.get_signing_key, kid)
         except jwt.PyJWKClientConnectionError:
             raise UpstreamError("The token keys could not be fetched.", upstream="JWKS") from None
-        except jwt.PyJWKClientError:
-            raise Unauthenticated(INVALID) from None
+        except jwt.PyJWKClientError as error:
+            if str(error).startswith("Unable to find a signing key"):
+                raise Unauthenticated(INVALID) from None  # no published key has its kid, even refetched
+            raise UpstreamError("The token keys are not a usable JWK Set.", upstream="JWKS") from None
+        except jwt.PyJWTError:
+            raise UpstreamError("The token keys are not a usable JWK Set.", upstream="JWKS") from None
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -222,6 +229,11 @@ class UpstreamVerifier:
             # Kept briefly: the same bad token sent again is refused without a call.
             until = now + self.default_seconds
             return Verdict(None, refusal, min(until, expires) if expires and expires > now else until)
+        except FacadeError:
+            raise  # no verdict (the judge unreachable, slow, ...): not kept
+        except Exception as error:  # a judge's answer facade cannot read: no verdict, and never a 500
+            log.error("a token check failed: %s", type(error).__name__)  # not the error's text: it may quote the token
+            raise UpstreamError("The token could not be checked.") from None
         until = expires if expires is not None else now + self.default_seconds
         return Verdict(dataclasses.replace(principal, token=token), None, until)
 
