@@ -10,7 +10,6 @@
     │                                              or an upstream asked us to slow down
     ├── UpstreamError           UPSTREAM_ERROR     an upstream failed or answered nonsense
     ├── UpstreamTimeout         UPSTREAM_TIMEOUT   an upstream did not answer in time (or by the deadline)
-    ├── UpstreamNotConfigured   UPSTREAM_NOT_CONFIGURED  the field needs an API facade has no URL for
     ├── RequestTimeout          REQUEST_TIMEOUT    the request did not finish by its deadline (no data)
     ├── OperationNotDetermined  OPERATION_RESOLUTION_FAILURE  GraphQL's GetOperation failed (no
     │                                                  operationName for several operations, or an
@@ -50,7 +49,6 @@ __all__ = [
     "Unauthenticated",
     "UnsupportedMediaType",
     "UpstreamError",
-    "UpstreamNotConfigured",
     "UpstreamTimeout",
     "UriTooLong",
 ]
@@ -95,10 +93,6 @@ class UpstreamError(FacadeError):
 
 class UpstreamTimeout(FacadeError):
     code = "UPSTREAM_TIMEOUT"
-
-
-class UpstreamNotConfigured(FacadeError):
-    code = "UPSTREAM_NOT_CONFIGURED"
 
 
 class RequestTimeout(FacadeError):
