@@ -3,6 +3,12 @@
 `LocalStore.open(url, tokens)` is what the app's lifespan calls: it makes the engine (SQLite set
 up for a web server's concurrency, or a pooled PostgreSQL engine) and upgrades the schema to the head
 revision (`migrate.py`, Alembic).
+
+The one import across to the upstream side: local mode's Afosto is the generated client over the
+sandbox's emulation (`upstream/afosto/emulated.py`), held here so that every `LocalStore`, composed
+or not, answers the Afosto namespace. It belongs in `compose.py` beside the other API clients;
+it moves there when issue 11 puts the hand-modelled Afosto data into this store's own tables
+(then only the generated namespace's other operations need the emulation).
 """
 
 from __future__ import annotations
