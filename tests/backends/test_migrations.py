@@ -76,8 +76,24 @@ async def count(engine: AsyncEngine, table: Table) -> int:
 
 # The earlier runner, as it was before Alembic (git: src/facade/backends/local/migrate.py and
 # migrations/m0001_initial.py at 1b85516): a `schema_migrations` table, the lock, and migration 1,
-# which was `tables.metadata.create_all`. tables.py still equals migration 1 (revision 0001 is it,
-# frozen); when a later revision changes tables.py, build this from revision 0001's DDL instead.
+# which was `tables.metadata.create_all` of the tables then. Revision 0002 only adds tables, so
+# those are tables.py's first 13 (FIRST_RELEASE), unchanged: they are created alone.
+FIRST_RELEASE = (
+    "tenants",
+    "users",
+    "stores",
+    "store_access",
+    "tills",
+    "products",
+    "reviews",
+    "subscriptions",
+    "line_items",
+    "devices",
+    "licenses",
+    "app_manifests",
+    "download_tokens",
+)
+REVISIONS = ["0001", "0002"]
 _schema_migrations = Table(
     "schema_migrations",
     MetaData(),
@@ -91,7 +107,7 @@ async def earlier_runner_migrate(engine: AsyncEngine) -> None:
     def apply(conn: Connection) -> None:
         _schema_migrations.create(conn, checkfirst=True)
         if 1 not in set(conn.execute(select(_schema_migrations.c.version)).scalars()):
-            t.metadata.create_all(conn, checkfirst=False)
+            t.metadata.create_all(conn, tables=[t.metadata.tables[name] for name in FIRST_RELEASE], checkfirst=False)
             conn.execute(
                 _schema_migrations.insert().values(version=1, name="initial", applied_at=dt.datetime.now(dt.UTC))
             )
@@ -114,10 +130,10 @@ async def _earlier_lock(conn: AsyncConnection) -> None:
 async def test_upgrade_creates_the_head_schema_once(engine: AsyncEngine) -> None:
     assert await current_revision(engine) is None
 
-    assert await migrate(engine) == ["0001"]
+    assert await migrate(engine) == REVISIONS
     assert await migrate(engine) == []
 
-    assert await current_revision(engine) == "0001" == migrations.head_revision()
+    assert await current_revision(engine) == REVISIONS[-1] == migrations.head_revision()
     assert await table_names(engine) == {table.name for table in t.metadata.sorted_tables} | {"alembic_version"}
 
 
@@ -140,31 +156,31 @@ async def test_downgrade_to_base_and_upgrade_again(engine: AsyncEngine) -> None:
     await migrate(engine)
     await seed(engine, products=10)
 
-    assert await downgrade(engine, "base") == ["0001"]
+    assert await downgrade(engine, "base") == REVISIONS[::-1]
     assert await current_revision(engine) is None
     assert await table_names(engine) == {"alembic_version"}
 
-    assert await migrate(engine) == ["0001"]
+    assert await migrate(engine) == REVISIONS
     assert await differences(engine) == []
     assert await count(engine, t.products) == 0
 
 
 async def test_a_failing_revision_leaves_the_schema_as_it_was(engine: AsyncEngine, scripts: Path) -> None:
-    (scripts / "versions" / "0002_broken.py").write_text(
+    (scripts / "versions" / "0003_broken.py").write_text(
         "from alembic import op\n"
         "import sqlalchemy as sa\n"
-        "revision = '0002'\n"
-        "down_revision = '0001'\n"
+        "revision = '0003'\n"
+        "down_revision = '0002'\n"
         "branch_labels = None\n"
         "depends_on = None\n"
         "def upgrade():\n"
         "    op.add_column('tenants', sa.Column('motto', sa.String(100)))\n"
-        "    raise RuntimeError('revision 0002 is broken')\n"
+        "    raise RuntimeError('revision 0003 is broken')\n"
         "def downgrade():\n"
         "    pass\n"
     )
 
-    with pytest.raises(RuntimeError, match="0002 is broken"):
+    with pytest.raises(RuntimeError, match="0003 is broken"):
         await migrate(engine)
 
     # Not even 0001 stayed: every revision of one upgrade shares its transaction.
@@ -176,7 +192,7 @@ async def test_workers_starting_at_once_migrate_once(url: str) -> None:
     engines = [create_engine(url) for _ in range(4)]
     try:
         applied = await asyncio.gather(*(migrate(each) for each in engines))
-        assert sorted(applied) == [[], [], [], ["0001"]]
+        assert sorted(applied) == [[], [], [], REVISIONS]
         assert await differences(engines[0]) == []
     finally:
         for each in engines:
@@ -185,14 +201,15 @@ async def test_workers_starting_at_once_migrate_once(url: str) -> None:
 
 async def test_a_store_of_the_earlier_runner_is_stamped_not_rebuilt(engine: AsyncEngine) -> None:
     await earlier_runner_migrate(engine)
-    await seed(engine, products=12)
-    products = await count(engine, t.products)
+    # Its data (the seed now fills later revisions' tables too, so a row of its own).
+    async with engine.begin() as conn:
+        await conn.execute(t.tenants.insert().values(id="kept", name="Kept B.V.", created_at=dt.datetime.now(dt.UTC)))
 
-    assert await migrate(engine) == []  # stamped at 0001: nothing ran
+    assert await migrate(engine) == REVISIONS[1:]  # stamped at 0001: only the later revisions ran
 
-    assert await current_revision(engine) == "0001"
+    assert await current_revision(engine) == REVISIONS[-1]
     assert "schema_migrations" not in await table_names(engine)
-    assert await count(engine, t.products) == products == 12
+    assert await count(engine, t.tenants) == 1
     assert await differences(engine) == []
     assert await migrate(engine) == []
 
@@ -224,7 +241,11 @@ async def test_revision_0001_builds_what_the_earlier_runner_built(tmp_path: Path
     """Same tables, columns, constraints and indexes, statement for statement (SQLite keeps each
     CREATE's text; only the order of a table's constraint clauses may differ)."""
     paths = {"earlier": tmp_path / "earlier.db", "alembic": tmp_path / "alembic.db"}
-    for name, run in (("earlier", earlier_runner_migrate), ("alembic", migrate)):
+
+    async def first_revision(engine: AsyncEngine) -> None:
+        await migrate(engine, "0001")
+
+    for name, run in (("earlier", earlier_runner_migrate), ("alembic", first_revision)):
         engine = create_engine(f"sqlite+aiosqlite:///{paths[name]}")
         try:
             await run(engine)
@@ -248,12 +269,12 @@ async def test_a_new_revision_is_written_after_the_head_and_applied(engine: Asyn
 
     path = await new_revision(engine, "nothing changes")
 
-    assert path == scripts / "versions" / "0002_nothing_changes.py"
+    assert path == scripts / "versions" / "0003_nothing_changes.py"
     source = path.read_text()
-    assert "down_revision: str | None = '0001'" in source
+    assert "down_revision: str | None = '0002'" in source
     assert "op." not in source.split("def upgrade")[1]  # tables.py equals the store: nothing to do
-    assert await migrate(engine) == ["0002"]
-    assert await current_revision(engine) == "0002"
+    assert await migrate(engine) == ["0003"]
+    assert await current_revision(engine) == "0003"
 
 
 async def test_a_new_revision_needs_a_store_at_the_head(engine: AsyncEngine) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from facade.auth import Principal
 from facade.backends.local import tables as t
-from facade.backends.local.base import Listing, Repository, construct, page_by_parent, reading, utcnow
+from facade.backends.local.base import Listing, Repository, construct, in_keys, page_by_parent, reading, utcnow
 from facade.errors import BadUserInput, NotFound, Unauthenticated
 from facade.models import Page, PageArgs, Review
 
@@ -28,6 +28,7 @@ SORTABLE: dict[str, Any] = {
 build_review = construct(Review)
 _BY_PRODUCT = Listing(select(t.reviews), SORTABLE, t.reviews.c.id, t.reviews.c.product_id)
 _BY_USER = Listing(select(t.reviews), SORTABLE, t.reviews.c.id, t.reviews.c.user_id)
+_BY_ID = select(t.reviews).where(in_keys(t.reviews.c.id))
 
 
 def format_rating(total: int, count: int) -> str:
@@ -48,6 +49,13 @@ async def has_bought(conn: AsyncConnection, user_id: int, product_id: int) -> bo
 
 
 class LocalReviews(Repository):
+    async def get_many(self, ids: Sequence[int]) -> dict[int, Review]:
+        """Reviews by id, one statement; ids without a review are absent."""
+        if not ids:
+            return {}
+        rows = await self.rows(_BY_ID, {"keys": list(set(ids))})
+        return {row["id"]: build_review(row) for row in rows}
+
     async def page_by_product(self, product_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]:
         async with reading(self.engine) as conn:
             return await page_by_parent(conn, _BY_PRODUCT, product_ids, page, build_review)

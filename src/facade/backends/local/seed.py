@@ -17,9 +17,11 @@ Every seeded user's password is `facade-demo`. Well-known logins:
     dave    a customer without tenant: subscriptions (apps among them), FLECS devices and two
             free licences
 
-Sized for load tests: 100,000 products (about 400,000 rows) take under half a minute on SQLite,
-because rows are built in memory and written with bulk INSERTs in one transaction, the demo
-password is hashed once, and manifests are validated in a way that scales (`_ManifestCheck`).
+Sized for load tests: rows are built in memory and written with bulk INSERTs in one transaction,
+the demo password is hashed once, and manifests are validated in a way that scales
+(`_ManifestCheck`). 100,000 products are about 1.1 million rows, 700,000 of them issue 11's Afosto
+data and join keys (`_AfostoBuilder`): 100 s on SQLite on this project's shared 2-vCPU machine,
+where the 400,000 rows before the Afosto data took 57 s (1,200 products: 1.2 s).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import hashlib
 import itertools
 import json
 import random
 import unicodedata
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -41,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from facade.auth import hash_password
 from facade.backends.local import tables as t
+from facade.backends.local.commerce import order_number
 from facade.backends.local.devices import new_device_code, new_device_id
 from facade.backends.local.licenses import LICENSE_VALIDITY, new_license_key, new_session_id
 from facade.backends.local.reviews import format_rating
@@ -65,6 +70,23 @@ class DemoLogin:
 
 
 @dataclass(frozen=True, slots=True)
+class AfostoClient:
+    """The sandbox's OAuth client of one Afosto tenant (`POST /iam/oauth/authorize`): a demo
+    credential, derived from the client id (`sandbox_client_secret`), never a real secret."""
+
+    afosto_tenant_id: str
+    client_id: str
+    client_secret: str
+
+
+def sandbox_client_secret(client_id: str) -> str:
+    """The sandbox OAuth client secret of `client_id`: the same in every seeded store and in the
+    sandbox, which recomputes it; marked `sandbox-` so nobody mistakes it for a real one."""
+    digest = hashlib.sha256(f"facade sandbox afosto oauth client {client_id}".encode()).hexdigest()
+    return f"sandbox-{digest[:32]}"
+
+
+@dataclass(frozen=True, slots=True)
 class SeedSummary:
     """What the seed wrote: rows per table, and the handles a demo or a test starts from."""
 
@@ -74,6 +96,11 @@ class SeedSummary:
     device_codes: dict[str, str] = field(default_factory=dict)
     # login -> licence keys not bound to a device nor activated yet.
     free_license_keys: dict[str, list[str]] = field(default_factory=dict)
+    # facade tenant id -> its Afosto tenant id (every seeded tenant is linked), in seed order:
+    # the first is the sandbox's default Afosto tenant.
+    afosto_tenants: dict[str, str] = field(default_factory=dict)
+    # Afosto tenant id -> the sandbox's OAuth client for it (client_id `afosto-<facade tenant>`).
+    afosto_clients: dict[str, AfostoClient] = field(default_factory=dict)
 
 
 async def is_empty(engine: AsyncEngine) -> bool:
@@ -129,6 +156,26 @@ _INSERT_ORDER: tuple[Table, ...] = (
     t.devices,
     t.licenses,
     t.app_manifests,
+    # Issue 11: Afosto's data (local mode's Afosto), then the join keys to it.
+    t.afosto_addresses,
+    t.afosto_channels,
+    t.afosto_price_groups,
+    t.afosto_prices,
+    t.afosto_locations,
+    t.afosto_stock,
+    t.afosto_customers,
+    t.afosto_orders,
+    t.afosto_order_lines,
+    t.afosto_print_hubs,
+    t.afosto_printers,
+    t.afosto_users,
+    t.afosto_plans,
+    t.afosto_tasks,
+    t.afosto_tenant_links,
+    t.store_sales_channels,
+    t.store_stock_locations,
+    t.product_skus,
+    t.device_print_hubs,
 )
 
 _SERIAL_TABLES = (
@@ -446,13 +493,20 @@ class _Data:
     demo_logins: tuple[DemoLogin, ...]
     device_codes: dict[str, str]
     free_license_keys: dict[str, list[str]]
+    afosto_tenants: dict[str, str]
 
     def summary(self) -> SeedSummary:
+        clients = {}
+        for tenant_id, afosto_tenant_id in self.afosto_tenants.items():
+            client_id = f"afosto-{tenant_id}"
+            clients[afosto_tenant_id] = AfostoClient(afosto_tenant_id, client_id, sandbox_client_secret(client_id))
         return SeedSummary(
             counts={name: len(rows) for name, rows in self.rows.items()},
             demo_logins=self.demo_logins,
             device_codes=dict(self.device_codes),
             free_license_keys={k: list(v) for k, v in self.free_license_keys.items()},
+            afosto_tenants=dict(self.afosto_tenants),
+            afosto_clients=clients,
         )
 
 
@@ -461,6 +515,7 @@ class _Builder:
 
     def __init__(self, products: int, random_seed: int, password_hash: str) -> None:
         self.n_products = products
+        self.random_seed = random_seed
         self.rng = random.Random(random_seed)
         self.password_hash = password_hash
         self.rows: dict[str, list[dict[str, Any]]] = {table.name: [] for table in _INSERT_ORDER}
@@ -488,7 +543,9 @@ class _Builder:
         self._pos_devices()
         self._edge_devices()
         self._manifests()
-        return _Data(self.rows, self._demo_logins(), self.device_codes, self.free_license_keys)
+        afosto = _AfostoBuilder(self, random.Random(f"afosto:{self.random_seed}"))
+        afosto.build()
+        return _Data(self.rows, self._demo_logins(), self.device_codes, self.free_license_keys, afosto.tenants)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -1016,6 +1073,339 @@ class _Builder:
             DemoLogin(login, self.users_by_login[login]["email"], DEMO_PASSWORD, description)
             for login, description in described
         )
+
+
+# Afosto's side of each business: its price groups' currency and the VAT rate of its prices.
+_AFOSTO_MONEY = {"NL": ("EUR", "21.00"), "SE": ("SEK", "25.00"), "DE": ("EUR", "19.00")}
+_PLAN_CODES = ("growth", "starter", "pro")
+_ORDER_STATUSES = ("confirmed", "open", "canceled")
+_ORDER_STATUS_WEIGHTS = (6, 9, 10)  # cumulative
+_PRINTERS = (("Receipt printer", "escpos"), ("Label printer", "zpl"))
+
+
+def _amount(price: str) -> int:
+    """A decimal price string ("12.50") in minor units (1250)."""
+    units, _, cents = price.partition(".")
+    return int(units) * 100 + int((cents + "00")[:2])
+
+
+class _AfostoBuilder:
+    """Afosto's data for the businesses `_Builder` made (issue 11), from its own random stream so
+    the rest of the seed is what it was: one Afosto tenant per facade tenant, linked; its price
+    groups, channels (a POS channel per store and one storefront linked to every store), a
+    location per store (linked) with the store's stock, every product a SKU with a price in
+    each group, customers (about N/4) with addresses, orders (about N/2) over the tenant's
+    channels and customers with 1-4 lines each, a print hub per store linked to one of its
+    devices with 1-2 printers, the tenant's staff as Afosto users, and one plan."""
+
+    def __init__(self, base: _Builder, rng: random.Random) -> None:
+        self.base = base
+        self.rng = rng
+        self.rows = base.rows
+        self.tenants: dict[str, str] = {}  # facade tenant -> Afosto tenant
+        self.channels: dict[str, list[str]] = {}  # facade tenant -> channel ids
+        self.locations: dict[str, list[str]] = {}  # facade tenant -> location ids
+        self.groups: dict[str, list[dict[str, Any]]] = {}  # facade tenant -> price groups
+        self.skus: dict[str, list[tuple[str, str, int]]] = {}  # facade tenant -> (sku, name, retail)
+        self.customers: dict[str, list[tuple[str, str, str]]] = {}  # -> (id, shipping, billing)
+
+    def _id(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _at(self, max_days: int, after: dt.datetime) -> dt.datetime:
+        return after + dt.timedelta(minutes=int(self.rng.random() * max_days * 24 * 60))
+
+    def build(self) -> None:
+        for index, business in enumerate(BUSINESSES):
+            self._tenant(index, business)
+        self._catalogue()
+        self._customers()
+        self._orders()
+        self._print_hubs()
+
+    def _tenant(self, index: int, business: _Business) -> None:
+        afosto_tenant_id = self._id()
+        self.tenants[business.id] = afosto_tenant_id
+        self.rows["afosto_tenant_links"].append({"tenant_id": business.id, "afosto_tenant_id": afosto_tenant_id})
+        created_at = BASE_TIME + dt.timedelta(days=2, hours=index)
+        currency, _vat = _AFOSTO_MONEY[business.country]
+        groups = [
+            {"name": "retail", "currency": currency, "is_including_vat": True},
+            {"name": "wholesale", "currency": currency, "is_including_vat": False},
+        ]
+        for k, group in enumerate(groups):  # retail first
+            group.update(
+                id=self._id(), afosto_tenant_id=afosto_tenant_id, created_at=created_at + dt.timedelta(minutes=k)
+            )
+            self.rows["afosto_price_groups"].append(group)
+        self.groups[business.id] = groups
+
+        storefront = self._channel(afosto_tenant_id, f"{business.brand} webshop", "storefront", created_at)
+        channels = self.channels.setdefault(business.id, [storefront])
+        locations = self.locations.setdefault(business.id, [])
+        for store in self.base.stores_by_tenant[business.id]:
+            at = store["created_at"]
+            pos = self._channel(afosto_tenant_id, f"{store['shop_name']} POS", "pos", at)
+            channels.append(pos)
+            for channel_id in (pos, storefront):
+                self.rows["store_sales_channels"].append({"store_id": store["id"], "channel_id": channel_id})
+            address_id = self._address(
+                afosto_tenant_id,
+                store["country"],
+                locality=store["city"],
+                administrative_area=store["state"],
+                postal_code=store["zip"],
+                address_line_1=store["street_1"],
+                address_line_2=store["street_2"],
+                organisation=store["shop_name"],
+            )
+            location_id = self._id()
+            self.rows["afosto_locations"].append(
+                {
+                    "afosto_tenant_id": afosto_tenant_id,
+                    "id": location_id,
+                    "name": store["shop_name"],
+                    "country_code": store["country"],
+                    "address_id": address_id,
+                    "is_tracking_inventory": True,
+                    "created_at": at,
+                }
+            )
+            locations.append(location_id)
+            self.rows["store_stock_locations"].append({"store_id": store["id"], "location_id": location_id})
+
+        for user in self.base.tenant_users[business.id]:
+            admin = user["tenant_role"] == "ADMIN"
+            self.rows["afosto_users"].append(
+                {
+                    "id": self._id(),
+                    "afosto_tenant_id": afosto_tenant_id,
+                    "email": user["email"],
+                    "first_name": user["first_name"],
+                    "last_name": user["last_name"],
+                    "roles": ["admin"] if admin else ["staff"],
+                    "is_primary": admin,
+                    "created_at": user["created_at"],
+                }
+            )
+        self.rows["afosto_plans"].append(
+            {
+                "id": self._id(),
+                "afosto_tenant_id": afosto_tenant_id,
+                "code": _PLAN_CODES[index % len(_PLAN_CODES)],
+                "is_renewing": True,
+                "start_at": created_at,
+                "end_at": None,
+            }
+        )
+
+    def _channel(self, afosto_tenant_id: str, name: str, kind: str, created_at: dt.datetime) -> str:
+        channel_id = self._id()
+        self.rows["afosto_channels"].append(
+            {
+                "id": channel_id,
+                "afosto_tenant_id": afosto_tenant_id,
+                "name": name,
+                "type": kind,
+                "description": f"{name} ({kind})",
+                "created_at": created_at,
+            }
+        )
+        return channel_id
+
+    def _address(self, afosto_tenant_id: str, country: str, **fields: str) -> str:
+        address_id = self._id()
+        row = {
+            "id": address_id,
+            "afosto_tenant_id": afosto_tenant_id,
+            "country_code": country,
+            "administrative_area": "",
+            "locality": "",
+            "postal_code": "",
+            "address_line_1": "",
+            "address_line_2": "",
+            "organisation": "",
+            "given_name": "",
+            "family_name": "",
+        }
+        row.update(fields)
+        self.rows["afosto_addresses"].append(row)
+        return address_id
+
+    def _catalogue(self) -> None:
+        stores = {store["id"]: store for store in self.rows["stores"]}
+        # Each store's own location (its index among the tenant's: they are made in the stores' order).
+        own_location = {
+            store["id"]: k
+            for tenant_stores in self.base.stores_by_tenant.values()
+            for k, store in enumerate(tenant_stores)
+        }
+        for product in self.rows["products"]:
+            store = stores[product["store_id"]]
+            tenant = store["tenant_id"]
+            afosto_tenant_id = self.tenants[tenant]
+            sku = f"SKU-{product['id']:06d}"
+            self.rows["product_skus"].append({"product_id": product["id"], "tenant_id": tenant, "sku": sku})
+            retail = _amount(product["price"])
+            self.skus.setdefault(tenant, []).append((sku, product["name"], retail))
+            _currency, vat = _AFOSTO_MONEY[store["country"]]
+            retail_group, wholesale_group = self.groups[tenant]
+            on_sale = retail and self.rng.random() < 0.15
+            for group, amount in ((retail_group, retail), (wholesale_group, retail * 70 // 100)):
+                self.rows["afosto_prices"].append(
+                    {
+                        "id": self._id(),
+                        "afosto_tenant_id": afosto_tenant_id,
+                        "price_group_id": group["id"],
+                        "sku": sku,
+                        "amount": amount,
+                        "original_amount": amount * 120 // 100 if on_sale else None,
+                        "vat_rate": vat,
+                        "active_at": None,
+                        "created_at": product["created_at"],
+                    }
+                )
+            # Stock at the store's own location, and sometimes at another of the tenant's.
+            locations = self.locations[tenant]
+            own = own_location[store["id"]]
+            at = [locations[own]]
+            if len(locations) > 1 and self.rng.random() < 0.25:
+                other = self.rng.randrange(len(locations) - 1)  # any but its own
+                at.append(locations[other + (other >= own)])
+            for location_id in at:
+                self.rows["afosto_stock"].append(
+                    {
+                        "afosto_tenant_id": afosto_tenant_id,
+                        "location_id": location_id,
+                        "sku": sku,
+                        "available": self.rng.randint(0, 60),
+                        "reserved": self.rng.randint(0, 3),
+                        "claimed": 0,
+                        "transit": self.rng.choice((0, 0, 0, 5, 10)),
+                        "missing": 0,
+                        "backordered": self.rng.choice((0, 0, 0, 0, 2)),
+                    }
+                )
+
+    def _customers(self) -> None:
+        count = max(2 * len(BUSINESSES), self.base.n_products // 4)
+        for i in range(count):
+            business = BUSINESSES[i % len(BUSINESSES)]
+            afosto_tenant_id = self.tenants[business.id]
+            first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
+            city, state, zip_prefix = self.rng.choice(business.cities)
+            street = self.rng.choice(business.streets)
+
+            person = {
+                "locality": city,
+                "administrative_area": state,
+                "postal_code": f"{zip_prefix}{self.rng.randint(100, 999)}",
+                "given_name": first,
+                "family_name": last,
+            }
+            shipping = self._address(
+                afosto_tenant_id, business.country, address_line_1=f"{street} {self.rng.randint(1, 220)}", **person
+            )
+            billing = shipping
+            if self.rng.random() < 0.3:
+                line = f"Postbus {self.rng.randint(100, 9999)}"
+                billing = self._address(afosto_tenant_id, business.country, address_line_1=line, **person)
+            customer_id = self._id()
+            self.rows["afosto_customers"].append(
+                {
+                    "id": customer_id,
+                    "afosto_tenant_id": afosto_tenant_id,
+                    "email": f"{_slug(first)}.{_slug(last).replace('-', '')}{i + 1}@shoppers.example",
+                    "given_name": first,
+                    "family_name": last,
+                    "is_guest": self.rng.random() < 0.1,
+                    "created_at": self._at(60, BASE_TIME + dt.timedelta(days=10)),
+                }
+            )
+            self.customers.setdefault(business.id, []).append((customer_id, shipping, billing))
+
+    def _orders(self) -> None:
+        count = max(2 * len(BUSINESSES), self.base.n_products // 2)
+        numbers: dict[str, int] = {}
+        choices = self.rng.choices
+        for i in range(count):
+            tenant = BUSINESSES[i % len(BUSINESSES)].id
+            skus = self.skus.get(tenant)
+            if not skus:
+                continue  # a tenant without products has nothing to sell
+            afosto_tenant_id = self.tenants[tenant]
+            customer_id, shipping, billing = self.rng.choice(self.customers[tenant])
+            status = choices(_ORDER_STATUSES, cum_weights=_ORDER_STATUS_WEIGHTS)[0]
+            created_at = self._at(300, BASE_TIME + dt.timedelta(days=60))
+            numbers[tenant] = numbers.get(tenant, 0) + 1
+            order_id = self._id()
+            total = 0
+            for sku, name, retail in self.rng.sample(skus, min(len(skus), self.rng.randint(1, 4))):
+                quantity = self.rng.randint(1, 3)
+                total += quantity * retail
+                self.rows["afosto_order_lines"].append(
+                    {
+                        "afosto_tenant_id": afosto_tenant_id,
+                        "order_id": order_id,
+                        "sku": sku,
+                        "description": name,
+                        "quantity": quantity,
+                    }
+                )
+            self.rows["afosto_orders"].append(
+                {
+                    "id": order_id,
+                    "afosto_tenant_id": afosto_tenant_id,
+                    "number": order_number(numbers[tenant]),
+                    "status": status,
+                    "channel_id": self.rng.choice(self.channels[tenant]),
+                    "customer_id": customer_id,
+                    "shipping_address_id": shipping,
+                    "billing_address_id": billing,
+                    "currency": self.groups[tenant][0]["currency"],
+                    "total": total,
+                    "idempotency_key": None,
+                    "created_at": created_at,
+                    "canceled_at": created_at + dt.timedelta(hours=2) if status == "canceled" else None,
+                }
+            )
+
+    def _print_hubs(self) -> None:
+        first_device: dict[int, str] = {}
+        for device in self.rows["devices"]:
+            if device["store_id"] is not None and device["status"] == "ACTIVE":
+                first_device.setdefault(device["store_id"], device["id"])
+        for store in self.rows["stores"]:
+            device_id = first_device.get(store["id"])
+            if device_id is None:
+                continue
+            afosto_tenant_id = self.tenants[store["tenant_id"]]
+            hub_id = self._id()
+            created_at = store["created_at"] + dt.timedelta(days=1)
+            online = self.rng.random() < 0.85
+            self.rows["afosto_print_hubs"].append(
+                {
+                    "id": hub_id,
+                    "afosto_tenant_id": afosto_tenant_id,
+                    "name": f"{store['shop_name']} print hub",
+                    "description": f"Printers of {store['name']}",
+                    "status": "online" if online else "offline",
+                    "status_updated_at": self._at(30, BASE_TIME + dt.timedelta(days=300)),
+                    "created_at": created_at,
+                }
+            )
+            self.rows["device_print_hubs"].append({"device_id": device_id, "hub_id": hub_id})
+            for name, encoding in _PRINTERS[: self.rng.randint(1, 2)]:
+                self.rows["afosto_printers"].append(
+                    {
+                        "id": self._id(),
+                        "afosto_tenant_id": afosto_tenant_id,
+                        "hub_id": hub_id,
+                        "name": name,
+                        "default_encoding": encoding,
+                        "created_at": created_at,
+                    }
+                )
 
 
 # Keywords that relate a manifest's properties to each other. A schema without them at its top

@@ -4,11 +4,13 @@
 up for a web server's concurrency, or a pooled PostgreSQL engine) and upgrades the schema to the head
 revision (`migrate.py`, Alembic).
 
-The one import across to the upstream side: local mode's Afosto is the generated client over the
-sandbox's emulation (`upstream/afosto/emulated.py`), held here so that every `LocalStore`, composed
-or not, answers the Afosto namespace. It belongs in `compose.py` beside the other API clients;
-it moves there when issue 11 puts the hand-modelled Afosto data into this store's own tables
-(then only the generated namespace's other operations need the emulation).
+The one import across to the upstream side: local mode's Afosto namespace is the generated client
+over the sandbox's emulation (`upstream/afosto/emulated.py`), given this store so that its
+hand-modelled operations read and write the store's own Afosto tables (the rows `commerce` reads).
+It is held here, not in `compose.py`, because a `LocalStore` is also used without `compose` (the
+app handed a store, tests, tools) and must answer the namespace there too; made lazily, it costs
+nothing until an Afosto field is asked for. Issue 11 did not move it: the alternative (every
+place that makes a store wiring the emulation) spreads the debt instead of paying it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from facade.auth import TokenService
 from facade.backends.local.apps import LocalApps
 from facade.backends.local.base import loop_engine, read_on_loop
+from facade.backends.local.commerce import LocalCommerce, LocalLinks
 from facade.backends.local.devices import LocalDevices
 from facade.backends.local.licenses import LocalLicenses
 from facade.backends.local.migrate import migrate as apply_migrations
@@ -121,9 +124,12 @@ class LocalStore:
         self.devices = LocalDevices(engine, tokens)
         self.licenses = LocalLicenses(engine)
         self.apps = LocalApps(engine)
+        # Afosto's commerce data (local mode's Afosto) and the join keys to it (both modes).
+        self.commerce = LocalCommerce(engine)
+        self.links = LocalLinks(engine)
         # Afosto in local mode: the generated client over the sandbox's emulation, in process,
         # made on first use; `compose` hands it the settings' HTTP limits and service account.
-        self.afosto_api: ApiClient = EmulatedAfosto()
+        self.afosto_api: ApiClient = EmulatedAfosto(store=self)
         self.afosto_forward: frozenset[str] = frozenset({CREDENTIALS_HEADER})
 
     @property

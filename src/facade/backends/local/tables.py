@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -254,4 +255,254 @@ download_tokens = Table(
     Column("username", String(100), nullable=False),
     Column("password", String(100), nullable=False),
     Column("created_at", Stamp, nullable=False),
+)
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11: the join keys between facade's records and Afosto's (local store, both modes), and
+# local mode's copy of Afosto's commerce data. Afosto ids are strings (mostly uuids) unique within
+# an Afosto tenant; every Afosto table carries the Afosto tenant it belongs to.
+
+afosto_tenant_links = Table(
+    "afosto_tenant_links",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False, unique=True),
+)
+
+store_sales_channels = Table(
+    "store_sales_channels",
+    metadata,
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel_id", String(64), primary_key=True),
+    Index("ix_store_sales_channels_channel", "channel_id"),
+)
+
+store_stock_locations = Table(
+    "store_stock_locations",
+    metadata,
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", String(64), nullable=False),
+    Index("ix_store_stock_locations_location", "location_id"),
+)
+
+product_skus = Table(
+    "product_skus",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    UniqueConstraint("tenant_id", "sku", name="uq_product_skus_tenant_sku"),
+)
+
+device_print_hubs = Table(
+    "device_print_hubs",
+    metadata,
+    Column("device_id", String(64), ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("hub_id", String(64), nullable=False),
+    Index("ix_device_print_hubs_hub", "hub_id"),
+)
+
+afosto_channels = Table(
+    "afosto_channels",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_afosto_channels_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_price_groups = Table(
+    "afosto_price_groups",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("is_including_vat", Boolean, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_afosto_price_groups_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_prices = Table(
+    "afosto_prices",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column(
+        "price_group_id",
+        String(64),
+        ForeignKey("afosto_price_groups.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("sku", String(64), nullable=False),
+    Column("amount", Integer, nullable=False),
+    Column("original_amount", Integer, nullable=True),
+    Column("vat_rate", String(10), nullable=True),
+    Column("active_at", Stamp, nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_afosto_prices_group_sku", "price_group_id", "sku"),
+    Index("ix_afosto_prices_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_addresses = Table(
+    "afosto_addresses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("country_code", String(2), nullable=False),
+    Column("administrative_area", String(100), nullable=False, default=""),
+    Column("locality", String(100), nullable=False, default=""),
+    Column("postal_code", String(20), nullable=False, default=""),
+    Column("address_line_1", String(200), nullable=False, default=""),
+    Column("address_line_2", String(200), nullable=False, default=""),
+    Column("organisation", String(200), nullable=False, default=""),
+    Column("given_name", String(100), nullable=False, default=""),
+    Column("family_name", String(100), nullable=False, default=""),
+    Index("ix_afosto_addresses_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_locations = Table(
+    "afosto_locations",
+    metadata,
+    Column("afosto_tenant_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("country_code", String(2), nullable=False, default=""),
+    Column("address_id", String(64), ForeignKey("afosto_addresses.id"), nullable=True),
+    Column("is_tracking_inventory", Boolean, nullable=False, default=True),
+    Column("created_at", Stamp, nullable=False),
+)
+
+afosto_stock = Table(
+    "afosto_stock",
+    metadata,
+    Column("afosto_tenant_id", String(64), primary_key=True),
+    Column("location_id", String(64), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("available", Integer, nullable=False, default=0),
+    Column("reserved", Integer, nullable=False, default=0),
+    Column("claimed", Integer, nullable=False, default=0),
+    Column("transit", Integer, nullable=False, default=0),
+    Column("missing", Integer, nullable=False, default=0),
+    Column("backordered", Integer, nullable=False, default=0),
+    ForeignKeyConstraint(
+        ["afosto_tenant_id", "location_id"],
+        ["afosto_locations.afosto_tenant_id", "afosto_locations.id"],
+        ondelete="CASCADE",
+        name="fk_afosto_stock_location",
+    ),
+    Index("ix_afosto_stock_tenant_sku", "afosto_tenant_id", "sku"),
+)
+
+afosto_customers = Table(
+    "afosto_customers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("email", String(200), nullable=False),
+    Column("given_name", String(100), nullable=False, default=""),
+    Column("family_name", String(100), nullable=False, default=""),
+    Column("is_guest", Boolean, nullable=False, default=False),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_afosto_customers_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_orders = Table(
+    "afosto_orders",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("number", String(32), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("channel_id", String(64), ForeignKey("afosto_channels.id"), nullable=True),
+    Column("customer_id", String(64), ForeignKey("afosto_customers.id"), nullable=True),
+    Column("shipping_address_id", String(64), ForeignKey("afosto_addresses.id"), nullable=True),
+    Column("billing_address_id", String(64), ForeignKey("afosto_addresses.id"), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("total", Integer, nullable=False, default=0),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("canceled_at", Stamp, nullable=True),
+    UniqueConstraint("afosto_tenant_id", "idempotency_key", name="uq_afosto_orders_idempotency_key"),
+    UniqueConstraint("afosto_tenant_id", "number", name="uq_afosto_orders_number"),
+    Index("ix_afosto_orders_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_order_lines = Table(
+    "afosto_order_lines",
+    metadata,
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("order_id", String(64), ForeignKey("afosto_orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("description", String(300), nullable=False, default=""),
+    Column("quantity", Integer, nullable=False),
+    Index("ix_afosto_order_lines_tenant_sku", "afosto_tenant_id", "sku"),
+)
+
+afosto_print_hubs = Table(
+    "afosto_print_hubs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False),
+    Column("status_updated_at", Stamp, nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_afosto_print_hubs_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_printers = Table(
+    "afosto_printers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("hub_id", String(64), ForeignKey("afosto_print_hubs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("default_encoding", String(40), nullable=False, default="escpos"),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_afosto_printers_tenant", "afosto_tenant_id", "id"),
+    Index("ix_afosto_printers_hub", "hub_id"),
+)
+
+afosto_users = Table(
+    "afosto_users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("email", String(200), nullable=False),
+    Column("first_name", String(100), nullable=False, default=""),
+    Column("last_name", String(100), nullable=False, default=""),
+    Column("roles", JSON, nullable=False),
+    Column("is_primary", Boolean, nullable=False, default=False),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_afosto_users_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_plans = Table(
+    "afosto_plans",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("code", String(100), nullable=False),
+    Column("is_renewing", Boolean, nullable=False),
+    Column("start_at", Stamp, nullable=True),
+    Column("end_at", Stamp, nullable=True),
+    Index("ix_afosto_plans_tenant", "afosto_tenant_id", "id"),
+)
+
+afosto_tasks = Table(
+    "afosto_tasks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("progress", Integer, nullable=False),
+    Column("result", Text, nullable=False, default=""),
+    Column("started_at", Stamp, nullable=True),
+    Column("completed_at", Stamp, nullable=True),
+    Index("ix_afosto_tasks_tenant", "afosto_tenant_id", "id"),
 )
