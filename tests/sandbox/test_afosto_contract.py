@@ -23,6 +23,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS  # noqa: E402
 from facade.backends.upstream.afosto.openapi import openapi  # noqa: E402
 from facade.sandbox.afosto import Afosto  # noqa: E402
+from facade.sandbox.afosto_store import HANDLED  # noqa: E402
 from sandbox.conftest import Sandbox, run_sandbox  # noqa: E402
 
 MAX_EXAMPLES = 5
@@ -55,11 +56,20 @@ def contract_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandb
         yield running
 
 
+# The hand-modelled operations answer from the store, which refuses (400) what the documentation
+# marks optional but no real write can go without (a price's SKU, an order's channel): for them a
+# schema-valid request may be refused; every other check holds.
+LENIENT = [schemathesis.checks.positive_data_acceptance]
+
+
 @SCHEMA.parametrize()
 def test_operation_conforms(case: Any, contract_sandbox: Sandbox) -> None:
     base_url = f"{contract_sandbox.url}/afosto"
     response = case.call(base_url=base_url, headers=CREDENTIALS)
-    case.validate_response(response, headers=CREDENTIALS, transport_kwargs={"base_url": base_url})
+    excluded = LENIENT if case.operation.label in HANDLED else []
+    case.validate_response(
+        response, headers=CREDENTIALS, transport_kwargs={"base_url": base_url}, excluded_checks=excluded
+    )
 
 
 # -- the successes random requests do not reach -------------------------------------------------
@@ -91,13 +101,16 @@ def _answers_its_key(collection: str) -> bool:
 
 
 CREATED_AND_KEYED = sorted(c for c in EMULATOR.collections if _answers_its_key(c))
+# Orders and channels are hand-modelled: the store keeps them (tests/sandbox/test_afosto_store.py).
+GENERIC = [c for c in CREATED_AND_KEYED if f"POST {c}" not in HANDLED]
 
 
 def test_most_collections_answer_the_key_of_what_they_create() -> None:
     assert len(CREATED_AND_KEYED) == len(EMULATOR.collections) - 1
+    assert sorted(set(CREATED_AND_KEYED) - set(GENERIC)) == ["/cat/channels", "/odr/orders"]
 
 
-@pytest.mark.parametrize("collection", CREATED_AND_KEYED)
+@pytest.mark.parametrize("collection", GENERIC)
 def test_a_collections_records_conform_from_creation_to_deletion(collection: str, contract_sandbox: Sandbox) -> None:
     """A random key names no record, so random requests meet only 404s on a record's read,
     update and delete: here each collection's record is created, then read, listed, updated and

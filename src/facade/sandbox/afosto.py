@@ -33,11 +33,13 @@ Afosto's `Error`: `{code, message, reference, errors: {kind: [property, ...]}}`,
 offending body fields under `invalid value` or `required` on a 400. A request without
 `Authorization: Bearer <token>` is 401; any token is accepted (the tenant is implicit in an
 Afosto token, and facade cannot verify Afosto's keys), but for `POST /iam/oauth/authorize`,
-which hands tokens out for client credentials.
+which hands tokens out for client credentials (a seeded client's: a token of its tenant).
 
-Why in memory and not the local store: the generic collections hold documents of 41 shapes that
-the store has no tables for, and a fresh sandbox starting empty is what the contract and CRUD
-tests want; the hand-modelled Afosto data of the next issue gets tables.
+The hand-modelled operations (prices, stock, channels, orders, customers, print hubs, tasks, the
+tenant check; `afosto_store.py`) are answered first, from the app's store (`app.state.store`),
+when the app has one: the rows the domain graph reads, the tenant the call's token names. The
+generic collections stay in memory: they hold documents of shapes the store has no tables for,
+and a fresh sandbox starting empty is what the contract and CRUD tests want.
 
 Routing is one route object holding a segment trie of the 544 templates (literal segments before
 parameters), so a call costs a few dictionary lookups, not a scan of 544 regular expressions;
@@ -68,6 +70,7 @@ from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.afosto.openapi import BINARY_TYPES, OCTETS, TOKEN_OPERATION, openapi
 from facade.backends.upstream.afosto.operation import Operation
 from facade.backends.upstream.afosto.readers import READS, AfostoRecord, Reader
+from facade.sandbox.afosto_store import Refused, StoreAfosto, afosto_clients
 from facade.sandbox.http import empty_response, json_response
 
 PREFIX = "/afosto"
@@ -488,7 +491,46 @@ class AfostoRoute(BaseRoute):
             if wrong:
                 return error(400, "Invalid payload", {"invalid value": wrong})
         call = Call(spec, dict(zip(spec.params, values, strict=True)), body, page, size, raw)
+        stored = await self.from_store(request, call)
+        if stored is not None:
+            return stored
         return self.respond(call, request.headers)
+
+    async def from_store(self, request: Request, call: Call) -> Response | None:
+        """The answer of a hand-modelled operation from the app's store (`afosto_store.py`);
+        None when the app has no store or the operation is not one of them."""
+        state = request.app.state
+        store = getattr(state, "store", None)
+        if store is None:
+            return None
+        hand: StoreAfosto | None = getattr(state, "afosto_store", None)
+        if hand is None or hand.store is not store:
+            hand = state.afosto_store = StoreAfosto(store, getattr(state, "afosto_secret", None))
+        op = call.spec.op
+        try:
+            if op.key == TOKEN_OPERATION:
+                found = await hand.authorize(call.body, await afosto_clients(store))
+            else:
+                authorization = request.headers.get("authorization", "")
+                found = await hand.answer(
+                    op.key,
+                    authorization,
+                    call.path,
+                    request.query_params,
+                    request.headers,
+                    call.body,
+                    call.page,
+                    call.size,
+                )
+        except Refused as refused:
+            return error(refused.status, refused.message, refused.errors)
+        except LookupError:
+            return None  # not the store's record: the derived answer
+        if found is None:
+            return None
+        out = dict(found.headers)
+        value = self.page(call, found.value, out) if found.paged else found.value
+        return json_response(conformed(op, _without_nulls(value)), op.status, out)
 
     def respond(self, call: Call, headers: Headers) -> Response:
         spec = call.spec
@@ -562,6 +604,16 @@ class AfostoRoute(BaseRoute):
         if spec.answer is None:
             return empty_response(spec.op.status, out)
         return afosto.render(spec, record)
+
+
+def _without_nulls(value: Any) -> Any:
+    """A store answer without its unset fields: the documentation types no field nullable, so an
+    unset one is left out, as Afosto leaves it out."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def conformed(op: Operation, value: Any) -> Any:

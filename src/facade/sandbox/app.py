@@ -1,7 +1,8 @@
 """The sandbox application: a Starlette app that answers like the FLECS Console API v2 (under
 `/api/v2`) and the Flow Retail Device API v2 (under `/v2`), backed by a local store, and like the
-Afosto API (under `/afosto`, emulated in memory from its contract), so facade's upstream clients
-can be developed and tested over real HTTP without the real APIs.
+Afosto API (under `/afosto`, emulated from its contract; its hand-modelled operations from the
+same store), so facade's upstream clients can be developed and tested over real HTTP without the
+real APIs.
 
 It takes a `Settings` of its own: its tokens are signed with its FACADE_JWT_SECRET (or, with
 FACADE_JWT_ALGORITHM=RS256, its FACADE_JWT_PRIVATE_KEY_FILE, whose public key it publishes at
@@ -109,6 +110,8 @@ def create_sandbox_app(settings: Settings, store: LocalStore | None = None, faul
     )
     app.state.settings = settings
     app.state.tokens = tokens
+    # The sandbox's Afosto tokens (`afosto_store.issue_token`) are signed with its secret.
+    app.state.afosto_secret = settings.resolved_jwt_secret()
     app.state.faults = faults
     app.state.calls = calls
     if store is not None:
@@ -116,11 +119,16 @@ def create_sandbox_app(settings: Settings, store: LocalStore | None = None, faul
     return app
 
 
-def create_afosto_app(faults: Faults | None = None) -> Starlette:
+def create_afosto_app(
+    store: LocalStore | None = None, faults: Faults | None = None, secret: str | None = None
+) -> Starlette:
     """The Afosto emulation alone, under `/afosto`: what local mode answers the Afosto fields
     with, in process (`backends/upstream/afosto/emulated.py`). The same route, faults, call log
-    and error shapes as in `create_sandbox_app`; no store, no lifespan (its records live in the
-    route's memory). Building it builds the emulator: about 0.6 s, the OpenAPI document."""
+    and error shapes as in `create_sandbox_app`; no lifespan. The hand-modelled operations answer
+    from `store` (local mode's own store: what its graph reads) when given (`afosto_store.py`);
+    the generic collections live in the route's memory. `secret` verifies the sandbox's Afosto
+    tokens (None: every call is the default Afosto tenant's). Building it builds the emulator:
+    about 0.6 s, the OpenAPI document."""
     faults = faults if faults is not None else Faults()
     calls = CallLog()
     app = Starlette(
@@ -130,4 +138,7 @@ def create_afosto_app(faults: Faults | None = None) -> Starlette:
     )
     app.state.faults = faults
     app.state.calls = calls
+    app.state.afosto_secret = secret
+    if store is not None:
+        app.state.store = store
     return app
