@@ -127,11 +127,22 @@ def test_each_api_is_routed_once_per_interface_method() -> None:
 
 
 def test_the_generated_api_is_one_route_naming_every_generated_operation() -> None:
-    afosto = [r for r in ROUTES if r.api == AFOSTO]
+    afosto = [r for r in ROUTES if r.api == AFOSTO and r.domain == "afosto"]
 
     assert [(r.domain, r.method) for r in afosto] == [("afosto", "call")]
     assert len(afosto[0].operations) == len(set(afosto[0].operations)) == 544
     assert set(afosto[0].operations) == set(CONTRACTS[AFOSTO].operations)
+
+
+def test_every_commerce_method_is_routed_to_afosto_and_checks_the_tenant() -> None:
+    from facade.backends.interfaces import CommerceBackend
+    from facade.backends.routes import operations_of
+
+    commerce = {r.method: r for r in ROUTES if r.domain == "commerce"}
+
+    assert sorted(commerce) == operations_of(CommerceBackend)
+    assert {r.api for r in commerce.values()} == {AFOSTO}
+    assert all("GET /iam/tenants/{id}" in r.operations for r in commerce.values())
 
 
 def test_the_readme_coverage_section_is_the_rendered_table() -> None:

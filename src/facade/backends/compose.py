@@ -22,8 +22,9 @@ from typing import Any
 from facade.backends.interfaces import Backend
 from facade.backends.local import LocalStore
 from facade.backends.routes import AFOSTO, FLECS, FLOW, ROUTES, Route, check
+from facade.backends.upstream.afosto.api import AfostoApi
 from facade.backends.upstream.afosto.client import API as AFOSTO_API
-from facade.backends.upstream.afosto.client import AfostoApi, ServiceAccount
+from facade.backends.upstream.afosto.client import ServiceAccount
 from facade.backends.upstream.afosto.emulated import EmulatedAfosto
 from facade.backends.upstream.base import ApiClient, ApiRequest
 from facade.backends.upstream.flecs.client import FlecsConsole
@@ -153,6 +154,8 @@ DOMAINS = (
     "licenses",
     "apps",
     "afosto",
+    "commerce",
+    "links",
 )
 
 
@@ -237,9 +240,11 @@ def http_settings(settings: Settings) -> HttpSettings:
 
 def compose(settings: Settings, local: LocalStore) -> Backend:
     """The backend the settings ask for: the local store alone, or upstream clients over it.
-    Afosto is always the generated client: over HTTP to `FACADE_AFOSTO_URL`, or, when that is
-    `local`, over the in-process emulation the store holds (`local.afosto_api`, made on first
-    use). Raises RouteError when the routing table disagrees with the interfaces or the clients."""
+    Afosto is always the generated client: over HTTP to `FACADE_AFOSTO_URL` (the generated
+    namespace and the commerce domain), or, when that is `local`, over the in-process emulation of
+    the store's own Afosto tables (`local.afosto_api`, made on first use; the commerce domain then
+    reads those tables directly). Raises RouteError when the routing table disagrees with the
+    interfaces or the clients."""
     check(ROUTES, CLIENTS)
     http = http_settings(settings)
     forward = frozenset(h.lower() for h in settings.forward_headers)
@@ -248,7 +253,7 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
         secret = settings.afosto_client_secret.get_secret_value()
         account = ServiceAccount(settings.afosto_client_id, secret, settings.afosto_scope)
     if settings.afosto_url == "local":
-        local.afosto_api = EmulatedAfosto(http, account)
+        local.afosto_api = EmulatedAfosto(http, account, store=local)
         local.afosto_forward = forward
     if settings.flecs_url == "local" and settings.flow_url == "local" and settings.afosto_url == "local":
         return local
@@ -268,7 +273,12 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
         )
     if settings.afosto_url != "local":
         client = UpstreamClient(AFOSTO_API, settings.afosto_url, http, policy=AfostoApi.policy)
-        upstreams[AFOSTO] = AfostoApi(client, account)
+        upstreams[AFOSTO] = AfostoApi(
+            client, account, batch_size=settings.afosto_batch_size, concurrency=settings.upstream_concurrency
+        )
+        routes = ROUTES
     else:
         upstreams[AFOSTO] = local.afosto_api  # the emulation, bound per request like a real API
-    return ComposedBackend(local, upstreams, ROUTES, forward)
+        # Its commerce data is the local store's own tables: read them directly, not through it.
+        routes = tuple(r for r in ROUTES if not (r.api == AFOSTO and r.domain == "commerce"))
+    return ComposedBackend(local, upstreams, routes, forward)

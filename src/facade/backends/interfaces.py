@@ -5,7 +5,7 @@ parent, a dict of pages keyed by parent; loaders put them back in key order. A r
 upstream answers with one call per key (`Answers`) may answer a key with the exception its call
 raised, so a failed call fails only the keys it served. Writes are the
 upstream operations themselves, so the local store and an upstream client can stand in for each
-other and the graph never changes. May import models, auth, errors, deadline, and the Afosto
+other and the graph never changes. May import models, commerce, auth, errors, deadline, and the Afosto
 operation record (a leaf: `backends/upstream/afosto/operation.py`).
 """
 
@@ -18,6 +18,29 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 
 from facade.auth import IssuedToken, Principal
 from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
+from facade.commerce import (
+    AfostoPlan,
+    AfostoTask,
+    AfostoTenant,
+    AfostoUser,
+    ChannelInput,
+    Customer,
+    LineInput,
+    Location,
+    Order,
+    OrderInput,
+    OrderLine,
+    PostalAddress,
+    Price,
+    PriceGroup,
+    PriceInput,
+    Printer,
+    PrintHub,
+    PrintHubStatus,
+    SalesChannel,
+    StockInput,
+    StockLevel,
+)
 from facade.deadline import Deadline
 from facade.models import (
     AppManifest,
@@ -145,6 +168,8 @@ class ProductBackend(Protocol):
 
 
 class ReviewBackend(Protocol):
+    async def get_many(self, ids: Sequence[int]) -> dict[int, Review]: ...
+
     async def page_by_product(self, product_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]: ...
 
     async def page_by_user(self, user_ids: Sequence[int], page: PageArgs) -> dict[int, Page[Review]]: ...
@@ -280,6 +305,116 @@ class AfostoBackend(Protocol):
     ) -> AfostoAnswer: ...
 
 
+class CommerceBackend(Protocol):
+    """Afosto's commerce data of one linked tenant (`AfostoTenant`, first argument): the local
+    store's Afosto tables in local mode, the Afosto API (routed to AFOSTO) in upstream mode.
+
+    Load-all reads take many tenants (one request normally asks for one) and answer each tenant's
+    whole list; batch reads take one tenant and many keys and answer by key (a key with nothing
+    is absent or an empty list); `order_page` is Afosto's paged order list. Writes are the Afosto
+    operations named on each; they raise NotFound for an unknown id, BadUserInput for input
+    Afosto refuses, Conflict for a write the record's state refuses (lines added to a canceled
+    order), UpstreamError for the rest."""
+
+    async def channels(self, tenants: Sequence[AfostoTenant]) -> Answers[AfostoTenant, list[SalesChannel]]: ...
+
+    async def locations(self, tenants: Sequence[AfostoTenant]) -> Answers[AfostoTenant, list[Location]]: ...
+
+    async def price_groups(self, tenants: Sequence[AfostoTenant]) -> Answers[AfostoTenant, list[PriceGroup]]: ...
+
+    async def users(self, tenants: Sequence[AfostoTenant]) -> Answers[AfostoTenant, list[AfostoUser]]: ...
+
+    async def plans(self, tenants: Sequence[AfostoTenant]) -> Answers[AfostoTenant, list[AfostoPlan]]: ...
+
+    async def print_hubs(self, tenants: Sequence[AfostoTenant]) -> Answers[AfostoTenant, list[PrintHub]]: ...
+
+    async def printers(self, tenants: Sequence[AfostoTenant]) -> Answers[AfostoTenant, list[Printer]]: ...
+
+    async def prices(
+        self, tenant: AfostoTenant, skus: Sequence[str], group_id: str, active_at: dt.datetime | None
+    ) -> Answers[str, list[Price]]: ...
+
+    async def stock_by_location(
+        self, tenant: AfostoTenant, location_ids: Sequence[str]
+    ) -> Answers[str, list[StockLevel]]: ...
+
+    async def stock_by_sku(self, tenant: AfostoTenant, skus: Sequence[str]) -> Answers[str, list[StockLevel]]: ...
+
+    async def orders(self, tenant: AfostoTenant, ids: Sequence[str]) -> Answers[str, Order]: ...
+
+    async def order_page(self, tenant: AfostoTenant, number: str | None, page: PageArgs) -> Page[Order]: ...
+
+    async def order_lines(self, tenant: AfostoTenant, order_ids: Sequence[str]) -> Answers[str, list[OrderLine]]: ...
+
+    async def order_lines_by_sku(self, tenant: AfostoTenant, skus: Sequence[str]) -> Answers[str, list[OrderLine]]: ...
+
+    async def customers(self, tenant: AfostoTenant, ids: Sequence[str]) -> Answers[str, Customer]: ...
+
+    async def addresses(self, tenant: AfostoTenant, ids: Sequence[str]) -> Answers[str, PostalAddress]: ...
+
+    async def hub_status(self, tenant: AfostoTenant, hub_ids: Sequence[str]) -> Answers[str, PrintHubStatus]: ...
+
+    async def tasks(self, tenant: AfostoTenant, ids: Sequence[str]) -> Answers[str, AfostoTask]: ...
+
+    async def upsert_prices(self, tenant: AfostoTenant, group_id: str, prices: Sequence[PriceInput]) -> list[Price]: ...
+
+    async def set_stock(
+        self, tenant: AfostoTenant, location_id: str, levels: Sequence[StockInput]
+    ) -> list[StockLevel]: ...
+
+    async def create_channel(self, tenant: AfostoTenant, channel: ChannelInput) -> SalesChannel: ...
+
+    async def update_channel(self, tenant: AfostoTenant, channel_id: str, channel: ChannelInput) -> SalesChannel: ...
+
+    async def create_order(self, tenant: AfostoTenant, order: OrderInput, idempotency_key: str) -> Order: ...
+
+    async def add_order_lines(self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput]) -> Order: ...
+
+    async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask: ...
+
+
+class LinkBackend(Protocol):
+    """The join keys between facade's records and Afosto's (the local store, in both modes: no
+    API holds them). Reads answer only the keys that have a link. Keys of the reverse reads are
+    `(tenant uid, Afosto id)`: Afosto ids are unique within an Afosto tenant only. Writes are the
+    admin mutations' and answer what the link now is (None when removed); NotFound for an
+    unknown facade record, Conflict when the other side is already linked elsewhere."""
+
+    async def afosto_tenants(self, tenant_ids: Sequence[str]) -> dict[str, AfostoTenant]: ...
+
+    async def channels_by_store(self, store_ids: Sequence[int]) -> dict[int, list[str]]: ...
+
+    async def stores_by_channel(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
+
+    async def location_by_store(self, store_ids: Sequence[int]) -> dict[int, str]: ...
+
+    async def stores_by_location(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
+
+    async def sku_by_product(self, product_ids: Sequence[int]) -> dict[int, str]: ...
+
+    async def sku_refs_by_product(self, product_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """Each product's (tenant uid, SKU): its SKU within its store's tenant, the key of its Afosto
+        data (the graph's Product.prices, stock, orderLines; a product names its store, not its
+        tenant)."""
+        ...
+
+    async def products_by_sku(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
+
+    async def hub_by_device(self, device_ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def devices_by_hub(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]: ...
+
+    async def link_tenant(self, tenant_id: str, afosto_tenant_id: str | None) -> AfostoTenant | None: ...
+
+    async def link_store_channel(self, store_id: int, channel_id: str, linked: bool) -> list[str]: ...
+
+    async def set_store_location(self, store_id: int, location_id: str | None) -> str | None: ...
+
+    async def set_product_sku(self, product_id: int, sku: str | None) -> str | None: ...
+
+    async def link_device_hub(self, device_id: str, hub_id: str | None) -> str | None: ...
+
+
 class Backend(Protocol):
     """Everything the graph can reach, one attribute per domain (read-only, so a backend may
     hold a more specific implementation of each)."""
@@ -313,6 +448,16 @@ class Backend(Protocol):
 
     @property
     def afosto(self) -> AfostoBackend: ...
+
+    @property
+    def commerce(self) -> CommerceBackend:
+        """Afosto's commerce data: the local store's tables in local mode, Afosto upstream."""
+        ...
+
+    @property
+    def links(self) -> LinkBackend:
+        """The join keys between facade's records and Afosto's: the local store, in both modes."""
+        ...
 
     def bind(self, headers: Mapping[str, str] | None = None, deadline: Deadline | None = None) -> Backend:
         """The backend as one request sees it, made per request by the app (`build_context`):

@@ -11,7 +11,8 @@ import httpx
 import orjson
 import pytest
 
-from facade.backends.upstream.afosto.client import AfostoApi, AfostoPolicy, ServiceAccount
+from facade.backends.upstream.afosto.api import AfostoApi
+from facade.backends.upstream.afosto.client import AfostoPolicy, ServiceAccount
 from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.base import ApiRequest

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import datetime as dt
 import email.utils
+import gzip
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -517,3 +518,57 @@ async def test_a_policy_decides_which_headers_authorise_a_call(bind: Callable[..
     assert sent["x-api-key"] == "service-key"
     assert sent["x-session-id"] == "s"
     assert "authorization" not in sent
+
+
+async def test_an_upstream_cookie_is_never_sent_on_another_callers_call() -> None:
+    """An upstream that sets a cookie (a session, a load-balancer pin) on one caller's call does
+    not see it on the next caller's: the clients are shared by every request of the process."""
+    sent: list[str | None] = []
+
+    def script(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(200, json={}, headers={"set-cookie": "session=alices; Path=/"})
+
+    client = UpstreamClient(
+        "Test API", "http://api.test", HttpSettings(transport="httpx"), transport=httpx.MockTransport(script)
+    )
+    try:
+        await client.bind(RequestScope.of({"Authorization": "Bearer alice"}, ALLOWED)).get("/me")
+        await client.bind(RequestScope.of({"Authorization": "Bearer bob"}, ALLOWED)).get("/me")
+    finally:
+        await client.aclose()
+    assert sent == [None, None]
+
+
+async def test_a_compressed_body_is_read_decoded_under_the_base_path() -> None:
+    """A gzip body is decoded as it is read; a call's path goes under the base URL's own path."""
+    seen: list[str] = []
+
+    def script(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        assert "gzip" in request.headers["accept-encoding"]
+        body = gzip.compress(b'{"name": "Amsterdam"}')
+        return httpx.Response(200, content=body, headers={"content-encoding": "gzip"})
+
+    client = UpstreamClient(
+        "Test API", "http://api.test/v2/", HttpSettings(transport="httpx"), transport=httpx.MockTransport(script)
+    )
+    try:
+        response = await client.bind(RequestScope()).get("/stores/7", params={"fields": "name"})
+    finally:
+        await client.aclose()
+    assert response.json("Test API") == {"name": "Amsterdam"}
+    assert seen == ["http://api.test/v2/stores/7?fields=name"]
+
+
+def test_the_default_transport_takes_the_environments_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind a proxy, the aiohttp transport sends an API's calls through the one HTTPS_PROXY
+    names, unless NO_PROXY covers the API's host, as httpx's client does."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    api = "https://api.afosto.com/v2"
+    assert UpstreamClient("A", api, HttpSettings()).aiohttp.proxy is None  # type: ignore[union-attr]
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert UpstreamClient("A", api, HttpSettings()).aiohttp.proxy == "http://proxy.internal:3128"  # type: ignore[union-attr]
+    monkeypatch.setenv("NO_PROXY", ".afosto.com")
+    assert UpstreamClient("A", api, HttpSettings()).aiohttp.proxy is None  # type: ignore[union-attr]

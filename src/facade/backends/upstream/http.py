@@ -40,30 +40,41 @@ before the retry and `min_attempt` seconds of attempt still fit before the deadl
 (seconds or an HTTP date) longer than `max_retry_after` or than what is left is not waited for:
 the status is answered at once (RATE_LIMITED carries `retryAfter`). Once the deadline has passed no
 call is started: UPSTREAM_TIMEOUT. One attempt is one call at the upstream: the transport itself
-never retries (see `SingleAttemptTransport`).
+never retries (see `AiohttpCalls`).
 
 The transport: httpx's own pool slows down as concurrency rises on this kind of machine
 (research/perf-baseline.md: 394 req/s at 32 tasks against 3,695 through aiohttp), so by default
-requests go through an aiohttp transport behind the httpx API (`httpx-aiohttp`).
+requests go through aiohttp itself (`AiohttpCalls`); httpx serves `transport = "httpx"` and a
+transport given to the client (a test's `httpx.MockTransport`, local mode's in-process Afosto).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import math
 import random
 import re
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 import orjson
-from aiohttp import ClientSession
-from httpx_aiohttp import AiohttpTransport
+from aiohttp import (
+    ClientError,
+    ClientOSError,
+    ClientSession,
+    ClientTimeout,
+    DummyCookieJar,
+    ServerDisconnectedError,
+    TCPConnector,
+)
 
 from facade.deadline import Deadline
 from facade.errors import (
@@ -79,6 +90,10 @@ from facade.errors import (
 )
 
 log = logging.getLogger("facade.upstream")
+
+# What every call sends, before its own headers: JSON is what facade reads; a compressed body is
+# decoded as it is read (gzip and deflate: what httpx decodes without an extra package).
+DEFAULT_HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": "facade"}
 
 Transport = Literal["aiohttp", "httpx"]
 RETRYABLE = frozenset({429, 502, 503, 504})
@@ -123,7 +138,7 @@ class RequestScope:
 @dataclass(frozen=True, slots=True)
 class UpstreamResponse:
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive (httpx's Headers, aiohttp's CIMultiDictProxy)
     content: bytes
 
     def json(self, api: str) -> Any:
@@ -133,34 +148,14 @@ class UpstreamResponse:
             raise UpstreamError(f"The {api} answered with a body that is not JSON.", upstream=api) from None
 
 
-class SingleAttemptTransport(AiohttpTransport):
-    """httpx-aiohttp's transport, with aiohttp's own retry turned off.
-
-    aiohttp's `ClientSession` sends an idempotent request (GET, HEAD, OPTIONS, TRACE, PUT,
-    DELETE) a second time when the connection fails under it (`ServerDisconnectedError`,
-    `ClientOSError`), on a fresh connection as on a kept-alive one, and has no public switch for
-    it (aio-libs/aiohttp#10790): one of our attempts reached the upstream twice, and a PUT or
-    DELETE could be applied twice. `_retry_connection` is the flag aiohttp's own test client
-    clears; the retries that remain are ours, counted against the request's deadline.
-    """
-
-    def get_client(self) -> ClientSession:
-        session = super().get_client()
-        if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp renamed it
-            raise RuntimeError("aiohttp no longer has ClientSession._retry_connection: review SingleAttemptTransport")
-        session._retry_connection = False
-        return session
-
-
 def make_transport(settings: HttpSettings) -> httpx.AsyncBaseTransport:
+    """httpx's own transport (`transport = "httpx"`); the default, aiohttp, is `AiohttpCalls`."""
     limits = httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
-    if settings.transport == "aiohttp":
-        return SingleAttemptTransport(limits=limits)
     # httpcore retries only failed connects, and only when asked to (`retries`, 0 by default).
     return httpx.AsyncHTTPTransport(limits=limits)
 
 
-def retry_after(headers: httpx.Headers, cap: float = math.inf) -> float | None:
+def retry_after(headers: Mapping[str, str], cap: float = math.inf) -> float | None:
     """Seconds a Retry-After header asks for (delay-seconds or an HTTP date), at most `cap`;
     None when there is no header or it is neither."""
     value = headers.get("retry-after")
@@ -273,6 +268,95 @@ class ApiPolicy:
 DEFAULT_POLICY = ApiPolicy()
 
 
+class AiohttpCalls:
+    """The default transport: facade's calls on one aiohttp `ClientSession` per API and process
+    (made on first use, in the running loop), a pool of `max_connections`, the environment's
+    proxy for the API (`_proxy_for`), no cookie jar
+    (`DummyCookieJar`: one caller's upstream cookies never reach another's calls), redirects not
+    followed, a gzip or deflate body decoded as it is read.
+
+    aiohttp sends an idempotent request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) a second time
+    when the connection fails under it (`ServerDisconnectedError`, `ClientOSError`), on a fresh
+    connection as on a kept-alive one, and has no public switch for it (aio-libs/aiohttp#10790):
+    one of our attempts reached the upstream twice, and a PUT or DELETE could be applied twice.
+    `_retry_connection` is the flag aiohttp's own test client clears; the retries that remain are
+    facade's, counted against the request's deadline."""
+
+    def __init__(self, settings: HttpSettings, base_url: str) -> None:
+        self.settings = settings
+        self.timeout = ClientTimeout(sock_connect=settings.connect_timeout, sock_read=settings.timeout)
+        self.session: ClientSession | None = None
+        self.proxy = _proxy_for(base_url)
+
+    def _session(self) -> ClientSession:
+        if self.session is None or self.session.closed:
+            connector = TCPConnector(limit=self.settings.max_connections)
+            session = ClientSession(connector=connector, cookie_jar=DummyCookieJar())
+            if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp renamed it
+                raise RuntimeError("aiohttp no longer has ClientSession._retry_connection: review AiohttpCalls")
+            session._retry_connection = False
+            self.session = session
+        return self.session
+
+    async def attempt(
+        self,
+        api: str,
+        budget: float,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: dict[str, str],
+        content: bytes | None,
+    ) -> UpstreamResponse | FacadeError:
+        """One call within `budget` seconds in all (connecting, sending, reading the body)."""
+        query = _query(params) if params else None
+        try:
+            async with asyncio.timeout(budget):
+                async with self._session().request(
+                    method,
+                    url,
+                    params=query,
+                    headers=headers,
+                    data=content,
+                    allow_redirects=False,
+                    timeout=self.timeout,
+                    proxy=self.proxy,
+                ) as raw:
+                    body = await raw.read()
+        except TimeoutError:  # the budget, or aiohttp's connect or read timeout
+            return UpstreamTimeout(f"The {api} did not answer in time.", upstream=api)
+        except (ServerDisconnectedError, ClientOSError):
+            return UpstreamError(f"The {api} closed the connection.", upstream=api)
+        except ClientError:
+            return UpstreamError(f"The {api} could not be reached.", upstream=api)
+        return UpstreamResponse(status=raw.status, headers=raw.headers, content=body)
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+def _proxy_for(base_url: str) -> str | None:
+    """The proxy the environment names for an API's base URL (`HTTPS_PROXY`/`HTTP_PROXY`, unless
+    `NO_PROXY` covers its host), as httpx's client reads them; looked up once per API, not per call
+    (aiohttp's own `trust_env` also reads ~/.netrc on every request)."""
+    parts = urllib.parse.urlsplit(base_url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return proxy
+
+
+def _query(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Query parameters as httpx writes them: a list as the name repeated, true/false, None empty."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        for item in value if isinstance(value, list | tuple) else (value,):
+            text = "true" if item is True else "false" if item is False else "" if item is None else str(item)
+            pairs.append((name, text))
+    return pairs
+
+
 class UpstreamClient:
     """One REST API and process: base URL, pooled client, retries within a deadline, the API's
     `policy`. A request's calls go through `bind(scope)`, which adds its headers, deadline and
@@ -290,16 +374,45 @@ class UpstreamClient:
         self.api = api
         self.settings = settings
         self.policy = policy
-        timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
-        self.http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            transport=transport or make_transport(settings),
-            headers={"Accept": "application/json", "User-Agent": "facade"},
-        )
+        self.base_url = base_url.rstrip("/")
+        # The transport itself, not an `httpx.AsyncClient` around it: the client's layers (URL
+        # merging, default headers, auth, redirects, hooks) cost 0.5 ms a call here, most of a
+        # call, and its cookie jar would carry one caller's upstream cookies into the next
+        # caller's calls. What facade needs of them is done below: the base URL, the headers,
+        # each phase's timeout; redirects are not followed (a 3xx is the answer, as before).
+        self.transport = transport or (None if settings.transport == "aiohttp" else make_transport(settings))
+        # The default: aiohttp itself (`AiohttpCalls`), 0.2 ms a call less than through httpx's
+        # objects and the httpx-aiohttp shim here, which parsed each URL twice.
+        self.aiohttp = AiohttpCalls(settings, self.base_url) if self.transport is None else None
+        self._timeouts = httpx.Timeout(settings.timeout, connect=settings.connect_timeout).as_dict()
+        self._urls = functools.lru_cache(maxsize=4096)(httpx.URL)
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self.aiohttp is not None:
+            await self.aiohttp.aclose()
+        if self.transport is not None:
+            await self.transport.aclose()
+
+    def url(self, path: str) -> str:
+        """`path` under the base URL; an absolute URL as it is."""
+        return path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        content: bytes | None,
+    ) -> httpx.Request:
+        """The request a call sends: `path` under the base URL (an absolute URL as it is; parsed
+        once per distinct URL: the same list page, search or record is asked for again and
+        again), `params` as its query, facade's headers, then `headers`."""
+        url = self._urls(self.url(path))
+        if params:
+            url = url.copy_merge_params(params)
+        sent = {**DEFAULT_HEADERS, **headers}
+        return httpx.Request(method, url, headers=sent, content=content, extensions={"timeout": self._timeouts})
 
     def bind(self, scope: RequestScope) -> BoundClient:
         """This API's client as one request uses it (its headers, deadline and GETs)."""
@@ -321,7 +434,12 @@ class UpstreamClient:
         retries = self.settings.retries if retry else 0
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
-        request = self.http.build_request(method, path, params=params, headers=headers, content=content)
+        request: httpx.Request | tuple[str, str, Mapping[str, Any] | None, dict[str, str], bytes | None]
+        if self.aiohttp is not None:
+            url = self.url(path)
+            request = (method, url, params, {**DEFAULT_HEADERS, **headers}, content)
+        else:
+            request = self.request(method, path, params, headers, content)
         attempt = 0
         while True:
             outcome = await self._attempt(request, deadline)
@@ -341,15 +459,27 @@ class UpstreamClient:
             return outcome
         raise outcome
 
-    async def _attempt(self, request: httpx.Request, deadline: Deadline | None) -> UpstreamResponse | FacadeError:
+    async def _attempt(
+        self,
+        request: httpx.Request | tuple[str, str, Mapping[str, Any] | None, dict[str, str], bytes | None],
+        deadline: Deadline | None,
+    ) -> UpstreamResponse | FacadeError:
         """One call, given min(timeout, time left) in all; its failure as the error to raise."""
         budget = self.settings.timeout if deadline is None else min(self.settings.timeout, deadline.left())
         if budget <= 0:
             return UpstreamTimeout(f"The {self.api} was not called: the request's time is up.", upstream=self.api)
+        if not isinstance(request, httpx.Request):
+            assert self.aiohttp is not None
+            return await self.aiohttp.attempt(self.api, budget, *request)
+        assert self.transport is not None
         try:
             # httpx's timeouts bound each phase (connect, each read); this bounds the whole call.
             async with asyncio.timeout(budget):
-                raw = await self.http.send(request)
+                raw = await self.transport.handle_async_request(request)
+                try:
+                    content = await raw.aread()  # decoded as its Content-Encoding says
+                finally:
+                    await raw.aclose()
         except TimeoutError:
             return UpstreamTimeout(f"The {self.api} did not answer in time.", upstream=self.api)
         except httpx.TimeoutException as exc:
@@ -358,7 +488,7 @@ class UpstreamClient:
             return UpstreamTimeout(f"The {self.api} did not answer in time.", upstream=self.api)
         except httpx.HTTPError:
             return UpstreamError(f"The {self.api} could not be reached.", upstream=self.api)
-        return UpstreamResponse(status=raw.status_code, headers=raw.headers, content=raw.content)
+        return UpstreamResponse(status=raw.status_code, headers=raw.headers, content=content)
 
     def _wait_before_retry(self, outcome: UpstreamResponse | FacadeError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt; None: answer now (the upstream asked for a

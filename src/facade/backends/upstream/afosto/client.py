@@ -30,6 +30,7 @@ May import the upstream base, errors and the Afosto package; never strawberry.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -42,7 +43,7 @@ from facade.backends.upstream.afosto import readers
 from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
-from facade.backends.upstream.base import ApiClient, ApiPart
+from facade.backends.upstream.base import ApiPart
 from facade.backends.upstream.http import (
     ApiPolicy,
     BoundClient,
@@ -53,7 +54,7 @@ from facade.backends.upstream.http import (
 )
 from facade.errors import FacadeError, UpstreamError
 
-__all__ = ["API", "CREDENTIALS_HEADER", "AfostoApi", "AfostoOperations", "AfostoPolicy", "ServiceAccount"]
+__all__ = ["API", "CREDENTIALS_HEADER", "AfostoOperations", "AfostoPolicy", "ServiceAccount", "send"]
 
 API = "Afosto API"
 # The caller's Afosto token (lower case, as the request scope keeps header names).
@@ -84,8 +85,14 @@ class AfostoPolicy(ApiPolicy):
             ]
             for method, found in by_method.items()
         }
+        # A path's answer, kept: the match walks the method's templates (over a hundred for POST),
+        # and a request's calls repeat a few paths (one per price group, the inventory search...).
+        self._read = functools.lru_cache(maxsize=4096)(self._match)
 
     def is_read(self, method: str, path: str) -> bool:
+        return self._read(method, path)
+
+    def _match(self, method: str, path: str) -> bool:
         for pattern, read in self.templates.get(method, ()):
             if pattern.match(path):
                 return read
@@ -96,7 +103,7 @@ class AfostoPolicy(ApiPolicy):
     ) -> dict[str, str]:
         headers = dict(extra or {})
         token = scope.headers.get(CREDENTIALS_HEADER) if CREDENTIALS_HEADER in forward else None
-        if token:
+        if token and "Authorization" not in headers:  # credentials the call names itself win
             headers["Authorization"] = token
         return headers
 
@@ -199,67 +206,88 @@ class AfostoOperations(ApiPart):
         *,
         page: int | None = None,
         page_size: int | None = None,
+        authorization: str | None = None,
     ) -> AfostoAnswer:
-        path = operation.path
-        query: dict[str, str] = {}
-        headers: dict[str, str] = {}
-        for param in operation.params:
-            value = arguments.get(param.name)
-            if value is None:
-                continue
-            if param.location == "path":
-                path = path.replace("{" + param.name + "}", quote(_text(value), safe=""))
-            elif param.location == "header":
-                headers[param.name] = _text(value)
-            elif isinstance(value, list | tuple):
-                query[param.name] = ",".join(_text(v) for v in value)
-            else:
-                query[param.name] = _text(value)
-        if self.account is not None and CREDENTIALS_HEADER not in self.client.scope.headers:
-            headers["Authorization"] = await self.account.authorization(self.client)
-        if page is not None:
-            headers["x-page"] = str(page)
-        if page_size is not None:
-            headers["x-page-size"] = str(page_size)
-        ok = (operation.status, *(s for s in (200, 201, 202, 204) if s != operation.status))
-        params = query or None
-        if operation.method == "GET":  # a read, de-duplicated, unless the table says it writes
-            response = await self.client.get(path, params=params, headers=headers, forward=FORWARD, ok=ok, json=body)
-        else:
-            response = await self.client.send(
-                operation.method, path, json=body, params=params, headers=headers, forward=FORWARD, ok=ok
-            )
-        return AfostoAnswer(
-            status=response.status,
-            value=self._value(operation, response),
-            content_type=response.headers.get("content-type"),
-            task_id=response.headers.get("x-task-id"),
-            count=_header_int(response, "x-count"),
-            page=_header_int(response, "x-page"),
+        """`authorization`, when given, is sent as the call's `Authorization` instead of the
+        caller's Afosto token or the service account's (local mode: graph/afosto/local.py)."""
+        return await send(
+            self.client,
+            self.account,
+            operation,
+            arguments,
+            body,
+            page=page,
+            page_size=page_size,
+            authorization=authorization,
         )
 
-    def _value(self, operation: Operation, response: UpstreamResponse) -> Any:
-        answer = operation.answer
-        if answer == "ack":
-            return None
-        if answer == "binary":
-            return response.content
-        body = response.json(self.api)
-        if answer in ("one", "many") and operation.payload is not None:
-            cls = getattr(payloads, operation.payload)
-            if body is None:
-                return [] if answer == "many" else None
-            return readers.read_many(cls, body) if answer == "many" else readers.read_record(cls, body)
-        return body
+
+async def send(
+    client: BoundClient,
+    account: ServiceAccount | None,
+    operation: Operation,
+    arguments: Mapping[str, Any],
+    body: Any = None,
+    *,
+    page: int | None = None,
+    page_size: int | None = None,
+    authorization: str | None = None,
+) -> AfostoAnswer:
+    """One call of `operation` for the request `client` is bound to: each documented parameter of
+    `arguments` where the table puts it, `body` as JSON, the paging headers, `authorization` or
+    else the caller's Afosto token (or else the service account's); the answer read by its kind
+    (see the module docstring)."""
+    path = operation.path
+    query: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    for param in operation.params:
+        value = arguments.get(param.name)
+        if value is None:
+            continue
+        if param.location == "path":
+            path = path.replace("{" + param.name + "}", quote(_text(value), safe=""))
+        elif param.location == "header":
+            headers[param.name] = _text(value)
+        elif isinstance(value, list | tuple):
+            query[param.name] = ",".join(_text(v) for v in value)
+        else:
+            query[param.name] = _text(value)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    elif account is not None and CREDENTIALS_HEADER not in client.scope.headers:
+        headers["Authorization"] = await account.authorization(client)
+    if page is not None:
+        headers["x-page"] = str(page)
+    if page_size is not None:
+        headers["x-page-size"] = str(page_size)
+    ok = (operation.status, *(s for s in (200, 201, 202, 204) if s != operation.status))
+    params = query or None
+    if operation.method == "GET":  # a read, de-duplicated, unless the table says it writes
+        response = await client.get(path, params=params, headers=headers, forward=FORWARD, ok=ok, json=body)
+    else:
+        response = await client.send(
+            operation.method, path, json=body, params=params, headers=headers, forward=FORWARD, ok=ok
+        )
+    return AfostoAnswer(
+        status=response.status,
+        value=_value(operation, response, client.api),
+        content_type=response.headers.get("content-type"),
+        task_id=response.headers.get("x-task-id"),
+        count=_header_int(response, "x-count"),
+        page=_header_int(response, "x-page"),
+    )
 
 
-class AfostoApi(ApiClient):
-    """The Afosto API (`FACADE_AFOSTO_URL`): one domain part, the generic call."""
-
-    policy = AfostoPolicy()
-
-    afosto: AfostoOperations
-
-    def __init__(self, client: UpstreamClient, account: ServiceAccount | None = None) -> None:
-        super().__init__(client)
-        self.afosto = AfostoOperations(client, account)
+def _value(operation: Operation, response: UpstreamResponse, api: str) -> Any:
+    answer = operation.answer
+    if answer == "ack":
+        return None
+    if answer == "binary":
+        return response.content
+    body = response.json(api)
+    if answer in ("one", "many") and operation.payload is not None:
+        cls = getattr(payloads, operation.payload)
+        if body is None:
+            return [] if answer == "many" else None
+        return readers.read_many(cls, body) if answer == "many" else readers.read_record(cls, body)
+    return body

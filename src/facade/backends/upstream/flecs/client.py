@@ -159,6 +159,13 @@ class _Part(ApiPart):
         super().__init__(client)
         self.known = known
 
+    concurrency = 16
+
+    def cap(self) -> asyncio.Semaphore:
+        """The cap of one batch's calls in flight (FACADE_UPSTREAM_CONCURRENCY): each batch its
+        own, so that concurrent requests never queue for each other's slots."""
+        return asyncio.Semaphore(self.concurrency)
+
     def bearer(self) -> str | None:
         """The caller's token, from the request's allow-listed Authorization header."""
         return self.client.scope.bearer()
@@ -199,7 +206,7 @@ class FlecsUsers(_Part):
 class FlecsProducts(_Part):
     def __init__(self, client: UpstreamClient, known: KnownUsers, concurrency: int, sort_limit: int) -> None:
         super().__init__(client, known)
-        self.limit = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency  # calls of one batch in flight (`cap`)
         self.sort_limit = sort_limit
         self.product_item = p.product_reader(self.api)
         self.app_item = p.product_reader(self.api, is_app=True)
@@ -215,7 +222,7 @@ class FlecsProducts(_Part):
         """One call per store (the API lists one `store_id` at a time); a store whose call fails
         answers with its error, the others with their pages."""
         return await each(
-            self.limit, store_ids, lambda s: self.page_all(ProductQuery(apps_only=apps_only, store_id=s), page)
+            self.cap(), store_ids, lambda s: self.page_all(ProductQuery(apps_only=apps_only, store_id=s), page)
         )
 
     async def page_purchased(
@@ -260,7 +267,7 @@ class FlecsProducts(_Part):
                 return build(listed), listed.totalProducts if listed.totalProducts is not None else pages
 
             try:
-                everything = await whole_list(whole, MAX_PER_PAGE, self.sort_limit, self.limit)
+                everything = await whole_list(whole, MAX_PER_PAGE, self.sort_limit, self.cap())
             except TooLong as too_long:
                 raise unsortable(page, too_long.total, self.sort_limit) from None
             return page_of(
@@ -348,7 +355,7 @@ class FlecsReviews(_Part):
 class FlecsSubscriptions(_Part):
     def __init__(self, client: UpstreamClient, known: KnownUsers, concurrency: int) -> None:
         super().__init__(client, known)
-        self.limit = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency  # calls of one batch in flight (`cap`)
         self.order_item = p.order_reader(self.api)
 
     async def _mine(self, store_id: int | None) -> list[Subscription]:
@@ -370,7 +377,7 @@ class FlecsSubscriptions(_Part):
         # An upstream that does not page sends everything at once, more than a page holds.
         if total is not None and MAX_PER_PAGE == len(orders) < total:
             pages = -(-total // MAX_PER_PAGE)
-            rest = await gather_limited(self.limit, [functools.partial(fetch, n) for n in range(2, pages + 1)])
+            rest = await gather_limited(self.cap(), [functools.partial(fetch, n) for n in range(2, pages + 1)])
             orders.extend(order for listed in rest for order in listed.subscriptions)
         item = self.order_item
         return [item(order) for order in orders]

@@ -133,12 +133,12 @@ class _Part(ApiPart):
     def __init__(
         self,
         client: UpstreamClient,
-        limit: asyncio.Semaphore,
+        concurrency: int,
         directory: StoreDirectory | None,
         sort_limit: int = 1000,
     ) -> None:
         super().__init__(client)
-        self.limit = limit
+        self.concurrency = concurrency
         self.directory = directory
         self.sort_limit = sort_limit
 
@@ -183,7 +183,8 @@ class _Part(ApiPart):
                 return [build(x) for x in listed.items], listed.totalCount
 
             try:
-                everything = await whole_list(whole, WHOLE_LIST_PAGE, self.sort_limit, self.limit)
+                cap = asyncio.Semaphore(self.concurrency)  # this list's own: requests never share one
+                everything = await whole_list(whole, WHOLE_LIST_PAGE, self.sort_limit, cap)
             except TooLong as too_long:
                 raise BadUserInput(
                     f"In upstream mode the {self.api} sorts this list by {', '.join(sorted(upstream_sort)).upper()}"
@@ -518,7 +519,7 @@ class FlowRetail(ApiClient):
         sort_limit: int = 1000,
     ) -> None:
         super().__init__(client)
-        self.devices = FlowDevices(client, asyncio.Semaphore(concurrency), store_directory, sort_limit)
+        self.devices = FlowDevices(client, concurrency, store_directory, sort_limit)
 
     def bind(self, scope: RequestScope) -> FlowRequest:
         return FlowRequest(self, scope)

@@ -1,0 +1,770 @@
+"""Afosto's commerce data over the Afosto API: the `CommerceBackend` of upstream mode (routed as
+`commerce.*` to AFOSTO), each method one Afosto operation of the generated table, called through
+the generated client's one call (`client.send`: the request's scope, forwarding, retries of
+reads, deadline, error mapping).
+
+How each read batches (the issue's rule: one Afosto call per entity type per level):
+
+    load-all   GET /cat/channels, /cat/groups, /wms/locations, /iam/users (x-page followed to the
+               end, at most `LIST_LIMIT` records), GET /iam/subscriptions, /spl/hubs, /spl/printers
+               (unpaged): once per tenant per request (identical GETs are made once)
+    batch      POST /cat/groups/{id}/prices (sku in), POST /wms/inventory (location_id in, or sku
+               in), POST /odr/search/orders (ids in), POST /odr/search/orders/items (order_ids in,
+               or skus in), POST /rel/contacts (id in, spelled `value`), POST /rel/search/address
+               (ids in): the keys in chunks of `batch_size` (FACADE_AFOSTO_BATCH_SIZE), one call per
+               chunk, chunks at once under the concurrency cap; a paged answer is followed to its
+               last page (`SEARCH_PAGE_SIZE` records a page)
+    paged      GET /odr/orders (x-page, x-page-size): `order_page`
+    fan-out    GET /spl/hubs/{id}/status, GET /mes/tasks/{id}: one call per key, at most
+               FACADE_UPSTREAM_CONCURRENCY at once
+
+A failed call fails only the keys (or tenants) it served: they answer with its error.
+
+The tenant check: Afosto's tenant is implicit in the token, so `GET /iam/tenants/{afosto_tenant_id}`
+must answer that tenant (the GET is de-duplicated: once per request per tenant) before a tenant's
+data is answered (a read is sent beside the check and dropped if the check fails) or a write is
+sent (after the check); a refusal or another tenant is FORBIDDEN for that tenant's data.
+Afosto's own 401 is UNAUTHENTICATED, 5xx UPSTREAM_ERROR, a timeout UPSTREAM_TIMEOUT.
+
+Parsing: money stays Afosto's integer minor units; a price's currency and VAT inclusion are its
+group's (`GET /cat/groups`), its VAT rate Afosto's integer percentage as text ("21.00"); an
+order's status is read from its state flags (canceled, else confirmed, else open), its currency
+and total from its first calculation, its customer and addresses from its settings; an order line
+is an `OdrGroup` (one SKU) of each order it references. Every record carries the facade tenant
+(`AfostoTenant.tenant_id`) it was read for.
+
+Imports the Afosto client, the upstream base, commerce, models and errors; never strawberry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from facade.backends.upstream.afosto.client import API, ServiceAccount, send
+from facade.backends.upstream.afosto.generated import payloads as p
+from facade.backends.upstream.afosto.generated.operations import OPERATIONS
+from facade.backends.upstream.afosto.operation import AfostoAnswer
+from facade.backends.upstream.base import ApiPart
+from facade.backends.upstream.fanout import each
+from facade.backends.upstream.http import UpstreamClient
+from facade.backends.upstream.payloads import UNKNOWN_TIME
+from facade.commerce import (
+    AfostoPlan,
+    AfostoTask,
+    AfostoTenant,
+    AfostoUser,
+    ChannelInput,
+    Customer,
+    LineInput,
+    Location,
+    Order,
+    OrderInput,
+    OrderLine,
+    OrderStatus,
+    PostalAddress,
+    Price,
+    PriceGroup,
+    PriceInput,
+    Printer,
+    PrintHub,
+    PrintHubStatus,
+    SalesChannel,
+    SalesChannelType,
+    StockInput,
+    StockLevel,
+)
+from facade.errors import BadUserInput, FacadeError, Forbidden, NotFound, UpstreamError
+from facade.models import Page, PageArgs
+
+__all__ = ["LIST_LIMIT", "SEARCH_PAGE_SIZE", "AfostoCommerce"]
+
+OPS = {op.key: op for op in OPERATIONS}
+# Records a load-all list may hold before facade refuses to load it whole (UPSTREAM_ERROR).
+LIST_LIMIT = 10_000
+# Records asked for per page of a paged list or search (Afosto's default is 25).
+SEARCH_PAGE_SIZE = 1000
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+
+def _chunks(keys: Sequence[str], size: int) -> list[list[str]]:
+    distinct = list(dict.fromkeys(keys))
+    return [distinct[i : i + size] for i in range(0, len(distinct), size)]
+
+
+def _in(key: str, values: Sequence[str], spelling: str = "values") -> dict[str, Any]:
+    return {"constraints": [{"key": key, "operator": "in", spelling: list(values)}]}
+
+
+def _time(value: dt.datetime | None) -> dt.datetime:
+    return value if value is not None else UNKNOWN_TIME
+
+
+def _text(value: str | None) -> str:
+    return value if value is not None else ""
+
+
+def _rate(vat: list[p.CatVat | None] | None) -> str | None:
+    for item in vat or ():
+        if item is not None and item.rate is not None:
+            return f"{item.rate}.00"
+    return None
+
+
+def _channel_type(value: Any) -> SalesChannelType:
+    text = getattr(value, "value", value)
+    try:
+        return SalesChannelType(text)
+    except ValueError:
+        return SalesChannelType.STOREFRONT
+
+
+class AfostoCommerce(ApiPart):
+    """`CommerceBackend` over the Afosto API (see the module docstring); built once per process,
+    bound per request (`ApiPart.bound`). `account` serves callers without an Afosto token;
+    `batch_size` is FACADE_AFOSTO_BATCH_SIZE; `concurrency` caps the calls of one batch in flight
+    (each batch its own cap: a process-wide one made concurrent requests queue for each other's
+    slots, bench catalog-100 9 req/s against 33 without it)."""
+
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        account: ServiceAccount | None = None,
+        *,
+        batch_size: int = 100,
+        concurrency: int = 16,
+    ) -> None:
+        super().__init__(upstream)
+        self.account = account
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def _cap(self) -> asyncio.Semaphore:
+        """The cap of one batch's calls in flight (FACADE_UPSTREAM_CONCURRENCY)."""
+        return asyncio.Semaphore(self.concurrency)
+
+    async def _call(
+        self,
+        key: str,
+        arguments: Mapping[str, Any] | None = None,
+        body: Any = None,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> AfostoAnswer:
+        return await send(self.client, self.account, OPS[key], arguments or {}, body, page=page, page_size=page_size)
+
+    async def _check(self, tenant: AfostoTenant) -> None:
+        """Forbidden unless the caller's Afosto token is for `tenant`'s Afosto tenant."""
+        try:
+            answer = await self._call("GET /iam/tenants/{id}", {"id": tenant.afosto_tenant_id})
+        except (Forbidden, NotFound):
+            answer = None
+        found = answer.value if answer is not None else None
+        if not isinstance(found, p.IamTenant) or found.id != tenant.afosto_tenant_id:
+            raise Forbidden(
+                "The Afosto credentials are not for this tenant's Afosto account.", upstream=API, status=403
+            )
+
+    async def _pages(
+        self, key: str, arguments: Mapping[str, Any] | None = None, body: Any = None, limit: int = LIST_LIMIT
+    ) -> list[Any]:
+        """Every record of a list or search, x-page followed to the end (at most `limit`)."""
+        op = OPS[key]
+        if op.paging != "headers":
+            return [r for r in (await self._call(key, arguments, body)).value or () if r is not None]
+        found: list[Any] = []
+        number = 1
+        while True:
+            answer = await self._call(key, arguments, body, page=number, page_size=SEARCH_PAGE_SIZE)
+            records = [r for r in answer.value or () if r is not None]
+            found.extend(records)
+            if len(found) > limit:
+                raise UpstreamError(f"The {API} list is longer than facade loads whole ({limit}).", upstream=API)
+            following = answer.page
+            if len(answer.value or ()) < SEARCH_PAGE_SIZE or following is None or following <= number:
+                return found
+            number = following
+
+    async def _checked(self, tenant: AfostoTenant, read: Awaitable[T]) -> T:
+        """`read`'s answer once the tenant check passed; both are sent at once (a read's answer
+        is dropped when the check fails: the caller never sees it), so the check costs no
+        round trip of its own. The check's refusal wins over the read's."""
+        check, answer = await asyncio.gather(self._check(tenant), read, return_exceptions=True)
+        for outcome in (check, answer):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return answer  # type: ignore[return-value]  # not an exception, checked above
+
+    async def _load_all(
+        self, tenants: Sequence[AfostoTenant], read: Callable[[AfostoTenant], Awaitable[list[T]]]
+    ) -> dict[AfostoTenant, list[T] | Exception]:
+        return await each(self._cap(), tenants, lambda tenant: self._checked(tenant, read(tenant)))
+
+    async def _batch(
+        self,
+        tenant: AfostoTenant,
+        keys: Sequence[str],
+        search: Callable[[list[str]], Awaitable[list[tuple[str, V]]]],
+    ) -> dict[str, list[V] | Exception]:
+        """`{key: [values]}` for the keys, `search` called once per chunk of `batch_size` keys
+        (answering `(key, value)` pairs); a failed chunk answers its keys with its error."""
+        if not keys:
+            return {}
+        chunks = _chunks(keys, self.batch_size)
+        searched = each(self._cap(), range(len(chunks)), lambda i: search(chunks[i]))
+        try:
+            answers = await self._checked(tenant, searched)
+        except FacadeError as refused:
+            return dict.fromkeys(keys, refused)
+        result: dict[str, list[V] | Exception] = {}
+        for i, chunk in enumerate(chunks):
+            answer = answers[i]
+            if isinstance(answer, Exception):
+                result.update(dict.fromkeys(chunk, answer))
+                continue
+            mine: dict[str, list[V] | Exception] = {k: [] for k in chunk}
+            for key, value in answer:
+                found = mine.get(key)
+                if isinstance(found, list):
+                    found.append(value)
+            result.update(mine)
+        return result
+
+    @staticmethod
+    def _single(found: Mapping[str, list[V] | Exception]) -> dict[str, V | Exception]:
+        """A batch of at most one value per key: the keys with one, and the failed ones."""
+        return {k: v if isinstance(v, Exception) else v[0] for k, v in found.items() if isinstance(v, Exception) or v}
+
+    # -- load-all reads ------------------------------------------------------------------------
+
+    async def _whole(
+        self, tenants: Sequence[AfostoTenant], key: str, parse: Callable[[AfostoTenant, Any], T]
+    ) -> dict[AfostoTenant, list[T] | Exception]:
+        """Each tenant's whole list of operation `key` (every page), its records with an id parsed."""
+
+        async def read(tenant: AfostoTenant) -> list[T]:
+            return [parse(tenant, r) for r in await self._pages(key) if r.id]
+
+        return await self._load_all(tenants, read)
+
+    async def channels(self, tenants: Sequence[AfostoTenant]) -> dict[AfostoTenant, list[SalesChannel] | Exception]:
+        """`GET /cat/channels`, every page, per tenant."""
+        return await self._whole(tenants, "GET /cat/channels", _channel)
+
+    async def locations(self, tenants: Sequence[AfostoTenant]) -> dict[AfostoTenant, list[Location] | Exception]:
+        """`GET /wms/locations`, every page, per tenant."""
+        return await self._whole(tenants, "GET /wms/locations", _location)
+
+    async def price_groups(self, tenants: Sequence[AfostoTenant]) -> dict[AfostoTenant, list[PriceGroup] | Exception]:
+        """`GET /cat/groups`, every page, per tenant."""
+        return await self._load_all(tenants, self._groups)
+
+    async def _groups(self, tenant: AfostoTenant) -> list[PriceGroup]:
+        return [_group(tenant, g) for g in await self._pages("GET /cat/groups") if g.id]
+
+    async def users(self, tenants: Sequence[AfostoTenant]) -> dict[AfostoTenant, list[AfostoUser] | Exception]:
+        """`GET /iam/users`, every page, per tenant."""
+        return await self._whole(tenants, "GET /iam/users", _user)
+
+    async def plans(self, tenants: Sequence[AfostoTenant]) -> dict[AfostoTenant, list[AfostoPlan] | Exception]:
+        """`GET /iam/subscriptions`, per tenant."""
+        return await self._whole(tenants, "GET /iam/subscriptions", _plan)
+
+    async def print_hubs(self, tenants: Sequence[AfostoTenant]) -> dict[AfostoTenant, list[PrintHub] | Exception]:
+        """`GET /spl/hubs`, per tenant."""
+        return await self._whole(tenants, "GET /spl/hubs", _hub)
+
+    async def printers(self, tenants: Sequence[AfostoTenant]) -> dict[AfostoTenant, list[Printer] | Exception]:
+        """`GET /spl/printers` (every hub's), per tenant."""
+        return await self._whole(tenants, "GET /spl/printers", _printer)
+
+    # -- batch reads ---------------------------------------------------------------------------
+
+    async def prices(
+        self, tenant: AfostoTenant, skus: Sequence[str], group_id: str, active_at: dt.datetime | None
+    ) -> dict[str, list[Price] | Exception]:
+        """`POST /cat/groups/{group_id}/prices` with `sku in [...]` (and `active_at` when given),
+        per chunk of SKUs; the group's currency and VAT inclusion from `GET /cat/groups`."""
+
+        async def search(chunk: list[str]) -> list[tuple[str, Price]]:
+            body = _in("sku", chunk)
+            if active_at is not None:
+                body["active_at"] = active_at.isoformat()
+            groups, found = await asyncio.gather(
+                self._groups(tenant), self._pages("POST /cat/groups/{id}/prices", {"id": group_id}, body)
+            )
+            group = next((g for g in groups if g.id == group_id), None)
+            return [(r.sku, _price(tenant, r, group_id, group)) for r in found if r.sku and r.id]
+
+        return await self._batch(tenant, skus, search)
+
+    async def stock_by_location(
+        self, tenant: AfostoTenant, location_ids: Sequence[str]
+    ) -> dict[str, list[StockLevel] | Exception]:
+        """`POST /wms/inventory` with `location_id in [...]`, per chunk of locations."""
+
+        async def search(chunk: list[str]) -> list[tuple[str, StockLevel]]:
+            found = await self._pages("POST /wms/inventory", None, _in("location_id", chunk))
+            return [(s.location_id, _stock(tenant, s)) for s in found if s.location_id and s.sku]
+
+        return await self._batch(tenant, location_ids, search)
+
+    async def stock_by_sku(self, tenant: AfostoTenant, skus: Sequence[str]) -> dict[str, list[StockLevel] | Exception]:
+        """`POST /wms/inventory` with `sku in [...]`, per chunk of SKUs."""
+
+        async def search(chunk: list[str]) -> list[tuple[str, StockLevel]]:
+            found = await self._pages("POST /wms/inventory", None, _in("sku", chunk))
+            return [(s.sku, _stock(tenant, s)) for s in found if s.location_id and s.sku]
+
+        return await self._batch(tenant, skus, search)
+
+    async def orders(self, tenant: AfostoTenant, ids: Sequence[str]) -> dict[str, Order | Exception]:
+        """`POST /odr/search/orders` with `ids in [...]`, per chunk of ids."""
+
+        async def search(chunk: list[str]) -> list[tuple[str, Order]]:
+            found = await self._pages("POST /odr/search/orders", None, _in("ids", chunk))
+            return [(o.id, _order(tenant, o)) for o in found if o.id]
+
+        return self._single(await self._batch(tenant, ids, search))
+
+    async def order_page(self, tenant: AfostoTenant, number: str | None, page: PageArgs) -> Page[Order]:
+        """`GET /odr/orders` (`number` as its filter), the pages of `page.limit` orders that hold
+        the slice: one call when `page.offset` is a multiple of the limit, else two. Afosto does
+        not count orders: `total` is the orders up to the slice's end, plus one while Afosto
+        names a next page (enough to tell whether there is one)."""
+        if page.limit <= 0:
+            await self._check(tenant)
+            return Page([], page.offset, page.offset)
+        return await self._checked(tenant, self._order_page(tenant, number, page))
+
+    async def _order_page(self, tenant: AfostoTenant, number: str | None, page: PageArgs) -> Page[Order]:
+        size = page.limit
+        first = page.offset // size + 1
+        skip = page.offset % size
+        arguments = {"number": number} if number else {}
+        answer = await self._call("GET /odr/orders", arguments, page=first, page_size=size)
+        records = [o for o in answer.value or () if o is not None]
+        more = answer.page is not None and answer.page > first and len(answer.value or ()) >= size
+        if skip and more:
+            following = await self._call("GET /odr/orders", arguments, page=first + 1, page_size=size)
+            records += [o for o in following.value or () if o is not None]
+            more = following.page is not None and following.page > first + 1 and len(following.value or ()) >= size
+        window = records[skip : skip + size]
+        items = [_order(tenant, o) for o in window if o.id]
+        total = page.offset + len(items) + (1 if more or len(records) > skip + size else 0)
+        return Page(items, total, page.offset)
+
+    async def order_lines(
+        self, tenant: AfostoTenant, order_ids: Sequence[str]
+    ) -> dict[str, list[OrderLine] | Exception]:
+        """`POST /odr/search/orders/items` with `order_ids in [...]`, per chunk of orders."""
+
+        async def search(chunk: list[str]) -> list[tuple[str, OrderLine]]:
+            wanted = set(chunk)
+            found = await self._pages("POST /odr/search/orders/items", None, _in("order_ids", chunk))
+            return [(line.order_id, line) for g in found for line in _lines(tenant, g) if line.order_id in wanted]
+
+        return await self._batch(tenant, order_ids, search)
+
+    async def order_lines_by_sku(
+        self, tenant: AfostoTenant, skus: Sequence[str]
+    ) -> dict[str, list[OrderLine] | Exception]:
+        """`POST /odr/search/orders/items` with `skus in [...]`, per chunk of SKUs."""
+
+        async def search(chunk: list[str]) -> list[tuple[str, OrderLine]]:
+            found = await self._pages("POST /odr/search/orders/items", None, _in("skus", chunk))
+            return [(line.sku, line) for g in found for line in _lines(tenant, g)]
+
+        return await self._batch(tenant, skus, search)
+
+    async def customers(self, tenant: AfostoTenant, ids: Sequence[str]) -> dict[str, Customer | Exception]:
+        """`POST /rel/contacts` with `id in [...]` (RelConstraint spells the list `value`)."""
+
+        async def search(chunk: list[str]) -> list[tuple[str, Customer]]:
+            found = await self._pages("POST /rel/contacts", None, _in("id", chunk, "value"))
+            return [(c.id, _customer(tenant, c)) for c in found if c.id]
+
+        return self._single(await self._batch(tenant, ids, search))
+
+    async def addresses(self, tenant: AfostoTenant, ids: Sequence[str]) -> dict[str, PostalAddress | Exception]:
+        """`POST /rel/search/address` with `ids in [...]`."""
+
+        async def search(chunk: list[str]) -> list[tuple[str, PostalAddress]]:
+            found = await self._pages("POST /rel/search/address", None, _in("ids", chunk))
+            return [(a.id, _address(tenant, a)) for a in found if a.id]
+
+        return self._single(await self._batch(tenant, ids, search))
+
+    # -- fan-out reads -------------------------------------------------------------------------
+
+    async def hub_status(self, tenant: AfostoTenant, hub_ids: Sequence[str]) -> dict[str, PrintHubStatus | Exception]:
+        """`GET /spl/hubs/{id}/status`, one call per hub (Afosto has no batch form), at most the
+        concurrency cap at once."""
+
+        async def one(hub_id: str) -> PrintHubStatus:
+            found = (await self._call("GET /spl/hubs/{id}/status", {"id": hub_id})).value
+            online = isinstance(found, p.SplHubStatus) and found.is_online
+            return PrintHubStatus.ONLINE if online else PrintHubStatus.OFFLINE
+
+        try:
+            return await self._checked(tenant, each(self._cap(), hub_ids, one))
+        except FacadeError as refused:
+            return dict.fromkeys(hub_ids, refused)
+
+    async def tasks(self, tenant: AfostoTenant, ids: Sequence[str]) -> dict[str, AfostoTask | Exception]:
+        """`GET /mes/tasks/{id}`, one call per task, at most the concurrency cap at once; an
+        unknown task is absent."""
+
+        async def one(task_id: str) -> AfostoTask | None:
+            try:
+                found = (await self._call("GET /mes/tasks/{id}", {"id": task_id})).value
+            except NotFound:
+                return None
+            return _task(tenant, found, task_id) if isinstance(found, p.MesTask) else None
+
+        try:
+            answers = await self._checked(tenant, each(self._cap(), ids, one))
+        except FacadeError as refused:
+            return dict.fromkeys(ids, refused)
+        return {k: v for k, v in answers.items() if v is not None}
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def upsert_prices(self, tenant: AfostoTenant, group_id: str, prices: Sequence[PriceInput]) -> list[Price]:
+        """`PUT /cat/groups/{group_id}/prices` (the list), then the prices read back with
+        `POST /cat/groups/{group_id}/prices` (`sku in`): each input's price of its `active_at`."""
+        await self._check(tenant)
+        body = [_new_price(price) for price in prices]
+        await self._call("PUT /cat/groups/{id}/prices", {"id": group_id}, body)
+        found = await self.prices(tenant, [price.sku for price in prices], group_id, None)
+        result: list[Price] = []
+        for price in prices:
+            read = found.get(price.sku, [])
+            if isinstance(read, Exception):
+                raise read
+            same = [r for r in read if r.active_at == price.active_at] or read
+            if same:
+                result.append(same[-1])
+        return result
+
+    async def set_stock(self, tenant: AfostoTenant, location_id: str, levels: Sequence[StockInput]) -> list[StockLevel]:
+        """`PUT /wms/inventory`: the absolute available stock of each SKU at the location."""
+        await self._check(tenant)
+        body = {"location_id": location_id, "items": [{"sku": s.sku, "quantity": s.available} for s in levels]}
+        answer = await self._call("PUT /wms/inventory", None, body)
+        return [_stock(tenant, s) for s in answer.value or () if s is not None and s.location_id and s.sku]
+
+    async def create_channel(self, tenant: AfostoTenant, channel: ChannelInput) -> SalesChannel:
+        """`POST /cat/channels`; a name and a type are required (BadUserInput)."""
+        await self._check(tenant)
+        if not channel.name or channel.type is None:
+            raise BadUserInput("A new sales channel needs a name and a type.", field="input")
+        body = {"name": channel.name, "type": channel.type.value, "description": channel.description or ""}
+        made = (await self._call("POST /cat/channels", None, body)).value
+        if not isinstance(made, p.CatChannel) or not made.id:
+            raise UpstreamError(f"The {API} answered the new sales channel without its id.", upstream=API)
+        return _channel(tenant, made)
+
+    async def update_channel(self, tenant: AfostoTenant, channel_id: str, channel: ChannelInput) -> SalesChannel:
+        """`PUT /cat/channels/{channel_id}` (name, description; Afosto cannot change a channel's
+        type: BadUserInput)."""
+        await self._check(tenant)
+        if channel.type is not None:
+            raise BadUserInput("Afosto cannot change a sales channel's type.", field="type")
+        body = {k: v for k, v in (("name", channel.name), ("description", channel.description)) if v is not None}
+        made = (await self._call("PUT /cat/channels/{id}", {"id": channel_id}, body)).value
+        if not isinstance(made, p.CatChannel) or not made.id:
+            raise UpstreamError(f"The {API} answered the sales channel without its id.", upstream=API)
+        return _channel(tenant, made)
+
+    async def create_order(self, tenant: AfostoTenant, order: OrderInput, idempotency_key: str) -> Order:
+        """`POST /odr/orders` with `x-idempotency-key` (the same key answers the same order),
+        then its lines with `POST /odr/orders/{id}/items` under the same key, then the order read
+        back (`POST /odr/search/orders`) with its total."""
+        await self._check(tenant)
+        settings: dict[str, Any] = {}
+        if order.customer_id:
+            settings["contact"] = {"id": order.customer_id}
+        if order.shipping_address_id:
+            settings["shipping"] = {"address_id": order.shipping_address_id}
+        if order.billing_address_id:
+            settings["billing"] = {"address_id": order.billing_address_id}
+        body = {"channel_id": order.channel_id, "settings": settings}
+        made = (await self._call("POST /odr/orders", {"x-idempotency-key": idempotency_key}, body)).value
+        if not isinstance(made, p.OdrOrder) or not made.id:
+            raise UpstreamError(f"The {API} answered the new order without its id.", upstream=API)
+        if order.lines:
+            await self._items(made.id, order.lines, idempotency_key)
+        return await self._order(tenant, made.id)
+
+    async def add_order_lines(self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput]) -> Order:
+        """`POST /odr/orders/{order_id}/items`, then the order read back."""
+        await self._check(tenant)
+        await self._items(order_id, lines, None)
+        return await self._order(tenant, order_id)
+
+    async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask:
+        """`POST /odr/orders/{order_id}/cancel`: Afosto cancels asynchronously and names the task
+        (`x-task-id`), read once with `GET /mes/tasks/{id}` (poll it with `tasks`)."""
+        await self._check(tenant)
+        answer = await self._call("POST /odr/orders/{id}/cancel", {"id": order_id})
+        if not answer.task_id:
+            raise UpstreamError(f"The {API} accepted the cancellation without naming its task.", upstream=API)
+        found = (await self._call("GET /mes/tasks/{id}", {"id": answer.task_id})).value
+        if not isinstance(found, p.MesTask):
+            raise UpstreamError(f"The {API} answered the task with a body facade cannot read.", upstream=API)
+        return _task(tenant, found, answer.task_id)
+
+    async def _items(self, order_id: str, lines: Sequence[LineInput], key: str | None) -> None:
+        body = [{"sku": line.sku, "quantity": line.quantity, "description": line.description} for line in lines]
+        arguments = {"id": order_id, "x-idempotency-key": key}
+        await self._call("POST /odr/orders/{id}/items", arguments, body)
+
+    async def _order(self, tenant: AfostoTenant, order_id: str) -> Order:
+        found = (await self.orders(tenant, [order_id])).get(order_id)
+        if isinstance(found, Exception):
+            raise found
+        if found is None:
+            raise NotFound(f"The {API} has no such order.", upstream=API)
+        return found
+
+
+# -- Afosto's records as commerce records ---------------------------------------------------------
+
+
+def _channel(tenant: AfostoTenant, c: p.CatChannel) -> SalesChannel:
+    return SalesChannel.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": c.id,
+            "name": _text(c.name),
+            "type": _channel_type(c.type),
+            "description": _text(c.description),
+            "created_at": _time(c.created_at),
+        }
+    )
+
+
+def _group(tenant: AfostoTenant, g: p.CatGroup) -> PriceGroup:
+    return PriceGroup.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": g.id,
+            "name": _text(g.name),
+            "currency": _text(g.currency) or "EUR",
+            "is_including_vat": bool(g.is_including_vat),
+            "created_at": _time(g.created_at),
+        }
+    )
+
+
+def _price(tenant: AfostoTenant, r: p.CatPrice, group_id: str, group: PriceGroup | None) -> Price:
+    return Price.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": r.id,
+            "sku": r.sku,
+            "price_group_id": r.price_group_id or group_id,
+            "currency": group.currency if group is not None else "EUR",
+            "amount": r.amount or 0,
+            "original_amount": r.original_amount,
+            "vat_rate": _rate(r.vat),
+            "is_including_vat": group.is_including_vat if group is not None else True,
+            "active_at": r.active_at,
+        }
+    )
+
+
+def _new_price(price: PriceInput) -> dict[str, Any]:
+    body: dict[str, Any] = {"sku": price.sku, "amount": price.amount}
+    if price.original_amount is not None:
+        body["original_amount"] = price.original_amount
+    if price.active_at is not None:
+        body["active_at"] = price.active_at.isoformat()
+    return body
+
+
+def _location(tenant: AfostoTenant, loc: p.WmsLocation) -> Location:
+    return Location.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": loc.id,
+            "name": _text(loc.name),
+            "country_code": _text(loc.country_iso),
+            "address_id": loc.address_id or None,
+            "is_tracking_inventory": loc.is_tracking_inventory is not False,
+            "created_at": _time(loc.created_at),
+        }
+    )
+
+
+def _stock(tenant: AfostoTenant, s: p.WmsStock) -> StockLevel:
+    counts = {
+        name: getattr(s, name) or 0
+        for name in ("available", "reserved", "claimed", "transit", "missing", "backordered")
+    }
+    total = s.total if s.total is not None else sum(counts.values())
+    return StockLevel.trusted(
+        {"tenant_id": tenant.tenant_id, "location_id": s.location_id, "sku": s.sku, **counts, "total": total}
+    )
+
+
+def _user(tenant: AfostoTenant, u: p.IamUser) -> AfostoUser:
+    return AfostoUser.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": u.id,
+            "email": _text(u.email),
+            "first_name": _text(u.first_name),
+            "last_name": _text(u.last_name),
+            "roles": [r for r in u.roles or () if r],
+            "is_primary": bool(u.is_primary),
+            "created_at": _time(u.created_at),
+        }
+    )
+
+
+def _plan(tenant: AfostoTenant, s: p.IamSubscription) -> AfostoPlan:
+    return AfostoPlan.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": s.id,
+            "code": _text(s.code),
+            "is_renewing": bool(s.is_renewing),
+            "start_at": s.start_at,
+            "end_at": s.end_at,
+        }
+    )
+
+
+def _hub(tenant: AfostoTenant, h: p.SplHub) -> PrintHub:
+    status = getattr(h.status, "value", h.status)
+    return PrintHub.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": h.id,
+            "name": _text(h.name),
+            "description": _text(h.description),
+            "status": PrintHubStatus.ONLINE if status == "online" else PrintHubStatus.OFFLINE,
+            "status_updated_at": h.status_updated_at,
+            "created_at": _time(h.created_at),
+        }
+    )
+
+
+def _printer(tenant: AfostoTenant, r: p.SplPrinter) -> Printer:
+    encoding = getattr(r.default_encoding, "value", r.default_encoding)
+    return Printer.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": r.id,
+            "hub_id": _text(r.hub_id),
+            "name": _text(r.name),
+            "default_encoding": encoding or "escpos",
+            "created_at": _time(r.created_at),
+        }
+    )
+
+
+def _order(tenant: AfostoTenant, o: p.OdrOrder) -> Order:
+    state = o.state
+    if state is not None and state.is_canceled:
+        status = OrderStatus.CANCELED
+    elif state is not None and state.is_confirmed:
+        status = OrderStatus.CONFIRMED
+    else:
+        status = OrderStatus.OPEN
+    settings = o.settings
+    contact = settings.contact if settings is not None else None
+    shipping = settings.shipping if settings is not None else None
+    billing = settings.billing if settings is not None else None
+    calculation = next((c for c in o.calculations or () if c is not None), None)
+    return Order.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": o.id,
+            "number": _text(o.number),
+            "status": status,
+            "channel_id": o.channel_id or None,
+            "customer_id": (contact.id if contact is not None else None) or None,
+            "shipping_address_id": (shipping.address_id if shipping is not None else None) or None,
+            "billing_address_id": (billing.address_id if billing is not None else None) or None,
+            "currency": (calculation.currency if calculation is not None else None) or "EUR",
+            "total": (calculation.amount if calculation is not None else None) or 0,
+            "created_at": _time(o.created_at),
+            "canceled_at": o.last_canceled_at,
+        }
+    )
+
+
+def _lines(tenant: AfostoTenant, g: p.OdrGroup) -> list[OrderLine]:
+    """An `OdrGroup` (one SKU's items) as a line of each order it references."""
+    if not g.sku:
+        return []
+    references = g.references.orders if g.references is not None else None
+    order_ids = list(dict.fromkeys(r.id for r in references or () if r is not None and r.id))
+    return [
+        OrderLine.trusted(
+            {
+                "tenant_id": tenant.tenant_id,
+                "order_id": order_id,
+                "sku": g.sku,
+                "description": _text(g.description),
+                "quantity": g.quantity or 0,
+            }
+        )
+        for order_id in order_ids
+    ]
+
+
+def _customer(tenant: AfostoTenant, c: p.RelContact) -> Customer:
+    return Customer.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": c.id,
+            "email": _text(c.email),
+            "given_name": _text(c.given_name),
+            "family_name": _text(c.family_name),
+            "is_guest": bool(c.is_guest),
+            "created_at": _time(c.created_at),
+        }
+    )
+
+
+def _address(tenant: AfostoTenant, a: p.RelAddress) -> PostalAddress:
+    names = (
+        "country_code",
+        "administrative_area",
+        "locality",
+        "postal_code",
+        "address_line_1",
+        "address_line_2",
+        "organisation",
+        "given_name",
+        "family_name",
+    )
+    return PostalAddress.trusted(
+        {"tenant_id": tenant.tenant_id, "id": a.id, **{name: _text(getattr(a, name)) for name in names}}
+    )
+
+
+def _task(tenant: AfostoTenant, t: p.MesTask, task_id: str) -> AfostoTask:
+    return AfostoTask.trusted(
+        {
+            "tenant_id": tenant.tenant_id,
+            "id": t.id or task_id,
+            "name": _text(t.name),
+            "progress": t.progress or 0,
+            "result": _text(t.result),
+            "started_at": t.started_at,
+            "completed_at": t.completed_at,
+        }
+    )
