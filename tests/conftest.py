@@ -4,6 +4,7 @@ transport, and helpers to send GraphQL as a user would. Nothing is mocked."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -135,6 +136,16 @@ async def link_and_sign_in(api: Api) -> tuple[str, str, str]:
     )
     assert session["deviceLogin"]["device"] == {"id": ready["id"]}
     return ready["id"], device_token, session["deviceLogin"]["accessToken"]
+
+
+def source_id(global_id: str) -> str:
+    """The source id (`sourceId`) a global id holds: base64 of `<Type>:<source id>`."""
+    return base64.b64decode(global_id).decode().partition(":")[2]
+
+
+def global_id(type_name: str, source: object) -> str:
+    """The global id of the `type_name` object with `source` id (graph/nodes.py)."""
+    return base64.b64encode(f"{type_name}:{source}".encode()).decode()
 
 
 def mode() -> str:

@@ -13,7 +13,7 @@ import gc
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,11 @@ class GraphQLEndpoint:
         body: dict[str, Any] = {"errors": errors, "data": result.data} if errors else {"data": result.data}
         if result.extensions:
             body["extensions"] = result.extensions  # the query's cost (graph/limits.py)
-        return _reply(body, 200, media, headers=context.response_headers or None)
+        headers = dict(context.response_headers or {})
+        wait = _retry_after(errors)
+        if wait is not None:
+            headers.setdefault("Retry-After", str(wait))
+        return _reply(body, 200, media, headers=headers or None)
 
     async def execute(self, context: Context, params: dict[str, Any], method: str) -> Any:
         # A token whose user or device is gone is refused for the whole request, checked once.
@@ -347,6 +351,19 @@ async def _params(request: Request) -> dict[str, Any]:
     if params.get("operationName") is not None and not isinstance(params["operationName"], str):
         raise BadRequest("`operationName` must be a string.")
     return params
+
+
+def _retry_after(errors: Sequence[Mapping[str, Any]]) -> int | None:
+    """The longest `retryAfter` (whole seconds, rounded up) of the RATE_LIMITED field errors (an
+    upstream that asked facade to slow down), for the response's Retry-After header; else None."""
+    waits = [
+        extensions["retryAfter"]
+        for error in errors
+        if (extensions := error.get("extensions") or {}).get("code") == "RATE_LIMITED"
+        and isinstance(extensions.get("retryAfter"), int | float)
+        and not isinstance(extensions.get("retryAfter"), bool)
+    ]
+    return max(-(-int(w * 1000) // 1000) for w in waits) if waits else None
 
 
 def _reply(body: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None) -> Response:

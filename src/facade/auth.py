@@ -168,6 +168,10 @@ def _rsa_key(path: Path | None) -> tuple[Any, Any, str]:
     return private, public, hashlib.sha256(der).hexdigest()[:16]
 
 
+# Users' ids are GraphQL Ints (models.INT32_MAX): a `sub` past them names nobody.
+MAX_USER_ID = 2**31 - 1
+
+
 def principal_of_claims(claims: dict[str, Any], token: str) -> Principal:
     """The principal that the claims of a token someone has vouched for stand for: `sub`,
     `kind` (default user), `tenant`, `roles` (TENANT.ADMIN), `device`. Unauthenticated when
@@ -180,12 +184,15 @@ def principal_of_claims(claims: dict[str, Any], token: str) -> Principal:
     if sub is None or isinstance(sub, bool | dict | list):
         raise Unauthenticated("The token is not valid.")
     sub = str(sub)
+    user_id = int(sub) if sub.isascii() and sub.isdigit() else None
+    if user_id is not None and user_id > MAX_USER_ID:  # no user has it: the local store could not even look
+        raise Unauthenticated("The token is not valid.")
     roles = claims.get("roles")
     tenant, device = claims.get("tenant"), claims.get("device")
     return Principal(
         kind=kind,
         subject=sub,
-        user_id=int(sub) if sub.isdigit() else None,
+        user_id=user_id,
         tenant_id=tenant if isinstance(tenant, str) else None,
         is_tenant_admin=isinstance(roles, list) and "TENANT.ADMIN" in roles,
         device_id=device if isinstance(device, str) else None,

@@ -12,7 +12,14 @@ A failure fails only the keys it concerns: a backend answers a key whose upstrea
 the exception (`backends/upstream/fanout.py`), which becomes that key's error, and a backend call
 that raises fails only the keys it was made for (one group of `PagesOf`, one key of `Lists`).
 
-Imports backends' interfaces and models only.
+Afosto's commerce data (`backend.commerce`) is keyed by (tenant uid, Afosto id): each loader
+finds the tenant's Afosto link (`afosto_tenant`, itself batched) and asks the backend once per
+linked tenant (a request normally reads one). A tenant without a link, a record without its join
+key (no SKU, no linked location) or a key the other side does not know loads as None or an empty
+list, never as an error. Lists of the whole tenant (channels, locations, price groups, hubs,
+printers, users, plans) are read once per request and indexed.
+
+Imports backends' interfaces, commerce and models only.
 """
 
 from __future__ import annotations
@@ -25,15 +32,20 @@ from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
+from facade import commerce as c
 from facade.backends.interfaces import Backend, ProductQuery
 from facade.models import (
+    INT32_MAX,
     AppManifest,
     Device,
     DeviceFilter,
     License,
+    OwnedPage,
     Page,
     PageArgs,
     Product,
+    Review,
+    SortDirection,
     Store,
     Subscription,
     Tenant,
@@ -219,6 +231,14 @@ class Loaders:
         return ListsBy(self.backend.apps.manifests_for)
 
     @cached_property
+    def manifest(self) -> ById[tuple[str, str, str], AppManifest]:
+        return ById(functools.partial(_manifests, self.backend.apps.manifests_for))
+
+    @cached_property
+    def review(self) -> ById[int, Review]:
+        return ById(self.backend.reviews.get_many)
+
+    @cached_property
     def stores_by_tenant(self) -> PagesOf:
         return PagesOf(self.backend.stores.page_by_tenant)
 
@@ -270,6 +290,231 @@ class Loaders:
     def devices_by_tenant(self) -> PagesOf:
         return PagesOf(functools.partial(_devices_by_tenant, self.backend))
 
+    # -----------------------------------------------------------------------------------------
+    # Afosto (commerce): join keys from backend.links, data from backend.commerce
+
+    @cached_property
+    def afosto_tenant(self) -> ById[str, c.AfostoTenant]:
+        return ById(self.backend.links.afosto_tenants)
+
+    @cached_property
+    def tenant_afosto(self) -> ById[str, c.AfostoTenant]:
+        # Tenant.afosto's: through `afosto_tenant`, which every Afosto read below asks again.
+        return ById(functools.partial(_through, self.afosto_tenant))
+
+    @cached_property
+    def channel_ids_of_store(self) -> ListsBy[int, str]:
+        return ListsBy(self.backend.links.channels_by_store)
+
+    @cached_property
+    def location_id_of_store(self) -> ById[int, str]:
+        return ById(self.backend.links.location_by_store)
+
+    @cached_property
+    def hub_id_of_device(self) -> ById[str, str]:
+        return ById(self.backend.links.hub_by_device)
+
+    @cached_property
+    def store_of_channel(self) -> ById[tuple[str, str], Store]:
+        return ById(functools.partial(_linked_records, self.backend.links.stores_by_channel, self.store))
+
+    @cached_property
+    def store_of_location(self) -> ById[tuple[str, str], Store]:
+        return ById(functools.partial(_linked_records, self.backend.links.stores_by_location, self.store))
+
+    @cached_property
+    def device_of_hub(self) -> ById[tuple[str, str], Device]:
+        return ById(functools.partial(_linked_records, self.backend.links.devices_by_hub, self.device))
+
+    @cached_property
+    def product_of_sku(self) -> ById[tuple[str, str], Product]:
+        return ById(functools.partial(_linked_records, self.backend.links.products_by_sku, self.product))
+
+    @cached_property
+    def user_by_email(self) -> ById[tuple[str, str], User]:
+        return ById(functools.partial(_users_by_email, self.backend))
+
+    # The tenant's whole lists (load-all), by tenant uid.
+    @cached_property
+    def afosto_channels(self) -> ListsBy[str, c.SalesChannel]:
+        return ListsBy(functools.partial(_whole, self.backend, self.afosto_tenant, "channels"))
+
+    @cached_property
+    def afosto_locations(self) -> ListsBy[str, c.Location]:
+        return ListsBy(functools.partial(_whole, self.backend, self.afosto_tenant, "locations"))
+
+    @cached_property
+    def afosto_price_groups(self) -> ListsBy[str, c.PriceGroup]:
+        return ListsBy(functools.partial(_whole, self.backend, self.afosto_tenant, "price_groups"))
+
+    @cached_property
+    def afosto_users(self) -> ListsBy[str, c.AfostoUser]:
+        return ListsBy(functools.partial(_whole, self.backend, self.afosto_tenant, "users"))
+
+    @cached_property
+    def afosto_plans(self) -> ListsBy[str, c.AfostoPlan]:
+        return ListsBy(functools.partial(_whole, self.backend, self.afosto_tenant, "plans"))
+
+    @cached_property
+    def afosto_hubs(self) -> ListsBy[str, c.PrintHub]:
+        return ListsBy(functools.partial(_whole, self.backend, self.afosto_tenant, "print_hubs"))
+
+    @cached_property
+    def afosto_printers(self) -> ListsBy[str, c.Printer]:
+        return ListsBy(functools.partial(_whole, self.backend, self.afosto_tenant, "printers"))
+
+    # One record of those lists, by (tenant uid, Afosto id).
+    @cached_property
+    def sales_channel(self) -> ById[tuple[str, str], c.SalesChannel]:
+        return ById(functools.partial(_one_of, self.afosto_channels))
+
+    @cached_property
+    def stock_location(self) -> ById[tuple[str, str], c.Location]:
+        return ById(functools.partial(_one_of, self.afosto_locations))
+
+    @cached_property
+    def price_group(self) -> ById[tuple[str, str], c.PriceGroup]:
+        return ById(functools.partial(_one_of, self.afosto_price_groups))
+
+    @cached_property
+    def print_hub(self) -> ById[tuple[str, str], c.PrintHub]:
+        return ById(functools.partial(_one_of, self.afosto_hubs))
+
+    @cached_property
+    def printer(self) -> ById[tuple[str, str], c.Printer]:
+        return ById(functools.partial(_one_of, self.afosto_printers))
+
+    @cached_property
+    def afosto_user(self) -> ById[tuple[str, str], c.AfostoUser]:
+        return ById(functools.partial(_one_of, self.afosto_users))
+
+    @cached_property
+    def afosto_plan(self) -> ById[tuple[str, str], c.AfostoPlan]:
+        return ById(functools.partial(_one_of, self.afosto_plans))
+
+    # Batch reads by (tenant uid, key): one backend call per linked tenant.
+    @cached_property
+    def afosto_order(self) -> ById[tuple[str, str], c.Order]:
+        return ById(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "orders"))
+
+    @cached_property
+    def afosto_customer(self) -> ById[tuple[str, str], c.Customer]:
+        return ById(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "customers"))
+
+    @cached_property
+    def postal_address(self) -> ById[tuple[str, str], c.PostalAddress]:
+        return ById(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "addresses"))
+
+    @cached_property
+    def afosto_task(self) -> ById[tuple[str, str], c.AfostoTask]:
+        return ById(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "tasks"))
+
+    @cached_property
+    def hub_status(self) -> ById[tuple[str, str], c.PrintHubStatus]:
+        return ById(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "hub_status"))
+
+    @cached_property
+    def stock_at_location(self) -> ListsBy[tuple[str, str], c.StockLevel]:
+        return ListsBy(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "stock_by_location"))
+
+    @cached_property
+    def stock_of_sku(self) -> ListsBy[tuple[str, str], c.StockLevel]:
+        return ListsBy(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "stock_by_sku"))
+
+    @cached_property
+    def lines_of_order(self) -> ListsBy[tuple[str, str], c.OrderLine]:
+        return ListsBy(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "order_lines"))
+
+    @cached_property
+    def lines_of_sku(self) -> ListsBy[tuple[str, str], c.OrderLine]:
+        return ListsBy(functools.partial(_per_tenant, self.backend, self.afosto_tenant, "order_lines_by_sku"))
+
+    # A facade record's Afosto side, through its join key.
+    @cached_property
+    def store_location(self) -> ById[tuple[str, int], c.Location]:
+        return ById(functools.partial(_store_location, self.location_id_of_store, self.stock_location))
+
+    @cached_property
+    def device_hub(self) -> ById[tuple[str, str], c.PrintHub]:
+        return ById(functools.partial(_device_hub, self.hub_id_of_device, self.print_hub))
+
+    @cached_property
+    def product_sku(self) -> ById[int, tuple[str, str]]:
+        return ById(self.backend.links.sku_refs_by_product)
+
+    @cached_property
+    def sku_of(self) -> ById[int, str]:
+        return ById(functools.partial(_sku_only, self.product_sku))
+
+    # Connections (PagesOf) over those lists.
+    @cached_property
+    def store_channels(self) -> PagesOf:
+        return PagesOf(functools.partial(_store_channels, self.channel_ids_of_store, self.afosto_channels))
+
+    @cached_property
+    def store_stock(self) -> PagesOf:
+        return PagesOf(functools.partial(_store_stock, self.location_id_of_store, self.stock_at_location))
+
+    @cached_property
+    def product_prices(self) -> PagesOf:
+        return PagesOf(
+            functools.partial(
+                _product_prices, self.backend, self.afosto_tenant, self.product_sku, self.afosto_price_groups
+            )
+        )
+
+    @cached_property
+    def product_stock(self) -> PagesOf:
+        return PagesOf(functools.partial(_via_sku, self.product_sku, self.stock_of_sku))
+
+    @cached_property
+    def product_order_lines(self) -> PagesOf:
+        return PagesOf(functools.partial(_via_sku, self.product_sku, self.lines_of_sku))
+
+    @cached_property
+    def location_stock(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.stock_at_location))
+
+    @cached_property
+    def sku_stock(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.stock_of_sku))
+
+    @cached_property
+    def order_lines(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.lines_of_order))
+
+    @cached_property
+    def hub_printers(self) -> PagesOf:
+        return PagesOf(functools.partial(_hub_printers, self.afosto_printers))
+
+    @cached_property
+    def tenant_channels(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.afosto_channels))
+
+    @cached_property
+    def tenant_locations(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.afosto_locations))
+
+    @cached_property
+    def tenant_price_groups(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.afosto_price_groups))
+
+    @cached_property
+    def tenant_users(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.afosto_users))
+
+    @cached_property
+    def tenant_plans(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.afosto_plans))
+
+    @cached_property
+    def tenant_hubs(self) -> PagesOf:
+        return PagesOf(functools.partial(_paged_lists, self.afosto_hubs))
+
+    @cached_property
+    def tenant_orders(self) -> PagesOf:
+        return PagesOf(functools.partial(_tenant_orders, self.backend, self.afosto_tenant))
+
     @cached_property
     def stores_all(self) -> Lists:
         return Lists(self.backend.stores.page_all)
@@ -305,3 +550,316 @@ async def _users_by_store(
 ) -> dict[int, Page[Any]]:
     types = tuple(account_types) if account_types else None
     return await backend.users.page_by_store_access(store_ids, page, types)
+
+
+# ---------------------------------------------------------------------------------------------
+# Afosto (commerce)
+
+
+async def _each(loader: Loader[Any, Any], keys: Sequence[Any]) -> dict[Any, Any]:
+    """{key: value or the exception its load failed with} (a failed key fails only itself).
+
+    Through the loader's cache, so what other loaders share is loaded once: a key whose load has
+    settled is read off its future; the others are queued with `load` (one batch, as before) and
+    awaited in turn. Not `gather`: it costs a done callback and a wrapper per key (an edge of 100
+    products loads several hundred keys a request), and the batch settles them all at once, so
+    only the first await waits."""
+    cache = loader.cache_map
+    found: dict[Any, Any] = {}
+    waiting: list[tuple[Any, asyncio.Future[Any]]] = []
+    for key in keys:
+        if key in found:
+            continue
+        future = cache.get(key) if cache is not None else None
+        if future is not None and future.done():
+            found[key] = future.exception() or future.result()
+            continue
+        pending = loader.load(key)
+        found[key] = None
+        waiting.append((key, pending))
+    for key, pending in waiting:
+        try:
+            found[key] = await pending
+        except Exception as error:  # noqa: BLE001 - that key's failure, as its answer
+            found[key] = error
+    return found
+
+
+async def _through(loader: Loader[Any, Any], keys: Sequence[Any]) -> dict[Any, Any]:
+    """What `loader` loads for `keys`, through its cache: for an edge whose loader other loaders
+    also read (the stage walker fetches an edge's whole level itself, outside the cache)."""
+    return {k: v for k, v in (await _each(loader, keys)).items() if v is not None}
+
+
+async def _links(
+    tenants: ById[str, c.AfostoTenant], uids: Sequence[str]
+) -> tuple[dict[str, c.AfostoTenant], dict[str, Exception]]:
+    """The linked tenants among `uids` (an unlinked tenant has no Afosto data: left out), and
+    the tenants whose link failed to load (their keys fail with it)."""
+    found = await _each(tenants, uids)
+    linked = {uid: link for uid, link in found.items() if isinstance(link, c.AfostoTenant)}
+    return linked, {uid: error for uid, error in found.items() if isinstance(error, Exception)}
+
+
+async def _whole(
+    backend: Backend, tenants: ById[str, c.AfostoTenant], method: str, uids: Sequence[str]
+) -> dict[str, Any]:
+    """A load-all read (`backend.commerce.<method>`) for the linked tenants among `uids`."""
+    linked, failed = await _links(tenants, uids)
+    if not linked:
+        return dict(failed)
+    try:
+        answers = await getattr(backend.commerce, method)(list(linked.values()))
+    except Exception as error:  # noqa: BLE001 - these tenants' keys fail with it
+        return {**failed, **dict.fromkeys(linked, error)}
+    return {**failed, **{uid: answers.get(link, []) for uid, link in linked.items()}}
+
+
+async def _one_of(whole: ListsBy[str, Any], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """Records of a tenant's whole list by (tenant uid, id)."""
+    lists = await _each(whole, [uid for uid, _ in keys])
+    index: dict[tuple[str, str], Any] = {}
+    for uid, items in lists.items():
+        if isinstance(items, Exception):
+            index.update({k: items for k in keys if k[0] == uid})
+            continue
+        index.update({(uid, item.id): item for item in items})
+    return {k: index[k] for k in keys if k in index}
+
+
+async def _per_tenant(
+    backend: Backend, tenants: ById[str, c.AfostoTenant], method: str, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
+    """A batch read (`backend.commerce.<method>(tenant, keys)`) once per linked tenant; a failed
+    call fails only its tenant's keys."""
+    by_tenant: dict[str, list[str]] = {}
+    for uid, key in keys:
+        by_tenant.setdefault(uid, []).append(key)
+    linked, failed = await _links(tenants, list(by_tenant))
+
+    async def one(uid: str, link: c.AfostoTenant) -> dict[tuple[str, str], Any]:
+        wanted = by_tenant[uid]
+        try:
+            answers = await getattr(backend.commerce, method)(link, wanted)
+        except Exception as error:  # noqa: BLE001 - this tenant's keys fail, the others answer
+            return {(uid, k): error for k in wanted}
+        return {(uid, k): answers[k] for k in wanted if k in answers}
+
+    found: dict[tuple[str, str], Any] = {(uid, k): failed[uid] for uid in failed for k in by_tenant[uid]}
+    for part in await asyncio.gather(*(one(uid, link) for uid, link in linked.items())):
+        found.update(part)
+    return found
+
+
+async def _linked_records(
+    links: Callable[[Sequence[Any]], Awaitable[Mapping[Any, Any]]], records: ById[Any, Any], keys: Sequence[Any]
+) -> dict[Any, Any]:
+    """Facade records through a reverse join key: `links(keys) -> {key: record id}`, then the
+    records by id (a key without a link, or a link to a record gone, is absent)."""
+    ids = await links(keys)
+    found = await _each(records, list(ids.values()))
+    return {k: found[ids[k]] for k in keys if k in ids and found.get(ids[k]) is not None}
+
+
+async def _users_by_email(backend: Backend, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """Facade users by (tenant uid, e-mail in lower case): the tenant's users, read whole."""
+    uids = list(dict.fromkeys(uid for uid, _ in keys))
+    pages = await backend.users.page_by_tenant(uids, PageArgs(limit=INT32_MAX))
+    index = {(uid, user.email.lower()): user for uid, page in pages.items() for user in page.items if user.email}
+    return {k: index[k] for k in keys if k in index}
+
+
+async def _store_location(
+    location_ids: ById[int, str], locations: ById[tuple[str, str], c.Location], keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], Any]:
+    ids = await _each(location_ids, [store for _, store in keys])
+    wanted = {k: (k[0], ids[k[1]]) for k in keys if isinstance(ids.get(k[1]), str)}
+    found = await _each(locations, list(wanted.values()))
+    return {k: found[ref] for k, ref in wanted.items() if found.get(ref) is not None}
+
+
+async def _device_hub(
+    hub_ids: ById[str, str], hubs: ById[tuple[str, str], c.PrintHub], keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
+    ids = await _each(hub_ids, [device for _, device in keys])
+    wanted = {k: (k[0], ids[k[1]]) for k in keys if isinstance(ids.get(k[1]), str)}
+    found = await _each(hubs, list(wanted.values()))
+    return {k: found[ref] for k, ref in wanted.items() if found.get(ref) is not None}
+
+
+async def _sku_only(product_sku: ById[int, tuple[str, str]], keys: Sequence[int]) -> dict[int, Any]:
+    """A product's SKU alone, through the loader of (tenant uid, SKU): a level asking for the SKU
+    and the prices reads the join key once."""
+    refs = await _through(product_sku, keys)
+    return {k: r if isinstance(r, Exception) else r[1] for k, r in refs.items()}
+
+
+def _slice(items: Sequence[Any], page: PageArgs) -> Page[Any]:
+    """One page of a list read whole: in the source's order (reversed for DESC)."""
+    ordered = list(reversed(items)) if page.direction is SortDirection.DESC else list(items)
+    return Page(items=ordered[page.offset : page.offset + page.limit], total=len(ordered), offset=page.offset)
+
+
+def _pages(lists: Mapping[Any, Any], keys: Sequence[Any], page: PageArgs) -> dict[Any, Page[Any] | Exception]:
+    answers: dict[Any, Page[Any] | Exception] = {}
+    for key in keys:
+        items = lists.get(key)
+        if isinstance(items, Exception):
+            answers[key] = items
+        elif items is not None:
+            answers[key] = _slice(items, page)
+    return answers
+
+
+async def _paged_lists(lists: Loader[Any, list[Any]], keys: Sequence[Any], page: PageArgs) -> dict[Any, Any]:
+    """Pages of lists a ListsBy loader reads whole (a tenant's channels, an order's lines)."""
+    return _pages(await _each(lists, keys), keys, page)
+
+
+async def _store_channels(
+    channel_ids: ListsBy[int, str],
+    channels: ListsBy[str, c.SalesChannel],
+    keys: Sequence[tuple[str, int]],
+    page: PageArgs,
+) -> dict[Any, Any]:
+    ids, lists = await asyncio.gather(
+        _each(channel_ids, [store for _, store in keys]), _each(channels, [uid for uid, _ in keys])
+    )
+    found: dict[Any, Any] = {}
+    for key in keys:
+        linked, items = ids.get(key[1]), lists.get(key[0])
+        if isinstance(linked, Exception) or isinstance(items, Exception):
+            found[key] = linked if isinstance(linked, Exception) else items
+        elif linked and items:
+            wanted = set(linked)
+            found[key] = [channel for channel in items if channel.id in wanted]
+    return _pages(found, keys, page)
+
+
+async def _manifests(
+    manifests_for: Callable[[Sequence[tuple[str, str]]], Awaitable[Mapping[tuple[str, str], list[AppManifest]]]],
+    keys: Sequence[tuple[str, str, str]],
+) -> dict[tuple[str, str, str], AppManifest]:
+    """Manifests by (app, version, schema version): one read of the app versions they belong to
+    (FLECS keeps an app version's manifests together; none has an id of its own)."""
+    found = await manifests_for(list(dict.fromkeys((app, version) for app, version, _ in keys)))
+    wanted = set(keys)
+    return {
+        key: manifest
+        for each in found.values()
+        for manifest in each
+        if (key := (manifest.app, manifest.version, manifest.schema_version)) in wanted
+    }
+
+
+async def _store_stock(
+    location_ids: ById[int, str],
+    stock: ListsBy[tuple[str, str], c.StockLevel],
+    keys: Sequence[tuple[str, int]],
+    page: PageArgs,
+) -> dict[Any, Any]:
+    ids = await _each(location_ids, [store for _, store in keys])
+    refs = {k: (k[0], ids[k[1]]) for k in keys if isinstance(ids.get(k[1]), str)}
+    levels = await _each(stock, list(refs.values()))
+    found = {k: ids[k[1]] if isinstance(ids.get(k[1]), Exception) else levels.get(refs.get(k)) for k in keys}
+    return _pages(found, keys, page)
+
+
+async def _via_sku(
+    product_sku: ById[int, tuple[str, str]],
+    lists: ListsBy[tuple[str, str], Any],
+    keys: Sequence[int],
+    page: PageArgs,
+) -> dict[Any, Any]:
+    """Pages of what hangs off a product's SKU in its tenant's Afosto (stock, order lines)."""
+    refs = await _each(product_sku, keys)
+    wanted = [r for r in refs.values() if isinstance(r, tuple)]
+    found = await _each(lists, wanted)
+    return _owned(
+        _pages({k: r if isinstance(r, Exception) else found.get(r) for k, r in refs.items()}, keys, page), refs
+    )
+
+
+def _owned(answers: dict[Any, Any], refs: Mapping[Any, Any]) -> dict[Any, Any]:
+    """A product's Afosto pages as its SKU's tenant's (OwnedPage, owner c.TenantOwned), empty
+    ones too, so the commerce record rule refuses another tenant's caller whatever the data; a
+    product without a SKU keeps its page (empty), anyone's to read."""
+    for key, ref in refs.items():
+        if not isinstance(ref, tuple):
+            continue
+        held = answers.get(key)
+        if held is None:
+            held = Page(items=[], total=0)
+        if not isinstance(held, Exception):
+            answers[key] = OwnedPage(held.items, held.total, held.offset, c.TenantOwned(ref[0]))
+    return answers
+
+
+async def _product_prices(
+    backend: Backend,
+    tenants: ById[str, c.AfostoTenant],
+    product_sku: ById[int, tuple[str, str]],
+    groups: ListsBy[str, c.PriceGroup],
+    keys: Sequence[int],
+    group_name: str | None,
+    active_at: Any,
+    page: PageArgs,
+) -> dict[Any, Any]:
+    """A product's prices in its tenant's price groups (the one named `group_name`, else every
+    group), active at `active_at`: one backend call per price group, whatever the products."""
+    refs = await _each(product_sku, keys)
+    skus = list(dict.fromkeys(r for r in refs.values() if isinstance(r, tuple)))
+    uids = list(dict.fromkeys(uid for uid, _ in skus))
+    links, lists = await asyncio.gather(_each(tenants, uids), _each(groups, uids))
+    calls = []
+    prices: dict[tuple[str, str], Any] = {}
+    for uid in uids:
+        link, chosen = links.get(uid), lists.get(uid)
+        failed = link if isinstance(link, Exception) else chosen if isinstance(chosen, Exception) else None
+        if failed is not None:  # the tenant's link or groups failed to load: so do its products' prices
+            prices.update({ref: failed for ref in skus if ref[0] == uid})
+            continue
+        if not isinstance(link, c.AfostoTenant) or not isinstance(chosen, list):
+            continue
+        of_tenant = [sku for owner, sku in skus if owner == uid]
+        for group in chosen:
+            if group_name is None or group.name == group_name:
+                calls.append((uid, backend.commerce.prices(link, of_tenant, group.id, active_at)))
+    answers = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
+    for (uid, _), answer in zip(calls, answers, strict=True):
+        for key in (r for r in skus if r[0] == uid):
+            held = prices.setdefault(key, [])
+            if isinstance(held, Exception):
+                continue
+            if isinstance(answer, BaseException):
+                prices[key] = answer if isinstance(answer, Exception) else RuntimeError(str(answer))
+                continue
+            got = answer.get(key[1], [])
+            if isinstance(got, Exception):
+                prices[key] = got
+            else:
+                held.extend(got)
+    found = {k: r if isinstance(r, Exception) else prices.get(r) for k, r in refs.items()}
+    return _owned(_pages(found, keys, page), refs)
+
+
+async def _hub_printers(
+    printers: ListsBy[str, c.Printer], keys: Sequence[tuple[str, str]], page: PageArgs
+) -> dict[Any, Any]:
+    lists = await _each(printers, [uid for uid, _ in keys])
+    found: dict[Any, Any] = {}
+    for key in keys:
+        items = lists.get(key[0])
+        found[key] = items if isinstance(items, Exception) else [p for p in items or () if p.hub_id == key[1]]
+    return _pages(found, keys, page)
+
+
+async def _tenant_orders(
+    backend: Backend, tenants: ById[str, c.AfostoTenant], uids: Sequence[str], number: str | None, page: PageArgs
+) -> dict[str, Page[Any] | Exception]:
+    """Afosto's paged order list (one call per tenant; a request normally reads one)."""
+    linked, failed = await _links(tenants, uids)
+    pages: dict[str, Page[Any] | Exception] = dict(failed)
+    for uid, link in linked.items():
+        pages[uid] = await _answer(backend.commerce.order_page(link, number, page))
+    return pages

@@ -14,7 +14,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -281,6 +281,11 @@ class Store(Record):
     address: Address
     created_at: dt.datetime
 
+    @property
+    def tenant_store(self) -> tuple[str, int]:
+        """(tenant uid, store id): how the loaders of its Afosto edges key the store."""
+        return (self.tenant_id, self.id)
+
 
 class Till(Record):
     id: str
@@ -399,6 +404,12 @@ class Device(Record):
         """The store as whichever key this record has: numeric id, else Flow Retail uid."""
         return self.store_id if self.store_id is not None else self.store_uid
 
+    @property
+    def tenant_device(self) -> tuple[str, str] | None:
+        """(tenant uid, device id), None for a device of no tenant: how the loader of its print
+        hub keys the device."""
+        return None if self.tenant_id is None else (self.tenant_id, self.id)
+
 
 class License(Record):
     id: int
@@ -452,6 +463,15 @@ class PageArgs:
     offset: int = 0
     sort: str = "id"
     direction: SortDirection = SortDirection.ASC
+    # Worked out once: a page is part of every key a paged edge loads (one per parent item), and
+    # hashing the enum member is a Python-level call each time.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.limit, self.offset, self.sort, self.direction.value)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def encode_cursor(position: int) -> str:
@@ -525,6 +545,15 @@ class Page(Generic[T]):
     @property
     def end_cursor(self) -> str | None:
         return encode_cursor(self.offset + len(self.items) - 1) if self.items else None
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedPage(Page[T]):
+    """A page of a list that belongs to someone even when it is empty: `owner` is a record the
+    list's record rule is checked on as well as on the items (a product's Afosto prices are its
+    SKU's tenant's, whatever the page holds)."""
+
+    owner: Any = None
 
 
 @dataclass(frozen=True, slots=True)

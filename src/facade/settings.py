@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     )
     afosto_client_secret: SecretStr | None = Field(None, description="The service account's secret (never logged).")
     afosto_scope: str | None = Field(None, description="The scopes the service account's token asks for.")
+    afosto_batch_size: int = Field(
+        100,
+        gt=0,
+        le=1000,
+        description="Keys one Afosto search carries in its `in` constraint (SKUs, order ids, ...): a batch "
+        "of more keys is sent as that many calls of at most this many.",
+    )
     # How upstream mode checks the tokens an API issued (backends/upstream/verify.py, README "Signing in").
     flecs_jwks_url: str | None = Field(
         None,

@@ -407,7 +407,7 @@ async def test_a_header_read_as_one_value_sent_twice_is_400(api: Api, header: st
     headers = [("Content-Type", "application/json")] if header != "Content-Type" else []
     headers += [(header, value) for value in values]
 
-    response = await api.client.post("/graphql", content=b'{"query": "{ viewer { id } }"}', headers=headers)
+    response = await api.client.post("/graphql", content=b'{"query": "{ viewer { sourceId } }"}', headers=headers)
 
     assert response.status_code == 400
     error = response.json()["errors"][0]
@@ -418,7 +418,7 @@ async def test_a_header_read_as_one_value_sent_twice_is_400(api: Api, header: st
 async def test_one_authorization_header_signs_in(api: Api) -> None:
     token = await api.login("alice")
 
-    assert (await api.data("{ viewer { id } }", token=token))["viewer"]["id"]
+    assert (await api.data("{ viewer { sourceId } }", token=token))["viewer"]["sourceId"]
 
 
 # -- CORS -----------------------------------------------------------------------------------------

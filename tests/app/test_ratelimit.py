@@ -16,7 +16,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conftest import PASSWORD, UNLIMITED, make_settings
+from conftest import PASSWORD, UNLIMITED, make_settings, source_id
+from facade import ratelimit
 from facade.app import create_app
 from facade.auth import TokenKind, TokenService
 from facade.backends.local import LocalStore
@@ -52,12 +53,17 @@ async def store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Local
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+async def storage(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[dict[str, Any]]:
     """Where counts live: settings for process memory, or for Redis under a key prefix of this
-    test's own (deleted afterwards)."""
+    test's own (deleted afterwards). These tests are about what the counts are, not how fast Redis
+    answers: its timeout (0.5 s, after which facade counts in process memory) is raised to 5 s,
+    which a loaded CI machine once exceeded on the first call (the counts then went unshared)."""
     if request.param == "memory":
         yield {}
         return
+    monkeypatch.setattr(ratelimit, "SHARED_TIMEOUT_SECONDS", 5.0)
     overrides = {"redis_url": REDIS_URL, "rate_limit_key_prefix": f"facade-test-{uuid.uuid4().hex}"}
     probe = RateLimits(make_settings(tmp_path, **overrides))
     try:
@@ -197,7 +203,7 @@ async def device_token(app: Starlette, c: httpx.AsyncClient) -> str:
     alice = await sign_in(c, "alice")
     query = '{ searchDevices(tenantUid: "acme-retail", filter: {status: ACTIVE, appType: CLIENT}) { nodes { id } } }'
     body = (await post(c, query, headers={"Authorization": f"Bearer {alice}"})).json()
-    device = body["data"]["searchDevices"]["nodes"][0]["id"]
+    device = source_id(body["data"]["searchDevices"]["nodes"][0]["id"])
     tokens: TokenService = app.state.tokens
     return tokens.issue(TokenKind.DEVICE, device_id=device, tenant_id="acme-retail").token
 

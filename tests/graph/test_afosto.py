@@ -28,14 +28,19 @@ from facade.backends.upstream.afosto.generate import camel_key
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.graph.schema import get_schema
 from facade.sandbox.afosto import Afosto as Emulator
+from facade.sandbox.afosto_store import HANDLED
 from support.sandbox import SandboxControl
 
+# The caller's Afosto token (upstream mode: the sandbox takes any, as its first seeded tenant's),
+# and, for local mode, where facade judges, alice's facade token (acme-retail's admin: that
+# tenant is the first seeded, so both modes act for one Afosto tenant).
 AFOSTO = {"X-Afosto-Authorization": "Bearer any-afosto-token"}
 
 
 @pytest.fixture(scope="module")
 async def afosto(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
     api, _ = await open_api(make_settings(Path(tmp_path_factory.mktemp("afosto"))), products=4)
+    AFOSTO["Authorization"] = f"Bearer {await api.login('alice')}"
     yield api
     await api.client.aclose()
     await api.store.aclose()
@@ -164,6 +169,41 @@ async def test_local_mode_answers_afosto_in_process_with_no_url(afosto: Api) -> 
     assert calls == {"GET /afosto/cat/groups/{id}": 1}  # the emulation's own call log
 
 
+CHANNELS = "{ afosto { cat { channels(first: 100) { edges { node { id name } } } } } }"
+CREATE_CHANNEL = 'mutation { afostoCatCreateChannel(body: {name: "Pop-up", type: STOREFRONT}) { id } }'
+
+
+async def test_local_mode_judges_afosto_calls_by_the_tenant_the_caller_belongs_to(afosto: Api) -> None:
+    """Local mode's Afosto namespace answers from the rows the domain graph guards, so facade
+    judges as it does there: a person of a tenant reads that tenant's Afosto data, its admin
+    writes; any `X-Afosto-Authorization` text alone is nobody."""
+    if mode() == "upstream":
+        pytest.skip("upstream, Afosto judges the caller's Afosto token")
+    header = {"X-Afosto-Authorization": "Bearer anything"}
+    tokens = {login: await afosto.login(login) for login in ("alice", "bob", "carol", "dave")}
+
+    def ids(body: dict[str, Any]) -> set[str]:
+        return {e["node"]["id"] for e in body["data"]["afosto"]["cat"]["channels"]["edges"]}
+
+    acme = ids(await afosto.post(CHANNELS, token=tokens["alice"], headers=header))
+    nordic = ids(await afosto.post(CHANNELS, token=tokens["carol"], headers=header))
+    assert acme
+    assert nordic
+    assert not acme & nordic  # each admin sees their own tenant's channels
+    assert ids(await afosto.post(CHANNELS, token=tokens["bob"], headers=header)) == acme  # a member reads
+
+    refused = {
+        "anonymous read": (await afosto.post(CHANNELS, headers=header), "UNAUTHENTICATED"),
+        "anonymous write": (await afosto.post(CREATE_CHANNEL, headers=header), "UNAUTHENTICATED"),
+        "member's write": (await afosto.post(CREATE_CHANNEL, token=tokens["bob"], headers=header), "FORBIDDEN"),
+        "no tenant's read": (await afosto.post(CHANNELS, token=tokens["dave"], headers=header), "FORBIDDEN"),
+    }
+    for what, (body, code) in refused.items():
+        assert [e["extensions"]["code"] for e in body["errors"]] == [code], what
+    # Nothing the refused writes asked for was written.
+    assert ids(await afosto.post(CHANNELS, token=tokens["alice"], headers=header)) == acme
+
+
 async def test_local_mode_emulation_applies_faults_and_retries_reads(afosto: Api) -> None:
     # The same client as upstream mode: a passing 503 on a read is retried, a write is not.
     async with control(afosto) as sandbox:
@@ -267,17 +307,30 @@ async def post_within_cost(api: Api, query: Callable[[int], str]) -> dict[str, A
     return body
 
 
+def needs_a_record(key: str) -> bool:
+    """A hand-modelled operation this sweep cannot call blind: a write (the store refuses one
+    without its required fields) or a read of one record by its key (404 for a made-up key)."""
+    op = next(o for o in OPERATIONS if o.key == key)
+    return key in HANDLED and (not op.read or any(p.location == "path" for p in op.params))
+
+
 async def test_every_generated_read_and_collection_write_answers_typed_without_error(afosto: Api) -> None:
     """Each collection's create, then every read (a collection's own read of what was created),
-    then each collection's update and delete: every answer typed, no error at all."""
+    then each collection's update and delete: every answer typed, no error at all. The
+    hand-modelled operations that need a real record are the stateful tests' (tests/sandbox/
+    test_afosto_store.py, tests/backends/upstream/test_afosto_commerce.py)."""
     schema = get_schema()._schema
     mutations = schema.mutation_type
     assert mutations is not None
     emulator = Emulator()
     failures: list[tuple[str, Any]] = []
     keys: dict[str, str] = {}  # collection path -> the created record's key, as a literal
+    skipped = 0
     for path, collection in emulator.collections.items():
         create = next(s.op for s in emulator.specs if s.kind == "create" and s.collection == path)
+        if needs_a_record(create.key):
+            skipped += 1
+            continue
         field = mutations.fields[create.field]
         key_field = camel_key(collection.key)
         query = f"mutation {{ {call_of(create.field, field, {})} {{ {key_field} }} }}"
@@ -292,6 +345,9 @@ async def test_every_generated_read_and_collection_write_answers_typed_without_e
     gets = {(s.op.service, s.op.field): s for s in emulator.specs if s.kind == "get"}
     for service, name, field in namespace_fields():
         spec = gets.get((service, name))
+        op = next(o for o in OPERATIONS if o.read and o.service == service and o.field == name)
+        if needs_a_record(op.key):
+            continue
         given = {}
         if spec is not None and spec.collection in keys:
             given[key_argument(spec.op, spec.params[-1])] = keys[spec.collection]
@@ -311,4 +367,12 @@ async def test_every_generated_read_and_collection_write_answers_typed_without_e
 
     assert failures == []
     assert len(namespace_fields()) == sum(op.read for op in OPERATIONS) == 277
-    assert len(keys) == len(emulator.collections) == 41
+    assert len(keys) + skipped == len(emulator.collections) == 41
+    assert skipped == 2  # orders and channels: the store's
+
+
+def test_local_mode_knows_the_client_credentials_grant_by_the_generators_key() -> None:
+    from facade.backends.upstream.afosto.openapi import TOKEN_OPERATION
+    from facade.graph.afosto.local import TOKEN_OPERATION as LOCAL_TOKEN_OPERATION
+
+    assert LOCAL_TOKEN_OPERATION == TOKEN_OPERATION

@@ -36,8 +36,8 @@ def secret_of(api: Api) -> str:
 
 
 async def user_id(api: Api, login: str) -> int:
-    data = await api.data("{ viewer { id } }", token=await api.login(login))
-    return int(data["viewer"]["id"])
+    data = await api.data("{ viewer { sourceId } }", token=await api.login(login))
+    return int(data["viewer"]["sourceId"])
 
 
 def claims_for(api: Api, sub: int, **overrides: Any) -> dict[str, Any]:
@@ -128,6 +128,7 @@ async def test_expired_token_is_unauthenticated_while_public_fields_answer(api: 
         "unknown_kind",
         "tampered_subject",
         "garbage",
+        "subject_past_any_id",
     ],
 )
 async def test_forged_or_malformed_token_is_unauthenticated(api: Api, forgery: str) -> None:
@@ -144,6 +145,8 @@ async def test_forged_or_malformed_token_is_unauthenticated(api: Api, forgery: s
         "no_subject": lambda: sign(without(claims_for(api, alice, **admin), "sub"), secret, "HS256"),
         "unknown_kind": lambda: sign(claims_for(api, alice, kind="superuser", **admin), secret, "HS256"),
         "garbage": lambda: "definitely.not.a-jwt",
+        # Signed by facade, but naming a user id past any the store can hold (was an OverflowError).
+        "subject_past_any_id": lambda: sign({**claims_for(api, alice, **admin), "sub": "9" * 20}, secret, "HS256"),
     }
     if forgery == "tampered_subject":
         # Bob's genuine token with its payload swapped for one that names alice, admin of acme.
@@ -266,9 +269,11 @@ async def test_device_and_access_tokens_cannot_act_as_a_user(fresh_api: Api) -> 
 async def an_acme_store(api: Api) -> dict[str, Any]:
     # A tenant is its members' to see (store.tenant too): alice, a member, names the store's tenant.
     alice = await api.login("alice")
-    data = await api.data("{ viewer { tenant { stores(first: 1) { nodes { id uid tenant { id } } } } } }", token=alice)
+    data = await api.data(
+        "{ viewer { tenant { stores(first: 1) { nodes { id uid tenant { sourceId } } } } } }", token=alice
+    )
     store: dict[str, Any] = data["viewer"]["tenant"]["stores"]["nodes"][0]
-    assert store["tenant"]["id"] == ACME
+    assert store["tenant"]["sourceId"] == ACME
     return store
 
 
@@ -408,7 +413,7 @@ async def test_cashier_may_read_the_own_tenant(api: Api) -> None:
 
 
 PROFILE = """
-query($p: ID!) { product(id: $p) { owner { displayName email userCode tenantRole tenant { id } } } }
+query($p: ID!) { product(id: $p) { owner { displayName email userCode tenantRole tenant { sourceId } } } }
 """
 
 
@@ -439,7 +444,7 @@ async def test_colleagues_see_each_others_details(api: Api) -> None:
     owner = data["product"]["owner"]
     assert owner["email"] == "alice@acme-retail.example"
     assert owner["userCode"] == "1001"
-    assert owner["tenant"] == {"id": "acme-retail"}
+    assert owner["tenant"] == {"sourceId": "acme-retail"}
 
 
 async def test_a_token_of_a_user_who_is_gone_is_unauthenticated(fresh_api: Api) -> None:
@@ -512,7 +517,7 @@ async def linked_device_tokens(api: Api, user_code: str = "1002") -> tuple[str, 
 
 
 THROUGH_THE_STORE = """
-query($id: ID!) { store(id: $id) { name tenant { id name createdAt
+query($id: ID!) { store(id: $id) { name tenant { sourceId name createdAt
   users(first: 50) { nodes { displayName email userCode } }
   devices(first: 50) { nodes { id deviceCode } } } } }
 """
@@ -530,7 +535,7 @@ async def test_a_device_token_reads_no_colleagues_or_pairing_codes_through_the_s
 
 
 async def test_an_anonymous_caller_does_not_see_a_stores_tenant(api: Api) -> None:
-    body = await api.post("{ store(id: 2) { name tenant { id name createdAt } } }")
+    body = await api.post("{ store(id: 2) { name tenant { sourceId name createdAt } } }")
 
     assert body["data"]["store"]["name"]
     assert body["data"]["store"]["tenant"] is None
@@ -577,11 +582,11 @@ async def test_device_management_needs_an_admins_user_token_not_an_access_token(
         {"s": store["uid"]},
         token=access,
     )
-    current = await fresh_api.post("{ currentDevice { id deviceCode tenant { id } } }", token=access)
+    current = await fresh_api.post("{ currentDevice { id deviceCode tenant { sourceId } } }", token=access)
 
     assert code(listed) == "FORBIDDEN"
     assert code(created) == "FORBIDDEN"
-    assert current["data"]["currentDevice"]["tenant"] == {"id": ACME}
+    assert current["data"]["currentDevice"]["tenant"] == {"sourceId": ACME}
     assert current["data"]["currentDevice"]["deviceCode"] is None
     assert [code(e) for e in current["errors"]] == ["FORBIDDEN"]
 

@@ -19,7 +19,7 @@ import httpx
 import orjson
 import pytest
 
-from conftest import SEED_PRODUCTS, mode
+from conftest import SEED_PRODUCTS, global_id, mode
 from support.chaos import CALM, Chaos, Fault, Twins
 
 PLAYGROUND = Path(__file__).resolve().parents[2] / "playground"
@@ -211,7 +211,7 @@ async def test_a_private_field_of_another_user_gives_the_standard_errors(twins: 
 async def test_a_record_rule_refusing_a_loaded_record_gives_the_standard_errors(twins: Twins) -> None:
     # No guard on store.tenant: only the tenant's record rule (members only) refuses it, after the load.
     carol = await twins.api.login("carol")  # a member of nordic-bakeries only
-    query = "{ stores(first: 3) { nodes { uid tenant { id } } } }"
+    query = "{ stores(first: 3) { nodes { uid tenant { sourceId } } } }"
 
     anonymous, member = await send(twins, query), await send(twins, query, token=carol)
 
@@ -219,7 +219,7 @@ async def test_a_record_rule_refusing_a_loaded_record_gives_the_standard_errors(
     assert [n["tenant"] for n in anonymous.body["data"]["stores"]["nodes"]] == [None] * 3
     assert {e["extensions"]["code"] for e in anonymous.body["errors"]} == {"UNAUTHENTICATED"}
     tenants = {n["uid"].split("-")[0]: n["tenant"] for n in member.body["data"]["stores"]["nodes"]}
-    assert tenants == {"acme": None, "nordic": {"id": "nordic-bakeries"}, "flecs": None}
+    assert tenants == {"acme": None, "nordic": {"sourceId": "nordic-bakeries"}, "flecs": None}
     assert {e["extensions"]["code"] for e in member.body["errors"]} == {"FORBIDDEN"}
     assert member.compiled_calls == member.standard_calls
 
@@ -380,5 +380,5 @@ async def test_a_compiler_failure_costs_speed_not_the_answer(
     sent = await send(twins, "query Unseen { stores(first: 2) { nodes { id name } } }")
 
     assert sent.did == "declined"
-    assert [s["id"] for s in sent.body["data"]["stores"]["nodes"]] == ["1", "2"]
+    assert [s["id"] for s in sent.body["data"]["stores"]["nodes"]] == [global_id("Store", 1), global_id("Store", 2)]
     assert "compiling a plan failed" in caplog.text

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Api, make_settings, open_api
+from conftest import Api, global_id, make_settings, open_api
 from facade.app import create_app
 from support.sandbox import SandboxControl
 
@@ -115,7 +115,7 @@ async def test_fields_under_a_slow_root_get_what_is_left_of_the_budget(api: Api,
     )
 
     products = body["data"]["products"]["nodes"]
-    assert [p["id"] for p in products] == ["1", "2"]
+    assert [p["id"] for p in products] == [global_id("Product", 1), global_id("Product", 2)]
     assert all(p["store"]["name"] and p["store"]["products"] is None for p in products)
     errors = codes(body)
     assert set(errors.values()) == {"UPSTREAM_TIMEOUT"}
@@ -134,6 +134,19 @@ async def test_a_retry_after_beyond_the_deadline_answers_rate_limited_at_once(
     assert body["errors"][0]["extensions"]["retryAfter"] == 120
     assert body["data"]["stores"]["totalCount"] > 0
     assert (await sandbox.calls())[PRODUCTS] == 1  # not retried, not waited for
+
+
+async def test_an_upstreams_retry_after_is_also_the_responses_header(api: Api, sandbox: SandboxControl) -> None:
+    """README, Errors: RATE_LIMITED's `retryAfter` is "also sent as the Retry-After header"."""
+    await sandbox.faults("GET /api/v2/products=status:429;retry_after=120")
+
+    response = await asyncio.wait_for(api.client.post("/graphql", json={"query": PARTIAL}), 15)
+
+    assert response.status_code == 200  # partial data: a field's error, not the request's
+    assert response.headers["retry-after"] == "120"
+    assert response.json()["data"]["stores"]["totalCount"] > 0
+    plain = await asyncio.wait_for(api.client.post("/graphql", json={"query": "{ stores { totalCount } }"}), 15)
+    assert "retry-after" not in plain.headers
 
 
 async def test_a_dropped_connection_costs_one_call_per_attempt(api: Api, sandbox: SandboxControl) -> None:

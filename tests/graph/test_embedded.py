@@ -83,7 +83,7 @@ async def test_a_store_selection_the_embedded_record_covers_is_answered_without_
 
 
 @pytest.mark.usefixtures("embedding")
-@pytest.mark.parametrize("field", ["uid", "createdAt", "tenant { id }", "products(first: 1) { totalCount }"])
+@pytest.mark.parametrize("field", ["uid", "createdAt", "tenant { sourceId }", "products(first: 1) { totalCount }"])
 async def test_a_store_selection_reading_what_the_embedded_record_lacks_reads_the_store(
     twins: Twins, field: str
 ) -> None:
@@ -101,5 +101,5 @@ async def test_upstream_product_lists_answer_their_stores_without_reading_them(t
     assert all(n["store"]["name"] for n in body["data"]["products"]["nodes"])
     assert reads == [0, 0]
 
-    body, reads = await both(twins, "{ products(first: 5) { nodes { store { name tenant { id } } } } }")
+    body, reads = await both(twins, "{ products(first: 5) { nodes { store { name tenant { sourceId } } } } }")
     assert reads == [1, 1]

@@ -30,7 +30,7 @@ from typing import Any
 import jwt
 import pytest
 
-from conftest import Api, mode
+from conftest import Api, mode, source_id
 from facade.backends.local import tables
 from facade.manifests import manifest_errors
 
@@ -52,7 +52,7 @@ LOGIN = """
 mutation($u: String!, $p: String!) {
   login(username: $u, password: $p) {
     token tokenExpires
-    user { id login email tenant { id } }
+    user { id login email tenant { sourceId } }
     featureFlags { isVendor isWhitelabeled }
   }
 }
@@ -66,7 +66,7 @@ async def test_login_returns_a_token_its_expiry_the_user_and_feature_flags(api: 
     assert login["token"]
     assert login["tokenExpires"] > time.time()
     assert login["user"]["login"] == "alice"
-    assert login["user"]["tenant"] == {"id": "acme-retail"}
+    assert login["user"]["tenant"] == {"sourceId": "acme-retail"}
     assert login["featureFlags"] == {"isVendor": True, "isWhitelabeled": False}
     # The token works as the Authorization of the next request.
     viewer = await api.data("{ viewer { login } }", token=login["token"])
@@ -704,11 +704,11 @@ async def catalogue(api: Api) -> list[dict[str, Any]]:
 
 async def test_products_of_a_store_are_all_and_only_that_stores(api: Api) -> None:
     everything = await catalogue(api)
-    store_ids = sorted({p["store"]["id"] for p in everything}, key=int)
+    store_ids = sorted({p["store"]["id"] for p in everything}, key=lambda s: int(source_id(s)))
     assert len(store_ids) > 1
 
     for store_id in store_ids:
-        data = await api.data(STORE_PRODUCTS, {"store": int(store_id)})
+        data = await api.data(STORE_PRODUCTS, {"store": int(source_id(store_id))})
 
         expected = {p["id"] for p in everything if p["store"]["id"] == store_id}
         products = data["products"]
@@ -718,14 +718,14 @@ async def test_products_of_a_store_are_all_and_only_that_stores(api: Api) -> Non
 
 async def test_apps_of_a_store_are_its_app_products_only(api: Api) -> None:
     everything = await catalogue(api)
-    store_ids = sorted({p["store"]["id"] for p in everything}, key=int)
+    store_ids = sorted({p["store"]["id"] for p in everything}, key=lambda s: int(source_id(s)))
     with_apps = {p["store"]["id"] for p in everything if p["isApp"]}
     # The seed has stores with apps and stores without.
     assert with_apps
     assert with_apps != set(store_ids)
 
     for store_id in store_ids:
-        data = await api.data(STORE_PRODUCTS, {"store": int(store_id)})
+        data = await api.data(STORE_PRODUCTS, {"store": int(source_id(store_id))})
 
         expected = {p["id"] for p in everything if p["store"]["id"] == store_id and p["isApp"]}
         apps = data["apps"]
@@ -908,7 +908,7 @@ query($store: Int) { viewer {
 @pytest.mark.parametrize("login", ["dave", "bob", "alice"])
 async def test_purchased_products_are_exactly_the_subscriptions_line_items(api: Api, login: str) -> None:
     token = await api.login(login)
-    viewer_id = (await api.data("{ viewer { id } }", token=token))["viewer"]["id"]
+    viewer_id = (await api.data("{ viewer { sourceId } }", token=token))["viewer"]["sourceId"]
 
     viewer = (await api.data(MINE, token=token))["viewer"]
 
@@ -916,17 +916,17 @@ async def test_purchased_products_are_exactly_the_subscriptions_line_items(api: 
     assert subscriptions["totalCount"] == len(subscriptions["nodes"]) > 0
     assert {s["customerId"] for s in subscriptions["nodes"]} == {viewer_id}
     items = [item for s in subscriptions["nodes"] for item in s["lineItems"]]
-    assert all(item["product"]["id"] == item["productId"] for item in items)
+    assert all(source_id(item["product"]["id"]) == item["productId"] for item in items)
     bought = {item["productId"] for item in items}
     apps = {item["productId"] for item in items if item["product"]["isApp"]}
 
     products = viewer["purchasedProducts"]
-    ids = [p["id"] for p in products["nodes"]]
+    ids = [source_id(p["id"]) for p in products["nodes"]]
     assert len(ids) == len(set(ids))  # a product bought twice is listed once
     assert set(ids) == bought
     assert products["totalCount"] == len(bought)
     purchased_apps = viewer["purchasedApps"]
-    assert {p["id"] for p in purchased_apps["nodes"]} == apps
+    assert {source_id(p["id"]) for p in purchased_apps["nodes"]} == apps
     assert all(p["isApp"] for p in purchased_apps["nodes"])
     assert purchased_apps["totalCount"] == len(apps)
 
@@ -938,7 +938,7 @@ async def test_purchased_products_of_one_store(api: Api, login: str) -> None:
     store_ids = {p["store"]["id"] for p in everything}
 
     for store_id in store_ids:
-        viewer = (await api.data(MINE, {"store": int(store_id)}, token=token))["viewer"]
+        viewer = (await api.data(MINE, {"store": int(source_id(store_id))}, token=token))["viewer"]
 
         expected = {p["id"] for p in everything if p["store"]["id"] == store_id}
         assert {p["id"] for p in viewer["purchasedProducts"]["nodes"]} == expected

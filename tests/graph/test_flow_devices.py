@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD, Api, make_settings, open_api
+from conftest import PASSWORD, Api, make_settings, open_api, source_id
 
 TENANT = "acme-retail"
 OTHER_TENANT = "nordic-bakeries"
@@ -41,9 +41,9 @@ CLIENT_APP = "flow-retail-client"
 ASSISTANT_APP = "flow-retail-assistant"
 ALICE_CODE, BOB_CODE = "1001", "1002"
 
-DEVICE = "id name appType status deviceCode systemInformation store { uid } till { id } tenant { id }"
+DEVICE = "id name appType status deviceCode systemInformation store { uid } till { sourceId } tenant { sourceId }"
 # What a device reads of itself: not its pairing code (the tenant admins'), nor its tenant (members').
-OWN_DEVICE = "id name appType status systemInformation store { uid } till { id }"
+OWN_DEVICE = "id name appType status systemInformation store { uid } till { sourceId }"
 
 DEVICES = f"""
 query($tenantUid: String!, $storeUid: String, $first: Int, $after: String,
@@ -93,13 +93,13 @@ DEVICE_LOGIN = """
 mutation($userCode: String!, $password: String!) {
   deviceLogin(userCode: $userCode, password: $password) {
     accessToken tokenExpires
-    tenantUser { login userCode tenant { id } }
+    tenantUser { login userCode tenant { sourceId } }
     device { id }
   }
 }
 """
 
-CURRENT = f"{{ currentDevice {{ {OWN_DEVICE} tenant {{ id }} store {{ uid name }} till {{ id name }} }} }}"
+CURRENT = f"{{ currentDevice {{ {OWN_DEVICE} tenant {{ sourceId }} store {{ uid name }} till {{ sourceId name }} }} }}"
 
 DEVICE_USERS = """
 query($first: Int, $after: String, $sortBy: UserSort, $sortDirection: SortDirection) {
@@ -127,7 +127,7 @@ REGISTER = """
 mutation($clientId: String!, $name: String, $info: String) {
   registerDevice(clientId: $clientId, name: $name, systemInformation: $info) {
     deviceCode deviceIdentifier expiresIn interval verificationUri
-    device { id status appType name systemInformation store { uid } till { id } }
+    device { id sourceId status appType name systemInformation store { uid } till { sourceId } }
   }
 }
 """
@@ -236,8 +236,8 @@ async def test_create_device_is_ready_to_link_with_a_device_code(fresh_api: Api,
     assert device["deviceCode"]
     assert device["name"] == "Front till"
     assert device["store"] == {"uid": AMSTERDAM}
-    assert device["till"] == {"id": f"{AMSTERDAM}-till-2"}
-    assert device["tenant"] == {"id": TENANT}
+    assert device["till"] == {"sourceId": f"{AMSTERDAM}-till-2"}
+    assert device["tenant"] == {"sourceId": TENANT}
     assert await get_device(fresh_api, alice, device["id"]) == device
     assert await device_count(fresh_api, alice) == before + 1
 
@@ -426,7 +426,7 @@ async def test_device_login_returns_an_access_token_and_the_tenant_user(fresh_ap
     assert session["accessToken"]
     assert session["accessToken"] != device_token
     assert session["tokenExpires"] > 0
-    assert session["tenantUser"] == {"login": "bob", "userCode": BOB_CODE, "tenant": {"id": TENANT}}
+    assert session["tenantUser"] == {"login": "bob", "userCode": BOB_CODE, "tenant": {"sourceId": TENANT}}
     assert session["device"] == {"id": device["id"]}
 
 
@@ -472,11 +472,11 @@ async def test_current_device_has_the_store_till_and_tenant(fresh_api: Api) -> N
 
     assert current["id"] == device["id"]
     assert current["status"] == "ACTIVE"
-    assert current["tenant"] == {"id": TENANT}
+    assert current["tenant"] == {"sourceId": TENANT}
     assert current["store"]["uid"] == AMSTERDAM
     assert current["store"]["name"]
-    assert current["till"]["id"] == device["till"]["id"]
-    assert current["till"]["id"].startswith(AMSTERDAM)
+    assert current["till"]["sourceId"] == device["till"]["sourceId"]
+    assert current["till"]["sourceId"].startswith(AMSTERDAM)
 
 
 @pytest.mark.parametrize("who", ["device", "user"])
@@ -616,7 +616,7 @@ async def test_register_device_returns_a_code_to_authorize_it(fresh_api: Api) ->
     registration = await register(fresh_api)
 
     assert registration["deviceCode"]
-    assert registration["deviceIdentifier"] == registration["device"]["id"]
+    assert registration["deviceIdentifier"] == registration["device"]["sourceId"]
     assert registration["expiresIn"] > 0
     assert registration["interval"] > 0
     assert registration["verificationUri"].startswith("https://")
@@ -649,10 +649,10 @@ async def test_authorize_device_attaches_it_to_the_store_and_till(fresh_api: Api
     )
 
     device = data["authorizeDevice"]
-    assert device["id"] == registration["deviceIdentifier"]
+    assert source_id(device["id"]) == registration["deviceIdentifier"]
     assert device["store"] == {"uid": AMSTERDAM}
-    assert device["till"] == {"id": till}
-    assert device["tenant"] == {"id": TENANT}
+    assert device["till"] == {"sourceId": till}
+    assert device["tenant"] == {"sourceId": TENANT}
     assert await get_device(fresh_api, alice, device["id"]) == device
 
 
@@ -666,9 +666,11 @@ async def test_authorize_device_in_another_tenants_store_is_not_found_and_change
     error = await fresh_api.error(AUTHORIZE, {"tenantUid": TENANT, "code": code, "storeUid": STOCKHOLM}, token=alice)
 
     assert code_of(error) == "NOT_FOUND"
-    assert registration["deviceIdentifier"] not in {d["id"] for d in await all_devices(fresh_api, alice)}
+    assert registration["deviceIdentifier"] not in {source_id(d["id"]) for d in await all_devices(fresh_api, alice)}
     carol = await fresh_api.login("carol")
-    assert registration["deviceIdentifier"] not in {d["id"] for d in await all_devices(fresh_api, carol, OTHER_TENANT)}
+    assert registration["deviceIdentifier"] not in {
+        source_id(d["id"]) for d in await all_devices(fresh_api, carol, OTHER_TENANT)
+    }
     # Still waiting: the right store takes it.
     data = await fresh_api.data(AUTHORIZE, {"tenantUid": TENANT, "code": code, "storeUid": AMSTERDAM}, token=alice)
     assert data["authorizeDevice"]["store"] == {"uid": AMSTERDAM}
@@ -686,7 +688,7 @@ async def test_authorize_device_for_another_tenant_is_forbidden(fresh_api: Api) 
     )
 
     assert code_of(error) == "FORBIDDEN"
-    assert registration["deviceIdentifier"] not in {d["id"] for d in await all_devices(fresh_api, alice)}
+    assert registration["deviceIdentifier"] not in {source_id(d["id"]) for d in await all_devices(fresh_api, alice)}
 
 
 async def test_authorizing_a_linked_device_is_a_conflict(fresh_api: Api) -> None:
@@ -867,7 +869,7 @@ async def test_device_returns_the_device(api: Api) -> None:
     device = await get_device(api, alice, listed["id"])
 
     assert device == {k: v for k, v in listed.items() if k != "serialNumber"}
-    assert device["tenant"] == {"id": TENANT}
+    assert device["tenant"] == {"sourceId": TENANT}
 
 
 @pytest.mark.parametrize(
@@ -926,7 +928,7 @@ async def test_update_device_changes_persist(roomy_api: Api) -> None:
     assert updated["name"] == "Back office"
     assert updated["appType"] == "ASSISTANT"
     assert updated["store"] == {"uid": ROTTERDAM}
-    assert updated["till"] == {"id": f"{ROTTERDAM}-till-2"}
+    assert updated["till"] == {"sourceId": f"{ROTTERDAM}-till-2"}
     assert updated["status"] == "READY_TO_LINK"  # left out, so unchanged
     assert await get_device(roomy_api, alice, device["id"]) == updated
 
@@ -1071,7 +1073,7 @@ async def test_tenant_devices_are_the_tenants_devices(api: Api) -> None:
 
     data = await api.data(
         "query($t: String!) { tenant(tenantUid: $t) { devices(first: 1000) "
-        "{ totalCount nodes { id tenant { id } } } } }",
+        "{ totalCount nodes { id tenant { sourceId } } } } }",
         {"t": TENANT},
         token=alice,
     )
@@ -1079,7 +1081,7 @@ async def test_tenant_devices_are_the_tenants_devices(api: Api) -> None:
     devices = data["tenant"]["devices"]
     assert {d["id"] for d in devices["nodes"]} == {d["id"] for d in await all_devices(api, alice)}
     assert devices["totalCount"] == len(devices["nodes"])
-    assert all(d["tenant"] == {"id": TENANT} for d in devices["nodes"])
+    assert all(d["tenant"] == {"sourceId": TENANT} for d in devices["nodes"])
 
 
 async def test_device_till_belongs_to_the_device_store(api: Api) -> None:

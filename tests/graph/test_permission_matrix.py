@@ -27,6 +27,7 @@ test_flow_devices.py send the mutations as their callers.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -39,7 +40,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from conftest import link_and_sign_in
+from conftest import link_and_sign_in, mode, source_id
 from facade.backends.local import tables as t
 from facade.graph.base import EDGE, GUARD
 from facade.graph.permissions import RULE
@@ -61,6 +62,8 @@ LIMITS_OFF = {
 }
 SCHEMA = build_schema()
 GQL: graphql.GraphQLSchema = SCHEMA._schema
+# The types whose `id` is a global id (graph/nodes.py); the store's rows are by source id.
+NODE_TYPES = frozenset(t.name for t in GQL.get_possible_types(GQL.type_map["Node"]))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,6 +116,12 @@ class Truth:
     def row(self, type_name: str, id_: Any) -> Row:
         return self.rows[type_name][str(id_)]
 
+    def shown(self, type_name: str, global_or_source_id: Any) -> Row:
+        """The row of a record as the graph answered it: a Node type's `id` is its global id."""
+        if type_name in NODE_TYPES:
+            return self.row(type_name, source_id(global_or_source_id))
+        return self.row(type_name, global_or_source_id)
+
 
 def _device(c: Caller, d: Row, truth: Truth) -> bool:
     if d["tenant_id"] is None and d["owner_id"] is None:
@@ -125,8 +134,44 @@ def _owners(c: Caller, user_id: int | None, truth: Truth) -> bool:
     return the_user(c, user_id) or (owner is not None and admin(c, owner["tenant_id"]))
 
 
+PRODUCT_EDGES = ("prices", "stock", "orderLines")
+
+
+def _product_afosto(c: Caller, p: Row, truth: Truth) -> bool:
+    """A product's Afosto lists: persons of a tenant (the guard); of those, members of its SKU's
+    tenant, the lists being that tenant's, empty or not; without a SKU, every one of them."""
+    if c.kind not in ("user", "access") or c.tenant is None:
+        return False
+    ref = p.get("sku_ref")
+    return ref is None or member(c, ref[0])
+
+
+def _commerce(c: Caller, r: Row, truth: Truth) -> bool:
+    """Afosto's records: members of the facade tenant linked to their Afosto tenant."""
+    return member(c, r["tenant_id"])
+
+
+# Afosto's record types (issue 11) and their tables; StockLevel and OrderLine have no id of their
+# own (a row is found by its SKU), TenantAfosto by its Afosto tenant id.
+COMMERCE = {
+    "SalesChannel": "afosto_channels",
+    "PriceGroup": "afosto_price_groups",
+    "Price": "afosto_prices",
+    "Location": "afosto_locations",
+    "PostalAddress": "afosto_addresses",
+    "Customer": "afosto_customers",
+    "Order": "afosto_orders",
+    "PrintHub": "afosto_print_hubs",
+    "Printer": "afosto_printers",
+    "AfostoUser": "afosto_users",
+    "AfostoPlan": "afosto_plans",
+    "AfostoTask": "afosto_tasks",
+}
+IDENTITY = {"StockLevel": "sku", "OrderLine": "sku", "TenantAfosto": "afostoTenantId"}
+
 # Who may see a record of each protected type at all.
 RECORDS: dict[str, Callable[[Caller, Row, Truth], bool]] = {
+    **dict.fromkeys([*COMMERCE, *IDENTITY], _commerce),
     "Tenant": lambda c, r, truth: member(c, r["id"]),
     "Device": _device,
     "Till": lambda c, r, truth: c.valid and c.tenant == truth.row("Store", r["store_id"])["tenant_id"],
@@ -172,7 +217,20 @@ FIELDS: dict[tuple[str, str], Callable[[Caller, Row, Truth], bool]] = {
     ("Store", "devices"): _store_member,
     ("Store", "users"): _store_member,
     ("Review", "reviewerEmail"): lambda c, r, truth: itself(c, r["user_id"]),
+    # Afosto edges from facade's types: members of the parent's tenant. A product names its store,
+    # not its tenant: its Afosto edges' guard lets every person of a tenant by, and the page they
+    # load is held to the record rule with its SKU's tenant as owner (models.OwnedPage), data or none.
+    ("Store", "salesChannels"): _store_member,
+    ("Store", "stock"): _store_member,
+    ("Store", "stockLocation"): _store_member,
+    ("Device", "printHub"): lambda c, d, truth: member(c, d["tenant_id"]),
+    ("Tenant", "afosto"): lambda c, r, truth: member(c, r["id"]),
+    **{("Product", name): _product_afosto for name in PRODUCT_EDGES},
 }
+
+
+def global_id(type_name: str, tenant: str, source: str) -> str:
+    return base64.b64encode(f"{type_name}:{tenant}:{source}".encode()).decode()
 
 
 async def read_truth(engine: Any) -> Truth:
@@ -185,12 +243,40 @@ async def read_truth(engine: Any) -> Truth:
         "License": (t.licenses, ("id", "user_id")),
         "CustomerSubscription": (t.subscriptions, ("id", "user_id")),
         "Review": (t.reviews, ("id", "user_id")),
+        "Product": (t.products, ("id", "store_id")),
     }
     truth = Truth()
     async with engine.connect() as conn:
         for type_name, (table, columns) in wanted.items():
             rows = (await conn.execute(select(*(table.c[n] for n in columns)))).mappings()
             truth.rows[type_name] = {str(r["id"]): dict(r) for r in rows}
+        # Afosto's rows by global id, each with the facade tenant linked to its Afosto tenant.
+        links = {
+            r.afosto_tenant_id: r.tenant_id
+            for r in await conn.execute(
+                select(t.afosto_tenant_links.c.tenant_id, t.afosto_tenant_links.c.afosto_tenant_id)
+            )
+        }
+        truth.rows["TenantAfosto"] = {afosto: {"tenant_id": tenant} for afosto, tenant in links.items()}
+        for type_name, name in COMMERCE.items():
+            table = t.metadata.tables[name]
+            rows = await conn.execute(select(table.c.id, table.c.afosto_tenant_id))
+            truth.rows[type_name] = {
+                (
+                    f"{links[r.afosto_tenant_id]}:{r.id}"  # a Node type's key (shown decodes its id)
+                    if type_name in NODE_TYPES
+                    else global_id(type_name, links[r.afosto_tenant_id], r.id)
+                ): {"tenant_id": links[r.afosto_tenant_id]}
+                for r in rows
+                if r.afosto_tenant_id in links
+            }
+        # A stock level's or order line's tenant: its SKU's (SKUs are unique across the seed).
+        sku_rows = (await conn.execute(select(t.product_skus))).all()
+        skus = {r.sku: {"tenant_id": r.tenant_id} for r in sku_rows}
+        truth.rows["StockLevel"] = truth.rows["OrderLine"] = skus
+        # A product's (tenant, SKU).
+        for r in sku_rows:
+            truth.rows["Product"][str(r.product_id)]["sku_ref"] = (r.tenant_id, r.sku)
     return truth
 
 
@@ -273,6 +359,10 @@ def root_variants(seed: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "currentDevice": [{}],
         "deviceUsers": [{"first": 3}],
         "appManifest": [{"app": seed["app"], "version": seed["version"], "sessionId": seed["session"]}],
+        "afostoTask": [
+            {"tenantUid": ACME, "id": seed["acme_task"]},
+            {"tenantUid": NORDIC, "id": seed["nordic_task"]},
+        ],
     }
 
 
@@ -283,7 +373,8 @@ def literal(value: Any) -> str:
 def selection(type_: graphql.GraphQLObjectType, trie: Trie, first: int = FIRST) -> str:
     """The selection set of `trie` on `type_`; the lists right below take `first` items."""
     inner = node_type(type_)
-    parts = ["id"] if "id" in inner.fields else []
+    key = IDENTITY.get(inner.name, "id")
+    parts = [key] if key in inner.fields else []
     for name, child in trie.children.items():
         target = named(inner.fields[name].type)
         if not isinstance(target, graphql.GraphQLObjectType):
@@ -361,10 +452,11 @@ def judge(
         for i, item in enumerate(value["nodes"]):
             judge(caller, truth, inner, item, trie, (*path, "nodes", i), schema_path, errors, out)
         return
+    key = value.get(IDENTITY.get(inner.name, "id"))
     if protected(inner):
         out.checked += 1
-        if not RECORDS[inner.name](caller, truth.row(inner.name, value["id"]), truth):
-            out.problems.append(f"{caller.name} was shown {inner.name} {value['id']} at {'.'.join(map(str, path))}")
+        if not RECORDS[inner.name](caller, truth.shown(inner.name, key), truth):
+            out.problems.append(f"{caller.name} was shown {inner.name} {key} at {'.'.join(map(str, path))}")
     if trie.ends:
         out.shown[schema_path] += 1
         out.steps[trie.step] += 1
@@ -374,7 +466,7 @@ def judge(
         refused = errors.get(here)
         if rule is not None:
             out.checked += 1
-            allowed = rule(caller, truth.row(inner.name, value["id"]), truth)
+            allowed = rule(caller, truth.shown(inner.name, key), truth)
             if allowed and refused:
                 out.problems.append(f"{caller.name} was refused ({refused}) {'.'.join(map(str, here))}")
             if not allowed and (value[name] is not None or not refused):
@@ -401,9 +493,39 @@ class World:
     callers: list[tuple[Caller, str | None]]
     truth: Truth
     seed: dict[str, Any]
+    # In upstream mode, each caller's X-Afosto-Authorization (their tenant's Afosto token).
+    afosto: dict[str, dict[str, str]]
 
 
-async def seeded(twins: Twins, truth: Truth) -> dict[str, Any]:
+async def afosto_headers(twins: Twins, tenant: str | None) -> dict[str, str]:
+    """What a frontend of `tenant` sends to reach its Afosto data in upstream mode (the sandbox's
+    token of the linked Afosto tenant); nothing in local mode, where facade judges alone."""
+    if mode() != "upstream" or tenant is None:
+        return {}
+    from support.sandbox import afosto_token
+
+    link = (await twins.api.store.links.afosto_tenants([tenant]))[tenant]
+    return {"X-Afosto-Authorization": f"Bearer {afosto_token(twins.api.token_settings, link.afosto_tenant_id)}"}
+
+
+async def cancel_an_order(twins: Twins, login: str, tenant: str) -> str:
+    """Cancels one of the tenant's Afosto orders as `login` (a member): the task it answers."""
+    token = await twins.api.login(login)
+    headers = await afosto_headers(twins, tenant)
+    data = await twins.api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { orders(first: 1) { nodes { id } } } } }",
+        {"t": tenant},
+        token=token,
+        headers=headers,
+    )
+    order = data["tenant"]["afosto"]["orders"]["nodes"][0]["id"]
+    task = await twins.api.data(
+        "mutation($o: ID!) { cancelOrder(orderId: $o) { sourceId } }", {"o": order}, token=token, headers=headers
+    )
+    return str(task["cancelOrder"]["sourceId"])
+
+
+async def seeded(twins: Twins, truth: Truth, tasks: dict[str, str]) -> dict[str, Any]:
     """Values for the root fields' arguments, from the store."""
     engine = twins.api.store.engine
     async with engine.connect() as conn:
@@ -432,6 +554,8 @@ async def seeded(twins: Twins, truth: Truth) -> dict[str, Any]:
         "app": manifest.app if manifest else "none",
         "version": manifest.version if manifest else "1.0.0",
         "session": session.session_id if session else "00000000-0000-4000-8000-000000000000",
+        "acme_task": tasks[ACME],
+        "nordic_task": tasks[NORDIC],
     }
 
 
@@ -439,7 +563,9 @@ async def sign_in(twins: Twins) -> list[tuple[Caller, str | None]]:
     api = twins.api
     ids = {}
     for login in ("alice", "bob", "carol", "dave"):
-        ids[login] = int((await api.data("{ viewer { id } }", token=await api.login(login)))["viewer"]["id"])
+        ids[login] = int(
+            (await api.data("{ viewer { sourceId } }", token=await api.login(login)))["viewer"]["sourceId"]
+        )
     device_id, device_token, access_token = await link_and_sign_in(api)
     secret = api.token_settings.jwt_secret.get_secret_value()
     now = int(time.time())
@@ -464,8 +590,11 @@ async def sign_in(twins: Twins) -> list[tuple[Caller, str | None]]:
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     twins = await Twins.open(tmp_path_factory.mktemp("matrix"), 40, **LIMITS_OFF)
     callers = await sign_in(twins)
+    # An Afosto task for each tenant (the seed has none): what afostoTask and node read.
+    tasks = {ACME: await cancel_an_order(twins, "alice", ACME), NORDIC: await cancel_an_order(twins, "carol", NORDIC)}
     truth = await read_truth(twins.api.store.engine)
-    yield World(twins, callers, truth, await seeded(twins, truth))
+    afosto = {caller.name: await afosto_headers(twins, caller.tenant) for caller, _ in callers}
+    yield World(twins, callers, truth, await seeded(twins, truth, tasks), afosto)
     await twins.aclose()
 
 
@@ -496,7 +625,11 @@ async def test_every_path_to_a_protected_record_answers_by_its_rules_for_every_c
     for caller, token in world.callers:
         for root in built:
             query = "{ " + root.text + " }"
-            bodies = [await twins.post(client, query, None, token=token) for client in (twins.compiled, twins.standard)]
+            headers = world.afosto.get(caller.name)
+            bodies = [
+                await twins.post(client, query, None, token=token, headers=headers)
+                for client in (twins.compiled, twins.standard)
+            ]
             assert bodies[0].content == bodies[1].content, (caller.name, root.alias)
             body = bodies[0].json()
             errors = {}

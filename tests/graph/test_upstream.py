@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Api, make_settings, open_api
+from conftest import Api, global_id, make_settings, open_api, source_id
 from facade.app import create_app
 from facade.backends.compose import compose
 
@@ -81,7 +81,7 @@ async def test_a_nested_list_costs_the_same_upstream_calls_at_any_length(up: Api
 async def test_identical_gets_in_one_request_are_made_once(up: Api, sandbox: Sandbox) -> None:
     data = await up.data("{ a: products(first: 5) { nodes { id } } b: products(first: 5) { nodes { name } } }")
 
-    assert [p["id"] for p in data["a"]["nodes"]] == [str(i) for i in range(1, 6)]
+    assert [p["id"] for p in data["a"]["nodes"]] == [global_id("Product", i) for i in range(1, 6)]
     assert (await sandbox.calls()) == {"GET /api/v2/products": 1}
 
 
@@ -270,7 +270,7 @@ async def test_one_failed_call_of_a_batch_fails_only_the_store_it_served(
         body = await up.post(STORES_PRODUCTS)
 
         stores = body["data"]["stores"]["nodes"]
-        assert [s["id"] for s in stores] == ["1", "2", "3"]
+        assert [s["id"] for s in stores] == [global_id("Store", i) for i in (1, 2, 3)]
         assert stores[1]["products"] is None
         for other in (stores[0], stores[2]):
             assert other["products"]["totalCount"] > 0
@@ -318,7 +318,7 @@ async def test_an_order_flecs_cannot_give_is_made_over_the_whole_list(up: Api, s
     calls = await sandbox.calls()
     every = (await up.data(everything))["products"]
 
-    expected = sorted(every["nodes"], key=lambda p: (p["ratingCount"], int(p["id"])), reverse=True)[:2]
+    expected = sorted(every["nodes"], key=lambda p: (p["ratingCount"], int(source_id(p["id"]))), reverse=True)[:2]
     assert data["products"]["nodes"] == [{"id": p["id"]} for p in expected]
     assert data["products"]["totalCount"] == every["totalCount"]
     assert calls == {"GET /api/v2/products": 1}
@@ -331,7 +331,7 @@ async def test_an_order_over_a_list_longer_than_the_sort_limit_is_refused(up: Ap
     )
 
     assert body["data"]["products"] is None
-    assert [n["id"] for n in body["data"]["byId"]["nodes"]] == ["1", "2"]
+    assert [n["id"] for n in body["data"]["byId"]["nodes"]] == [global_id("Product", 1), global_id("Product", 2)]
     (error,) = body["errors"]
     assert error["path"] == ["products"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"

@@ -73,21 +73,21 @@ async def test_facade_and_the_apis_sign_with_different_secrets(up: Api) -> None:
 async def test_sign_in_own_data_tenant_admin_device_link_and_access_work_with_different_secrets(up: Api) -> None:
     alice = await up.login("alice")
 
-    viewer = await up.data("{ viewer { login tenant { id } } }", token=alice)
+    viewer = await up.data("{ viewer { login tenant { sourceId } } }", token=alice)
     admin = await up.data(f'{{ searchDevices(tenantUid: "{ACME}", first: 2) {{ totalCount }} }}', token=alice)
     device_id, device_token, access_token = await link_and_sign_in(up)
     users = await up.data("{ deviceUsers(first: 5) { totalCount } }", token=device_token)
-    current = await up.data("{ currentDevice { id tenant { id } } }", token=access_token)
+    current = await up.data("{ currentDevice { id tenant { sourceId } } }", token=access_token)
 
-    assert viewer["viewer"] == {"login": "alice", "tenant": {"id": ACME}}
+    assert viewer["viewer"] == {"login": "alice", "tenant": {"sourceId": ACME}}
     assert admin["searchDevices"]["totalCount"] > 0
     assert users["deviceUsers"]["totalCount"] > 0
-    assert current["currentDevice"] == {"id": device_id, "tenant": {"id": ACME}}
+    assert current["currentDevice"] == {"id": device_id, "tenant": {"sourceId": ACME}}
 
 
 @pytest.mark.parametrize("forgery", ["facade_secret", "altered_payload", "facade_secret_device", "not_a_jwt"])
 async def test_a_forged_or_altered_token_is_refused_and_public_fields_still_answer(up: Api, forgery: str) -> None:
-    alice_id = int((await up.data("{ viewer { id } }", token=await up.login("alice")))["viewer"]["id"])
+    alice_id = int((await up.data("{ viewer { sourceId } }", token=await up.login("alice")))["viewer"]["sourceId"])
     genuine = await up.login("bob")
     if forgery == "facade_secret":
         token = facade_signed(up, sub=str(alice_id), tenant=ACME, roles=["TENANT.ADMIN"])

@@ -128,12 +128,28 @@ class Page:
 
     def click(self, element: str) -> None:
         """A real mouse click (pressed, then released) at the middle of the `element` expression
-        names: what a menu that opens on pointerdown (Radix's) needs, where `.click()` is not."""
+        names: what a menu that opens on pointerdown (Radix's) needs, where `.click()` is not.
+
+        Clicks only once the element is what the page has at that point, at a position that held
+        still for one poll: a Radix menu is first drawn off-screen and then moved into place, and a
+        click in between lands on nothing (a CI run saw the menu stay open and no result)."""
         middle = (
-            f"(() => {{ const r = ({element}).getBoundingClientRect();"
-            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+            f"(() => {{ const e = ({element}); if (!e) return null;"
+            " const r = e.getBoundingClientRect(); const x = r.x + r.width / 2, y = r.y + r.height / 2;"
+            " const hit = document.elementFromPoint(x, y);"
+            " return hit && (hit === e || e.contains(hit)) ? [x, y] : null; })()"
         )
-        x, y = self.evaluate(middle)
+        previous = None
+        deadline = time.monotonic() + 15.0
+        while True:
+            point = self.evaluate(middle)
+            if point is not None and point == previous:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{element} never held still where a click would reach it")
+            previous = point
+            time.sleep(0.1)
+        x, y = point
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 

@@ -28,7 +28,19 @@ from facade.backends import interfaces
 from facade.errors import FacadeError, RateLimited, UpstreamError, UpstreamTimeout
 from facade.models import Page, Record
 
-DOMAINS = ("tenants", "users", "stores", "products", "reviews", "subscriptions", "devices", "licenses", "apps")
+DOMAINS = (
+    "tenants",
+    "users",
+    "stores",
+    "products",
+    "reviews",
+    "subscriptions",
+    "devices",
+    "licenses",
+    "apps",
+    "commerce",
+    "links",
+)
 # Interface methods that change something: never faulted (a test signs in and links devices
 # through them), only counted.
 WRITES = frozenset(
@@ -44,6 +56,19 @@ WRITES = frozenset(
         "activate",
         "register_device",
         "create_token",
+        # Afosto's writes and the join keys' (commerce, links)
+        "upsert_prices",
+        "set_stock",
+        "create_channel",
+        "update_channel",
+        "create_order",
+        "add_order_lines",
+        "cancel_order",
+        "link_tenant",
+        "link_store_channel",
+        "set_store_location",
+        "set_product_sku",
+        "link_device_hub",
     }
 )
 
@@ -213,7 +238,7 @@ class Twins:
         backend = ChaosBackend(api.store)
         compiled = create_app(api.settings, backend=backend)
         standard = create_app(api.settings.model_copy(update={"compiled": False}), backend=backend)
-        signer = Api(client=_client(compiled), store=api.store, settings=api.settings)
+        signer = Api(client=_client(compiled), store=api.store, settings=api.settings, issuer=api.issuer)
         await api.client.aclose()
         return cls(backend, signer.client, _client(standard), compiled.state.executor, signer)
 
@@ -230,8 +255,9 @@ class Twins:
         *,
         token: str | None = None,
         operation_name: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         body = {"query": query, "variables": variables, "operationName": operation_name}
         return await client.post("/graphql", json=body, headers=headers)
 

@@ -6,9 +6,13 @@ the directory merge and the local-store rows join on), then the sandbox's is rew
 `diverge` so that every value a read returns and no join needs differs: names, descriptions,
 prices, stock, addresses, review texts, billing names, line quantities, device names and system
 information, manifests, creation times, the whitelabel flag, which apps are official, and one
-licence's validity. Both first give each Flow Retail device a FLECS model (`_join`), which Flow
-does not carry, so the part of a device the directory supplies shows too. `Diverged` then holds
-three apps, each a client as a frontend would use it:
+licence's validity; and Afosto's commerce data, which the sandbox's Afosto answers from its store:
+channel, location, price group, printer, hub, customer, address, user and plan names and texts,
+amounts in minor units, stock and order quantities, print hub statuses, task progress, and times.
+Both first give each Flow Retail device a FLECS model (`_join`), which Flow does not carry, so the
+part of a device the directory supplies shows too, and acme-retail's Afosto tenant one task
+(`TASK`, `_task`; the seed writes none). `Diverged` then holds three apps, each a client as a
+frontend would use it:
 
     upstream  facade in upstream mode: FLECS Console, Flow Retail and Afosto at the sandbox
               (which serves the diverged store over loopback HTTP), the local store under it
@@ -21,7 +25,9 @@ A read routed to an API must answer what `sandbox` answers, one answered by the 
 Left equal on purpose: ids, uids, logins, e-mail addresses, passwords, user and device codes,
 serial numbers, licence keys and sessions, app ids and versions (what requests and joins name);
 workflow states (device status and app type, product, subscription and review status), ratings
-and the vendor flag (what the flows and the permissions act on).
+and the vendor flag (what the flows and the permissions act on); on the Afosto side, Afosto ids,
+the join keys (tenant links, store channels and locations, product SKUs, device hubs), SKUs, order
+numbers, currencies, channel types, order statuses and user roles.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conftest import Api, make_settings
@@ -61,6 +67,14 @@ def _later(value: Any) -> Any:
 
 def _price(value: str) -> str:
     return f"{Decimal(value) + 1000:.2f}"
+
+
+def _more(value: int) -> int:
+    return value + 10
+
+
+def _more_minor(value: int | None) -> int | None:
+    return None if value is None else value + 100_000
 
 
 def _stock(value: str) -> str:
@@ -132,6 +146,36 @@ CHANGES: dict[Table, dict[str, Callable[[Any], Any]]] = {
     },
     t.licenses: {"created_at": _later},
     t.app_manifests: {"manifest": _manifest},
+    # Afosto's commerce data (the sandbox's Afosto answers from these tables): keyed by the same
+    # Afosto ids, SKUs, e-mail addresses, order numbers and types as the local store's.
+    t.afosto_channels: {"name": _marked, "description": _marked, "created_at": _later},
+    t.afosto_price_groups: {"name": _marked},
+    t.afosto_prices: {"amount": _more_minor, "original_amount": _more_minor, "created_at": _later},
+    t.afosto_addresses: {
+        "administrative_area": _marked,
+        "locality": _marked,
+        "postal_code": _marked,
+        "address_line_1": _marked,
+        "organisation": _marked,
+        "given_name": _marked,
+        "family_name": _marked,
+    },
+    t.afosto_locations: {"name": _marked, "created_at": _later},
+    t.afosto_stock: {"available": _more, "reserved": _more, "transit": _more, "backordered": _more},
+    t.afosto_customers: {"given_name": _marked, "family_name": _marked, "created_at": _later},
+    t.afosto_orders: {"total": _more_minor, "created_at": _later, "canceled_at": _later},
+    t.afosto_order_lines: {"description": _marked, "quantity": _more},
+    t.afosto_print_hubs: {
+        "name": _marked,
+        "description": _marked,
+        "status": lambda v: "offline" if v == "online" else "online",
+        "status_updated_at": _later,
+        "created_at": _later,
+    },
+    t.afosto_printers: {"name": _marked, "default_encoding": _marked, "created_at": _later},
+    t.afosto_users: {"first_name": _marked, "last_name": _marked, "created_at": _later},
+    t.afosto_plans: {"code": _marked, "start_at": _later, "end_at": _later},
+    t.afosto_tasks: {"name": _marked, "result": _marked, "progress": lambda v: 100 - v, "started_at": _later},
 }
 
 
@@ -140,13 +184,22 @@ async def diverge(engine: AsyncEngine) -> dict[str, Any]:
     `expired_session`, the session of the licence that is valid in the local store only."""
     async with engine.begin() as conn:
         for table, changes in CHANGES.items():
+            # One UPDATE per table, run for all its rows at once (bound per row by key).
             keys = list(table.primary_key.columns)
             columns = [table.c[name] for name in changes]
             rows = (await conn.execute(select(*keys, *columns))).all()
-            for row in rows:
-                values = {name: fn(getattr(row, name)) for name, fn in changes.items()}
-                where = [key == getattr(row, key.name) for key in keys]
-                await conn.execute(update(table).where(*where).values(values))
+            if not rows:
+                continue
+            where = [key == bindparam(f"key_{key.name}") for key in keys]
+            statement = update(table).where(*where).values({name: bindparam(f"new_{name}") for name in changes})
+            await conn.execute(
+                statement,
+                [
+                    {f"key_{key.name}": getattr(row, key.name) for key in keys}
+                    | {f"new_{name}": fn(getattr(row, name)) for name, fn in changes.items()}
+                    for row in rows
+                ],
+            )
         # Apps: the official ones are unofficial at the sandbox and the other way round (the
         # column and the meta data the FLECS answer carries it in).
         official = select(t.products.c.id, t.products.c.is_official, t.products.c.meta_data).where(t.products.c.is_app)
@@ -175,6 +228,31 @@ async def _join(engine: AsyncEngine) -> None:
     # model (in both stores, before `diverge`), so the directory's part of a device shows.
     async with engine.begin() as conn:
         await conn.execute(update(t.devices).where(t.devices.c.tenant_id.is_not(None)).values(model="TP-1"))
+
+
+# An Afosto task of acme-retail's Afosto tenant in both stores (the seed writes none: tasks are
+# what writes answer), so a task read has a record to tell the stores apart by.
+TASK = "routed-task-0001"
+
+
+async def _task(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        links = t.afosto_tenant_links.c
+        owner = (
+            await conn.execute(select(links.afosto_tenant_id).where(links.tenant_id == "acme-retail"))
+        ).scalar_one()
+        started = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+        await conn.execute(
+            insert(t.afosto_tasks).values(
+                id=TASK,
+                afosto_tenant_id=owner,
+                name="Import stock",
+                progress=40,
+                result="3 of 7 rows",
+                started_at=started,
+                completed_at=None,
+            )
+        )
 
 
 @dataclass
@@ -213,6 +291,7 @@ async def open_diverged(tmp: Path, products: int = 40) -> Diverged:
     await seed(sandbox_store.engine, products=products)
     for store in (local_store, sandbox_store):
         await _join(store.engine)
+        await _task(store.engine)
     handles = await diverge(sandbox_store.engine)
     running = start_sandbox(sandbox_settings)
     upstream_settings = local_settings.model_copy(

@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 
 from facade.sandbox import create_sandbox_app
+from facade.sandbox.afosto_store import issue_token
 from facade.settings import Settings
 
 HOST = "127.0.0.1"
@@ -46,6 +47,12 @@ def start_sandbox(settings: Settings, timeout: float = 30.0) -> RunningSandbox:
             raise AssertionError("the sandbox did not start")
         time.sleep(0.02)
     return RunningSandbox(url=f"http://{HOST}:{port}", server=server, thread=thread, sock=sock)
+
+
+def afosto_token(settings: Settings, afosto_tenant_id: str) -> str:
+    """An Afosto token the sandbox run with `settings` reads as `afosto_tenant_id`'s (what its
+    `POST /iam/oauth/authorize` hands that tenant's OAuth client)."""
+    return issue_token(settings.resolved_jwt_secret(), afosto_tenant_id)
 
 
 class SandboxControl:

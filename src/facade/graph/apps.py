@@ -7,18 +7,39 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from facade import models
 from facade.graph.base import Info, Need, batched, root_field, root_mutation
 from facade.graph.inputs import APP_ID, APP_VERSION, MANIFEST, SEMVER, SESSION_ID, arg
 from facade.graph.licenses import Session, session_argument
+from facade.graph.nodes import Node, node_type
 from facade.manifests import manifest_errors
-from facade.models import check_semver
+from facade.models import SEMVER_PATTERN, check_semver
 
 if TYPE_CHECKING:
     from facade.graph.products import Product
 
 
+def manifest_key(text: str) -> tuple[str, str, str]:
+    """The loader key of an AppManifest id's key text `<app>:<version>:<schema version>` (FLECS
+    app ids and versions hold no ':'); ValueError for anything else."""
+    app, version, schema_version = text.split(":")  # ValueError unless three parts
+    for part, longest in ((app, 200), (version, 100)):
+        if not 1 <= len(part) <= longest or not part.isascii() or not part.isprintable() or " " in part:
+            raise ValueError(text)
+    if not SEMVER_PATTERN.fullmatch(schema_version):
+        raise ValueError(text)
+    return app, version, schema_version
+
+
+def manifest_key_of(manifest: models.AppManifest) -> str:
+    return f"{manifest.app}:{manifest.version}:{manifest.schema_version}"
+
+
+# A manifest has no id in FLECS (it is `GET manifests/{app}/{version}` at a schema version), so
+# its global id is made of those three and it has no `sourceId`.
 @strawberry.type(description="A FLECS app manifest for one app version and manifest schema version.")
-class AppManifest:
+@node_type("AppManifest", "manifest", manifest_key, models.AppManifest, key_of=manifest_key_of, source_id=False)
+class AppManifest(Node):
     app: str
     version: str
     schema_version: str = strawberry.field(description="The manifest's _schemaVersion.")

@@ -317,6 +317,17 @@ class Compiler:
         if stage is None:
             raise Decline(f"{type_.name}: a selection the staging plan does not follow")
         plan = self.object(type_, details, stage)
+        records = _records(type_)
+        if records is not None:
+            # A Node type (graph/nodes.py): graphql-core checks its values' classes, so does this.
+            def checked(value: Any, st: list[Any], records: tuple[type, ...] = records) -> Any:
+                if value is None:
+                    return None
+                if not isinstance(value, records):
+                    raise Bail("a value of another class than the type's records")
+                return plan.complete(value, st)  # type: ignore[misc]
+
+            return checked
 
         def obj(value: Any, st: list[Any]) -> Any:
             # plan.complete is the generated function, set once the whole plan is compiled.
@@ -325,7 +336,7 @@ class Compiler:
         return obj
 
     def object(self, type_: GraphQLObjectType, details: list[FieldDetails], stage: ObjectStage) -> ObjectPlan:
-        if type_.is_type_of is not None:
+        if type_.is_type_of is not None and _records(type_) is None:
             raise Decline(f"{type_.name} has is_type_of")
         collected = collect_subfields(self.gql, self.fragments, self.variables, self.operation, type_, details)
         self._check_collected(collected)
@@ -406,6 +417,12 @@ class Compiler:
             return f"(v if {test} else {slow}(v))".replace("type(v)", f"type(v := {value})", 1)
         completer = self.completer(type_, details, stage)
         return f"{self.name('c', completer)}({value}, st)"
+
+
+def _records(type_: GraphQLObjectType) -> tuple[type, ...] | None:
+    """The record classes a Node type's `is_type_of` accepts (graph/nodes.py); None when the type
+    has no such check or another one."""
+    return getattr(type_.is_type_of, "__facade_records__", None)
 
 
 def _to_one(type_: GraphQLOutputType) -> bool:

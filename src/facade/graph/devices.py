@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from facade import models
 from facade.auth import Principal
 from facade.graph.base import (
     Connection,
@@ -21,6 +22,7 @@ from facade.graph.base import (
     Need,
     batched,
     held,
+    member_of,
     page_args,
     private,
     root_field,
@@ -32,6 +34,7 @@ from facade.graph.inputs import (
     CURSOR,
     DEVICE_CODE,
     NAME,
+    NODE_OR_UID,
     PAGE_SIZE,
     PASSWORD,
     SEARCH_TEXT,
@@ -41,11 +44,13 @@ from facade.graph.inputs import (
     arg,
     limited,
 )
+from facade.graph.nodes import Node, encode, node_type, text_key, uid_key
 from facade.graph.permissions import is_admin, is_device, is_member, is_self, record_rule
 from facade.graph.sorting import DeviceSort, UserSort
 from facade.models import DeviceAppType, DeviceFilter, DeviceStatus, SortDirection, check_uid
 
 if TYPE_CHECKING:
+    from facade.graph.commerce.types import PrintHub
     from facade.graph.licenses import License
     from facade.graph.stores import Store, Till
     from facade.graph.tenants import Tenant
@@ -77,8 +82,8 @@ def _tenant_admin(principal: Principal | None, device: Any) -> bool:
 
 @record_rule(_may_see_device, "members of its tenant, its owner, the device itself")
 @strawberry.type(description="A device: a Flow Retail POS device and/or a FLECS licensed device.")
-class Device:
-    id: strawberry.ID = strawberry.field(description="The device uid.")
+@node_type("Device", "device", text_key, models.Device)
+class Device(Node):
     name: str | None
     app_type: DeviceAppTypeEnum  # type: ignore[valid-type]
     status: DeviceStatusEnum  # type: ignore[valid-type]
@@ -109,6 +114,13 @@ class Device:
     )
     license: Annotated[License, strawberry.lazy("facade.graph.licenses")] | None = batched(
         "license_by_device", "id", description="The FLECS license bound to the device."
+    )
+    print_hub: Annotated[PrintHub, strawberry.lazy("facade.graph.commerce.types")] | None = batched(
+        "device_hub",
+        "tenant_device",
+        guard=member_of(lambda device: device.tenant_id),
+        description="The Afosto print hub linked to the device (members of its tenant; `GET /spl/hubs`); "
+        "null when none is linked.",
     )
 
 
@@ -159,7 +171,7 @@ class DeviceChanges:
     app_type: DeviceAppTypeEnum | None = None  # type: ignore[valid-type]
     status: DeviceStatusEnum | None = None  # type: ignore[valid-type]
     store_uid: str | None = limited(UID, None)
-    till_uid: str | None = limited(UID, None)
+    till_uid: str | None = limited(NODE_OR_UID, None, description="The till's uid, or its global id.")
 
 
 async def _store_id(info: Info, store_uid: str | None, tenant_uid: str) -> int | None:
@@ -211,12 +223,13 @@ class DeviceQueries:
         )
         return await info.context.loaders.devices_search.load((info.context.principal, where, page))  # type: ignore[return-value]
 
-    @root_field(Need.TENANT_ADMIN, description="One of a tenant's devices (F10).")
+    @root_field(Need.TENANT_ADMIN, description="One of a tenant's devices (F10), by its uid or its global id.")
     async def device(
-        self, info: Info, tenant_uid: Annotated[str, arg(UID)], device_uid: Annotated[str, arg(UID)]
+        self, info: Info, tenant_uid: Annotated[str, arg(UID)], device_uid: Annotated[str, arg(NODE_OR_UID)]
     ) -> Device | None:
         principal = info.context.require_principal()
-        return await info.context.backend.devices.get(principal, tenant_uid, check_uid(device_uid, "deviceUid"))  # type: ignore[return-value]
+        key = uid_key(device_uid, "Device", "deviceUid")
+        return await info.context.backend.devices.get(principal, tenant_uid, key)  # type: ignore[return-value]
 
     @root_field(
         Need.DEVICE_USER,
@@ -279,13 +292,13 @@ class DeviceMutations:
         tenant_uid: Annotated[str, arg(UID)],
         device_code: Annotated[str, arg(DEVICE_CODE)],
         store_uid: Annotated[str, arg(UID)],
-        till_uid: Annotated[str | None, arg(UID)] = None,
+        till_uid: Annotated[str | None, arg(NODE_OR_UID)] = None,
         name: Annotated[str | None, arg(NAME)] = None,
     ) -> Device | None:
         principal = info.context.require_principal()
         check_uid(store_uid, "storeUid")
         if till_uid is not None:
-            check_uid(till_uid, "tillUid")
+            till_uid = uid_key(till_uid, "Till", "tillUid")
         # A guessed device code would claim someone else's waiting device: count tries per caller.
         async with info.context.attempt("authorizeDevice", principal.subject):
             return await info.context.backend.devices.authorize(  # type: ignore[return-value]
@@ -345,12 +358,12 @@ class DeviceMutations:
         tenant_uid: Annotated[str, arg(UID)],
         store_uid: Annotated[str, arg(UID)],
         app_type: DeviceAppTypeEnum,  # type: ignore[valid-type]
-        till_uid: Annotated[str | None, arg(UID)] = None,
+        till_uid: Annotated[str | None, arg(NODE_OR_UID)] = None,
         name: Annotated[str | None, arg(NAME)] = None,
     ) -> Device | None:
         check_uid(store_uid, "storeUid")
         if till_uid is not None:
-            check_uid(till_uid, "tillUid")
+            till_uid = uid_key(till_uid, "Till", "tillUid")
         return await info.context.backend.devices.create(  # type: ignore[return-value]
             info.context.require_principal(), tenant_uid, store_uid, till_uid, app_type, name
         )
@@ -363,22 +376,26 @@ class DeviceMutations:
         self,
         info: Info,
         tenant_uid: Annotated[str, arg(UID)],
-        device_uid: Annotated[str, arg(UID)],
+        device_uid: Annotated[str, arg(NODE_OR_UID)],
         changes: DeviceChanges,
     ) -> Device | None:
-        check_uid(device_uid, "deviceUid")
+        device_uid = uid_key(device_uid, "Device", "deviceUid")
         values = {k: v for k, v in vars(changes).items() if v is not None}
-        for key, name in (("store_uid", "storeUid"), ("till_uid", "tillUid")):
-            if key in values:
-                check_uid(values[key], name)
+        if "store_uid" in values:
+            check_uid(values["store_uid"], "storeUid")
+        if "till_uid" in values:
+            values["till_uid"] = uid_key(values["till_uid"], "Till", "changes.tillUid")
         return await info.context.backend.devices.update(  # type: ignore[return-value]
             info.context.require_principal(), tenant_uid, device_uid, values
         )
 
-    @root_mutation(Need.TENANT_ADMIN, description="Delete a device (F12). Returns the deleted device's uid.")
+    @root_mutation(
+        Need.TENANT_ADMIN,
+        description="Delete a device (F12), given its uid or its global id. Returns the deleted device's global id.",
+    )
     async def delete_device(
-        self, info: Info, tenant_uid: Annotated[str, arg(UID)], device_uid: Annotated[str, arg(UID)]
+        self, info: Info, tenant_uid: Annotated[str, arg(UID)], device_uid: Annotated[str, arg(NODE_OR_UID)]
     ) -> strawberry.ID | None:
-        check_uid(device_uid, "deviceUid")
+        device_uid = uid_key(device_uid, "Device", "deviceUid")
         await info.context.backend.devices.delete(info.context.require_principal(), tenant_uid, device_uid)
-        return strawberry.ID(device_uid)
+        return strawberry.ID(encode("Device", device_uid))

@@ -207,6 +207,13 @@ def _camel(name: str) -> str:
 
 UID = Constraint(pattern="[A-Za-z0-9_-]+", max_length=64)  # Flow Retail's UID, a VARCHAR(64) column
 NUMERIC_ID = Constraint(pattern="[0-9]+", max_length=10, min=1, max=INT32_MAX)
+# A global id (graph/nodes.py): base64 of `<Type>:<key>`, the longest key an AppManifest's (a
+# 200-character app, a 100-character version, a 40-character schema version: 472 characters of
+# base64); its characters hold a numeric source id's too, so an id argument that takes both has
+# this rule.
+GLOBAL_ID = Constraint(pattern="[A-Za-z0-9+/=]+", max_length=480)
+# A device's or till's argument that takes its global id or, as before, its uid.
+NODE_OR_UID = Constraint(pattern="[A-Za-z0-9_+/=-]+", max_length=400)
 STORE_ID = Constraint(min=1)  # an Int: 32 bits by GraphQL already
 NAME = Constraint(max_length=200)
 SEARCH_TEXT = Constraint(max_length=200)

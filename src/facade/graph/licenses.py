@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from facade import models
 from facade.errors import BadUserInput, Unauthenticated
 from facade.graph.base import Connection, Info, Need, batched, root_field, root_mutation
 from facade.graph.inputs import LICENSE_KEY, MANUFACTURER_ID, NAME, SESSION_ID, arg, limited
+from facade.graph.nodes import Node, int_key, node_type
 from facade.graph.permissions import is_owner_or_owners_admin, record_rule
 from facade.models import check_session_id
 
@@ -33,8 +35,8 @@ class Session:
     via=("user", "user_id"),
 )
 @strawberry.type(description="A license: its key, the device it is bound to and its activation session.")
-class License:
-    id: strawberry.ID
+@node_type("License", "license", int_key, models.License)
+class License(Node):
     key: str
     activated_at: dt.datetime | None
     valid_until: dt.datetime | None

@@ -41,6 +41,7 @@ from graphql import (
     GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -270,7 +271,8 @@ def query_cost(
     and braces) plus its selection; a list 1 (its key and brackets) plus, per item, the item's
     count. A field with a `first` argument (a connection) answers one page: its `nodes` and
     `edges` count `first` items (the default page size when absent, at most the maximum page
-    size); any other list counts `assumed_list_size` items. `__typename` counts 1, `__schema`
+    size); a list with an `ids` argument (`nodes`) one item per id; any other list counts
+    `assumed_list_size` items. `__typename` counts 1, `__schema`
     and `__type` INTROSPECTION_UNITS each. `@skip`/`@include` are honoured with the request's
     variables; fragments count wherever they are spread."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -305,6 +307,23 @@ def query_cost(
             if (name == "skip") == condition:
                 return False
         return True
+
+    def listed(node: FieldNode) -> int | None:
+        """Items of a list answering one item per id it is given (`nodes(ids:)`): as many as
+        the ids (a single id, coerced to a list, is one), at most the maximum page size, which
+        such a field refuses to exceed."""
+        for argument in node.arguments or ():
+            if argument.name.value == "ids":
+                value = argument.value
+                given = variable(value) if isinstance(value, VariableNode) else None
+                if isinstance(value, ListValueNode):
+                    count = len(value.values)
+                elif isinstance(given, list):
+                    count = len(given)
+                else:
+                    count = 1
+                return min(count, limits.max_page_size)
+        return None
 
     def page(node: FieldNode) -> int:
         value: Any = None
@@ -364,7 +383,7 @@ def query_cost(
             below = selection_set(node.selection_set, get_named_type(definition.type), child_size)
         if not isinstance(type_, GraphQLList):
             return _units(key + value) + below
-        items = size if size is not None else limits.assumed_list_size
+        items = size if size is not None else listed(node) or limits.assumed_list_size
         return _units(key + 2) + items * (_units(value + 1) + below)  # [] once, a comma per item
 
     root = schema.get_root_type(operation.operation)

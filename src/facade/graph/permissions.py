@@ -153,11 +153,14 @@ def rule_of(type_: Any) -> Rule | None:
 
 
 def records(value: Any) -> list[Any]:
-    """The records a field's value holds: a Page's items, a list's items, or the record."""
+    """The records a field's value holds: a Page's items (and its owner, models.OwnedPage), a
+    list's items, or the record."""
     if value is None:
         return []
     if isinstance(value, Page):
-        return [item for item in value.items if item is not None]
+        held = [item for item in value.items if item is not None]
+        owner = getattr(value, "owner", None)
+        return held if owner is None else [*held, owner]
     if isinstance(value, list | tuple):
         return [item for item in value if item is not None]
     return [value]

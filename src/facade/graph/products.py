@@ -4,11 +4,13 @@ them, the vendor who owns them, their reviews and, for apps, their manifests."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from facade import models
+from facade.auth import Principal, TokenKind
 from facade.graph.base import (
     Connection,
     Info,
@@ -21,12 +23,14 @@ from facade.graph.base import (
     paged,
     root_field,
 )
-from facade.graph.inputs import CURSOR, NUMERIC_ID, PAGE_SIZE, STORE_ID, arg
-from facade.graph.sorting import ProductSort, ReviewSort
+from facade.graph.inputs import CURSOR, GLOBAL_ID, NAME, PAGE_SIZE, STORE_ID, arg
+from facade.graph.nodes import Node, int_key, lookup_key, node_type
+from facade.graph.sorting import CommerceSort, ProductSort, ReviewSort
 from facade.models import SortDirection
 
 if TYPE_CHECKING:
     from facade.graph.apps import AppManifest
+    from facade.graph.commerce.types import OrderLineConnection, PriceConnection, StockLevelConnection
     from facade.graph.reviews import ReviewConnection
     from facade.graph.stores import Store
     from facade.graph.users import User
@@ -36,6 +40,14 @@ if TYPE_CHECKING:
 # fields of Store: payloads.flecs_store makes up the rest (uid, tenant, createdAt), so a selection
 # reading any of those loads the store.
 STORE_EMBEDDED = frozenset({"id", "name", "shopName", "url", "address"})
+
+
+def _tenant_person(principal: Principal | None, product: Any) -> bool:
+    """A person signed in to a tenant (not a device token, not a customer without a tenant): who
+    may be a member of the product's SKU's tenant at all, refused before anything loads (so
+    upstream mode asks Afosto nothing for them). Which tenant is decided when the lists load:
+    they are the SKU's tenant's (loaders._owned), held to the members-only record rule."""
+    return principal is not None and principal.kind is not TokenKind.DEVICE and principal.tenant_id is not None
 
 
 @strawberry.type(description="A product category.")
@@ -60,8 +72,8 @@ class Metadata:
 
 
 @strawberry.type(description="A product or app sold in a store.")
-class Product:
-    id: strawberry.ID
+@node_type("Product", "product", int_key, models.Product)
+class Product(Node):
     name: str
     status: str
     description: str
@@ -92,6 +104,39 @@ class Product:
     manifests: list[Annotated[AppManifest, strawberry.lazy("facade.graph.apps")]] = listed(
         "manifests_by_product", "id", description="App manifests of every version (apps only)."
     )
+    # Afosto: through the product's SKU (the product_skus join key, in its store's tenant). The
+    # lists are the SKU's tenant's even when empty (loaders._owned): another tenant's person is
+    # refused; a product without a SKU has empty lists for any person of a tenant.
+    sku: str | None = batched(
+        "sku_of", "id", description="The SKU Afosto knows the product by (public); null when it has none."
+    )
+    prices: Annotated[PriceConnection, strawberry.lazy("facade.graph.commerce.types")] | None = paged(
+        "product_prices",
+        "id",
+        sort=CommerceSort,
+        guard=_tenant_person,
+        filters=[
+            ("price_group", Annotated[str | None, arg(NAME)], None),
+            ("active_at", dt.datetime | None, None),
+        ],
+        description="The SKU's Afosto prices (members of the tenant of its SKU; `POST /cat/groups/{id}/prices`, "
+        "one call per price group): in the group named `priceGroup`, else in every group; active at `activeAt`, "
+        "else now. Empty without a SKU or an Afosto link.",
+    )
+    stock: Annotated[StockLevelConnection, strawberry.lazy("facade.graph.commerce.types")] | None = paged(
+        "product_stock",
+        "id",
+        sort=CommerceSort,
+        guard=_tenant_person,
+        description="The SKU's stock at every Afosto location (members of its SKU's tenant; `POST /wms/inventory`).",
+    )
+    order_lines: Annotated[OrderLineConnection, strawberry.lazy("facade.graph.commerce.types")] | None = paged(
+        "product_order_lines",
+        "id",
+        sort=CommerceSort,
+        guard=_tenant_person,
+        description="Afosto order lines of the SKU (members of its SKU's tenant; `POST /odr/search/orders/items`).",
+    )
 
 
 @strawberry.type(description="A page of Product items (Relay).")
@@ -101,9 +146,12 @@ class ProductConnection(Connection[Product]):
 
 @strawberry.type
 class ProductQueries:
-    @root_field(Need.PUBLIC, description="A product or app by id.")
-    async def product(self, info: Info, id: Annotated[strawberry.ID, arg(NUMERIC_ID)]) -> Product | None:
-        return await found(info.context.loaders.product.load(int_id(id)), "product")  # type: ignore[no-any-return]
+    @root_field(
+        Need.PUBLIC, description="A product or app by id: its global `id`, or its `sourceId` (FLECS product id)."
+    )
+    async def product(self, info: Info, id: Annotated[strawberry.ID, arg(GLOBAL_ID)]) -> Product | None:
+        key = lookup_key(id, "Product", "id", int_id)
+        return await found(info.context.loaders.product.load(key), "product")  # type: ignore[no-any-return]
 
     @root_field(
         Need.PUBLIC,

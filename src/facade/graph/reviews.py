@@ -1,4 +1,5 @@
-"""Reviews of products and apps, and posting one (FLECS POST products/apps/reviews)."""
+"""Reviews of products and apps, and posting one (FLECS POST products/apps/reviews). A review is a
+`Node`: its global id is `Review:<review id>`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from facade import models
 from facade.graph.base import Connection, Info, Need, batched, int_id, private, root_mutation
-from facade.graph.inputs import NUMERIC_ID, RATING, REVIEW_TEXT, arg
+from facade.graph.inputs import GLOBAL_ID, RATING, REVIEW_TEXT, arg
+from facade.graph.nodes import Node, int_key, lookup_key, node_type
 
 if TYPE_CHECKING:
     from facade.graph.products import Product
@@ -16,8 +19,10 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(description="A review of a product.")
-class Review:
-    id: strawberry.ID
+@node_type("Review", "review", int_key, models.Review)
+class Review(Node):
+    # Public, as the product it reviews: `node(id:)` answers it to anyone, the reviewer's e-mail
+    # to the reviewer only, as on every other road to it.
     reviewer: str
     reviewer_email: str | None = private(
         "reviewer_email",
@@ -43,13 +48,18 @@ class ReviewConnection(Connection[Review]):
 
 @strawberry.type
 class ReviewMutations:
-    @root_mutation(Need.USER, description="Review a product or app as the signed-in user (1 to 5 stars).")
+    @root_mutation(
+        Need.USER,
+        description="Review a product or app as the signed-in user (1 to 5 stars); `productId` is the product's "
+        "global `id` or its `sourceId`.",
+    )
     async def post_review(
         self,
         info: Info,
-        product_id: Annotated[strawberry.ID, arg(NUMERIC_ID)],
+        product_id: Annotated[strawberry.ID, arg(GLOBAL_ID)],
         review: Annotated[str, arg(REVIEW_TEXT)],
         rating: Annotated[int, arg(RATING)],
     ) -> Review | None:
         principal = info.context.require_principal()
-        return await info.context.backend.reviews.create(principal, int_id(product_id, "productId"), review, rating)  # type: ignore[return-value]
+        key = lookup_key(product_id, "Product", "productId", lambda value: int_id(value, "productId"))
+        return await info.context.backend.reviews.create(principal, key, review, rating)  # type: ignore[return-value]

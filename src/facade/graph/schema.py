@@ -14,11 +14,13 @@ from strawberry.types import ExecutionContext
 from facade.graph.afosto.queries import SCALARS, TYPES, AfostoMutations, AfostoQueries
 from facade.graph.apps import AppMutations, AppQueries
 from facade.graph.base import EDGE, HELD
+from facade.graph.commerce import CommerceMutations, CommerceQueries
 from facade.graph.devices import DeviceMutations, DeviceQueries
 from facade.graph.documents import CheckedDocuments, DocumentCache
 from facade.graph.extensions import ErrorCodes
 from facade.graph.licenses import LicenseMutations, LicenseQueries
 from facade.graph.limits import Limits
+from facade.graph.nodes import NodeQueries
 from facade.graph.permissions import unchecked_fields
 from facade.graph.products import ProductQueries
 from facade.graph.reviews import ReviewMutations
@@ -37,13 +39,23 @@ class Query(
     DeviceQueries,
     LicenseQueries,
     AppQueries,
+    NodeQueries,
     AfostoQueries,
+    CommerceQueries,
 ):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(UserMutations, ReviewMutations, DeviceMutations, LicenseMutations, AppMutations, AfostoMutations):
+class Mutation(
+    UserMutations,
+    ReviewMutations,
+    DeviceMutations,
+    LicenseMutations,
+    AppMutations,
+    AfostoMutations,
+    CommerceMutations,
+):
     pass
 
 

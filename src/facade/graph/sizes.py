@@ -39,17 +39,37 @@ CODE = 20  # VARCHAR(20): statuses, account types, prices
 URL = 300  # VARCHAR(300)
 TOKEN = 8192  # a JWT facade signs or an upstream hands out (inputs.TOKEN)
 CURSOR = 64  # inputs.CURSOR: facade's own cursors are shorter
+GLOBAL = 200  # an Afosto record's global id (graph/commerce/types.global_id)
+AMOUNT = 24  # a decimal amount (mutations.AMOUNT; at most commerce.MAX_MINOR in minor units)
+
+
+def global_id(type_name: str, key_chars: int) -> int:
+    """Characters of a global id (graph/nodes.py): base64 of `<Type>:<key>`, the key at most
+    `key_chars` ASCII characters."""
+    return 4 * -(-(len(type_name) + 1 + key_chars) // 3)
+
+
+def node(type_name: str, key_chars: int) -> dict[str, int]:
+    """A Node type's `id` (global) and `sourceId` (the key)."""
+    return {"id": global_id(type_name, key_chars), "sourceId": key_chars}
+
 
 _MAX_CHARS: Mapping[str, Mapping[str, int]] = {
     "Address": {"street1": NAME, "street2": NAME, "city": 100, "zip": 20, "country": 2, "state": 100},
-    "AppManifest": {"app": NAME, "version": 100, "schemaVersion": 40, "manifest": 262_144},  # inputs.MANIFEST
+    "AppManifest": {
+        "id": global_id("AppManifest", NAME + 1 + 100 + 1 + 40),  # `<app>:<version>:<schema version>`
+        "app": NAME,
+        "version": 100,
+        "schemaVersion": 40,
+        "manifest": 262_144,  # inputs.MANIFEST
+    },
     "Attribute": {"id": NUMERIC_ID, "name": NAME, "options": NAME},
     "Billing": {"firstName": 100, "lastName": 100, "company": NAME, "email": NAME},
     "Category": {"id": NUMERIC_ID, "name": NAME, "slug": NAME},
-    "CustomerSubscription": {"id": NUMERIC_ID, "status": CODE, "customerId": NUMERIC_ID},
+    "CustomerSubscription": {**node("CustomerSubscription", NUMERIC_ID), "status": CODE, "customerId": NUMERIC_ID},
     "CustomerSubscriptionEdge": {"cursor": CURSOR},
     "Device": {
-        "id": UID,
+        **node("Device", UID),
         "name": NAME,
         "systemInformation": 4096,  # inputs.SYSTEM_INFORMATION
         "deviceCode": UID,
@@ -60,7 +80,7 @@ _MAX_CHARS: Mapping[str, Mapping[str, int]] = {
     "DeviceRegistration": {"deviceCode": UID, "deviceIdentifier": UID, "verificationUri": URL},
     "DeviceSession": {"accessToken": TOKEN},
     "DownloadToken": {"app": NAME, "version": 100, "username": 100, "password": 100},
-    "License": {"id": NUMERIC_ID, "key": UID},
+    "License": {**node("License", NUMERIC_ID), "key": UID},
     "LicenseActivation": {"licenseKey": UID},
     "LicenseEdge": {"cursor": CURSOR},
     "LineItem": {"id": NUMERIC_ID, "status": CODE, "productId": NUMERIC_ID, "image": 2_000},  # ASSUMED: {id, src, alt}
@@ -68,11 +88,12 @@ _MAX_CHARS: Mapping[str, Mapping[str, int]] = {
     "LoginPayload": {"token": TOKEN},
     "ManifestValidation": {"errors": 1_000},  # one message, naming at most a key of the manifest
     "Manufacturer": {"name": NAME},
+    "Node": {"id": 480},  # inputs.GLOBAL_ID: any Node type's, an AppManifest's the longest
     "Metadata": {"id": NUMERIC_ID, "name": NAME, "value": ASSUMED},
-    "Mutation": {"deleteDevice": UID},
+    "Mutation": {"deleteDevice": global_id("Device", UID)},
     "PageInfo": {"startCursor": CURSOR, "endCursor": CURSOR},
     "Product": {
-        "id": NUMERIC_ID,
+        **node("Product", NUMERIC_ID),
         "name": NAME,
         "status": CODE,
         "description": ASSUMED,
@@ -82,10 +103,11 @@ _MAX_CHARS: Mapping[str, Mapping[str, int]] = {
         "permalink": URL,
         "price": CODE,
         "appId": NAME,
+        "sku": UID,  # product_skus.sku, VARCHAR(64)
     },
     "ProductEdge": {"cursor": CURSOR},
     "Review": {
-        "id": NUMERIC_ID,
+        **node("Review", NUMERIC_ID),
         "reviewer": NAME,
         "reviewerEmail": NAME,
         "review": 10_000,  # inputs.REVIEW_TEXT
@@ -93,12 +115,12 @@ _MAX_CHARS: Mapping[str, Mapping[str, int]] = {
     },
     "ReviewEdge": {"cursor": CURSOR},
     "Session": {"id": 36},  # a UUID
-    "Store": {"id": NUMERIC_ID, "uid": UID, "name": NAME, "shopName": NAME, "url": URL},
+    "Store": {**node("Store", NUMERIC_ID), "uid": UID, "name": NAME, "shopName": NAME, "url": URL},
     "StoreEdge": {"cursor": CURSOR},
-    "Tenant": {"id": UID, "name": NAME},
-    "Till": {"id": UID, "name": NAME},
+    "Tenant": {**node("Tenant", UID), "name": NAME},
+    "Till": {**node("Till", UID), "name": NAME},
     "User": {
-        "id": NUMERIC_ID,
+        **node("User", NUMERIC_ID),
         "login": 120,
         "email": NAME,
         "displayName": NAME,
@@ -108,6 +130,59 @@ _MAX_CHARS: Mapping[str, Mapping[str, int]] = {
         "accountType": CODE,
     },
     "UserEdge": {"cursor": CURSOR},
+    # Afosto's data in the graph (graph/commerce/): the local store's columns; a global id is
+    # base64 of "<Type>:<tenant uid>:<Afosto id>" (about 4/3 of 15 + 64 + 64 characters).
+    "SalesChannel": {"id": GLOBAL, "sourceId": UID, "name": NAME, "description": 1_000},  # mutations.DESCRIPTION
+    "PriceGroup": {"id": GLOBAL, "sourceId": UID, "name": 100, "currency": 3},
+    "Price": {
+        "id": GLOBAL,
+        "sourceId": UID,
+        "sku": UID,
+        "amount": AMOUNT,
+        "originalAmount": AMOUNT,
+        "currency": 3,
+        "vatRate": 10,
+    },
+    "PostalAddress": {
+        "id": GLOBAL,
+        "sourceId": UID,
+        "countryCode": 2,
+        "administrativeArea": 100,
+        "locality": 100,
+        "postalCode": 20,
+        "addressLine1": NAME,
+        "addressLine2": NAME,
+        "organisation": NAME,
+        "givenName": 100,
+        "familyName": 100,
+    },
+    "StockLevel": {"sku": UID},
+    "Location": {"id": GLOBAL, "sourceId": UID, "name": NAME, "countryCode": 2},
+    "Customer": {"id": GLOBAL, "sourceId": UID, "email": NAME, "givenName": 100, "familyName": 100},
+    "Order": {"id": GLOBAL, "sourceId": UID, "number": 32, "currency": 3, "total": AMOUNT},
+    "OrderLine": {"sku": UID, "description": 300},
+    "PrintHub": {"id": GLOBAL, "sourceId": UID, "name": NAME, "description": ASSUMED},
+    "Printer": {"id": GLOBAL, "sourceId": UID, "name": NAME, "defaultEncoding": 40},
+    "AfostoUser": {"id": GLOBAL, "sourceId": UID, "email": NAME, "firstName": 100, "lastName": 100, "roles": 100},
+    "AfostoPlan": {"id": GLOBAL, "sourceId": UID, "code": 100},
+    "AfostoTask": {"id": GLOBAL, "sourceId": UID, "name": NAME, "result": ASSUMED},
+    "TenantAfosto": {"afostoTenantId": UID},
+    **{
+        f"{name}Edge": {"cursor": CURSOR}
+        for name in (
+            "SalesChannel",
+            "PriceGroup",
+            "Price",
+            "StockLevel",
+            "Location",
+            "Order",
+            "OrderLine",
+            "PrintHub",
+            "Printer",
+            "AfostoUser",
+            "AfostoPlan",
+        )
+    },
 }
 
 # The Afosto types' are generated (`facade afosto generate`, defaults of graph/afosto/rules.py);
@@ -130,4 +205,4 @@ SCALAR_BYTES: Mapping[str, int] = {
 
 TEXT_SCALARS = frozenset({"String", "ID", "JSON"})
 
-__all__ = ["BYTES_PER_CHAR", "MAX_CHARS", "SCALAR_BYTES", "TEXT_SCALARS", "UNKNOWN_CHARS"]
+__all__ = ["BYTES_PER_CHAR", "MAX_CHARS", "SCALAR_BYTES", "TEXT_SCALARS", "UNKNOWN_CHARS", "global_id", "node"]

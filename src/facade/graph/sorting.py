@@ -59,3 +59,11 @@ class DeviceSort(enum.Enum):
 class LicenseSort(enum.Enum):
     ID = "id"
     CREATED_AT = "created_at"
+
+
+@strawberry.enum(
+    description="Afosto's lists come in the order Afosto answers them in (the local store: by id); "
+    "`sortDirection: DESC` reverses it."
+)
+class CommerceSort(enum.Enum):
+    SOURCE = "source"

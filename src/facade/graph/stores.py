@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from facade import models
 from facade.graph.base import (
     Connection,
     Info,
@@ -24,12 +25,14 @@ from facade.graph.base import (
     paged,
     root_field,
 )
-from facade.graph.inputs import ACCOUNT_TYPES, CURSOR, NUMERIC_ID, PAGE_SIZE, UID, arg
+from facade.graph.inputs import ACCOUNT_TYPES, CURSOR, GLOBAL_ID, PAGE_SIZE, UID, arg
+from facade.graph.nodes import Node, int_key, lookup_key, node_type, text_key
 from facade.graph.permissions import is_of_tenant, record_rule
-from facade.graph.sorting import DeviceSort, ProductSort, StoreSort, UserSort
+from facade.graph.sorting import CommerceSort, DeviceSort, ProductSort, StoreSort, UserSort
 from facade.models import SortDirection, check_uid
 
 if TYPE_CHECKING:
+    from facade.graph.commerce.types import Location, SalesChannelConnection, StockLevelConnection
     from facade.graph.devices import DeviceConnection
     from facade.graph.products import ProductConnection
     from facade.graph.tenants import Tenant
@@ -51,8 +54,8 @@ class Address:
 
 
 @strawberry.type(description="A shop: its storefront, catalogue, tills and devices.")
-class Store:
-    id: strawberry.ID
+@node_type("Store", "store", int_key, models.Store)
+class Store(Node):
     uid: str = strawberry.field(description="Flow Retail store uid.")
     name: str
     shop_name: str
@@ -91,6 +94,28 @@ class Store:
         filters=[("account_types", Annotated[list[str] | None, arg(ACCOUNT_TYPES)], None)],
         description="Users with access to the store (members only).",
     )
+    # Afosto: through the store's join keys (store_sales_channels, store_stock_locations).
+    sales_channels: Annotated[SalesChannelConnection, strawberry.lazy("facade.graph.commerce.types")] | None = paged(
+        "store_channels",
+        "tenant_store",
+        sort=CommerceSort,
+        guard=_member,
+        description="The Afosto sales channels linked to the store (members only; `GET /cat/channels`).",
+    )
+    stock: Annotated[StockLevelConnection, strawberry.lazy("facade.graph.commerce.types")] | None = paged(
+        "store_stock",
+        "tenant_store",
+        sort=CommerceSort,
+        guard=_member,
+        description="Stock levels at the store's linked Afosto location (members only; `POST /wms/inventory`); "
+        "empty when no location is linked.",
+    )
+    stock_location: Annotated[Location, strawberry.lazy("facade.graph.commerce.types")] | None = batched(
+        "store_location",
+        "tenant_store",
+        guard=_member,
+        description="The Afosto location holding the store's stock (members only; null when none is linked).",
+    )
 
 
 @record_rule(
@@ -99,8 +124,8 @@ class Store:
     via=("store", "store_id"),
 )
 @strawberry.type(description="A till (checkout) in a store.")
-class Till:
-    id: strawberry.ID
+@node_type("Till", "till", text_key, models.Till)
+class Till(Node):
     name: str
     store: Store | None = batched("store", "store_id")
 
@@ -112,9 +137,10 @@ class StoreConnection(Connection[Store]):
 
 @strawberry.type
 class StoreQueries:
-    @root_field(Need.PUBLIC, description="A store by id.")
-    async def store(self, info: Info, id: Annotated[strawberry.ID, arg(NUMERIC_ID)]) -> Store | None:
-        return await found(info.context.loaders.store.load(int_id(id)), "store")  # type: ignore[no-any-return]
+    @root_field(Need.PUBLIC, description="A store by id: its global `id`, or its `sourceId` (FLECS store id).")
+    async def store(self, info: Info, id: Annotated[strawberry.ID, arg(GLOBAL_ID)]) -> Store | None:
+        key = lookup_key(id, "Store", "id", int_id)
+        return await found(info.context.loaders.store.load(key), "store")  # type: ignore[no-any-return]
 
     @root_field(Need.PUBLIC, description="A store by its Flow Retail uid.")
     async def store_by_uid(self, info: Info, uid: Annotated[str, arg(UID)]) -> Store | None:

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from facade import models
 from facade.graph.base import Connection, batched
+from facade.graph.nodes import Node, int_key, node_type
 from facade.graph.permissions import is_owner_or_owners_admin, record_rule
 
 if TYPE_CHECKING:
@@ -46,8 +48,8 @@ class LineItem:
     via=("user", "user_id"),
 )
 @strawberry.type(description="A customer's subscription (a FLECS order with line items).")
-class CustomerSubscription:
-    id: strawberry.ID
+@node_type("CustomerSubscription", "subscription", int_key, models.Subscription)
+class CustomerSubscription(Node):
     status: str
     billing: Billing
     line_items: list[LineItem]

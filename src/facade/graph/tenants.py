@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from facade.graph.base import Info, Need, paged, root_field
+from facade import models
+from facade.graph.base import Info, Need, batched, member_of, paged, root_field
 from facade.graph.inputs import UID, arg
+from facade.graph.nodes import Node, node_type, text_key
 from facade.graph.permissions import is_member, record_rule
 from facade.graph.sorting import DeviceSort, StoreSort, UserSort
 
 if TYPE_CHECKING:
+    from facade.graph.commerce.types import TenantAfosto
     from facade.graph.devices import DeviceConnection
     from facade.graph.stores import StoreConnection
     from facade.graph.users import UserConnection
@@ -22,8 +25,8 @@ if TYPE_CHECKING:
 
 @record_rule(lambda principal, tenant, _: is_member(principal, tenant.id), "its members")
 @strawberry.type(description="A business (Flow Retail tenant) with its stores, users and devices.")
-class Tenant:
-    id: strawberry.ID
+@node_type("Tenant", "tenant", text_key, models.Tenant)
+class Tenant(Node):
     name: str
     created_at: dt.datetime
 
@@ -44,6 +47,12 @@ class Tenant:
         "id",
         sort=DeviceSort,
         description="The tenant's devices (members only).",
+    )
+    afosto: Annotated[TenantAfosto, strawberry.lazy("facade.graph.commerce.types")] | None = batched(
+        "tenant_afosto",
+        "id",
+        guard=member_of(lambda tenant: tenant.id),
+        description="The tenant's Afosto side (members only): null when no Afosto tenant is linked.",
     )
 
 

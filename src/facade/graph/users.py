@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from facade import models
 from facade.auth import Principal, TokenKind
 from facade.errors import Unauthenticated
 from facade.graph.base import (
@@ -23,6 +24,7 @@ from facade.graph.base import (
     self_or_tenant_admin,
 )
 from facade.graph.inputs import PASSWORD, STORE_ID, TOKEN, USERNAME, arg
+from facade.graph.nodes import Node, int_key, node_type
 from facade.graph.sorting import DeviceSort, LicenseSort, ProductSort, ReviewSort, SubscriptionSort
 from facade.models import TenantRole
 
@@ -45,8 +47,8 @@ class FeatureFlags:
 
 
 @strawberry.type(description="A person who signs in: customer, vendor, tenant admin or cashier.")
-class User:
-    id: strawberry.ID
+@node_type("User", "user", int_key, models.User)
+class User(Node):
     # A user's public profile (a vendor's, a reviewer's) is anyone's to see: the type has no record
     # rule. Personal and sign-in details are private fields: the user and their colleagues only
     # (members of their tenant; a device token is nobody's colleague).

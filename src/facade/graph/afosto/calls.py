@@ -18,7 +18,8 @@ Arguments: a root mutation's are checked by its permission (`base.guarded`); a n
 `CHECKED`). Input objects become Afosto's JSON by their documented keys (`INPUT_KEYS` where the
 GraphQL name differs), enums by their documented values, times as ISO 8601.
 
-May import the graph's base and inputs, the Afosto scalars and the Afosto operation record.
+May import the graph's base and inputs, the Afosto scalars and the Afosto operation record, and
+who a local-mode call acts for (`local.py`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from strawberry.types.base import has_object_definition
 
 from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
 from facade.errors import BadUserInput
+from facade.graph.afosto.local import local_credentials
 from facade.graph.afosto.rules import DEFAULT_PAGE_SIZE
 from facade.graph.afosto.scalars import AfostoAck, AfostoBinary
 from facade.graph.base import PageInfo
@@ -98,9 +100,14 @@ async def _send(
 ) -> AfostoAnswer:
     if not checked:
         check_arguments(info._field.arguments, values)
+    authorization = await local_credentials(info, operation)
     backend = info.context.backend.afosto
     sent = to_json(body, keys) if body is not None else None
-    answer: AfostoAnswer = await backend.call(operation, _arguments(operation, values), sent, page=page, page_size=size)
+    arguments = _arguments(operation, values)
+    if authorization is None:
+        answer: AfostoAnswer = await backend.call(operation, arguments, sent, page=page, page_size=size)
+    else:
+        answer = await backend.call(operation, arguments, sent, page=page, page_size=size, authorization=authorization)
     return answer
 
 

@@ -1,0 +1,47 @@
+"""Who an Afosto namespace call acts for in local mode (`FACADE_AFOSTO_URL=local`).
+
+Upstream, Afosto judges the caller's Afosto token. In local mode the emulation answers from the
+local store's Afosto tables, the same rows the domain graph guards (a customer, an order, a
+channel), so facade judges, with the domain graph's rules for those rows: the caller must be
+signed in as a person of a tenant linked to an Afosto tenant, and the call acts for that Afosto
+tenant; a read needs a member, a write the tenant's admin. Whatever `X-Afosto-Authorization`
+says does not decide (any text would otherwise have been the first seeded tenant).
+
+May import the graph's permissions, the errors and the emulation's credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facade.backends.upstream.afosto.emulated import credentials_for
+from facade.backends.upstream.afosto.operation import Operation
+from facade.errors import Forbidden
+from facade.graph.permissions import is_admin, is_member
+
+__all__ = ["local_credentials"]
+
+# The client-credentials grant, which takes no token (openapi.TOKEN_OPERATION: that module imports
+# the generator, which stays out of the app's import path).
+TOKEN_OPERATION = "POST /iam/oauth/authorize"
+
+
+async def local_credentials(info: Any, operation: Operation) -> str | None:
+    """`Authorization` for one local-mode call of `operation`, or None where the caller's own
+    headers go (upstream mode; the client-credentials grant, which takes no token).
+
+    Raises Unauthenticated (no valid facade token), Forbidden (a device token, no tenant, a
+    tenant without an Afosto tenant, or a write by someone not its admin)."""
+    context = info.context
+    if context.settings.afosto_url != "local" or operation.key == TOKEN_OPERATION:
+        return None
+    principal = context.require_principal()
+    tenant_id = principal.tenant_id
+    if tenant_id is None or not is_member(principal, tenant_id):
+        raise Forbidden("In local mode the Afosto API answers the people of a tenant linked to an Afosto tenant.")
+    link = await context.loaders.afosto_tenant.load(tenant_id)
+    if link is None:
+        raise Forbidden("Your tenant has no Afosto tenant linked (linkAfostoTenant).")
+    if not operation.read and not is_admin(principal, tenant_id):
+        raise Forbidden("In local mode Afosto writes are for the tenant's admins.")
+    return credentials_for(link.afosto_tenant_id)

@@ -1,0 +1,735 @@
+"""Afosto's data in the domain graph (issue 11): the edges from stores, products, devices and
+tenants through the join keys, what a missing join answers, who may read and write, the
+mutations' input rules, and what a nested query costs (one backend call per entity type per
+level, whatever the list length). Runs in both modes: in upstream mode the Afosto side is the
+sandbox's, over HTTP, and the calls are counted there too."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from conftest import Api, mode
+from support.chaos import Twins
+
+ACME, NORDIC = "acme-retail", "nordic-bakeries"
+HOME = {"alice": ACME, "bob": ACME, "carol": NORDIC}
+
+STORES = """
+query Stores($t: String!, $n: Int!, $m: Int!) {
+  tenant(tenantUid: $t) { stores(first: $n) { nodes {
+    id name
+    salesChannels(first: 5) { nodes { id sourceId name type } }
+    stockLocation { id name }
+    stock(first: 5) { totalCount nodes { sku available total location { id } } }
+    products(first: $m) { nodes {
+      id sku
+      prices(first: 4) { nodes { sku amount amountMinor currency includesVat priceGroup { name } } }
+      stock(first: 4) { nodes { sku available location { name } } }
+    } }
+  } } }
+}
+"""
+
+ORDERS = """
+query Orders($t: String!, $n: Int!) {
+  tenant(tenantUid: $t) { afosto { afostoTenantId orders(first: $n) { totalCount nodes {
+    id number status total totalMinor currency
+    channel { name type store { id name } }
+    customer { email }
+    shippingAddress { locality countryCode }
+    billingAddress { locality }
+    lines { nodes { sku quantity product { id name sku } } }
+  } } } }
+}
+"""
+
+
+async def signed(api: Api, login: str) -> dict[str, Any]:
+    """A request's credentials as `login`: their token and, in upstream mode, their tenant's
+    Afosto token (what a frontend sends as X-Afosto-Authorization; the sandbox's, here)."""
+    credentials: dict[str, Any] = {"token": await api.login(login), "headers": {}}
+    tenant = HOME.get(login)
+    if mode() == "upstream" and tenant is not None:
+        from support.sandbox import afosto_token
+
+        link = (await api.store.links.afosto_tenants([tenant]))[tenant]
+        token = afosto_token(api.token_settings, link.afosto_tenant_id)
+        credentials["headers"] = {"X-Afosto-Authorization": f"Bearer {token}"}
+    return credentials
+
+
+async def first_store(api: Api, who: dict[str, Any], tenant: str = ACME) -> dict[str, Any]:
+    data = await api.data(STORES, {"t": tenant, "n": 1, "m": 3}, **who)
+    return data["tenant"]["stores"]["nodes"][0]  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading through the join keys
+
+
+async def test_a_store_shows_its_linked_channels_location_and_stock(api: Api) -> None:
+    store = await first_store(api, await signed(api, "alice"))
+
+    types = {c["type"] for c in store["salesChannels"]["nodes"]}
+    assert {"POS", "STOREFRONT"} <= types
+    location = store["stockLocation"]
+    assert location is not None
+    assert store["stock"]["totalCount"] >= len(store["stock"]["nodes"]) > 0
+    for level in store["stock"]["nodes"]:
+        assert level["location"]["id"] == location["id"]
+        assert level["total"] >= level["available"] >= 0
+
+
+async def test_a_products_prices_are_decimal_strings_of_its_skus_minor_units(api: Api) -> None:
+    store = await first_store(api, await signed(api, "alice"))
+
+    product = store["products"]["nodes"][0]
+    assert product["sku"]
+    prices = product["prices"]["nodes"]
+    assert {p["priceGroup"]["name"] for p in prices} >= {"retail", "wholesale"}
+    for price in prices:
+        assert price["sku"] == product["sku"]
+        assert Decimal(price["amount"]) == Decimal(price["amountMinor"]) / 100
+        assert price["amount"].count(".") == 1
+        assert len(price["amount"].split(".")[1]) == 2
+        assert price["currency"] == "EUR"
+    assert product["stock"]["nodes"]
+
+
+async def test_price_group_picks_one_group_by_name(api: Api) -> None:
+    alice = await signed(api, "alice")
+    data = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { stores(first: 1) { nodes { products(first: 2) { nodes { "
+        'retail: prices(priceGroup: "retail") { nodes { priceGroup { name } includesVat } } '
+        'none: prices(priceGroup: "no-such-group") { totalCount } } } } } } }',
+        {"t": ACME},
+        **alice,
+    )
+    for product in data["tenant"]["stores"]["nodes"][0]["products"]["nodes"]:
+        assert product["retail"]["nodes"]
+        assert all(p["priceGroup"]["name"] == "retail" and p["includesVat"] for p in product["retail"]["nodes"])
+        assert product["none"]["totalCount"] == 0
+
+
+async def test_a_tenants_orders_reach_channel_store_customer_addresses_and_products(api: Api) -> None:
+    data = await api.data(ORDERS, {"t": ACME, "n": 5}, **await signed(api, "alice"))
+
+    afosto = data["tenant"]["afosto"]
+    assert afosto["afostoTenantId"]
+    orders = afosto["orders"]["nodes"]
+    assert len(orders) == 5
+    assert afosto["orders"]["totalCount"] >= 5
+    assert any(o["channel"]["store"] is not None for o in orders)
+    for order in orders:
+        assert Decimal(order["total"]) == Decimal(order["totalMinor"]) / 100
+        assert order["lines"]["nodes"]
+        for line in order["lines"]["nodes"]:
+            assert line["quantity"] >= 1
+            assert line["product"] is not None
+            assert line["product"]["sku"] == line["sku"]
+
+
+async def test_an_order_found_by_number_and_refetched_by_its_global_id_is_the_same(api: Api) -> None:
+    alice = await signed(api, "alice")
+    listed = await api.data(ORDERS, {"t": ACME, "n": 1}, **alice)
+    order = listed["tenant"]["afosto"]["orders"]["nodes"][0]
+
+    found = await api.data(
+        "query($t: String!, $n: String) { tenant(tenantUid: $t) { afosto { orders(number: $n) "
+        "{ totalCount nodes { id number } } } } }",
+        {"t": ACME, "n": order["number"]},
+        **alice,
+    )
+    assert found["tenant"]["afosto"]["orders"] == {
+        "totalCount": 1,
+        "nodes": [{"id": order["id"], "number": order["number"]}],
+    }
+
+
+async def test_tenant_afosto_lists_its_users_channels_groups_locations_hubs_and_plan(api: Api) -> None:
+    data = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { "
+        "users { nodes { email roles user { id } } } salesChannels { totalCount } "
+        "priceGroups { nodes { name currency includesVat } } locations { totalCount } "
+        "printHubs { nodes { name status printers { nodes { name hub { id } } } } } "
+        "plans { nodes { code isRenewing } } } } }",
+        {"t": ACME},
+        **await signed(api, "alice"),
+    )
+    afosto = data["tenant"]["afosto"]
+    assert any(u["user"] is not None for u in afosto["users"]["nodes"])  # the tenant's people, by e-mail
+    assert {g["name"] for g in afosto["priceGroups"]["nodes"]} == {"retail", "wholesale"}
+    assert afosto["salesChannels"]["totalCount"] >= 2
+    assert afosto["locations"]["totalCount"] >= 1
+    assert len(afosto["plans"]["nodes"]) == 1
+    hubs = afosto["printHubs"]["nodes"]
+    assert hubs
+    assert all(h["status"] in ("ONLINE", "OFFLINE") for h in hubs)
+    assert any(h["printers"]["nodes"] for h in hubs)
+
+
+async def test_a_device_shows_its_linked_print_hub(api: Api) -> None:
+    data = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { devices(first: 100) { nodes { id "
+        "printHub { name device { id } printers { totalCount } } } } } }",
+        {"t": ACME},
+        **await signed(api, "alice"),
+    )
+    linked = [d for d in data["tenant"]["devices"]["nodes"] if d["printHub"] is not None]
+    assert linked
+    for device in linked:
+        assert device["printHub"]["device"]["id"] == device["id"]
+
+
+async def test_an_admin_moves_a_print_hub_by_the_devices_source_id(fresh_api: Api) -> None:
+    """`linkDevicePrintHub(deviceId:)` takes a device's global id or its uid (Flow Retail's, with
+    dashes), as the device's other arguments do."""
+    api = fresh_api
+    alice = await signed(api, "alice")
+    data = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { devices(first: 100) { nodes { id sourceId "
+        "printHub { sourceId } } } } }",
+        {"t": ACME},
+        **alice,
+    )
+    device = next(d for d in data["tenant"]["devices"]["nodes"] if d["printHub"] is not None)
+    assert "-" in device["sourceId"]
+    link = "mutation($d: ID!, $h: ID) { linkDevicePrintHub(deviceId: $d, hubId: $h) { id printHub { sourceId } } }"
+    unlinked = await api.data(link, {"d": device["sourceId"], "h": None}, **alice)
+    assert unlinked["linkDevicePrintHub"] == {"id": device["id"], "printHub": None}
+    hub = device["printHub"]["sourceId"]
+    relinked = await api.data(link, {"d": device["id"], "h": hub}, **alice)
+    assert relinked["linkDevicePrintHub"] == {"id": device["id"], "printHub": {"sourceId": hub}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Missing joins answer null or nothing
+
+
+async def test_missing_joins_answer_null_and_empty_lists_never_errors(fresh_api: Api) -> None:
+    api = fresh_api
+    alice = await signed(api, "alice")
+    store = await first_store(api, alice)
+    product = store["products"]["nodes"][0]
+
+    cleared = await api.data(
+        "mutation($s: ID!, $p: ID!) { setStoreStockLocation(storeId: $s, locationId: null) { id stockLocation { id } "
+        "stock { totalCount } } setProductSku(productId: $p, sku: null) { id sku prices { totalCount } "
+        "stock { totalCount } orderLines { totalCount } } }",
+        {"s": store["id"], "p": product["id"]},
+        **alice,
+    )
+    assert cleared["setStoreStockLocation"]["stockLocation"] is None
+    assert cleared["setStoreStockLocation"]["stock"]["totalCount"] == 0
+    assert cleared["setProductSku"]["sku"] is None
+    assert cleared["setProductSku"]["prices"]["totalCount"] == 0
+    assert cleared["setProductSku"]["stock"]["totalCount"] == 0
+
+    unlinked = await api.data(
+        "mutation($t: String!) { linkAfostoTenant(tenantUid: $t, afostoTenantId: null) { afostoTenantId } }",
+        {"t": ACME},
+        **alice,
+    )
+    assert unlinked["linkAfostoTenant"] is None
+    after = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { afostoTenantId } stores(first: 1) { nodes { "
+        "salesChannels { totalCount } products(first: 2) { nodes { prices { totalCount } } } } } } }",
+        {"t": ACME},
+        **alice,
+    )
+    assert after["tenant"]["afosto"] is None
+    assert after["tenant"]["stores"]["nodes"][0]["salesChannels"]["totalCount"] == 0
+    assert all(p["prices"]["totalCount"] == 0 for p in after["tenant"]["stores"]["nodes"][0]["products"]["nodes"])
+
+
+async def test_an_admin_creates_a_channel_links_it_to_a_store_and_unlinks_it(fresh_api: Api) -> None:
+    api = fresh_api
+    alice = await signed(api, "alice")
+    store = await first_store(api, alice)
+    linked = {c["id"] for c in store["salesChannels"]["nodes"]}
+    created = await api.data(
+        'mutation($t: String!) { createSalesChannel(tenantUid: $t, input: {name: "Pop-up", type: POS}) '
+        "{ id sourceId name type store { id } } }",
+        {"t": ACME},
+        **alice,
+    )
+    channel = created["createSalesChannel"]
+    assert channel["name"] == "Pop-up"
+    assert channel["type"] == "POS"
+    assert channel["store"] is None  # not linked to a store yet
+
+    # By its Afosto id (sourceId), within the store's tenant.
+    added = await api.data(
+        "mutation($s: ID!, $c: ID!) { linkStoreSalesChannel(storeId: $s, channelId: $c) "
+        "{ salesChannels(first: 20) { nodes { id store { id } } } } }",
+        {"s": store["id"], "c": channel["sourceId"]},
+        **alice,
+    )
+    nodes = added["linkStoreSalesChannel"]["salesChannels"]["nodes"]
+    assert {c["id"] for c in nodes} == linked | {channel["id"]}
+    assert all(c["store"] == {"id": store["id"]} for c in nodes if c["id"] == channel["id"])
+    # By its global id.
+    removed = await api.data(
+        "mutation($s: ID!, $c: ID!) { unlinkStoreSalesChannel(storeId: $s, channelId: $c) "
+        "{ salesChannels(first: 20) { nodes { id } } } }",
+        {"s": store["id"], "c": channel["id"]},
+        **alice,
+    )
+    assert {c["id"] for c in removed["unlinkStoreSalesChannel"]["salesChannels"]["nodes"]} == linked
+
+
+async def test_a_channel_the_tenants_afosto_does_not_have_is_not_found(api: Api) -> None:
+    alice = await signed(api, "alice")
+    store = await first_store(api, alice)
+    error = await api.error(
+        'mutation($s: ID!) { linkStoreSalesChannel(storeId: $s, channelId: "no-such-channel") { id } }',
+        {"s": store["id"]},
+        **alice,
+    )
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    error = await api.error(
+        'mutation($s: ID!) { linkStoreSalesChannel(storeId: $s, channelId: "U3RvcmU6MQ==") { id } }',  # Store:1
+        {"s": store["id"]},
+        **alice,
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may
+
+
+async def test_another_tenants_afosto_data_is_refused(api: Api) -> None:
+    bob = await signed(api, "bob")  # acme-retail
+    store = await first_store(api, await signed(api, "carol"), NORDIC)
+
+    body = await api.post(
+        "query($s: ID!) { store(id: $s) { name salesChannels { totalCount } stockLocation { id } "
+        "products(first: 3) { nodes { sku prices { nodes { amount } } } } } }",
+        {"s": store["id"]},
+        **bob,
+    )
+    codes = Counter(e["extensions"]["code"] for e in body["errors"])
+    assert set(codes) == {"FORBIDDEN"}
+    data = body["data"]["store"]
+    assert data["salesChannels"] is None
+    assert data["stockLocation"] is None
+    products = data["products"]["nodes"]
+    assert all(p["sku"] for p in products)  # a SKU is public
+    assert all(p["prices"] is None for p in products)  # the prices are the tenant's
+
+
+async def test_a_device_token_and_a_customer_read_no_afosto_data(api: Api) -> None:
+    dave = await signed(api, "dave")  # a customer of no tenant
+    body = await api.post("{ products(first: 3) { nodes { sku prices { totalCount } stock { totalCount } } } }", **dave)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    assert all(p["prices"] is None and p["sku"] for p in body["data"]["products"]["nodes"])
+
+
+async def test_afosto_writes_need_the_tenants_admin(api: Api) -> None:
+    bob = await signed(api, "bob")  # a member, not an admin
+    error = await api.error(
+        'mutation { upsertPrices(tenantUid: "acme-retail", priceGroupId: "x", prices: []) { id } }', **bob
+    )
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    carol = await signed(api, "carol")  # nordic's admin
+    store = await first_store(api, await signed(api, "alice"))
+    error = await api.error(
+        "mutation($s: ID!) { setStoreStockLocation(storeId: $s, locationId: null) { id } }",
+        {"s": store["id"]},
+        **carol,
+    )
+    assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes
+
+
+async def price_group(api: Api, who: dict[str, Any], name: str = "retail") -> dict[str, Any]:
+    data = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { priceGroups { nodes "
+        "{ id sourceId name currency } } } } }",
+        {"t": ACME},
+        **who,
+    )
+    return next(g for g in data["tenant"]["afosto"]["priceGroups"]["nodes"] if g["name"] == name)
+
+
+async def test_upserted_prices_are_read_back_through_the_product(fresh_api: Api) -> None:
+    api = fresh_api
+    alice = await signed(api, "alice")
+    group = await price_group(api, alice)
+    product = (await first_store(api, alice))["products"]["nodes"][0]
+
+    written = await api.data(
+        "mutation($t: String!, $g: ID!, $p: [PriceInput!]!) { upsertPrices(tenantUid: $t, priceGroupId: $g, "
+        "prices: $p) { sku amount amountMinor originalAmount currency priceGroup { name } } }",
+        {"t": ACME, "g": group["id"], "p": [{"sku": product["sku"], "amount": "12.5", "originalAmount": "15"}]},
+        **alice,
+    )
+    assert written["upsertPrices"] == [
+        {
+            "sku": product["sku"],
+            "amount": "12.50",
+            "amountMinor": 1250,
+            "originalAmount": "15.00",
+            "currency": "EUR",
+            "priceGroup": {"name": "retail"},
+        }
+    ]
+    read = await api.data(
+        'query($p: ID!) { product(id: $p) { prices(priceGroup: "retail") { nodes { amount } } } }',
+        {"p": product["id"]},
+        **alice,
+    )
+    assert {"amount": "12.50"} in read["product"]["prices"]["nodes"]
+
+
+@pytest.mark.parametrize(
+    ("prices", "field"),
+    [
+        ([{"sku": "SKU-000001", "amount": "12.345"}], "amount"),
+        ([{"sku": "SKU-000001", "amount": "-1"}], "prices.amount"),
+        ([{"sku": "SKU-000001", "amount": "1e5"}], "prices.amount"),
+        ([{"sku": "", "amount": "1.00"}], "prices.sku"),
+        ([{"sku": "SKU 1", "amount": "1.00"}], "prices.sku"),
+        ([{"sku": "S" * 65, "amount": "1.00"}], "prices.sku"),
+        ([{"sku": "SKU-000001", "amount": "1.00"}] * 2, "prices"),
+        ([{"sku": f"SKU-{i:06d}", "amount": "1.00"} for i in range(101)], "prices"),
+    ],
+)
+async def test_bad_prices_are_refused_before_anything_is_written(
+    api: Api, prices: list[dict[str, Any]], field: str
+) -> None:
+    alice = await signed(api, "alice")
+    group = await price_group(api, alice)
+    error = await api.error(
+        'mutation($g: ID!, $p: [PriceInput!]!) { upsertPrices(tenantUid: "acme-retail", priceGroupId: $g, '
+        "prices: $p) { id } }",
+        {"g": group["id"], "p": prices},
+        **alice,
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+
+
+async def test_stock_set_by_an_admin_shows_at_the_location(fresh_api: Api) -> None:
+    api = fresh_api
+    alice = await signed(api, "alice")
+    store = await first_store(api, alice)
+    sku = store["products"]["nodes"][0]["sku"]
+
+    written = await api.data(
+        "mutation($t: String!, $l: ID!, $s: String!) { setStock(tenantUid: $t, locationId: $l, "
+        "levels: [{sku: $s, available: 7}]) { sku available location { id } } }",
+        {"t": ACME, "l": store["stockLocation"]["id"], "s": sku},
+        **alice,
+    )
+    assert written["setStock"] == [{"sku": sku, "available": 7, "location": {"id": store["stockLocation"]["id"]}}]
+    refused = await api.error(
+        'mutation($l: ID!) { setStock(tenantUid: "acme-retail", locationId: $l, levels: [{sku: "A", available: -1}]) '
+        "{ sku } }",
+        {"l": store["stockLocation"]["id"]},
+        **alice,
+    )
+    assert refused["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_an_order_created_twice_with_one_key_is_one_order_then_lines_then_cancel(fresh_api: Api) -> None:
+    api = fresh_api
+    bob = await signed(api, "bob")  # a member may order
+    store = await first_store(api, await signed(api, "alice"))
+    channel = store["salesChannels"]["nodes"][0]
+    skus = [p["sku"] for p in store["products"]["nodes"]]
+    create = (
+        "mutation($t: String!, $i: OrderInput!, $k: String!) { createOrder(tenantUid: $t, input: $i, "
+        "idempotencyKey: $k) { id number status channel { id } lines { nodes { sku quantity } } } }"
+    )
+    variables = {"t": ACME, "i": {"channelId": channel["id"], "lines": [{"sku": skus[0], "quantity": 2}]}, "k": "k-1"}
+
+    first = (await api.data(create, variables, **bob))["createOrder"]
+    again = (await api.data(create, variables, **bob))["createOrder"]
+    assert again["id"] == first["id"]
+    assert again["number"] == first["number"]
+    assert first["status"] == "OPEN"
+    assert first["channel"]["id"] == channel["id"]
+    assert first["lines"]["nodes"] == [{"sku": skus[0], "quantity": 2}]
+
+    added = await api.data(
+        "mutation($o: ID!, $s: String!) { addOrderLines(orderId: $o, lines: [{sku: $s, quantity: 3}]) "
+        "{ id lines { nodes { sku quantity } } } }",
+        {"o": first["id"], "s": skus[1]},
+        **bob,
+    )
+    assert {"sku": skus[1], "quantity": 3} in added["addOrderLines"]["lines"]["nodes"]
+
+    task = (
+        await api.data(
+            "mutation($o: ID!) { cancelOrder(orderId: $o) { id sourceId progress } }", {"o": first["id"]}, **bob
+        )
+    )["cancelOrder"]
+    polled = await api.data(
+        "query($t: String!, $i: ID!) { afostoTask(tenantUid: $t, id: $i) { id completedAt } }",
+        {"t": ACME, "i": task["sourceId"]},
+        **bob,
+    )
+    assert polled["afostoTask"]["id"] == task["id"]
+
+    # The task is a Node: its id refetches it for the tenant's people, not for another tenant's.
+    refetch = "query($i: ID!) { node(id: $i) { id ... on AfostoTask { sourceId } } }"
+    again_polled = await api.data(refetch, {"i": task["id"]}, **bob)
+    assert again_polled["node"] == {"id": task["id"], "sourceId": task["sourceId"]}
+    refused = await api.post(refetch, {"i": task["id"]}, **await signed(api, "carol"))
+    assert refused["data"]["node"] is None
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [{"sku": "SKU-000001", "quantity": 0}],
+        [{"sku": "SKU-000001", "quantity": 10_001}],
+        [],
+        [{"sku": "SKU-000001", "quantity": 1}, {"sku": "SKU-000001", "quantity": 1}],
+    ],
+)
+async def test_bad_order_lines_are_refused(api: Api, lines: list[dict[str, Any]]) -> None:
+    bob = await signed(api, "bob")
+    error = await api.error(
+        'mutation($i: OrderInput!) { createOrder(tenantUid: "acme-retail", input: $i, idempotencyKey: "bad") { id } }',
+        {"i": {"channelId": "some-channel", "lines": lines}},
+        **bob,
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+
+
+# ---------------------------------------------------------------------------------------------
+# Global ids: every commerce record with an Afosto id is a Node
+
+NODE_TYPES = ("SalesChannel", "PriceGroup", "Location", "PostalAddress", "Customer", "Order", "PrintHub", "Printer")
+NODE_TYPES += ("AfostoUser", "AfostoPlan", "AfostoTask")
+ON_EACH = " ".join(f"... on {name} {{ sourceId }}" for name in NODE_TYPES)
+REFETCH = f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ __typename id {ON_EACH} }} }}"
+EVERY_ID = """
+query($t: String!) { tenant(tenantUid: $t) { afosto {
+  users { nodes { __typename id sourceId } }
+  salesChannels { nodes { __typename id sourceId } }
+  priceGroups { nodes { __typename id sourceId } }
+  locations { nodes { __typename id sourceId address { __typename id sourceId } } }
+  printHubs { nodes { __typename id sourceId printers { nodes { __typename id sourceId } } } }
+  plans { nodes { __typename id sourceId } }
+  orders(first: 3) { nodes { __typename id sourceId channel { __typename id sourceId }
+    customer { __typename id sourceId } shippingAddress { __typename id sourceId }
+    billingAddress { __typename id sourceId } } }
+} } }
+"""
+
+
+def objects(value: Any) -> list[dict[str, Any]]:
+    """Every object with a `__typename` in an answer, depth first."""
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if "__typename" in value:
+            found.append({k: value[k] for k in ("__typename", "id", "sourceId")})
+        for inner in value.values():
+            found.extend(objects(inner))
+    elif isinstance(value, list):
+        for inner in value:
+            found.extend(objects(inner))
+    return found
+
+
+async def test_every_commerce_id_a_query_answers_refetches_to_the_same_object(api: Api) -> None:
+    alice = await signed(api, "alice")
+    answered = objects(await api.data(EVERY_ID, {"t": ACME}, **alice))
+    unique = list({o["id"]: o for o in answered}.values())
+    assert {o["__typename"] for o in unique} == set(NODE_TYPES) - {"AfostoTask"}  # tasks: the cancel test
+
+    refetched = await api.data(REFETCH, {"ids": [o["id"] for o in unique]}, **alice)
+    assert refetched["nodes"] == unique
+    one = await api.data("query($i: ID!) { node(id: $i) { id } }", {"i": unique[0]["id"]}, **alice)
+    assert one["node"] == {"id": unique[0]["id"]}
+
+    # Another tenant's person: each id null with FORBIDDEN, as on every other road to the record.
+    refused = await api.post(REFETCH, {"ids": [o["id"] for o in unique]}, **await signed(api, "carol"))
+    assert refused["data"]["nodes"] == [None] * len(unique)
+    assert Counter(e["extensions"]["code"] for e in refused["errors"]) == {"FORBIDDEN": len(unique)}
+
+
+async def test_an_id_of_a_record_afosto_does_not_have_is_null_and_a_malformed_key_is_bad_input(api: Api) -> None:
+    alice = await signed(api, "alice")
+    missing = await api.data(
+        "query($i: ID!) { node(id: $i) { id } }", {"i": global_id("Order", ACME, "no-such-order")}, **alice
+    )
+    assert missing["node"] is None
+    task = await api.post(
+        'query($t: String!) { afostoTask(tenantUid: $t, id: "no-such-task") { id } }', {"t": ACME}, **alice
+    )
+    assert [e["extensions"]["code"] for e in task["errors"]] == ["NOT_FOUND"]
+    for key in ("no-colon", f"{ACME}:", f"{ACME}:bad id"):
+        body = await api.post("query($i: ID!) { node(id: $i) { id } }", {"i": encode("Customer", key)}, **alice)
+        assert body["errors"][0]["extensions"]["reason"] == "BAD_KEY", key
+
+
+def global_id(type_name: str, tenant: str, source: str) -> str:
+    return encode(type_name, f"{tenant}:{source}")
+
+
+def encode(type_name: str, key: str) -> str:
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+# ---------------------------------------------------------------------------------------------
+# A product's Afosto lists are its SKU's tenant's
+
+
+async def test_another_tenants_product_without_afosto_data_is_refused_and_one_without_a_sku_is_empty(
+    fresh_api: Api,
+) -> None:
+    api = fresh_api
+    carol = await signed(api, "carol")  # nordic-bakeries' admin
+    product = (await first_store(api, carol, NORDIC))["products"]["nodes"][0]
+    lists = (
+        "query($p: ID!) { product(id: $p) { sku prices { totalCount } stock { totalCount } "
+        "orderLines { totalCount } } }"
+    )
+    empty = {"prices": {"totalCount": 0}, "stock": {"totalCount": 0}, "orderLines": {"totalCount": 0}}
+
+    # A SKU Afosto has no price, stock or order line of.
+    await api.data(
+        'mutation($p: ID!) { setProductSku(productId: $p, sku: "SKU-NO-DATA") { id } }', {"p": product["id"]}, **carol
+    )
+    assert (await api.data(lists, {"p": product["id"]}, **carol))["product"] == {"sku": "SKU-NO-DATA", **empty}
+    for login in ("bob", "dave"):  # another tenant's person; a customer of no tenant
+        body = await api.post(lists, {"p": product["id"]}, **await signed(api, login))
+        assert body["data"]["product"] == {"sku": "SKU-NO-DATA", "prices": None, "stock": None, "orderLines": None}
+        assert Counter(e["extensions"]["code"] for e in body["errors"]) == {"FORBIDDEN": 3}, login
+
+    # Without a SKU a product has no Afosto data: empty lists for any person of a tenant.
+    await api.data(
+        "mutation($p: ID!) { setProductSku(productId: $p, sku: null) { id } }", {"p": product["id"]}, **carol
+    )
+    for login in ("carol", "bob"):
+        assert (await api.data(lists, {"p": product["id"]}, **await signed(api, login)))["product"] == {
+            "sku": None,
+            **empty,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# What a nested query costs
+
+
+@pytest.fixture(scope="module")
+async def counted(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Twins]:
+    # 200 products: 10 stores, four of them acme-retail's.
+    twins = await Twins.open(tmp_path_factory.mktemp("commerce-calls"), 200)
+    yield twins
+    await twins.aclose()
+
+
+async def calls_of(
+    twins: Twins, query: str, variables: dict[str, Any], who: dict[str, Any]
+) -> tuple[Counter[str], dict[str, Any]]:
+    """The backend calls one request makes (per domain.method), and its data; in upstream mode
+    the sandbox's Afosto calls (per route) as `afosto:<route>` too."""
+    sandbox = None
+    if mode() == "upstream":
+        from support.sandbox import SandboxControl
+
+        sandbox = SandboxControl(twins.backend.inner.sandbox_url)
+        await sandbox.calls()
+    twins.backend.calls.clear()
+    response = await twins.post(twins.compiled, query, variables, **who)
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    counted = Counter(twins.backend.calls)
+    if sandbox is not None:
+        counted.update({f"afosto:{k}": v for k, v in (await sandbox.calls()).items() if "afosto" in k})
+        await sandbox.http.aclose()
+    return counted, body["data"]
+
+
+async def test_a_stores_nested_afosto_query_costs_the_same_calls_at_two_sizes(counted: Twins) -> None:
+    alice = await signed(counted.api, "alice")
+    small, small_data = await calls_of(counted, STORES, {"t": ACME, "n": 1, "m": 2}, alice)
+    large, large_data = await calls_of(counted, STORES, {"t": ACME, "n": 3, "m": 10}, alice)
+
+    stores = large_data["tenant"]["stores"]["nodes"]
+    assert len(stores) > len(small_data["tenant"]["stores"]["nodes"])
+    assert sum(len(s["products"]["nodes"]) for s in stores) > 10
+    assert small == large, (small, large)
+    print(f"\nstores nested Afosto query ({mode()} mode): {sum(large.values())} calls: {dict(sorted(large.items()))}")  # noqa: T201
+    # One call per entity type per level: the tenant's channels, locations and price groups read
+    # once, stock once per level (the stores', the products'), prices once per price group.
+    assert large["commerce.channels"] == large["commerce.locations"] == large["commerce.price_groups"] == 1
+    assert large["commerce.stock_by_location"] == large["commerce.stock_by_sku"] == 1
+    assert large["commerce.prices"] == 2
+    assert large["links.afosto_tenants"] == 1
+    if mode() == "upstream":  # at the sandbox: the 8 reads above and the once-per-request tenant check
+        assert afosto_calls(large) == {
+            "GET /afosto/cat/channels": 1,
+            "GET /afosto/wms/locations": 1,
+            "GET /afosto/cat/groups": 1,
+            "POST /afosto/cat/groups/{id}/prices": 2,
+            "POST /afosto/wms/inventory": 2,
+            "GET /afosto/iam/tenants/{id}": 1,
+        }
+
+
+async def test_a_tenants_orders_with_their_edges_cost_the_same_calls_at_two_sizes(counted: Twins) -> None:
+    alice = await signed(counted.api, "alice")
+    small, small_data = await calls_of(counted, ORDERS, {"t": ACME, "n": 3}, alice)
+    large, large_data = await calls_of(counted, ORDERS, {"t": ACME, "n": 15}, alice)
+
+    assert len(large_data["tenant"]["afosto"]["orders"]["nodes"]) == 15
+    assert small == large, (small, large)
+    print(f"\ntenant orders query ({mode()} mode): {sum(large.values())} calls: {dict(sorted(large.items()))}")  # noqa: T201
+    for read in ("order_page", "channels", "customers", "addresses", "order_lines"):
+        assert large[f"commerce.{read}"] == 1, read
+    assert large["links.stores_by_channel"] == large["links.products_by_sku"] == 1
+    if mode() == "upstream":
+        assert afosto_calls(large) == {
+            "GET /afosto/odr/orders": 1,
+            "GET /afosto/cat/channels": 1,
+            "POST /afosto/rel/contacts": 1,
+            "POST /afosto/rel/search/address": 1,
+            "POST /afosto/odr/search/orders/items": 1,
+            "GET /afosto/iam/tenants/{id}": 1,
+        }
+
+
+async def test_the_ids_of_one_commerce_type_are_one_read_of_it(counted: Twins) -> None:
+    alice = await signed(counted.api, "alice")
+    listed = await counted.api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { orders(first: 6) { nodes { id "
+        "customer { id } shippingAddress { id } } } } } }",
+        {"t": ACME},
+        **alice,
+    )
+    orders = listed["tenant"]["afosto"]["orders"]["nodes"]
+    ids = (
+        [o["id"] for o in orders] + [o["customer"]["id"] for o in orders] + [o["shippingAddress"]["id"] for o in orders]
+    )
+    calls, data = await calls_of(counted, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids}, alice)
+
+    assert [n["id"] for n in data["nodes"]] == ids
+    assert calls["commerce.orders"] == calls["commerce.customers"] == calls["commerce.addresses"] == 1
+    assert calls["links.afosto_tenants"] == 1
+    if mode() == "upstream":
+        assert afosto_calls(calls) == {
+            "POST /afosto/odr/search/orders": 1,
+            "POST /afosto/rel/contacts": 1,
+            "POST /afosto/rel/search/address": 1,
+            "GET /afosto/iam/tenants/{id}": 1,
+        }
+
+
+def afosto_calls(counted: Counter[str]) -> dict[str, int]:
+    return {name.removeprefix("afosto:"): n for name, n in counted.items() if name.startswith("afosto:")}
