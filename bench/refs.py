@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -64,6 +66,124 @@ async def fetch(path: str, headers: dict[str, str] | None = None) -> Any:
         return orjson.loads(await response.read())
 
 
+async def afosto(
+    method: str, path: str, authorization: str | None, body: Any = None, page: tuple[int, int] | None = None
+) -> tuple[Any, int | None]:
+    """One call to the stub's Afosto with the caller's Afosto token (as its `Authorization`):
+    the decoded answer and the `x-count` header (None when absent)."""
+    assert session is not None
+    headers = {"Authorization": authorization} if authorization else {}
+    if page is not None:
+        headers.update({"x-page": str(page[0]), "x-page-size": str(page[1])})
+    data = None if body is None else orjson.dumps(body)
+    if data is not None:
+        headers["Content-Type"] = JSON
+    async with session.request(method, f"{UPSTREAM}/afosto{path}", data=data, headers=headers) as response:
+        response.raise_for_status()
+        count = response.headers.get("x-count")
+        return orjson.loads(await response.read()), int(count) if count is not None else None
+
+
+SKUS_PER_SEARCH = 100  # facade's FACADE_AFOSTO_BATCH_SIZE default
+AFOSTO_PAGE = 1000  # items per page (Afosto documents no maximum): one page holds 100 SKUs' levels
+
+
+async def afosto_all(method: str, path: str, authorization: str | None, body: Any = None) -> list[Any]:
+    """Every page of an Afosto list (x-page from 1 until a page comes back short)."""
+    found: list[Any] = []
+    number = 1
+    while True:
+        items, _ = await afosto(method, path, authorization, body, (number, AFOSTO_PAGE))
+        found.extend(items)
+        if len(items) < AFOSTO_PAGE:
+            return found
+        number += 1
+
+
+def _in(key: str, values: list[str]) -> dict[str, Any]:
+    return {"constraints": [{"key": key, "operator": "in", "values": values}]}
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + SKUS_PER_SEARCH] for i in range(0, len(values), SKUS_PER_SEARCH)]
+
+
+def money(minor: int) -> str:
+    """Minor units (cents) as a decimal string, `1250` -> "12.50" (the seed's currencies have 2 decimals)."""
+    return format(Decimal(minor).scaleb(-2), "f")
+
+
+async def catalog(tenant: str, n_stores: int, n_products: int, each: int, authorization: str | None) -> dict[str, Any]:
+    """catalog-100: a tenant's first stores, each with its first products (FLECS, one page per
+    store), each product with its SKU, its prices in every price group (one Afosto search per
+    group, SKUs `in`) and its stock levels (one inventory search, SKUs `in`; `each` of both at
+    most) with their locations
+    (loaded whole). The lists that need nothing else (groups, locations) start at once."""
+    groups_task = asyncio.ensure_future(afosto_all("GET", "/cat/groups", authorization))
+    locations_task = asyncio.ensure_future(afosto_all("GET", "/wms/locations", authorization))
+    try:
+        stores = await fetch(f"/ref/tenant-stores?tenant={tenant}&first={n_stores}")
+        pages = await asyncio.gather(
+            *(fetch(f"/api/v2/products?store_id={st['id']}&page=1&per_page={n_products}") for st in stores)
+        )
+        ids = [p["id"] for page in pages for p in page["data"]["products"]]
+        sku_list = await fetch(f"/ref/skus?product_ids={joined(ids)}") if ids else []
+        skus = dict(zip(ids, sku_list, strict=True))
+        wanted = list(dict.fromkeys(sku for sku in sku_list if sku is not None))
+        groups = await groups_task
+        searches = [
+            afosto("POST", f"/cat/groups/{g['id']}/prices", authorization, _in("sku", chunk))
+            for g in groups
+            for chunk in _chunks(wanted)
+        ]
+        stock_searches = [afosto_all("POST", "/wms/inventory", authorization, _in("sku", c)) for c in _chunks(wanted)]
+        found = await asyncio.gather(*searches, *stock_searches)
+        locations = {loc["id"]: loc for loc in await locations_task}
+    finally:
+        for task in (groups_task, locations_task):
+            task.cancel()
+    group_by_id = {g["id"]: g for g in groups}
+    prices: dict[str, list[dict[str, Any]]] = {}
+    for answer, _ in found[: len(searches)]:
+        for price in answer:
+            prices.setdefault(price["sku"], []).append(price)
+    order = {g["id"]: i for i, g in enumerate(groups)}
+    stock: dict[str, list[dict[str, Any]]] = {}
+    for levels in found[len(searches) :]:
+        for level in levels:
+            stock.setdefault(level["sku"], []).append(level)
+
+    def price_json(price: dict[str, Any]) -> dict[str, Any]:
+        group = group_by_id[price["price_group_id"]]
+        return {"amount": money(price["amount"]), "currency": group["currency"], "priceGroup": {"name": group["name"]}}
+
+    def level_json(level: dict[str, Any]) -> dict[str, Any]:
+        loc = locations.get(level["location_id"])
+        where = {"sourceId": loc["id"], "name": loc["name"]} if loc else None
+        return {"available": level["available"], "total": level["total"], "location": where}
+
+    def product_json(p: dict[str, Any]) -> dict[str, Any]:
+        sku = skus[p["id"]]
+        own = sorted(prices.get(sku, []), key=lambda price: order[price["price_group_id"]]) if sku else []
+        return {
+            "sourceId": str(p["id"]),
+            "name": p["name"],
+            "sku": sku,
+            "prices": {"nodes": [price_json(x) for x in own[:each]]},
+            "stock": {"nodes": [level_json(x) for x in (stock.get(sku, []) if sku else [])[:each]]},
+        }
+
+    nodes = [
+        {
+            "sourceId": str(st["id"]),
+            "name": st["name"],
+            "products": {"nodes": [product_json(p) for p in page["data"]["products"]]},
+        }
+        for st, page in zip(stores, pages, strict=True)
+    ]
+    return {"data": {"tenant": {"stores": {"nodes": nodes}}}}
+
+
 def joined(ids: list[int]) -> str:
     return ",".join(map(str, dict.fromkeys(ids)))
 
@@ -76,15 +196,20 @@ async def by_id(kind: str, ids: list[int]) -> dict[int, Any]:
     return dict(zip(unique, found, strict=True))
 
 
+def global_id(type_name: str, key: Any) -> str:
+    """facade's global id (graph/nodes.py), as the hand-written composition answers `id` too."""
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode("ascii")
+
+
 def product_json(item: dict[str, Any], users: dict[int, Any], reviews: dict[int, Any] | None) -> dict[str, Any]:
     store = item.get("store")  # the store as the product list embeds it
     owner = users.get(item["owner_id"]) if item.get("owner_id") is not None else None
     out: dict[str, Any] = {
-        "id": str(item["id"]),
+        "id": global_id("Product", item["id"]),
         "name": item["name"],
         "price": item["price"],
-        "store": {"id": str(store["id"]), "name": store["name"]} if store else None,
-        "owner": {"id": str(owner["id"]), "displayName": owner["display_name"]} if owner else None,
+        "store": {"id": global_id("Store", store["id"]), "name": store["name"]} if store else None,
+        "owner": {"id": global_id("User", owner["id"]), "displayName": owner["display_name"]} if owner else None,
     }
     if reviews is not None:
         page = reviews[item["id"]]
@@ -119,10 +244,10 @@ async def flecs_list(first: int) -> dict[str, Any]:
             store = p.get("store")
             nodes.append(
                 {
-                    "id": str(p["id"]),
+                    "id": global_id("Product", p["id"]),
                     "name": p["name"],
                     "price": p["price"],
-                    "store": {"id": str(store["id"]), "name": store["name"]} if store else None,
+                    "store": {"id": global_id("Store", store["id"]), "name": store["name"]} if store else None,
                 }
             )
     return {"data": {"products": {"nodes": nodes[:first]}}}
@@ -141,7 +266,7 @@ async def flow_devices(tenant: str, first: int, authorization: str | None) -> di
     page = await fetch(path, headers)
     nodes = [
         {
-            "id": d["deviceUid"],
+            "id": global_id("Device", d["deviceUid"]),
             "name": d["name"],
             "appType": d["appType"],
             "status": d["status"],
@@ -166,7 +291,11 @@ async def hand_endpoint(request: Request) -> Response:
     body = orjson.loads(await request.body())
     variables = body.get("variables") or {}
     query = body.get("query") or ""
-    if query.startswith("query Flecs"):
+    if query.startswith("query Catalog"):
+        stores, products = int(variables["stores"]), int(variables["products"])
+        authorization = request.headers.get("x-afosto-authorization")
+        answer = await catalog(variables["tenant"], stores, products, int(variables["each"]), authorization)
+    elif query.startswith("query Flecs"):
         answer = await flecs_list(int(variables["first"]))
     elif query.startswith("query Devices"):
         answer = await flow_devices(variables["tenant"], int(variables["first"]), request.headers.get("authorization"))

@@ -25,6 +25,7 @@ Results go to ``bench/results/<ts>.json`` and ``.md``, and both are printed.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import json
 import math
@@ -83,6 +84,24 @@ FLOW_QUERY = (
     "{ nodes { id name appType status deviceCode createdAt } } }"
 )
 FLOW_TENANT = "acme-retail"
+# catalog-100: one tenant's first 5 stores (by id) with their first 20 products each (the seed gives
+# every store 20), each product with its SKU, its Afosto prices (every price group) and its stock
+# levels with their locations. One tenant's, read as its admin (alice) with an Afosto token for
+# its Afosto tenant: Afosto data is visible to the tenant's members only, and Afosto serves one
+# tenant per token. Ids are the sources' (`sourceId`), which every variant can give.
+CATALOG_TENANT = "acme-retail"
+CATALOG_STORES, CATALOG_PRODUCTS = 5, 20
+# Prices and stock levels per product, at most: the seed has 2 price groups and a SKU at 1 or 2
+# locations, so every one is there; 10 would put the query's cost (an upper bound from `first`)
+# past the benchmark's FACADE_MAX_COST.
+CATALOG_EACH = 5
+CATALOG_PRICE_GROUPS = 2  # the seed's per tenant: retail and wholesale
+CATALOG_QUERY = (
+    "query Catalog($tenant: String!, $stores: Int, $products: Int, $each: Int) { tenant(tenantUid: $tenant) { "
+    "stores(first: $stores) { nodes { sourceId name products(first: $products) { nodes { sourceId name sku "
+    "prices(first: $each) { nodes { amount currency priceGroup { name } } } "
+    "stock(first: $each) { nodes { available total location { sourceId name } } } } } } } } }"
+)
 FACADE = frozenset({"facade-local", "facade-upstream"})
 VARIANTS = ("facade-local", "facade-upstream", "floor", "hand", "yoga", "hive")
 PEERS = ("yoga", "hive")  # the gateways a team would pick instead: facade's p99 is judged against theirs
@@ -102,22 +121,69 @@ def hive_query(first: int) -> str:
     return f"query Flecs {{ {calls} }}"
 
 
+# catalog-100 in the shape of Hive's supergraph (bench/hive): the stub's `/ref` document gives the
+# tenant's stores (`tenant_stores`), mesh.config.ts joins each to its FLECS page (`products`,
+# @resolveTo) and gateway.config.ts adds a product's `sku`, `prices` and `stock`; the same variables.
+HIVE_CATALOG_QUERY = (
+    "query Catalog($tenant: String!, $stores: Int, $products: Int, $each: Int) { "
+    "tenant_stores(tenant: $tenant, first: $stores) { id name products(first: $products) { id name sku "
+    "prices(first: $each) { amount currency priceGroup { name } } "
+    "stock(first: $each) { available total location { id name } } } } }"
+)
+
+
+def global_id(type_name: str, key: Any) -> str:
+    """facade's global id (graph/nodes.py): base64 of `<Type>:<source id>`; the peers answer `id`
+    so too (bench/README.md, "Global ids")."""
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode("ascii")
+
+
 def normalise(variant: str, answer: Any, first: int | None = None) -> Any:
     """An answer in facade's shape, for the comparison. Hive Gateway's flecs-N answer (Mesh's
     schema: aliases p1..pN of `get_api_v2_products`, each `{data: {products: [...]}}`, integer
     ids) becomes `{data: {products: {nodes: [...]}}}`: the pages' products in page order, cut to
-    `first`, ids as strings (GraphQL's ID), the fields unchanged. Errors are kept as they are."""
-    if variant != "hive" or not isinstance(answer, dict) or answer.get("errors") or first is None:
+    `first`, ids as facade's global ids (Mesh's schema has the FLECS ids only), the fields
+    unchanged; its catalog-100 answer (`tenant_stores`) as `catalog_from_hive` gives it. Errors
+    are kept as they are."""
+    if variant != "hive" or not isinstance(answer, dict) or answer.get("errors"):
         return answer
     data = answer.get("data") or {}
+    if "tenant_stores" in data:
+        return {"data": {"tenant": catalog_from_hive(data["tenant_stores"])}}
+    if first is None:
+        return answer
     nodes = []
     for n in range(1, len(data) + 1):
         for p in ((data.get(f"p{n}") or {}).get("data") or {}).get("products") or []:
             store = p.get("store")
-            node = {"id": str(p["id"]), "name": p["name"], "price": p["price"]}
-            node["store"] = {"id": str(store["id"]), "name": store["name"]} if store else None
+            node = {"id": global_id("Product", p["id"]), "name": p["name"], "price": p["price"]}
+            node["store"] = {"id": global_id("Store", store["id"]), "name": store["name"]} if store else None
             nodes.append(node)
     return {"data": {"products": {"nodes": nodes[:first]}}}
+
+
+def catalog_from_hive(stores: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """Hive Gateway's catalog-100 answer (`HIVE_CATALOG_QUERY`: lists, integer FLECS ids, Afosto
+    location ids) in facade's shape: each list as a connection's `nodes`, FLECS ids as facade's
+    `sourceId` strings, a location's `id` as its `sourceId`; the other fields unchanged."""
+    if stores is None:
+        return None
+
+    def level(x: dict[str, Any]) -> dict[str, Any]:
+        where = x.get("location")
+        location = {"sourceId": where["id"], "name": where["name"]} if where else None
+        return {"available": x["available"], "total": x["total"], "location": location}
+
+    def product(p: dict[str, Any]) -> dict[str, Any]:
+        prices = {"nodes": p["prices"]}
+        stock = {"nodes": [level(x) for x in p["stock"]]}
+        return {"sourceId": str(p["id"]), "name": p["name"], "sku": p["sku"], "prices": prices, "stock": stock}
+
+    nodes = [
+        {"sourceId": str(s["id"]), "name": s["name"], "products": {"nodes": [product(p) for p in s["products"] or []]}}
+        for s in stores
+    ]
+    return {"stores": {"nodes": nodes}}
 
 
 @dataclass(frozen=True)
@@ -126,6 +192,7 @@ class Workload:
     body: str  # the exact bytes wrk POSTs
     only: frozenset[str] | None = None  # the variants that can serve it (None: all but hive); others "n/a"
     auth: bool = False  # sent with `Authorization: Bearer <alice's token>`
+    afosto: bool = False  # sent with `X-Afosto-Authorization: Bearer <a token for the tenant's Afosto tenant>`
     hive: str | None = None  # Hive Gateway's own body (its schema is Mesh's), when it can serve this
     first: int | None = None  # items asked for (the normalisation cuts to it)
     heavy: bool = False  # 1,000 items: measured for twice the duration (latencies of seconds)
@@ -150,8 +217,8 @@ class Workload:
 
 
 HIVE_NA = (
-    "Hive Gateway serves the FLECS OpenAPI document only: no owners, reviews (FLECS has no API for them) "
-    "or Flow Retail devices"
+    "Hive Gateway composes the FLECS and Afosto OpenAPI documents and the stub's /ref (tenants' stores, SKUs) "
+    "only: no owners, reviews (FLECS has no API for them) or Flow Retail devices"
 )
 
 
@@ -174,6 +241,10 @@ def workloads(quick: bool) -> list[Workload]:
         out.append(Workload("flow-devices", flow, auth=True))
         why = "the stub has no users, FLECS devices or licences (viewer's devices come from facade's store)"
         out.append(Workload("auth-devices", _body(AUTH_QUERY, {}), FACADE | {"floor"}, auth=True, why_not=why))
+        catalog = {"tenant": CATALOG_TENANT, "stores": CATALOG_STORES, "products": CATALOG_PRODUCTS}
+        catalog["each"] = CATALOG_EACH
+        hive = _body(HIVE_CATALOG_QUERY, catalog)
+        out.append(Workload("catalog-100", _body(CATALOG_QUERY, catalog), auth=True, afosto=True, hive=hive))
         review = {"productId": "1150", "review": "Benchmarked, still works.", "rating": 4}
         why = "a write: facade-upstream sends postReview to FLECS, which the stub lacks; the references have no store"
         only = frozenset({"facade-local"})
@@ -334,6 +405,7 @@ def render_na(rows: Sequence[dict[str, Any]]) -> str:
 # The targets of issue 9, judged on the rows of one run at 32 connections.
 TARGET_X_HAND = 0.6  # flecs-100: facade-upstream at least 0.6 × the hand-written composition
 STRETCH_X_HAND = 0.8
+HAND_RATIO_WORKLOADS = ("flecs-100", "catalog-100")  # facade-upstream ≥ 0.6 × hand on these
 TARGET_X_YOGA_LOCAL = 2.0  # list-100: facade-local at least 2 × yoga
 TARGET_COST_1000 = 8.0  # a 1,000-item request costs at most 8 100-item requests
 FLECS_PAGE = 100  # FLECS (WooCommerce) pages hold at most 100 products
@@ -344,10 +416,15 @@ KEPT_NEAR_MB = 20.0  # "back near its baseline" after an attack: at most this mu
 def min_upstream_calls(workload: str) -> int | None:
     """The fewest stub calls facade-upstream can make for a workload: one FLECS product page per
     100 items (stores come embedded; owners and reviews from the local store), one call for a
-    product by id and for one page of devices; None where none is known (auth-devices, writes)."""
+    product by id and for one page of devices; for catalog-100, one FLECS page per store (the API
+    lists one `store_id` at a time) and one Afosto call per entity type per level (issue 11): the
+    token's tenant check, the price groups, one price search per group (the seed's 2), one
+    inventory search and the locations; None where none is known (auth-devices, writes)."""
     m = re.fullmatch(r"(?:list|fragment|flecs)-(\d+)", workload)
     if m:
         return math.ceil(int(m.group(1)) / FLECS_PAGE)
+    if workload == "catalog-100":
+        return CATALOG_STORES + 1 + 1 + CATALOG_PRICE_GROUPS + 1 + 1
     return 1 if workload in ("lookup", "flow-devices") else None
 
 
@@ -381,11 +458,12 @@ def targets(
         return mine["rps"] / other["rps"] if mine and other else None
 
     up = "facade-upstream"
-    to_hand = x("flecs-100", up, "hand")
-    if to_hand is not None:
-        goal = f"≥ {TARGET_X_HAND:g} (stretch {STRETCH_X_HAND:g})"
-        stretch = " (stretch met)" if to_hand >= STRETCH_X_HAND else ""
-        add(up, f"flecs-100 c={conns} req/s ×hand", f"{to_hand:.2f}{stretch}", goal, to_hand >= TARGET_X_HAND)
+    for name in HAND_RATIO_WORKLOADS:  # issue 9's flecs-100; issue 11 holds catalog-100 to the same ratio
+        to_hand = x(name, up, "hand")
+        if to_hand is not None:
+            goal = f"≥ {TARGET_X_HAND:g} (stretch {STRETCH_X_HAND:g})"
+            stretch = " (stretch met)" if to_hand >= STRETCH_X_HAND else ""
+            add(up, f"{name} c={conns} req/s ×hand", f"{to_hand:.2f}{stretch}", goal, to_hand >= TARGET_X_HAND)
     for name in upstream_workloads(rows):
         for peer in PEERS:
             ratio = x(name, up, peer)
@@ -661,10 +739,120 @@ def _iso(stamp: str) -> str:
     return stamp.replace(" ", "T")[:19]
 
 
-def export(db: Path, out: Path) -> None:
+def _utc(stamp: Any) -> str | None:
+    """A stored time as Afosto writes one (`2026-02-01T12:39:00Z`); None stays None."""
+    return None if stamp is None else _iso(str(stamp)) + "Z"
+
+
+def _tables(con: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+
+
+def _vat(rate: str | None) -> list[dict[str, Any]]:
+    """A stored VAT rate ("21.00") as CatPrice's `vat` (`[{rate: int}]`); none: []."""
+    if rate is None:
+        return []
+    value = float(rate)
+    return [{"rate": int(value) if value.is_integer() else value}]
+
+
+def _set(record: dict[str, Any]) -> dict[str, Any]:
+    """An Afosto record without its unset fields: the contract marks nothing required and types
+    none as nullable, so a field without a value is left out (facade reads either as None)."""
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def export_afosto(con: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, str], dict[int, str]]:
+    """The seeded store's Afosto data in Afosto's shapes, per Afosto tenant (`stub.js` serves
+    each tenant's to that tenant's tokens): `{afosto tenant id: {tenant: IamTenant, groups:
+    [CatGroup], prices: {group id: [CatPrice]}, locations: [WmsLocation], stock: [WmsStock]}}`,
+    with the links facade keeps in its local store: facade tenant uid -> Afosto tenant id, and
+    product id -> SKU. Lists in key order (groups and locations by creation, then id; stock by
+    location, then SKU). Empty where the store has no Afosto tables (before migration 0002)."""
+    if "afosto_tenant_links" not in _tables(con):
+        return {}, {}, {}
+    links = {r["tenant_id"]: r["afosto_tenant_id"] for r in con.execute("select * from afosto_tenant_links")}
+    skus = {r["product_id"]: r["sku"] for r in con.execute("select product_id, sku from product_skus")}
+    names = {r["id"]: r["name"] for r in con.execute("select id, name from tenants")}
+    created = {r["id"]: r["created_at"] for r in con.execute("select id, created_at from tenants")}
+    out: dict[str, Any] = {}
+    for uid, aid in links.items():
+        stamp = _utc(created.get(uid))
+        tenant = {"id": aid, "name": names.get(uid, uid), "is_active": True, "created_at": stamp, "updated_at": stamp}
+        out[aid] = {"tenant": _set(tenant), "groups": [], "prices": {}, "locations": [], "stock": []}
+    by = "where afosto_tenant_id = ?"
+    for aid, own in out.items():
+        for r in con.execute(f"select * from afosto_price_groups {by} order by created_at, id", (aid,)):
+            own["groups"].append(
+                _set(
+                    {
+                        "id": r["id"],
+                        "name": r["name"],
+                        "is_including_vat": bool(r["is_including_vat"]),
+                        "currency": r["currency"],
+                        "metadata": {},
+                        "created_at": _utc(r["created_at"]),
+                        "updated_at": _utc(r["created_at"]),
+                    }
+                )
+            )
+            own["prices"][r["id"]] = []
+        for r in con.execute(f"select * from afosto_prices {by} order by price_group_id, sku, active_at", (aid,)):
+            own["prices"].setdefault(r["price_group_id"], []).append(
+                _set(
+                    {
+                        "id": r["id"],
+                        "sku": r["sku"],
+                        "amount": r["amount"],
+                        "original_amount": r["original_amount"],
+                        "vat": _vat(r["vat_rate"]),
+                        "price_group_id": r["price_group_id"],
+                        "active_at": _utc(r["active_at"]),
+                        "created_at": _utc(r["created_at"]),
+                    }
+                )
+            )
+        for r in con.execute(f"select * from afosto_locations {by} order by created_at, id", (aid,)):
+            own["locations"].append(
+                _set(
+                    {
+                        "id": r["id"],
+                        "name": r["name"],
+                        "country_iso": r["country_code"],
+                        "is_supplier": False,
+                        "is_managed": True,
+                        "is_customer": False,
+                        "is_tracking_inventory": bool(r["is_tracking_inventory"]),
+                        "address_id": r["address_id"],
+                        "created_at": _utc(r["created_at"]),
+                        "updated_at": _utc(r["created_at"]),
+                    }
+                )
+            )
+        for r in con.execute(f"select * from afosto_stock {by} order by location_id, sku", (aid,)):
+            levels = {k: r[k] for k in ("available", "reserved", "claimed", "transit", "missing", "backordered")}
+            own["stock"].append(
+                {"location_id": r["location_id"], "sku": r["sku"], **levels, "total": sum(levels.values())}
+            )
+    return out, links, skus
+
+
+def afosto_token(afosto_tenant_id: str, secret: str = SECRET) -> str:
+    """An Afosto token as facade's sandbox hands them out (HS256 with the shared secret, claim
+    `tenant_id` = the Afosto tenant), which the stub accepts for that tenant; valid for a day."""
+    import jwt  # PyJWT, facade's dependency
+
+    now = int(time.time())
+    claims = {"tenant_id": afosto_tenant_id, "iat": now, "exp": now + 86400}
+    return str(jwt.encode(claims, secret, algorithm="HS256"))
+
+
+def export(db: Path, out: Path) -> dict[str, str]:
     """The seeded store as the stub's data: products in FLECS's shape (with `store` and the
     non-contract `owner_id`/`date_created_gmt` facade reads when sent), tenants' devices in Flow
-    Retail's (F7), and stores, users and reviews for the references' `/ref/*` reads."""
+    Retail's (F7), each Afosto tenant's catalogue data in Afosto's (`export_afosto`), and stores
+    (with their tenant), users, reviews and products' SKUs for the references' `/ref/*` reads.
+    Answers the links facade tenant uid -> Afosto tenant id."""
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
     stores = {r["id"]: dict(r) for r in con.execute("select * from stores")}
@@ -722,10 +910,13 @@ def export(db: Path, out: Path) -> None:
         {k: r[k] for k in ("id", "product_id", "rating", "reviewer", "review", "created_at")}
         for r in con.execute("select * from reviews where status = 'approved'")
     ]
+    afosto, links, skus = export_afosto(con)
     con.close()
-    data = {"products": products, "stores": [{"id": s["id"], "name": s["name"]} for s in stores.values()]}
-    data.update(users=users, reviews=reviews, devices=devices)
+    listed = [{"id": s["id"], "name": s["name"], "tenant_id": s["tenant_id"]} for s in stores.values()]
+    data = {"products": products, "stores": listed, "users": users, "reviews": reviews, "devices": devices}
+    data.update(afosto=afosto, skus={str(k): v for k, v in skus.items()})
     out.write_text(json.dumps(data))
+    return links
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -745,9 +936,13 @@ class Settings:
     results: list[dict[str, Any]] = field(default_factory=list)
     soaks: list[dict[str, Any]] = field(default_factory=list)
     token: str | None = None  # alice's, from facade-local's `login`
+    afosto_token: str | None = None  # for catalog-100's tenant's Afosto tenant (`afosto_token`)
 
     def headers(self, w: Workload) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if w.auth and self.token else {}
+        found = {"Authorization": f"Bearer {self.token}"} if w.auth and self.token else {}
+        if w.afosto and self.afosto_token:
+            found["X-Afosto-Authorization"] = f"Bearer {self.afosto_token}"
+        return found
 
 
 def wrk_cmd(s: Settings, url: str, script: Path, conns: int, seconds: int) -> list[str]:
@@ -765,8 +960,22 @@ def run_wrk(s: Settings, url: str, script: Path, conns: int, seconds: int) -> st
     return done.stdout
 
 
+def settle(stub: str, quiet: float = 0.3, most: float = 30.0) -> None:
+    """Waits until the stub's call count stops moving for `quiet` seconds (at most `most`): a
+    server still working through the previous load's requests (a slow workload's answers take
+    seconds at 32 connections) would otherwise add their calls to the next count."""
+    deadline = time.monotonic() + most
+    seen = -1
+    while time.monotonic() < deadline:
+        now = int(http("GET", stub + "/__calls")["calls"])
+        if now == seen:
+            return
+        seen = now
+        time.sleep(quiet)
+
+
 def upstream_calls(stub: str, url: str, body: str, headers: dict[str, str]) -> int:
-    time.sleep(0.2)  # let stragglers of the previous load finish
+    settle(stub)  # let stragglers of the previous load finish
     http("POST", stub + "/__calls/reset", b"")
     http("POST", url, body.encode(), headers=headers)
     return int(http("GET", stub + "/__calls")["calls"])
@@ -892,11 +1101,12 @@ ABUSE_ESTIMATE_S = 240  # bench/abuse.py's full run (its last: 201 s, with a 15 
 
 def estimate_s(loads: Sequence[Workload], variants: Sequence[str], s: Settings, abuse: bool) -> float:
     """Seconds the run should take: each cell's warm-up and measurements plus about 3 s of answer
-    check and call count, 10 s to start each variant (30 s for Hive Gateway, which composes
-    first), 40 s of seeding and the stub's own rate, each soak with its warm-up, and the abuse run."""
+    check and call count, 10 s to start each variant (45 s for Hive Gateway, which composes
+    first: about 20 s with the Afosto document, then about 8 s to start), 40 s of seeding and
+    the stub's own rate, each soak with its warm-up, and the abuse run."""
     total = 40.0
     for v in variants:
-        total += 30.0 if v == "hive" else 10.0
+        total += 45.0 if v == "hive" else 10.0
         for w in loads:
             if w.serves(v):
                 seconds = s.duration * (2 if w.heavy else 1)
@@ -954,7 +1164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--final",
         action="store_true",
         help="the issue's full run: every workload at 32 connections (median of 3 × 4 s), a 600 s soak "
-        "in both modes, and the abuse benchmark; about 40 minutes on 2 cores",
+        "in both modes, and the abuse benchmark; about 43 minutes on 2 cores",
     )
     parser.add_argument(
         "--duration", type=int, help="seconds per measurement (10; quick 4; final 4), twice that at 1,000 items"
@@ -1052,17 +1262,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             env={**os.environ, **base_env},
             capture_output=True,
         )
-        export(db, tmp / "data.json")
+        links = export(db, tmp / "data.json")
+        if CATALOG_TENANT in links:
+            s.afosto_token = afosto_token(links[CATALOG_TENANT])
+        elif any(w.afosto for w in loads):
+            print(f"WARNING: {CATALOG_TENANT} has no Afosto tenant in the seeded store: catalog-100 will fail")
 
         stub_port = free_port()
         stub = f"http://127.0.0.1:{stub_port}"
-        stub_proc = ps.start(
-            "stub", pinned(["node", str(BENCH / "stub" / "stub.js"), str(tmp / "data.json"), str(stub_port)], s.wrk_cpu)
-        )
+        stub_cmd = ["node", str(BENCH / "stub" / "stub.js"), str(tmp / "data.json"), str(stub_port), SECRET]
+        stub_proc = ps.start("stub", pinned(stub_cmd, s.wrk_cpu))
         wait_ready(stub_proc, stub)
-        for what, path, headers in STUB_PAGES:
+        pages = list(STUB_PAGES)
+        if s.afosto_token and any(w.afosto for w in loads):
+            pages.append(afosto_stub_page(tmp / "data.json", links[CATALOG_TENANT], s.afosto_token))
+        for what, path, headers, *body in pages:
             script = tmp / f"stub-{what}.lua"
-            script.write_text("".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items()))
+            script.write_text(
+                wrk_script(body[0], headers)
+                if body
+                else "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
+            )
             stub_alone[what] = parse_wrk(run_wrk(s, stub + path, script, 32, max(2, s.duration // 2)))
             print(f"stub alone ({what} page, c=32, on the wrk core): {stub_alone[what]['rps']:,.0f} req/s")
 
@@ -1085,6 +1305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         upstream_env = {
             "FACADE_FLECS_URL": stub,
             "FACADE_FLOW_URL": f"{stub}/v2",
+            "FACADE_AFOSTO_URL": f"{stub}/afosto",
             "FACADE_UPSTREAM_TRANSPORT": "aiohttp",
         }
         variants.append(("facade-upstream", facade_cmd(port), {**base_env, **upstream_env}, stub))
@@ -1226,19 +1447,29 @@ def answers(s: Settings, url: str, loads: Sequence[Workload], out: Path) -> dict
 
 
 def hive_cmd(s: Settings, stub: str, port: int) -> list[str]:
-    """Hive Gateway 2 on the supergraph `compose_supergraph` wrote, one process (`--fork 1`, its
-    default), JIT-compiled documents (`--jit`: its fastest option, see bench/README.md)."""
-    gateway = BENCH / "hive" / "node_modules" / ".bin" / "hive-gateway"
+    """Hive Gateway 2 on the supergraph `compose_supergraph` wrote, with catalog-100's resolvers
+    (`bench/hive/gateway.config.ts`), one process (`--fork 1`, its default), JIT-compiled
+    documents (`--jit`: its fastest option, see bench/README.md)."""
+    hive = BENCH / "hive"
+    gateway = hive / "node_modules" / ".bin" / "hive-gateway"
     supergraph = s.tmp / "supergraph.graphql"
-    cmd = ["node", str(gateway), "supergraph", str(supergraph), "--host", "127.0.0.1", "--port", str(port)]
-    return pinned([*cmd, "--fork", "1", "--jit"], s.server_cpu)
+    cmd = ["node", str(gateway), "--config-path", str(hive / "gateway.config.ts"), "supergraph", str(supergraph)]
+    return pinned([*cmd, "--host", "127.0.0.1", "--port", str(port), "--fork", "1", "--jit"], s.server_cpu)
 
 
 def compose_supergraph(stub: str, out: Path) -> None:
-    """GraphQL Mesh composes bench/hive's copy of the FLECS OpenAPI document, with the stub as its
-    endpoint (`bench/hive/mesh.config.ts`)."""
+    """GraphQL Mesh composes bench/hive's copy of the FLECS OpenAPI document, the Afosto one facade
+    builds (`facade afosto openapi`, written beside `out`) and the stub's `/ref` document, each
+    with the stub as its endpoint (`bench/hive/mesh.config.ts`)."""
     compose = BENCH / "hive" / "node_modules" / ".bin" / "mesh-compose"
-    env = {**os.environ, "FLECS_URL": stub}
+    afosto = out.parent / "afosto.openapi.json"
+    subprocess.run(
+        [str(VENV_BIN / "facade"), "afosto", "openapi", "--output", str(afosto)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    env = {**os.environ, "FLECS_URL": stub, "AFOSTO_OPENAPI": str(afosto)}
     subprocess.run(
         ["node", str(compose), "-o", str(out)],
         cwd=BENCH / "hive",
@@ -1275,10 +1506,22 @@ STUB_PAGES = (
 )
 
 
+def afosto_stub_page(data: Path, afosto_tenant: str, token: str) -> tuple[str, str, dict[str, str], str]:
+    """catalog-100's heaviest stub call, measured like the pages above: a price search for 100 of
+    the tenant's SKUs in its first price group (POST, with the tenant's Afosto token)."""
+    own = json.loads(data.read_text())["afosto"][afosto_tenant]
+    group = own["groups"][0]["id"]
+    skus = list(dict.fromkeys(p["sku"] for p in own["prices"][group]))[:100]
+    body = json.dumps({"constraints": [{"key": "sku", "operator": "in", "values": skus}]}, separators=(",", ":"))
+    return ("afosto-prices", f"/afosto/cat/groups/{group}/prices", {"Authorization": f"Bearer {token}"}, body)
+
+
 def stub_page(workload: str) -> str | None:
     """Which of the stub's measured pages a workload's calls mostly are (None: neither)."""
     if re.fullmatch(r"(?:list|fragment|flecs)-\d+", workload):
         return "products"
+    if workload == "catalog-100":
+        return "afosto-prices"
     return "devices" if workload == "flow-devices" else None
 
 

@@ -10,6 +10,7 @@ import shutil
 import sys
 import urllib.error
 from pathlib import Path
+from typing import Any
 
 import pytest
 from graphql.language import Lexer, Source, TokenKind
@@ -85,6 +86,7 @@ def test_bench_new_workloads() -> None:
         "lookup",
         "flow-devices",
         "auth-devices",
+        "catalog-100",
         "mutation",
     }
     assert full["mutation"].write
@@ -94,10 +96,22 @@ def test_bench_new_workloads() -> None:
     assert full["fragment-100"].serves("hand")
     assert full["flow-devices"].serves("yoga")
     assert full["flow-devices"].serves("hand")
-    # Hive Gateway serves the FLECS workloads only, with its own query text
-    assert [n for n, w in full.items() if w.serves("hive")] == ["flecs-100", "flecs-1000"]
+    # Hive Gateway serves the FLECS workloads and catalog-100, with its own query text
+    assert [n for n, w in full.items() if w.serves("hive")] == ["flecs-100", "flecs-1000", "catalog-100"]
     assert full["flecs-100"].body_for("hive") != full["flecs-100"].body_for("yoga") == full["flecs-100"].body
-    assert "FLECS OpenAPI document only" in full["list-100"].na_reason("hive")
+    assert "no owners, reviews" in full["list-100"].na_reason("hive")
+    catalog = full["catalog-100"]
+    assert catalog.auth
+    assert catalog.afosto
+    assert catalog.serves("hand")
+    assert catalog.serves("yoga")
+    assert catalog.serves("hive")
+    hive = json.loads(catalog.body_for("hive"))
+    assert "tenant_stores(tenant: $tenant, first: $stores)" in hive["query"]
+    assert hive["variables"] == json.loads(catalog.body)["variables"]
+    settings = run.Settings(False, 1, 1, 1, 0, [32], None, None, Path("."), token="t", afosto_token="a")
+    assert settings.headers(catalog) == {"Authorization": "Bearer t", "X-Afosto-Authorization": "Bearer a"}
+    assert settings.headers(full["flow-devices"]) == {"Authorization": "Bearer t"}
     assert [w.name for w in full.values() if w.heavy] == ["list-1000", "flecs-1000"]
     assert [w.name for w in run.workloads(True)] == ["list-100", "fragment-100", "flecs-100"]
     assert "list-10" in {w.name for w in run.all_workloads()}
@@ -124,13 +138,56 @@ def test_bench_hive_query_pages_and_its_answer_is_normalised() -> None:
         }
     }
     nodes = run.normalise("hive", answer, first=2)["data"]["products"]["nodes"]
+    # ids as facade's global ids: base64 of "Product:1", "Store:7"
     assert nodes == [
-        {"id": "1", "name": "P1", "price": "1.00", "store": {"id": "7", "name": "S"}},
-        {"id": "2", "name": "P2", "price": "1.00", "store": {"id": "7", "name": "S"}},
+        {"id": "UHJvZHVjdDox", "name": "P1", "price": "1.00", "store": {"id": "U3RvcmU6Nw==", "name": "S"}},
+        {"id": "UHJvZHVjdDoy", "name": "P2", "price": "1.00", "store": {"id": "U3RvcmU6Nw==", "name": "S"}},
     ]
     failed = {"errors": [{"message": "x"}], "data": None}
     assert run.normalise("hive", failed, first=2) is failed
     assert run.normalise("yoga", answer, first=2) is answer
+
+    # catalog-100 in Mesh's shape: lists, integer FLECS ids, a location's Afosto `id`
+    price = {"amount": "12.50", "currency": "EUR", "priceGroup": {"name": "retail"}}
+    level = {"available": 3, "total": 4, "location": {"id": "loc-1", "name": "Depot"}}
+    hive_product = {
+        "id": 61,
+        "name": "P",
+        "sku": "SKU-61",
+        "prices": [price],
+        "stock": [level, {**level, "location": None}],
+    }
+    catalog = {
+        "data": {
+            "tenant_stores": [
+                {"id": 4, "name": "S", "products": [hive_product]},
+                {"id": 9, "name": "T", "products": []},
+            ]
+        }
+    }
+    stock = [{"available": 3, "total": 4, "location": {"sourceId": "loc-1", "name": "Depot"}}]
+    stock.append({"available": 3, "total": 4, "location": None})
+    facade_product = {
+        "sourceId": "61",
+        "name": "P",
+        "sku": "SKU-61",
+        "prices": {"nodes": [price]},
+        "stock": {"nodes": stock},
+    }
+    assert run.normalise("hive", catalog) == {
+        "data": {
+            "tenant": {
+                "stores": {
+                    "nodes": [
+                        {"sourceId": "4", "name": "S", "products": {"nodes": [facade_product]}},
+                        {"sourceId": "9", "name": "T", "products": {"nodes": []}},
+                    ]
+                }
+            }
+        }
+    }
+    assert run.normalise("hive", {"data": {"tenant_stores": None}}) == {"data": {"tenant": None}}
+    assert run.normalise("hand", catalog) is catalog
 
     # facade reports each query's cost in `extensions`; data and errors are what is compared
     assert run.same_json({"data": {"a": 1}, "extensions": {"cost": 3}}, {"data": {"a": 1}})
@@ -193,6 +250,7 @@ def test_bench_targets_are_judged_on_the_runs_rows() -> None:
     assert [run.min_upstream_calls(w) for w in ("list-10", "list-100", "list-1000", "fragment-100")] == [1, 1, 10, 1]
     assert [run.min_upstream_calls(w) for w in ("flecs-100", "flecs-1000", "lookup", "flow-devices")] == [1, 10, 1, 1]
     assert run.min_upstream_calls("auth-devices") is run.min_upstream_calls("mutation") is None
+    assert run.min_upstream_calls("catalog-100") == 5 + 6  # 5 FLECS pages; tenant, groups, 2 prices, stock, locations
 
     rows = [
         _row("flecs-100", "facade-upstream", 700.0, 50.0, calls=1),
@@ -206,10 +264,12 @@ def test_bench_targets_are_judged_on_the_runs_rows() -> None:
         _row("list-1000", "facade-local", 40.0, 400.0),
         _row("list-100", "yoga", 100.0, 100.0, calls=3),
         _row("auth-devices", "facade-upstream", 500.0, 20.0, calls=0),
+        _row("catalog-100", "facade-upstream", 50.0, 80.0, calls=11),
+        _row("catalog-100", "hand", 100.0, 40.0, calls=12),
         {"workload": "flow-devices", "connections": 32, "variant": "hive", "na": True},
         _row("list-100", "facade-local", 1.0, 9999.0) | {"connections": 1},  # c=1 is not judged
     ]
-    assert run.upstream_workloads(rows) == ["flecs-100", "flecs-1000", "flow-devices"]
+    assert run.upstream_workloads(rows) == ["flecs-100", "flecs-1000", "flow-devices", "catalog-100"]
     found = {(t["variant"], t["target"]): t for t in run.targets(rows)}
     up = {target: t for (v, target), t in found.items() if v == "facade-upstream"}
     local = {target: t for (v, target), t in found.items() if v == "facade-local"}
@@ -220,6 +280,9 @@ def test_bench_targets_are_judged_on_the_runs_rows() -> None:
         "goal": "≥ 0.6 (stretch 0.8)",
         "met": True,
     }
+    catalog = up["catalog-100 c=32 req/s ×hand"]  # issue 11 holds catalog-100 to flecs-100's ratio
+    assert (catalog["measured"], catalog["met"]) == ("0.50", False)
+    assert up["upstream calls per catalog-100 query"]["met"] is True
     assert up["flecs-100 c=32 req/s ×yoga"]["met"] is True
     assert (up["flecs-100 c=32 req/s ×hive"]["measured"], up["flecs-100 c=32 req/s ×hive"]["met"]) == ("0.88", False)
     assert up["flow-devices c=32 req/s ×yoga"]["met"] is True
@@ -262,6 +325,7 @@ def test_bench_stub_headroom_and_the_final_runs_estimate() -> None:
     assert "1,500 calls/s (hand, flecs-1000, c=32): 1.3× headroom: **WARNING**" in text
     assert "900 calls/s (hand, flow-devices, c=32): 6.7× headroom." in text
     assert run.render_stub({}, rows) == "stub alone: not measured"
+    assert run.stub_page("catalog-100") == "afosto-prices"
 
     s = run.Settings(quick=False, tmp=Path("/nonexistent"), wrk_cpu=1, server_cpu=0, **run.FINAL)
     minutes = run.estimate_s(run.workloads(False), run.VARIANTS, s, abuse=True) / 60
@@ -457,6 +521,88 @@ def test_bench_stub_serves_a_tenants_flow_devices(tmp_path: Path) -> None:
             run.http("GET", f"{base}/v2/tenants/t1/devices")
         assert refused.value.code == 401
         assert run.http("GET", f"{base}/__calls")["calls"] == 2
+        run.settle(base)  # a quiet stub: returns once the count holds still
+        assert run.http("GET", f"{base}/__calls")["calls"] == 2
+    finally:
+        procs.stop_all()
+
+
+def test_bench_stub_serves_each_afosto_tenant_its_catalogue_to_its_tokens(tmp_path: Path) -> None:
+    """The stub's Afosto (node, loopback): a token signed with the secret reads its own tenant's
+    price groups, prices (SKUs `in`, either spelling), stock (paged) and locations; another
+    tenant's id, no token or a token signed otherwise are refused. FLECS's token check accepts
+    the tokens signed with the secret only."""
+    if shutil.which("node") is None:
+        pytest.skip("the bench stub needs node")
+
+    def own(aid: str, skus: list[str]) -> dict[str, Any]:
+        group = {"id": f"{aid}-g", "name": "retail", "currency": "EUR", "is_including_vat": True}
+        later = {
+            "id": "p9",
+            "sku": skus[0],
+            "amount": 999,
+            "price_group_id": group["id"],
+            "active_at": "2999-01-01T00:00:00Z",
+        }
+        prices = [
+            {"id": f"p{i}", "sku": k, "amount": 100 + i, "price_group_id": group["id"], "active_at": None}
+            for i, k in enumerate(skus)
+        ]
+        stock = [{"location_id": loc, "sku": k, "available": 1, "total": 1} for loc in ("l1", "l2") for k in skus]
+        return {
+            "tenant": {"id": aid, "name": aid},
+            "groups": [group],
+            "prices": {group["id"]: [*prices, later]},
+            "locations": [{"id": "l1", "name": "Floor"}, {"id": "l2", "name": "Back"}],
+            "stock": stock,
+        }
+
+    data = {"products": [], "stores": [{"id": 1, "name": "S", "tenant_id": "t1"}], "users": [], "reviews": []}
+    data["afosto"] = {"a1": own("a1", ["A", "B", "C"]), "a2": own("a2", ["Z"])}
+    data["skus"] = {"1": "A"}
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    port = run.free_port()
+    procs = run.Processes(tmp_path)
+    cmd = ["node", str(run.BENCH / "stub" / "stub.js"), str(tmp_path / "data.json"), str(port), run.SECRET]
+    stub = procs.start("stub", cmd)
+    base = f"http://127.0.0.1:{port}"
+    mine = {"Authorization": f"Bearer {run.afosto_token('a1')}"}
+    forged = {"Authorization": f"Bearer {run.afosto_token('a1', 'another-secret-' * 3)}"}
+    try:
+        run.wait_ready(stub, base)
+        assert [g["id"] for g in run.http("GET", f"{base}/afosto/cat/groups", headers=mine)] == ["a1-g"]
+        search = {"constraints": [{"key": "sku", "operator": "in", "value": ["A", "C", "Z"]}]}
+        found = run.http("POST", f"{base}/afosto/cat/groups/a1-g/prices", json.dumps(search).encode(), headers=mine)
+        assert [(p["sku"], p["amount"]) for p in found] == [("A", 100), ("C", 102)]  # not the price of 2999
+        search["constraints"][0] = {"key": "sku", "operator": "in", "values": ["B", "A"]}
+        paged = {**mine, "x-page": "2", "x-page-size": "3"}
+        levels = run.http("POST", f"{base}/afosto/wms/inventory", json.dumps(search).encode(), headers=paged)
+        assert [(s["location_id"], s["sku"]) for s in levels] == [("l2", "B")]  # page 2 of l1 A, l1 B, l2 A, l2 B
+        assert [loc["name"] for loc in run.http("GET", f"{base}/afosto/wms/locations", headers=mine)] == [
+            "Floor",
+            "Back",
+        ]
+        assert run.http("GET", f"{base}/afosto/iam/tenants/a1", headers=mine)["id"] == "a1"
+        # FLECS's token check, as facade's upstream mode makes it: tokens signed with the shared secret
+        for token, valid in ((run.afosto_token("a1"), True), (run.afosto_token("a1", "another-secret-" * 3), False)):
+            body = json.dumps({"jwt": {"token": token}}).encode()
+            assert run.http("POST", f"{base}/api/v2/auth/validate", body)["data"] == {"isValid": valid}
+        # the page run.py measures the stub's Afosto on: 100 SKUs' prices in the first group
+        _, path, headers, body = run.afosto_stub_page(tmp_path / "data.json", "a1", run.afosto_token("a1"))
+        assert [p["sku"] for p in run.http("POST", base + path, body.encode(), headers=headers)] == ["A", "B", "C"]
+        assert run.http("GET", f"{base}/ref/skus?product_ids=1,2") == ["A", None]
+        assert run.http("GET", f"{base}/ref/tenant-stores?tenant=t1&first=5") == [{"id": 1, "name": "S"}]
+        refused = {
+            "/afosto/iam/tenants/a2": mine,
+            "/afosto/cat/groups": {},
+            "/afosto/wms/locations": forged,
+        }
+        codes = []
+        for path, headers in refused.items():
+            with pytest.raises(urllib.error.HTTPError) as error:
+                run.http("GET", base + path, headers=headers)
+            codes.append(error.value.code)
+        assert codes == [403, 401, 401]
     finally:
         procs.stop_all()
 
@@ -482,3 +628,101 @@ def test_bench_readers_prints_the_cost_of_a_page() -> None:
     assert re.search(r"^  FLECS, every field: [\d.]+ µs an item", done.stdout, re.M), done.stdout
     for path in ("/odr/search/orders", "/lcs/search/locations"):
         assert re.search(rf"^Afosto POST {path}: 5 items, .* [\d.]+ µs an item", done.stdout, re.M), done.stdout
+
+
+def test_bench_catalog_hand_reference_answers_the_seeded_stores_data(tmp_path: Path) -> None:
+    """catalog-100's data path end to end on a small seeded store: exported, served by the stub to
+    acme-retail's Afosto token, composed by the hand-written reference; its answer is the store's
+    own rows (stores, products, SKUs, prices in group order, stock levels by location), in the
+    calls the README counts."""
+    import os
+    import sqlite3
+    import subprocess
+
+    if shutil.which("node") is None:
+        pytest.skip("the bench stub needs node")
+    db = tmp_path / "bench.db"
+    env = {**os.environ, "FACADE_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    facade = str(Path(sys.executable).parent / "facade")
+    for command in (["db", "migrate"], ["db", "seed", "--products", "80"]):
+        subprocess.run([facade, *command], check=True, env=env, capture_output=True, timeout=300)
+    links = run.export(db, tmp_path / "data.json")
+
+    con = sqlite3.connect(db)
+    stores = con.execute("select id, name from stores where tenant_id = 'acme-retail' order by id limit 2").fetchall()
+    groups = con.execute(
+        "select id, name, currency from afosto_price_groups where afosto_tenant_id = ? order by created_at, id",
+        (links["acme-retail"],),
+    ).fetchall()
+    expected_stores = []
+    for store_id, store_name in stores:
+        products = []
+        for product_id, name in con.execute(
+            "select id, name from products where store_id = ? order by id limit 3", (store_id,)
+        ).fetchall():
+            (sku,) = con.execute("select sku from product_skus where product_id = ?", (product_id,)).fetchone()
+            prices = []
+            for group_id, group_name, currency in groups:
+                for (amount,) in con.execute(
+                    "select amount from afosto_prices where price_group_id = ? and sku = ?", (group_id, sku)
+                ):
+                    prices.append(
+                        {"amount": f"{amount / 100:.2f}", "currency": currency, "priceGroup": {"name": group_name}}
+                    )
+            levels = con.execute(
+                "select s.available, s.available + s.reserved + s.claimed + s.transit + s.missing + s.backordered,"
+                " l.id, l.name from afosto_stock s join afosto_locations l"
+                " on l.afosto_tenant_id = s.afosto_tenant_id and l.id = s.location_id"
+                " where s.afosto_tenant_id = ? and s.sku = ? order by s.location_id",
+                (links["acme-retail"], sku),
+            ).fetchall()
+            stock = [{"available": a, "total": t, "location": {"sourceId": i, "name": n}} for a, t, i, n in levels]
+            products.append(
+                {"sourceId": str(product_id), "name": name, "sku": sku, "prices": {"nodes": prices}}
+                | {"stock": {"nodes": stock}}
+            )
+        expected_stores.append({"sourceId": str(store_id), "name": store_name, "products": {"nodes": products}})
+    con.close()
+    assert expected_stores[0]["products"]["nodes"][0]["prices"]["nodes"]  # the seed priced it
+    assert any(p["stock"]["nodes"] for s in expected_stores for p in s["products"]["nodes"])
+
+    procs = run.Processes(tmp_path)
+    stub_port, port = run.free_port(), run.free_port()
+    stub = procs.start(
+        "stub", ["node", str(run.BENCH / "stub" / "stub.js"), str(tmp_path / "data.json"), str(stub_port), run.SECRET]
+    )
+    base, url = f"http://127.0.0.1:{stub_port}", f"http://127.0.0.1:{port}/graphql"
+    body = run._body(run.CATALOG_QUERY, {"tenant": "acme-retail", "stores": 2, "products": 3, "each": 5})
+    headers = {"X-Afosto-Authorization": f"Bearer {run.afosto_token(links['acme-retail'])}"}
+    try:
+        run.wait_ready(stub, base)
+        with run.serving(procs, "hand", run.uvicorn_cmd("refs:hand", port), url, {"BENCH_UPSTREAM": base}):
+            answer = run.http("POST", url, body.encode(), headers=headers)
+            assert answer == {"data": {"tenant": {"stores": {"nodes": expected_stores}}}}
+            # the stores, 2 FLECS pages, the SKUs; the groups, one price search per group, the
+            # stock search and the locations
+            assert run.upstream_calls(base, url, body, headers) == 1 + 2 + 1 + 1 + len(groups) + 1 + 1
+        # The stub's Afosto answers are of the types the contract-derived OpenAPI document gives
+        # their operations (formats too: uuids, RFC 3339 times).
+        from facade.backends.upstream.afosto.openapi import openapi
+        from facade.sandbox.afosto import Schemas
+
+        document = openapi()
+        schemas = Schemas(document["components"]["schemas"])
+        search = json.dumps({"constraints": [{"key": "sku", "operator": "in", "values": ["SKU-000004"]}]}).encode()
+        auth = {"Authorization": headers["X-Afosto-Authorization"]}
+        for method, path, template, sent in (
+            ("GET", "/cat/groups", "/cat/groups", None),
+            ("POST", f"/cat/groups/{groups[0][0]}/prices", "/cat/groups/{id}/prices", search),
+            ("POST", "/wms/inventory", "/wms/inventory", search),
+            ("GET", "/wms/locations", "/wms/locations", None),
+            ("GET", f"/iam/tenants/{links['acme-retail']}", "/iam/tenants/{id}", None),
+        ):
+            found = run.http(method, f"{base}/afosto{path}", sent, headers=auth)
+            schema = document["paths"][template][method.lower()]["responses"]["200"]["content"]["application/json"][
+                "schema"
+            ]
+            assert found, path
+            assert schemas.fits(found, schema), path
+    finally:
+        procs.stop_all()
