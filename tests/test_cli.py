@@ -94,7 +94,7 @@ def test_db_migrate_then_seed_refuses_a_store_with_data_unless_reset(tmp_path: P
     reset = run_facade(tmp_path, "db", "seed", "--reset", "--products", "50", "--database-url", url)
 
     assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.strip() == "applied revisions: 0001"
+    assert migrated.stdout.strip() == "applied revisions: 0001, 0002"
     assert seeded.returncode == 0, seeded.stderr
     assert seeded.stdout.startswith("Seeded in")
     assert products_after_seed == 500
@@ -117,9 +117,9 @@ def test_db_downgrade_then_migrate_again_and_the_upgrade_as_sql(tmp_path: Path) 
         tmp_path, "db", "migrate", "--sql", "--database-url", "postgresql+asyncpg://nobody@127.0.0.1:1/none"
     )
 
-    assert (first.stdout.strip(), again.stdout.strip()) == ("applied revisions: 0001", "the store is up to date")
-    assert down.stdout.strip() == "undid revisions: 0001", down.stderr
-    assert up.stdout.strip() == "applied revisions: 0001", up.stderr
+    assert (first.stdout.strip(), again.stdout.strip()) == ("applied revisions: 0001, 0002", "the store is up to date")
+    assert down.stdout.strip() == "undid revisions: 0002, 0001", down.stderr
+    assert up.stdout.strip() == "applied revisions: 0001, 0002", up.stderr
     assert unknown.returncode == 1
     assert "0099" in unknown.stdout
     assert "Traceback" not in unknown.stderr
