@@ -204,6 +204,55 @@ async def test_local_mode_judges_afosto_calls_by_the_tenant_the_caller_belongs_t
     assert ids(await afosto.post(CHANNELS, token=tokens["alice"], headers=header)) == acme
 
 
+async def admin_of(api: Api, login: str, tenant: str) -> dict[str, str]:
+    """`login`'s request headers as their tenant's admin: their facade token and, in upstream
+    mode, their tenant's own Afosto token (the sandbox's); local mode sends any text, as facade
+    acts for the Afosto tenant linked to the caller's tenant there."""
+    afosto = "Bearer anything"
+    if mode() == "upstream":
+        from support.sandbox import afosto_token
+
+        link = (await api.store.links.afosto_tenants([tenant]))[tenant]
+        afosto = f"Bearer {afosto_token(api.token_settings, link.afosto_tenant_id)}"
+    return {"Authorization": f"Bearer {await api.login(login)}", "X-Afosto-Authorization": afosto}
+
+
+CREATE_LOCATION = "mutation($n: String) { afostoLcsCreateLocation(body: {name: $n}) { id } }"
+RENAME_LOCATION = "mutation($id: ID, $n: String) { afostoLcsUpdateLocation(id: $id, body: {name: $n}) { name } }"
+LOCATION = "query($id: ID) { afosto { lcs { location(id: $id) { name } } } }"
+LOCATIONS = "{ afosto { lcs { locations(first: 100) { edges { node { id } } } } } }"
+CREATE_DATASET = "mutation($r: String) { afostoCntCreateDataset(body: {reference: $r}) { id } }"
+DATASET = "query($id: ID) { afosto { cnt { dataset(id: $id) { id } } } }"
+DATASETS = "{ afosto { cnt { datasets(first: 100) { edges { node { id } } } } } }"
+
+
+async def test_one_afosto_tenants_records_are_not_anothers(afosto: Api) -> None:
+    """A record made in a generic Afosto collection is the caller's Afosto tenant's: another
+    tenant's admin cannot read, rename or list it (a tester renamed acme's location as carol),
+    and the same body made by both is two records."""
+    alice = await admin_of(afosto, "alice", "acme-retail")
+    carol = await admin_of(afosto, "carol", "nordic-bakeries")
+    made = await afosto.data(CREATE_LOCATION, {"n": "ACME secret warehouse"}, headers=alice)
+    key = made["afostoLcsCreateLocation"]["id"]
+    dataset = (await afosto.data(CREATE_DATASET, {"r": "acme-secret"}, headers=alice))["afostoCntCreateDataset"]["id"]
+
+    read = await afosto.post(LOCATION, {"id": key}, headers=carol)
+    renamed = await afosto.post(RENAME_LOCATION, {"id": key, "n": "renamed by carol"}, headers=carol)
+    listed = await afosto.data(LOCATIONS, headers=carol)
+    read_dataset = await afosto.post(DATASET, {"id": dataset}, headers=carol)
+    datasets = await afosto.data(DATASETS, headers=carol)
+    theirs = await afosto.data(CREATE_LOCATION, {"n": "ACME secret warehouse"}, headers=carol)
+
+    for refused in (read, renamed, read_dataset):
+        assert [e["extensions"]["code"] for e in refused.get("errors", [])] == ["NOT_FOUND"], refused
+    assert key not in {e["node"]["id"] for e in listed["afosto"]["lcs"]["locations"]["edges"]}
+    assert dataset not in {e["node"]["id"] for e in datasets["afosto"]["cnt"]["datasets"]["edges"]}
+    assert theirs["afostoLcsCreateLocation"]["id"] != key
+    own = await afosto.data(LOCATION, {"id": key}, headers=alice)
+    assert own["afosto"]["lcs"]["location"] == {"name": "ACME secret warehouse"}
+    assert (await afosto.data(DATASET, {"id": dataset}, headers=alice))["afosto"]["cnt"]["dataset"] == {"id": dataset}
+
+
 async def test_local_mode_emulation_applies_faults_and_retries_reads(afosto: Api) -> None:
     # The same client as upstream mode: a passing 503 on a read is retried, a write is not.
     async with control(afosto) as sandbox:

@@ -16,6 +16,7 @@ import pytest
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.sandbox.afosto import Afosto
 from sandbox.conftest import Sandbox, run_sandbox
+from support.sandbox import afosto_token
 
 TOKEN = {"Authorization": "Bearer any-afosto-token"}
 
@@ -77,6 +78,63 @@ async def test_a_record_keyed_by_the_client_keeps_its_key(http: httpx.AsyncClien
 
     assert made.json()["id"] == "WH-RTM"
     assert read.json()["name"] == "Rotterdam"
+
+
+@pytest.mark.parametrize(
+    ("collection", "search", "deletable"),
+    [("/rel/organisations", "/rel/search/organisations", True), ("/lcs/locations", "/lcs/search/locations", False)],
+)
+async def test_a_record_is_its_tenants_alone(
+    http: httpx.AsyncClient, afosto_sandbox: Sandbox, collection: str, search: str, deletable: bool
+) -> None:
+    """Each Afosto tenant (its token's `tenant_id`) has collections of its own: another tenant's
+    key is 404 on every verb and in no list or search; a token naming no tenant is neither's."""
+    acme = {"Authorization": f"Bearer {afosto_token(afosto_sandbox.settings, 'afosto-acme-' + collection)}"}
+    nordic = {"Authorization": f"Bearer {afosto_token(afosto_sandbox.settings, 'afosto-nordic-' + collection)}"}
+    secret = {"name": "ACME secret warehouse"}
+    made = await http.post(collection, json=secret, headers=acme)
+    key = made.json()["id"]
+    by_key = {"constraints": [{"key": "ids", "operator": "in", "values": [key]}]}
+
+    read = await http.get(f"{collection}/{key}", headers=nordic)
+    renamed = await http.put(f"{collection}/{key}", json={"name": "renamed by nordic"}, headers=nordic)
+    deleted = await http.delete(f"{collection}/{key}", headers=nordic) if deletable else read
+    listed = await http.get(collection, headers={**nordic, "x-page-size": "1000"})
+    searched = await http.post(search, json=by_key, headers={**nordic, "x-page-size": "1000"})
+    tokenless = await http.get(f"{collection}/{key}")  # the fixture's token: no tenant's
+    theirs = await http.post(collection, json=secret, headers=nordic)  # the same body
+
+    assert made.status_code == 200, made.text
+    for refused in (read, renamed, deleted, tokenless):
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["code"] == 404
+    assert listed.status_code == 200
+    assert searched.status_code == 200
+    assert key not in {r["id"] for r in listed.json()}
+    assert searched.json() == []
+    assert theirs.json()["id"] != key  # a made-up key is the tenant's own
+    own = await http.get(f"{collection}/{key}", headers=acme)
+    own_list = await http.get(collection, headers={**acme, "x-page-size": "1000"})
+    own_search = await http.post(search, json=by_key, headers={**acme, "x-page-size": "1000"})
+    assert own.json()["name"] == "ACME secret warehouse"
+    assert {r["id"] for r in own_list.json()} == {key}
+    assert [r["id"] for r in own_search.json()] == [key]
+
+
+async def test_a_client_chosen_key_is_each_tenants_own(http: httpx.AsyncClient, afosto_sandbox: Sandbox) -> None:
+    acme = {"Authorization": f"Bearer {afosto_token(afosto_sandbox.settings, 'afosto-acme-keyed')}"}
+    nordic = {"Authorization": f"Bearer {afosto_token(afosto_sandbox.settings, 'afosto-nordic-keyed')}"}
+    await http.post("/wms/locations", json={"id": "WH-SHARED", "name": "Acme's"}, headers=acme)
+
+    before = await http.get("/wms/locations/WH-SHARED", headers=nordic)
+    updated = await http.put("/wms/locations", json={"id": "WH-SHARED", "name": "Nordic's"}, headers=nordic)
+    made = await http.post("/wms/locations", json={"id": "WH-SHARED", "name": "Nordic's"}, headers=nordic)
+
+    assert before.status_code == 404
+    assert updated.status_code == 404
+    assert made.json()["id"] == "WH-SHARED"
+    assert (await http.get("/wms/locations/WH-SHARED", headers=nordic)).json()["name"] == "Nordic's"
+    assert (await http.get("/wms/locations/WH-SHARED", headers=acme)).json()["name"] == "Acme's"
 
 
 async def test_a_search_answers_the_records_its_constraints_name(http: httpx.AsyncClient) -> None:

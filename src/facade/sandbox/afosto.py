@@ -10,12 +10,18 @@ Three kinds of answer:
   (41 of them: cat groups and channels, odr orders, wms locations, ...; not the three whose
   create answers another record, such as `POST /iam/tenants`, so that a client could never
   learn what to read back) keep what is created, in memory, per sandbox (or per facade process,
-  for local mode's emulation):
+  for local mode's emulation) and per Afosto tenant: every record belongs to the tenant of the
+  token that created it, and a call reads, lists, searches, updates and deletes only its own
+  tenant's records (another tenant's key answers 404, as an unknown key does). A call's tenant is
+  its token's (below); a token that names none (any other bearer text) is a tenant of its own,
+  keyed by the token, so it never sees another token's or tenant's records.
   `POST /x` creates (the body's fields kept, the key taken from the body when it names one, as
-  `POST /wms/locations` allows, else made up), `GET`/`PUT`/`DELETE /x/{key}` read, update (the
-  body merged in) and delete it, or answer 404; `PUT /x` updates the record its body names.
-  `GET /x` lists them, and the POSTs under a `search` segment that answer the collection's
-  records search them (`constraints` with `in` on a field or its plural: `ids` is `id`).
+  `POST /wms/locations` allows, else made up: the tenant's next integer, or a uuid5 of the
+  tenant, the collection and the tenant's count, so two tenants never get the same made-up key),
+  `GET`/`PUT`/`DELETE /x/{key}` read, update (the body merged in) and delete it, or answer 404;
+  `PUT /x` updates the record its body names. `GET /x` lists them, and the POSTs under a
+  `search` segment that answer the collection's records search them (`constraints` with `in` on
+  a field or its plural: `ids` is `id`).
 - Everything else answers a record derived from the operation's documented answer schema:
   enums their first value (every enum the generated readers read, nested ones included:
   `conformed`), uuids `uuid5` of the operation and the field's place, times a fixed
@@ -33,18 +39,20 @@ Afosto's `Error`: `{code, message, reference, errors: {kind: [property, ...]}}`,
 offending body fields under `invalid value` or `required` on a 400. A request without
 `Authorization: Bearer <token>` is 401; any token is accepted (the tenant is implicit in an
 Afosto token, and facade cannot verify Afosto's keys), but for `POST /iam/oauth/authorize`,
-which hands tokens out for client credentials (a seeded client's: a token of its tenant).
+which hands tokens out for client credentials (a seeded client's: a token of its tenant). The
+Afosto tenant of a call is its token's: the claim `tenant_id` of an unexpired JWT the app signed
+(HS256 under its `afosto_secret`: the sandbox's FACADE_JWT_SECRET, or local mode's own key).
 
 The hand-modelled operations (prices, stock, channels, orders, customers, print hubs, tasks, the
 tenant check; `afosto_store.py`) are answered first, from the app's store (`app.state.store`),
 when the app has one: the rows the domain graph reads, the tenant the call's token names. The
-generic collections stay in memory: they hold documents of shapes the store has no tables for,
-and a fresh sandbox starting empty is what the contract and CRUD tests want.
+generic collections stay in memory, per tenant: they hold documents of shapes the store has no
+tables for, and a fresh sandbox starting empty is what the contract and CRUD tests want.
 
 Routing is one route object holding a segment trie of the 544 templates (literal segments before
 parameters), so a call costs a few dictionary lookups, not a scan of 544 regular expressions;
-`path_template` gives the call log the template a call matched. Imports Starlette, the Afosto
-package and the sandbox's own modules.
+`path_template` gives the call log the template a call matched. Imports Starlette, PyJWT, the
+Afosto package and the sandbox's own modules.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+import jwt
 import orjson
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -238,14 +247,26 @@ class Collection:
     path: str
     key: str  # the path parameter naming a record, and the record's field of that name
     key_schema: Mapping[str, Any] = field(default_factory=dict)  # the record's key field's
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    made: int = 0
+    # The records per Afosto tenant (`tenant_of`: the call's token's), then by key: a tenant
+    # reads, lists, searches, updates and deletes only its own.
+    records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    made: dict[str, int] = field(default_factory=dict)  # per tenant
 
-    def new_key(self) -> Any:
-        self.made += 1
+    def held(self, tenant: str) -> dict[str, dict[str, Any]]:
+        """`tenant`'s records (a new tenant's, empty: a bucket is made by its first create)."""
+        return self.records.get(tenant, {})
+
+    def keep(self, tenant: str, record: dict[str, Any]) -> None:
+        self.records.setdefault(tenant, {})[str(record[self.key])] = record
+
+    def new_key(self, tenant: str) -> Any:
+        """A key for `tenant`'s next record: the next integer of its own where keys are integers,
+        else a uuid5 of the tenant, the collection and the tenant's count of records made (so two
+        tenants' records never share a made-up key)."""
+        made = self.made[tenant] = self.made.get(tenant, 0) + 1
         if self.key_schema.get("type") == "integer":
-            return max((int(k) for k in self.records if k.isdigit()), default=0) + 1
-        return str(uuid.uuid5(NAMESPACE, f"{self.path}#{self.made}"))
+            return max((int(k) for k in self.held(tenant) if k.isdigit()), default=0) + 1
+        return str(uuid.uuid5(NAMESPACE, f"{tenant} {self.path}#{made}"))
 
 
 @dataclass
@@ -418,6 +439,24 @@ class Call:
     page: int
     size: int
     raw: bytes
+    tenant: str  # whose collection records the call sees (`tenant_of`)
+
+
+def tenant_of(authorization: str, secret: str | None) -> str:
+    """The Afosto tenant a call's collection records belong to: `tenant:<id>` for a token this
+    sandbox signed (HS256 under `secret`, unexpired) with claim `tenant_id` (the tenant
+    `afosto_store.StoreAfosto.tenant_of` reads), else `token:<sha256 of the token>`: a token that
+    names no tenant is a tenant of its own, never another's."""
+    token = authorization.partition(" ")[2].strip()
+    if secret is not None and token.count(".") == 2:
+        try:
+            claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
+        except jwt.InvalidTokenError:
+            claims = {}
+        claimed = claims.get("tenant_id")
+        if isinstance(claimed, str) and claimed:
+            return f"tenant:{claimed}"
+    return f"token:{hashlib.sha256(token.encode()).hexdigest()}"
 
 
 class AfostoRoute(BaseRoute):
@@ -490,7 +529,8 @@ class AfostoRoute(BaseRoute):
             wrong = self.afosto.schemas.wrong_fields(body, spec.body)
             if wrong:
                 return error(400, "Invalid payload", {"invalid value": wrong})
-        call = Call(spec, dict(zip(spec.params, values, strict=True)), body, page, size, raw)
+        tenant = tenant_of(request.headers.get("authorization", ""), getattr(request.app.state, "afosto_secret", None))
+        call = Call(spec, dict(zip(spec.params, values, strict=True)), body, page, size, raw, tenant)
         stored = await self.from_store(request, call)
         if stored is not None:
             return stored
@@ -581,11 +621,12 @@ class AfostoRoute(BaseRoute):
             sent = body.get(collection.key)
             usable = isinstance(sent, str | int) and not isinstance(sent, bool) and sent != ""
             key = sent if usable and afosto.schemas.fits(sent, collection.key_schema) else None
-            record = {**body, collection.key: key if key is not None else collection.new_key()}
-            collection.records[str(record[collection.key])] = record
+            record = {**body, collection.key: key if key is not None else collection.new_key(call.tenant)}
+            collection.keep(call.tenant, record)
             return afosto.render(spec, record)
+        held = collection.held(call.tenant)
         if spec.kind in ("list", "search"):
-            records = list(collection.records.values())
+            records = list(held.values())
             if spec.kind == "search":
                 records = [r for r in records if _matches(r, body.get("constraints"))]
             item = afosto.item_schema(spec)
@@ -593,14 +634,14 @@ class AfostoRoute(BaseRoute):
             return self.page(call, rendered, out)
         named = body.get(collection.key)
         key = call.path.get(collection.key, str(named) if isinstance(named, str | int) else "")
-        found = collection.records.get(key)
+        found = held.get(key)  # another tenant's key is as unknown as one never made
         if found is None:
             return error(404, f"No such record in {collection.path}: {key}")
         record = found
         if spec.kind == "update":
             record.update({k: v for k, v in body.items() if k != collection.key})
         elif spec.kind == "delete":
-            del collection.records[key]
+            del held[key]
         if spec.answer is None:
             return empty_response(spec.op.status, out)
         return afosto.render(spec, record)
