@@ -224,6 +224,9 @@ async def open_api(
     if upstream if upstream is not None else mode() == "upstream":
         backend = await upstream_backend(settings, store)
         issuer = backend.sandbox_settings
+        # The app's settings name the Afosto it was composed with, as a deployment's would (local
+        # mode's judgement of Afosto calls keys on FACADE_AFOSTO_URL being `local`).
+        settings = settings.model_copy(update={"afosto_url": backend.sandbox_url + "/afosto"})
     app = create_app(settings, backend=backend)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://facade.test")
     return Api(client=client, store=backend, settings=settings, issuer=issuer), app

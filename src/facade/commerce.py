@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -28,9 +29,12 @@ _EXPONENTS = {
     **dict.fromkeys(("VUV", "XAF", "XOF", "XPF"), 0),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
-# The largest amount in minor units facade writes to Afosto (a 64-bit integer column holds far
-# more; this keeps a typo of a few extra digits from becoming a price).
-MAX_MINOR = 10**12
+# The largest amount in minor units facade writes to Afosto: GraphQL's Int (32-bit), so whatever
+# facade wrote reads back as `amountMinor`/`totalMinor`: a price (and its original amount), and an
+# order's total (so each of its lines' totals). 21,474,836.47 in a currency of two decimals.
+MAX_MINOR = 2**31 - 1
+# The most units of one SKU on an order (a line), whether given at once or added up.
+MAX_QUANTITY = 10_000
 
 
 def exponent(currency: str) -> int:
@@ -49,7 +53,8 @@ def decimal_amount(minor: int, currency: str) -> str:
 
 def minor_units(text: str, currency: str, field: str) -> int:
     """A decimal string ("12.50") as minor units of `currency` (1250): BadUserInput for anything
-    but a plain non-negative decimal with at most the currency's decimals, or above MAX_MINOR."""
+    but a plain non-negative decimal with at most the currency's decimals, or above MAX_MINOR
+    (21474836.47 EUR)."""
     places = exponent(currency)
     body = text.strip()
     if not body or len(body) > 24 or not all(ch.isdigit() or ch == "." for ch in body) or body.count(".") > 1:
@@ -63,8 +68,54 @@ def minor_units(text: str, currency: str, field: str) -> int:
         raise BadUserInput(f"`{field}` has more than {places} decimals for {currency}.", field=field)
     minor = int(scaled)
     if minor > MAX_MINOR:
-        raise BadUserInput(f"`{field}` is larger than facade accepts.", field=field)
+        most = decimal_amount(MAX_MINOR, currency)
+        raise BadUserInput(f"`{field}` is above {most} {currency}, the most facade writes.", field=field)
     return minor
+
+
+def check_quantities(quantities: Mapping[str, int], field: str = "lines") -> None:
+    """BadUserInput naming the SKU when a line's units (as given, or added to what the order
+    has) are below 1 or above MAX_QUANTITY."""
+    for sku, quantity in quantities.items():
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise BadUserInput(
+                f"`{field}` would put {quantity} units of SKU {sku} on the order: a line holds 1 to "
+                f"{MAX_QUANTITY:,} units.",
+                field=field,
+                sku=sku,
+            )
+
+
+def order_total(
+    quantities: Mapping[str, int],
+    units: Mapping[str, int],
+    currency: str,
+    *,
+    priced: Iterable[str] = (),
+    base: int = 0,
+    field: str = "lines",
+) -> int:
+    """`base` plus each SKU's `quantities` at its unit price (`units`, minor units; a SKU without
+    one counts 0): an order's total. BadUserInput naming the SKU for one of `priced` (the SKUs
+    being ordered) without a unit price (nothing in the tenant's catalogue to order), and when a
+    line's total or the order's passes MAX_MINOR (it would not read back as `totalMinor`)."""
+    missing = [sku for sku in dict.fromkeys(priced) if sku not in units]
+    if missing:
+        raise BadUserInput(
+            f"`{field}` names SKUs the tenant has no price for: {', '.join(missing)}.", field=field, skus=missing
+        )
+    total = base
+    for sku, quantity in quantities.items():
+        line = quantity * units.get(sku, 0)
+        total += line
+        if line > MAX_MINOR or total > MAX_MINOR:
+            most = decimal_amount(MAX_MINOR, currency)
+            raise BadUserInput(
+                f"The order's total would pass {most} {currency}, the most facade writes (at SKU {sku}).",
+                field=field,
+                sku=sku,
+            )
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +510,7 @@ class OrderInput:
 
 __all__ = [
     "MAX_MINOR",
+    "MAX_QUANTITY",
     "AfostoTenant",
     "AfostoPlan",
     "AfostoTask",
@@ -482,7 +534,9 @@ __all__ = [
     "SalesChannelType",
     "StockInput",
     "StockLevel",
+    "check_quantities",
     "decimal_amount",
     "exponent",
     "minor_units",
+    "order_total",
 ]

@@ -25,6 +25,7 @@ Imports backends' interfaces, commerce and models only.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from functools import cached_property
@@ -806,7 +807,13 @@ async def _product_prices(
     page: PageArgs,
 ) -> dict[Any, Any]:
     """A product's prices in its tenant's price groups (the one named `group_name`, else every
-    group), active at `active_at`: one backend call per price group, whatever the products."""
+    group), those in effect at `active_at`, else now (per SKU and group the price whose
+    `active_at` is the latest at or before that instant, an undated one counting as always in
+    effect): one backend call per price group, whatever the products. The instant is always
+    sent (a time without an offset is UTC), so no backend's default for a missing one decides."""
+    at = active_at if active_at is not None else dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
     refs = await _each(product_sku, keys)
     skus = list(dict.fromkeys(r for r in refs.values() if isinstance(r, tuple)))
     uids = list(dict.fromkeys(uid for uid, _ in skus))
@@ -824,7 +831,7 @@ async def _product_prices(
         of_tenant = [sku for owner, sku in skus if owner == uid]
         for group in chosen:
             if group_name is None or group.name == group_name:
-                calls.append((uid, backend.commerce.prices(link, of_tenant, group.id, active_at)))
+                calls.append((uid, backend.commerce.prices(link, of_tenant, group.id, at)))
     answers = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
     for (uid, _), answer in zip(calls, answers, strict=True):
         for key in (r for r in skus if r[0] == uid):

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from conftest import Api, mode
+from conftest import Api, mode, store_kind
+from facade.backends.local.seed import sandbox_client_secret
 from support.chaos import Twins
 
 ACME, NORDIC = "acme-retail", "nordic-bakeries"
@@ -246,6 +247,62 @@ async def test_missing_joins_answer_null_and_empty_lists_never_errors(fresh_api:
     assert after["tenant"]["afosto"] is None
     assert after["tenant"]["stores"]["nodes"][0]["salesChannels"]["totalCount"] == 0
     assert all(p["prices"]["totalCount"] == 0 for p in after["tenant"]["stores"]["nodes"][0]["products"]["nodes"])
+
+
+LINK_TENANT = (
+    "mutation($t: String!, $a: String) { linkAfostoTenant(tenantUid: $t, afostoTenantId: $a) { afostoTenantId } }"
+)
+OAUTH_TOKEN = (
+    "mutation($id: String!, $secret: String!) { afostoIamCreateOauthToken(body: {grantType: "
+    '"client_credentials", clientId: $id, clientSecret: $secret}) { accessToken } }'
+)
+
+
+async def test_linking_an_afosto_tenant_takes_a_token_of_that_afosto_account(fresh_api: Api) -> None:
+    """A link opens an Afosto account's orders and customers to the tenant's people: an admin may
+    link only an account they hold a token of (a tester claimed another tenant's freed account)."""
+    api = fresh_api
+    alice, carol = await signed(api, "alice"), await signed(api, "carol")
+    links = await api.store.links.afosto_tenants([ACME, NORDIC])
+    ours, theirs = links[ACME].afosto_tenant_id, links[NORDIC].afosto_tenant_id
+    freed = await api.data(LINK_TENANT, {"t": NORDIC, "a": None}, **carol)
+    client = f"afosto-{ACME}"
+    granted = await api.data(OAUTH_TOKEN, {"id": client, "secret": sandbox_client_secret(client)}, token=alice["token"])
+    guessed = await api.data(OAUTH_TOKEN, {"id": client, "secret": "sandbox-guess"}, token=alice["token"])
+    acme_token = granted["afostoIamCreateOauthToken"]["accessToken"]
+    guessed_token = guessed["afostoIamCreateOauthToken"]["accessToken"]
+
+    refused = [
+        await api.post(LINK_TENANT, {"t": ACME, "a": theirs}, token=alice["token"], headers=headers)
+        for headers in (
+            {},
+            {"X-Afosto-Authorization": f"Bearer {acme_token}"},
+            {"X-Afosto-Authorization": f"Bearer {guessed_token}"},
+        )
+    ]
+    kept = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { afostoTenantId } } }", {"t": ACME}, **alice
+    )
+    taken = await api.post(
+        LINK_TENANT,
+        {"t": NORDIC, "a": ours},
+        token=carol["token"],
+        headers={"X-Afosto-Authorization": f"Bearer {acme_token}"},
+    )
+    own = await api.data(
+        LINK_TENANT,
+        {"t": ACME, "a": ours},
+        token=alice["token"],
+        headers={"X-Afosto-Authorization": f"Bearer {acme_token}"},
+    )
+
+    assert freed["linkAfostoTenant"] is None
+    assert [r["errors"][0]["extensions"]["code"] for r in refused] == ["FORBIDDEN"] * 3
+    assert all(r["data"]["linkAfostoTenant"] is None for r in refused)
+    assert kept["tenant"]["afosto"] == {"afostoTenantId": ours}  # nothing written
+    # A token of the account does not let another tenant take it while it is linked.
+    assert taken["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert own["linkAfostoTenant"] == {"afostoTenantId": ours}
 
 
 async def test_an_admin_creates_a_channel_links_it_to_a_store_and_unlinks_it(fresh_api: Api) -> None:
@@ -480,6 +537,17 @@ async def test_an_order_created_twice_with_one_key_is_one_order_then_lines_then_
         **bob,
     )
     assert polled["afostoTask"]["id"] == task["id"]
+    # Its global id polls it too (the README: an id, or a sourceId where the field names the tenant).
+    by_id = await api.data(
+        "query($t: String!, $i: ID!) { afostoTask(tenantUid: $t, id: $i) { id } }", {"t": ACME, "i": task["id"]}, **bob
+    )
+    assert by_id["afostoTask"] == {"id": task["id"]}
+    elsewhere = await api.error(
+        "query($t: String!, $i: ID!) { afostoTask(tenantUid: $t, id: $i) { id } }",
+        {"t": NORDIC, "i": task["id"]},
+        **await signed(api, "carol"),
+    )
+    assert elsewhere["extensions"]["code"] == "BAD_USER_INPUT"
 
     # The task is a Node: its id refetches it for the tenant's people, not for another tenant's.
     refetch = "query($i: ID!) { node(id: $i) { id ... on AfostoTask { sourceId } } }"
@@ -733,3 +801,275 @@ async def test_the_ids_of_one_commerce_type_are_one_read_of_it(counted: Twins) -
 
 def afosto_calls(counted: Counter[str]) -> dict[str, int]:
     return {name.removeprefix("afosto:"): n for name, n in counted.items() if name.startswith("afosto:")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Read paths of prices and orders: the prices in effect, the orders' order, `number`
+
+
+PRICES_AT = """
+query($p: ID!, $at: DateTime) { product(id: $p) { prices(priceGroup: "retail", activeAt: $at) {
+  totalCount nodes { sku amount activeAt } } } }
+"""
+
+
+async def test_a_products_prices_are_those_in_effect_now_unless_active_at_says_when(fresh_api: Api) -> None:
+    api = fresh_api
+    alice = await signed(api, "alice")
+    group = await price_group(api, alice)
+    product = (await first_store(api, alice))["products"]["nodes"][0]
+    before = (await api.data(PRICES_AT, {"p": product["id"]}, **alice))["product"]["prices"]
+    assert before["totalCount"] == 1, before  # the seeded (undated) price
+
+    upsert = (
+        "mutation($t: String!, $g: ID!, $p: [PriceInput!]!) { upsertPrices(tenantUid: $t, priceGroupId: $g, "
+        "prices: $p) { sku } }"
+    )
+    sku = product["sku"]
+    planned = {"sku": sku, "amount": "5.55", "activeAt": "2099-01-01T00:00:00Z"}
+    await api.data(upsert, {"t": ACME, "g": group["id"], "p": [planned]}, **alice)
+
+    def prices(answer: dict[str, Any]) -> list[dict[str, Any]]:
+        return answer["product"]["prices"]["nodes"]  # type: ignore[no-any-return]
+
+    # Without activeAt: now, so the planned price is not yet in effect.
+    assert prices(await api.data(PRICES_AT, {"p": product["id"]}, **alice)) == before["nodes"]
+    # At or after its activeAt, the planned price alone.
+    for at in ("2099-01-01T00:00:00Z", "2099-06-01T00:00:00Z"):
+        assert prices(await api.data(PRICES_AT, {"p": product["id"], "at": at}, **alice)) == [
+            {"sku": sku, "amount": "5.55", "activeAt": "2099-01-01T00:00:00+00:00"}
+        ]
+    # A dated price already in effect wins over the undated one ("always"): the latest dated
+    # at or before the instant.
+    started = {"sku": sku, "amount": "4.44", "activeAt": "2020-01-01T00:00:00Z"}
+    await api.data(upsert, {"t": ACME, "g": group["id"], "p": [started]}, **alice)
+    assert prices(await api.data(PRICES_AT, {"p": product["id"]}, **alice)) == [
+        {"sku": sku, "amount": "4.44", "activeAt": "2020-01-01T00:00:00+00:00"}
+    ]
+    assert (
+        prices(await api.data(PRICES_AT, {"p": product["id"], "at": "2019-12-31T23:59:59Z"}, **alice))
+        == (before["nodes"])
+    )
+
+
+def encode_cursor(position: int) -> str:
+    from facade.models import encode_cursor as encoded
+
+    return encoded(position)
+
+
+ORDER_LIST = """
+query($t: String!, $n: Int!, $after: String, $d: SortDirection) { tenant(tenantUid: $t) { afosto {
+  orders(first: $n, after: $after, sortDirection: $d) { nodes { sourceId number createdAt } } } } }
+"""
+
+
+async def test_orders_come_newest_first_by_creation_time_then_id(api: Api) -> None:
+    alice = await signed(api, "alice")
+    data = await api.data(ORDER_LIST, {"t": ACME, "n": 100}, **alice)
+    orders = data["tenant"]["afosto"]["orders"]["nodes"]
+    assert len(orders) > 8
+    keys = [(o["createdAt"], o["sourceId"]) for o in orders]
+    assert keys == sorted(keys, reverse=True)
+    assert len({o["createdAt"] for o in orders}) > 1  # the order is by time, not by id alone
+
+    # A later page continues the same order; sortBy: SOURCE is that order too.
+    later = await api.data(ORDER_LIST, {"t": ACME, "n": 3, "after": encode_cursor(2)}, **alice)
+    assert later["tenant"]["afosto"]["orders"]["nodes"] == orders[3:6]
+    source = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { orders(first: 4, sortBy: SOURCE) "
+        "{ nodes { sourceId number createdAt } } } } }",
+        {"t": ACME},
+        **alice,
+    )
+    assert source["tenant"]["afosto"]["orders"]["nodes"] == orders[:4]
+
+
+async def test_orders_desc_is_oldest_first_locally_and_refused_upstream(api: Api) -> None:
+    """Afosto's GET /odr/orders has no sort parameter and no count: upstream mode cannot read the
+    list from its end, so DESC is BAD_USER_INPUT there rather than the ascending page."""
+    alice = await signed(api, "alice")
+    for after in (None, encode_cursor(1)):
+        variables = {"t": ACME, "n": 5, "after": after, "d": "DESC"}
+        if mode() == "upstream":
+            error = await api.error(ORDER_LIST, variables, **alice)
+            assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+            assert "sortDirection" in error["message"], error
+            continue
+        every = (await api.data(ORDER_LIST, {"t": ACME, "n": 100}, **alice))["tenant"]["afosto"]["orders"]["nodes"]
+        desc = (await api.data(ORDER_LIST, variables, **alice))["tenant"]["afosto"]["orders"]["nodes"]
+        start = 0 if after is None else 2
+        assert desc == list(reversed(every))[start : start + 5]
+
+
+@pytest.mark.parametrize("number", ["", "9" * 65])
+async def test_an_empty_or_overlong_order_number_is_bad_user_input(api: Api, number: str) -> None:
+    error = await api.error(
+        "query($t: String!, $n: String) { tenant(tenantUid: $t) { afosto { orders(number: $n) "
+        "{ totalCount nodes { number } } } } }",
+        {"t": ACME, "n": number},
+        **await signed(api, "alice"),
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["extensions"].get("field") == "number" or "number" in error["message"], error
+
+
+# ---------------------------------------------------------------------------------------------
+# Write bounds: money within GraphQL's Int, orderable SKUs, idempotency keys, channel types
+
+CREATE_ORDER = (
+    'mutation($i: OrderInput!, $k: String!) { createOrder(tenantUid: "acme-retail", input: $i, '
+    "idempotencyKey: $k) { id total totalMinor lines { nodes { sku quantity } } } }"
+)
+ADD_LINES = (
+    "mutation($o: ID!, $l: [OrderLineInput!]!) { addOrderLines(orderId: $o, lines: $l) "
+    "{ id total totalMinor lines { nodes { sku quantity } } } }"
+)
+UPSERT_PRICES = (
+    'mutation($g: ID!, $p: [PriceInput!]!) { upsertPrices(tenantUid: "acme-retail", priceGroupId: $g, '
+    "prices: $p) { sku amount amountMinor } }"
+)
+
+
+async def order_setup(api: Api) -> tuple[dict[str, Any], dict[str, Any], str, list[str]]:
+    """alice, bob, a channel id of acme and the first store's SKUs (each with a retail price)."""
+    alice, bob = await signed(api, "alice"), await signed(api, "bob")
+    store = await first_store(api, alice)
+    return alice, bob, store["salesChannels"]["nodes"][0]["id"], [p["sku"] for p in store["products"]["nodes"]]
+
+
+async def test_money_past_graphql_int_is_refused_before_anything_is_written(fresh_api: Api) -> None:
+    api = fresh_api
+    alice, bob, channel, skus = await order_setup(api)
+    group = await price_group(api, alice)
+
+    for price in ({"amount": "21474836.48"}, {"amount": "1.00", "originalAmount": "99999999.99"}):
+        error = await api.error(UPSERT_PRICES, {"g": group["id"], "p": [{"sku": skus[0], **price}]}, **alice)
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+        assert "21474836.47" in error["message"], error
+    read = (
+        "query($t: String!) { tenant(tenantUid: $t) { stores(first: 1) { nodes { products(first: 3) { nodes { "
+        'sku prices(priceGroup: "retail") { nodes { amount amountMinor } } } } } } } }'
+    )
+    prices = await api.data(read, {"t": ACME}, **alice)  # nothing unreadable was written
+    assert all(
+        p["amountMinor"] < 2**31
+        for product in prices["tenant"]["stores"]["nodes"][0]["products"]["nodes"]
+        for p in product["prices"]["nodes"]
+    )
+    most = await api.data(UPSERT_PRICES, {"g": group["id"], "p": [{"sku": skus[1], "amount": "21474836.47"}]}, **alice)
+    assert most["upsertPrices"] == [{"sku": skus[1], "amount": "21474836.47", "amountMinor": 2**31 - 1}]
+
+    await api.data(UPSERT_PRICES, {"g": group["id"], "p": [{"sku": skus[0], "amount": "5000.00"}]}, **alice)
+    big = {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 10_000}]}  # 50,000,000.00 EUR
+    error = await api.error(CREATE_ORDER, {"i": big, "k": "big-1"}, **bob)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    # Nothing was written under the key: it now makes the order of another input.
+    small = {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 1}]}
+    order = (await api.data(CREATE_ORDER, {"i": small, "k": "big-1"}, **bob))["createOrder"]
+    assert (order["total"], order["totalMinor"]) == ("5000.00", 500_000)
+
+    error = await api.error(ADD_LINES, {"o": order["id"], "l": [{"sku": skus[0], "quantity": 9_999}]}, **bob)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    error = await api.error(ADD_LINES, {"o": order["id"], "l": [{"sku": skus[1], "quantity": 1}]}, **bob)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error  # 5,000.00 + 21,474,836.47
+    listed = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { orders(first: 100) { nodes { id totalMinor "
+        "lines { nodes { sku quantity } } } } } } }",
+        {"t": ACME},
+        **bob,
+    )
+    mine = [o for o in listed["tenant"]["afosto"]["orders"]["nodes"] if o["id"] == order["id"]]
+    assert mine == [{"id": order["id"], "totalMinor": 500_000, "lines": {"nodes": [{"sku": skus[0], "quantity": 1}]}}]
+
+
+async def test_an_amount_past_graphql_int_from_afosto_fails_no_more_than_its_read(fresh_api: Api) -> None:
+    """facade never writes such an amount, but Afosto (or the store) may hold one. Locally the one
+    field is null with UPSTREAM_ERROR, the page and the decimal amount intact; upstream, Afosto's
+    documented 32-bit integer is enforced where its answer is read: UPSTREAM_ERROR for that read.
+    Never INTERNAL_SERVER_ERROR."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    if store_kind() == "postgres":
+        pytest.skip("PostgreSQL's integer column cannot hold such a total: only SQLite's (or Afosto) can")
+    api = fresh_api
+    alice = await signed(api, "alice")
+    query = (
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { afostoTenantId orders(first: 100) "
+        "{ nodes { number total totalMinor } } } } }"
+    )
+    before = (await api.data(query, {"t": ACME}, **alice))["tenant"]["afosto"]
+    number = before["orders"]["nodes"][0]["number"]
+    engine = create_async_engine(api.settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE afosto_orders SET total = 5000000000 WHERE afosto_tenant_id = :a AND number = :n"),
+                {"a": before["afostoTenantId"], "n": number},
+            )
+    finally:
+        await engine.dispose()
+
+    body = await api.post(query, {"t": ACME}, **alice)
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes == {"UPSTREAM_ERROR"}, body["errors"]
+    if mode() == "upstream":
+        return
+    assert [e["path"][-1] for e in body["errors"]] == ["totalMinor"]
+    nodes = body["data"]["tenant"]["afosto"]["orders"]["nodes"]
+    assert len(nodes) == len(before["orders"]["nodes"])
+    assert {"number": number, "total": "50000000.00", "totalMinor": None} in nodes
+
+
+async def test_order_lines_need_a_priced_sku_and_at_most_10000_units_a_line(fresh_api: Api) -> None:
+    api = fresh_api
+    _alice, bob, channel, skus = await order_setup(api)
+
+    unknown = {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 1}, {"sku": "NOPE", "quantity": 3}]}
+    error = await api.error(CREATE_ORDER, {"i": unknown, "k": "nope-1"}, **bob)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "NOPE" in error["message"], error
+    good = {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 7}]}
+    order = (await api.data(CREATE_ORDER, {"i": good, "k": "nope-1"}, **bob))["createOrder"]  # nothing written
+    assert order["lines"]["nodes"] == [{"sku": skus[0], "quantity": 7}]
+
+    for lines in (
+        [{"sku": skus[0], "quantity": 9_994}],  # 7 + 9,994 = 10,001 units of one SKU
+        [{"sku": skus[1], "quantity": 1}, {"sku": "NOPE", "quantity": 1}],
+    ):
+        error = await api.error(ADD_LINES, {"o": order["id"], "l": lines}, **bob)
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    most = await api.data(ADD_LINES, {"o": order["id"], "l": [{"sku": skus[0], "quantity": 9_993}]}, **bob)
+    assert most["addOrderLines"]["lines"]["nodes"] == [{"sku": skus[0], "quantity": 10_000}]
+
+
+async def test_an_idempotency_key_sent_with_another_input_is_a_conflict(fresh_api: Api) -> None:
+    api = fresh_api
+    _alice, bob, channel, skus = await order_setup(api)
+    first = {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 2}]}
+    made = (await api.data(CREATE_ORDER, {"i": first, "k": "idem-1"}, **bob))["createOrder"]
+
+    other_lines = {"channelId": channel, "lines": [{"sku": skus[1], "quantity": 9}]}
+    no_customer = {**first, "customerId": None}
+    for other in (other_lines, {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 3}]}):
+        error = await api.error(CREATE_ORDER, {"i": other, "k": "idem-1"}, **bob)
+        assert error["extensions"]["code"] == "CONFLICT", error
+        assert "idempotencyKey" in error["message"], error
+    again = (await api.data(CREATE_ORDER, {"i": no_customer, "k": "idem-1"}, **bob))["createOrder"]
+    assert again == made  # the same input (a null left out or not) is the same order
+    assert made["lines"]["nodes"] == [{"sku": skus[0], "quantity": 2}]
+
+
+async def test_a_sales_channels_type_cannot_change_in_either_mode(fresh_api: Api) -> None:
+    api = fresh_api
+    alice = await signed(api, "alice")
+    store = await first_store(api, alice)
+    channel = next(c for c in store["salesChannels"]["nodes"] if c["type"] != "STOREFRONT")
+    update = "mutation($c: ID!, $i: SalesChannelInput!) { updateSalesChannel(id: $c, input: $i) { name type } }"
+
+    error = await api.error(update, {"c": channel["id"], "i": {"type": "STOREFRONT", "name": "Renamed"}}, **alice)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "type" in error["message"], error
+    kept = await api.data(update, {"c": channel["id"], "i": {"description": "unchanged type"}}, **alice)
+    assert kept["updateSalesChannel"] == {"name": channel["name"], "type": channel["type"]}

@@ -62,8 +62,8 @@ class LicenseSort(enum.Enum):
 
 
 @strawberry.enum(
-    description="Afosto's lists come in the order Afosto answers them in (the local store: by id); "
-    "`sortDirection: DESC` reverses it."
+    description="Afosto's lists come in the order Afosto answers them in (each list's description says "
+    "which); `sortDirection: DESC` reverses it where the mode can."
 )
 class CommerceSort(enum.Enum):
     SOURCE = "source"

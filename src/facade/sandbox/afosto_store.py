@@ -4,7 +4,10 @@ mode's graph reads, so a price set through one path is read through the other.
 
     load-all    GET /cat/channels (`type` filter), /cat/groups, /wms/locations, /iam/users,
                 /iam/subscriptions, /spl/hubs, /spl/printers (`hub_id` filter)
-    search      POST /cat/groups/{id}/prices (sku), POST /wms/inventory (sku, location_id,
+    search      POST /cat/groups/{id}/prices (sku; with `active_at` each SKU's one price in
+                effect then, the latest dated at or before it, else the undated one; without
+                it every price, planned ones too: the docs leave that case open, and facade's
+                domain graph always sends one), POST /wms/inventory (sku, location_id,
                 position, claim_id, is_managed, state, is_tracking_inventory), POST
                 /odr/search/orders (ids), POST /odr/search/orders/items (order_ids, skus,
                 item_ids, stack_ids, order_count, is_unavailable, is_backordered, is_inbound,
@@ -15,12 +18,15 @@ mode's graph reads, so a price set through one path is read through the other.
     one         GET /cat/channels/{id}, GET /odr/orders/{id}, GET /spl/hubs/{id}/status, GET
                 /mes/tasks/{id} (the token's tenant's task in afosto_tasks, else 404),
                 GET /iam/tenants/{id} (200 for the token's tenant, else 403)
-    paged       GET /odr/orders (`number`), x-page/x-page-size; every list answer is paged by
+    paged       GET /odr/orders (`number`; newest first: created_at, then id, descending; an
+                empty `number` filters nothing), x-page/x-page-size; every list answer is paged by
                 them where the operation is, with x-count where documented
     writes      PUT /cat/groups/{id}/prices, PUT /wms/inventory, POST /cat/channels, PUT
                 /cat/channels/{id}, POST /odr/orders (x-idempotency-key: the same key answers
-                the same order), POST /odr/orders/{id}/items (a repeated x-idempotency-key adds
-                nothing twice), POST /odr/orders/{id}/cancel (200 with x-task-id, read back with
+                the same order, with another body 409), POST /odr/orders/{id}/items (a repeated
+                x-idempotency-key adds nothing twice, with another body 409; lines are checked
+                as local mode's: priced SKUs, 1-10,000 units a line, totals within 2^31-1),
+                POST /odr/orders/{id}/cancel (200 with x-task-id, read back with
                 GET /mes/tasks/{id})
     tokens      POST /iam/oauth/authorize hands a seeded OAuth client a token of its tenant
 
@@ -35,6 +41,7 @@ Imports the local store's tables, commerce, errors and PyJWT; never the graph.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -450,8 +457,9 @@ class StoreAfosto:
     def __init__(self, store: Any, secret: str | None) -> None:
         self.store = store
         self.secret = secret
-        # POST /odr/orders/{id}/items under an idempotency key: (tenant, order, key) -> answer.
-        self.items_done: dict[tuple[str, str, str], Any] = {}
+        # POST /odr/orders/{id}/items under an idempotency key: (tenant, order, key) -> (the
+        # body it was sent with, as canonical JSON; the answer).
+        self.items_done: dict[tuple[str, str, str], tuple[str, Any]] = {}
         self.handlers: dict[str, Handler] = {
             "GET /cat/channels": self.channels,
             "GET /cat/channels/{id}": self.channel,
@@ -810,11 +818,17 @@ class StoreAfosto:
         return Stored(order_json(made))
 
     async def add_items(self, call: Request) -> Stored:
+        """POST /odr/orders/{id}/items: a key sent before with the same body answers as it did
+        (nothing is added twice); with another body it is 409, as POST /odr/orders's."""
         order_id = call.path["id"]
         key = call.headers.get("x-idempotency-key")
         remembered = (call.tenant.afosto_tenant_id, order_id, key or "")
+        sent = json.dumps(call.body, sort_keys=True)
         if key and remembered in self.items_done:
-            return Stored(self.items_done[remembered])
+            body, answer = self.items_done[remembered]
+            if body != sent:
+                raise Refused(409, "The idempotency key was used with another request body")
+            return Stored(answer)
         if not isinstance(call.body, list):
             raise Refused(400, "Invalid payload", {"invalid value": ["body"]})
         lines = []
@@ -831,7 +845,7 @@ class StoreAfosto:
             for line in lines
         ]
         if key:
-            self.items_done[remembered] = answer
+            self.items_done[remembered] = (sent, answer)
         return Stored(answer)
 
     async def cancel(self, call: Request) -> Stored:

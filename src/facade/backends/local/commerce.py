@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, bindparam, exists, func, select, tuple_
+from sqlalchemy import Integer, Select, Table, bindparam, exists, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from facade.backends.local import tables as t
 from facade.backends.local.base import Listing, Repository, construct, in_keys, page_flat, reading, utcnow
 from facade.commerce import (
+    MAX_MINOR,
     AfostoPlan,
     AfostoTask,
     AfostoTenant,
@@ -46,9 +49,11 @@ from facade.commerce import (
     SalesChannelType,
     StockInput,
     StockLevel,
+    check_quantities,
+    order_total,
 )
 from facade.errors import BadUserInput, Conflict, NotFound
-from facade.models import Page, PageArgs, Record
+from facade.models import Page, PageArgs, Record, SortDirection
 
 R = TypeVar("R", bound=Record)
 
@@ -155,7 +160,10 @@ _STOCK_BY_SKU = (
 _o, _l = t.afosto_orders, t.afosto_order_lines
 _ORDER_COLUMNS = _columns(_o, "idempotency_key")
 _ORDERS = select(*_ORDER_COLUMNS).where(_o.c.afosto_tenant_id == bindparam("tenant"), in_keys(_o.c.id))
-ORDER_SORTABLE: dict[str, Any] = {"id": _o.c.id, "number": _o.c.number, "created_at": _o.c.created_at}
+# Afosto's order list (`GET /odr/orders`, as the sandbox answers it) is newest first: by
+# created_at, then id, both descending. Its one order ("source") is read as the reverse of this
+# listing's ascending one (`_source_order`), so the list's ASC is newest first and DESC oldest.
+ORDER_SORTABLE: dict[str, Any] = {"source": _o.c.created_at}
 _ORDER_LIST = Listing(
     select(*_ORDER_COLUMNS).where(_o.c.afosto_tenant_id == bindparam("tenant")), ORDER_SORTABLE, _o.c.id
 )
@@ -196,11 +204,23 @@ def _in_effect(prices: list[Price]) -> list[Price]:
     return prices[-1:]
 
 
+def _source_order(page: PageArgs) -> PageArgs:
+    """`page` over `ORDER_SORTABLE`'s one key, its direction flipped: Afosto's order (ASC) is the
+    listing's created_at-then-id descending."""
+    flipped = SortDirection.ASC if page.direction is SortDirection.DESC else SortDirection.DESC
+    return PageArgs(limit=page.limit, offset=page.offset, sort="source", direction=flipped)
+
+
 # ---------------------------------------------------------------------------------------------
 # Writes
 
 ID_LENGTH = 64  # the Afosto id and SKU columns
-KEY_LENGTH = 200  # afosto_orders.idempotency_key
+# afosto_orders.idempotency_key (200 characters) holds `<key>\n<digest>`: the key, and the first
+# DIGEST_LENGTH hex digits of the SHA-256 of the order input it created (`_fingerprint`), so the
+# same key with another input is told apart (CONFLICT) from a retry (the same order).
+DIGEST_LENGTH = 32
+KEY_SEPARATOR = "\n"  # no key has one: the graph's and HTTP headers' keys cannot
+KEY_LENGTH = 200 - len(KEY_SEPARATOR) - DIGEST_LENGTH
 NUMBER_ATTEMPTS = 5  # order numbers taken by a concurrent create: try the next one
 
 
@@ -259,8 +279,8 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _merged_lines(lines: Sequence[LineInput]) -> dict[str, LineInput]:
-    """The lines by SKU, quantities of a repeated SKU added up; BadUserInput for a blank SKU or a
-    quantity below 1."""
+    """The lines by SKU, quantities of a repeated SKU added up; BadUserInput for a blank SKU, a
+    quantity below 1, or one above MAX_QUANTITY once added up."""
     merged: dict[str, LineInput] = {}
     for line in lines:
         sku = _text(line.sku, "sku")
@@ -269,7 +289,39 @@ def _merged_lines(lines: Sequence[LineInput]) -> dict[str, LineInput]:
         known = merged.get(sku)
         quantity = line.quantity + (known.quantity if known else 0)
         merged[sku] = LineInput(sku, quantity, line.description or (known.description if known else ""))
+    check_quantities({sku: line.quantity for sku, line in merged.items()})
     return merged
+
+
+def _at_most_max(value: int | None, field: str) -> None:
+    """BadUserInput for an amount above MAX_MINOR: it would not read back as GraphQL's Int."""
+    if value is not None and value > MAX_MINOR:
+        raise BadUserInput(f"{field} must be at most {MAX_MINOR} minor units", field=field)
+
+
+def _fingerprint(order: OrderInput, lines: dict[str, LineInput]) -> str:
+    """The digest of an order input (its channel, customer, addresses and merged lines) kept with
+    its idempotency key."""
+    body = [
+        order.channel_id,
+        order.customer_id,
+        order.shipping_address_id,
+        order.billing_address_id,
+        sorted([sku, line.quantity, line.description] for sku, line in lines.items()),
+    ]
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def _keyed_order(row: dict[str, Any], key: str, digest: str, tenant: AfostoTenant) -> Order:
+    """The order an idempotency key created, for the same input again; Conflict when the key
+    created it from another input (a row from before digests were kept answers as it is)."""
+    stored = row.pop("idempotency_key", None) or key
+    if stored != key and stored != f"{key}{KEY_SEPARATOR}{digest}":
+        raise Conflict(
+            "This idempotencyKey was used for another order input: send that input again, or a new key.",
+            field="idempotencyKey",
+        )
+    return build_order(row, tenant.tenant_id)
 
 
 async def _one(conn: AsyncConnection, stmt: Select[Any], params: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -312,15 +364,11 @@ async def _unit_prices(conn: AsyncConnection, afosto_tenant_id: str, skus: Itera
     return group["currency"], {sku: amount for sku, amount in rows}  # the latest in effect wins
 
 
-async def _retotal(conn: AsyncConnection, afosto_tenant_id: str, order_id: str) -> None:
-    lines = (await conn.execute(select(_l.c.sku, _l.c.quantity).where(_l.c.order_id == order_id))).all()
-    _currency, units = await _unit_prices(conn, afosto_tenant_id, [sku for sku, _ in lines])
-    total = sum(quantity * units.get(sku, 0) for sku, quantity in lines)
-    await conn.execute(_o.update().where(_o.c.id == order_id).values(total=total))
-
-
-_ORDER_BY_KEY = select(*_ORDER_COLUMNS).where(
-    _o.c.afosto_tenant_id == bindparam("tenant"), _o.c.idempotency_key == bindparam("key")
+# The order of a key: its row holds `key` (before digests were kept) or `key\n<digest>`.
+_ORDER_BY_KEY = select(*_ORDER_COLUMNS, _o.c.idempotency_key).where(
+    _o.c.afosto_tenant_id == bindparam("tenant"),
+    (_o.c.idempotency_key == bindparam("key"))
+    | (func.substr(_o.c.idempotency_key, 1, bindparam("length", type_=Integer)) == bindparam("prefix")),
 )
 
 
@@ -427,13 +475,17 @@ class LocalCommerce(Repository):
 
     async def order_page(self, tenant: AfostoTenant, number: str | None, page: PageArgs) -> Page[Order]:
         """A page of the tenant's orders (`GET /odr/orders`, x-page/x-page-size), or of those with
-        `number` (one at most). Sorts: id, number, created_at; BadUserInput for another."""
+        `number` (one at most): newest first (created_at, then id, descending), as Afosto lists
+        them; DESC is the reverse (oldest first). The list has that one order: the sort key is
+        not read (the graph's CommerceSort has only SOURCE, whose default key is "id")."""
         listing = _ORDER_LIST if number is None else _ORDER_LIST_BY_NUMBER
         params: dict[str, Any] = {"tenant": tenant.afosto_tenant_id}
         if number is not None:
             params["number"] = number
         async with reading(self.engine) as conn:
-            return await page_flat(conn, listing, page, lambda row: build_order(row, tenant.tenant_id), params)
+            return await page_flat(
+                conn, listing, _source_order(page), lambda row: build_order(row, tenant.tenant_id), params
+            )
 
     async def order_lines(self, tenant: AfostoTenant, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:
         """Each order's lines (OdrGroup, `POST /odr/search/orders/items`, order id `in`), by SKU."""
@@ -475,11 +527,13 @@ class LocalCommerce(Repository):
         """Sets SKUs' prices in a group (`PUT /cat/groups/{id}/prices`): a price of the same
         (group, SKU, `active_at`) is updated, any other inserted; answers them in input order.
         Amounts in minor units. NotFound for a group not in the tenant; BadUserInput for a blank
-        SKU or a negative amount."""
+        SKU, or an amount (or original amount) that is negative or above MAX_MINOR (2147483647)."""
         for price in prices:
             _text(price.sku, "sku")
             _not_negative(price.amount, "amount")
             _not_negative(price.original_amount, "originalAmount")
+            _at_most_max(price.amount, "amount")
+            _at_most_max(price.original_amount, "originalAmount")
         async with writing(self.engine, afosto_scope(tenant)) as conn:
             group = await _one(conn, _tenant_row(_g, tenant.afosto_tenant_id, group_id))
             if group is None:
@@ -586,13 +640,14 @@ class LocalCommerce(Repository):
         return build_channel(row, tenant.tenant_id)
 
     async def update_channel(self, tenant: AfostoTenant, channel_id: str, channel: ChannelInput) -> SalesChannel:
-        """Changes a sales channel's given fields (`PUT /cat/channels/{id}`). NotFound for a
-        channel not in the tenant; BadUserInput for a blank name."""
+        """Changes a sales channel's name and description (`PUT /cat/channels/{id}`). NotFound
+        for a channel not in the tenant; BadUserInput for a blank name, and for any `type` (Afosto
+        cannot change a channel's type, and local mode refuses what Afosto refuses)."""
+        if channel.type is not None:
+            raise BadUserInput("Afosto cannot change a sales channel's type.", field="type")
         values: dict[str, Any] = {}
         if channel.name is not None:
             values["name"] = _text(channel.name, "name", 200)
-        if channel.type is not None:
-            values["type"] = channel.type.value
         if channel.description is not None:
             values["description"] = channel.description
         async with writing(self.engine, afosto_scope(tenant)) as conn:
@@ -608,27 +663,36 @@ class LocalCommerce(Repository):
     async def create_order(self, tenant: AfostoTenant, order: OrderInput, idempotency_key: str) -> Order:
         """Creates an open order with its lines (`POST /odr/orders`, x-idempotency-key), totalled
         in minor units at the consumer prices (the tenant's VAT-including group) in effect now.
-        The same key answers the order it first created, whatever the input, and never makes a
-        second (the key is unique per tenant: a concurrent create with it finds the winner's).
-        NotFound for a channel, customer or address not in the tenant; BadUserInput for a blank
-        or too long key, a blank SKU or a quantity below 1."""
+        The same key with the same input answers the order it first created and never makes a
+        second (the key is unique per tenant: a concurrent create with it finds the winner's);
+        with another input (channel, customer, addresses, lines) it is Conflict. Nothing is
+        written on an error: NotFound for a channel, customer or address not in the tenant;
+        BadUserInput for a blank or too long key (KEY_LENGTH), a blank SKU, a SKU's quantity
+        below 1 or above MAX_QUANTITY (added up), a SKU without a consumer price in effect (named),
+        or a line's or the order's total above MAX_MINOR."""
         key = _text(idempotency_key, "idempotencyKey", KEY_LENGTH)
         lines = _merged_lines(order.lines)
-        params = {"tenant": tenant.afosto_tenant_id, "key": key}
+        digest = _fingerprint(order, lines)
+        params = {
+            "tenant": tenant.afosto_tenant_id,
+            "key": key,
+            "prefix": f"{key}{KEY_SEPARATOR}",
+            "length": len(key) + len(KEY_SEPARATOR),
+        }
         for attempt in range(NUMBER_ATTEMPTS):
             try:
                 async with writing(self.engine, afosto_scope(tenant)) as conn:
                     known = await _one(conn, _ORDER_BY_KEY, params)
                     if known is not None:
-                        return build_order(known, tenant.tenant_id)
-                    row = await self._new_order(conn, tenant, order, key, lines)
+                        return _keyed_order(known, key, digest, tenant)
+                    row = await self._new_order(conn, tenant, order, f"{key}{KEY_SEPARATOR}{digest}", lines)
                     return build_order(row, tenant.tenant_id)
             except IntegrityError:
                 # Another create won a race: with this key (its order is the answer), or to the
                 # next order number (take the one after it).
                 winner = await self.rows(_ORDER_BY_KEY, params)
                 if winner:
-                    return build_order(winner[0], tenant.tenant_id)
+                    return _keyed_order(dict(winner[0]), key, digest, tenant)
                 if attempt == NUMBER_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
@@ -648,6 +712,8 @@ class LocalCommerce(Repository):
             ):
                 raise NotFound(f"No record with this {field} in the tenant.", field=field)
         currency, units = await _unit_prices(conn, tenant.afosto_tenant_id, lines)
+        quantities = {sku: line.quantity for sku, line in lines.items()}
+        total = order_total(quantities, units, currency, priced=lines)
         count = (
             await conn.execute(select(func.count()).where(_o.c.afosto_tenant_id == tenant.afosto_tenant_id))
         ).scalar_one()
@@ -661,7 +727,7 @@ class LocalCommerce(Repository):
             "shipping_address_id": order.shipping_address_id,
             "billing_address_id": order.billing_address_id,
             "currency": currency,
-            "total": sum(line.quantity * units.get(sku, 0) for sku, line in lines.items()),
+            "total": total,
             "idempotency_key": key,
             "created_at": utcnow(),
             "canceled_at": None,
@@ -686,8 +752,9 @@ class LocalCommerce(Repository):
 
     async def add_order_lines(self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput]) -> Order:
         """Adds lines to an order (`POST /odr/orders/{id}/items`): a SKU the order has gets the
-        quantity added to its line. Answers the order with its new total. NotFound for an order
-        not in the tenant; Conflict for a canceled order; BadUserInput as `create_order`."""
+        quantity added to its line. Answers the order with its new total. Nothing is written on
+        an error: NotFound for an order not in the tenant; Conflict for a canceled order;
+        BadUserInput as `create_order`, and for a line the addition takes above MAX_QUANTITY."""
         merged = _merged_lines(lines)
         async with writing(self.engine, afosto_scope(tenant)) as conn:
             order = await self._order(conn, tenant, order_id)
@@ -696,11 +763,13 @@ class LocalCommerce(Repository):
             known = {
                 sku: quantity
                 for sku, quantity in (
-                    await conn.execute(
-                        select(_l.c.sku, _l.c.quantity).where(_l.c.order_id == order_id, _l.c.sku.in_(list(merged)))
-                    )
+                    await conn.execute(select(_l.c.sku, _l.c.quantity).where(_l.c.order_id == order_id))
                 ).all()
             }
+            after = known | {sku: known.get(sku, 0) + line.quantity for sku, line in merged.items()}
+            check_quantities({sku: after[sku] for sku in merged})
+            currency, units = await _unit_prices(conn, tenant.afosto_tenant_id, after)
+            total = order_total(after, units, currency, priced=merged)
             for sku, line in merged.items():
                 if sku in known:
                     await conn.execute(
@@ -718,7 +787,7 @@ class LocalCommerce(Repository):
                             quantity=line.quantity,
                         )
                     )
-            await _retotal(conn, tenant.afosto_tenant_id, order_id)
+            await conn.execute(_o.update().where(_o.c.id == order_id).values(total=total))
             return await self._order(conn, tenant, order_id)
 
     async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask:

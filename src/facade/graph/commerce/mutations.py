@@ -8,8 +8,13 @@ it wrote (the project's mutation style: the record, null with an error on failur
 record's rule like any other road to it.
 
 Input is checked before anything is written (BAD_USER_INPUT): SKUs are 1-64 characters of
-letters, digits and `._/-`; quantities 1-10,000; stock 0-1,000,000,000; amounts decimal strings
-with at most the currency's decimals; at most 100 items per list. An id of an Afosto record is its
+letters, digits and `._/-`; quantities 1-10,000 (a line's, also once added to what the order
+has); stock 0-1,000,000,000; amounts decimal strings with at most the currency's decimals, at
+most 2,147,483,647 minor units (GraphQL's Int, so `amountMinor` reads them back: 21474836.47 EUR);
+an order's lines only SKUs with a consumer price in effect (the tenant's first price group
+including VAT, by name), and its total (so each line's) at most 2,147,483,647 minor units; at
+most 100 items per list. An idempotency key used before with another order input is CONFLICT;
+a sales channel's type cannot change (BAD_USER_INPUT, as Afosto). An id of an Afosto record is its
 global `id`, or, where the mutation names the tenant, its `sourceId`; a store, product or device
 its global id or its source id, as `store(id:)` takes.
 
@@ -26,6 +31,7 @@ import strawberry
 
 from facade import commerce as c
 from facade.errors import BadUserInput, Forbidden, NotFound
+from facade.graph.afosto.local import prove_afosto_account
 from facade.graph.base import Info, Need, int_id, root_mutation
 from facade.graph.commerce.types import (
     AFOSTO_ID,
@@ -50,7 +56,7 @@ if TYPE_CHECKING:
 
 SKU = Constraint(pattern="[A-Za-z0-9._/-]+", min_length=1, max_length=64)
 AMOUNT = Constraint(pattern=r"[0-9]+(\.[0-9]+)?", max_length=24)
-QUANTITY = Constraint(min=1, max=10_000)
+QUANTITY = Constraint(min=1, max=c.MAX_QUANTITY)
 UNITS = Constraint(min=0, max=1_000_000_000)
 DESCRIPTION = Constraint(max_length=1000, multiline=True)
 IDEMPOTENCY_KEY = Constraint(pattern="[A-Za-z0-9_.:-]+", min_length=1, max_length=128)
@@ -187,7 +193,8 @@ class CommerceMutations:
         Need.TENANT_ADMIN,
         description="Set SKUs' prices in a price group (tenant admins; Afosto `PUT /cat/groups/{id}/prices`): "
         "each price is added, or replaced where the group has one for the SKU from the same `activeAt`. "
-        "Answers the prices written.",
+        "Answers the prices written. BAD_USER_INPUT, nothing written, for an amount or original amount above "
+        "2,147,483,647 minor units (21474836.47 EUR) or with more decimals than the currency's.",
     )
     async def upsert_prices(
         self,
@@ -250,7 +257,8 @@ class CommerceMutations:
     @root_mutation(
         Need.USER,
         description="Change a sales channel (admins of its tenant; Afosto `PUT /cat/channels/{id}`): "
-        "`id` is the channel's global id; fields left out stay as they are.",
+        "`id` is the channel's global id; fields left out stay as they are. A `type` is BAD_USER_INPUT "
+        "(Afosto cannot change a channel's type), in both modes.",
     )
     async def update_sales_channel(
         self, info: Info, id: Annotated[strawberry.ID, arg(AN_ID)], input: SalesChannelInput
@@ -269,7 +277,10 @@ class CommerceMutations:
     @root_mutation(
         Need.TENANT_MEMBER,
         description="Create an order (members; Afosto `POST /odr/orders` with `x-idempotency-key`): the same "
-        "`idempotencyKey` again answers the same order and never creates a second one.",
+        "`idempotencyKey` with the same input again answers the same order and never creates a second one; "
+        "with another input it is CONFLICT. Nothing is written on BAD_USER_INPUT: a SKU without a consumer "
+        "price in effect (named in the message and `extensions.skus`), or a line's or the order's total above "
+        "2,147,483,647 minor units; NOT_FOUND for a channel, customer or address the tenant's Afosto lacks.",
     )
     async def create_order(
         self,
@@ -297,7 +308,10 @@ class CommerceMutations:
     @root_mutation(
         Need.USER,
         description="Add lines to an order (members of its tenant; Afosto `POST /odr/orders/{id}/items`): a SKU "
-        "already on the order gets the units added. `orderId` is the order's global id. Answers the order.",
+        "already on the order gets the units added. `orderId` is the order's global id. Answers the order. "
+        "Nothing is written on BAD_USER_INPUT: a line the addition takes above 10,000 units, a SKU without a "
+        "consumer price in effect, or an order total above 2,147,483,647 minor units; CONFLICT for a canceled "
+        "order.",
     )
     async def add_order_lines(
         self,
@@ -330,8 +344,10 @@ class CommerceMutations:
 
     @root_mutation(
         Need.TENANT_ADMIN,
-        description="Link the tenant to an Afosto tenant by its id (tenant admins); null unlinks. CONFLICT when "
-        "that Afosto tenant is linked to another tenant. Answers the tenant's Afosto side (null once unlinked).",
+        description="Link the tenant to an Afosto tenant by its id (tenant admins); null unlinks. Linking needs "
+        "proof that the caller holds that Afosto account: an Afosto token of it in X-Afosto-Authorization "
+        "(FORBIDDEN without; upstream, Afosto judges it with `GET /iam/tenants/{id}`). CONFLICT when that Afosto "
+        "tenant is linked to another tenant. Answers the tenant's Afosto side (null once unlinked).",
     )
     async def link_afosto_tenant(
         self,
@@ -339,6 +355,8 @@ class CommerceMutations:
         tenant_uid: Annotated[str, arg(UID)],
         afosto_tenant_id: Annotated[str | None, arg(AFOSTO_TENANT_ID)],
     ) -> TenantAfosto | None:
+        if afosto_tenant_id is not None:
+            await prove_afosto_account(info, tenant_uid, afosto_tenant_id)
         link = await info.context.backend.links.link_tenant(tenant_uid, afosto_tenant_id)
         _forget(info.context.loaders.afosto_tenant, tenant_uid)
         if link is not None:

@@ -26,7 +26,7 @@ import strawberry
 
 from facade import commerce as c
 from facade.auth import Principal
-from facade.errors import BadUserInput
+from facade.errors import BadUserInput, UpstreamError
 from facade.graph.base import Connection, Info, Need, batched, found, paged, root_field
 from facade.graph.inputs import UID, Constraint, arg
 from facade.graph.nodes import Node, node_type, text_key
@@ -41,7 +41,10 @@ if TYPE_CHECKING:
 
 # An Afosto id as an argument: uuids and Afosto's shorter ids, never a control character.
 AFOSTO_ID = Constraint(pattern="[A-Za-z0-9_.:-]+", max_length=64)
-ORDER_NUMBER = Constraint(max_length=64)
+# An Afosto record's `sourceId` or its global id (base64), where the field also names the tenant.
+AFOSTO_ID_OR_NODE = Constraint(pattern="[A-Za-z0-9_.:+/=-]+", max_length=480)
+# An order number as a filter: never empty (Afosto reads an empty `number` as no filter at all).
+ORDER_NUMBER = Constraint(min_length=1, max_length=64)
 
 SalesChannelTypeEnum = strawberry.enum(
     c.SalesChannelType, name="SalesChannelType", description="What a sales channel sells through (CatChannel.type)."
@@ -52,6 +55,20 @@ OrderStatusEnum = strawberry.enum(
 PrintHubStatusEnum = strawberry.enum(
     c.PrintHubStatus, name="PrintHubStatus", description="Whether a print hub is connected to Afosto."
 )
+
+
+GRAPHQL_INT = range(-(2**31), 2**31)  # GraphQL's Int: a signed 32-bit integer
+
+
+def _graphql_int(minor: int, field: str) -> int:
+    """An amount in minor units as GraphQL's Int; UpstreamError (this field alone is null) for
+    one that does not fit, which facade never writes (MAX_MINOR) but Afosto may hold."""
+    if minor not in GRAPHQL_INT:
+        raise UpstreamError(
+            f"`{field}` is {minor} minor units, more than GraphQL's Int holds: read the decimal amount instead.",
+            field=field,
+        )
+    return int(minor)
 
 
 def global_id(type_name: str, tenant_id: str, source_id: str) -> strawberry.ID:
@@ -169,7 +186,10 @@ class SalesChannel(Node):
     description: str
     created_at: dt.datetime
     store: Annotated[Store, strawberry.lazy("facade.graph.stores")] | None = batched(
-        "store_of_channel", "ref", description="The facade store linked to the channel (null when none is)."
+        "store_of_channel",
+        "ref",
+        description="The facade store linked to the channel when exactly one is; null when none is, or several "
+        "are (a storefront serving every store: each store lists it in `Store.salesChannels`).",
     )
 
 
@@ -199,10 +219,13 @@ class Price:
         record: Any = self
         return c.decimal_amount(record.amount, record.currency)
 
-    @strawberry.field(description="The amount in minor units of the currency (cents), as Afosto holds it.")
-    def amount_minor(self) -> int:
+    @strawberry.field(
+        description="The amount in minor units of the currency (cents), as Afosto holds it; null with an "
+        "UPSTREAM_ERROR for this field alone when it does not fit GraphQL's Int (`amount` shows it whole)."
+    )
+    def amount_minor(self) -> int | None:
         record: Any = self
-        return int(record.amount)
+        return _graphql_int(record.amount, "amountMinor")
 
     @strawberry.field(description='The amount before a discount, as a decimal string ("15.00"); null without one.')
     def original_amount(self) -> str | None:
@@ -308,10 +331,13 @@ class Order(Node):
         record: Any = self
         return c.decimal_amount(record.total, record.currency)
 
-    @strawberry.field(description="The order total in minor units (cents), as Afosto holds it.")
-    def total_minor(self) -> int:
+    @strawberry.field(
+        description="The order total in minor units (cents), as Afosto holds it; null with an UPSTREAM_ERROR "
+        "for this field alone when it does not fit GraphQL's Int (`total` shows it whole)."
+    )
+    def total_minor(self) -> int | None:
         record: Any = self
-        return int(record.total)
+        return _graphql_int(record.total, "totalMinor")
 
     created_at: dt.datetime
     canceled_at: dt.datetime | None
@@ -480,7 +506,9 @@ class TenantAfosto:
         "tenant_id",
         sort=CommerceSort,
         filters=[("number", Annotated[str | None, arg(ORDER_NUMBER)], None)],
-        description="Orders, newest first as Afosto lists them; `number` picks one order by its number.",
+        description="Orders, newest first as Afosto lists them (`GET /odr/orders`; by creation time, then id); "
+        "`sortDirection: DESC` is oldest first, BAD_USER_INPUT in upstream mode (Afosto can neither sort nor "
+        "count orders). `number` (1-64 characters) picks one order by its number.",
     )
 
 
@@ -488,13 +516,15 @@ class TenantAfosto:
 class CommerceQueries:
     @root_field(
         Need.TENANT_MEMBER,
-        description="An Afosto task of a tenant by its id (the x-task-id a write such as `cancelOrder` "
-        "answers; `GET /mes/tasks/{id}`). NOT_FOUND when the tenant's Afosto has no such task.",
+        description="An Afosto task of a tenant by its `id` or its `sourceId` (the x-task-id a write such as "
+        "`cancelOrder` answers; `GET /mes/tasks/{id}`). NOT_FOUND when the tenant's Afosto has no such task; "
+        "BAD_USER_INPUT for another type's or another tenant's id.",
     )
     async def afosto_task(
-        self, info: Info, tenant_uid: Annotated[str, arg(UID)], id: Annotated[strawberry.ID, arg(AFOSTO_ID)]
+        self, info: Info, tenant_uid: Annotated[str, arg(UID)], id: Annotated[strawberry.ID, arg(AFOSTO_ID_OR_NODE)]
     ) -> AfostoTask | None:
-        return await found(info.context.loaders.afosto_task.load((tenant_uid, str(id))), "Afosto task")  # type: ignore[no-any-return]
+        key = afosto_key(str(id), "AfostoTask", "id", tenant_uid)
+        return await found(info.context.loaders.afosto_task.load(key), "Afosto task")  # type: ignore[no-any-return]
 
 
 __all__ = [

@@ -75,9 +75,11 @@ from facade.commerce import (
     SalesChannelType,
     StockInput,
     StockLevel,
+    check_quantities,
+    order_total,
 )
-from facade.errors import BadUserInput, FacadeError, Forbidden, NotFound, UpstreamError
-from facade.models import Page, PageArgs
+from facade.errors import BadUserInput, Conflict, FacadeError, Forbidden, NotFound, UpstreamError
+from facade.models import Page, PageArgs, SortDirection
 
 __all__ = ["LIST_LIMIT", "SEARCH_PAGE_SIZE", "AfostoCommerce"]
 
@@ -302,7 +304,8 @@ class AfostoCommerce(ApiPart):
                 self._groups(tenant), self._pages("POST /cat/groups/{id}/prices", {"id": group_id}, body)
             )
             group = next((g for g in groups if g.id == group_id), None)
-            return [(r.sku, _price(tenant, r, group_id, group)) for r in found if r.sku and r.id]
+            read = [(r.sku, _price(tenant, r, group_id, group)) for r in found if r.sku and r.id]
+            return read if active_at is None else _in_effect(read, active_at)
 
         return await self._batch(tenant, skus, search)
 
@@ -339,7 +342,17 @@ class AfostoCommerce(ApiPart):
         """`GET /odr/orders` (`number` as its filter), the pages of `page.limit` orders that hold
         the slice: one call when `page.offset` is a multiple of the limit, else two. Afosto does
         not count orders: `total` is the orders up to the slice's end, plus one while Afosto
-        names a next page (enough to tell whether there is one)."""
+        names a next page (enough to tell whether there is one). Afosto's order (newest first) is
+        the only one: the documentation gives `GET /odr/orders` no sort parameter and no count, so
+        its end cannot be found without reading every page; DESC is BadUserInput here rather
+        than a page in another order than local mode's."""
+        if page.direction is SortDirection.DESC:
+            raise BadUserInput(
+                "`sortDirection: DESC` is not available for Afosto orders in upstream mode: Afosto lists "
+                "orders newest first and `GET /odr/orders` has no sort parameter and no count, so the "
+                "oldest cannot be read first without reading the whole list. Page forward with `after`.",
+                field="sortDirection",
+            )
         if page.limit <= 0:
             await self._check(tenant)
             return Page([], page.offset, page.offset)
@@ -488,8 +501,15 @@ class AfostoCommerce(ApiPart):
     async def create_order(self, tenant: AfostoTenant, order: OrderInput, idempotency_key: str) -> Order:
         """`POST /odr/orders` with `x-idempotency-key` (the same key answers the same order),
         then its lines with `POST /odr/orders/{id}/items` under the same key, then the order read
-        back (`POST /odr/search/orders`) with its total."""
+        back (`POST /odr/search/orders`) with its total. Before anything is written the lines are
+        checked against the SKUs' consumer prices (`_priced`: GET /cat/groups, POST
+        /cat/groups/{id}/prices): BadUserInput naming a SKU without one, or for a line's or the
+        order's total above MAX_MINOR. Afosto's 409 for the key (used with another input) is
+        Conflict."""
         await self._check(tenant)
+        quantities = {line.sku: line.quantity for line in order.lines}
+        currency, units = await self._priced(tenant, list(quantities))
+        order_total(quantities, units, currency, priced=quantities)
         settings: dict[str, Any] = {}
         if order.customer_id:
             settings["contact"] = {"id": order.customer_id}
@@ -498,18 +518,58 @@ class AfostoCommerce(ApiPart):
         if order.billing_address_id:
             settings["billing"] = {"address_id": order.billing_address_id}
         body = {"channel_id": order.channel_id, "settings": settings}
-        made = (await self._call("POST /odr/orders", {"x-idempotency-key": idempotency_key}, body)).value
-        if not isinstance(made, p.OdrOrder) or not made.id:
-            raise UpstreamError(f"The {API} answered the new order without its id.", upstream=API)
-        if order.lines:
-            await self._items(made.id, order.lines, idempotency_key)
+        try:
+            made = (await self._call("POST /odr/orders", {"x-idempotency-key": idempotency_key}, body)).value
+            if not isinstance(made, p.OdrOrder) or not made.id:
+                raise UpstreamError(f"The {API} answered the new order without its id.", upstream=API)
+            if order.lines:
+                await self._items(made.id, order.lines, idempotency_key)
+        except Conflict as clash:
+            raise Conflict(
+                "This idempotencyKey was used for another order input: send that input again, or a new key.",
+                field="idempotencyKey",
+                **clash.extensions,
+            ) from None
         return await self._order(tenant, made.id)
 
     async def add_order_lines(self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput]) -> Order:
-        """`POST /odr/orders/{order_id}/items`, then the order read back."""
+        """`POST /odr/orders/{order_id}/items`, then the order read back. Before anything is
+        written, the order (`POST /odr/search/orders`), its lines (`POST
+        /odr/search/orders/items`) and the new SKUs' consumer prices (`_priced`) are read, one
+        call each: BadUserInput for a line the addition takes above MAX_QUANTITY, a SKU without a
+        price (named), or an order total above MAX_MINOR; NotFound for an order Afosto does not
+        have."""
         await self._check(tenant)
+        order, known = await asyncio.gather(self._order(tenant, order_id), self.order_lines(tenant, [order_id]))
+        had = known.get(order_id, [])
+        if isinstance(had, Exception):
+            raise had
+        before = {line.sku: line.quantity for line in had}
+        added: dict[str, int] = {}
+        for line in lines:
+            added[line.sku] = added.get(line.sku, 0) + line.quantity
+        check_quantities({sku: before.get(sku, 0) + quantity for sku, quantity in added.items()})
+        currency, units = await self._priced(tenant, list(added))
+        order_total(added, units, order.currency or currency, priced=added, base=order.total)
         await self._items(order_id, lines, None)
         return await self._order(tenant, order_id)
+
+    async def _priced(self, tenant: AfostoTenant, skus: Sequence[str]) -> tuple[str, dict[str, int]]:
+        """The currency of the tenant's consumer price group (the first including VAT, by name:
+        the group an order is totalled in) and each SKU's unit price in effect now there (minor
+        units; a SKU without one is absent). No group: EUR and no prices."""
+        groups = sorted((g for g in await self._groups(tenant) if g.is_including_vat), key=lambda g: (g.name, g.id))
+        if not groups or not skus:
+            return (groups[0].currency if groups else "EUR"), {}
+        group = groups[0]
+        found = await self.prices(tenant, skus, group.id, dt.datetime.now(dt.UTC))
+        units: dict[str, int] = {}
+        for sku, prices in found.items():
+            if isinstance(prices, Exception):
+                raise prices
+            if prices:
+                units[sku] = prices[-1].amount
+        return group.currency, units
 
     async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask:
         """`POST /odr/orders/{order_id}/cancel`: Afosto cancels asynchronously and names the task
@@ -564,6 +624,26 @@ def _group(tenant: AfostoTenant, g: p.CatGroup) -> PriceGroup:
             "created_at": _time(g.created_at),
         }
     )
+
+
+def _in_effect(found: list[tuple[str, Price]], at: dt.datetime) -> list[tuple[str, Price]]:
+    """Afosto's answer to a search with `active_at` held to its meaning, "the price valid at that
+    moment": per SKU the price whose `active_at` is the latest at or before `at`, an undated one
+    counting as always valid (the local store's rule), whatever else the answer holds."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    best: dict[str, tuple[tuple[bool, dt.datetime], Price]] = {}
+    for sku, price in found:
+        when = price.active_at
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        if when is not None and when > at:
+            continue
+        rank = (when is not None, when or dt.datetime.min.replace(tzinfo=dt.UTC))
+        held = best.get(sku)
+        if held is None or rank >= held[0]:
+            best[sku] = (rank, price)
+    return [(sku, price) for sku, (_, price) in best.items()]
 
 
 def _price(tenant: AfostoTenant, r: p.CatPrice, group_id: str, group: PriceGroup | None) -> Price:

@@ -51,6 +51,21 @@ def credentials_for(afosto_tenant_id: str) -> str:
     return "Bearer " + jwt.encode(claims, _SECRET, algorithm="HS256")
 
 
+def tenant_of(authorization: str | None) -> str | None:
+    """The Afosto tenant an `Authorization` value names, when it is a token this process's
+    emulation handed out (its `POST /iam/oauth/authorize`, or `credentials_for`) and has not
+    expired; else None. Local mode's proof that a caller holds an Afosto account."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        claims = jwt.decode(token.strip(), _SECRET, algorithms=["HS256"], options={"require": ["exp"]})
+    except jwt.PyJWTError:
+        return None
+    tenant = claims.get("tenant_id")
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
 def _build(store: Any) -> ASGIApp:
     from facade.sandbox.app import create_afosto_app  # the sandbox imports the local store
 
