@@ -630,6 +630,33 @@ async def test_every_commerce_id_a_query_answers_refetches_to_the_same_object(ap
     assert Counter(e["extensions"]["code"] for e in refused["errors"]) == {"FORBIDDEN": len(unique)}
 
 
+async def test_ids_the_caller_could_never_see_are_refused_by_facade_before_afosto_is_asked(api: Api) -> None:
+    """A commerce id names its tenant: another tenant's person, or nobody signed in, is refused on
+    the key, with facade's own words in both modes, and no Afosto call is made (upstream, Afosto
+    was asked first and its refusal answered, worded as Afosto's)."""
+    alice = await signed(api, "alice")
+    ids = [o["id"] for o in objects(await api.data(EVERY_ID, {"t": ACME}, **alice))]
+    sandbox = None
+    if mode() == "upstream":
+        from support.sandbox import SandboxControl
+
+        sandbox = SandboxControl(api.store.sandbox_url)
+        await sandbox.calls()
+
+    carol = await api.post(REFETCH, {"ids": ids}, **await signed(api, "carol"))
+    nobody = await api.post(REFETCH, {"ids": ids})
+
+    assert carol["data"]["nodes"] == nobody["data"]["nodes"] == [None] * len(ids)
+    assert {(e["extensions"]["code"], e["message"]) for e in carol["errors"]} == {
+        ("FORBIDDEN", "You may not see this: it belongs to another tenant or user.")
+    }
+    assert {e["extensions"]["code"] for e in nobody["errors"]} == {"UNAUTHENTICATED"}
+    if sandbox is not None:
+        calls = await sandbox.calls()
+        await sandbox.http.aclose()
+        assert {k: v for k, v in calls.items() if "afosto" in k} == {}
+
+
 async def test_an_id_of_a_record_afosto_does_not_have_is_null_and_a_malformed_key_is_bad_input(api: Api) -> None:
     alice = await signed(api, "alice")
     missing = await api.data(

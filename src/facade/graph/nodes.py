@@ -44,7 +44,10 @@ SOURCE_ID_DESCRIPTION = "The id in its source API (FLECS, Flow Retail, Afosto): 
 class NodeType:
     """A type that `node(id:)` resolves: `loader` (a ById loader of the request's Loaders) loads
     the key `parse` makes of the id's key text (ValueError for a malformed key); `key_of` gives
-    the key text of a record; `records` are the classes its values have (for `resolve_type`)."""
+    the key text of a record; `records` are the classes its values have (for `resolve_type`).
+    `admits(principal, key)`, where a key names its owner (a commerce record's tenant), refuses a
+    caller before anything loads, with the error the record rule would give after: no source is
+    asked for what the caller could never see."""
 
     name: str
     loader: str
@@ -52,6 +55,7 @@ class NodeType:
     key_of: Callable[[Any], str]
     records: tuple[type, ...] = ()
     strawberry_type: type | None = None
+    admits: Callable[[Any, Any], bool] | None = None
 
     def rule(self) -> Rule | None:
         """The type's record rule (None for a public type)."""
@@ -89,11 +93,12 @@ def register(
     key_of: Callable[[Any], str] = source_key,
     records: tuple[type, ...] = (),
     strawberry_type: type | None = None,
+    admits: Callable[[Any, Any], bool] | None = None,
 ) -> NodeType:
     """Makes `type_name` resolvable by `node(id:)`: `key_parser` turns an id's key text into the
     key of the `loader_name` loader (raising ValueError when it is malformed), `key_of` gives a
     record's key text (default: its `id`). Registering a name twice replaces the first."""
-    entry = NodeType(type_name, loader_name, key_parser, key_of, records, strawberry_type)
+    entry = NodeType(type_name, loader_name, key_parser, key_of, records, strawberry_type, admits)
     TYPES[type_name] = entry
     for record in records:
         _BY_RECORD[record] = entry
@@ -184,6 +189,7 @@ def node_type(
     *records: type,
     key_of: Callable[[Any], str] = source_key,
     source_id: bool = True,
+    admits: Callable[[Any, Any], bool] | None = None,
 ) -> Callable[[C], C]:
     """Class decorator (below `@strawberry.type`) for a type implementing `Node`: registers it,
     gives it `id` (the global id) and, unless `source_id` is False (a record its source API
@@ -191,7 +197,7 @@ def node_type(
     records of `records` as values of the type."""
 
     def decorate(cls: C) -> C:
-        register(type_name, loader_name, key_parser, key_of=key_of, records=records, strawberry_type=cls)
+        register(type_name, loader_name, key_parser, key_of=key_of, records=records, strawberry_type=cls, admits=admits)
         cls.id = _global_id(type_name, key_of)  # type: ignore[attr-defined]
         if source_id:
             cls.source_id = strawberry.field(resolver=_source_id, description=SOURCE_ID_DESCRIPTION)  # type: ignore[attr-defined]
@@ -231,6 +237,8 @@ async def _admitted(info: Info, entry: NodeType, record: Any) -> Any:
 
 
 async def _load(info: Info, entry: NodeType, key: Any) -> Any:
+    if entry.admits is not None and not entry.admits(info.context.principal, key):
+        return refusal(info.context)
     try:
         loaded = await getattr(info.context.loaders, entry.loader).load(key)
     except FacadeError as error:  # this id's load failed (upstream: Afosto refused it): its error only

@@ -110,6 +110,11 @@ def _of_tenant(principal: Principal | None, record: Any, _: Any) -> bool:
     return is_member(principal, record.tenant_id)
 
 
+def _key_of_tenant(principal: Principal | None, key: tuple[str, str]) -> bool:
+    """`_of_tenant` for a record's key (tenant uid, Afosto id), before it is loaded."""
+    return is_member(principal, key[0])
+
+
 MEMBERS = "members of the tenant linked to its Afosto tenant"
 GLOBAL_ID = "Global id: base64 of `<Type>:<tenant uid>:<Afosto id>`, unique across types and tenants."
 SOURCE_ID = "The record's id in Afosto."
@@ -156,7 +161,7 @@ def commerce_record(*names: str) -> Any:
     def decorate(cls: type) -> type:
         if type_name and type_name[0] in NODES:
             loader, record = NODES[type_name[0]]
-            cls = node_type(type_name[0], loader, record_key, record, key_of=record_key_of)(cls)
+            cls = node_type(type_name[0], loader, record_key, record, key_of=record_key_of, admits=_key_of_tenant)(cls)
         elif type_name:
             cls.id = strawberry.field(resolver=_global_resolver(type_name[0]), description=GLOBAL_ID)  # type: ignore[attr-defined]
             cls.source_id = strawberry.field(resolver=_source_id, description=SOURCE_ID)  # type: ignore[attr-defined]
