@@ -558,6 +558,32 @@ async def test_an_order_created_twice_with_one_key_is_one_order_then_lines_then_
     assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
 
 
+async def test_a_price_from_a_time_without_offset_is_answered_as_written_in_both_modes(fresh_api: Api) -> None:
+    """A tester's upstream upsert of a price from 2019-03-03T00:00:00 (no offset) answered another
+    price of the SKU (one from 9999); local mode answered the one written."""
+    api = fresh_api
+    alice = await signed(api, "alice")
+    group = await price_group(api, alice)
+    sku = (await first_store(api, alice))["products"]["nodes"][0]["sku"]
+    upsert = (
+        "mutation($t: String!, $g: ID!, $p: [PriceInput!]!) { upsertPrices(tenantUid: $t, priceGroupId: $g, "
+        "prices: $p) { sku amount activeAt } }"
+    )
+    await api.data(
+        upsert,
+        {"t": ACME, "g": group["id"], "p": [{"sku": sku, "amount": "1.11", "activeAt": "9999-12-31T23:59:59Z"}]},
+        **alice,
+    )
+
+    written = await api.data(
+        upsert,
+        {"t": ACME, "g": group["id"], "p": [{"sku": sku, "amount": "9.99", "activeAt": "2019-03-03T00:00:00"}]},
+        **alice,
+    )
+
+    assert written["upsertPrices"] == [{"sku": sku, "amount": "9.99", "activeAt": "2019-03-03T00:00:00+00:00"}]
+
+
 @pytest.mark.parametrize(
     "lines",
     [

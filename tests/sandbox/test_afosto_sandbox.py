@@ -230,7 +230,10 @@ async def test_a_call_without_a_bearer_token_is_401(afosto_sandbox: Sandbox) -> 
 
     assert refused.status_code == 401
     assert refused.json()["code"] == 401
-    assert token.status_code == 200  # the token endpoint takes client credentials instead
+    # The token endpoint takes client credentials instead of a token: these are no client's (401,
+    # OAuth's invalid_client, not the 401 of a missing token).
+    assert token.status_code == 401
+    assert "invalid_client" in token.json()["message"]
 
 
 async def test_a_body_of_the_wrong_type_is_a_400_naming_the_fields(http: httpx.AsyncClient) -> None:

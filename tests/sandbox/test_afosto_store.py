@@ -208,5 +208,8 @@ async def test_a_seeded_oauth_client_gets_a_token_of_its_tenant(client: httpx.As
     assert granted.status_code == 200
     assert own.status_code == 200
     assert other.status_code == 403
-    # A secret that is not the seeded client's gets the emulation's derived token: the default tenant's.
-    assert wrong.json()["access_token"] != granted.json()["access_token"]
+    # A wrong secret, an unknown client or none is Afosto's 401 (OAuth's invalid_client), never a
+    # placeholder token that would pass for a credential.
+    assert wrong.status_code == 401
+    for body in ({"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"}, {}):
+        assert (await client.post("/afosto/iam/oauth/authorize", json=body)).status_code == 401

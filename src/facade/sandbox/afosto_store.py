@@ -559,12 +559,14 @@ class StoreAfosto:
 
     async def authorize(self, body: Any, clients: Mapping[str, tuple[str, str]]) -> Stored | None:
         """POST /iam/oauth/authorize for a seeded client (`clients`: id -> (secret, Afosto
-        tenant)): a token of its tenant. None for any other client (the derived answer)."""
-        if self.secret is None or not isinstance(body, dict):
+        tenant)): a token of its tenant. Refused 401 (OAuth's invalid_client) for any other
+        client, a wrong secret or none: a placeholder token would pass for a credential. None
+        (the derived answer) only where the sandbox signs no tokens."""
+        if self.secret is None:
             return None
-        client = clients.get(str(body.get("client_id", "")))
-        if client is None or body.get("client_secret") != client[0]:
-            return None
+        client = clients.get(str(body.get("client_id", ""))) if isinstance(body, dict) else None
+        if client is None or not isinstance(body, dict) or body.get("client_secret") != client[0]:
+            raise Refused(401, "invalid_client: unknown client or wrong client secret")
         token = issue_token(self.secret, client[1])
         return Stored({"token_type": "Bearer", "expires_in": TOKEN_TTL, "access_token": token, "refresh_token": ""})
 

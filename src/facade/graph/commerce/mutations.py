@@ -216,7 +216,10 @@ class CommerceMutations:
                 original_amount=None
                 if p.original_amount is None
                 else c.minor_units(p.original_amount, group.currency, "originalAmount"),
-                active_at=p.active_at,
+                # A time without an offset is UTC, as the reads take it (both modes answer alike).
+                active_at=p.active_at
+                if p.active_at is None or p.active_at.tzinfo is not None
+                else p.active_at.replace(tzinfo=dt.UTC),
             )
             for p in prices
         ]
