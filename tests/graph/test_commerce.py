@@ -268,16 +268,15 @@ async def test_linking_an_afosto_tenant_takes_a_token_of_that_afosto_account(fre
     freed = await api.data(LINK_TENANT, {"t": NORDIC, "a": None}, **carol)
     client = f"afosto-{ACME}"
     granted = await api.data(OAUTH_TOKEN, {"id": client, "secret": sandbox_client_secret(client)}, token=alice["token"])
-    guessed = await api.data(OAUTH_TOKEN, {"id": client, "secret": "sandbox-guess"}, token=alice["token"])
+    guessed = await api.error(OAUTH_TOKEN, {"id": client, "secret": "sandbox-guess"}, token=alice["token"])
     acme_token = granted["afostoIamCreateOauthToken"]["accessToken"]
-    guessed_token = guessed["afostoIamCreateOauthToken"]["accessToken"]
 
     refused = [
         await api.post(LINK_TENANT, {"t": ACME, "a": theirs}, token=alice["token"], headers=headers)
         for headers in (
             {},
             {"X-Afosto-Authorization": f"Bearer {acme_token}"},
-            {"X-Afosto-Authorization": f"Bearer {guessed_token}"},
+            {"X-Afosto-Authorization": "Bearer not-a-token-of-it"},
         )
     ]
     kept = await api.data(
@@ -297,6 +296,7 @@ async def test_linking_an_afosto_tenant_takes_a_token_of_that_afosto_account(fre
     )
 
     assert freed["linkAfostoTenant"] is None
+    assert guessed["extensions"]["code"] == "UNAUTHENTICATED"  # a wrong secret gets no token at all
     assert [r["errors"][0]["extensions"]["code"] for r in refused] == ["FORBIDDEN"] * 3
     assert all(r["data"]["linkAfostoTenant"] is None for r in refused)
     assert kept["tenant"]["afosto"] == {"afostoTenantId": ours}  # nothing written
@@ -582,6 +582,22 @@ async def test_a_price_from_a_time_without_offset_is_answered_as_written_in_both
     )
 
     assert written["upsertPrices"] == [{"sku": sku, "amount": "9.99", "activeAt": "2019-03-03T00:00:00+00:00"}]
+
+
+async def test_no_orders_asked_for_still_tell_whether_there_are_any(api: Api) -> None:
+    """`orders(first: 0)` upstream answered totalCount 0 and no next page: a client probing with
+    it concluded the tenant had no orders."""
+    alice = await signed(api, "alice")
+    probe = await api.data(
+        "query($t: String!) { tenant(tenantUid: $t) { afosto { orders(first: 0) { totalCount "
+        "pageInfo { hasNextPage } nodes { id } } } } }",
+        {"t": ACME},
+        **alice,
+    )
+    orders = probe["tenant"]["afosto"]["orders"]
+    assert orders["nodes"] == []
+    assert orders["totalCount"] >= 1
+    assert orders["pageInfo"]["hasNextPage"] is True
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ Imports the Afosto client, the upstream base, commerce, models and errors; never
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -342,7 +343,8 @@ class AfostoCommerce(ApiPart):
         """`GET /odr/orders` (`number` as its filter), the pages of `page.limit` orders that hold
         the slice: one call when `page.offset` is a multiple of the limit, else two. Afosto does
         not count orders: `total` is the orders up to the slice's end, plus one while Afosto
-        names a next page (enough to tell whether there is one). Afosto's order (newest first) is
+        names a next page (enough to tell whether there is one; `first: 0` reads one order for
+        it). Afosto's order (newest first) is
         the only one: the documentation gives `GET /odr/orders` no sort parameter and no count, so
         its end cannot be found without reading every page; DESC is BadUserInput here rather
         than a page in another order than local mode's."""
@@ -353,9 +355,10 @@ class AfostoCommerce(ApiPart):
                 "oldest cannot be read first without reading the whole list. Page forward with `after`.",
                 field="sortDirection",
             )
-        if page.limit <= 0:
-            await self._check(tenant)
-            return Page([], page.offset, page.offset)
+        if page.limit <= 0:  # no orders asked for, but their lower bound is: one order read at the offset
+            probe = dataclasses.replace(page, limit=1)
+            seen = await self._checked(tenant, self._order_page(tenant, number, probe))
+            return Page([], seen.total, page.offset)
         return await self._checked(tenant, self._order_page(tenant, number, page))
 
     async def _order_page(self, tenant: AfostoTenant, number: str | None, page: PageArgs) -> Page[Order]:
