@@ -208,3 +208,18 @@ def test_serve_in_upstream_mode_answers_from_the_sandbox(tmp_path: Path) -> None
     assert calls["GET /api/v2/products"] >= 1
     assert calls["POST /api/v2/auth/login"] == 1
     assert calls["GET /v2/tenants/{tenantUid}/devices"] == 1
+
+
+def test_a_database_url_without_an_async_driver_gets_one(tmp_path: Path) -> None:
+    """`sqlite:///x.db`, as SQLAlchemy's docs write it, died with a traceback ("the asyncio
+    extension requires an async driver"); it now means sqlite+aiosqlite."""
+    db = tmp_path / "plain.db"
+    url = f"sqlite:///{db}"
+
+    migrated = run_facade(tmp_path, "db", "migrate", "--database-url", url)
+    seeded = run_facade(tmp_path, "db", "seed", "--products", "20", "--database-url", url)
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Traceback" not in migrated.stderr + seeded.stderr
+    assert seeded.returncode == 0, seeded.stderr
+    assert count_rows(db, "products") == 20

@@ -63,9 +63,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# The async driver of each database a URL may name without one (`sqlite:///x.db`, `postgresql://…`).
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine for the local store: `sqlite+aiosqlite:///path` or `postgresql+asyncpg://…`."""
+    """An async engine for the local store: `sqlite+aiosqlite:///path` or `postgresql+asyncpg://…`;
+    a URL naming no driver (`sqlite:///path`, `postgresql://…`) gets that async one."""
     parsed = make_url(url)
+    if parsed.drivername in ASYNC_DRIVERS:
+        parsed = parsed.set(drivername=ASYNC_DRIVERS[parsed.drivername])
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
