@@ -118,6 +118,10 @@ def order_total(
     return total
 
 
+# The refusal of lines added to a canceled order, in both modes (CONFLICT, field orderId).
+CANCELED_TAKES_NO_LINES = "A canceled order takes no more lines."
+
+
 @dataclass(frozen=True, slots=True)
 class AfostoTenant:
     """A facade tenant linked to its Afosto tenant (the link row, local store, both modes): the

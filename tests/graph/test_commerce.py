@@ -1113,6 +1113,28 @@ async def test_order_lines_need_a_priced_sku_and_at_most_10000_units_a_line(fres
     assert most["addOrderLines"]["lines"]["nodes"] == [{"sku": skus[0], "quantity": 10_000}]
 
 
+async def test_lines_added_to_a_canceled_order_are_refused_alike_in_both_modes(fresh_api: Api) -> None:
+    """Upstream answered Afosto's bare 409 ("a conflict with the current state", no field);
+    local mode said which conflict."""
+    api = fresh_api
+    _alice, bob, channel, skus = await order_setup(api)
+    made = await api.data(
+        CREATE_ORDER,
+        {"i": {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 1}]}, "k": "canceled-1"},
+        **bob,
+    )
+    order = made["createOrder"]
+    await api.data("mutation($o: ID!) { cancelOrder(orderId: $o) { id } }", {"o": order["id"]}, **bob)
+
+    error = await api.error(ADD_LINES, {"o": order["id"], "l": [{"sku": skus[1], "quantity": 1}]}, **bob)
+
+    assert (error["extensions"]["code"], error["extensions"].get("field"), error["message"]) == (
+        "CONFLICT",
+        "orderId",
+        "A canceled order takes no more lines.",
+    )
+
+
 async def test_an_idempotency_key_sent_with_another_input_is_a_conflict(fresh_api: Api) -> None:
     api = fresh_api
     _alice, bob, channel, skus = await order_setup(api)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from facade.backends.local import tables as t
 from facade.backends.local.base import Listing, Repository, construct, in_keys, page_flat, reading, utcnow
 from facade.commerce import (
+    CANCELED_TAKES_NO_LINES,
     MAX_MINOR,
     AfostoPlan,
     AfostoTask,
@@ -759,7 +760,7 @@ class LocalCommerce(Repository):
         async with writing(self.engine, afosto_scope(tenant)) as conn:
             order = await self._order(conn, tenant, order_id)
             if order.status is OrderStatus.CANCELED:
-                raise Conflict("A canceled order takes no more lines.", field="orderId")
+                raise Conflict(CANCELED_TAKES_NO_LINES, field="orderId")
             known = {
                 sku: quantity
                 for sku, quantity in (

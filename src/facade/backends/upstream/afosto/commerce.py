@@ -53,6 +53,7 @@ from facade.backends.upstream.fanout import each
 from facade.backends.upstream.http import UpstreamClient
 from facade.backends.upstream.payloads import UNKNOWN_TIME
 from facade.commerce import (
+    CANCELED_TAKES_NO_LINES,
     AfostoPlan,
     AfostoTask,
     AfostoTenant,
@@ -547,6 +548,8 @@ class AfostoCommerce(ApiPart):
         had = known.get(order_id, [])
         if isinstance(had, Exception):
             raise had
+        if order.status is OrderStatus.CANCELED:  # Afosto's 409 says only "a conflict": say which
+            raise Conflict(CANCELED_TAKES_NO_LINES, field="orderId")
         before = {line.sku: line.quantity for line in had}
         added: dict[str, int] = {}
         for line in lines:
