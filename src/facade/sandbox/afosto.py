@@ -51,8 +51,8 @@ tables for, and a fresh sandbox starting empty is what the contract and CRUD tes
 
 Routing is one route object holding a segment trie of the 544 templates (literal segments before
 parameters), so a call costs a few dictionary lookups, not a scan of 544 regular expressions;
-`path_template` gives the call log the template a call matched. Imports Starlette, PyJWT, the
-Afosto package and the sandbox's own modules.
+`path_template` gives the call log the template a call matched. Imports Starlette, the Afosto
+package (`emulated.token_tenant` reads a call's token) and the sandbox's own modules.
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-import jwt
 import orjson
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -74,6 +73,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
+from facade.backends.upstream.afosto.emulated import token_tenant
 from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.afosto.openapi import BINARY_TYPES, OCTETS, TOKEN_OPERATION, openapi
@@ -447,15 +447,10 @@ def tenant_of(authorization: str, secret: str | None) -> str:
     sandbox signed (HS256 under `secret`, unexpired) with claim `tenant_id` (the tenant
     `afosto_store.StoreAfosto.tenant_of` reads), else `token:<sha256 of the token>`: a token that
     names no tenant is a tenant of its own, never another's."""
+    claimed = token_tenant(authorization, secret)
+    if claimed is not None:
+        return f"tenant:{claimed}"
     token = authorization.partition(" ")[2].strip()
-    if secret is not None and token.count(".") == 2:
-        try:
-            claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
-        except jwt.InvalidTokenError:
-            claims = {}
-        claimed = claims.get("tenant_id")
-        if isinstance(claimed, str) and claimed:
-            return f"tenant:{claimed}"
     return f"token:{hashlib.sha256(token.encode()).hexdigest()}"
 
 

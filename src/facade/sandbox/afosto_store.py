@@ -52,6 +52,7 @@ import jwt
 import sqlalchemy as sa
 
 from facade.backends.local import tables
+from facade.backends.upstream.afosto.emulated import token_tenant
 from facade.commerce import (
     AfostoTask,
     AfostoTenant,
@@ -511,15 +512,7 @@ class StoreAfosto:
     async def tenant_of(self, authorization: str) -> AfostoTenant:
         """The call's Afosto tenant: its token's `tenant_id`, or the default tenant."""
         known = await self.tenants()
-        token = authorization.partition(" ")[2].strip()
-        claimed: str | None = None
-        if self.secret is not None and token.count(".") == 2:
-            try:
-                claims = jwt.decode(token, self.secret, algorithms=["HS256"], options={"require": ["exp"]})
-            except jwt.InvalidTokenError:
-                claims = {}
-            value = claims.get("tenant_id")
-            claimed = value if isinstance(value, str) else None
+        claimed = token_tenant(authorization, self.secret)
         for tenant in known:
             if tenant.afosto_tenant_id == claimed:
                 return tenant

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from facade.backends.upstream.afosto.client import CREDENTIALS_HEADER
 from facade.backends.upstream.afosto.emulated import credentials_for, tenant_of
 from facade.backends.upstream.afosto.operation import Operation
 from facade.commerce import AfostoTenant
@@ -65,7 +66,7 @@ async def prove_afosto_account(info: Any, tenant_uid: str, afosto_tenant_id: str
     context = info.context
     if context.settings.afosto_url == "local":
         request = context.request
-        header = request.headers.get("x-afosto-authorization") if request is not None else None
+        header = request.headers.get(CREDENTIALS_HEADER) if request is not None else None
         if tenant_of(header) != afosto_tenant_id:
             raise Forbidden(_NO_PROOF, field="afostoTenantId")
         return

@@ -51,19 +51,27 @@ def credentials_for(afosto_tenant_id: str) -> str:
     return "Bearer " + jwt.encode(claims, _SECRET, algorithm="HS256")
 
 
+def token_tenant(authorization: str | None, secret: str | None) -> str | None:
+    """The Afosto tenant (claim `tenant_id`) of an `Authorization: Bearer <token>` value when the
+    token is in the sandbox's shape (HS256 under `secret`, unexpired); else None. What the sandbox
+    (`facade.sandbox.afosto`, `afosto_store`) and local mode's emulation read a call's tenant by."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if secret is None or scheme.lower() != "bearer" or token.count(".") != 2:
+        return None
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
+    except jwt.InvalidTokenError:
+        return None
+    tenant = claims.get("tenant_id")
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
 def tenant_of(authorization: str | None) -> str | None:
     """The Afosto tenant an `Authorization` value names, when it is a token this process's
     emulation handed out (its `POST /iam/oauth/authorize`, or `credentials_for`) and has not
     expired; else None. Local mode's proof that a caller holds an Afosto account."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
-    try:
-        claims = jwt.decode(token.strip(), _SECRET, algorithms=["HS256"], options={"require": ["exp"]})
-    except jwt.PyJWTError:
-        return None
-    tenant = claims.get("tenant_id")
-    return tenant if isinstance(tenant, str) and tenant else None
+    return token_tenant(authorization, _SECRET)
 
 
 def _build(store: Any) -> ASGIApp:
