@@ -25,7 +25,7 @@ from facade.backends.upstream.afosto.client import ServiceAccount
 from facade.backends.upstream.afosto.commerce import AfostoCommerce
 from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
-from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient
+from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient, UpstreamResponse
 from facade.commerce import (
     AfostoTenant,
     ChannelInput,
@@ -170,6 +170,42 @@ async def test_prices_of_many_skus_are_one_search(
     expected = {TENANT_CHECK: 1, "GET /afosto/cat/groups": 1, "POST /afosto/cat/groups/{id}/prices": len(groups)}
     assert counts == [expected, expected]
     assert len(skus) > 2
+
+
+async def test_a_read_the_request_shares_is_decoded_and_read_once(
+    api: AfostoApi,
+    afosto_sandbox: Sandbox,
+    store: LocalStore,
+    tenants: list[AfostoTenant],
+    control: SandboxControl,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tenant check and the price groups are read by every price search and every load-all
+    list of a request: sent once (above), and their bodies decoded and read once too, each
+    caller answered from the same reading."""
+    tenant = tenants[0]
+    skus = await skus_of(store, tenant)
+    groups = (await store.commerce.price_groups([tenant]))[tenant]
+    decoded: list[bytes] = []
+    real = UpstreamResponse.json
+
+    def counted(self: UpstreamResponse, api_name: str) -> Any:
+        decoded.append(self.content)
+        return real(self, api_name)
+
+    monkeypatch.setattr(UpstreamResponse, "json", counted)
+    client = commerce(api, afosto_sandbox, tenant)
+    first = await client.price_groups([tenant])
+    for group in groups:
+        ok((await client.prices(tenant, skus, group.id, None))[skus[0]])
+    again = await client.price_groups([tenant])
+    await client.locations([tenant])
+
+    calls = await control.calls()
+    assert sum(calls.values()) == len(decoded)  # one decoding per call made, none per caller
+    assert [g.id for g in ok(again[tenant])] == [g.id for g in ok(first[tenant])]
+    assert calls[TENANT_CHECK] == 1
+    assert calls["GET /afosto/cat/groups"] == 1
 
 
 async def test_keys_past_the_batch_size_are_chunked(

@@ -140,6 +140,9 @@ class UpstreamResponse:
     status: int
     headers: Mapping[str, str]  # case-insensitive (httpx's Headers, aiohttp's CIMultiDictProxy)
     content: bytes
+    # What readers made of `content`, by what they read it as: a read shared by identical calls
+    # of a request (`RequestScope.reads`) is decoded and read once, not once per caller.
+    parsed: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def json(self, api: str) -> Any:
         try:

@@ -284,10 +284,20 @@ def _value(operation: Operation, response: UpstreamResponse, api: str) -> Any:
         return None
     if answer == "binary":
         return response.content
-    body = response.json(api)
     if answer in ("one", "many") and operation.payload is not None:
-        cls = getattr(payloads, operation.payload)
-        if body is None:
-            return [] if answer == "many" else None
-        return readers.read_many(cls, body) if answer == "many" else readers.read_record(cls, body)
-    return body
+        # Read once per response: a deduplicated read (the tenant check, the price groups) is
+        # answered to each of its callers from the same response. The records are never changed
+        # after reading; each caller gets a list of its own.
+        key = (answer, operation.payload)
+        held = response.parsed.get(key)
+        if held is None:
+            held = response.parsed[key] = _read(answer, getattr(payloads, operation.payload), response.json(api))
+        return list(held) if answer == "many" else held[0]
+    return response.json(api)
+
+
+def _read(answer: str, cls: Any, body: Any) -> list[Any]:
+    """A body read as `cls` records: every one for "many", else a list of the one (None for null)."""
+    if answer == "many":
+        return [] if body is None else readers.read_many(cls, body)
+    return [None if body is None else readers.read_record(cls, body)]
