@@ -280,16 +280,38 @@ def query_cost(
     for definition in operation.variable_definitions or ():
         if definition.default_value is not None:
             defaults[definition.variable.name.value] = value_from_ast_untyped(definition.default_value)
-    given = variables or {}
-    used = False
+    costing = _Costing(schema, fragments, defaults, variables or {}, limits)
+    root = schema.get_root_type(operation.operation)
+    value = costing.selection_set(operation.selection_set, root, None) if root is not None else 0
+    return Cost(value=value, uses_variables=costing.used)
 
-    def variable(node: VariableNode) -> Any:
-        nonlocal used
-        used = True
+
+class _Costing:
+    """One operation's costing (`query_cost`): methods, not closures calling each other, which
+    would make every request's costing a reference cycle that only the cyclic GC frees."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        defaults: dict[str, Any],
+        given: Mapping[str, Any],
+        limits: Limits,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.defaults = defaults
+        self.given = given
+        self.limits = limits
+        self.used = False
+        self.memo: dict[tuple[str, int | None], int] = {}
+
+    def variable(self, node: VariableNode) -> Any:
+        self.used = True
         name = node.name.value
-        return given[name] if name in given else defaults.get(name)
+        return self.given[name] if name in self.given else self.defaults.get(name)
 
-    def included(selection: Any) -> bool:
+    def included(self, selection: Any) -> bool:
         for directive in selection.directives or ():
             name = directive.name.value
             if name not in ("skip", "include"):
@@ -301,67 +323,66 @@ def query_cost(
                     if isinstance(value, BooleanValueNode):
                         condition = value.value
                     elif isinstance(value, VariableNode):
-                        condition = variable(value)
+                        condition = self.variable(value)
             if not isinstance(condition, bool):
                 continue  # not coercible: execution refuses it; count the field
             if (name == "skip") == condition:
                 return False
         return True
 
-    def listed(node: FieldNode) -> int | None:
+    def listed(self, node: FieldNode) -> int | None:
         """Items of a list answering one item per id it is given (`nodes(ids:)`): as many as
         the ids (a single id, coerced to a list, is one), at most the maximum page size, which
         such a field refuses to exceed."""
         for argument in node.arguments or ():
             if argument.name.value == "ids":
                 value = argument.value
-                given = variable(value) if isinstance(value, VariableNode) else None
+                given = self.variable(value) if isinstance(value, VariableNode) else None
                 if isinstance(value, ListValueNode):
                     count = len(value.values)
                 elif isinstance(given, list):
                     count = len(given)
                 else:
                     count = 1
-                return min(count, limits.max_page_size)
+                return min(count, self.limits.max_page_size)
         return None
 
-    def page(node: FieldNode) -> int:
+    def page(self, node: FieldNode) -> int:
         value: Any = None
         for argument in node.arguments or ():
             if argument.name.value == "first":
-                value = _literal(argument.value, variable)
+                value = _literal(argument.value, self.variable)
         if not isinstance(value, int) or isinstance(value, bool):
-            return limits.default_page_size
-        return min(max(value, 0), limits.max_page_size)
+            return self.limits.default_page_size
+        return min(max(value, 0), self.limits.max_page_size)
 
-    memo: dict[tuple[str, int | None], int] = {}
-
-    def spread(name: str, parent: Any, size: int | None) -> int:
+    def spread(self, name: str, parent: Any, size: int | None) -> int:
         key = (name, size)
+        memo = self.memo
         if key not in memo:
-            definition = fragments[name]
+            definition = self.fragments[name]
             memo[key] = 0  # a cycle (validation refuses them) counts nothing
-            memo[key] = selection_set(
-                definition.selection_set, schema.get_type(definition.type_condition.name.value) or parent, size
+            memo[key] = self.selection_set(
+                definition.selection_set, self.schema.get_type(definition.type_condition.name.value) or parent, size
             )
         return memo[key]
 
-    def selection_set(node: SelectionSetNode, parent: Any, size: int | None) -> int:
+    def selection_set(self, node: SelectionSetNode, parent: Any, size: int | None) -> int:
         total = 0
         for selection in node.selections:
-            if not included(selection):
+            if not self.included(selection):
                 continue
             if isinstance(selection, FieldNode):
-                total += one_field(selection, parent, size)
+                total += self.one_field(selection, parent, size)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                scope = schema.get_type(condition.name.value) if condition is not None else parent
-                total += selection_set(selection.selection_set, scope or parent, size)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
-                total += spread(selection.name.value, parent, size)
+                scope = self.schema.get_type(condition.name.value) if condition is not None else parent
+                total += self.selection_set(selection.selection_set, scope or parent, size)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value in self.fragments:
+                total += self.spread(selection.name.value, parent, size)
         return total
 
-    def one_field(node: FieldNode, parent: Any, size: int | None) -> int:
+    def one_field(self, node: FieldNode, parent: Any, size: int | None) -> int:
         name = node.name.value
         key = len((node.alias or node.name).value) + 4  # "key": and a comma
         if name == "__typename":
@@ -379,16 +400,12 @@ def query_cost(
             below = 0
         else:
             value = 2  # {}
-            child_size = page(node) if "first" in definition.args else None
-            below = selection_set(node.selection_set, get_named_type(definition.type), child_size)
+            child_size = self.page(node) if "first" in definition.args else None
+            below = self.selection_set(node.selection_set, get_named_type(definition.type), child_size)
         if not isinstance(type_, GraphQLList):
             return _units(key + value) + below
-        items = size if size is not None else listed(node) or limits.assumed_list_size
+        items = size if size is not None else self.listed(node) or self.limits.assumed_list_size
         return _units(key + 2) + items * (_units(value + 1) + below)  # [] once, a comma per item
-
-    root = schema.get_root_type(operation.operation)
-    value = selection_set(operation.selection_set, root, None) if root is not None else 0
-    return Cost(value=value, uses_variables=used)
 
 
 def _units(size: int) -> int:
