@@ -575,7 +575,8 @@ async def _each(loader: Loader[Any, Any], keys: Sequence[Any]) -> dict[Any, Any]
         if future is not None and future.done():
             found[key] = future.exception() or future.result()
             continue
-        pending = loader.load(key)
+        # A key being loaded already (by another loader reading the same keys) is its future.
+        pending = future if future is not None else loader.load(key)
         found[key] = None
         waiting.append((key, pending))
     for key, pending in waiting:
@@ -697,8 +698,8 @@ async def _sku_only(product_sku: ById[int, tuple[str, str]], keys: Sequence[int]
 
 def _slice(items: Sequence[Any], page: PageArgs) -> Page[Any]:
     """One page of a list read whole: in the source's order (reversed for DESC)."""
-    ordered = list(reversed(items)) if page.direction is SortDirection.DESC else list(items)
-    return Page(items=ordered[page.offset : page.offset + page.limit], total=len(ordered), offset=page.offset)
+    ordered = list(reversed(items)) if page.direction is SortDirection.DESC else items
+    return Page(items=list(ordered[page.offset : page.offset + page.limit]), total=len(ordered), offset=page.offset)
 
 
 def _pages(lists: Mapping[Any, Any], keys: Sequence[Any], page: PageArgs) -> dict[Any, Page[Any] | Exception]:
@@ -776,23 +777,33 @@ async def _via_sku(
     refs = await _each(product_sku, keys)
     wanted = [r for r in refs.values() if isinstance(r, tuple)]
     found = await _each(lists, wanted)
-    return _owned(
-        _pages({k: r if isinstance(r, Exception) else found.get(r) for k, r in refs.items()}, keys, page), refs
-    )
+    return _owned({k: r if isinstance(r, Exception) else found.get(r) for k, r in refs.items()}, refs, keys, page)
 
 
-def _owned(answers: dict[Any, Any], refs: Mapping[Any, Any]) -> dict[Any, Any]:
-    """A product's Afosto pages as its SKU's tenant's (OwnedPage, owner c.TenantOwned), empty
-    ones too, so the commerce record rule refuses another tenant's caller whatever the data; a
-    product without a SKU keeps its page (empty), anyone's to read."""
-    for key, ref in refs.items():
-        if not isinstance(ref, tuple):
-            continue
-        held = answers.get(key)
-        if held is None:
-            held = Page(items=[], total=0)
-        if not isinstance(held, Exception):
-            answers[key] = OwnedPage(held.items, held.total, held.offset, c.TenantOwned(ref[0]))
+def _owned(found: Mapping[Any, Any], refs: Mapping[Any, Any], keys: Sequence[Any], page: PageArgs) -> dict[Any, Any]:
+    """The pages of `found` (`_pages`), a product's Afosto pages as its SKU's tenant's
+    (OwnedPage, owner c.TenantOwned), empty ones too, so the commerce record rule refuses another
+    tenant's caller whatever the data; a product without a SKU keeps its page (empty), anyone's
+    to read. One page object per key, one owner per tenant."""
+    answers: dict[Any, Any] = {}
+    owners: dict[str, c.TenantOwned] = {}
+    for key in keys:
+        items, ref = found.get(key), refs.get(key)
+        if isinstance(items, Exception):
+            answers[key] = items
+        elif not isinstance(ref, tuple):
+            if items is not None:
+                answers[key] = _slice(items, page)
+        else:
+            owner = owners.get(ref[0])
+            if owner is None:
+                owner = owners[ref[0]] = c.TenantOwned(ref[0])
+            if items is None:
+                answers[key] = OwnedPage([], 0, 0, owner)
+            else:
+                ordered = list(reversed(items)) if page.direction is SortDirection.DESC else items
+                sliced = list(ordered[page.offset : page.offset + page.limit])
+                answers[key] = OwnedPage(sliced, len(ordered), page.offset, owner)
     return answers
 
 
@@ -847,7 +858,7 @@ async def _product_prices(
             else:
                 held.extend(got)
     found = {k: r if isinstance(r, Exception) else prices.get(r) for k, r in refs.items()}
-    return _owned(_pages(found, keys, page), refs)
+    return _owned(found, refs, keys, page)
 
 
 async def _hub_printers(

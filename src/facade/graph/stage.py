@@ -515,10 +515,21 @@ class Walk:
                 if self.strict and any(isinstance(v, Exception) for v in related.values()):
                     raise Bail("a load for a record rule failed")
         kept = []
+        check = rule.check
+        # Plain loops: this runs for every record a level loads (a catalog of 100 products holds
+        # some 550 of them), where a generator and a call per record were a tenth of the walk.
         for value in values:
-            if all(self._allows(rule, principal, item, related) for item in records(value)):
+            if rule.via is None:
+                for item in records(value):
+                    if not check(principal, item, None):
+                        break
+                else:
+                    kept.append(value)
+                    continue
+            elif all(self._allows(rule, principal, item, related) for item in records(value)):
                 kept.append(value)
-            elif self.strict:
+                continue
+            if self.strict:
                 raise Bail("a record rule refused a loaded record")
         return kept
 

@@ -638,17 +638,22 @@ def _in_effect(found: list[tuple[str, Price]], at: dt.datetime) -> list[tuple[st
     counting as always valid (the local store's rule), whatever else the answer holds."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
-    best: dict[str, tuple[tuple[bool, dt.datetime], Price]] = {}
+    best: dict[str, tuple[dt.datetime | None, Price]] = {}
     for sku, price in found:
         when = price.active_at
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        if when is not None and when > at:
-            continue
-        rank = (when is not None, when or dt.datetime.min.replace(tzinfo=dt.UTC))
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            if when > at:
+                continue
         held = best.get(sku)
-        if held is None or rank >= held[0]:
-            best[sku] = (rank, price)
+        if held is None:
+            best[sku] = (when, price)
+            continue
+        # A dated price wins over an undated one, a later start over an earlier; a tie, the later listed.
+        since = held[0]
+        if since is None if when is None else since is None or when >= since:
+            best[sku] = (when, price)
     return [(sku, price) for sku, (_, price) in best.items()]
 
 
