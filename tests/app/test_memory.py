@@ -72,13 +72,18 @@ async def test_a_read_leaves_nothing_for_the_cyclic_collector(api: Api, name: st
 
     first = await post(app, body, headers)  # caches warm: documents, plans, statements, connections
     assert "errors" not in first, first["errors"]
-    gc.collect()
-    gc.disable()
-    try:
-        again = await post(app, body, headers)
-        found = gc.collect()
-    finally:
-        gc.enable()
+    # Each request measured alone, three times: a cycle another thread drops meanwhile (an earlier
+    # test's sandbox, still serving in its thread, freeing an engine) lands in one measurement,
+    # while a cycle the request makes shows in every one.
+    found: list[int] = []
+    for _ in range(3):
+        gc.collect()
+        gc.disable()
+        try:
+            again = await post(app, body, headers)
+            found.append(gc.collect())
+        finally:
+            gc.enable()
+        assert again == first
 
-    assert again == first
-    assert found == 0
+    assert min(found) == 0, found
