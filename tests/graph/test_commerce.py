@@ -17,6 +17,7 @@ import pytest
 from conftest import Api, mode, store_kind
 from facade.backends.local.seed import sandbox_client_secret
 from support.chaos import Twins
+from support.ids import loose
 
 ACME, NORDIC = "acme-retail", "nordic-bakeries"
 HOME = {"alice": ACME, "bob": ACME, "carol": NORDIC}
@@ -356,6 +357,15 @@ async def test_a_channel_the_tenants_afosto_does_not_have_is_not_found(api: Api)
         **alice,
     )
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    # A text that decodes to a linked channel's key but is not its id: refused, nothing unlinked.
+    linked = [c["id"] for c in store["salesChannels"]["nodes"] if c["id"].endswith("=")]
+    error = await api.error(
+        "mutation($s: ID!, $c: ID!) { unlinkStoreSalesChannel(storeId: $s, channelId: $c) { id } }",
+        {"s": store["id"], "c": loose(linked[0])},
+        **alice,
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert (await first_store(api, alice))["salesChannels"] == store["salesChannels"]
 
 
 # ---------------------------------------------------------------------------------------------

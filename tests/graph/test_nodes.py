@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from conftest import TENANT, Api, StatementCounter, mode
 from facade.backends.local.base import engines
+from support.ids import loose
 from support.sandbox import SandboxControl
 
 NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Product { name } } }"
@@ -143,6 +144,12 @@ async def test_an_id_of_nothing_answers_null_without_error(api: Api) -> None:
         (gid("Store", 2**31), "BAD_KEY"),
         (gid("Device", "a b"), "BAD_KEY"),
         (gid("Tenant", ""), "BAD_KEY"),
+        # One object, one id: what decodes to an object's key but is not its id is refused.
+        (gid("Store", "01"), "BAD_KEY"),
+        (gid("Review", "007"), "BAD_KEY"),
+        (loose(gid("Store", 1)), "NOT_A_GLOBAL_ID"),
+        (loose(gid("Tenant", "globex")), "NOT_A_GLOBAL_ID"),
+        (loose(gid("Location", "acme-retail:loc-1")), "NOT_A_GLOBAL_ID"),
     ],
 )
 async def test_a_malformed_id_is_bad_user_input(api: Api, value: str, reason: str) -> None:
@@ -222,6 +229,12 @@ async def test_root_lookups_take_the_global_or_the_source_id(api: Api) -> None:
     for query in ("{ store(id: $x) { id } }", "{ product(id: $x) { id } }"):
         error = await api.error(f"query($x: ID!) {query}", {"x": gid("User", 1)})
         assert (error["extensions"]["code"], error["extensions"]["reason"]) == ("BAD_USER_INPUT", "WRONG_TYPE")
+    # Nor is a text that decodes to an object's key but is not its id (a client would cache the
+    # store twice), nor a source id with a leading zero.
+    for query in ("{ store(id: $x) { id } }", "{ product(id: $x) { id } }"):
+        for value in (gid("Store", "01"), gid("Product", "01"), loose(store_id), loose(gid("Product", 10))):
+            error = await api.error(f"query($x: ID!) {query}", {"x": value})
+            assert error["extensions"]["code"] == "BAD_USER_INPUT", (query, value, error)
 
 
 async def test_a_review_posted_with_a_products_global_id(fresh_api: Api) -> None:

@@ -72,8 +72,9 @@ def source_key(record: Any) -> str:
 
 
 def int_key(text: str) -> int:
-    """A numeric key: digits, 1 to 2^31 - 1; ValueError else."""
-    if not text.isascii() or not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= INT32_MAX:
+    """A numeric key: digits without a leading zero, 1 to 2^31 - 1; ValueError else (`01` is
+    not the key of object 1: an object has one id, which clients cache it by)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or text[0] == "0" or not 1 <= int(text) <= INT32_MAX:
         raise ValueError(text)
     return int(text)
 
@@ -110,11 +111,21 @@ def encode(type_name: str, key: Any) -> str:
     return base64.b64encode(f"{type_name}:{key}".encode()).decode("ascii")
 
 
-def _split(value: str) -> tuple[str, str] | None:
-    """The (type name, key text) a global id holds, None when it is not one."""
+def canonical_text(value: str) -> str | None:
+    """The text an id of ours encodes (base64), None unless `value` is exactly how facade encodes
+    it: base64 lets the unused bits of the last character differ (`U3RvcmU6MQ==` and
+    `U3RvcmU6MR==` both read `Store:1`), and a Relay or Apollo cache would hold one object twice."""
     try:
         text = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
     except (UnicodeError, binascii.Error, ValueError):
+        return None
+    return text if base64.b64encode(text.encode()).decode("ascii") == value else None
+
+
+def _split(value: str) -> tuple[str, str] | None:
+    """The (type name, key text) a global id holds, None when it is not one."""
+    text = canonical_text(value)
+    if text is None:
         return None
     type_name, colon, key = text.partition(":")
     if not colon:
@@ -282,6 +293,7 @@ __all__ = [
     "Node",
     "NodeQueries",
     "NodeType",
+    "canonical_text",
     "decode",
     "encode",
     "int_key",

@@ -17,7 +17,6 @@ Imports base, inputs, nodes, permissions, sorting, commerce and models; never a 
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import re
 from typing import TYPE_CHECKING, Annotated, Any
@@ -29,7 +28,7 @@ from facade.auth import Principal
 from facade.errors import BadUserInput, UpstreamError
 from facade.graph.base import Connection, Info, Need, batched, found, paged, root_field
 from facade.graph.inputs import UID, Constraint, arg
-from facade.graph.nodes import Node, node_type, text_key
+from facade.graph.nodes import Node, canonical_text, node_type, text_key
 from facade.graph.permissions import is_member, record_rule
 from facade.graph.sorting import CommerceSort
 
@@ -98,12 +97,7 @@ def afosto_key(value: str, type_name: str, field: str, tenant_id: str | None = N
 
 
 def _decode(value: str) -> str | None:
-    if len(value) > 256:
-        return None
-    try:
-        return base64.b64decode(value.encode(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
+    return None if len(value) > 256 else canonical_text(value)
 
 
 def _of_tenant(principal: Principal | None, record: Any, _: Any) -> bool:
