@@ -943,6 +943,25 @@ query($t: String!, $n: Int!, $after: String, $d: SortDirection) { tenant(tenantU
 """
 
 
+async def test_a_page_of_orders_past_the_end_is_empty_and_counts_no_more_than_there_are(api: Api) -> None:
+    """Upstream, totalCount is a lower bound (Afosto does not count orders): past the end it
+    answered the cursor's position (1,001 over 20 orders)."""
+    alice = await signed(api, "alice")
+    query = ORDER_LIST.replace(
+        "nodes { sourceId number createdAt }", "totalCount pageInfo { hasNextPage } nodes { id }"
+    )
+    every = await api.data(ORDER_LIST, {"t": ACME, "n": 100}, **alice)
+    count = len(every["tenant"]["afosto"]["orders"]["nodes"])
+    for position in (count - 1, count + 1, 1_000):
+        data = await api.data(query, {"t": ACME, "n": 3, "after": encode_cursor(position)}, **alice)
+        orders = data["tenant"]["afosto"]["orders"]
+        assert orders["nodes"] == []
+        assert orders["pageInfo"]["hasNextPage"] is False
+        assert orders["totalCount"] <= count, (position, orders)
+        if mode() == "local":
+            assert orders["totalCount"] == count
+
+
 async def test_orders_come_newest_first_by_creation_time_then_id(api: Api) -> None:
     alice = await signed(api, "alice")
     data = await api.data(ORDER_LIST, {"t": ACME, "n": 100}, **alice)

@@ -376,6 +376,11 @@ class AfostoCommerce(ApiPart):
             more = following.page is not None and following.page > first + 1 and len(following.value or ()) >= size
         window = records[skip : skip + size]
         items = [_order(tenant, o) for o in window if o.id]
+        if not window:
+            # Past the end: only the orders read prove they exist (a page holding any proves the
+            # pages before it full); the offset is no count (`after` a cursor of 1,000 over 20
+            # orders answered a totalCount of 1,001).
+            return Page(items, (first - 1) * size + len(records) if records else 0, page.offset)
         total = page.offset + len(items) + (1 if more or len(records) > skip + size else 0)
         return Page(items, total, page.offset)
 
