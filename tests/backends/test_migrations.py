@@ -93,7 +93,8 @@ FIRST_RELEASE = (
     "app_manifests",
     "download_tokens",
 )
-REVISIONS = ["0001", "0002"]
+REVISIONS = ["0001", "0002", "0003"]
+HEAD, NEXT = REVISIONS[-1], f"{len(REVISIONS) + 1:04d}"  # a revision a test adds is NEXT
 _schema_migrations = Table(
     "schema_migrations",
     MetaData(),
@@ -165,22 +166,53 @@ async def test_downgrade_to_base_and_upgrade_again(engine: AsyncEngine) -> None:
     assert await count(engine, t.products) == 0
 
 
+async def test_0003_splits_an_orders_key_from_its_input_digest_and_0002_joins_them(engine: AsyncEngine) -> None:
+    """Revision 0002 kept `<key>\n<digest>` in idempotency_key; 0003 keeps each in its column
+    (a key alone, a seeded order's null, stay as they are), and a downgrade joins them again."""
+    await migrate(engine)
+    await seed(engine, products=10)
+    assert await downgrade(engine, "0002") == [HEAD]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT id, idempotency_key FROM afosto_orders ORDER BY id"))).all()
+    ids = [row[0] for row in rows[:3]]
+    stored = {ids[0]: "retry-1\n" + "a" * 32, ids[1]: "older-key", ids[2]: None}
+    async with engine.begin() as conn:
+        for order_id, value in stored.items():
+            await conn.execute(
+                text("UPDATE afosto_orders SET idempotency_key = :v WHERE id = :id"), {"v": value, "id": order_id}
+            )
+
+    assert await migrate(engine) == [HEAD]
+
+    query = "SELECT id, idempotency_key, input_digest FROM afosto_orders WHERE id IN (:a, :b, :c)"
+    params = dict(zip("abc", ids, strict=True))
+    async with engine.connect() as conn:
+        found = {row[0]: row[1:] for row in (await conn.execute(text(query), params)).all()}
+    assert found == {ids[0]: ("retry-1", "a" * 32), ids[1]: ("older-key", None), ids[2]: (None, None)}
+    assert await differences(engine) == []
+
+    await downgrade(engine, "0002")
+    async with engine.connect() as conn:
+        joined = dict((await conn.execute(text(query.replace(", input_digest", "")), params)).all())
+    assert joined == stored
+
+
 async def test_a_failing_revision_leaves_the_schema_as_it_was(engine: AsyncEngine, scripts: Path) -> None:
-    (scripts / "versions" / "0003_broken.py").write_text(
+    (scripts / "versions" / f"{NEXT}_broken.py").write_text(
         "from alembic import op\n"
         "import sqlalchemy as sa\n"
-        "revision = '0003'\n"
-        "down_revision = '0002'\n"
+        f"revision = '{NEXT}'\n"
+        f"down_revision = '{HEAD}'\n"
         "branch_labels = None\n"
         "depends_on = None\n"
         "def upgrade():\n"
         "    op.add_column('tenants', sa.Column('motto', sa.String(100)))\n"
-        "    raise RuntimeError('revision 0003 is broken')\n"
+        f"    raise RuntimeError('revision {NEXT} is broken')\n"
         "def downgrade():\n"
         "    pass\n"
     )
 
-    with pytest.raises(RuntimeError, match="0003 is broken"):
+    with pytest.raises(RuntimeError, match=f"{NEXT} is broken"):
         await migrate(engine)
 
     # Not even 0001 stayed: every revision of one upgrade shares its transaction.
@@ -269,12 +301,12 @@ async def test_a_new_revision_is_written_after_the_head_and_applied(engine: Asyn
 
     path = await new_revision(engine, "nothing changes")
 
-    assert path == scripts / "versions" / "0003_nothing_changes.py"
+    assert path == scripts / "versions" / f"{NEXT}_nothing_changes.py"
     source = path.read_text()
-    assert "down_revision: str | None = '0002'" in source
+    assert f"down_revision: str | None = '{HEAD}'" in source
     assert "op." not in source.split("def upgrade")[1]  # tables.py equals the store: nothing to do
-    assert await migrate(engine) == ["0003"]
-    assert await current_revision(engine) == "0003"
+    assert await migrate(engine) == [NEXT]
+    assert await current_revision(engine) == NEXT
 
 
 async def test_a_new_revision_needs_a_store_at_the_head(engine: AsyncEngine) -> None:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, Select, Table, bindparam, exists, func, select, tuple_
+from sqlalchemy import Select, Table, bindparam, exists, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -159,7 +159,7 @@ _STOCK_BY_SKU = (
 )
 
 _o, _l = t.afosto_orders, t.afosto_order_lines
-_ORDER_COLUMNS = _columns(_o, "idempotency_key")
+_ORDER_COLUMNS = _columns(_o, "idempotency_key", "input_digest")
 _ORDERS = select(*_ORDER_COLUMNS).where(_o.c.afosto_tenant_id == bindparam("tenant"), in_keys(_o.c.id))
 # Afosto's order list (`GET /odr/orders`, as the sandbox answers it) is newest first: by
 # created_at, then id, both descending. Its one order ("source") is read as the reverse of this
@@ -216,12 +216,13 @@ def _source_order(page: PageArgs) -> PageArgs:
 # Writes
 
 ID_LENGTH = 64  # the Afosto id and SKU columns
-# afosto_orders.idempotency_key (200 characters) holds `<key>\n<digest>`: the key, and the first
+# afosto_orders.idempotency_key holds an order's key (unique per tenant), input_digest the first
 # DIGEST_LENGTH hex digits of the SHA-256 of the order input it created (`_fingerprint`), so the
 # same key with another input is told apart (CONFLICT) from a retry (the same order).
 DIGEST_LENGTH = 32
-KEY_SEPARATOR = "\n"  # no key has one: the graph's and HTTP headers' keys cannot
-KEY_LENGTH = 200 - len(KEY_SEPARATOR) - DIGEST_LENGTH
+# At most what revision 0002's column held beside a newline and a digest, so that a downgrade
+# (which joins them again, `<key>\n<digest>`) fits every key. The graph takes 128 characters.
+KEY_LENGTH = 200 - 1 - DIGEST_LENGTH
 NUMBER_ATTEMPTS = 5  # order numbers taken by a concurrent create: try the next one
 
 
@@ -313,11 +314,11 @@ def _fingerprint(order: OrderInput, lines: dict[str, LineInput]) -> str:
     return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:DIGEST_LENGTH]
 
 
-def _keyed_order(row: dict[str, Any], key: str, digest: str, tenant: AfostoTenant) -> Order:
+def _keyed_order(row: dict[str, Any], digest: str, tenant: AfostoTenant) -> Order:
     """The order an idempotency key created, for the same input again; Conflict when the key
     created it from another input (a row from before digests were kept answers as it is)."""
-    stored = row.pop("idempotency_key", None) or key
-    if stored != key and stored != f"{key}{KEY_SEPARATOR}{digest}":
+    stored = row.pop("input_digest", None)
+    if stored is not None and stored != digest:
         raise Conflict(
             "This idempotencyKey was used for another order input: send that input again, or a new key.",
             field="idempotencyKey",
@@ -365,11 +366,9 @@ async def _unit_prices(conn: AsyncConnection, afosto_tenant_id: str, skus: Itera
     return group["currency"], {sku: amount for sku, amount in rows}  # the latest in effect wins
 
 
-# The order of a key: its row holds `key` (before digests were kept) or `key\n<digest>`.
-_ORDER_BY_KEY = select(*_ORDER_COLUMNS, _o.c.idempotency_key).where(
-    _o.c.afosto_tenant_id == bindparam("tenant"),
-    (_o.c.idempotency_key == bindparam("key"))
-    | (func.substr(_o.c.idempotency_key, 1, bindparam("length", type_=Integer)) == bindparam("prefix")),
+# The order of a key, with the digest of the input it was created from.
+_ORDER_BY_KEY = select(*_ORDER_COLUMNS, _o.c.input_digest).where(
+    _o.c.afosto_tenant_id == bindparam("tenant"), _o.c.idempotency_key == bindparam("key")
 )
 
 
@@ -674,32 +673,33 @@ class LocalCommerce(Repository):
         key = _text(idempotency_key, "idempotencyKey", KEY_LENGTH)
         lines = _merged_lines(order.lines)
         digest = _fingerprint(order, lines)
-        params = {
-            "tenant": tenant.afosto_tenant_id,
-            "key": key,
-            "prefix": f"{key}{KEY_SEPARATOR}",
-            "length": len(key) + len(KEY_SEPARATOR),
-        }
+        params = {"tenant": tenant.afosto_tenant_id, "key": key}
         for attempt in range(NUMBER_ATTEMPTS):
             try:
                 async with writing(self.engine, afosto_scope(tenant)) as conn:
                     known = await _one(conn, _ORDER_BY_KEY, params)
                     if known is not None:
-                        return _keyed_order(known, key, digest, tenant)
-                    row = await self._new_order(conn, tenant, order, f"{key}{KEY_SEPARATOR}{digest}", lines)
+                        return _keyed_order(known, digest, tenant)
+                    row = await self._new_order(conn, tenant, order, key, digest, lines)
                     return build_order(row, tenant.tenant_id)
             except IntegrityError:
                 # Another create won a race: with this key (its order is the answer), or to the
                 # next order number (take the one after it).
                 winner = await self.rows(_ORDER_BY_KEY, params)
                 if winner:
-                    return _keyed_order(dict(winner[0]), key, digest, tenant)
+                    return _keyed_order(dict(winner[0]), digest, tenant)
                 if attempt == NUMBER_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
     async def _new_order(
-        self, conn: AsyncConnection, tenant: AfostoTenant, order: OrderInput, key: str, lines: dict[str, LineInput]
+        self,
+        conn: AsyncConnection,
+        tenant: AfostoTenant,
+        order: OrderInput,
+        key: str,
+        digest: str,
+        lines: dict[str, LineInput],
     ) -> dict[str, Any]:
         owned = (
             (t.afosto_channels, order.channel_id, "channelId"),
@@ -730,6 +730,7 @@ class LocalCommerce(Repository):
             "currency": currency,
             "total": total,
             "idempotency_key": key,
+            "input_digest": digest,
             "created_at": utcnow(),
             "canceled_at": None,
         }
@@ -748,7 +749,7 @@ class LocalCommerce(Repository):
                     for sku, line in lines.items()
                 ],
             )
-        del row["idempotency_key"]
+        del row["idempotency_key"], row["input_digest"]
         return row
 
     async def add_order_lines(self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput]) -> Order:

@@ -426,6 +426,9 @@ afosto_orders = Table(
     Column("idempotency_key", String(200), nullable=True),
     Column("created_at", Stamp, nullable=False),
     Column("canceled_at", Stamp, nullable=True),
+    # The first 32 hex digits of the SHA-256 of the input that created the order with its key
+    # (null for a seeded order, which has no key): the same key with another input is a conflict.
+    Column("input_digest", String(64), nullable=True),
     UniqueConstraint("afosto_tenant_id", "idempotency_key", name="uq_afosto_orders_idempotency_key"),
     UniqueConstraint("afosto_tenant_id", "number", name="uq_afosto_orders_number"),
     Index("ix_afosto_orders_tenant", "afosto_tenant_id", "id"),
