@@ -462,7 +462,9 @@ async def test_upserted_prices_are_read_back_through_the_product(fresh_api: Api)
 @pytest.mark.parametrize(
     ("prices", "field"),
     [
-        ([{"sku": "SKU-000001", "amount": "12.345"}], "amount"),
+        ([{"sku": "SKU-000001", "amount": "12.345"}], "prices.amount"),
+        ([{"sku": "SKU-000001", "amount": "1.00", "originalAmount": "x"}], "prices.originalAmount"),
+        ([{"sku": "SKU-000001", "amount": "99999999.00"}], "prices.amount"),
         ([{"sku": "SKU-000001", "amount": "-1"}], "prices.amount"),
         ([{"sku": "SKU-000001", "amount": "1e5"}], "prices.amount"),
         ([{"sku": "", "amount": "1.00"}], "prices.sku"),
@@ -483,7 +485,8 @@ async def test_bad_prices_are_refused_before_anything_is_written(
         {"g": group["id"], "p": prices},
         **alice,
     )
-    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    # `field` is the input's path, as the argument rules name it (`prices.sku`), whichever rule refused.
+    assert (error["extensions"]["code"], error["extensions"].get("field")) == ("BAD_USER_INPUT", field), error
 
 
 async def test_stock_set_by_an_admin_shows_at_the_location(fresh_api: Api) -> None:
@@ -611,22 +614,38 @@ async def test_no_orders_asked_for_still_tell_whether_there_are_any(api: Api) ->
 
 
 @pytest.mark.parametrize(
-    "lines",
+    ("lines", "field"),
     [
-        [{"sku": "SKU-000001", "quantity": 0}],
-        [{"sku": "SKU-000001", "quantity": 10_001}],
-        [],
-        [{"sku": "SKU-000001", "quantity": 1}, {"sku": "SKU-000001", "quantity": 1}],
+        ([{"sku": "SKU-000001", "quantity": 0}], "input.lines.quantity"),
+        ([{"sku": "SKU-000001", "quantity": 10_001}], "input.lines.quantity"),
+        ([], "input.lines"),
+        ([{"sku": "SKU-000001", "quantity": 1}, {"sku": "SKU-000001", "quantity": 1}], "input.lines"),
+        ([{"sku": "NO-SUCH-SKU", "quantity": 1}], "input.lines"),  # no price to total it at
     ],
 )
-async def test_bad_order_lines_are_refused(api: Api, lines: list[dict[str, Any]]) -> None:
+async def test_bad_order_lines_are_refused(api: Api, lines: list[dict[str, Any]], field: str) -> None:
+    """Refused with the input's path in `field`, as the argument rules name it, whichever check
+    (the graph's rules, its own, or the backend's in either mode) refused."""
     bob = await signed(api, "bob")
+    channel = (await first_store(api, await signed(api, "alice")))["salesChannels"]["nodes"][0]["id"]
     error = await api.error(
         'mutation($i: OrderInput!) { createOrder(tenantUid: "acme-retail", input: $i, idempotencyKey: "bad") { id } }',
-        {"i": {"channelId": "some-channel", "lines": lines}},
+        {"i": {"channelId": channel, "lines": lines}},
         **bob,
     )
-    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert (error["extensions"]["code"], error["extensions"].get("field")) == ("BAD_USER_INPUT", field), error
+
+
+async def test_an_order_naming_a_customer_the_tenant_lacks_is_not_found_at_its_input_path(api: Api) -> None:
+    bob = await signed(api, "bob")
+    channel = (await first_store(api, await signed(api, "alice")))["salesChannels"]["nodes"][0]["id"]
+    order = {"channelId": channel, "customerId": "no-such-customer", "lines": [{"sku": "SKU-000001", "quantity": 1}]}
+    error = await api.error(
+        'mutation($i: OrderInput!) { createOrder(tenantUid: "acme-retail", input: $i, idempotencyKey: "nc") { id } }',
+        {"i": order},
+        **bob,
+    )
+    assert (error["extensions"]["code"], error["extensions"].get("field")) == ("NOT_FOUND", "input.customerId"), error
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ Imports base, inputs, permissions, commerce types and commerce records; never a 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from facade import commerce as c
-from facade.errors import BadUserInput, Forbidden, NotFound
+from facade.errors import BadUserInput, FacadeError, Forbidden, NotFound
 from facade.graph.afosto.local import prove_afosto_account
 from facade.graph.base import Info, Need, int_id, root_mutation
 from facade.graph.commerce.types import (
@@ -124,13 +125,17 @@ def _as_member(info: Info, tenant_id: str | None) -> None:
         raise Forbidden("You are not a member of this record's tenant.")
 
 
-def _lines(lines: Sequence[OrderLineInput]) -> list[c.LineInput]:
+def _lines(lines: Sequence[OrderLineInput], field: str) -> list[c.LineInput]:
+    """The lines of argument path `field` (`input.lines`, `lines`), checked."""
     if not lines:
-        raise BadUserInput("`lines` needs at least one line.", field="lines")
+        raise BadUserInput(f"`{field}` needs at least one line.", field=field)
     skus = [line.sku for line in lines]
     if len(set(skus)) != len(skus):
-        raise BadUserInput("`lines` names a SKU twice: give each SKU once, with its quantity.", field="lines")
+        raise BadUserInput(f"`{field}` names a SKU twice: give each SKU once, with its quantity.", field=field)
     return [c.LineInput(sku=line.sku, quantity=line.quantity, description=line.description or "") for line in lines]
+
+
+_ORDER_PARTS = frozenset({"channelId", "customerId", "shippingAddressId", "billingAddressId", "lines"})
 
 
 def _unique_skus(values: Sequence[Any], field: str) -> None:
@@ -152,7 +157,7 @@ async def _known(info: Info, loader: str, value: str, type_name: str, field: str
     tenant's Afosto has no such record (read through `loader`, a ById loader of the type)."""
     key = afosto_key(value, type_name, field, tenant_id)
     if await getattr(info.context.loaders, loader).load(key) is None:
-        raise NotFound(f"The tenant's Afosto has no {type_name} with that id.")
+        raise NotFound(f"The tenant's Afosto has no {type_name} with that id.", field=field)
     return key[1]
 
 
@@ -212,10 +217,10 @@ class CommerceMutations:
         wanted = [
             c.PriceInput(
                 sku=p.sku,
-                amount=c.minor_units(p.amount, group.currency, "amount"),
+                amount=c.minor_units(p.amount, group.currency, "prices.amount"),
                 original_amount=None
                 if p.original_amount is None
-                else c.minor_units(p.original_amount, group.currency, "originalAmount"),
+                else c.minor_units(p.original_amount, group.currency, "prices.originalAmount"),
                 # A time without an offset is UTC, as the reads take it (both modes answer alike).
                 active_at=p.active_at
                 if p.active_at is None or p.active_at.tzinfo is not None
@@ -292,21 +297,34 @@ class CommerceMutations:
         input: OrderInput,
         idempotency_key: Annotated[str, arg(IDEMPOTENCY_KEY)],
     ) -> Order | None:
-        lines = _lines(input.lines)
+        lines = _lines(input.lines, "input.lines")
         link = await _linked(info, tenant_uid)
-        channel = await _known(info, "sales_channel", input.channel_id, "SalesChannel", "input.channelId", tenant_uid)
 
-        def source(value: str | None, type_name: str, field: str) -> str | None:
-            return None if value is None else afosto_key(value, type_name, field, tenant_uid)[1]
+        async def known(value: str | None, loader: str, type_name: str, field: str) -> str | None:
+            return None if value is None else await _known(info, loader, value, type_name, field, tenant_uid)
 
+        # Every record the order names is read first (one batch per type, the four at once), so a
+        # missing one is NOT_FOUND at its input path in both modes, before anything is written.
+        channel, customer, shipping, billing = await asyncio.gather(
+            known(input.channel_id, "sales_channel", "SalesChannel", "input.channelId"),
+            known(input.customer_id, "afosto_customer", "Customer", "input.customerId"),
+            known(input.shipping_address_id, "postal_address", "PostalAddress", "input.shippingAddressId"),
+            known(input.billing_address_id, "postal_address", "PostalAddress", "input.billingAddressId"),
+        )
         order = c.OrderInput(
-            channel_id=channel,
-            customer_id=source(input.customer_id, "Customer", "input.customerId"),
-            shipping_address_id=source(input.shipping_address_id, "PostalAddress", "input.shippingAddressId"),
-            billing_address_id=source(input.billing_address_id, "PostalAddress", "input.billingAddressId"),
+            channel_id=channel,  # type: ignore[arg-type]  # required by OrderInput: never None
+            customer_id=customer,
+            shipping_address_id=shipping,
+            billing_address_id=billing,
             lines=tuple(lines),
         )
-        return await info.context.backend.commerce.create_order(link, order, idempotency_key)  # type: ignore[return-value]
+        try:
+            return await info.context.backend.commerce.create_order(link, order, idempotency_key)  # type: ignore[return-value]
+        except FacadeError as error:
+            # The backends name the order's parts (`lines`, `customerId`); here they are the input's.
+            if error.extensions.get("field") in _ORDER_PARTS:
+                error.extensions["field"] = f"input.{error.extensions['field']}"
+            raise
 
     @root_mutation(
         Need.USER,
@@ -324,7 +342,7 @@ class CommerceMutations:
     ) -> Order | None:
         tenant_uid, source = afosto_key(order_id, "Order", "orderId")
         _as_member(info, tenant_uid)
-        wanted = _lines(lines)
+        wanted = _lines(lines, "lines")
         link = await _linked(info, tenant_uid)
         order = await info.context.backend.commerce.add_order_lines(link, source, wanted)
         _forget(info.context.loaders.lines_of_order, (tenant_uid, source))
