@@ -12,7 +12,11 @@ from pathlib import Path
 import httpx
 
 from conftest import PASSWORD
+from facade.backends.local import migrate as migrations
 from support.server import answering_pid, run_facade, serve, sqlite_url, worker_pids
+
+# The package's revisions, oldest first (each file is `<revision>_<slug>.py`).
+REVISIONS = sorted(path.name[:4] for path in (Path(migrations.SCRIPT_LOCATION) / "versions").glob("[0-9]*_*.py"))
 
 PRODUCTS = "{ products(first: 3) { totalCount nodes { id name } } }"
 LOGIN = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }"
@@ -94,7 +98,7 @@ def test_db_migrate_then_seed_refuses_a_store_with_data_unless_reset(tmp_path: P
     reset = run_facade(tmp_path, "db", "seed", "--reset", "--products", "50", "--database-url", url)
 
     assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.strip() == "applied revisions: 0001, 0002"
+    assert migrated.stdout.strip() == f"applied revisions: {', '.join(REVISIONS)}"
     assert seeded.returncode == 0, seeded.stderr
     assert seeded.stdout.startswith("Seeded in")
     assert products_after_seed == 500
@@ -117,9 +121,10 @@ def test_db_downgrade_then_migrate_again_and_the_upgrade_as_sql(tmp_path: Path) 
         tmp_path, "db", "migrate", "--sql", "--database-url", "postgresql+asyncpg://nobody@127.0.0.1:1/none"
     )
 
-    assert (first.stdout.strip(), again.stdout.strip()) == ("applied revisions: 0001, 0002", "the store is up to date")
-    assert down.stdout.strip() == "undid revisions: 0002, 0001", down.stderr
-    assert up.stdout.strip() == "applied revisions: 0001, 0002", up.stderr
+    applied = f"applied revisions: {', '.join(REVISIONS)}"
+    assert (first.stdout.strip(), again.stdout.strip()) == (applied, "the store is up to date")
+    assert down.stdout.strip() == f"undid revisions: {', '.join(reversed(REVISIONS))}", down.stderr
+    assert up.stdout.strip() == applied, up.stderr
     assert unknown.returncode == 1
     assert "0099" in unknown.stdout
     assert "Traceback" not in unknown.stderr
