@@ -377,9 +377,14 @@ class AfostoCommerce(ApiPart):
         window = records[skip : skip + size]
         items = [_order(tenant, o) for o in window if o.id]
         if not window:
-            # Past the end: only the orders read prove they exist (a page holding any proves the
-            # pages before it full); the offset is no count (`after` a cursor of 1,000 over 20
-            # orders answered a totalCount of 1,001).
+            # Past the end: only orders read prove they exist (a page holding any proves the pages
+            # before it full); the offset is no count (`after` a cursor of 1,000 over 20 orders
+            # answered a totalCount of 1,001). An empty page is followed by the one before it,
+            # which holds the cursor's own order, so the count does not depend on `first`.
+            if not records and first > 1:
+                earlier = await self._call("GET /odr/orders", arguments, page=first - 1, page_size=size)
+                records = [o for o in earlier.value or () if o is not None]
+                first -= 1
             return Page(items, (first - 1) * size + len(records) if records else 0, page.offset)
         total = page.offset + len(items) + (1 if more or len(records) > skip + size else 0)
         return Page(items, total, page.offset)
