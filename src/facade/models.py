@@ -488,7 +488,9 @@ def decode_cursor(cursor: str) -> int:
         position = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadUserInput("`after` is not a cursor from this API.", field="after") from None
-    if kind != "o" or not 0 <= position < INT32_MAX:
+    # Only the text encode_cursor writes: not base64 with spare bits set or junk after it, nor a
+    # position spelt otherwise ("01", " 1", other scripts' digits), which int() would take.
+    if kind != "o" or not 0 <= position < INT32_MAX or encode_cursor(position) != cursor:
         raise BadUserInput("`after` is not a cursor from this API.", field="after")
     return position
 

@@ -7,6 +7,7 @@ made once per request, and every generated read field answering typed."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
@@ -101,6 +102,19 @@ async def test_a_foreign_cursor_is_bad_user_input(afosto: Api) -> None:
     )
 
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    # Nor one of its own spelt otherwise (a page number with a leading zero, junk after the text).
+    first = await afosto.data("{ afosto { cat { channels(first: 1) { pageInfo { endCursor } } } } }", headers=AFOSTO)
+    own = first["afosto"]["cat"]["channels"]["pageInfo"]["endCursor"]
+    text = base64.urlsafe_b64decode(own).decode()
+    prefix, page, size = text.rsplit(":", 2)
+    for other in (f"{prefix}:0{page}:{size}", f"{prefix}:{page}:0{size}"):
+        spelt = base64.urlsafe_b64encode(other.encode()).decode()
+        error = await afosto.error(
+            "query($a: String) { afosto { cat { channels(first: 1, after: $a) { totalCount } } } }",
+            {"a": spelt},
+            headers=AFOSTO,
+        )
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", other
 
 
 async def test_a_write_takes_an_idempotency_key(afosto: Api) -> None:

@@ -158,6 +158,12 @@ async def test_ids_beyond_what_a_store_holds_are_bad_user_input(both: Api, query
         cursor("o:" + "9" * 5000),
         "A" * 65,
         "bm90IGEgY3Vyc29y\x00",
+        # Texts that int() would read as a position, but that this API never writes.
+        cursor("o:01"),
+        cursor("o: 1"),
+        cursor("o:\u0661"),  # ARABIC-INDIC DIGIT ONE
+        cursor("o:1") + "x",
+        cursor("o:33")[:-3] + "x==",  # `bzozMx==` for `bzozMw==` (o:33): spare bits set in the last character
     ],
 )
 @pytest.mark.parametrize(

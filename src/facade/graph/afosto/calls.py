@@ -141,6 +141,8 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
         page, size = text.removeprefix(CURSOR_PREFIX).split(":")
         if not text.startswith(CURSOR_PREFIX) or int(page) < 1 or int(size) < 1:
             raise ValueError(text)
+        if encode_cursor(int(page), int(size)) != cursor:  # only the text encode_cursor writes
+            raise ValueError(text)
         return int(page), int(size)
     except (ValueError, UnicodeError, binascii.Error):
         raise BadUserInput("`after` is not a cursor of this list.", field="after") from None
