@@ -489,6 +489,16 @@ async def test_bad_prices_are_refused_before_anything_is_written(
     assert (error["extensions"]["code"], error["extensions"].get("field")) == ("BAD_USER_INPUT", field), error
 
 
+async def test_prices_for_a_group_the_tenant_lacks_are_not_found_at_price_group_id(api: Api) -> None:
+    alice = await signed(api, "alice")
+    error = await api.error(
+        'mutation { upsertPrices(tenantUid: "acme-retail", priceGroupId: "no-such-group", '
+        'prices: [{sku: "SKU-000001", amount: "1.00"}]) { id } }',
+        **alice,
+    )
+    assert (error["extensions"]["code"], error["extensions"].get("field")) == ("NOT_FOUND", "priceGroupId"), error
+
+
 async def test_stock_set_by_an_admin_shows_at_the_location(fresh_api: Api) -> None:
     api = fresh_api
     alice = await signed(api, "alice")

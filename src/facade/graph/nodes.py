@@ -106,6 +106,11 @@ def register(
     return entry
 
 
+def article(type_name: str) -> str:
+    """`type_name` after its indefinite article: "a Store", "an Order"."""
+    return f"{'an' if type_name[:1] in 'AEIOU' else 'a'} {type_name}"
+
+
 def encode(type_name: str, key: Any) -> str:
     """The global id of the `type_name` object with key `key`."""
     return base64.b64encode(f"{type_name}:{key}".encode()).decode("ascii")
@@ -160,7 +165,9 @@ def lookup_key(value: str, type_name: str, name: str, parse_source: Callable[[st
         entry, key = decode(value, name)
         if entry.name != type_name:
             raise BadUserInput(
-                f"`{name}` is the global id of a {entry.name}, not of a {type_name}.", field=name, reason="WRONG_TYPE"
+                f"`{name}` is the global id of {article(entry.name)}, not of {article(type_name)}.",
+                field=name,
+                reason="WRONG_TYPE",
             )
         return key
     return parse_source(value)
@@ -293,6 +300,7 @@ __all__ = [
     "Node",
     "NodeQueries",
     "NodeType",
+    "article",
     "canonical_text",
     "decode",
     "encode",

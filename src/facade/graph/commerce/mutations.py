@@ -213,7 +213,7 @@ class CommerceMutations:
         key = afosto_key(price_group_id, "PriceGroup", "priceGroupId", tenant_uid)
         group = await info.context.loaders.price_group.load(key)
         if group is None:
-            raise NotFound("The tenant's Afosto has no price group with that id.")
+            raise NotFound("The tenant's Afosto has no price group with that id.", field="priceGroupId")
         wanted = [
             c.PriceInput(
                 sku=p.sku,
