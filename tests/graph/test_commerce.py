@@ -364,7 +364,7 @@ async def test_a_channel_the_tenants_afosto_does_not_have_is_not_found(api: Api)
         {"s": store["id"], "c": loose(linked[0])},
         **alice,
     )
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert (error["extensions"]["code"], error["extensions"].get("reason")) == ("BAD_USER_INPUT", "NOT_A_GLOBAL_ID")
     assert (await first_store(api, alice))["salesChannels"] == store["salesChannels"]
 
 

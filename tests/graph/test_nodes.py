@@ -232,9 +232,15 @@ async def test_root_lookups_take_the_global_or_the_source_id(api: Api) -> None:
     # Nor is a text that decodes to an object's key but is not its id (a client would cache the
     # store twice), nor a source id with a leading zero.
     for query in ("{ store(id: $x) { id } }", "{ product(id: $x) { id } }"):
-        for value in (gid("Store", "01"), gid("Product", "01"), loose(store_id), loose(gid("Product", 10))):
+        for value, reason in (
+            (gid("Store", "01"), "BAD_KEY"),
+            (gid("Product", "01"), "BAD_KEY"),
+            (loose(store_id), "NOT_A_GLOBAL_ID"),
+            (loose(gid("Product", 10)), "NOT_A_GLOBAL_ID"),
+        ):
             error = await api.error(f"query($x: ID!) {query}", {"x": value})
             assert error["extensions"]["code"] == "BAD_USER_INPUT", (query, value, error)
+            assert error["extensions"].get("reason") == reason, (query, value, error)
 
 
 async def test_a_review_posted_with_a_products_global_id(fresh_api: Api) -> None:

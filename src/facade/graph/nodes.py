@@ -156,6 +156,25 @@ def decode(value: str, name: str = "id") -> tuple[NodeType, Any]:
         raise BadUserInput(f"`{name}` holds a malformed {type_name} key.", field=name, reason="BAD_KEY") from None
 
 
+def refuse_altered(value: str, name: str) -> None:
+    """BadUserInput (reason NOT_A_GLOBAL_ID) when `value` is not a global id as facade writes it
+    but decodes to one (`<Type>:...` of a type with global ids): an id changed on its way back,
+    which the arguments that also take a source id would otherwise refuse as a malformed one."""
+    if canonical_text(value) is not None or len(value) > 480:
+        return
+    try:
+        text = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
+    except (UnicodeError, binascii.Error, ValueError):
+        return
+    type_name, colon, _ = text.partition(":")
+    if colon and type_name in TYPES:
+        raise BadUserInput(
+            f"`{name}` is not a global id as facade writes it: send the object's `id` unchanged.",
+            field=name,
+            reason="NOT_A_GLOBAL_ID",
+        )
+
+
 def lookup_key(value: str, type_name: str, name: str, parse_source: Callable[[str], Any]) -> Any:
     """The key of a root lookup's id argument, which takes the object's global id or, for
     compatibility, its source id: a global id of `type_name` is decoded, one of another type is
@@ -170,6 +189,7 @@ def lookup_key(value: str, type_name: str, name: str, parse_source: Callable[[st
                 reason="WRONG_TYPE",
             )
         return key
+    refuse_altered(value, name)
     return parse_source(value)
 
 
@@ -307,6 +327,7 @@ __all__ = [
     "int_key",
     "lookup_key",
     "node_type",
+    "refuse_altered",
     "register",
     "source_key",
     "text_key",

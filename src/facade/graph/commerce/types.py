@@ -28,7 +28,7 @@ from facade.auth import Principal
 from facade.errors import BadUserInput, UpstreamError
 from facade.graph.base import Connection, Info, Need, batched, found, paged, root_field
 from facade.graph.inputs import UID, Constraint, arg
-from facade.graph.nodes import Node, article, canonical_text, node_type, text_key
+from facade.graph.nodes import Node, article, canonical_text, node_type, refuse_altered, text_key
 from facade.graph.permissions import is_member, record_rule
 from facade.graph.sorting import CommerceSort
 
@@ -88,7 +88,9 @@ def afosto_key(value: str, type_name: str, field: str, tenant_id: str | None = N
                 raise BadUserInput(f"`{field}` is an id of another tenant.", field=field)
             return owner, source
         if kind and rest and kind[0].isupper() and ":" in rest:
-            raise BadUserInput(f"`{field}` must be the id of {article(type_name)}.", field=field)
+            raise BadUserInput(f"`{field}` must be the id of {article(type_name)}.", field=field, reason="WRONG_TYPE")
+    else:
+        refuse_altered(value, field)
     if tenant_id is None:
         raise BadUserInput(f"`{field}` must be the global id of {article(type_name)} (its `id`).", field=field)
     if len(value) > 64 or not re.fullmatch(r"[A-Za-z0-9_.:-]+", value):
