@@ -462,15 +462,16 @@ async def test_upserted_prices_are_read_back_through_the_product(fresh_api: Api)
 @pytest.mark.parametrize(
     ("prices", "field"),
     [
-        ([{"sku": "SKU-000001", "amount": "12.345"}], "prices.amount"),
-        ([{"sku": "SKU-000001", "amount": "1.00", "originalAmount": "x"}], "prices.originalAmount"),
-        ([{"sku": "SKU-000001", "amount": "99999999.00"}], "prices.amount"),
-        ([{"sku": "SKU-000001", "amount": "-1"}], "prices.amount"),
-        ([{"sku": "SKU-000001", "amount": "1e5"}], "prices.amount"),
-        ([{"sku": "", "amount": "1.00"}], "prices.sku"),
-        ([{"sku": "SKU 1", "amount": "1.00"}], "prices.sku"),
-        ([{"sku": "S" * 65, "amount": "1.00"}], "prices.sku"),
-        ([{"sku": "SKU-000001", "amount": "1.00"}] * 2, "prices"),
+        ([{"sku": "SKU-000001", "amount": "12.345"}], "prices.0.amount"),
+        ([{"sku": "SKU-000002", "amount": "1.00"}, {"sku": "SKU-000001", "amount": "12.345"}], "prices.1.amount"),
+        ([{"sku": "SKU-000001", "amount": "1.00", "originalAmount": "x"}], "prices.0.originalAmount"),
+        ([{"sku": "SKU-000001", "amount": "99999999.00"}], "prices.0.amount"),
+        ([{"sku": "SKU-000001", "amount": "-1"}], "prices.0.amount"),
+        ([{"sku": "SKU-000001", "amount": "1e5"}], "prices.0.amount"),
+        ([{"sku": "", "amount": "1.00"}], "prices.0.sku"),
+        ([{"sku": "SKU-000002", "amount": "1.00"}, {"sku": "SKU 1", "amount": "1.00"}], "prices.1.sku"),
+        ([{"sku": "S" * 65, "amount": "1.00"}], "prices.0.sku"),
+        ([{"sku": "SKU-000001", "amount": "1.00"}] * 2, "prices.1.sku"),
         ([{"sku": f"SKU-{i:06d}", "amount": "1.00"} for i in range(101)], "prices"),
     ],
 )
@@ -626,10 +627,10 @@ async def test_no_orders_asked_for_still_tell_whether_there_are_any(api: Api) ->
 @pytest.mark.parametrize(
     ("lines", "field"),
     [
-        ([{"sku": "SKU-000001", "quantity": 0}], "input.lines.quantity"),
-        ([{"sku": "SKU-000001", "quantity": 10_001}], "input.lines.quantity"),
+        ([{"sku": "SKU-000001", "quantity": 0}], "input.lines.0.quantity"),
+        ([{"sku": "SKU-000002", "quantity": 1}, {"sku": "SKU-000001", "quantity": 10_001}], "input.lines.1.quantity"),
         ([], "input.lines"),
-        ([{"sku": "SKU-000001", "quantity": 1}, {"sku": "SKU-000001", "quantity": 1}], "input.lines"),
+        ([{"sku": "SKU-000001", "quantity": 1}, {"sku": "SKU-000001", "quantity": 1}], "input.lines.1.sku"),
         ([{"sku": "NO-SUCH-SKU", "quantity": 1}], "input.lines"),  # no price to total it at
     ],
 )

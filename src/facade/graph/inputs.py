@@ -135,8 +135,10 @@ def check_value(name: str, value: Any, rule: Constraint | None, type_: Any = Non
         if rule is not None and rule.max_items and len(value) > rule.max_items:
             raise BadUserInput(f"`{name}` has more than {rule.max_items} items.", field=name)
         item_type = _item_type(type_)
-        for item in value:
-            check_value(name, item, rule, item_type)
+        # An item's path holds its index, as GraphQL's response paths do (`prices.2.amount`), so
+        # that a form can mark the row.
+        for index, item in enumerate(value):
+            check_value(f"{name}.{index}", item, rule, item_type)
         return
     if has_object_definition(value):
         for field in value.__strawberry_definition__.fields:

@@ -129,19 +129,32 @@ def _lines(lines: Sequence[OrderLineInput], field: str) -> list[c.LineInput]:
     """The lines of argument path `field` (`input.lines`, `lines`), checked."""
     if not lines:
         raise BadUserInput(f"`{field}` needs at least one line.", field=field)
-    skus = [line.sku for line in lines]
-    if len(set(skus)) != len(skus):
-        raise BadUserInput(f"`{field}` names a SKU twice: give each SKU once, with its quantity.", field=field)
+    again = _repeated_sku(lines)
+    if again is not None:
+        raise BadUserInput(
+            f"`{field}.{again}.sku` names a SKU an earlier line has: give each SKU once, with its quantity.",
+            field=f"{field}.{again}.sku",
+        )
     return [c.LineInput(sku=line.sku, quantity=line.quantity, description=line.description or "") for line in lines]
 
 
 _ORDER_PARTS = frozenset({"channelId", "customerId", "shippingAddressId", "billingAddressId", "lines"})
 
 
+def _repeated_sku(values: Sequence[Any]) -> int | None:
+    """The index of the first item whose SKU an earlier one has; None when each SKU is once."""
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value.sku in seen:
+            return index
+        seen.add(value.sku)
+    return None
+
+
 def _unique_skus(values: Sequence[Any], field: str) -> None:
-    skus = [v.sku for v in values]
-    if len(set(skus)) != len(skus):
-        raise BadUserInput(f"`{field}` names a SKU twice.", field=field)
+    again = _repeated_sku(values)
+    if again is not None:
+        raise BadUserInput(f"`{field}.{again}.sku` names a SKU an earlier item has.", field=f"{field}.{again}.sku")
 
 
 async def _store(info: Info, store_id: str) -> Any:
@@ -217,16 +230,16 @@ class CommerceMutations:
         wanted = [
             c.PriceInput(
                 sku=p.sku,
-                amount=c.minor_units(p.amount, group.currency, "prices.amount"),
+                amount=c.minor_units(p.amount, group.currency, f"prices.{index}.amount"),
                 original_amount=None
                 if p.original_amount is None
-                else c.minor_units(p.original_amount, group.currency, "prices.originalAmount"),
+                else c.minor_units(p.original_amount, group.currency, f"prices.{index}.originalAmount"),
                 # A time without an offset is UTC, as the reads take it (both modes answer alike).
                 active_at=p.active_at
                 if p.active_at is None or p.active_at.tzinfo is not None
                 else p.active_at.replace(tzinfo=dt.UTC),
             )
-            for p in prices
+            for index, p in enumerate(prices)
         ]
         return await info.context.backend.commerce.upsert_prices(link, group.id, wanted)  # type: ignore[return-value]
 
