@@ -365,6 +365,15 @@ async def test_a_channel_the_tenants_afosto_does_not_have_is_not_found(api: Api)
         **alice,
     )
     assert (error["extensions"]["code"], error["extensions"].get("reason")) == ("BAD_USER_INPUT", "NOT_A_GLOBAL_ID")
+    # A padding character more or less is an altered id too; another type's global id (a Store's,
+    # which is no Afosto record) is a mistake, WRONG_TYPE, not a lookup of what it spells.
+    for value, reason in ((linked[0] + "=", "NOT_A_GLOBAL_ID"), (store["id"], "WRONG_TYPE")):
+        error = await api.error(
+            "mutation($s: ID!, $c: ID!) { unlinkStoreSalesChannel(storeId: $s, channelId: $c) { id } }",
+            {"s": store["id"], "c": value},
+            **alice,
+        )
+        assert (error["extensions"]["code"], error["extensions"].get("reason")) == ("BAD_USER_INPUT", reason), value
     assert (await first_store(api, alice))["salesChannels"] == store["salesChannels"]
 
 

@@ -161,6 +161,8 @@ async def test_a_malformed_id_is_bad_user_input(api: Api, value: str, reason: st
         assert error["extensions"]["code"] == "BAD_USER_INPUT", error
         if value != "not base64!":
             assert error["extensions"]["reason"] == reason
+            # In `nodes`, the refused id's index: the second id here.
+            assert error["extensions"]["field"] == ("ids.1" if "nodes" in query else "id"), error
 
 
 async def test_a_refused_nodes_keeps_the_rest_of_the_response(api: Api) -> None:

@@ -162,8 +162,9 @@ def refuse_altered(value: str, name: str) -> None:
     which the arguments that also take a source id would otherwise refuse as a malformed one."""
     if canonical_text(value) is not None or len(value) > 480:
         return
+    body = value.rstrip("=")  # padding added or dropped on the way
     try:
-        text = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
+        text = base64.b64decode((body + "=" * (-len(body) % 4)).encode("ascii"), validate=True).decode("utf-8")
     except (UnicodeError, binascii.Error, ValueError):
         return
     type_name, colon, _ = text.partition(":")
@@ -308,7 +309,7 @@ class NodeQueries:
         limit = info.context.settings.max_page_size
         if len(ids) > limit:
             raise BadUserInput(f"`ids` holds more than {limit} ids.", field="ids", reason="TOO_MANY_IDS")
-        decoded = [decode(value, "ids") for value in ids]
+        decoded = [decode(value, f"ids.{index}") for index, value in enumerate(ids)]
         # Gathered: the loads of one type batch into one backend call (the loader's tick).
         return list(await asyncio.gather(*(_load(info, entry, key) for entry, key in decoded)))
 

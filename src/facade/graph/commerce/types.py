@@ -28,7 +28,7 @@ from facade.auth import Principal
 from facade.errors import BadUserInput, UpstreamError
 from facade.graph.base import Connection, Info, Need, batched, found, paged, root_field
 from facade.graph.inputs import UID, Constraint, arg
-from facade.graph.nodes import Node, article, canonical_text, node_type, refuse_altered, text_key
+from facade.graph.nodes import TYPES, Node, article, canonical_text, node_type, refuse_altered, text_key
 from facade.graph.permissions import is_member, record_rule
 from facade.graph.sorting import CommerceSort
 
@@ -87,7 +87,8 @@ def afosto_key(value: str, type_name: str, field: str, tenant_id: str | None = N
             if tenant_id is not None and owner != tenant_id:
                 raise BadUserInput(f"`{field}` is an id of another tenant.", field=field)
             return owner, source
-        if kind and rest and kind[0].isupper() and ":" in rest:
+        if kind != type_name and (kind in TYPES or (kind and rest and kind[0].isupper() and ":" in rest)):
+            # Another type's global id (a Store's as much as a Location's): a mistake, not a lookup.
             raise BadUserInput(f"`{field}` must be the id of {article(type_name)}.", field=field, reason="WRONG_TYPE")
     else:
         refuse_altered(value, field)
