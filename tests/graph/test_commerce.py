@@ -640,7 +640,10 @@ async def test_no_orders_asked_for_still_tell_whether_there_are_any(api: Api) ->
         ([{"sku": "SKU-000002", "quantity": 1}, {"sku": "SKU-000001", "quantity": 10_001}], "input.lines.1.quantity"),
         ([], "input.lines"),
         ([{"sku": "SKU-000001", "quantity": 1}, {"sku": "SKU-000001", "quantity": 1}], "input.lines.1.sku"),
-        ([{"sku": "NO-SUCH-SKU", "quantity": 1}], "input.lines"),  # no price to total it at
+        (
+            [{"sku": "SKU-000001", "quantity": 1}, {"sku": "NO-SUCH-SKU", "quantity": 1}],
+            "input.lines.1.sku",
+        ),  # no price
     ],
 )
 async def test_bad_order_lines_are_refused(api: Api, lines: list[dict[str, Any]], field: str) -> None:
@@ -654,6 +657,43 @@ async def test_bad_order_lines_are_refused(api: Api, lines: list[dict[str, Any]]
         **bob,
     )
     assert (error["extensions"]["code"], error["extensions"].get("field")) == ("BAD_USER_INPUT", field), error
+
+
+async def test_a_line_the_backend_refuses_is_named_by_its_index(fresh_api: Api) -> None:
+    """The backends judge a line by its SKU (its price, its units added to the order's); the
+    error names the line's place in the input, in both modes."""
+    api = fresh_api
+    alice = await signed(api, "alice")
+    store = await first_store(api, alice)
+    channel = store["salesChannels"]["nodes"][0]["id"]
+    skus = [p["sku"] for p in store["products"]["nodes"]]
+    created = await api.data(
+        'mutation($i: OrderInput!) { createOrder(tenantUid: "acme-retail", input: $i, idempotencyKey: "idx") { id } }',
+        {"i": {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 2}]}},
+        **alice,
+    )
+    error = await api.error(
+        "mutation($o: ID!, $l: [OrderLineInput!]!) { addOrderLines(orderId: $o, lines: $l) { id } }",
+        {
+            "o": created["createOrder"]["id"],
+            "l": [{"sku": skus[1], "quantity": 1}, {"sku": skus[0], "quantity": 9_999}],
+        },
+        **alice,
+    )
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "lines.1.quantity"), error
+    error = await api.error(
+        'mutation($i: OrderInput!) { createOrder(tenantUid: "acme-retail", input: $i, idempotencyKey: "idx-2") '
+        "{ id } }",
+        {
+            "i": {
+                "channelId": channel,
+                "lines": [{"sku": skus[0], "quantity": 1}, {"sku": "NO-SUCH-SKU", "quantity": 1}],
+            }
+        },
+        **alice,
+    )
+    assert (error["extensions"]["field"], error["extensions"]["skus"]) == ("input.lines.1.sku", ["NO-SUCH-SKU"])
+    assert error["message"].startswith("`input.lines`"), error
 
 
 async def test_an_order_naming_a_customer_the_tenant_lacks_is_not_found_at_its_input_path(api: Api) -> None:

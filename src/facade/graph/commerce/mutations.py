@@ -141,6 +141,26 @@ def _lines(lines: Sequence[OrderLineInput], field: str) -> list[c.LineInput]:
 _ORDER_PARTS = frozenset({"channelId", "customerId", "shippingAddressId", "billingAddressId", "lines"})
 
 
+def _at_input(error: FacadeError, prefix: str, lines: Sequence[c.LineInput]) -> FacadeError:
+    """A backend's refusal of an order write with `field` at the argument's path: the backends
+    name the order's parts (`lines`, `customerId`) without `prefix` (`input.`), and a line by
+    its SKU (`sku`, or `skus` for those without a price), which becomes the line's index:
+    `input.lines.1.quantity` for its units or total, `.sku` for a SKU without a price."""
+    field = error.extensions.get("field")
+    if field not in _ORDER_PARTS:
+        return error
+    extensions = dict(error.extensions)
+    message = error.message
+    extensions["field"] = f"{prefix}{field}"
+    if field == "lines":
+        sku = extensions.get("sku") or next(iter(extensions.get("skus") or ()), None)
+        index = next((i for i, line in enumerate(lines) if line.sku == sku), None)
+        if index is not None:
+            extensions["field"] = f"{prefix}lines.{index}.{'sku' if 'skus' in extensions else 'quantity'}"
+        message = message.replace("`lines`", f"`{prefix}lines`", 1)
+    return type(error)(message, **extensions)
+
+
 def _repeated_sku(values: Sequence[Any]) -> int | None:
     """The index of the first item whose SKU an earlier one has; None when each SKU is once."""
     seen: set[str] = set()
@@ -334,10 +354,7 @@ class CommerceMutations:
         try:
             return await info.context.backend.commerce.create_order(link, order, idempotency_key)  # type: ignore[return-value]
         except FacadeError as error:
-            # The backends name the order's parts (`lines`, `customerId`); here they are the input's.
-            if error.extensions.get("field") in _ORDER_PARTS:
-                error.extensions["field"] = f"input.{error.extensions['field']}"
-            raise
+            raise _at_input(error, "input.", lines) from None
 
     @root_mutation(
         Need.USER,
@@ -357,7 +374,10 @@ class CommerceMutations:
         _as_member(info, tenant_uid)
         wanted = _lines(lines, "lines")
         link = await _linked(info, tenant_uid)
-        order = await info.context.backend.commerce.add_order_lines(link, source, wanted)
+        try:
+            order = await info.context.backend.commerce.add_order_lines(link, source, wanted)
+        except FacadeError as error:
+            raise _at_input(error, "", wanted) from None
         _forget(info.context.loaders.lines_of_order, (tenant_uid, source))
         _forget_pages(info.context.loaders.order_lines, (tenant_uid, source))
         return order  # type: ignore[return-value]
