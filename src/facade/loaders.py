@@ -696,10 +696,15 @@ async def _sku_only(product_sku: ById[int, tuple[str, str]], keys: Sequence[int]
     return {k: r if isinstance(r, Exception) else r[1] for k, r in refs.items()}
 
 
-def _slice(items: Sequence[Any], page: PageArgs) -> Page[Any]:
-    """One page of a list read whole: in the source's order (reversed for DESC)."""
+def _window(items: Sequence[Any], page: PageArgs) -> list[Any]:
+    """The items of one page of a list read whole: in the source's order (reversed for DESC)."""
     ordered = list(reversed(items)) if page.direction is SortDirection.DESC else items
-    return Page(items=list(ordered[page.offset : page.offset + page.limit]), total=len(ordered), offset=page.offset)
+    return list(ordered[page.offset : page.offset + page.limit])
+
+
+def _slice(items: Sequence[Any], page: PageArgs) -> Page[Any]:
+    """One page of a list read whole (`_window`)."""
+    return Page(items=_window(items, page), total=len(items), offset=page.offset)
 
 
 def _pages(lists: Mapping[Any, Any], keys: Sequence[Any], page: PageArgs) -> dict[Any, Page[Any] | Exception]:
@@ -801,9 +806,7 @@ def _owned(found: Mapping[Any, Any], refs: Mapping[Any, Any], keys: Sequence[Any
             if items is None:
                 answers[key] = OwnedPage([], 0, 0, owner)
             else:
-                ordered = list(reversed(items)) if page.direction is SortDirection.DESC else items
-                sliced = list(ordered[page.offset : page.offset + page.limit])
-                answers[key] = OwnedPage(sliced, len(ordered), page.offset, owner)
+                answers[key] = OwnedPage(_window(items, page), len(items), page.offset, owner)
     return answers
 
 

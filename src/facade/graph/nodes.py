@@ -116,15 +116,20 @@ def encode(type_name: str, key: Any) -> str:
     return base64.b64encode(f"{type_name}:{key}".encode()).decode("ascii")
 
 
+def _decoded(value: str) -> str | None:
+    """The UTF-8 text that `value`, base64, decodes to; None when it does not."""
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
+    except (UnicodeError, binascii.Error, ValueError):
+        return None
+
+
 def canonical_text(value: str) -> str | None:
     """The text an id of ours encodes (base64), None unless `value` is exactly how facade encodes
     it: base64 lets the unused bits of the last character differ (`U3RvcmU6MQ==` and
     `U3RvcmU6MR==` both read `Store:1`), and a Relay or Apollo cache would hold one object twice."""
-    try:
-        text = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
-    except (UnicodeError, binascii.Error, ValueError):
-        return None
-    return text if base64.b64encode(text.encode()).decode("ascii") == value else None
+    text = _decoded(value)
+    return text if text is not None and base64.b64encode(text.encode()).decode("ascii") == value else None
 
 
 def _split(value: str) -> tuple[str, str] | None:
@@ -163,9 +168,8 @@ def refuse_altered(value: str, name: str) -> None:
     if canonical_text(value) is not None or len(value) > 480:
         return
     body = value.rstrip("=")  # padding added or dropped on the way
-    try:
-        text = base64.b64decode((body + "=" * (-len(body) % 4)).encode("ascii"), validate=True).decode("utf-8")
-    except (UnicodeError, binascii.Error, ValueError):
+    text = _decoded(body + "=" * (-len(body) % 4))
+    if text is None:
         return
     type_name, colon, _ = text.partition(":")
     if colon and type_name in TYPES:

@@ -339,13 +339,13 @@ class CommerceMutations:
         # Every record the order names is read first (one batch per type, the four at once), so a
         # missing one is NOT_FOUND at its input path in both modes, before anything is written.
         channel, customer, shipping, billing = await asyncio.gather(
-            known(input.channel_id, "sales_channel", "SalesChannel", "input.channelId"),
+            _known(info, "sales_channel", input.channel_id, "SalesChannel", "input.channelId", tenant_uid),
             known(input.customer_id, "afosto_customer", "Customer", "input.customerId"),
             known(input.shipping_address_id, "postal_address", "PostalAddress", "input.shippingAddressId"),
             known(input.billing_address_id, "postal_address", "PostalAddress", "input.billingAddressId"),
         )
         order = c.OrderInput(
-            channel_id=channel,  # type: ignore[arg-type]  # required by OrderInput: never None
+            channel_id=channel,
             customer_id=customer,
             shipping_address_id=shipping,
             billing_address_id=billing,
