@@ -46,6 +46,8 @@ async def each(
                 return error
 
     wanted = list(dict.fromkeys(keys))
+    if len(wanted) == 1:  # one call (a batch of one chunk, the usual case): no task to run it in
+        return {wanted[0]: await one(wanted[0])}
     return dict(zip(wanted, await asyncio.gather(*(one(k) for k in wanted)), strict=True))
 
 

@@ -162,7 +162,7 @@ def commerce_record(*names: str) -> Any:
         elif type_name:
             cls.id = strawberry.field(resolver=_global_resolver(type_name[0]), description=GLOBAL_ID)  # type: ignore[attr-defined]
             cls.source_id = strawberry.field(resolver=_source_id, description=SOURCE_ID)  # type: ignore[attr-defined]
-        return record_rule(_of_tenant, MEMBERS)(strawberry.type(description=description)(cls))
+        return record_rule(_of_tenant, MEMBERS, by="tenant_id")(strawberry.type(description=description)(cls))
 
     return decorate
 

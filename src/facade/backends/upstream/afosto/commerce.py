@@ -201,11 +201,19 @@ class AfostoCommerce(ApiPart):
         """`read`'s answer once the tenant check passed; both are sent at once (a read's answer
         is dropped when the check fails: the caller never sees it), so the check costs no
         round trip of its own. The check's refusal wins over the read's."""
-        check, answer = await asyncio.gather(self._check(tenant), read, return_exceptions=True)
-        for outcome in (check, answer):
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return answer  # type: ignore[return-value]  # not an exception, checked above
+        # The check is a task beside the read, which runs in this one: a task fewer than
+        # gathering both (a catalog request makes several of these).
+        check = asyncio.ensure_future(self._check(tenant))
+        try:
+            answer = await read
+        except asyncio.CancelledError:
+            check.cancel()
+            raise
+        except BaseException:
+            await check  # its refusal, when it refuses, is raised instead of the read's failure
+            raise
+        await check
+        return answer
 
     async def _load_all(
         self, tenants: Sequence[AfostoTenant], read: Callable[[AfostoTenant], Awaitable[list[T]]]
@@ -708,13 +716,26 @@ def _location(tenant: AfostoTenant, loc: p.WmsLocation) -> Location:
 
 
 def _stock(tenant: AfostoTenant, s: p.WmsStock) -> StockLevel:
-    counts = {
-        name: getattr(s, name) or 0
-        for name in ("available", "reserved", "claimed", "transit", "missing", "backordered")
-    }
-    total = s.total if s.total is not None else sum(counts.values())
+    # Written out, not a comprehension over the names with getattr: a catalog of 100 products
+    # reads some 130 levels a request, and the comprehension was most of the time they took.
+    available, reserved, claimed = s.available or 0, s.reserved or 0, s.claimed or 0
+    transit, missing, backordered = s.transit or 0, s.missing or 0, s.backordered or 0
+    total = s.total
+    if total is None:
+        total = available + reserved + claimed + transit + missing + backordered
     return StockLevel.trusted(
-        {"tenant_id": tenant.tenant_id, "location_id": s.location_id, "sku": s.sku, **counts, "total": total}
+        {
+            "tenant_id": tenant.tenant_id,
+            "location_id": s.location_id,
+            "sku": s.sku,
+            "available": available,
+            "reserved": reserved,
+            "claimed": claimed,
+            "transit": transit,
+            "missing": missing,
+            "backordered": backordered,
+            "total": total,
+        }
     )
 
 
