@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -42,6 +43,7 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 
 
+@functools.lru_cache(maxsize=8192)  # a catalog shows the same few hundred amounts request after request
 def decimal_amount(minor: int, currency: str) -> str:
     """Minor units as the decimal string the graph shows: 1250 EUR -> "12.50", 500 JPY -> "500"."""
     places = exponent(currency)

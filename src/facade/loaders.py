@@ -178,19 +178,21 @@ class PagesOf(Loader[PageKey, Page[Any]]):
 
     # aiodataloader's annotation leaves out per-key exceptions, which its dispatch fails that key with.
     async def batch_load_fn(self, keys: list[PageKey]) -> list[Page[Any] | Exception]:  # type: ignore[override]
+        # Keys grouped by what follows the parent (the page and the filters): usually one group.
         groups: dict[tuple[Any, ...], list[Any]] = {}
-        for parent, page, *filters in keys:
-            groups.setdefault((page, *filters), []).append(parent)
-        answers: dict[PageKey, Page[Any] | Exception] = {}
-        for (page, *filters), parents in groups.items():
-            pages: Mapping[Any, Page[Any] | Exception]
+        for key in keys:
+            groups.setdefault(key[1:], []).append(key[0])
+        found: dict[tuple[Any, ...], Mapping[Any, Page[Any] | Exception]] = {}
+        for rest, parents in groups.items():
+            page, *filters = rest
             try:
-                pages = await self._fetch(list(dict.fromkeys(parents)), *filters, page)
+                found[rest] = await self._fetch(list(dict.fromkeys(parents)), *filters, page)
             except Exception as error:  # noqa: BLE001 - the group's keys fail, the other groups answer
-                pages = dict.fromkeys(parents, error)
-            for parent in parents:
-                answers[(parent, page, *filters)] = pages.get(parent) or Page(items=[], total=0)
-        return [answers[k] for k in keys]
+                found[rest] = dict.fromkeys(parents, error)
+        if len(found) == 1:
+            (pages,) = found.values()
+            return [pages.get(key[0]) or Page(items=[], total=0) for key in keys]
+        return [found[key[1:]].get(key[0]) or Page(items=[], total=0) for key in keys]
 
 
 class Lists(Loader[tuple[Any, ...], Page[Any]]):

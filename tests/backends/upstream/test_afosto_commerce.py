@@ -8,6 +8,7 @@ hand-modelled client, the generated namespace's operation and the local store se
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from facade.backends.local import LocalStore
 from facade.backends.local.seed import seed
 from facade.backends.upstream.afosto.api import AfostoApi
 from facade.backends.upstream.afosto.client import ServiceAccount
-from facade.backends.upstream.afosto.commerce import AfostoCommerce
+from facade.backends.upstream.afosto.commerce import AfostoCommerce, _price_of, _stock_of
 from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.http import HttpSettings, RequestScope, UpstreamClient, UpstreamResponse
@@ -32,6 +33,7 @@ from facade.commerce import (
     LineInput,
     OrderInput,
     OrderStatus,
+    PriceGroup,
     PriceInput,
     SalesChannelType,
     StockInput,
@@ -569,3 +571,35 @@ async def test_a_caller_without_an_afosto_token_is_served_by_the_service_account
     local = (await store.commerce.price_groups([tenant]))[tenant]
     assert sorted(g.id for g in ok(served[tenant])) == sorted(g.id for g in local)
     assert isinstance(served[tenants[0]], Forbidden)  # the account is one tenant's
+
+
+def test_prices_and_stock_levels_are_read_from_the_body_by_their_fields_alone() -> None:
+    tenant = AfostoTenant("acme-retail", "afosto-tenant")
+    group = PriceGroup(
+        tenant_id="acme-retail",
+        id="g1",
+        name="retail",
+        currency="EUR",
+        is_including_vat=True,
+        created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
+    price = _price_of(
+        tenant,
+        {"id": "p1", "sku": "SKU-1", "amount": "1250", "vat": [None, {"rate": 9}], "created_at": "garbage"},
+        "g1",
+        group,
+    )
+    assert price is not None
+    assert (price.amount, price.currency, price.vat_rate, price.price_group_id) == (1250, "EUR", "9.00", "g1")
+    assert _price_of(tenant, {"id": "p2", "amount": 5}, "g1", group) is None  # no SKU: no price
+
+    level = _stock_of(tenant, {"location_id": "l1", "sku": "SKU-1", "available": 3, "reserved": "2", "lot_number": {}})
+    assert level is not None
+    assert (level.available, level.reserved, level.claimed, level.total) == (3, 2, 0, 5)  # no total: the sum
+    assert level.tenant_id == "acme-retail"
+    assert _stock_of(tenant, {"sku": "SKU-1", "available": 3}) is None  # no location: no level
+    for malformed in ({"location_id": "l1", "sku": "SKU-1", "available": "three"}, "a level"):
+        with pytest.raises(UpstreamError):
+            _stock_of(tenant, malformed)
+    with pytest.raises(UpstreamError):
+        _price_of(tenant, {"id": "p1", "sku": "SKU-1", "vat": {"rate": 9}}, "g1", group)

@@ -14,7 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from facade.backends.upstream.afosto import generate as g
 from facade.backends.upstream.afosto.generated import payloads as p
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
-from facade.backends.upstream.afosto.readers import read_many, read_record
+from facade.backends.upstream.afosto.readers import projection, read_many, read_record
 from facade.errors import UpstreamError
 from facade.graph.afosto.generated import types
 from facade.graph.afosto.scalars import SCALARS
@@ -219,3 +219,20 @@ def test_every_answer_type_reads_a_well_formed_body_and_answers_every_field() ->
     organisation = result.data[f"t{answers.index('RelOrganisation')}"]
     assert organisation["paymentSettings"]["postPayment"]["spendingLimit"] == 2**40
     assert organisation["metadata"] == SAMPLES["free"]
+
+
+def test_a_projection_reads_only_its_fields_as_the_record_reader_does() -> None:
+    read = projection(p.WmsStock, ("sku", "available", "total"))
+    body = {"sku": 1234, "available": "7", "total": 9.0, "expires_at": "not a time", "lot_number": ["x"]}
+
+    # The listed fields coerced as read_record coerces them; the others (malformed here) not read.
+    assert read(body) == {"sku": "1234", "available": 7, "total": 9}
+    assert read({}) == {"sku": None, "available": None, "total": None}
+    whole = read_record(p.WmsStock, {"sku": 1234, "available": "7", "total": 9.0})
+    assert (whole.sku, whole.available, whole.total) == (read(body)["sku"], 7, 9)
+    for refused in ({"available": "seven"}, {"total": 2**31}, [1, 2]):
+        with pytest.raises(UpstreamError) as error:
+            read(refused)
+        assert error.value.code == "UPSTREAM_ERROR"
+    with pytest.raises(KeyError):
+        projection(p.WmsStock, ("not_a_field",))

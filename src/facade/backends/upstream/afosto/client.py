@@ -232,11 +232,13 @@ async def send(
     page: int | None = None,
     page_size: int | None = None,
     authorization: str | None = None,
+    decoded: bool = False,
 ) -> AfostoAnswer:
     """One call of `operation` for the request `client` is bound to: each documented parameter of
     `arguments` where the table puts it, `body` as JSON, the paging headers, `authorization` or
     else the caller's Afosto token (or else the service account's); the answer read by its kind
-    (see the module docstring)."""
+    (see the module docstring), or with `decoded` the body as decoded JSON, for a caller that
+    reads its records itself (the commerce backend's hottest searches)."""
     path = operation.path
     query: dict[str, str] = {}
     headers: dict[str, str] = {}
@@ -270,7 +272,7 @@ async def send(
         )
     return AfostoAnswer(
         status=response.status,
-        value=_value(operation, response, client.api),
+        value=response.json(client.api) if decoded else _value(operation, response, client.api),
         content_type=response.headers.get("content-type"),
         task_id=response.headers.get("x-task-id"),
         count=_header_int(response, "x-count"),

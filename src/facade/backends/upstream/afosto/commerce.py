@@ -44,6 +44,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from facade.backends.upstream.afosto import readers
 from facade.backends.upstream.afosto.client import API, ServiceAccount, send
 from facade.backends.upstream.afosto.generated import payloads as p
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
@@ -113,13 +114,6 @@ def _text(value: str | None) -> str:
     return value if value is not None else ""
 
 
-def _rate(vat: list[p.CatVat | None] | None) -> str | None:
-    for item in vat or ():
-        if item is not None and item.rate is not None:
-            return f"{item.rate}.00"
-    return None
-
-
 def _channel_type(value: Any) -> SalesChannelType:
     text = getattr(value, "value", value)
     try:
@@ -162,8 +156,11 @@ class AfostoCommerce(ApiPart):
         *,
         page: int | None = None,
         page_size: int | None = None,
+        decoded: bool = False,
     ) -> AfostoAnswer:
-        return await send(self.client, self.account, OPS[key], arguments or {}, body, page=page, page_size=page_size)
+        return await send(
+            self.client, self.account, OPS[key], arguments or {}, body, page=page, page_size=page_size, decoded=decoded
+        )
 
     async def _check(self, tenant: AfostoTenant) -> None:
         """Forbidden unless the caller's Afosto token is for `tenant`'s Afosto tenant."""
@@ -178,17 +175,26 @@ class AfostoCommerce(ApiPart):
             )
 
     async def _pages(
-        self, key: str, arguments: Mapping[str, Any] | None = None, body: Any = None, limit: int = LIST_LIMIT
+        self,
+        key: str,
+        arguments: Mapping[str, Any] | None = None,
+        body: Any = None,
+        limit: int = LIST_LIMIT,
+        *,
+        decoded: bool = False,
     ) -> list[Any]:
-        """Every record of a list or search, x-page followed to the end (at most `limit`)."""
+        """Every record of a list or search, x-page followed to the end (at most `limit`); with
+        `decoded`, each as decoded JSON (an object unless the body is malformed), for the caller
+        to read (`_price_of`, `_stock_of`)."""
         op = OPS[key]
         if op.paging != "headers":
-            return [r for r in (await self._call(key, arguments, body)).value or () if r is not None]
+            answer = await self._call(key, arguments, body, decoded=decoded)
+            return [r for r in _listed(answer.value) if r is not None]
         found: list[Any] = []
         number = 1
         while True:
-            answer = await self._call(key, arguments, body, page=number, page_size=SEARCH_PAGE_SIZE)
-            records = [r for r in answer.value or () if r is not None]
+            answer = await self._call(key, arguments, body, page=number, page_size=SEARCH_PAGE_SIZE, decoded=decoded)
+            records = [r for r in _listed(answer.value) if r is not None]
             found.extend(records)
             if len(found) > limit:
                 raise UpstreamError(f"The {API} list is longer than facade loads whole ({limit}).", upstream=API)
@@ -311,10 +317,10 @@ class AfostoCommerce(ApiPart):
             if active_at is not None:
                 body["active_at"] = active_at.isoformat()
             groups, found = await asyncio.gather(
-                self._groups(tenant), self._pages("POST /cat/groups/{id}/prices", {"id": group_id}, body)
+                self._groups(tenant), self._pages("POST /cat/groups/{id}/prices", {"id": group_id}, body, decoded=True)
             )
             group = next((g for g in groups if g.id == group_id), None)
-            read = [(r.sku, _price(tenant, r, group_id, group)) for r in found if r.sku and r.id]
+            read = [(price.sku, price) for item in found if (price := _price_of(tenant, item, group_id, group))]
             return read if active_at is None else _in_effect(read, active_at)
 
         return await self._batch(tenant, skus, search)
@@ -325,8 +331,8 @@ class AfostoCommerce(ApiPart):
         """`POST /wms/inventory` with `location_id in [...]`, per chunk of locations."""
 
         async def search(chunk: list[str]) -> list[tuple[str, StockLevel]]:
-            found = await self._pages("POST /wms/inventory", None, _in("location_id", chunk))
-            return [(s.location_id, _stock(tenant, s)) for s in found if s.location_id and s.sku]
+            found = await self._pages("POST /wms/inventory", None, _in("location_id", chunk), decoded=True)
+            return [(level.location_id, level) for item in found if (level := _stock_of(tenant, item))]
 
         return await self._batch(tenant, location_ids, search)
 
@@ -334,8 +340,8 @@ class AfostoCommerce(ApiPart):
         """`POST /wms/inventory` with `sku in [...]`, per chunk of SKUs."""
 
         async def search(chunk: list[str]) -> list[tuple[str, StockLevel]]:
-            found = await self._pages("POST /wms/inventory", None, _in("sku", chunk))
-            return [(s.sku, _stock(tenant, s)) for s in found if s.location_id and s.sku]
+            found = await self._pages("POST /wms/inventory", None, _in("sku", chunk), decoded=True)
+            return [(level.sku, level) for item in found if (level := _stock_of(tenant, item))]
 
         return await self._batch(tenant, skus, search)
 
@@ -494,8 +500,8 @@ class AfostoCommerce(ApiPart):
         """`PUT /wms/inventory`: the absolute available stock of each SKU at the location."""
         await self._check(tenant)
         body = {"location_id": location_id, "items": [{"sku": s.sku, "quantity": s.available} for s in levels]}
-        answer = await self._call("PUT /wms/inventory", None, body)
-        return [_stock(tenant, s) for s in answer.value or () if s is not None and s.location_id and s.sku]
+        answer = await self._call("PUT /wms/inventory", None, body, decoded=True)
+        return [level for item in _listed(answer.value) if item is not None and (level := _stock_of(tenant, item))]
 
     async def create_channel(self, tenant: AfostoTenant, channel: ChannelInput) -> SalesChannel:
         """`POST /cat/channels`; a name and a type are required (BadUserInput)."""
@@ -675,19 +681,52 @@ def _in_effect(found: list[tuple[str, Price]], at: dt.datetime) -> list[tuple[st
     return [(sku, price) for sku, (_, price) in best.items()]
 
 
-def _price(tenant: AfostoTenant, r: p.CatPrice, group_id: str, group: PriceGroup | None) -> Price:
+# The hottest searches (prices, stock levels: a catalog of 100 products reads some 330 records a
+# request) are read from the decoded body straight into facade's records: only the fields a
+# record holds, each as the generated record's reader reads it (`readers.projection`), without
+# the generated record in between, whose other fields (a price's `created_at`, a level's lot
+# and expiry) nothing reads.
+_PRICE = readers.projection(
+    p.CatPrice, ("id", "sku", "amount", "original_amount", "vat", "price_group_id", "active_at")
+)
+_COUNTS = ("available", "reserved", "claimed", "transit", "missing", "backordered")
+_STOCK = readers.projection(p.WmsStock, ("location_id", "sku", *_COUNTS, "total"))
+
+
+def _listed(value: Any) -> list[Any]:
+    """A decoded body that must be a list (null: empty)."""
+    if value is None:
+        return []
+    if type(value) is not list:
+        raise readers.refused("a list expected", value)
+    return value
+
+
+def _rate(vat: list[p.CatVat | None] | None) -> str | None:
+    for item in vat or ():
+        if item is not None and item.rate is not None:
+            return f"{item.rate}.00"
+    return None
+
+
+def _price_of(tenant: AfostoTenant, item: Any, group_id: str, group: PriceGroup | None) -> Price | None:
+    """A decoded CatPrice as a Price (None without a SKU or an id); its currency and VAT
+    inclusion are its group's."""
+    r = _PRICE(item)
+    if not r["sku"] or not r["id"]:
+        return None
     return Price.trusted(
         {
             "tenant_id": tenant.tenant_id,
-            "id": r.id,
-            "sku": r.sku,
-            "price_group_id": r.price_group_id or group_id,
+            "id": r["id"],
+            "sku": r["sku"],
+            "price_group_id": r["price_group_id"] or group_id,
             "currency": group.currency if group is not None else "EUR",
-            "amount": r.amount or 0,
-            "original_amount": r.original_amount,
-            "vat_rate": _rate(r.vat),
+            "amount": r["amount"] or 0,
+            "original_amount": r["original_amount"],
+            "vat_rate": _rate(r["vat"]),
             "is_including_vat": group.is_including_vat if group is not None else True,
-            "active_at": r.active_at,
+            "active_at": r["active_at"],
         }
     )
 
@@ -715,28 +754,19 @@ def _location(tenant: AfostoTenant, loc: p.WmsLocation) -> Location:
     )
 
 
-def _stock(tenant: AfostoTenant, s: p.WmsStock) -> StockLevel:
-    # Written out, not a comprehension over the names with getattr: a catalog of 100 products
-    # reads some 130 levels a request, and the comprehension was most of the time they took.
-    available, reserved, claimed = s.available or 0, s.reserved or 0, s.claimed or 0
-    transit, missing, backordered = s.transit or 0, s.missing or 0, s.backordered or 0
-    total = s.total
-    if total is None:
-        total = available + reserved + claimed + transit + missing + backordered
-    return StockLevel.trusted(
-        {
-            "tenant_id": tenant.tenant_id,
-            "location_id": s.location_id,
-            "sku": s.sku,
-            "available": available,
-            "reserved": reserved,
-            "claimed": claimed,
-            "transit": transit,
-            "missing": missing,
-            "backordered": backordered,
-            "total": total,
-        }
-    )
+def _stock_of(tenant: AfostoTenant, item: Any) -> StockLevel | None:
+    """A decoded WmsStock as a StockLevel (None without a location or a SKU); a count it lacks
+    is 0, a total it lacks their sum."""
+    values = _STOCK(item)
+    if not values["location_id"] or not values["sku"]:
+        return None
+    for name in _COUNTS:
+        if values[name] is None:
+            values[name] = 0
+    if values["total"] is None:
+        values["total"] = sum(values[name] for name in _COUNTS)
+    values["tenant_id"] = tenant.tenant_id
+    return StockLevel.trusted(values)
 
 
 def _user(tenant: AfostoTenant, u: p.IamUser) -> AfostoUser:

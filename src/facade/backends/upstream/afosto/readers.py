@@ -112,18 +112,44 @@ def _compile(cls: type[AfostoRecord]) -> Callable[[Any], Any]:
         if not attr.isidentifier():  # pragma: no cover - the generator writes identifiers
             raise ValueError(f"{cls.__name__}: {attr!r} is not an attribute name")
         scope[f"r{n}"] = reader
-        if reader is text:
-            value = f"v if type(v) is str else r{n}(v)"
-        elif reader is integer:
-            value = f"v if type(v) is int and -INT32 <= v < INT32 else r{n}(v)"
-        else:
-            value = f"r{n}(v)"
-        body += [f"    v = get({key!r})", f"    r.{attr} = None if v is None else {value}"]
+        body += [f"    v = get({key!r})", f"    r.{attr} = None if v is None else {_inline(reader, n)}"]
     body.append("    return r")
     exec("\n".join(body), scope)  # noqa: S102 - our own source, from the generated FIELDS
     read: Callable[[Any], Any] = scope["read"]
     _COMPILED[cls] = read
     return read
+
+
+def projection(cls: type[AfostoRecord], attributes: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
+    """A reader of some of `cls`'s fields only: a decoded object -> {attribute: value} for
+    `attributes`, each read as `cls`'s reader reads it (written out the same way), the other
+    fields not read at all. For a caller that builds its own record from a few fields of a long
+    list (the commerce backend's prices and stock levels), without the record in between."""
+    fields = {attr: (key, reader) for key, attr, reader in cls.FIELDS}
+    scope: dict[str, Any] = {"refused": refused, "INT32": INT32}
+    body = [
+        "def read(item):",
+        "    if type(item) is not dict:",
+        f"        raise refused({cls.__name__ + ' is not an object'!r}, item)",
+        "    get = item.get",
+    ]
+    for n, attr in enumerate(attributes):
+        key, reader = fields[attr]  # KeyError: not a field of cls
+        scope[f"r{n}"] = reader
+        body += [f"    v = get({key!r})", f"    a{n} = None if v is None else {_inline(reader, n)}"]
+    body.append("    return {" + ", ".join(f"{attr!r}: a{n}" for n, attr in enumerate(attributes)) + "}")
+    exec("\n".join(body), scope)  # noqa: S102 - our own source, from the generated FIELDS
+    read: Callable[[Any], dict[str, Any]] = scope["read"]
+    return read
+
+
+def _inline(reader: Reader, n: int) -> str:
+    """The expression reading `v` with reader `r{n}`: the common case of a leaf reader inline."""
+    if reader is text:
+        return f"v if type(v) is str else r{n}(v)"
+    if reader is integer:
+        return f"v if type(v) is int and -INT32 <= v < INT32 else r{n}(v)"
+    return f"r{n}(v)"
 
 
 def many(reader: Reader) -> Reader:
