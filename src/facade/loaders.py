@@ -41,7 +41,6 @@ from facade.models import (
     Device,
     DeviceFilter,
     License,
-    OwnedPage,
     Page,
     PageArgs,
     Product,
@@ -52,6 +51,7 @@ from facade.models import (
     Tenant,
     Till,
     User,
+    owned_page,
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -860,9 +860,9 @@ def _owned(found: Mapping[Any, Any], refs: Mapping[Any, Any], keys: Sequence[Any
             if owner is None:
                 owner = owners[ref[0]] = c.TenantOwned(ref[0])
             if items is None:
-                answers[key] = OwnedPage([], 0, 0, owner)
+                answers[key] = owned_page([], 0, 0, owner)
             else:
-                answers[key] = OwnedPage(_window(items, page), len(items), page.offset, owner)
+                answers[key] = owned_page(_window(items, page), len(items), page.offset, owner)
     return answers
 
 
@@ -903,18 +903,24 @@ async def _product_prices(
             if group_name is None or group.name == group_name:
                 calls.append((uid, backend.commerce.prices(link, of_tenant, group.id, at)))
     answers = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
+    of_tenant_refs = {uid: [ref for ref in skus if ref[0] == uid] for uid in uids}
     for (uid, _), answer in zip(calls, answers, strict=True):
-        for key in (r for r in skus if r[0] == uid):
-            held = prices.setdefault(key, [])
+        if isinstance(answer, BaseException):  # the group's call failed: so do its SKUs' prices
+            error = answer if isinstance(answer, Exception) else RuntimeError(str(answer))
+            for key in of_tenant_refs[uid]:
+                if not isinstance(prices.get(key), Exception):
+                    prices[key] = error
+            continue
+        for key in of_tenant_refs[uid]:  # each group's prices after the groups' before it
+            held = prices.get(key)
             if isinstance(held, Exception):
                 continue
-            if isinstance(answer, BaseException):
-                prices[key] = answer if isinstance(answer, Exception) else RuntimeError(str(answer))
-                continue
-            got = answer.get(key[1], [])
+            got = answer.get(key[1])
             if isinstance(got, Exception):
                 prices[key] = got
-            else:
+            elif held is None:
+                prices[key] = list(got) if got else []
+            elif got:
                 held.extend(got)
     found = {k: r if isinstance(r, Exception) else prices.get(r) for k, r in refs.items()}
     return _owned(found, refs, keys, page)

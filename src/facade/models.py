@@ -558,6 +558,22 @@ class OwnedPage(Page[T]):
     owner: Any = None
 
 
+_set_items, _set_total = Page.__dict__["items"].__set__, Page.__dict__["total"].__set__
+_set_offset, _set_owner = Page.__dict__["offset"].__set__, OwnedPage.__dict__["owner"].__set__
+
+
+def owned_page(items: Sequence[T], total: int, offset: int, owner: Any) -> OwnedPage[T]:
+    """`OwnedPage(items, total, offset, owner)` with its slots set directly: a frozen dataclass's
+    `__init__` sets each field through `object.__setattr__`, and a catalog of 100 products makes
+    200 of these a request."""
+    page: OwnedPage[T] = object.__new__(OwnedPage)
+    _set_items(page, items)
+    _set_total(page, total)
+    _set_offset(page, offset)
+    _set_owner(page, owner)
+    return page
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceFilter:
     tenant_id: str | None = None

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from facade.auth import Principal, TokenKind, TokenService
 from facade.backends import interfaces
 from facade.backends.local import LocalStore, create_engine
 from facade.backends.local import tables as t
-from facade.backends.local.base import engines
+from facade.backends.local.base import _driven, dicts, engines, loop_engine, read_dicts, reading
 from facade.backends.local.migrate import migrate
 from facade.backends.local.seed import (
     DEMO_PASSWORD,
@@ -614,3 +614,30 @@ def test_repositories_match_the_interfaces(store: LocalStore, protocol: type, at
         assert inspect.iscoroutinefunction(implemented), name
         wanted = [p.name for p in inspect.signature(member).parameters.values()][1:]
         assert list(inspect.signature(implemented).parameters) == wanted, name
+
+
+async def test_a_hot_read_run_on_the_driver_answers_what_sqlalchemy_answers(store: LocalStore) -> None:
+    # A statement read a second time runs on SQLite's driver (base._Driven): the same rows,
+    # keys and values (aware datetimes, booleans from integers) as SQLAlchemy's execution.
+    by_ids = select(t.users).where(t.users.c.id.in_(bindparam("keys", expanding=True))).order_by(t.users.c.id)
+    of_tenant = t.stores.select().where(t.stores.c.tenant_id == bindparam("tenant")).limit(bindparam("n"))
+    cases: list[tuple[Any, dict[str, Any]]] = [
+        (by_ids, {"keys": list(range(1, 40))}),
+        (by_ids, {"keys": [1]}),
+        (by_ids, {"keys": []}),  # an empty IN list: SQLAlchemy writes that one
+        (of_tenant, {"tenant": "acme-retail", "n": 3}),
+    ]
+    async with reading(store.engine) as conn:
+        for statement, params in cases:
+            expected = dicts(await conn.execute(statement, params))
+            for _ in range(2):  # the first read is SQLAlchemy's, the second the driver's
+                found = await read_dicts(conn, statement, params)
+                assert found == expected
+                assert [list(row.items()) for row in found] == [list(row.items()) for row in expected]
+        users = await read_dicts(conn, by_ids, {"keys": [1, 2, 3]})
+    sync = loop_engine(store.engine)
+    assert sync is not None
+    assert _driven(by_ids, sync.dialect) is not None  # it did run on the driver
+    assert len(users) == 3
+    assert all(user["created_at"].tzinfo is not None for user in users)
+    assert all(type(user["is_vendor"]) is bool for user in users)

@@ -686,9 +686,8 @@ def _in_effect(found: list[tuple[str, Price]], at: dt.datetime) -> list[tuple[st
 # record holds, each as the generated record's reader reads it (`readers.projection`), without
 # the generated record in between, whose other fields (a price's `created_at`, a level's lot
 # and expiry) nothing reads.
-_PRICE = readers.projection(
-    p.CatPrice, ("id", "sku", "amount", "original_amount", "vat", "price_group_id", "active_at")
-)
+_PRICE = readers.projection(p.CatPrice, ("id", "sku", "amount", "original_amount", "price_group_id", "active_at"))
+_VAT_RATE = readers.projection(p.CatVat, ("rate",))
 _COUNTS = ("available", "reserved", "claimed", "transit", "missing", "backordered")
 _STOCK = readers.projection(p.WmsStock, ("location_id", "sku", *_COUNTS, "total"))
 
@@ -702,10 +701,12 @@ def _listed(value: Any) -> list[Any]:
     return value
 
 
-def _rate(vat: list[p.CatVat | None] | None) -> str | None:
-    for item in vat or ():
-        if item is not None and item.rate is not None:
-            return f"{item.rate}.00"
+def _rate(vat: Any) -> str | None:
+    """The rate of a decoded CatPrice's first VAT class that names one (CatVat.rate, an integer
+    percentage) as text, "21.00"; None without one."""
+    for item in _listed(vat):
+        if item is not None and (rate := _VAT_RATE(item)["rate"]) is not None:
+            return f"{rate}.00"
     return None
 
 
@@ -724,7 +725,7 @@ def _price_of(tenant: AfostoTenant, item: Any, group_id: str, group: PriceGroup 
             "currency": group.currency if group is not None else "EUR",
             "amount": r["amount"] or 0,
             "original_amount": r["original_amount"],
-            "vat_rate": _rate(r["vat"]),
+            "vat_rate": _rate(item["vat"]) if "vat" in item else None,
             "is_including_vat": group.is_including_vat if group is not None else True,
             "active_at": r["active_at"],
         }
