@@ -104,16 +104,14 @@ class Loader(DataLoader[KT, VT], Generic[KT, VT]):
             if len(values) != len(keys):
                 raise TypeError("A batch function answered a different number of values than it was given keys.")
         except Exception as error:  # noqa: BLE001 - every key of the batch fails with it, uncached
-            for key, future in zip(keys, futures, strict=True):
-                if self.cache_map.get(key) is future:
-                    del self.cache_map[key]
+            self._forget(keys, futures)
+            for future in futures:
                 if not future.done():
                     future.set_exception(error)
             return
         except BaseException:  # cancelled: so are its keys' loads, which would otherwise never settle
-            for key, future in zip(keys, futures, strict=True):
-                if self.cache_map.get(key) is future:
-                    del self.cache_map[key]
+            self._forget(keys, futures)
+            for future in futures:
                 future.cancel()
             raise
         for future, value in zip(futures, values, strict=True):
@@ -122,6 +120,12 @@ class Loader(DataLoader[KT, VT], Generic[KT, VT]):
                     future.set_exception(value)
                 else:
                     future.set_result(value)
+
+    def _forget(self, keys: list[Any], futures: list[asyncio.Future[Any]]) -> None:
+        """Takes a failed batch's keys out of the cache, so a later load asks again."""
+        for key, future in zip(keys, futures, strict=True):
+            if self.cache_map.get(key) is future:
+                del self.cache_map[key]
 
 
 class ById(Loader[K, V | None], Generic[K, V]):

@@ -139,12 +139,11 @@ class _Now:
     def rows(self, statement: Any, parameters: dict[str, Any] | None) -> list[dict[str, Any]]:
         """`dicts(self.execute(...))`, by `_Driven` where it can (see there)."""
         conn = self.conn
-        if conn.engine.dispatch.before_cursor_execute or conn.engine.dispatch.after_cursor_execute:
-            return dicts(conn.execute(statement, parameters))  # someone counts or traces statements
-        driven = _driven(statement, conn.dialect)
-        if driven is None:
-            return dicts(conn.execute(statement, parameters))
-        found = driven.rows(conn, parameters or {})
+        dispatch = conn.engine.dispatch
+        # SQLAlchemy's while someone counts or traces statements, and for what `_Driven` does not take.
+        traced = dispatch.before_cursor_execute or dispatch.after_cursor_execute
+        driven = None if traced else _driven(statement, conn.dialect)
+        found = None if driven is None else driven.rows(conn, parameters or {})
         return dicts(conn.execute(statement, parameters)) if found is None else found
 
 
@@ -170,7 +169,7 @@ class _Driven:
             for i, column in enumerate(compiled._result_columns)
             if (processor := column.type._cached_result_processor(dialect, None)) is not None
         ]
-        # (name, expanding, bind processor, the value the statement binds when none is given)
+        # (name, expanding, bind processor, the bind: its own value when the parameters lack one)
         self.binds = [
             (name, bind.expanding, bind.type._cached_bind_processor(dialect), bind)
             for name in compiled.positiontup

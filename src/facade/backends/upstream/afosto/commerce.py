@@ -725,7 +725,7 @@ def _price_of(tenant: AfostoTenant, item: Any, group_id: str, group: PriceGroup 
             "currency": group.currency if group is not None else "EUR",
             "amount": r["amount"] or 0,
             "original_amount": r["original_amount"],
-            "vat_rate": _rate(item["vat"]) if "vat" in item else None,
+            "vat_rate": _rate(item.get("vat")),
             "is_including_vat": group.is_including_vat if group is not None else True,
             "active_at": r["active_at"],
         }
