@@ -102,6 +102,17 @@ CATALOG_QUERY = (
     "prices(first: $each) { nodes { amount currency priceGroup { name } } } "
     "stock(first: $each) { nodes { available total location { sourceId name } } } } } } } } }"
 )
+# catalog-100 taken apart, to see what each branch costs facade (on request, facade only):
+# `-products` stops at the products' SKUs, `-prices` adds the prices, `-stock` the stock levels.
+CATALOG_PRICES = "prices(first: $each) { nodes { amount currency priceGroup { name } } } "
+CATALOG_STOCK = "stock(first: $each) { nodes { available total location { sourceId name } } } "
+CATALOG_PARTS = {
+    "catalog-100-products": CATALOG_QUERY.replace(CATALOG_PRICES, "")
+    .replace(CATALOG_STOCK, "")
+    .replace(", $each: Int", ""),
+    "catalog-100-prices": CATALOG_QUERY.replace(CATALOG_STOCK, ""),
+    "catalog-100-stock": CATALOG_QUERY.replace(CATALOG_PRICES, ""),
+}
 FACADE = frozenset({"facade-local", "facade-upstream"})
 VARIANTS = ("facade-local", "facade-upstream", "floor", "hand", "yoga", "hive")
 PEERS = ("yoga", "hive")  # the gateways a team would pick instead: facade's p99 is judged against theirs
@@ -255,6 +266,11 @@ def workloads(quick: bool) -> list[Workload]:
 def all_workloads() -> list[Workload]:
     """Every workload by name, list-10 too (only when asked for: `--workloads list-10`)."""
     extra = [Workload("list-10", _body(LIST_QUERY, {"first": 10}), first=10)]
+    catalog: dict[str, Any] = {"tenant": CATALOG_TENANT, "stores": CATALOG_STORES, "products": CATALOG_PRODUCTS}
+    why = "a breakdown of catalog-100, measured for facade only"
+    for name, query in CATALOG_PARTS.items():
+        values = catalog if name.endswith("-products") else {**catalog, "each": CATALOG_EACH}
+        extra.append(Workload(name, _body(query, values), FACADE, auth=True, afosto=True, why_not=why))
     return extra + workloads(False)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import parse
 from graphql.language import Lexer, Source, TokenKind
 
 SPEC = importlib.util.spec_from_file_location("bench_run", Path(__file__).resolve().parents[1] / "bench" / "run.py")
@@ -115,6 +116,17 @@ def test_bench_new_workloads() -> None:
     assert [w.name for w in full.values() if w.heavy] == ["list-1000", "flecs-1000"]
     assert [w.name for w in run.workloads(True)] == ["list-100", "fragment-100", "flecs-100"]
     assert "list-10" in {w.name for w in run.all_workloads()}
+    # catalog-100's breakdown: on request, facade only, each the catalog query less a branch
+    parts = {w.name: w for w in run.all_workloads() if w.name.startswith("catalog-100-")}
+    assert set(parts) == {"catalog-100-products", "catalog-100-prices", "catalog-100-stock"}
+    for name, part in parts.items():
+        assert part.serves("facade-upstream")
+        assert not part.serves("hand")
+        sent = json.loads(part.body)
+        assert ("prices(" in sent["query"]) == name.endswith("-prices")
+        assert ("stock(" in sent["query"]) == name.endswith("-stock")
+        assert ("$each" in sent["query"]) == ("each" in sent["variables"])
+        assert parse(sent["query"])
 
     rows = [{"workload": "mutation", "connections": 1, "variant": "hand", "na": True, "why": "a write"}]
     run.add_ratios(rows)
