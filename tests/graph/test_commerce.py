@@ -617,6 +617,40 @@ async def test_a_price_from_a_time_without_offset_is_answered_as_written_in_both
     assert written["upsertPrices"] == [{"sku": sku, "amount": "9.99", "activeAt": "2019-03-03T00:00:00+00:00"}]
 
 
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_a_time_whose_utc_instant_is_past_year_1_or_9999_is_bad_input_read_or_written(
+    fresh_api: Api, at: str
+) -> None:
+    """A tester's `activeAt` of 0001-01-01T00:00:00+14:00 failed the field with
+    INTERNAL_SERVER_ERROR (its UTC instant is in year 0): refused as input, nothing written."""
+    api = fresh_api
+    alice = await signed(api, "alice")
+    group = await price_group(api, alice)
+    product = (await first_store(api, alice))["products"]["nodes"][0]
+    before = (await api.data(PRICES_AT, {"p": product["id"]}, **alice))["product"]["prices"]
+
+    read = await api.error(PRICES_AT, {"p": product["id"], "at": at}, **alice)
+    upsert = (
+        "mutation($t: String!, $g: ID!, $p: [PriceInput!]!) { upsertPrices(tenantUid: $t, priceGroupId: $g, "
+        "prices: $p) { sku } }"
+    )
+    written = await api.error(
+        upsert, {"t": ACME, "g": group["id"], "p": [{"sku": product["sku"], "amount": "1.00", "activeAt": at}]}, **alice
+    )
+    literal = await api.error(
+        f'query($p: ID!) {{ product(id: $p) {{ prices(activeAt: "{at}") {{ totalCount }} }} }}',
+        {"p": product["id"]},
+        **alice,
+    )
+
+    assert read["extensions"]["code"] == written["extensions"]["code"] == "BAD_USER_INPUT", (read, written)
+    assert "outside the years 1 to 9999" in read["message"], read
+    assert literal["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", literal
+    for later in ("2000-01-01T00:00:00Z", None):
+        found = (await api.data(PRICES_AT, {"p": product["id"], "at": later}, **alice))["product"]["prices"]
+        assert found == before, found  # nothing was written
+
+
 async def test_no_orders_asked_for_still_tell_whether_there_are_any(api: Api) -> None:
     """`orders(first: 0)` upstream answered totalCount 0 and no next page: a client probing with
     it concluded the tenant had no orders."""

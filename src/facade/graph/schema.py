@@ -11,7 +11,7 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from facade.graph.afosto.queries import SCALARS, TYPES, AfostoMutations, AfostoQueries
+from facade.graph.afosto.queries import TYPES, AfostoMutations, AfostoQueries
 from facade.graph.apps import AppMutations, AppQueries
 from facade.graph.base import EDGE, HELD
 from facade.graph.commerce import CommerceMutations, CommerceQueries
@@ -24,6 +24,7 @@ from facade.graph.nodes import NodeQueries
 from facade.graph.permissions import unchecked_fields
 from facade.graph.products import ProductQueries
 from facade.graph.reviews import ReviewMutations
+from facade.graph.scalars import SCALAR_MAP
 from facade.graph.stores import StoreQueries
 from facade.graph.tenants import TenantQueries
 from facade.graph.users import UserMutations, UserQueries
@@ -89,7 +90,7 @@ def build_schema(settings: Settings | None = None) -> FacadeSchema:
         query=Query,
         mutation=Mutation,
         types=TYPES,
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[lambda: CheckedDocuments(built.documents), ErrorCodes],
     )
     unchecked = unchecked_fields(built._schema, _applies_rules)

@@ -13,10 +13,9 @@ import strawberry
 
 from facade.graph.afosto.generated.fields import AfostoMutations, AfostoNamespace
 from facade.graph.afosto.generated.types import TYPES
-from facade.graph.afosto.scalars import SCALARS
 from facade.graph.base import Info, Need, root_field
 
-__all__ = ["SCALARS", "TYPES", "AfostoMutations", "AfostoQueries"]
+__all__ = ["TYPES", "AfostoMutations", "AfostoQueries"]
 
 
 @strawberry.type
