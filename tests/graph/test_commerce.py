@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Api, mode, store_kind
+from conftest import Api, link_and_sign_in, mode, store_kind
 from facade.backends.local.seed import sandbox_client_secret
 from support.chaos import Twins
 from support.ids import loose
@@ -615,6 +615,46 @@ async def test_a_price_from_a_time_without_offset_is_answered_as_written_in_both
     )
 
     assert written["upsertPrices"] == [{"sku": sku, "amount": "9.99", "activeAt": "2019-03-03T00:00:00+00:00"}]
+
+
+async def test_a_user_signed_in_on_a_device_orders_adds_lines_and_cancels_a_device_token_cannot(
+    fresh_api: Api,
+) -> None:
+    """A tester's access token (bob on one of acme's devices) could create an order but not add
+    lines to it or cancel it (FORBIDDEN, "needs a signed-in user"): all three are members'."""
+    api = fresh_api
+    _, device_token, access_token = await link_and_sign_in(api)
+    afosto = (await signed(api, "bob"))["headers"]  # upstream: the tenant's Afosto token, as a frontend sends it
+    store = await first_store(api, await signed(api, "alice"))
+    channel, sku = store["salesChannels"]["nodes"][0]["id"], store["products"]["nodes"][0]["sku"]
+    create = (
+        "mutation($t: String!, $i: OrderInput!, $k: String!) { createOrder(tenantUid: $t, input: $i, "
+        "idempotencyKey: $k) { id lines { nodes { sku quantity } } } }"
+    )
+    add = "mutation($o: ID!, $s: String!) { addOrderLines(orderId: $o, lines: [{sku: $s, quantity: 2}]) { id } }"
+    cancel = "mutation($o: ID!) { cancelOrder(orderId: $o) { sourceId } }"
+    lines = "query($o: ID!) { node(id: $o) { ... on Order { status lines { nodes { sku quantity } } } } }"
+    order = {"t": ACME, "i": {"channelId": channel, "lines": [{"sku": sku, "quantity": 1}]}}
+
+    as_device = {"token": device_token, "headers": afosto}
+    refused = await api.error(create, {**order, "k": "on-device-0"}, **as_device)
+    assert refused["extensions"]["code"] == "FORBIDDEN", refused
+    as_person = {"token": access_token, "headers": afosto}
+    made = (await api.data(create, {**order, "k": "on-device-1"}, **as_person))["createOrder"]
+    for sent, variables in ((add, {"o": made["id"], "s": sku}), (cancel, {"o": made["id"]})):
+        refused = await api.error(sent, variables, **as_device)
+        assert refused["extensions"]["code"] == "FORBIDDEN", refused
+    alice = await signed(api, "alice")
+    assert (await api.data(lines, {"o": made["id"]}, **alice))["node"]["lines"]["nodes"] == [
+        {"sku": sku, "quantity": 1}
+    ]  # nothing the device token sent was written
+
+    await api.data(add, {"o": made["id"], "s": sku}, **as_person)
+    task = (await api.data(cancel, {"o": made["id"]}, **as_person))["cancelOrder"]
+    assert task["sourceId"]
+    assert (await api.data(lines, {"o": made["id"]}, **alice))["node"]["lines"]["nodes"] == [
+        {"sku": sku, "quantity": 3}
+    ]
 
 
 @pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])

@@ -58,6 +58,9 @@ class Need(enum.Enum):
     USER = "user"  # a signed-in user (login mutation token)
     TENANT_ADMIN = "tenant_admin"  # a user token, TENANT.ADMIN of the `tenant_uid` argument
     TENANT_MEMBER = "tenant_member"  # a user or device-user of the `tenant_uid` argument
+    # A user or device-user: a field whose tenant is its record's (an order by its id), which the
+    # resolver checks the caller is a member of.
+    MEMBER = "member"
     DEVICE = "device"  # a linked Flow Retail device (deviceToken)
     DEVICE_USER = "device_user"  # a user signed in on a device (accessToken)
 
@@ -68,7 +71,10 @@ def check_need(context: Context, need: Need, kwargs: dict[str, Any]) -> Principa
     principal = context.require_principal()
     if need is Need.USER:
         if principal.kind is not TokenKind.USER:
-            raise Forbidden("This field needs a signed-in user, not a device token.")
+            raise Forbidden("This field needs a signed-in user, not a device or access token.")
+    elif need is Need.MEMBER:
+        if principal.kind is TokenKind.DEVICE:
+            raise Forbidden("This field needs a signed-in user, on a device or not, not a device token.")
     elif need in (Need.TENANT_ADMIN, Need.TENANT_MEMBER):
         tenant_uid = check_uid(kwargs["tenant_uid"], "tenantUid")
         if not is_member(principal, tenant_uid):

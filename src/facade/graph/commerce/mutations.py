@@ -357,7 +357,7 @@ class CommerceMutations:
             raise _at_input(error, "input.", lines) from None
 
     @root_mutation(
-        Need.USER,
+        Need.MEMBER,
         description="Add lines to an order (members of its tenant; Afosto `POST /odr/orders/{id}/items`): a SKU "
         "already on the order gets the units added. `orderId` is the order's global id. Answers the order. "
         "Nothing is written on BAD_USER_INPUT: a line the addition takes above 10,000 units, a SKU without a "
@@ -383,7 +383,7 @@ class CommerceMutations:
         return order  # type: ignore[return-value]
 
     @root_mutation(
-        Need.USER,
+        Need.MEMBER,
         description="Cancel an order (members of its tenant; Afosto `POST /odr/orders/{id}/cancel`): Afosto "
         "cancels it asynchronously and answers a task (its x-task-id); poll it with `afostoTask`.",
     )
