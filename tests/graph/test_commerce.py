@@ -1346,5 +1346,16 @@ async def test_a_sales_channels_type_cannot_change_in_either_mode(fresh_api: Api
     error = await api.error(update, {"c": channel["id"], "i": {"type": "STOREFRONT", "name": "Renamed"}}, **alice)
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     assert "type" in error["message"], error
+    assert error["extensions"]["field"] == "input.type", error  # the argument's path, as for `input.name`
     kept = await api.data(update, {"c": channel["id"], "i": {"description": "unchanged type"}}, **alice)
     assert kept["updateSalesChannel"] == {"name": channel["name"], "type": channel["type"]}
+
+
+@pytest.mark.parametrize(("given", "field"), [({"type": "POS"}, "input.name"), ({"name": "Pop-up"}, "input.type")])
+async def test_a_new_sales_channel_without_a_name_or_type_names_the_missing_input(
+    api: Api, given: dict[str, Any], field: str
+) -> None:
+    alice = await signed(api, "alice")
+    create = "mutation($t: String!, $i: SalesChannelInput!) { createSalesChannel(tenantUid: $t, input: $i) { id } }"
+    error = await api.error(create, {"t": ACME, "i": given}, **alice)
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", field), error

@@ -291,7 +291,10 @@ class CommerceMutations:
     ) -> SalesChannel | None:
         link = await _linked(info, tenant_uid)
         if not input.name or input.type is None:
-            raise BadUserInput("A new sales channel needs a `name` and a `type`.", field="input")
+            missing = "input.name" if not input.name else "input.type"
+            raise BadUserInput(
+                f"A new sales channel needs a `name` and a `type`: `{missing}` is missing.", field=missing
+            )
         channel = c.ChannelInput(name=input.name, type=input.type, description=input.description or "")
         return await info.context.backend.commerce.create_channel(link, channel)
 
@@ -309,6 +312,8 @@ class CommerceMutations:
         link = await _linked(info, tenant_uid)
         if input.name == "":
             raise BadUserInput("A sales channel's `name` cannot be empty.", field="input.name")
+        if input.type is not None:  # the backends refuse it too, naming no argument path
+            raise BadUserInput("Afosto cannot change a sales channel's type (`input.type`).", field="input.type")
         channel = c.ChannelInput(name=input.name, type=input.type, description=input.description)
         updated = await info.context.backend.commerce.update_channel(link, channel_id, channel)
         _forget(info.context.loaders.afosto_channels, tenant_uid)
