@@ -6,12 +6,14 @@ sandbox's, over HTTP, and the calls are counted there too."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
 from conftest import Api, link_and_sign_in, mode, store_kind
@@ -1359,3 +1361,32 @@ async def test_a_new_sales_channel_without_a_name_or_type_names_the_missing_inpu
     create = "mutation($t: String!, $i: SalesChannelInput!) { createSalesChannel(tenantUid: $t, input: $i) { id } }"
     error = await api.error(create, {"t": ACME, "i": given}, **alice)
     assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", field), error
+
+
+async def test_one_order_created_by_many_callers_at_once_with_one_key_has_its_lines_once(fresh_api: Api) -> None:
+    """A tester's 20 identical createOrder requests at once, upstream, made one order with its
+    lines added 9 times (the sandbox's idempotent POST /odr/orders/{id}/items let concurrent
+    calls with one key through); local mode made them once."""
+    api = fresh_api
+    bob = await signed(api, "bob")
+    store = await first_store(api, await signed(api, "alice"))
+    skus = [p["sku"] for p in store["products"]["nodes"]][:2]
+    create = (
+        "mutation($t: String!, $i: OrderInput!, $k: String!) { createOrder(tenantUid: $t, input: $i, "
+        "idempotencyKey: $k) { id total lines { nodes { sku quantity } } } }"
+    )
+    lines = [{"sku": skus[0], "quantity": 1}, {"sku": skus[1], "quantity": 2}]
+    variables = {
+        "t": ACME,
+        "i": {"channelId": store["salesChannels"]["nodes"][0]["id"], "lines": lines},
+        "k": "at-once",
+    }
+
+    answers = await asyncio.gather(*(api.data(create, variables, **bob) for _ in range(12)))
+
+    orders = {orjson.dumps(answer["createOrder"], option=orjson.OPT_SORT_KEYS) for answer in answers}
+    assert len(orders) == 1, orders
+    made = answers[0]["createOrder"]
+    assert sorted(made["lines"]["nodes"], key=lambda line: line["sku"]) == sorted(lines, key=lambda line: line["sku"])
+    read = "query($o: ID!) { node(id: $o) { ... on Order { total lines { nodes { sku quantity } } } } }"
+    assert (await api.data(read, {"o": made["id"]}, **bob))["node"] == {"total": made["total"], "lines": made["lines"]}

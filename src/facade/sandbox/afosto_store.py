@@ -40,6 +40,7 @@ Imports the local store's tables, commerce, errors and PyJWT; never the graph.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -461,6 +462,9 @@ class StoreAfosto:
         # POST /odr/orders/{id}/items under an idempotency key: (tenant, order, key) -> (the
         # body it was sent with, as canonical JSON; the answer).
         self.items_done: dict[tuple[str, str, str], tuple[str, Any]] = {}
+        # One call of a key at a time: concurrent calls with one key wait for the first, then
+        # answer as it did (Afosto's idempotency holds for calls at once as for calls in turn).
+        self.items_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self.handlers: dict[str, Handler] = {
             "GET /cat/channels": self.channels,
             "GET /cat/channels/{id}": self.channel,
@@ -818,6 +822,15 @@ class StoreAfosto:
         order_id = call.path["id"]
         key = call.headers.get("x-idempotency-key")
         remembered = (call.tenant.afosto_tenant_id, order_id, key or "")
+        if not key:
+            return await self._add_items(call, order_id, None, remembered)
+        lock = self.items_locks.setdefault(remembered, asyncio.Lock())
+        async with lock:
+            return await self._add_items(call, order_id, key, remembered)
+
+    async def _add_items(
+        self, call: Request, order_id: str, key: str | None, remembered: tuple[str, str, str]
+    ) -> Stored:
         sent = json.dumps(call.body, sort_keys=True)
         if key and remembered in self.items_done:
             body, answer = self.items_done[remembered]
