@@ -15,7 +15,10 @@ mode's graph reads, so a price set through one path is read through the other.
                 POST /rel/search/address (ids): `in` constraints on every key the search body's
                 schema documents, the list spelled `values` or `value`; a key it does not document,
                 or another operator, is met by no record; no constraint, every record
-    one         GET /cat/channels/{id}, GET /odr/orders/{id}, GET /spl/hubs/{id}/status, GET
+    one         GET /cat/groups/{id}, /wms/locations/{id}, /iam/users/{id}, /spl/hubs/{id},
+                /spl/printers/{id} (a record of the load-all list, else the generic emulation's
+                answer: a record its generic writes made, or 404), GET /cat/channels/{id}, GET
+                /odr/orders/{id}, GET /spl/hubs/{id}/status, GET
                 /mes/tasks/{id} (the token's tenant's task in afosto_tasks, else 404),
                 GET /iam/tenants/{id} (200 for the token's tenant, else 403)
     paged       GET /odr/orders (`number`; newest first: created_at, then id, descending; an
@@ -469,6 +472,13 @@ class StoreAfosto:
             "GET /cat/channels": self.channels,
             "GET /cat/channels/{id}": self.channel,
             "GET /cat/groups": self.groups,
+            # A record a list answers, by its id: the list's record (the stored ones), else the
+            # generic emulation's answer (one the generic writes made, or its 404).
+            "GET /cat/groups/{id}": self._one("price_groups", lambda g, _: group_json(g)),
+            "GET /wms/locations/{id}": self._one("locations", lambda loc, _: location_json(loc)),
+            "GET /iam/users/{id}": self._one("users", lambda u, call: _user_json(u, call.tenant.afosto_tenant_id)),
+            "GET /spl/hubs/{id}": self._one("print_hubs", lambda h, _: hub_json(h)),
+            "GET /spl/printers/{id}": self._one("printers", lambda r, _: printer_json(r)),
             "GET /wms/locations": self.locations,
             "GET /iam/users": self.users,
             "GET /iam/subscriptions": self.plans,
@@ -587,6 +597,18 @@ class StoreAfosto:
             if c.id == call.path["id"]:
                 return Stored(channel_json(c))
         raise Refused(404, "No such channel")
+
+    def _one(self, list_of: str, to_json: Callable[[Any, Request], dict[str, Any]]) -> Handler:
+        """GET one record of a load-all list (`store.commerce.<list_of>`) by its id; LookupError
+        (the generic emulation answers) when the store holds no such record."""
+
+        async def one(call: Request) -> Stored:
+            for record in await self._whole(getattr(self.commerce, list_of), call.tenant):
+                if record.id == call.path["id"]:
+                    return Stored(to_json(record, call))
+            raise LookupError(call.path["id"])
+
+        return one
 
     async def groups(self, call: Request) -> Stored:
         return Stored([group_json(g) for g in await self._whole(self.commerce.price_groups, call.tenant)], paged=True)
