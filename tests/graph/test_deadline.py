@@ -16,7 +16,7 @@ import pytest
 
 from conftest import Api, global_id, make_settings, open_api
 from facade.app import create_app
-from support.sandbox import SandboxControl
+from support.sandbox import SandboxControl, afosto_token
 
 # A budget far below the upstream timeout (10 s) and the retries (2): the deadline decides. It
 # also leaves a loaded machine time to send each call before it passes (at 1.5 s, the compiled
@@ -156,6 +156,43 @@ async def test_a_dropped_connection_costs_one_call_per_attempt(api: Api, sandbox
 
     assert codes(body) == {("products",): "UPSTREAM_ERROR"}
     assert (await sandbox.calls())[PRODUCTS] == 3  # the call and two retries, each sent once
+
+
+CHANNELS = "salesChannels { nodes { name } } "
+CATALOG = (
+    "stores(first: 2) { nodes { name salesChannels { nodes { name } } "
+    "products(first: 2) { nodes { sku prices { nodes { amount } } } } } }"
+)
+SLOW_BRANCH = {
+    # The slow channels and the products beside them, under one root.
+    "one root": f'{{ tenant(tenantUid: "acme-retail") {{ {CATALOG} }} }}',
+    # The slow channels under one root, the products under another.
+    "two roots": '{ slow: tenant(tenantUid: "acme-retail") { afosto { salesChannels { nodes { name } } } } '
+    f'fast: tenant(tenantUid: "acme-retail") {{ {CATALOG.replace(CHANNELS, "")} }} }}',
+}
+
+
+@pytest.mark.parametrize("shape", list(SLOW_BRANCH))
+async def test_a_slow_branch_holds_up_only_the_fields_below_it(api: Api, sandbox: SandboxControl, shape: str) -> None:
+    """A tester's slow Afosto channel list (or FLECS product list) left the rest of the query
+    waiting for it: the products' prices beside it, a level further down, were never asked for
+    ("The Afosto API was not called: the request's time is up"). The walker loaded a level only
+    once every load of the one before had answered."""
+    link = (await api.store.links.afosto_tenants(["acme-retail"]))["acme-retail"]
+    headers = {"X-Afosto-Authorization": f"Bearer {afosto_token(api.token_settings, link.afosto_tenant_id)}"}
+    await sandbox.faults(f"GET /afosto/cat/channels={LATE}")
+
+    body = await asyncio.wait_for(api.post(SLOW_BRANCH[shape], token=await api.login("alice"), headers=headers), 15)
+
+    errors = codes(body)
+    assert errors, body
+    assert set(errors.values()) == {"UPSTREAM_TIMEOUT"}, body["errors"]
+    assert all("salesChannels" in path for path in errors), errors  # only the slow list failed
+    tenant = body["data"]["tenant" if shape == "one root" else "fast"]
+    products = [p for store in tenant["stores"]["nodes"] for p in store["products"]["nodes"]]
+    assert products, body
+    assert all(p["prices"] is not None for p in products), products
+    assert any(p["prices"]["nodes"] for p in products), products
 
 
 # -- the endpoint's last resort ----------------------------------------------------------------

@@ -38,7 +38,6 @@ object, and any schema whose extensions are not the known, compile-safe ones.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import keyword
 import logging
@@ -620,18 +619,24 @@ class CompiledExecutor:
             replay[root.key] = result
             return result
 
-        values = await asyncio.gather(*(call(root) for root in plan.roots), return_exceptions=True)
-        if any(isinstance(value, BaseException) for value in values):
-            _unreported(replay, plan.roots)
-            raise Bail("a root resolver raised")
         walk = Walk(context, variables, strict=True, slots=st)
+        values: list[Any] = [None] * len(plan.roots)
+
+        async def staged(index: int, root: RootStep) -> list[tuple[ObjectStage, list[Any]]]:
+            # Each root's selection is loaded as soon as the root has answered, beside the roots
+            # still resolving: a slow one holds up only its own.
+            value = values[index] = await call(root)
+            if root.rule is not None and not await walk.permitted(root.rule, value):
+                raise Bail("a record rule refused a root's result")
+            return [(root.stage, flatten([value]))] if root.stage else []
+
         try:
-            for root, value in zip(plan.roots, values, strict=True):
-                if root.rule is not None and not await walk.permitted(root.rule, value):
-                    raise Bail("a record rule refused a root's result")
-            await walk.run(
-                [(root.stage, flatten([value])) for root, value in zip(plan.roots, values, strict=True) if root.stage]
-            )
+            failed = await walk.run([], later=[staged(i, root) for i, root in enumerate(plan.roots)])
+            if failed:
+                if not all(isinstance(error, Bail) for error in failed):
+                    _unreported(replay, plan.roots)
+                    raise Bail("a root resolver raised")
+                raise failed[0]
             data = {root.key: root.complete(value, st) for root, value in zip(plan.roots, values, strict=True)}
         except BaseException:
             walk.remember()  # for the replay: what this run loaded, failures included

@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -398,6 +398,26 @@ def flatten(values: Iterable[Any]) -> list[Any]:
     return out
 
 
+# (edge, parent keys, load keys, records answered from embedded ones)
+Planned = tuple["EdgeStep", list[Any], list[Any], list[Any]]
+
+# How long the other loads of a round may take, at least, after the first has answered, to join
+# its next round (rounds, Walk._walk): as long again as the first took, and never less than this.
+STRAGGLER_S = 0.05
+
+
+async def _settled(pending: Mapping[asyncio.Future[Any], Any]) -> list[asyncio.Future[Any]]:
+    """The futures of `pending` that are done once one is and the others have had as long again
+    (at least STRAGGLER_S), in the order they were started."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    done, waiting = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    if waiting:
+        more, _ = await asyncio.wait(waiting, timeout=max(STRAGGLER_S, loop.time() - started))
+        done |= more
+    return [future for future in pending if future in done]
+
+
 class Walk:
     """One walk over a staging plan: `strict` for a compiled run (raises Bail), lenient for the
     standard path (never raises). `slots` receives each edge's {key: value} (compiled runs)."""
@@ -411,60 +431,123 @@ class Walk:
         # What this walk loaded, per loader name: {key: value or exception}.
         self.memo: dict[str, dict[Any, Any]] = {}
 
-    async def run(self, roots: list[tuple[ObjectStage, list[Any]]]) -> None:
-        """Load every edge below `roots` (a stage and its parent records each), a level at a time."""
+    async def run(
+        self,
+        roots: list[tuple[ObjectStage, list[Any]]],
+        later: Iterable[Awaitable[list[tuple[ObjectStage, list[Any]]]]] = (),
+    ) -> list[BaseException]:
+        """Load every edge below `roots` (a stage and its parent records each), a round of loads
+        at a time, and below what each of `later` (a root still resolving) answers once it has.
+        The failures of `later`, which do not stop the walk below the others."""
         if self.strict:
-            await self._walk(roots)
-            return
+            return await self._walk(roots, later)
         try:
-            await self._walk(roots)
+            return await self._walk(roots, later)
         except Exception:  # noqa: BLE001 - staging is an optimisation here: the resolvers load the rest
             log.debug("staging stopped; the resolvers load the rest", exc_info=True)
+            return []
 
-    async def _walk(self, roots: list[tuple[ObjectStage, list[Any]]]) -> None:
-        level = [(stage, objects) for stage, objects in roots if objects and stage.loads]
-        while level:
-            # (edge, parent keys, load keys, records answered from embedded ones)
-            loads: list[tuple[EdgeStep, list[Any], list[Any], list[Any]]] = []
-            queue = list(level)
-            level = []
-            while queue:
-                stage, objects = queue.pop()
-                for down in stage.down:
-                    if down.child.loads:
-                        children = self._children(down, objects)
-                        if children:
-                            queue.append((down.child, children))
-                for edge in stage.edges:
-                    planned = self._plan_edge(edge, objects)
-                    if planned is not None:
-                        loads.append(planned)
-            if not loads:
-                return
-            # One batch per loader per level, even when several edges use it (owner and reviewer).
-            wanted: dict[str, dict[Any, None]] = {}
-            for edge, _, load_keys, _ in loads:
-                if load_keys:
-                    wanted.setdefault(edge.spec.loader, {}).update(dict.fromkeys(load_keys))
-            if len(wanted) == 1:  # one loader at this level (a store's products): no task to run it in
-                fetched = [await self.fetch(name, list(keys)) for name, keys in wanted.items()]
-            else:
-                fetched = await asyncio.gather(*(self.fetch(name, list(keys)) for name, keys in wanted.items()))
-            answers = dict(zip(wanted, fetched, strict=True))
-            if self.strict and any(isinstance(v, Exception) for found in fetched for v in found.values()):
-                raise Bail("a load failed")
-            for edge, keys, load_keys, embedded in loads:
-                found = answers.get(edge.spec.loader, {})
-                values = [found[k] for k in load_keys]
-                if self.slots:
-                    self.slots[edge.slot] = dict(zip(keys, values, strict=True))
-                values = [v for v in values if not isinstance(v, Exception)] + embedded
-                if edge.rule is not None:
-                    values = await self._permitted(edge.rule, values)
-                if edge.child is not None and edge.child.loads:
-                    children = flatten(values)
+    async def _walk(
+        self,
+        roots: list[tuple[ObjectStage, list[Any]]],
+        later: Iterable[Awaitable[list[tuple[ObjectStage, list[Any]]]]],
+    ) -> list[BaseException]:
+        """Rounds of loads: the edges below the records at hand are planned, one load per loader
+        for them all, and the records each load answers are the next round's. A load that is
+        slow holds up only what hangs below it: once one load of a round has answered, the others
+        have as long again (at least STRAGGLER_S) to join its next round, and one still loading
+        after that goes on alone. So the usual round, whose loads answer together, costs one call
+        per loader as a level did, and a slow upstream no longer keeps every other branch of the
+        query from being loaded until the request's deadline."""
+        ready = [(stage, objects) for stage, objects in roots if objects and stage.loads]
+        pending: dict[asyncio.Future[Any], list[Planned] | None] = {}  # None: a root of `later`
+        for root in later:
+            pending[asyncio.ensure_future(root)] = None
+        failed: list[BaseException] = []
+        try:
+            while True:
+                if ready:
+                    ready = await self._round(ready, pending)
+                    continue
+                if not pending:
+                    return failed
+                for future in await _settled(pending):
+                    planned = pending.pop(future)
+                    if planned is None:
+                        error = future.exception()
+                        if error is not None:
+                            failed.append(error)
+                            continue
+                        ready.extend((stage, objects) for stage, objects in future.result() if objects and stage.loads)
+                    else:
+                        ready.extend(await self._answered(planned, future.result()))
+        except asyncio.CancelledError:
+            for future in pending:
+                future.cancel()
+            raise
+        except BaseException:
+            # A round failed (Bail): what is still loading or resolving finishes, as a level's
+            # loads did, for the replay to read (Walk.remember) rather than ask again.
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            raise
+
+    async def _round(
+        self, ready: list[tuple[ObjectStage, list[Any]]], pending: dict[asyncio.Future[Any], list[Planned] | None]
+    ) -> list[tuple[ObjectStage, list[Any]]]:
+        """Plans the edges below `ready` and starts one load per loader for them (in `pending`);
+        what answers without waiting (no keys to load; one load and nothing else loading, which
+        runs here rather than in a task) is processed at once: the records for the next round."""
+        loads: list[Planned] = []
+        queue = list(ready)
+        while queue:
+            stage, objects = queue.pop()
+            for down in stage.down:
+                if down.child.loads:
+                    children = self._children(down, objects)
                     if children:
-                        level.append((edge.child, children))
+                        queue.append((down.child, children))
+            for edge in stage.edges:
+                planned = self._plan_edge(edge, objects)
+                if planned is not None:
+                    loads.append(planned)
+        # One load per loader per round, even when several edges use it (owner and reviewer).
+        wanted: dict[str, dict[Any, None]] = {}
+        users: dict[str, list[Planned]] = {}
+        now: list[Planned] = []
+        for planned in loads:
+            if planned[2]:
+                name = planned[0].spec.loader
+                wanted.setdefault(name, {}).update(dict.fromkeys(planned[2]))
+                users.setdefault(name, []).append(planned)
+            else:
+                now.append(planned)
+        found = await self._answered(now, {}) if now else []
+        if len(wanted) == 1 and not pending:  # one loader (a store's products): no task to run it in
+            ((name, keys),) = wanted.items()
+            return found + await self._answered(users[name], await self.fetch(name, list(keys)))
+        for name, keys in wanted.items():
+            pending[asyncio.ensure_future(self.fetch(name, list(keys)))] = users[name]
+        return found
+
+    async def _answered(self, loads: list[Planned], found: dict[Any, Any]) -> list[tuple[ObjectStage, list[Any]]]:
+        """The edges of `loads` given their loader's answers `found`: their slots written, their
+        records through the edge's rule, and the children to load next."""
+        if self.strict and any(isinstance(v, Exception) for v in found.values()):
+            raise Bail("a load failed")
+        children_ready: list[tuple[ObjectStage, list[Any]]] = []
+        for edge, keys, load_keys, embedded in loads:
+            values = [found[k] for k in load_keys]
+            if self.slots:
+                self.slots[edge.slot] = dict(zip(keys, values, strict=True))
+            values = [v for v in values if not isinstance(v, Exception)] + embedded
+            if edge.rule is not None:
+                values = await self._permitted(edge.rule, values)
+            if edge.child is not None and edge.child.loads:
+                children = flatten(values)
+                if children:
+                    children_ready.append((edge.child, children))
+        return children_ready
 
     def _children(self, down: DownStep, objects: list[Any]) -> list[Any]:
         if self.strict:
@@ -575,7 +658,7 @@ class Walk:
                 found[key] = memo[key]
                 continue
             future = cache.get(key) if cache else None
-            if future is None:
+            if future is None or future.cancelled():  # cancelled: with a caller that awaited it
                 missing.append(key)
             elif future.done():
                 error = future.exception()
@@ -612,8 +695,11 @@ class Walk:
 def _prime(loader: Any, items: Iterable[tuple[Any, Any]]) -> None:
     cache = loader.cache_map
     for key, value in items:
-        if key in cache:
-            continue
+        held = cache.get(key)
+        if held is not None:
+            if not held.cancelled():
+                continue
+            del cache[key]  # cancelled with a caller that awaited it: what was loaded replaces it
         loader.prime(key, value)
         if isinstance(value, Exception):
             cache[key].exception()  # retrieved: its resolver (or nobody) reads it
