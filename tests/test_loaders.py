@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from facade.loaders import ById, Loader, Loaders
+from facade.loaders import ById, Loader, Loaders, _each
 
 
 class Domain:
@@ -121,3 +121,25 @@ async def test_a_cancelled_batch_cancels_the_loads_waiting_for_it() -> None:
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(waiting, timeout=5)
     assert 1 not in loader.cache_map  # a later load asks again
+
+
+async def test_a_load_cancelled_with_a_caller_that_awaited_it_is_loaded_again() -> None:
+    """A task awaiting a loader's future takes the future with it when it is cancelled (the stage
+    walker cancelled a round's loads when another failed): a later reader of that key, through
+    `load` or `_each`, got CancelledError (a crashed request in the permission matrix, upstream).
+    The key is loaded again instead."""
+    fetch = Recording()
+    loader = ById(fetch)
+
+    async def read() -> Any:
+        return await loader.load(1)
+
+    reader = asyncio.ensure_future(read())
+    await asyncio.sleep(0)
+    reader.cancel()  # before the batch has answered: the cached future is cancelled with it
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    assert loader.cache_map[1].cancelled()
+
+    assert await loader.load(1) == 10
+    assert await _each(loader, [1, 2]) == {1: 10, 2: 20}

@@ -81,7 +81,7 @@ class Loader(DataLoader[KT, VT], Generic[KT, VT]):
 
     def load(self, key: KT) -> asyncio.Future[VT]:
         future = self.cache_map.get(key)
-        if future is not None:
+        if future is not None and not future.cancelled():
             return future
         if key is None:
             raise TypeError("The loader.load() function must be called with a value, but got: None.")
@@ -632,6 +632,8 @@ async def _each(loader: Loader[Any, Any], keys: Sequence[Any]) -> dict[Any, Any]
         if key in found:
             continue
         future = cache.get(key) if cache is not None else None
+        if future is not None and future.cancelled():
+            future = None  # a caller awaiting it was cancelled, and with it the future: load again
         if future is not None and future.done():
             found[key] = future.exception() or future.result()
             continue
