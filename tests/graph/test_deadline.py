@@ -169,6 +169,10 @@ SLOW_BRANCH = {
     # The slow channels under one root, the products under another.
     "two roots": '{ slow: tenant(tenantUid: "acme-retail") { afosto { salesChannels { nodes { name } } } } '
     f'fast: tenant(tenantUid: "acme-retail") {{ {CATALOG.replace(CHANNELS, "")} }} }}',
+    # Beside a branch that fails at once (the orders, 404): on the compiled path the failure
+    # replays the request on the standard one, which must not first wait for the slow channels.
+    "and a failure": f'{{ tenant(tenantUid: "acme-retail") {{ {CATALOG} afosto {{ orders(first: 2) '
+    "{ nodes { number } } } } }",
 }
 
 
@@ -180,15 +184,22 @@ async def test_a_slow_branch_holds_up_only_the_fields_below_it(api: Api, sandbox
     once every load of the one before had answered."""
     link = (await api.store.links.afosto_tenants(["acme-retail"]))["acme-retail"]
     headers = {"X-Afosto-Authorization": f"Bearer {afosto_token(api.token_settings, link.afosto_tenant_id)}"}
-    await sandbox.faults(f"GET /afosto/cat/channels={LATE}")
+    failing = shape == "and a failure"
+    await sandbox.faults(
+        f"GET /afosto/cat/channels={LATE}", *(["GET /afosto/odr/orders=status:404"] if failing else [])
+    )
 
     body = await asyncio.wait_for(api.post(SLOW_BRANCH[shape], token=await api.login("alice"), headers=headers), 15)
 
     errors = codes(body)
     assert errors, body
-    assert set(errors.values()) == {"UPSTREAM_TIMEOUT"}, body["errors"]
-    assert all("salesChannels" in path for path in errors), errors  # only the slow list failed
-    tenant = body["data"]["tenant" if shape == "one root" else "fast"]
+    slow = {path: code for path, code in errors.items() if "salesChannels" in path}
+    assert slow, errors
+    assert set(slow.values()) == {"UPSTREAM_TIMEOUT"}, body["errors"]
+    assert {path: code for path, code in errors.items() if path not in slow} == (
+        {("tenant", "afosto", "orders"): "NOT_FOUND"} if failing else {}
+    ), errors  # only the slow list failed, and the failing one
+    tenant = body["data"]["fast" if shape == "two roots" else "tenant"]
     products = [p for store in tenant["stores"]["nodes"] for p in store["products"]["nodes"]]
     assert products, body
     assert all(p["prices"] is not None for p in products), products

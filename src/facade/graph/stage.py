@@ -481,15 +481,14 @@ class Walk:
                         ready.extend((stage, objects) for stage, objects in future.result() if objects and stage.loads)
                     else:
                         ready.extend(await self._answered(planned, future.result()))
-        except asyncio.CancelledError:
+        except BaseException:
+            # Cancelled, or a round failed (Bail: the compiled run replays on the standard path):
+            # what is still loading or resolving stops here rather than hold up the replay until
+            # it answers. Its upstream reads go on, shared (RequestScope): the replay's identical
+            # reads wait for those; its loaders' keys are loaded again (a cancelled one is not
+            # an answer, loaders.py).
             for future in pending:
                 future.cancel()
-            raise
-        except BaseException:
-            # A round failed (Bail): what is still loading or resolving finishes, as a level's
-            # loads did, for the replay to read (Walk.remember) rather than ask again.
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
             raise
 
     async def _round(
