@@ -63,7 +63,7 @@ VT = TypeVar("VT")
 class Loader(DataLoader[KT, VT], Generic[KT, VT]):
     """A DataLoader whose cache (key -> future) is ours to read: the stage walker
     (graph/stage.py) serves keys already loaded from it, calls `batch_load_fn` directly for a
-    whole level, and primes the cache where the standard path's resolvers will read it.
+    whole round of a walk, and primes the cache where the standard path's resolvers will read it.
 
     `load` queues a key as aiodataloader's does (one future per key, cached; the keys queued
     until the batch starts go to one `batch_load_fn` call; a value that is an exception fails its
@@ -651,7 +651,7 @@ async def _each(loader: Loader[Any, Any], keys: Sequence[Any]) -> dict[Any, Any]
 
 async def _through(loader: Loader[Any, Any], keys: Sequence[Any]) -> dict[Any, Any]:
     """What `loader` loads for `keys`, through its cache: for an edge whose loader other loaders
-    also read (the stage walker fetches an edge's whole level itself, outside the cache)."""
+    also read (the stage walker fetches an edge's whole round itself, outside the cache)."""
     return {k: v for k, v in (await _each(loader, keys)).items() if v is not None}
 
 

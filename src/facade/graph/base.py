@@ -131,7 +131,7 @@ def guarded(need: Need) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                     result = await result
             # The record rule of what the field returns, as on every other road to it.
             result = await admit(info.context, field_rule(info), result)
-            # Load the selected edges of the whole result now, a level at a time, so that
+            # Load the selected edges of the whole result now, in rounds (stage.py), so that
             # graphql-core finds every item's edges already loaded (stage.py).
             await stage_result(info, result)
             return result

@@ -9,9 +9,9 @@ variables) a plan is built once, holding
 
 - the root fields, each calling its resolver's own function after the same permission check
   (`check_need`) the standard path runs, its result then held to its type's record rule;
-- the staging plan (stage.py), which the standard path follows too: after the roots, the stage
-  walker loads every level's edges for all parents at once, strictly (any guard refusal, failed
-  load or record refused ends the run), into the run's slots;
+- the staging plan (stage.py), which the standard path follows too: below each root as soon as
+  it has answered, the stage walker loads each round's edges for all parents at once, strictly
+  (any guard refusal, failed load or record refused ends the run), into the run's slots;
 - one generated Python function per selection set that builds the response dict directly from
   the records and the slots: no Info object, resolver call or awaitable per item. This part may
   decline a document (below); the staging plan never does.

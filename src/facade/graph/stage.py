@@ -1,15 +1,16 @@
-"""Staging: what a query document will read, loaded a level at a time before anything completes.
+"""Staging: what a query document will read, loaded in rounds before anything completes.
 
 Both execution paths run a document the same way. From the document (graphql-core's
 `collect_fields`: fragments, `@skip`/`@include`, merging) a **staging plan** is built once per
 (document, operation, values of the directive variables), for queries and mutations alike: for
 each root field, the tree of selections below it that hold declared edges (`EdgeSpec`,
 graph/edges.py), and the plain object fields (a connection's `nodes`, an edge's `node`) that lead
-down to them. The **stage walker** then follows a root field's result down that tree: at each
-level every edge is loaded for all its parents at once (one call of the loader's batch function
-per loader and level, the loads of a level together), the loaded records are held to their type's
-record rule, and the next level starts from them. What completes the response afterwards finds
-every edge already loaded:
+down to them. The **stage walker** then follows a root field's result down that tree in rounds:
+in each round every edge below the records at hand is loaded for all its parents at once (one
+call of the loader's batch function per loader and round), the loaded records are held to their
+type's record rule, and the next round starts from them. A load that answers late holds up only
+what hangs below it (`Walk._walk`: the others wait for it a while, then go on). What completes the
+response afterwards finds every edge already loaded:
 
 - the compiled path (compiled.py) walks **strictly**: a guard refusing a parent, a failed load, a
   record rule refusing a record or a bad argument raises (`Bail`), and the request is replayed on
