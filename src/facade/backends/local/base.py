@@ -389,6 +389,12 @@ class Listing:
         Each parent's first row comes along even when the page starts past it: it carries the
         parent's total, so a page past the end (or of size 0) still needs no second query. A
         parent without any row has total 0, which its absence says.
+
+        The window numbers the rows by their keys alone (id, parent and the sort's columns, from
+        an index where there is one), and only the rows of the page are then read whole, joined
+        by (id, parent): numbering the whole rows made the database carry every column of every
+        child through two sorts (a tenant's stores, 20 rows for a page of 5: 170 us on SQLite,
+        against 45 us so). An (id, parent) pair is one row of `stmt` in every listing.
         """
         if self.parent is None:
             raise TypeError("this Listing has no parent column")
@@ -398,19 +404,26 @@ class Listing:
         if built is None:
             parent = self.parent
             order = order_by(page, self.sortable, self.id_col)
-            inner = (
-                self.stmt.add_columns(
+            numbered = (
+                self.stmt.with_only_columns(
+                    self.id_col.label("_id"),
                     parent.label("_parent"),
                     func.row_number().over(partition_by=parent, order_by=order).label("_rn"),
                     func.count().over(partition_by=parent).label("_total"),
+                    maintain_column_froms=True,
                 )
                 .where(in_keys(parent, "page_parents"))
                 .subquery()
             )
             # Subscript, not attribute access: `.c._parent` is the column collection's own parent
             # collection, which silently ordered by every column instead of (parent, row number).
-            rn, parent_col = inner.c["_rn"], inner.c["_parent"]
-            built = select(inner).where(or_(and_(rn >= _FIRST, rn <= _LAST), rn == 1)).order_by(parent_col, rn)
+            rn, parent_col = numbered.c["_rn"], numbered.c["_parent"]
+            built = (
+                self.stmt.add_columns(parent_col, rn, numbered.c["_total"])
+                .join(numbered, and_(self.id_col == numbered.c["_id"], parent == parent_col))
+                .where(or_(and_(rn >= _FIRST, rn <= _LAST), rn == 1))
+                .order_by(parent_col, rn)
+            )
             self._by_parent[key] = built
         return built
 
