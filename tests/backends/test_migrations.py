@@ -93,7 +93,7 @@ FIRST_RELEASE = (
     "app_manifests",
     "download_tokens",
 )
-REVISIONS = ["0001", "0002", "0003"]
+REVISIONS = ["0001", "0002", "0003", "0004"]
 HEAD, NEXT = REVISIONS[-1], f"{len(REVISIONS) + 1:04d}"  # a revision a test adds is NEXT
 _schema_migrations = Table(
     "schema_migrations",
@@ -171,7 +171,8 @@ async def test_0003_splits_an_orders_key_from_its_input_digest_and_0002_joins_th
     (a key alone, a seeded order's null, stay as they are), and a downgrade joins them again."""
     await migrate(engine)
     await seed(engine, products=10)
-    assert await downgrade(engine, "0002") == [HEAD]
+    since_0003 = REVISIONS[REVISIONS.index("0003") :]
+    assert await downgrade(engine, "0002") == since_0003[::-1]
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT id, idempotency_key FROM afosto_orders ORDER BY id"))).all()
     ids = [row[0] for row in rows[:3]]
@@ -182,7 +183,7 @@ async def test_0003_splits_an_orders_key_from_its_input_digest_and_0002_joins_th
                 text("UPDATE afosto_orders SET idempotency_key = :v WHERE id = :id"), {"v": value, "id": order_id}
             )
 
-    assert await migrate(engine) == [HEAD]
+    assert await migrate(engine) == since_0003
 
     query = "SELECT id, idempotency_key, input_digest FROM afosto_orders WHERE id IN (:a, :b, :c)"
     params = dict(zip("abc", ids, strict=True))

@@ -1390,3 +1390,58 @@ async def test_one_order_created_by_many_callers_at_once_with_one_key_has_its_li
     assert sorted(made["lines"]["nodes"], key=lambda line: line["sku"]) == sorted(lines, key=lambda line: line["sku"])
     read = "query($o: ID!) { node(id: $o) { ... on Order { total lines { nodes { sku quantity } } } } }"
     assert (await api.data(read, {"o": made["id"]}, **bob))["node"] == {"total": made["total"], "lines": made["lines"]}
+
+
+async def test_lines_added_with_a_key_are_added_once_however_often_they_are_sent(fresh_api: Api) -> None:
+    """addOrderLines took no idempotency key: a client retrying after UPSTREAM_TIMEOUT (the
+    first call may have been applied) added the lines twice. With a key, the same lines again,
+    in turn or at once, add nothing; other lines under the key are CONFLICT and change nothing."""
+    api = fresh_api
+    bob = await signed(api, "bob")
+    store = await first_store(api, await signed(api, "alice"))
+    skus = [p["sku"] for p in store["products"]["nodes"]][:3]
+    channel = store["salesChannels"]["nodes"][0]["id"]
+    create = (
+        "mutation($t: String!, $i: OrderInput!, $k: String!) { createOrder(tenantUid: $t, input: $i, "
+        "idempotencyKey: $k) { id total } }"
+    )
+    order = (
+        await api.data(
+            create,
+            {
+                "t": ACME,
+                "i": {"channelId": channel, "lines": [{"sku": skus[0], "quantity": 1}]},
+                "k": "o-1",
+            },
+            **bob,
+        )
+    )["createOrder"]
+    add = (
+        "mutation($o: ID!, $l: [OrderLineInput!]!, $k: String) { addOrderLines(orderId: $o, lines: $l, "
+        "idempotencyKey: $k) { total lines { nodes { sku quantity } } } }"
+    )
+    lines = [{"sku": skus[1], "quantity": 2}, {"sku": skus[0], "quantity": 1}]
+    keyed = {"o": order["id"], "l": lines, "k": "retry-1"}
+
+    first = (await api.data(add, keyed, **bob))["addOrderLines"]
+    again = (await api.data(add, keyed, **bob))["addOrderLines"]
+    at_once = await asyncio.gather(*(api.data(add, keyed, **bob) for _ in range(6)))
+
+    def units(answer: dict[str, Any]) -> dict[str, int]:
+        return {line["sku"]: line["quantity"] for line in answer["lines"]["nodes"]}
+
+    assert units(first) == {skus[0]: 2, skus[1]: 2}
+    assert Decimal(first["total"]) > Decimal(order["total"])
+    assert again == first
+    assert all(answer["addOrderLines"] == first for answer in at_once)
+
+    other = await api.error(add, {**keyed, "l": [{"sku": skus[2], "quantity": 1}]}, **bob)
+    assert (other["extensions"]["code"], other["extensions"]["field"]) == ("CONFLICT", "idempotencyKey"), other
+    read = "query($o: ID!) { node(id: $o) { ... on Order { total lines { nodes { sku quantity } } } } }"
+    assert (await api.data(read, {"o": order["id"]}, **bob))["node"] == first
+
+    # Without a key, or with another one, the same lines are another addition.
+    unkeyed = (await api.data(add, {**keyed, "k": None}, **bob))["addOrderLines"]
+    assert units(unkeyed) == {skus[0]: 3, skus[1]: 4}
+    fresh = (await api.data(add, {**keyed, "k": "retry-2"}, **bob))["addOrderLines"]
+    assert units(fresh) == {skus[0]: 4, skus[1]: 6}

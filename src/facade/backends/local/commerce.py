@@ -158,7 +158,7 @@ _STOCK_BY_SKU = (
     .order_by(_s.c.sku, _s.c.location_id)
 )
 
-_o, _l = t.afosto_orders, t.afosto_order_lines
+_o, _l, _lk = t.afosto_orders, t.afosto_order_lines, t.afosto_order_line_keys
 _ORDER_COLUMNS = _columns(_o, "idempotency_key", "input_digest")
 _ORDERS = select(*_ORDER_COLUMNS).where(_o.c.afosto_tenant_id == bindparam("tenant"), in_keys(_o.c.id))
 # Afosto's order list (`GET /odr/orders`, as the sandbox answers it) is newest first: by
@@ -312,6 +312,22 @@ def _fingerprint(order: OrderInput, lines: dict[str, LineInput]) -> str:
         sorted([sku, line.quantity, line.description] for sku, line in lines.items()),
     ]
     return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def _lines_digest(lines: Sequence[LineInput]) -> str:
+    """The digest of lines as sent (in their order), kept with the key that added them: Afosto
+    compares an idempotent call's body, so the same lines in another order are another input."""
+    body = [[line.sku, line.quantity, line.description] for line in lines]
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def _same_lines(stored: str, digest: str) -> None:
+    """Conflict unless a line key's stored digest is `digest`."""
+    if stored != digest:
+        raise Conflict(
+            "This idempotencyKey was used for other lines of this order: send those lines again, or a new key.",
+            field="idempotencyKey",
+        )
 
 
 def _keyed_order(row: dict[str, Any], digest: str, tenant: AfostoTenant) -> Order:
@@ -749,15 +765,36 @@ class LocalCommerce(Repository):
                     for sku, line in lines.items()
                 ],
             )
+        if order.lines:  # the lines came with the order's key, as facade's upstream sends them
+            await conn.execute(
+                _lk.insert().values(
+                    afosto_tenant_id=tenant.afosto_tenant_id,
+                    order_id=row["id"],
+                    idempotency_key=key,
+                    input_digest=_lines_digest(order.lines),
+                    created_at=row["created_at"],
+                )
+            )
         del row["idempotency_key"], row["input_digest"]
         return row
 
-    async def add_order_lines(self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput]) -> Order:
-        """Adds lines to an order (`POST /odr/orders/{id}/items`): a SKU the order has gets the
-        quantity added to its line. Answers the order with its new total. Nothing is written on
-        an error: NotFound for an order not in the tenant; Conflict for a canceled order;
-        BadUserInput as `create_order`, and for a line the addition takes above MAX_QUANTITY."""
+    async def add_order_lines(
+        self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput], idempotency_key: str | None = None
+    ) -> Order:
+        """Adds lines to an order (`POST /odr/orders/{id}/items`, x-idempotency-key): a SKU the
+        order has gets the quantity added to its line. Answers the order with its new total.
+        With a key, the same lines again (in the same order) add nothing and answer the order as
+        it is now, also when concurrent, and other lines are Conflict (a key names one addition
+        to one order; the order's own key names the lines it was created with); the checks below
+        count a retry's lines again, as upstream mode must. Nothing is
+        written on an error: NotFound for an order not in the tenant; Conflict for a canceled
+        order; BadUserInput as `create_order`, and for a line the addition takes above
+        MAX_QUANTITY."""
         merged = _merged_lines(lines)
+        key = _text(idempotency_key, "idempotencyKey", KEY_LENGTH) if idempotency_key is not None else None
+        digest = _lines_digest(lines)
+        # A tenant's commerce writes take turns (the scope's lock), so a concurrent retry with the
+        # key finds the row the first one wrote.
         async with writing(self.engine, afosto_scope(tenant)) as conn:
             order = await self._order(conn, tenant, order_id)
             if order.status is OrderStatus.CANCELED:
@@ -772,6 +809,17 @@ class LocalCommerce(Repository):
             check_quantities({sku: after[sku] for sku in merged})
             currency, units = await _unit_prices(conn, tenant.afosto_tenant_id, after)
             total = order_total(after, units, currency, priced=merged)
+            # The key is looked up where upstream mode's Afosto finds it: after the checks, which
+            # count a retried addition's lines again there (only Afosto knows the key was used).
+            if key is not None:
+                stored = (
+                    await conn.execute(
+                        select(_lk.c.input_digest).where(_lk.c.order_id == order_id, _lk.c.idempotency_key == key)
+                    )
+                ).scalar_one_or_none()
+                if stored is not None:  # sent before: nothing is added twice
+                    _same_lines(stored, digest)
+                    return order
             for sku, line in merged.items():
                 if sku in known:
                     await conn.execute(
@@ -790,6 +838,16 @@ class LocalCommerce(Repository):
                         )
                     )
             await conn.execute(_o.update().where(_o.c.id == order_id).values(total=total))
+            if key is not None:
+                await conn.execute(
+                    _lk.insert().values(
+                        afosto_tenant_id=tenant.afosto_tenant_id,
+                        order_id=order_id,
+                        idempotency_key=key,
+                        input_digest=digest,
+                        created_at=utcnow(),
+                    )
+                )
             return await self._order(conn, tenant, order_id)
 
     async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask:

@@ -445,6 +445,19 @@ afosto_order_lines = Table(
     Index("ix_afosto_order_lines_tenant_sku", "afosto_tenant_id", "sku"),
 )
 
+# The idempotency keys of lines added to an order (`POST /odr/orders/{id}/items` with
+# x-idempotency-key): a key names one addition of lines to one order, kept with the digest of the
+# lines it sent, so the same lines again add nothing and other lines are a conflict.
+afosto_order_line_keys = Table(
+    "afosto_order_line_keys",
+    metadata,
+    Column("afosto_tenant_id", String(64), nullable=False),
+    Column("order_id", String(64), ForeignKey("afosto_orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("input_digest", String(64), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
 afosto_print_hubs = Table(
     "afosto_print_hubs",
     metadata,

@@ -367,20 +367,24 @@ class CommerceMutations:
         "already on the order gets the units added. `orderId` is the order's global id. Answers the order. "
         "Nothing is written on BAD_USER_INPUT: a line the addition takes above 10,000 units, a SKU without a "
         "consumer price in effect, or an order total above 2,147,483,647 minor units; CONFLICT for a canceled "
-        "order.",
+        "order. With an `idempotencyKey` (Afosto's `x-idempotency-key`), the same lines again (in the same "
+        "order) add nothing and answer the order, so a client may retry after UPSTREAM_TIMEOUT; other lines "
+        "under the key are CONFLICT. A key names one addition to one order (createOrder's key names the lines "
+        "the order was created with); the checks above count a retry's lines again.",
     )
     async def add_order_lines(
         self,
         info: Info,
         order_id: Annotated[strawberry.ID, arg(AN_ID)],
         lines: Annotated[list[OrderLineInput], arg(Constraint(max_items=MAX_ITEMS))],
+        idempotency_key: Annotated[str | None, arg(IDEMPOTENCY_KEY)] = None,
     ) -> Order | None:
         tenant_uid, source = afosto_key(order_id, "Order", "orderId")
         _as_member(info, tenant_uid)
         wanted = _lines(lines, "lines")
         link = await _linked(info, tenant_uid)
         try:
-            order = await info.context.backend.commerce.add_order_lines(link, source, wanted)
+            order = await info.context.backend.commerce.add_order_lines(link, source, wanted, idempotency_key)
         except FacadeError as error:
             raise _at_input(error, "", wanted) from None
         _forget(info.context.loaders.lines_of_order, (tenant_uid, source))

@@ -560,13 +560,18 @@ class AfostoCommerce(ApiPart):
             ) from None
         return await self._order(tenant, made.id)
 
-    async def add_order_lines(self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput]) -> Order:
-        """`POST /odr/orders/{order_id}/items`, then the order read back. Before anything is
-        written, the order (`POST /odr/search/orders`), its lines (`POST
-        /odr/search/orders/items`) and the new SKUs' consumer prices (`_priced`) are read, one
-        call each: BadUserInput for a line the addition takes above MAX_QUANTITY, a SKU without a
-        price (named), or an order total above MAX_MINOR; NotFound for an order Afosto does not
-        have."""
+    async def add_order_lines(
+        self, tenant: AfostoTenant, order_id: str, lines: Sequence[LineInput], idempotency_key: str | None = None
+    ) -> Order:
+        """`POST /odr/orders/{order_id}/items` (with `x-idempotency-key` when a key is given:
+        Afosto adds the same lines under a key once, and answers 409, Conflict, for other lines),
+        then the order read back. Before anything is written, the order (`POST
+        /odr/search/orders`), its lines (`POST /odr/search/orders/items`) and the new SKUs'
+        consumer prices (`_priced`) are read, one call each: BadUserInput for a line the addition
+        takes above MAX_QUANTITY, a SKU without a price (named), or an order total above
+        MAX_MINOR; NotFound for an order Afosto does not have. Those checks count a retried
+        addition's lines again (Afosto alone knows the key was used), so a retry that would be
+        refused if added twice is refused rather than answered."""
         await self._check(tenant)
         order, known = await asyncio.gather(self._order(tenant, order_id), self.order_lines(tenant, [order_id]))
         had = known.get(order_id, [])
@@ -581,7 +586,16 @@ class AfostoCommerce(ApiPart):
         check_quantities({sku: before.get(sku, 0) + quantity for sku, quantity in added.items()})
         currency, units = await self._priced(tenant, list(added))
         order_total(added, units, order.currency or currency, priced=added, base=order.total)
-        await self._items(order_id, lines, None)
+        try:
+            await self._items(order_id, lines, idempotency_key)
+        except Conflict as clash:
+            if idempotency_key is None:
+                raise
+            raise Conflict(
+                "This idempotencyKey was used for other lines of this order: send those lines again, or a new key.",
+                field="idempotencyKey",
+                **clash.extensions,
+            ) from None
         return await self._order(tenant, order_id)
 
     async def _priced(self, tenant: AfostoTenant, skus: Sequence[str]) -> tuple[str, dict[str, int]]:
