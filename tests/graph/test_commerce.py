@@ -1440,6 +1440,12 @@ async def test_lines_added_with_a_key_are_added_once_however_often_they_are_sent
     read = "query($o: ID!) { node(id: $o) { ... on Order { total lines { nodes { sku quantity } } } } }"
     assert (await api.data(read, {"o": order["id"]}, **bob))["node"] == first
 
+    # createOrder's key names the lines the order was created with, as at Afosto.
+    created_with = {"o": order["id"], "l": [{"sku": skus[0], "quantity": 1}], "k": "o-1"}
+    assert (await api.data(add, created_with, **bob))["addOrderLines"] == first
+    clash = await api.error(add, {**created_with, "l": [{"sku": skus[0], "quantity": 5}]}, **bob)
+    assert (clash["extensions"]["code"], clash["extensions"]["field"]) == ("CONFLICT", "idempotencyKey"), clash
+
     # Without a key, or with another one, the same lines are another addition.
     unkeyed = (await api.data(add, {**keyed, "k": None}, **bob))["addOrderLines"]
     assert units(unkeyed) == {skus[0]: 3, skus[1]: 4}
