@@ -287,14 +287,15 @@ class AiohttpCalls:
 
     def __init__(self, settings: HttpSettings, base_url: str) -> None:
         self.settings = settings
-        self.timeout = ClientTimeout(sock_connect=settings.connect_timeout, sock_read=settings.timeout)
         self.session: ClientSession | None = None
         self.proxy = _proxy_for(base_url)
 
     def _session(self) -> ClientSession:
         if self.session is None or self.session.closed:
             connector = TCPConnector(limit=self.settings.max_connections)
-            session = ClientSession(connector=connector, cookie_jar=DummyCookieJar())
+            # facade's headers are the session's, merged by aiohttp into a call's own (none for
+            # most reads), rather than a dict of them built and parsed again for every call.
+            session = ClientSession(connector=connector, cookie_jar=DummyCookieJar(), headers=DEFAULT_HEADERS)
             if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp renamed it
                 raise RuntimeError("aiohttp no longer has ClientSession._retry_connection: review AiohttpCalls")
             session._retry_connection = False
@@ -311,21 +312,29 @@ class AiohttpCalls:
         headers: dict[str, str],
         content: bytes | None,
     ) -> UpstreamResponse | FacadeError:
-        """One call within `budget` seconds in all (connecting, sending, reading the body)."""
-        query = _query(params) if params else None
+        """One call within `budget` seconds in all (connecting, sending, reading the body).
+        `headers`: the call's own; facade's (DEFAULT_HEADERS) are the session's.
+
+        The query is written into the URL here (`_encoded`, form-encoded as httpx writes it), and
+        the budget is aiohttp's own `total` timeout (never rounded up to whole seconds:
+        `ceil_threshold`), where aiohttp's `params`, an `asyncio.timeout` around the call and a
+        read timeout rescheduled per chunk cost a quarter of a call's CPU again: five FLECS pages
+        at once, 105 us a call here against aiohttp's own 79 us before, 87 us now."""
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{_encoded(params)}"
+        # No sock_read: the budget is never more than the client's timeout, which it would be.
+        timeout = ClientTimeout(total=budget, sock_connect=self.settings.connect_timeout, ceil_threshold=math.inf)
         try:
-            async with asyncio.timeout(budget):
-                async with self._session().request(
-                    method,
-                    url,
-                    params=query,
-                    headers=headers,
-                    data=content,
-                    allow_redirects=False,
-                    timeout=self.timeout,
-                    proxy=self.proxy,
-                ) as raw:
-                    body = await raw.read()
+            async with self._session().request(
+                method,
+                url,
+                headers=headers or None,
+                data=content,
+                allow_redirects=False,
+                timeout=timeout,
+                proxy=self.proxy,
+            ) as raw:
+                body = await raw.read()
         except TimeoutError:  # the budget, or aiohttp's connect or read timeout
             return UpstreamTimeout(f"The {api} did not answer in time.", upstream=api)
         except (ServerDisconnectedError, ClientOSError):
@@ -348,6 +357,24 @@ def _proxy_for(base_url: str) -> str | None:
     if not proxy or not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
         return None
     return proxy
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
+def _encoded(params: Mapping[str, Any]) -> str:
+    """`_query(params)` form-encoded (urllib's `urlencode`, which it equals); a whole number, and
+    a plain name or text (letters, digits, `_.~-`: ids, page sizes), written as it is."""
+    quote = urllib.parse.quote_plus
+    parts = []
+    for name, value in params.items():
+        key = name if _PLAIN(name) else quote(name)
+        if type(value) is int:  # the usual value: a page, a size, an id
+            parts.append(f"{key}={value}")
+            continue
+        for _, text in _query({name: value}):
+            parts.append(f"{key}={text if _PLAIN(text) else quote(text)}")
+    return "&".join(parts)
 
 
 def _query(params: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -440,7 +467,7 @@ class UpstreamClient:
         request: httpx.Request | tuple[str, str, Mapping[str, Any] | None, dict[str, str], bytes | None]
         if self.aiohttp is not None:
             url = self.url(path)
-            request = (method, url, params, {**DEFAULT_HEADERS, **headers}, content)
+            request = (method, url, params, headers, content)
         else:
             request = self.request(method, path, params, headers, content)
         attempt = 0

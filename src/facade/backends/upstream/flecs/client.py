@@ -275,7 +275,9 @@ class FlecsProducts(_Part):
                 page,
             )
 
-        lists = list(await asyncio.gather(*(fetch(n) for n in window.numbers)))
+        numbers = window.numbers
+        # One page (the usual window): called here, not in a task of its own.
+        lists = [await fetch(numbers[0])] if len(numbers) == 1 else list(await asyncio.gather(*map(fetch, numbers)))
         if any(len(listed.products) > window.size for listed in lists):
             # The upstream ignored paging and sent the whole list (in id order): slice it.
             return page_of(sort_locally(build(lists[0]), page, p.PRODUCT_SORT, record_id), page)

@@ -197,7 +197,9 @@ class _Part(ApiPart):
         async def one(number: int) -> p.FlowList[T]:
             return self.read(listing, await fetch({**params, "pageNumber": number}))
 
-        lists = list(await asyncio.gather(*(one(n) for n in window.numbers)))
+        numbers = window.numbers
+        # One page (the usual window): called here, not in a task of its own.
+        lists = [await one(numbers[0])] if len(numbers) == 1 else list(await asyncio.gather(*map(one, numbers)))
         if any(len(listed.items) > window.size for listed in lists):
             # The upstream ignored paging and sent everything: sort and cut it here, exactly.
             everything = [build(x) for x in lists[0].items]
