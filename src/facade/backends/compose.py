@@ -25,6 +25,7 @@ from facade.backends.routes import AFOSTO, FLECS, FLOW, ROUTES, Route, check
 from facade.backends.upstream.afosto.api import AfostoApi
 from facade.backends.upstream.afosto.client import API as AFOSTO_API
 from facade.backends.upstream.afosto.client import ServiceAccount
+from facade.backends.upstream.afosto.commerce import TenantChecks
 from facade.backends.upstream.afosto.emulated import EmulatedAfosto
 from facade.backends.upstream.base import ApiClient, ApiRequest
 from facade.backends.upstream.flecs.client import FlecsConsole
@@ -274,7 +275,11 @@ def compose(settings: Settings, local: LocalStore) -> Backend:
     if settings.afosto_url != "local":
         client = UpstreamClient(AFOSTO_API, settings.afosto_url, http, policy=AfostoApi.policy)
         upstreams[AFOSTO] = AfostoApi(
-            client, account, batch_size=settings.afosto_batch_size, concurrency=settings.upstream_concurrency
+            client,
+            account,
+            batch_size=settings.afosto_batch_size,
+            concurrency=settings.upstream_concurrency,
+            checks=TenantChecks(settings.token_cache_size, settings.token_cache_seconds),
         )
         routes = ROUTES
     else:

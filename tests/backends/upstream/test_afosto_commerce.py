@@ -9,6 +9,7 @@ hand-modelled client, the generated namespace's operation and the local store se
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,9 +169,10 @@ async def test_prices_of_many_skus_are_one_search(
             }
         counts.append(await control.calls())
 
-    # Per request: the tenant check, the groups (for currency and VAT), one search per group.
-    expected = {TENANT_CHECK: 1, "GET /afosto/cat/groups": 1, "POST /afosto/cat/groups/{id}/prices": len(groups)}
-    assert counts == [expected, expected]
+    # Per request: the groups (for currency and VAT), one search per group; the tenant check by
+    # the first request of the token only (kept for the token's later requests).
+    expected = {"GET /afosto/cat/groups": 1, "POST /afosto/cat/groups/{id}/prices": len(groups)}
+    assert counts == [{TENANT_CHECK: 1, **expected}, expected]
     assert len(skus) > 2
 
 
@@ -603,3 +605,33 @@ def test_prices_and_stock_levels_are_read_from_the_body_by_their_fields_alone() 
             _stock_of(tenant, malformed)
     with pytest.raises(UpstreamError):
         _price_of(tenant, {"id": "p1", "sku": "SKU-1", "vat": {"rate": 9}}, "g1", group)
+
+
+def test_a_kept_tenant_check_ends_with_its_token_or_its_time_and_the_oldest_goes_first() -> None:
+    from facade.backends.upstream.afosto.commerce import TenantChecks
+    from facade.sandbox.afosto_store import issue_token
+
+    token = issue_token("s" * 32, "a1", ttl=100)  # a JWT: kept until its `exp` at the latest
+    now = [float(int(time.time()))]  # the second issue_token read (or the one after)
+    checks = TenantChecks(size=2, seconds=300, clock=lambda: now[0])
+    key = TenantChecks.key(f"Bearer {token}", "a1")
+    assert key != TenantChecks.key(f"Bearer {token}", "a2")
+    assert token not in key
+
+    checks.keep(key, f"Bearer {token}")
+    assert checks.passed(key)
+    now[0] += 101
+    assert not checks.passed(key)  # the token has expired
+
+    opaque = TenantChecks.key("Bearer opaque", "a1")  # no `exp` to read: kept `seconds`
+    checks.keep(opaque, "Bearer opaque")
+    now[0] += 299
+    assert checks.passed(opaque)
+    now[0] += 2
+    assert not checks.passed(opaque)
+
+    for name in ("x", "y", "z"):  # at most `size`, the least recently passed dropped first
+        checks.keep(TenantChecks.key(name, "a1"), name)
+    assert len(checks) == 2
+    assert not checks.passed(TenantChecks.key("x", "a1"))
+    assert checks.passed(TenantChecks.key("z", "a1"))

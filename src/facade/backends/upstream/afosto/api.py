@@ -11,7 +11,7 @@ Imports the two parts and the upstream base.
 from __future__ import annotations
 
 from facade.backends.upstream.afosto.client import AfostoOperations, AfostoPolicy, ServiceAccount
-from facade.backends.upstream.afosto.commerce import AfostoCommerce
+from facade.backends.upstream.afosto.commerce import AfostoCommerce, TenantChecks
 from facade.backends.upstream.base import ApiClient
 from facade.backends.upstream.http import UpstreamClient
 
@@ -35,7 +35,8 @@ class AfostoApi(ApiClient):
         *,
         batch_size: int = 100,
         concurrency: int = 16,
+        checks: TenantChecks | None = None,
     ) -> None:
         super().__init__(client)
         self.afosto = AfostoOperations(client, account)
-        self.commerce = AfostoCommerce(client, account, batch_size=batch_size, concurrency=concurrency)
+        self.commerce = AfostoCommerce(client, account, batch_size=batch_size, concurrency=concurrency, checks=checks)

@@ -23,7 +23,12 @@ A failed call fails only the keys (or tenants) it served: they answer with its e
 The tenant check: Afosto's tenant is implicit in the token, so `GET /iam/tenants/{afosto_tenant_id}`
 must answer that tenant (the GET is de-duplicated: once per request per tenant) before a tenant's
 data is answered (a read is sent beside the check and dropped if the check fails) or a write is
-sent (after the check); a refusal or another tenant is FORBIDDEN for that tenant's data.
+sent (after the check); a refusal or another tenant is FORBIDDEN for that tenant's data. A check
+passed is kept per process (`TenantChecks`) for the token and tenant, until the token's `exp` and
+at most FACADE_TOKEN_CACHE_SECONDS, as facade keeps its token verdicts: which tenant a token is for
+does not change, and Afosto still judges the token itself on every call (a revoked token's reads
+are UNAUTHENTICATED), so a kept check spares each later request of the token one Afosto call.
+A refusal is not kept.
 Afosto's own 401 is UNAUTHENTICATED, 5xx UPSTREAM_ERROR, a timeout UPSTREAM_TIMEOUT.
 
 Parsing: money stays Afosto's integer minor units; a price's currency and VAT inclusion are its
@@ -33,7 +38,8 @@ and total from its first calculation, its customer and addresses from its settin
 is an `OdrGroup` (one SKU) of each order it references. Every record carries the facade tenant
 (`AfostoTenant.tenant_id`) it was read for.
 
-Imports the Afosto client, the upstream base, commerce, models and errors; never strawberry.
+Imports the Afosto client, the upstream base, commerce, models, errors and auth's token digest;
+never strawberry.
 """
 
 from __future__ import annotations
@@ -41,18 +47,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from facade.auth import token_digest
 from facade.backends.upstream.afosto import readers
-from facade.backends.upstream.afosto.client import API, ServiceAccount, send
+from facade.backends.upstream.afosto.client import API, CREDENTIALS_HEADER, ServiceAccount, send
 from facade.backends.upstream.afosto.generated import payloads as p
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
 from facade.backends.upstream.afosto.operation import AfostoAnswer
 from facade.backends.upstream.base import ApiPart
 from facade.backends.upstream.fanout import each
 from facade.backends.upstream.http import UpstreamClient
-from facade.backends.upstream.payloads import UNKNOWN_TIME
+from facade.backends.upstream.payloads import UNKNOWN_TIME, jwt_claims
 from facade.commerce import (
     CANCELED_TAKES_NO_LINES,
     AfostoPlan,
@@ -84,7 +93,7 @@ from facade.commerce import (
 from facade.errors import BadUserInput, Conflict, FacadeError, Forbidden, NotFound, UpstreamError
 from facade.models import Page, PageArgs, SortDirection
 
-__all__ = ["LIST_LIMIT", "SEARCH_PAGE_SIZE", "AfostoCommerce"]
+__all__ = ["LIST_LIMIT", "SEARCH_PAGE_SIZE", "AfostoCommerce", "TenantChecks"]
 
 OPS = {op.key: op for op in OPERATIONS}
 # Records a load-all list may hold before facade refuses to load it whole (UPSTREAM_ERROR).
@@ -122,6 +131,48 @@ def _channel_type(value: Any) -> SalesChannelType:
         return SalesChannelType.STOREFRONT
 
 
+class TenantChecks:
+    """Passed tenant checks by (token, Afosto tenant): the SHA-256 of both, never the token, each
+    until a wall-clock time; LRU-bounded by `size` (FACADE_TOKEN_CACHE_SIZE), kept at most
+    `seconds` (FACADE_TOKEN_CACHE_SECONDS) and never past the token's JWT `exp`."""
+
+    def __init__(self, size: int = 10_000, seconds: float = 300.0, clock: Callable[[], float] = time.time) -> None:
+        self.size = size
+        self.seconds = seconds
+        self.clock = clock
+        self._kept: OrderedDict[str, float] = OrderedDict()
+
+    @staticmethod
+    def key(credential: str, afosto_tenant_id: str) -> str:
+        return token_digest(f"{afosto_tenant_id}\n{credential}")
+
+    def passed(self, key: str) -> bool:
+        until = self._kept.get(key)
+        if until is None:
+            return False
+        if until <= self.clock():
+            del self._kept[key]
+            return False
+        self._kept.move_to_end(key)
+        return True
+
+    def keep(self, key: str, credential: str) -> None:
+        until = self.clock() + self.seconds
+        _, _, token = credential.partition(" ")
+        exp = jwt_claims(token.strip() or credential).get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            until = min(until, float(exp))
+        if until <= self.clock():
+            return
+        self._kept[key] = until
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 class AfostoCommerce(ApiPart):
     """`CommerceBackend` over the Afosto API (see the module docstring); built once per process,
     bound per request (`ApiPart.bound`). `account` serves callers without an Afosto token;
@@ -136,11 +187,13 @@ class AfostoCommerce(ApiPart):
         *,
         batch_size: int = 100,
         concurrency: int = 16,
+        checks: TenantChecks | None = None,
     ) -> None:
         super().__init__(upstream)
         self.account = account
         self.batch_size = batch_size
         self.concurrency = concurrency
+        self.checks = checks if checks is not None else TenantChecks()
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -162,8 +215,24 @@ class AfostoCommerce(ApiPart):
             self.client, self.account, OPS[key], arguments or {}, body, page=page, page_size=page_size, decoded=decoded
         )
 
+    def _credential(self) -> str | None:
+        """What the calls of this request are authorised with, as the tenant check is kept by:
+        the caller's Afosto token, else the service account (one Afosto tenant, whatever token
+        it holds now); None without either (nothing is kept)."""
+        given = self.client.scope.headers.get(CREDENTIALS_HEADER)
+        if given:
+            return given
+        return f"service-account:{id(self.account)}" if self.account is not None else None
+
+    def _passed(self, tenant: AfostoTenant) -> bool:
+        credential = self._credential()
+        return credential is not None and self.checks.passed(TenantChecks.key(credential, tenant.afosto_tenant_id))
+
     async def _check(self, tenant: AfostoTenant) -> None:
-        """Forbidden unless the caller's Afosto token is for `tenant`'s Afosto tenant."""
+        """Forbidden unless the caller's Afosto token is for `tenant`'s Afosto tenant (a check
+        this token passed for it before is kept: see the module docstring)."""
+        if self._passed(tenant):
+            return
         try:
             answer = await self._call("GET /iam/tenants/{id}", {"id": tenant.afosto_tenant_id})
         except (Forbidden, NotFound):
@@ -173,6 +242,9 @@ class AfostoCommerce(ApiPart):
             raise Forbidden(
                 "The Afosto credentials are not for this tenant's Afosto account.", upstream=API, status=403
             )
+        credential = self._credential()
+        if credential is not None:
+            self.checks.keep(TenantChecks.key(credential, tenant.afosto_tenant_id), credential)
 
     async def _pages(
         self,
@@ -207,6 +279,8 @@ class AfostoCommerce(ApiPart):
         """`read`'s answer once the tenant check passed; both are sent at once (a read's answer
         is dropped when the check fails: the caller never sees it), so the check costs no
         round trip of its own. The check's refusal wins over the read's."""
+        if self._passed(tenant):  # kept from an earlier request of this token
+            return await read
         # The check is a task beside the read, which runs in this one: a task fewer than
         # gathering both (a catalog request makes several of these).
         check = asyncio.ensure_future(self._check(tenant))
