@@ -543,8 +543,11 @@ ROUTES: tuple[Route, ...] = (
         "add_order_lines",
         AFOSTO,
         ("POST /odr/orders/{id}/items", "POST /odr/search/orders", "GET /iam/tenants/{id}"),
-        "`mutation addOrderLines`",
-        ("test_create_order_twice_with_one_key_is_one_order",),
+        "`mutation addOrderLines(idempotencyKey)`",
+        (
+            "test_create_order_twice_with_one_key_is_one_order",
+            "test_lines_added_with_a_key_are_added_once_however_often_they_are_sent",
+        ),
     ),
     Route(
         "commerce",

@@ -166,6 +166,7 @@ _INSERT_ORDER: tuple[Table, ...] = (
     t.afosto_customers,
     t.afosto_orders,
     t.afosto_order_lines,
+    t.afosto_order_line_keys,  # none seeded: a seeded order's lines came with no key
     t.afosto_print_hubs,
     t.afosto_printers,
     t.afosto_users,
