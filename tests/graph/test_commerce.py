@@ -1449,11 +1449,31 @@ async def test_lines_added_with_a_key_are_added_once_however_often_they_are_sent
     clash = await api.error(add, {**created_with, "l": [{"sku": skus[0], "quantity": 5}]}, **bob)
     assert (clash["extensions"]["code"], clash["extensions"]["field"]) == ("CONFLICT", "idempotencyKey"), clash
 
+    # The same lines in another order are the same addition, and a retry answers once the order
+    # is canceled (below). At a limit the lines took the order to, local mode answers a retry;
+    # upstream, where only Afosto knows the key was used, the limit counts its lines again.
+    assert (await api.data(add, {**keyed, "l": lines[::-1]}, **bob))["addOrderLines"] == first
+    big = {"o": order["id"], "l": [{"sku": skus[2], "quantity": 10_000}], "k": "to-the-limit"}
+    at_limit = (await api.data(add, big, **bob))["addOrderLines"]
+    assert units(at_limit)[skus[2]] == 10_000
+    if mode() == "local":
+        assert (await api.data(add, big, **bob))["addOrderLines"] == at_limit
+    else:
+        assert (await api.error(add, big, **bob))["extensions"]["code"] == "BAD_USER_INPUT"
+
     # Without a key, or with another one, the same lines are another addition.
     unkeyed = (await api.data(add, {**keyed, "k": None}, **bob))["addOrderLines"]
-    assert units(unkeyed) == {skus[0]: 3, skus[1]: 4}
+    assert units(unkeyed) == {skus[0]: 3, skus[1]: 4, skus[2]: 10_000}
     fresh = (await api.data(add, {**keyed, "k": "retry-2"}, **bob))["addOrderLines"]
-    assert units(fresh) == {skus[0]: 4, skus[1]: 6}
+    assert units(fresh) == {skus[0]: 4, skus[1]: 6, skus[2]: 10_000}
+
+    await api.data("mutation($o: ID!) { cancelOrder(orderId: $o) { id } }", {"o": order["id"]}, **bob)
+    after_cancel = await api.data(add, {**keyed, "k": "retry-2"}, **bob)
+    assert units(after_cancel["addOrderLines"]) == units(fresh)
+    refused = await api.error(add, {**keyed, "k": "retry-3"}, **bob)
+    assert (refused["extensions"]["code"], refused["extensions"]["field"]) == ("CONFLICT", "orderId"), refused
+    unknown = await api.error(add, {**keyed, "o": _other_order_id(order["id"])}, **bob)
+    assert (unknown["extensions"]["code"], unknown["extensions"]["field"]) == ("NOT_FOUND", "orderId"), unknown
 
 
 @pytest.mark.skipif(mode() != "upstream", reason="the Afosto tenant check is upstream mode's: local mode has no token")
@@ -1500,3 +1520,47 @@ async def test_the_tenant_check_is_made_once_per_token(counted: Twins) -> None:
             assert body["data"]["tenant"]["afosto"]["salesChannels"] is None
     finally:
         await sandbox.http.aclose()
+
+
+def _other_order_id(order_id: str) -> str:
+    """The global id of an order the tenant does not have, beside `order_id`'s."""
+    kind, _, key = base64.b64decode(order_id).decode().partition(":")
+    tenant, _, _ = key.partition(":")
+    return base64.b64encode(f"{kind}:{tenant}:00000000-0000-4000-8000-000000000000".encode()).decode()
+
+
+@pytest.mark.skipif(
+    mode() != "upstream", reason="Afosto's 409 is upstream mode's; local mode decides it in one transaction"
+)
+async def test_a_keyed_addition_to_an_order_canceled_meanwhile_is_the_cancels_conflict(fresh_api: Api) -> None:
+    """A tester's keyed addOrderLines, with cancelOrder landing between its checks and its call,
+    answered CONFLICT at idempotencyKey ("used for other lines"): any 409 under a key was read as
+    the key's. The order's state now names it."""
+    from support.sandbox import SandboxControl
+
+    api = fresh_api
+    bob = await signed(api, "bob")
+    store = await first_store(api, await signed(api, "alice"))
+    sku = store["products"]["nodes"][0]["sku"]
+    create = (
+        "mutation($t: String!, $i: OrderInput!, $k: String!) { createOrder(tenantUid: $t, input: $i, "
+        "idempotencyKey: $k) { id } }"
+    )
+    channel = store["salesChannels"]["nodes"][0]["id"]
+    variables = {"t": ACME, "i": {"channelId": channel, "lines": [{"sku": sku, "quantity": 1}]}, "k": "race-1"}
+    order = (await api.data(create, variables, **bob))["createOrder"]
+    add = (
+        "mutation($o: ID!, $k: String) { addOrderLines(orderId: $o, lines: [{sku: "
+        + f'"{sku}"'
+        + ", quantity: 1}], idempotencyKey: $k) { id } }"
+    )
+    async with SandboxControl(api.store.sandbox_url) as sandbox:  # type: ignore[attr-defined]
+        await sandbox.faults("POST /afosto/cat/groups/*/prices=latency:1500x1")  # the price check, slowed
+        adding = asyncio.ensure_future(api.post(add, {"o": order["id"], "k": "fresh-1"}, **bob))
+        await asyncio.sleep(0.5)
+        await api.data("mutation($o: ID!) { cancelOrder(orderId: $o) { id } }", {"o": order["id"]}, **bob)
+        body = await adding
+        await sandbox.faults()
+
+    error = body["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("CONFLICT", "orderId"), error

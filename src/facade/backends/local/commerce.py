@@ -315,9 +315,10 @@ def _fingerprint(order: OrderInput, lines: dict[str, LineInput]) -> str:
 
 
 def _lines_digest(lines: Sequence[LineInput]) -> str:
-    """The digest of lines as sent (in their order), kept with the key that added them: Afosto
-    compares an idempotent call's body, so the same lines in another order are another input."""
-    body = [[line.sku, line.quantity, line.description] for line in lines]
+    """The digest of an addition's lines, kept with its key: by SKU, as facade sends them to
+    Afosto (whose idempotency compares the body), so the same lines in another order are the
+    same addition in both modes."""
+    body = sorted([line.sku, line.quantity, line.description] for line in lines)
     return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:DIGEST_LENGTH]
 
 
@@ -765,16 +766,6 @@ class LocalCommerce(Repository):
                     for sku, line in lines.items()
                 ],
             )
-        if order.lines:  # the lines came with the order's key, as facade's upstream sends them
-            await conn.execute(
-                _lk.insert().values(
-                    afosto_tenant_id=tenant.afosto_tenant_id,
-                    order_id=row["id"],
-                    idempotency_key=key,
-                    input_digest=_lines_digest(order.lines),
-                    created_at=row["created_at"],
-                )
-            )
         del row["idempotency_key"], row["input_digest"]
         return row
 
@@ -783,10 +774,10 @@ class LocalCommerce(Repository):
     ) -> Order:
         """Adds lines to an order (`POST /odr/orders/{id}/items`, x-idempotency-key): a SKU the
         order has gets the quantity added to its line. Answers the order with its new total.
-        With a key, the same lines again (in the same order) add nothing and answer the order as
-        it is now, also when concurrent, and other lines are Conflict (a key names one addition
-        to one order; the order's own key names the lines it was created with); the checks below
-        count a retry's lines again, as upstream mode must. Nothing is
+        With a key, the same lines again (in any order) add nothing and answer the order as it
+        is now, also when concurrent, canceled since, or at a limit the lines took it to; other
+        lines are Conflict (a key names one addition to one order; the order's own key names the
+        lines it was created with, `_fingerprint`). Nothing is
         written on an error: NotFound for an order not in the tenant; Conflict for a canceled
         order; BadUserInput as `create_order`, and for a line the addition takes above
         MAX_QUANTITY."""
@@ -797,6 +788,8 @@ class LocalCommerce(Repository):
         # key finds the row the first one wrote.
         async with writing(self.engine, afosto_scope(tenant)) as conn:
             order = await self._order(conn, tenant, order_id)
+            if key is not None and await self._added_before(conn, order_id, key, digest, merged):
+                return order  # sent before: nothing is added twice
             if order.status is OrderStatus.CANCELED:
                 raise Conflict(CANCELED_TAKES_NO_LINES, field="orderId")
             known = {
@@ -809,17 +802,6 @@ class LocalCommerce(Repository):
             check_quantities({sku: after[sku] for sku in merged})
             currency, units = await _unit_prices(conn, tenant.afosto_tenant_id, after)
             total = order_total(after, units, currency, priced=merged)
-            # The key is looked up where upstream mode's Afosto finds it: after the checks, which
-            # count a retried addition's lines again there (only Afosto knows the key was used).
-            if key is not None:
-                stored = (
-                    await conn.execute(
-                        select(_lk.c.input_digest).where(_lk.c.order_id == order_id, _lk.c.idempotency_key == key)
-                    )
-                ).scalar_one_or_none()
-                if stored is not None:  # sent before: nothing is added twice
-                    _same_lines(stored, digest)
-                    return order
             for sku, line in merged.items():
                 if sku in known:
                     await conn.execute(
@@ -849,6 +831,34 @@ class LocalCommerce(Repository):
                     )
                 )
             return await self._order(conn, tenant, order_id)
+
+    @staticmethod
+    async def _added_before(
+        conn: AsyncConnection, order_id: str, key: str, digest: str, merged: dict[str, LineInput]
+    ) -> bool:
+        """Whether `key` added these lines to the order before (the order's own key: the lines it
+        was created with); Conflict when it added other lines."""
+        stored = (
+            await conn.execute(
+                select(_lk.c.input_digest).where(_lk.c.order_id == order_id, _lk.c.idempotency_key == key)
+            )
+        ).scalar_one_or_none()
+        if stored is not None:
+            _same_lines(stored, digest)
+            return True
+        created = (await conn.execute(select(_o).where(_o.c.id == order_id))).mappings().one()
+        if created["idempotency_key"] != key:
+            return False
+        again = OrderInput(
+            channel_id=created["channel_id"],
+            customer_id=created["customer_id"],
+            shipping_address_id=created["shipping_address_id"],
+            billing_address_id=created["billing_address_id"],
+            lines=tuple(merged.values()),
+        )
+        if created["input_digest"] is not None:
+            _same_lines(created["input_digest"], _fingerprint(again, merged))
+        return True
 
     async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask:
         """Cancels an order (`POST /odr/orders/{id}/cancel`): answers the asynchronous task

@@ -315,7 +315,9 @@ class AiohttpCalls:
         """One call within `budget` seconds in all (connecting, sending, reading the body).
         `headers`: the call's own; facade's (DEFAULT_HEADERS) are the session's.
 
-        The query is written into the URL here (`_encoded`, form-encoded as httpx writes it), and
+        The query is written into the URL here (`_encoded`: form-encoded as urllib's `urlencode`;
+        yarl leaves some reserved characters as they are where httpx escapes them, `,` `/` `?`,
+        which RFC 3986 reads the same), and
         the budget is aiohttp's own `total` timeout (never rounded up to whole seconds:
         `ceil_threshold`), where aiohttp's `params`, an `asyncio.timeout` around the call and a
         read timeout rescheduled per chunk cost a quarter of a call's CPU again: five FLECS pages

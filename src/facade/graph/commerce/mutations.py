@@ -367,10 +367,11 @@ class CommerceMutations:
         "already on the order gets the units added. `orderId` is the order's global id. Answers the order. "
         "Nothing is written on BAD_USER_INPUT: a line the addition takes above 10,000 units, a SKU without a "
         "consumer price in effect, or an order total above 2,147,483,647 minor units; CONFLICT for a canceled "
-        "order. With an `idempotencyKey` (Afosto's `x-idempotency-key`), the same lines again (in the same "
-        "order) add nothing and answer the order, so a client may retry after UPSTREAM_TIMEOUT; other lines "
-        "under the key are CONFLICT. A key names one addition to one order (createOrder's key names the lines "
-        "the order was created with); the checks above count a retry's lines again.",
+        "order. With an `idempotencyKey` (Afosto's `x-idempotency-key`), the same lines again (in any order) "
+        "add nothing and answer the order, also once it is canceled, so a client may retry after "
+        "UPSTREAM_TIMEOUT; other lines under the key are CONFLICT. A key names one addition to one order "
+        "(createOrder's key names the lines the order was created with). Upstream, where only Afosto knows a "
+        "key was used, a retry of lines that took the order to a limit is refused (BAD_USER_INPUT).",
     )
     async def add_order_lines(
         self,

@@ -643,28 +643,37 @@ class AfostoCommerce(ApiPart):
         /odr/search/orders`), its lines (`POST /odr/search/orders/items`) and the new SKUs'
         consumer prices (`_priced`) are read, one call each: BadUserInput for a line the addition
         takes above MAX_QUANTITY, a SKU without a price (named), or an order total above
-        MAX_MINOR; NotFound for an order Afosto does not have. Those checks count a retried
-        addition's lines again (Afosto alone knows the key was used), so a retry that would be
-        refused if added twice is refused rather than answered."""
+        MAX_MINOR; NotFound for an order Afosto does not have. A keyed addition to a canceled
+        order is sent (Afosto answers a key it has as it did, and refuses a new one with 409,
+        which the order's state then names). The limits count a retried addition's lines again
+        (only Afosto knows the key was used): a retry of lines that took the order to a limit is
+        refused, where local mode answers it."""
         await self._check(tenant)
-        order, known = await asyncio.gather(self._order(tenant, order_id), self.order_lines(tenant, [order_id]))
+        order, known = await asyncio.gather(
+            self._order(tenant, order_id, field="orderId"), self.order_lines(tenant, [order_id])
+        )
         had = known.get(order_id, [])
         if isinstance(had, Exception):
             raise had
-        if order.status is OrderStatus.CANCELED:  # Afosto's 409 says only "a conflict": say which
+        canceled = order.status is OrderStatus.CANCELED
+        if canceled and idempotency_key is None:  # Afosto's 409 says only "a conflict": say which
             raise Conflict(CANCELED_TAKES_NO_LINES, field="orderId")
         before = {line.sku: line.quantity for line in had}
         added: dict[str, int] = {}
         for line in lines:
             added[line.sku] = added.get(line.sku, 0) + line.quantity
-        check_quantities({sku: before.get(sku, 0) + quantity for sku, quantity in added.items()})
-        currency, units = await self._priced(tenant, list(added))
-        order_total(added, units, order.currency or currency, priced=added, base=order.total)
+        if not canceled:  # a canceled order's lines are Afosto's to refuse (above)
+            check_quantities({sku: before.get(sku, 0) + quantity for sku, quantity in added.items()})
+            currency, units = await self._priced(tenant, list(added))
+            order_total(added, units, order.currency or currency, priced=added, base=order.total)
         try:
             await self._items(order_id, lines, idempotency_key)
         except Conflict as clash:
             if idempotency_key is None:
                 raise
+            # A key used for other lines, or an order canceled meanwhile: its state tells which.
+            if canceled or (await self._order(tenant, order_id)).status is OrderStatus.CANCELED:
+                raise Conflict(CANCELED_TAKES_NO_LINES, field="orderId", **clash.extensions) from None
             raise Conflict(
                 "This idempotencyKey was used for other lines of this order: send those lines again, or a new key.",
                 field="idempotencyKey",
@@ -702,16 +711,20 @@ class AfostoCommerce(ApiPart):
         return _task(tenant, found, answer.task_id)
 
     async def _items(self, order_id: str, lines: Sequence[LineInput], key: str | None) -> None:
-        body = [{"sku": line.sku, "quantity": line.quantity, "description": line.description} for line in lines]
+        """`POST /odr/orders/{id}/items`, the lines by SKU: Afosto's idempotency compares the body,
+        so the same lines in another order are the same call (as local mode's digest)."""
+        ordered = sorted(lines, key=lambda line: line.sku)
+        body = [{"sku": line.sku, "quantity": line.quantity, "description": line.description} for line in ordered]
         arguments = {"id": order_id, "x-idempotency-key": key}
         await self._call("POST /odr/orders/{id}/items", arguments, body)
 
-    async def _order(self, tenant: AfostoTenant, order_id: str) -> Order:
+    async def _order(self, tenant: AfostoTenant, order_id: str, field: str | None = None) -> Order:
         found = (await self.orders(tenant, [order_id])).get(order_id)
         if isinstance(found, Exception):
             raise found
         if found is None:
-            raise NotFound(f"The {API} has no such order.", upstream=API)
+            extensions = {"field": field} if field is not None else {}
+            raise NotFound(f"The {API} has no such order.", upstream=API, **extensions)
         return found
 
 
