@@ -155,6 +155,20 @@ async def test_a_write_takes_an_idempotency_key(afosto: Api) -> None:
     assert made["afostoOdrCreateOrderStack"]["__typename"] == "AfostoOdrStack"
 
 
+@pytest.mark.parametrize("key", ["ä-latin1", "\U0001f600", "\u00a0nbsp", " lead", "trail ", "line\nbreak"])
+async def test_a_header_argument_a_header_cannot_carry_is_bad_user_input(afosto: Api, key: str) -> None:
+    """A tester's idempotencyKey of "ä-latin1" was INTERNAL_SERVER_ERROR through httpx (which
+    cannot encode it) and " lead" UPSTREAM_ERROR; aiohttp sent the bytes as they came. Refused
+    where the argument is read, whatever the transport; nothing is sent."""
+    error = await afosto.error(
+        'mutation($k: String) { afostoOdrCreateOrderStack(id: "order-1", idempotencyKey: $k, body: {}) '
+        "{ __typename } }",
+        {"k": key},
+        headers=AFOSTO,
+    )
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "idempotencyKey"), error
+
+
 async def test_an_asynchronous_write_answers_an_ack_with_its_task(afosto: Api) -> None:
     made = await data(afosto, 'mutation { afostoCntUpdateBatchValidate(id: "batch-1") { status taskId } }')
 

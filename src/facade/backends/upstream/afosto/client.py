@@ -52,7 +52,7 @@ from facade.backends.upstream.http import (
     UpstreamResponse,
     error_for,
 )
-from facade.errors import FacadeError, UpstreamError
+from facade.errors import BadUserInput, FacadeError, UpstreamError
 
 __all__ = ["API", "CREDENTIALS_HEADER", "AfostoOperations", "AfostoPolicy", "ServiceAccount", "send"]
 
@@ -249,7 +249,7 @@ async def send(
         if param.location == "path":
             path = path.replace("{" + param.name + "}", quote(_text(value), safe=""))
         elif param.location == "header":
-            headers[param.name] = _text(value)
+            headers[param.name] = _header_value(param, _text(value))
         elif isinstance(value, list | tuple):
             query[param.name] = ",".join(_text(v) for v in value)
         else:
@@ -277,6 +277,25 @@ async def send(
         task_id=response.headers.get("x-task-id"),
         count=_header_int(response, "x-count"),
         page=_header_int(response, "x-page"),
+    )
+
+
+# What an HTTP header's value may be (RFC 9110 field-value, ASCII): visible characters, spaces
+# and tabs between them. httpx refused anything else with an error of its own (a 500, or "could
+# not be reached" for a leading space) and aiohttp sent other bytes as they came.
+_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?").fullmatch
+
+
+def _header_value(param: Any, text: str) -> str:
+    """`text`, the value of a header parameter, if a header can carry it; else BadUserInput at
+    its GraphQL argument (Strawberry's camelCase of `param.argument`)."""
+    if _HEADER_VALUE(text):
+        return text
+    head, *rest = (param.argument or param.name).split("_")
+    name = head + "".join(part.capitalize() for part in rest)
+    raise BadUserInput(
+        f"`{name}` is sent as the `{param.name}` header: printable ASCII only, without spaces at either end.",
+        field=name,
     )
 
 
