@@ -322,15 +322,6 @@ def _lines_digest(lines: Sequence[LineInput]) -> str:
     return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:DIGEST_LENGTH]
 
 
-def _same_lines(stored: str, digest: str) -> None:
-    """Conflict unless a line key's stored digest is `digest`."""
-    if stored != digest:
-        raise Conflict(
-            "This idempotencyKey was used for other lines of this order: send those lines again, or a new key.",
-            field="idempotencyKey",
-        )
-
-
 def _keyed_order(row: dict[str, Any], digest: str, tenant: AfostoTenant) -> Order:
     """The order an idempotency key created, for the same input again; Conflict when the key
     created it from another input (a row from before digests were kept answers as it is)."""
@@ -776,8 +767,9 @@ class LocalCommerce(Repository):
         order has gets the quantity added to its line. Answers the order with its new total.
         With a key, the same lines again (in any order) add nothing and answer the order as it
         is now, also when concurrent, canceled since, or at a limit the lines took it to; other
-        lines are Conflict (a key names one addition to one order; the order's own key names the
-        lines it was created with, `_fingerprint`). Nothing is
+        lines are Conflict once the checks below pass, where Afosto's 409 comes upstream (a key
+        names one addition to one order; the order's own key names the lines it was created
+        with, `_fingerprint`). Nothing is
         written on an error: NotFound for an order not in the tenant; Conflict for a canceled
         order; BadUserInput as `create_order`, and for a line the addition takes above
         MAX_QUANTITY."""
@@ -788,8 +780,11 @@ class LocalCommerce(Repository):
         # key finds the row the first one wrote.
         async with writing(self.engine, afosto_scope(tenant)) as conn:
             order = await self._order(conn, tenant, order_id)
-            if key is not None and await self._added_before(conn, order_id, key, digest, merged):
+            used = await self._key_used(conn, order_id, key, digest, merged) if key is not None else None
+            if used == "same":
                 return order  # sent before: nothing is added twice
+            # Other lines under a used key are refused where Afosto refuses them upstream (409):
+            # after the order's state and the lines' checks, which upstream mode makes first.
             if order.status is OrderStatus.CANCELED:
                 raise Conflict(CANCELED_TAKES_NO_LINES, field="orderId")
             known = {
@@ -802,6 +797,11 @@ class LocalCommerce(Repository):
             check_quantities({sku: after[sku] for sku in merged})
             currency, units = await _unit_prices(conn, tenant.afosto_tenant_id, after)
             total = order_total(after, units, currency, priced=merged)
+            if used == "other":
+                raise Conflict(
+                    "This idempotencyKey was used for other lines of this order: send those lines again, or a new key.",
+                    field="idempotencyKey",
+                )
             for sku, line in merged.items():
                 if sku in known:
                     await conn.execute(
@@ -833,22 +833,21 @@ class LocalCommerce(Repository):
             return await self._order(conn, tenant, order_id)
 
     @staticmethod
-    async def _added_before(
+    async def _key_used(
         conn: AsyncConnection, order_id: str, key: str, digest: str, merged: dict[str, LineInput]
-    ) -> bool:
-        """Whether `key` added these lines to the order before (the order's own key: the lines it
-        was created with); Conflict when it added other lines."""
+    ) -> str | None:
+        """What `key` added to the order before: "same" (these lines; the order's own key: the
+        lines it was created with), "other" (other lines), or None (nothing)."""
         stored = (
             await conn.execute(
                 select(_lk.c.input_digest).where(_lk.c.order_id == order_id, _lk.c.idempotency_key == key)
             )
         ).scalar_one_or_none()
         if stored is not None:
-            _same_lines(stored, digest)
-            return True
+            return "same" if stored == digest else "other"
         created = (await conn.execute(select(_o).where(_o.c.id == order_id))).mappings().one()
         if created["idempotency_key"] != key:
-            return False
+            return None
         again = OrderInput(
             channel_id=created["channel_id"],
             customer_id=created["customer_id"],
@@ -856,9 +855,8 @@ class LocalCommerce(Repository):
             billing_address_id=created["billing_address_id"],
             lines=tuple(merged.values()),
         )
-        if created["input_digest"] is not None:
-            _same_lines(created["input_digest"], _fingerprint(again, merged))
-        return True
+        stored = created["input_digest"]  # None: an order from before digests were kept
+        return "same" if stored is None or stored == _fingerprint(again, merged) else "other"
 
     async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask:
         """Cancels an order (`POST /odr/orders/{id}/cancel`): answers the asynchronous task

@@ -371,7 +371,8 @@ class CommerceMutations:
         "add nothing and answer the order, also once it is canceled, so a client may retry after "
         "UPSTREAM_TIMEOUT; other lines under the key are CONFLICT. A key names one addition to one order "
         "(createOrder's key names the lines the order was created with). Upstream, where only Afosto knows a "
-        "key was used, a retry of lines that took the order to a limit is refused (BAD_USER_INPUT).",
+        "key was used, a retry is checked again against the order as it is now: BAD_USER_INPUT when its lines "
+        "no longer fit the limits or their prices (the first call's lines are on the order then).",
     )
     async def add_order_lines(
         self,

@@ -280,10 +280,11 @@ async def send(
     )
 
 
-# What an HTTP header's value may be (RFC 9110 field-value, ASCII): visible characters, spaces
-# and tabs between them. httpx refused anything else with an error of its own (a 500, or "could
-# not be reached" for a leading space) and aiohttp sent other bytes as they came.
-_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?").fullmatch
+# What a header argument's value may be (RFC 9110 field-value, ASCII): visible characters, and
+# spaces between them; not empty (an empty header is no value: an empty idempotency key made a
+# second order). httpx refused anything else with an error of its own (a 500, or "could not be
+# reached" for a leading space) and aiohttp sent other bytes as they came.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?").fullmatch
 
 
 def _header_value(param: Any, text: str) -> str:
@@ -294,7 +295,7 @@ def _header_value(param: Any, text: str) -> str:
     head, *rest = (param.argument or param.name).split("_")
     name = head + "".join(part.capitalize() for part in rest)
     raise BadUserInput(
-        f"`{name}` is sent as the `{param.name}` header: printable ASCII only, without spaces at either end.",
+        f"`{name}` is sent as the `{param.name}` header: printable ASCII, not empty, without spaces at either end.",
         field=name,
     )
 

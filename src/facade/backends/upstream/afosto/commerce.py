@@ -645,9 +645,9 @@ class AfostoCommerce(ApiPart):
         takes above MAX_QUANTITY, a SKU without a price (named), or an order total above
         MAX_MINOR; NotFound for an order Afosto does not have. A keyed addition to a canceled
         order is sent (Afosto answers a key it has as it did, and refuses a new one with 409,
-        which the order's state then names). The limits count a retried addition's lines again
-        (only Afosto knows the key was used): a retry of lines that took the order to a limit is
-        refused, where local mode answers it."""
+        which the order's state then names). A keyed retry is checked again against the order
+        as it is now (only Afosto knows the key was used): refused (BadUserInput) when its lines
+        no longer fit the limits or their prices, where local mode answers it."""
         await self._check(tenant)
         order, known = await asyncio.gather(
             self._order(tenant, order_id, field="orderId"), self.order_lines(tenant, [order_id])
@@ -669,11 +669,11 @@ class AfostoCommerce(ApiPart):
         try:
             await self._items(order_id, lines, idempotency_key)
         except Conflict as clash:
-            if idempotency_key is None:
-                raise
-            # A key used for other lines, or an order canceled meanwhile: its state tells which.
+            # An order canceled meanwhile, or a key used for other lines: its state tells which.
             if canceled or (await self._order(tenant, order_id)).status is OrderStatus.CANCELED:
                 raise Conflict(CANCELED_TAKES_NO_LINES, field="orderId", **clash.extensions) from None
+            if idempotency_key is None:
+                raise
             raise Conflict(
                 "This idempotencyKey was used for other lines of this order: send those lines again, or a new key.",
                 field="idempotencyKey",
