@@ -122,6 +122,14 @@ def order_total(
 
 # The refusal of lines added to a canceled order, in both modes (CONFLICT, field orderId).
 CANCELED_TAKES_NO_LINES = "A canceled order takes no more lines."
+# The refusals of an idempotency key used before with another input, in both modes (CONFLICT,
+# field idempotencyKey): createOrder's, and addOrderLines'.
+KEY_USED_FOR_ANOTHER_ORDER = (
+    "This idempotencyKey was used for another order input: send that input again, or a new key."
+)
+KEY_USED_FOR_OTHER_LINES = (
+    "This idempotencyKey was used for other lines of this order: send those lines again, or a new key."
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,8 @@ from facade.backends.local import tables as t
 from facade.backends.local.base import Listing, Repository, construct, in_keys, page_flat, reading, utcnow
 from facade.commerce import (
     CANCELED_TAKES_NO_LINES,
+    KEY_USED_FOR_ANOTHER_ORDER,
+    KEY_USED_FOR_OTHER_LINES,
     MAX_MINOR,
     AfostoPlan,
     AfostoTask,
@@ -328,7 +330,7 @@ def _keyed_order(row: dict[str, Any], digest: str, tenant: AfostoTenant) -> Orde
     stored = row.pop("input_digest", None)
     if stored is not None and stored != digest:
         raise Conflict(
-            "This idempotencyKey was used for another order input: send that input again, or a new key.",
+            KEY_USED_FOR_ANOTHER_ORDER,
             field="idempotencyKey",
         )
     return build_order(row, tenant.tenant_id)
@@ -799,7 +801,7 @@ class LocalCommerce(Repository):
             total = order_total(after, units, currency, priced=merged)
             if used == "other":
                 raise Conflict(
-                    "This idempotencyKey was used for other lines of this order: send those lines again, or a new key.",
+                    KEY_USED_FOR_OTHER_LINES,
                     field="idempotencyKey",
                 )
             for sku, line in merged.items():

@@ -293,7 +293,7 @@ def _header_value(param: Any, text: str) -> str:
     if _HEADER_VALUE(text):
         return text
     head, *rest = (param.argument or param.name).split("_")
-    name = head + "".join(part.capitalize() for part in rest)
+    name = head + "".join(part.capitalize() if part else "_" for part in rest)  # Strawberry's rule (generate.to_camel)
     raise BadUserInput(
         f"`{name}` is sent as the `{param.name}` header: printable ASCII, not empty, without spaces at either end.",
         field=name,

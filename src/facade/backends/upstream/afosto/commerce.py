@@ -38,8 +38,8 @@ and total from its first calculation, its customer and addresses from its settin
 is an `OdrGroup` (one SKU) of each order it references. Every record carries the facade tenant
 (`AfostoTenant.tenant_id`) it was read for.
 
-Imports the Afosto client, the upstream base, commerce, models, errors and auth's token digest;
-never strawberry.
+Imports the Afosto client, the upstream base, commerce, models, errors, auth's token digest and
+the token verdicts' cache; never strawberry.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -62,8 +61,11 @@ from facade.backends.upstream.base import ApiPart
 from facade.backends.upstream.fanout import each
 from facade.backends.upstream.http import UpstreamClient
 from facade.backends.upstream.payloads import UNKNOWN_TIME, jwt_claims
+from facade.backends.upstream.verify import Verdict, VerdictCache
 from facade.commerce import (
     CANCELED_TAKES_NO_LINES,
+    KEY_USED_FOR_ANOTHER_ORDER,
+    KEY_USED_FOR_OTHER_LINES,
     AfostoPlan,
     AfostoTask,
     AfostoTenant,
@@ -132,42 +134,31 @@ def _channel_type(value: Any) -> SalesChannelType:
 
 
 class TenantChecks:
-    """Passed tenant checks by (token, Afosto tenant): the SHA-256 of both, never the token, each
-    until a wall-clock time; LRU-bounded by `size` (FACADE_TOKEN_CACHE_SIZE), kept at most
-    `seconds` (FACADE_TOKEN_CACHE_SECONDS) and never past the token's JWT `exp`."""
+    """Passed tenant checks by (token, Afosto tenant): the SHA-256 of both, never the token, kept
+    in a `VerdictCache` as facade's token verdicts are (LRU of `size`, FACADE_TOKEN_CACHE_SIZE),
+    each at most `seconds` (FACADE_TOKEN_CACHE_SECONDS) and never past the token's JWT `exp`."""
 
     def __init__(self, size: int = 10_000, seconds: float = 300.0, clock: Callable[[], float] = time.time) -> None:
-        self.size = size
         self.seconds = seconds
         self.clock = clock
-        self._kept: OrderedDict[str, float] = OrderedDict()
+        self._kept = VerdictCache(size)
 
     @staticmethod
     def key(credential: str, afosto_tenant_id: str) -> str:
         return token_digest(f"{afosto_tenant_id}\n{credential}")
 
     def passed(self, key: str) -> bool:
-        until = self._kept.get(key)
-        if until is None:
-            return False
-        if until <= self.clock():
-            del self._kept[key]
-            return False
-        self._kept.move_to_end(key)
-        return True
+        return self._kept.get(key, self.clock()) is not None
 
     def keep(self, key: str, credential: str) -> None:
-        until = self.clock() + self.seconds
+        now = self.clock()
+        until = now + self.seconds
         _, _, token = credential.partition(" ")
         exp = jwt_claims(token.strip() or credential).get("exp")
         if isinstance(exp, int | float) and not isinstance(exp, bool):
             until = min(until, float(exp))
-        if until <= self.clock():
-            return
-        self._kept[key] = until
-        self._kept.move_to_end(key)
-        while len(self._kept) > self.size:
-            self._kept.popitem(last=False)
+        if until > now:
+            self._kept.put(key, Verdict(None, None, until))
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -628,7 +619,7 @@ class AfostoCommerce(ApiPart):
                 await self._items(made.id, order.lines, idempotency_key)
         except Conflict as clash:
             raise Conflict(
-                "This idempotencyKey was used for another order input: send that input again, or a new key.",
+                KEY_USED_FOR_ANOTHER_ORDER,
                 field="idempotencyKey",
                 **clash.extensions,
             ) from None
@@ -675,7 +666,7 @@ class AfostoCommerce(ApiPart):
             if idempotency_key is None:
                 raise
             raise Conflict(
-                "This idempotencyKey was used for other lines of this order: send those lines again, or a new key.",
+                KEY_USED_FOR_OTHER_LINES,
                 field="idempotencyKey",
                 **clash.extensions,
             ) from None
