@@ -924,7 +924,7 @@ async def _product_prices(
         of_tenant = [sku for owner, sku in skus if owner == uid]
         for group in chosen:
             if group_name is None or group.name == group_name:
-                calls.append((uid, backend.commerce.prices(link, of_tenant, group.id, at)))
+                calls.append((uid, backend.commerce.prices(link, of_tenant, group.id, at, group)))
     answers = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
     of_tenant_refs = {uid: [ref for ref in skus if ref[0] == uid] for uid in uids}
     for (uid, _), answer in zip(calls, answers, strict=True):

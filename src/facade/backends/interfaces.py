@@ -331,8 +331,17 @@ class CommerceBackend(Protocol):
     async def printers(self, tenants: Sequence[AfostoTenant]) -> Answers[AfostoTenant, list[Printer]]: ...
 
     async def prices(
-        self, tenant: AfostoTenant, skus: Sequence[str], group_id: str, active_at: dt.datetime | None
-    ) -> Answers[str, list[Price]]: ...
+        self,
+        tenant: AfostoTenant,
+        skus: Sequence[str],
+        group_id: str,
+        active_at: dt.datetime | None,
+        group: PriceGroup | None = None,
+    ) -> Answers[str, list[Price]]:
+        """Each SKU's prices in the price group `group_id`; `group` is that group's record where
+        the caller holds it already (its currency and VAT inclusion are the prices'), which
+        spares upstream mode reading the groups again."""
+        ...
 
     async def stock_by_location(
         self, tenant: AfostoTenant, location_ids: Sequence[str]

@@ -454,7 +454,12 @@ class LocalCommerce(Repository):
         return await self._load_all(_PRINTERS, tenants, build_printer)
 
     async def prices(
-        self, tenant: AfostoTenant, skus: Sequence[str], group_id: str, active_at: dt.datetime | None
+        self,
+        tenant: AfostoTenant,
+        skus: Sequence[str],
+        group_id: str,
+        active_at: dt.datetime | None,
+        group: PriceGroup | None = None,
     ) -> dict[str, list[Price]]:
         """Each SKU's prices in the group (CatPrice, `POST /cat/groups/{id}/prices`, sku `in`):
         all of them, undated first then by `active_at`; with `active_at`, only the one in effect

@@ -372,20 +372,30 @@ class AfostoCommerce(ApiPart):
     # -- batch reads ---------------------------------------------------------------------------
 
     async def prices(
-        self, tenant: AfostoTenant, skus: Sequence[str], group_id: str, active_at: dt.datetime | None
+        self,
+        tenant: AfostoTenant,
+        skus: Sequence[str],
+        group_id: str,
+        active_at: dt.datetime | None,
+        group: PriceGroup | None = None,
     ) -> dict[str, list[Price] | Exception]:
         """`POST /cat/groups/{group_id}/prices` with `sku in [...]` (and `active_at` when given),
-        per chunk of SKUs; the group's currency and VAT inclusion from `GET /cat/groups`."""
+        per chunk of SKUs; the group's currency and VAT inclusion are `group`'s, else read from
+        `GET /cat/groups` beside the search."""
+        held = group if group is not None and group.id == group_id else None
 
         async def search(chunk: list[str]) -> list[tuple[str, Price]]:
             body = _in("sku", chunk)
             if active_at is not None:
                 body["active_at"] = active_at.isoformat()
-            groups, found = await asyncio.gather(
-                self._groups(tenant), self._pages("POST /cat/groups/{id}/prices", {"id": group_id}, body, decoded=True)
-            )
-            group = next((g for g in groups if g.id == group_id), None)
-            read = [(price.sku, price) for item in found if (price := _price_of(tenant, item, group_id, group))]
+            search = self._pages("POST /cat/groups/{id}/prices", {"id": group_id}, body, decoded=True)
+            of: PriceGroup | None = held
+            if of is not None:
+                found = await search
+            else:
+                groups, found = await asyncio.gather(self._groups(tenant), search)
+                of = next((g for g in groups if g.id == group_id), None)
+            read = [(price.sku, price) for item in found if (price := _price_of(tenant, item, group_id, of))]
             return read if active_at is None else _in_effect(read, active_at)
 
         return await self._batch(tenant, skus, search)
@@ -680,7 +690,7 @@ class AfostoCommerce(ApiPart):
         if not groups or not skus:
             return (groups[0].currency if groups else "EUR"), {}
         group = groups[0]
-        found = await self.prices(tenant, skus, group.id, dt.datetime.now(dt.UTC))
+        found = await self.prices(tenant, skus, group.id, dt.datetime.now(dt.UTC), group)
         units: dict[str, int] = {}
         for sku, prices in found.items():
             if isinstance(prices, Exception):
