@@ -634,3 +634,19 @@ def test_the_embedded_store_holds_what_flecs_sent() -> None:
     )
     assert product.embedded_store.address.city == "Amsterdam"
     assert flecs.product_reader(API)(product_body(store=None, store_id=4)).embedded_store is None
+
+
+def test_a_pages_products_embedding_the_same_store_share_its_record_and_others_do_not() -> None:
+    read = flecs.product_reader(API)
+    stores: dict[int, Any] = {}
+    first, second = read(product_body(id=7), stores), read(product_body(id=8), stores)
+    assert first.embedded_store is second.embedded_store
+    renamed = product_body(id=9)
+    renamed["store"] = {**renamed["store"], "name": "Acme Utrecht"}
+    third = read(renamed, stores)
+    assert third.embedded_store is not first.embedded_store
+    assert third.embedded_store is not None and third.embedded_store.name == "Acme Utrecht"
+    assert first.embedded_store is not None and first.embedded_store.name == "Acme Amsterdam"
+    # Without a page's memo (a single product), each builds its own.
+    assert read(product_body(id=7)).embedded_store is not first.embedded_store
+    assert read(product_body(id=7)).embedded_store == first.embedded_store

@@ -257,7 +257,8 @@ class FlecsProducts(_Part):
 
         def build(listed: p.ProductPage) -> list[Product]:
             item = self.app_item if apps else self.product_item
-            return [item(x) for x in listed.products]
+            stores: dict[int, Any] = {}  # the page's products' store, built once (product_record)
+            return [item(x, stores) for x in listed.products]
 
         if page.sort != "id" or page.direction is not SortDirection.ASC:
             # Not the API's own order: sort the whole list (see the module docstring).

@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 
@@ -327,7 +327,11 @@ _trusted_category, _trusted_attribute, _trusted_meta = Category.trusted, Attribu
 
 
 def product_record(
-    item: Any, is_app: bool | None = None, later: Deferred | None = None, store_later: Deferred | None = None
+    item: Any,
+    is_app: bool | None = None,
+    later: Deferred | None = None,
+    store_later: Deferred | None = None,
+    stores: dict[int, tuple[dict[str, Any], Store]] | None = None,
 ) -> Product:
     """facade's Product from a FLECS product whose values have the JSON types `FlecsProduct` reads
     without coercion (null text as ""), built as it is read; Unusual for any other item, which
@@ -345,6 +349,10 @@ def product_record(
     `/products/apps` list returned (`is_app=True`); `is_official` is the `official` meta value
     ("no"/false is unofficial; anything else, or none, official). The owner and the creation
     time are not in the contract: read when sent, else None and UNKNOWN_TIME.
+
+    `stores` (store id -> the store object and its record) shares the embedded store's record
+    among the products of one page that embed the same store object (equal as JSON): a page of
+    one store's products builds it once.
     """
     if type(item) is not dict:
         raise Unusual
@@ -373,8 +381,17 @@ def product_record(
     if owner_id is not None and type(owner_id) is not int:
         raise Unusual
 
+    embedded = None
+    if store is not None:
+        held = stores.get(store["id"]) if stores is not None else None
+        if held is not None and held[0] == store:
+            embedded = held[1]
+        else:
+            embedded = _store_record(store, store_later)
+            if stores is not None:
+                stores[store["id"]] = (store, embedded)
     values = {
-        "embedded_store": None if store is None else _store_record(store, store_later),
+        "embedded_store": embedded,
         "id": product_id,
         "store_id": store_id if store_id is not None else 0,
         "owner_id": owner_id,
@@ -554,7 +571,7 @@ def _store_created(store: dict[str, Any]) -> dict[str, Any]:
 _STORE_PARTS: Parts = {"address": _store_address, "created_at": _store_created}
 
 
-def product_reader(api: str, *, is_app: bool | None = None) -> Callable[[Any], Product]:
+def product_reader(api: str, *, is_app: bool | None = None) -> ProductReader:
     """The reader of a listed FLECS product: `product_record` (its parts deferred), else the
     tolerant FlecsProduct model (`to_product`); UpstreamError when that refuses it too, when the
     item is read or, for a deferred part, when a query first reads one of its fields."""
@@ -567,8 +584,20 @@ def product_reader(api: str, *, is_app: bool | None = None) -> Callable[[Any], P
         return flecs_store(parse(ProductStore, store, api))
 
     later, store_later = Deferred(_PRODUCT_PARTS[bool(is_app)], whole), Deferred(_STORE_PARTS, whole_store)
-    fast = functools.partial(product_record, is_app=is_app, later=later, store_later=store_later)
-    return lean(fast, FlecsProduct, convert, api)
+
+    def read(item: Any, stores: dict[int, tuple[dict[str, Any], Store]] | None = None) -> Product:
+        try:
+            return product_record(item, is_app, later, store_later, stores)
+        except Unusual:
+            return convert(parse(FlecsProduct, item, api))
+
+    return read
+
+
+class ProductReader(Protocol):
+    """`product_reader`'s reader: a listed product, with the page's shared store records."""
+
+    def __call__(self, item: Any, stores: dict[int, tuple[dict[str, Any], Store]] | None = None) -> Product: ...
 
 
 def _meta(meta_data: list[Metadata], name: str) -> Any:
