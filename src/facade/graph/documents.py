@@ -61,6 +61,24 @@ class Prepared:
         return self.document is not None and not self.errors
 
 
+# Costs remembered per document and operation for distinct sets of variable values, at most.
+COSTS_BY_VALUES = 16
+_SCALAR = (str, int, float, bool, type(None))
+
+
+def _scalars(variables: Mapping[str, Any] | None) -> tuple[tuple[str, type, Any], ...] | None:
+    """The variables as a key when every value is a scalar (typed: 1 and True differ), else None."""
+    if not variables:
+        return ()
+    if not all(type(v) in _SCALAR for v in variables.values()):
+        return None
+    return tuple(sorted(((k, type(v), v) for k, v in variables.items()), key=_first))
+
+
+def _first(entry: tuple[str, type, Any]) -> str:
+    return entry[0]
+
+
 class DocumentCache:
     """query text -> Prepared, least recently used first out, holding documents whose estimated
     memory (BYTES_PER_CHARACTER per character of text) adds up to at most `max_bytes`."""
@@ -109,6 +127,13 @@ class DocumentCache:
         key = ("cost", operation_name)
         cost = prepared.memo.get(key)
         if cost is None:
+            # A cost that depends on the variables is remembered for their values when they are
+            # all scalars (a page size, an id), for the document's last few sets of them.
+            scalars = _scalars(variables)
+            by_values = prepared.memo.get(("cost by values", operation_name)) if scalars is not None else None
+            if by_values is not None:
+                cost = by_values.get(scalars)
+        if cost is None:
             operation = select_operation(prepared.document, operation_name)
             if operation is None:
                 return 0  # no such operation: execution answers that error, nothing runs
@@ -116,6 +141,11 @@ class DocumentCache:
             cost = measured.value
             if not measured.uses_variables:
                 prepared.memo[key] = cost
+            elif scalars is not None:
+                remembered = prepared.memo.setdefault(("cost by values", operation_name), {})
+                if len(remembered) >= COSTS_BY_VALUES:
+                    del remembered[next(iter(remembered))]
+                remembered[scalars] = cost
         check_cost(cost, self.limits)
         return int(cost)
 
