@@ -645,8 +645,10 @@ def test_a_pages_products_embedding_the_same_store_share_its_record_and_others_d
     renamed["store"] = {**renamed["store"], "name": "Acme Utrecht"}
     third = read(renamed, stores)
     assert third.embedded_store is not first.embedded_store
-    assert third.embedded_store is not None and third.embedded_store.name == "Acme Utrecht"
-    assert first.embedded_store is not None and first.embedded_store.name == "Acme Amsterdam"
+    assert third.embedded_store is not None
+    assert third.embedded_store.name == "Acme Utrecht"
+    assert first.embedded_store is not None
+    assert first.embedded_store.name == "Acme Amsterdam"
     # Without a page's memo (a single product), each builds its own.
     assert read(product_body(id=7)).embedded_store is not first.embedded_store
     assert read(product_body(id=7)).embedded_store == first.embedded_store
