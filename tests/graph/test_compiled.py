@@ -382,3 +382,26 @@ async def test_a_compiler_failure_costs_speed_not_the_answer(
     assert sent.did == "declined"
     assert [s["id"] for s in sent.body["data"]["stores"]["nodes"]] == [global_id("Store", 1), global_id("Store", 2)]
     assert "compiling a plan failed" in caplog.text
+
+
+async def test_an_edges_arguments_follow_their_variables_request_by_request(twins: Twins) -> None:
+    # The arguments an edge builds from the same values are remembered (stage.Arguments): other
+    # values, and the first ones again, each answer their own page.
+    query = (
+        "query($n: Int!, $r: Int!, $dir: SortDirection!) { products(first: $n) { nodes { id "
+        "reviews(first: $r, sortBy: CREATED_AT, sortDirection: $dir) { nodes { id createdAt } } } } }"
+    )
+    seen = {}
+    for n, r, direction in ((20, 1, "ASC"), (30, 2, "DESC"), (20, 1, "ASC"), (30, 2, "ASC"), (30, 2, "DESC")):
+        sent = await send(twins, query, {"n": n, "r": r, "dir": direction})
+        assert sent.did == "compiled"
+        nodes = sent.body["data"]["products"]["nodes"]
+        assert len(nodes) == n
+        counts = [len(node["reviews"]["nodes"]) for node in nodes]
+        assert max(counts) == r
+        for node in nodes:
+            stamps = [x["createdAt"] for x in node["reviews"]["nodes"]]
+            assert stamps == sorted(stamps, reverse=direction == "DESC")
+        seen.setdefault((n, r, direction), []).append(sent.body)
+    assert all(a == b for a, *rest in seen.values() for b in rest)
+    assert seen[(30, 2, "ASC")][0] != seen[(30, 2, "DESC")][0]

@@ -42,6 +42,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, cast
 
 from cachetools import LRUCache
@@ -117,17 +118,33 @@ class Arguments:
     strawberry_field: StrawberryField
     schema: Any
     constant: dict[str, Any] | None = None
+    # Strawberry's conversion of recent argument values that are all scalars (a page size, an
+    # id): the same values convert to the same arguments, and a request's edges build theirs
+    # once a round. At most CONVERTED_VALUES sets, the oldest dropped first.
+    converted: dict[tuple[tuple[str, type, Any], ...], dict[str, Any]] = field(default_factory=dict)
 
     def build(self, variables: VariableValues | None) -> dict[str, Any]:
         if self.constant is not None:
             return dict(self.constant)
         raw = get_argument_values(self.field_def, self.node, variables)
-        return convert_arguments(
+        key = tuple((k, type(v), v) for k, v in raw.items()) if all(type(v) in _SCALARS for v in raw.values()) else None
+        if key is not None and (held := self.converted.get(key)) is not None:
+            return dict(held)
+        built = convert_arguments(
             raw,
             self.strawberry_field.arguments,
             scalar_registry=self.schema.schema_converter.scalar_registry,
             config=self.schema.config,
         )
+        if key is not None and all(type(v) in _SCALARS or isinstance(v, Enum) for v in built.values()):
+            if len(self.converted) >= CONVERTED_VALUES:
+                del self.converted[next(iter(self.converted))]
+            self.converted[key] = dict(built)
+        return built
+
+
+CONVERTED_VALUES = 16
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _uses_variables(node: FieldNode) -> bool:
