@@ -143,3 +143,18 @@ async def test_a_load_cancelled_with_a_caller_that_awaited_it_is_loaded_again() 
 
     assert await loader.load(1) == 10
     assert await _each(loader, [1, 2]) == {1: 10, 2: 20}
+
+
+async def test_each_reads_settled_keys_joins_pending_ones_and_queues_the_new_in_one_batch() -> None:
+    fetch = Recording(failing=frozenset({3}))
+    loader = ById(fetch)
+    assert await loader.load(1) == 10  # settled
+    pending = loader.load(2)  # queued, not yet loaded
+    found = await _each(loader, [1, 2, 3, 4, 4, 2])
+
+    assert found == {1: 10, 2: 20, 3: found[3], 4: 40}
+    assert isinstance(found[3], ValueError)
+    assert fetch.calls == [[1], [2, 3, 4]]  # the new keys joined the pending key's batch
+    assert loader.cache_map[2] is pending
+    with pytest.raises(TypeError):
+        await _each(loader, [5, None])

@@ -93,6 +93,19 @@ class Loader(DataLoader[KT, VT], Generic[KT, VT]):
             self.loop.call_soon(self._start)
         return future
 
+    def load_new(self, keys: list[KT]) -> list[asyncio.Future[VT]]:
+        """`load` for keys that are neither cached nor queued (distinct, not None), at once: one
+        call for a list of keys instead of one per key."""
+        create = self.loop.create_future
+        futures = [create() for _ in keys]
+        self.cache_map.update(zip(keys, futures, strict=True))
+        start = not self._keys
+        self._keys.extend(keys)
+        self._futures.extend(futures)
+        if start:
+            self.loop.call_soon(self._start)
+        return futures
+
     def _start(self) -> None:
         self.loop.create_task(self._dispatch())
 
@@ -635,19 +648,26 @@ def _queued(loader: Loader[Any, Any], keys: Sequence[Any]) -> tuple[dict[Any, An
     cache = loader.cache_map
     found: dict[Any, Any] = {}
     waiting: list[tuple[Any, asyncio.Future[Any]]] = []
+    new: list[Any] = []
     for key in keys:
         if key in found:
             continue
-        future = cache.get(key) if cache is not None else None
+        future = cache.get(key)
         if future is not None and future.cancelled():
             future = None  # a caller awaiting it was cancelled, and with it the future: load again
-        if future is not None and future.done():
+        if future is None:
+            if key is None:
+                loader.load(key)  # refused as aiodataloader refuses it (TypeError)
+            new.append(key)
+        elif future.done():
             found[key] = future.exception() or future.result()
             continue
-        # A key being loaded already (by another loader reading the same keys) is its future.
-        pending = future if future is not None else loader.load(key)
+        else:
+            # A key being loaded already (by another loader reading the same keys) is its future.
+            waiting.append((key, future))
         found[key] = None
-        waiting.append((key, pending))
+    if new:
+        waiting.extend(zip(new, loader.load_new(new), strict=True))
     return found, waiting
 
 

@@ -812,6 +812,16 @@ def _rate(vat: Any) -> str | None:
     return None
 
 
+def _first_rate(vat: Any) -> str | None:
+    """`_rate`, without its calls for the usual list whose first class is an object holding an
+    integer rate (every price of a list has one)."""
+    if type(vat) is list and vat and type(first := vat[0]) is dict:
+        rate = first.get("rate")
+        if type(rate) is int and 0 <= rate < readers.INT32:
+            return f"{rate}.00"
+    return _rate(vat)
+
+
 def _price_of(tenant: AfostoTenant, item: Any, group_id: str, group: PriceGroup | None) -> Price | None:
     """A decoded CatPrice as a Price (None without a SKU or an id); its currency and VAT
     inclusion are its group's."""
@@ -827,7 +837,7 @@ def _price_of(tenant: AfostoTenant, item: Any, group_id: str, group: PriceGroup 
             "currency": group.currency if group is not None else "EUR",
             "amount": r["amount"] or 0,
             "original_amount": r["original_amount"],
-            "vat_rate": _rate(item.get("vat")),
+            "vat_rate": _first_rate(item.get("vat")),
             "is_including_vat": group.is_including_vat if group is not None else True,
             "active_at": r["active_at"],
         }
