@@ -43,7 +43,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
-from operator import attrgetter
+from functools import partial
+from itertools import repeat
+from operator import attrgetter, is_not
 from typing import Any, cast
 
 from cachetools import LRUCache
@@ -404,6 +406,9 @@ def covered_here(spec: EdgeSpec, info: Any) -> bool:
 # The walker
 
 
+_NOT_NONE = partial(is_not, None)  # in C, where a generator per list cost a call per item
+
+
 def flatten(values: Iterable[Any]) -> list[Any]:
     """The records in `values`: lists spread, None left out."""
     out: list[Any] = []
@@ -411,7 +416,7 @@ def flatten(values: Iterable[Any]) -> list[Any]:
         if value is None:
             continue
         if type(value) is list or type(value) is tuple:
-            out.extend(v for v in value if v is not None)
+            out.extend(filter(_NOT_NONE, value))
         else:
             out.append(value)
     return out
@@ -551,7 +556,7 @@ class Walk:
     async def _answered(self, loads: list[Planned], found: dict[Any, Any]) -> list[tuple[ObjectStage, list[Any]]]:
         """The edges of `loads` given their loader's answers `found`: their slots written, their
         records through the edge's rule, and the children to load next."""
-        if self.strict and any(isinstance(v, Exception) for v in found.values()):
+        if self.strict and any(map(isinstance, found.values(), repeat(Exception))):
             raise Bail("a load failed")
         children_ready: list[tuple[ObjectStage, list[Any]]] = []
         for edge, keys, load_keys, embedded in loads:
@@ -569,9 +574,9 @@ class Walk:
 
     def _children(self, down: DownStep, objects: list[Any]) -> list[Any]:
         if self.strict:
-            return flatten(down.get(o) for o in objects)
+            return flatten(map(down.get, objects))
         try:
-            return flatten(down.get(o) for o in objects)
+            return flatten(map(down.get, objects))
         except Exception:  # noqa: BLE001 - the resolvers report it
             return []
 
