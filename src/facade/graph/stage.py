@@ -629,30 +629,21 @@ class Walk:
         decided: dict[Any, bool] = {}  # a `by` rule's decisions, by the attribute's value
         # Plain loops: this runs for every record a level loads (a catalog of 100 products holds
         # some 550 of them), where a generator and a call per record were a tenth of the walk.
-        get = attrgetter(by) if by is not None else None
         for value in values:
             if rule.via is None:
-                items = records(value)
-                allowed: bool | None
-                if get is not None:
-                    # A `by` rule decides by the attribute alone: one check per distinct value
-                    # (a page of prices is its tenant's), the records grouped in C.
-                    for key, item in dict(zip(map(get, items), items)).items():  # noqa: B905
-                        allowed = decided.get(key)
+                for item in records(value):
+                    allowed: bool | None
+                    if by is None:
+                        allowed = check(principal, item, None)
+                    else:
+                        allowed = decided.get(key := getattr(item, by))
                         if allowed is None:
                             allowed = decided[key] = check(principal, item, None)
-                        if not allowed:
-                            break
-                    else:
-                        kept.append(value)
-                        continue
+                    if not allowed:
+                        break
                 else:
-                    for item in items:
-                        if not check(principal, item, None):
-                            break
-                    else:
-                        kept.append(value)
-                        continue
+                    kept.append(value)
+                    continue
             elif all(self._allows(rule, principal, item, related) for item in records(value)):
                 kept.append(value)
                 continue
