@@ -405,3 +405,15 @@ async def test_an_edges_arguments_follow_their_variables_request_by_request(twin
         seen.setdefault((n, r, direction), []).append(sent.body)
     assert all(a == b for a, *rest in seen.values() for b in rest)
     assert seen[(30, 2, "ASC")][0] != seen[(30, 2, "DESC")][0]
+
+
+async def test_a_field_answering_an_attribute_reads_it_in_the_plan_and_answers_as_its_resolver(twins: Twins) -> None:
+    # `sourceId` is `str(self.id)` (edges.reads): the plan reads `o.id`, and answers the same.
+    query = "{ products(first: 3) { nodes { id sourceId store { sourceId } } } }"
+    sent = await send(twins, query)
+    assert sent.did == "compiled"
+    nodes = sent.body["data"]["products"]["nodes"]
+    assert all(type(n["sourceId"]) is str and n["sourceId"].isdigit() for n in nodes)
+    assert all(n["store"]["sourceId"].isdigit() for n in nodes)
+    source = twins.executor.source(query)
+    assert "'sourceId': (v if type(v := o.id) is str" in source

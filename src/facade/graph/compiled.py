@@ -76,7 +76,7 @@ from facade.context import Context
 from facade.errors import OperationNotDetermined
 from facade.graph.base import check_need
 from facade.graph.documents import DocumentCache, Prepared, weigh
-from facade.graph.edges import EDGE, GUARD, NEED
+from facade.graph.edges import EDGE, GUARD, NEED, READS
 from facade.graph.limits import LimitExceeded
 from facade.graph.permissions import Rule
 from facade.graph.stage import (
@@ -392,7 +392,14 @@ class Compiler:
             method = plain_method(definition)
             if method is None:
                 raise Decline(f"{parent.name}.{name} has a resolver the compiler does not handle")
-            value = f"{self.name('m', method)}(o)"
+            attribute = getattr(method, READS, None)
+            leaf = is_leaf_type(
+                field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+            )
+            if isinstance(attribute, str) and leaf:
+                value = f"o.{_identifier(attribute)}"  # the method's answer, without the call
+            else:
+                value = f"{self.name('m', method)}(o)"
         else:
             value = f"o.{_identifier(definition.python_name)}"
         # An object behind a private field is not staged (nor is anything the walker cannot

@@ -30,6 +30,7 @@ import strawberry
 
 from facade.errors import BadUserInput, FacadeError
 from facade.graph.base import Info, Need, root_field
+from facade.graph.edges import reads
 from facade.graph.inputs import GLOBAL_ID, INT32_MAX, arg
 from facade.graph.permissions import RULE, Rule, permits, refusal
 from facade.models import check_uid
@@ -221,6 +222,7 @@ def _global_id(type_name: str, key_of: Callable[[Any], str]) -> Any:
     return strawberry.field(resolver=resolve, description=ID_DESCRIPTION)
 
 
+@reads("id")
 def _source_id(self: Any) -> strawberry.ID:
     return strawberry.ID(str(self.id))
 

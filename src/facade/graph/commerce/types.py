@@ -27,6 +27,7 @@ from facade import commerce as c
 from facade.auth import Principal
 from facade.errors import BadUserInput, UpstreamError
 from facade.graph.base import Connection, Info, Need, batched, found, paged, root_field
+from facade.graph.edges import reads
 from facade.graph.inputs import UID, Constraint, arg
 from facade.graph.nodes import TYPES, Node, article, canonical_text, node_type, refuse_altered, text_key
 from facade.graph.permissions import is_member, record_rule
@@ -174,6 +175,7 @@ def _global_resolver(type_name: str) -> Any:
     return id
 
 
+@reads("id")
 def _source_id(self: Any) -> strawberry.ID:
     return strawberry.ID(self.id)
 
