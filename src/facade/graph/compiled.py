@@ -42,7 +42,7 @@ import inspect
 import keyword
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import LRUCache
@@ -133,11 +133,10 @@ class _RootInfo:
 
 @dataclass(slots=True)
 class ObjectPlan:
-    """The completion of one selection set: a generated function (value, st) -> dict."""
+    """The completion of one selection set: the name of a generated function (value, st) -> dict."""
 
     type_name: str
     function: str
-    complete: Callable[[Any, list[Any]], dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -146,10 +145,11 @@ class RootStep:
     call: Callable[..., Any]
     need: Any
     arguments: Arguments | None
-    complete: Callable[[Any, list[Any]], Any]
+    function: str  # the generated function completing the root's value (value, st) -> JSON
     stage: ObjectStage | None
     nullable: bool = True
     rule: Rule | None = None
+    complete: Callable[[Any, list[Any]], Any] = field(default=lambda value, st: None)  # `function`, once compiled
 
 
 @dataclass(slots=True)
@@ -240,8 +240,8 @@ class Compiler:
         source = "\n".join(self.lines)
         namespace = dict(self.names)
         exec(compile(source, "<facade-plan>", "exec"), namespace)  # noqa: S102 - our own generated source
-        for plan in self.objects:
-            plan.complete = namespace[plan.function]
+        for root in roots:
+            root.complete = namespace[root.function]
         return Plan(roots=roots, stage=self.stage, source=source)
 
     @staticmethod
@@ -276,76 +276,21 @@ class Compiler:
         if need is None or wrapped is None:
             raise Decline(f"root field {name} has no declared permission")
         staged = self.stage.roots[key]
-        completer = self.completer(field_def.type, details, staged.child)
+        # The root's value is completed by a generated function of its own, as any field's.
+        completed = self._complete(field_def.type, details, "o", staged.child)
+        self.counter += 1
+        function = f"r{self.counter}_{name}"
+        self.lines += [f"def {function}(o, st):", f"    return {completed}"]
         return RootStep(
             key=key,
             call=wrapped,
             need=need,
             arguments=self.stager.arguments(field_def, node, definition),
-            complete=completer,
+            function=function,
             stage=staged.child,
             nullable=not isinstance(field_def.type, GraphQLNonNull),
             rule=staged.rule,
         )
-
-    def completer(
-        self, type_: GraphQLOutputType, details: list[FieldDetails], stage: ObjectStage | None
-    ) -> Callable[..., Any]:
-        """A function (value, st) -> JSON value for `type_`, its objects staged by `stage`."""
-        if isinstance(type_, GraphQLNonNull):
-            inner = self.completer(type_.of_type, details, stage)
-
-            def non_null(value: Any, st: list[Any]) -> Any:
-                if value is None:
-                    raise Bail("null for a non-null field")
-                return inner(value, st)
-
-            return non_null
-        if isinstance(type_, GraphQLList):
-            if isinstance(type_.of_type, GraphQLList) or (
-                isinstance(type_.of_type, GraphQLNonNull) and isinstance(type_.of_type.of_type, GraphQLList)
-            ):
-                raise Decline("nested lists")
-            item = self.completer(type_.of_type, details, stage)
-
-            def many(value: Any, st: list[Any]) -> Any:
-                if value is None:
-                    return None
-                if type(value) is not list and type(value) is not tuple:
-                    raise Bail("a list field returned something else")
-                return [item(v, st) for v in value]
-
-            return many
-        if is_leaf_type(type_):
-            leaf = _leaf(type_, nullable=True)
-            return lambda value, st: leaf(value)
-        plan, records = self._object_plan(type_, details, stage)
-        if records is not None:
-            # A Node type (graph/nodes.py): graphql-core checks its values' classes, so does this.
-            def checked(value: Any, st: list[Any], records: tuple[type, ...] = records) -> Any:
-                if value is None:
-                    return None
-                if not isinstance(value, records):
-                    raise Bail("a value of another class than the type's records")
-                return plan.complete(value, st)  # type: ignore[misc]
-
-            return checked
-
-        def obj(value: Any, st: list[Any]) -> Any:
-            # plan.complete is the generated function, set once the whole plan is compiled.
-            return None if value is None else plan.complete(value, st)  # type: ignore[misc]
-
-        return obj
-
-    def _object_plan(
-        self, type_: GraphQLOutputType, details: list[FieldDetails], stage: ObjectStage | None
-    ) -> tuple[ObjectPlan, tuple[type, ...] | None]:
-        """The plan of an object type's selection, and the record classes a Node type accepts."""
-        if not isinstance(type_, GraphQLObjectType):
-            raise Decline("abstract type")
-        if stage is None:
-            raise Decline(f"{type_.name}: a selection the staging plan does not follow")
-        return self.object(type_, details, stage), _records(type_)
 
     def object(self, type_: GraphQLObjectType, details: list[FieldDetails], stage: ObjectStage) -> ObjectPlan:
         if type_.is_type_of is not None and _records(type_) is None:
@@ -445,10 +390,10 @@ class Compiler:
     def _inline(
         self, type_: GraphQLOutputType, details: list[FieldDetails], value: str, stage: ObjectStage | None
     ) -> str:
-        """The expression completing `value` as `completer` would, written out in the generated
-        function: no call per wrapping type (non-null, list, the record check), only the object's
-        own function. A catalog of 100 products completes some 500 objects a request, each of
-        which took three or four such calls."""
+        """The expression completing `value` (an object or a list), written out in the generated
+        function: a null where the type promises a value, a list that is not one and, for a Node
+        type, a record of another class bail; no call per wrapping type, only the object's own
+        function (a catalog of 100 products completes some 500 objects a request)."""
         non_null = isinstance(type_, GraphQLNonNull)
         named: Any = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
         if is_leaf_type(named):
@@ -472,7 +417,11 @@ class Compiler:
                 f"({none} if ({t}{value}) is None else [{item} for {u} in {t}] "
                 f"if type({t}) is list or type({t}) is tuple else {other})"
             )
-        plan, records = self._object_plan(named, details, stage)
+        if not isinstance(named, GraphQLObjectType):
+            raise Decline("abstract type")
+        if stage is None:
+            raise Decline(f"{named.name}: a selection the staging plan does not follow")
+        plan, records = self.object(named, details, stage), _records(named)
         if records is None:
             return f"({none} if ({t}{value}) is None else {plan.function}({t}, st))"
         kinds, other = self.once(records), self.once(_bail_class)

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from cachetools import LRUCache
@@ -63,20 +64,25 @@ class Prepared:
 
 # Costs remembered per document and operation for distinct sets of variable values, at most.
 COSTS_BY_VALUES = 16
-_SCALAR = (str, int, float, bool, type(None))
+SCALARS = frozenset({str, int, float, bool, type(None)})
+ScalarKey = tuple[tuple[str, type, Any], ...]
 
 
-def _scalars(variables: Mapping[str, Any] | None) -> tuple[tuple[str, type, Any], ...] | None:
-    """The variables as a key when every value is a scalar (typed: 1 and True differ), else None."""
-    if not variables:
+def scalar_key(values: Mapping[str, Any] | None) -> ScalarKey | None:
+    """Named values as a key when every value is a scalar (typed: 1 and True differ), else None:
+    what a cost or an edge's arguments are remembered by."""
+    if not values:
         return ()
-    if not all(type(v) in _SCALAR for v in variables.values()):
+    if not all(type(v) in SCALARS for v in values.values()):
         return None
-    return tuple(sorted(((k, type(v), v) for k, v in variables.items()), key=_first))
+    return tuple(sorted(((k, type(v), v) for k, v in values.items()), key=itemgetter(0)))
 
 
-def _first(entry: tuple[str, type, Any]) -> str:
-    return entry[0]
+def remember(held: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+    """`held[key] = value`, the oldest entry dropped first past `most` entries."""
+    if len(held) >= most:
+        del held[next(iter(held))]
+    held[key] = value
 
 
 class DocumentCache:
@@ -129,7 +135,7 @@ class DocumentCache:
         if cost is None:
             # A cost that depends on the variables is remembered for their values when they are
             # all scalars (a page size, an id), for the document's last few sets of them.
-            scalars = _scalars(variables)
+            scalars = scalar_key(variables)
             by_values = prepared.memo.get(("cost by values", operation_name)) if scalars is not None else None
             if by_values is not None:
                 cost = by_values.get(scalars)
@@ -142,10 +148,9 @@ class DocumentCache:
             if not measured.uses_variables:
                 prepared.memo[key] = cost
             elif scalars is not None:
-                remembered = prepared.memo.setdefault(("cost by values", operation_name), {})
-                if len(remembered) >= COSTS_BY_VALUES:
-                    del remembered[next(iter(remembered))]
-                remembered[scalars] = cost
+                remember(
+                    prepared.memo.setdefault(("cost by values", operation_name), {}), scalars, cost, COSTS_BY_VALUES
+                )
         check_cost(cost, self.limits)
         return int(cost)
 

@@ -23,6 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EDGE = "facade.edge"  # an EdgeSpec
 NEED = "facade.need"  # a root field's Need
 GUARD = "facade.guard"  # a private field's Guard
+HELD = "facade.held"  # a payload's field holding a record: the attribute's name
+
 # On a plain method resolver: the one attribute of the object it answers as it is (an id as an
 # ID), which a compiled plan reads directly instead of calling the method.
 READS = "__facade_reads__"
@@ -37,9 +39,6 @@ def reads(attribute: str) -> Callable[[F], F]:
         return function
 
     return mark
-
-
-HELD = "facade.held"  # a payload's field holding a record: the attribute's name
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,7 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from facade.context import Context
+from facade.graph.documents import SCALARS, ScalarKey, remember, scalar_key
 from facade.graph.edges import EDGE, GUARD, HELD, EdgeSpec
 from facade.graph.permissions import Rule, records, rule_of
 
@@ -124,13 +125,13 @@ class Arguments:
     # Strawberry's conversion of recent argument values that are all scalars (a page size, an
     # id): the same values convert to the same arguments, and a request's edges build theirs
     # once a round. At most CONVERTED_VALUES sets, the oldest dropped first.
-    converted: dict[tuple[tuple[str, type, Any], ...], dict[str, Any]] = field(default_factory=dict)
+    converted: dict[ScalarKey, dict[str, Any]] = field(default_factory=dict)
 
     def build(self, variables: VariableValues | None) -> dict[str, Any]:
         if self.constant is not None:
             return dict(self.constant)
         raw = get_argument_values(self.field_def, self.node, variables)
-        key = tuple((k, type(v), v) for k, v in raw.items()) if all(type(v) in _SCALARS for v in raw.values()) else None
+        key = scalar_key(raw)
         if key is not None and (held := self.converted.get(key)) is not None:
             return dict(held)
         built = convert_arguments(
@@ -139,15 +140,12 @@ class Arguments:
             scalar_registry=self.schema.schema_converter.scalar_registry,
             config=self.schema.config,
         )
-        if key is not None and all(type(v) in _SCALARS or isinstance(v, Enum) for v in built.values()):
-            if len(self.converted) >= CONVERTED_VALUES:
-                del self.converted[next(iter(self.converted))]
-            self.converted[key] = dict(built)
+        if key is not None and all(type(v) in SCALARS or isinstance(v, Enum) for v in built.values()):
+            remember(self.converted, key, dict(built), CONVERTED_VALUES)
         return built
 
 
 CONVERTED_VALUES = 16
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _uses_variables(node: FieldNode) -> bool:

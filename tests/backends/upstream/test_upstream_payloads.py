@@ -639,11 +639,11 @@ def test_the_embedded_store_holds_what_flecs_sent() -> None:
 def test_a_pages_products_embedding_the_same_store_share_its_record_and_others_do_not() -> None:
     read = flecs.product_reader(API)
     stores: dict[int, Any] = {}
-    first, second = read(product_body(id=7), stores), read(product_body(id=8), stores)
+    first, second = read(product_body(id=7), stores=stores), read(product_body(id=8), stores=stores)
     assert first.embedded_store is second.embedded_store
     renamed = product_body(id=9)
     renamed["store"] = {**renamed["store"], "name": "Acme Utrecht"}
-    third = read(renamed, stores)
+    third = read(renamed, stores=stores)
     assert third.embedded_store is not first.embedded_store
     assert third.embedded_store is not None
     assert third.embedded_store.name == "Acme Utrecht"

@@ -142,13 +142,14 @@ def _utc(value: Any) -> Any:
     return value
 
 
-def lean(fast: Callable[[Any], T], model: type[M], convert: Callable[[M], T], api: str) -> Callable[[Any], T]:
-    """The reader of one item: `fast(item)` (a lean reader, see the module docstring), else
-    `convert` of the item read by the tolerant `model`; UpstreamError when the model refuses it."""
+def lean(fast: Callable[..., T], model: type[M], convert: Callable[[M], T], api: str) -> Callable[..., T]:
+    """The reader of one item: `fast(item, **options)` (a lean reader, see the module docstring;
+    `options` are the caller's, such as a page's shared records), else `convert` of the item read
+    by the tolerant `model`; UpstreamError when the model refuses it."""
 
-    def read(item: Any) -> T:
+    def read(item: Any, **options: Any) -> T:
         try:
-            return fast(item)
+            return fast(item, **options)
         except Unusual:
             return convert(parse(model, item, api))
 

@@ -42,7 +42,7 @@ import orjson
 from facade.backends.upstream.afosto import readers
 from facade.backends.upstream.afosto.generated import payloads
 from facade.backends.upstream.afosto.generated.operations import OPERATIONS
-from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation
+from facade.backends.upstream.afosto.operation import AfostoAnswer, Operation, to_camel
 from facade.backends.upstream.base import ApiPart
 from facade.backends.upstream.http import (
     ApiPolicy,
@@ -292,8 +292,7 @@ def _header_value(param: Any, text: str) -> str:
     its GraphQL argument (Strawberry's camelCase of `param.argument`)."""
     if _HEADER_VALUE(text):
         return text
-    head, *rest = (param.argument or param.name).split("_")
-    name = head + "".join(part.capitalize() if part else "_" for part in rest)  # Strawberry's rule (generate.to_camel)
+    name = to_camel(param.argument or param.name)
     raise BadUserInput(
         f"`{name}` is sent as the `{param.name}` header: printable ASCII, not empty, without spaces at either end.",
         field=name,

@@ -73,6 +73,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from facade.backends.upstream.afosto.operation import to_camel
+
 HERE = Path(__file__).resolve().parent
 CONTRACT = HERE / "contract"
 PACKAGE = HERE.parents[2]  # src/facade
@@ -1181,12 +1183,6 @@ def dependency_order(registry: Registry) -> list[TypeDef]:
     for name in sorted(registry.defs):
         visit(name)
     return order
-
-
-def to_camel(attr: str) -> str:
-    """What Strawberry names an attribute (its to_camel_case)."""
-    head, *rest = attr.split("_")
-    return head + "".join(part.capitalize() if part else "_" for part in rest)
 
 
 def camel_key(key: str) -> str:

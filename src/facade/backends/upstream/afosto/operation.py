@@ -21,6 +21,12 @@ Typing = Literal["full", "freeform", "partial", "untyped"]
 Paging = Literal["headers", "cursor", "offset", "query"]
 
 
+def to_camel(attr: str) -> str:
+    """What Strawberry names an attribute (its to_camel_case): a parameter's GraphQL argument."""
+    head, *rest = attr.split("_")
+    return head + "".join(part.capitalize() if part else "_" for part in rest)
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     """One documented parameter. `argument` is its GraphQL argument (snake_case: Strawberry

@@ -258,7 +258,7 @@ class FlecsProducts(_Part):
         def build(listed: p.ProductPage) -> list[Product]:
             item = self.app_item if apps else self.product_item
             stores: dict[int, Any] = {}  # the page's products' store, built once (product_record)
-            return [item(x, stores) for x in listed.products]
+            return [item(x, stores=stores) for x in listed.products]
 
         if page.sort != "id" or page.direction is not SortDirection.ASC:
             # Not the API's own order: sort the whole list (see the module docstring).

@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 
@@ -584,20 +584,14 @@ def product_reader(api: str, *, is_app: bool | None = None) -> ProductReader:
         return flecs_store(parse(ProductStore, store, api))
 
     later, store_later = Deferred(_PRODUCT_PARTS[bool(is_app)], whole), Deferred(_STORE_PARTS, whole_store)
-
-    def read(item: Any, stores: dict[int, tuple[dict[str, Any], Store]] | None = None) -> Product:
-        try:
-            return product_record(item, is_app, later, store_later, stores)
-        except Unusual:
-            return convert(parse(FlecsProduct, item, api))
-
-    return read
+    fast = functools.partial(product_record, is_app=is_app, later=later, store_later=store_later)
+    return cast(ProductReader, lean(fast, FlecsProduct, convert, api))
 
 
 class ProductReader(Protocol):
     """`product_reader`'s reader: a listed product, with the page's shared store records."""
 
-    def __call__(self, item: Any, stores: dict[int, tuple[dict[str, Any], Store]] | None = None) -> Product: ...
+    def __call__(self, item: Any, *, stores: dict[int, tuple[dict[str, Any], Store]] | None = None) -> Product: ...
 
 
 def _meta(meta_data: list[Metadata], name: str) -> Any:
