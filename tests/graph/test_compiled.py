@@ -291,16 +291,33 @@ async def test_a_failing_root_gives_the_standard_error_without_calling_it_again(
 # the standard path does
 
 
-async def test_root_errors_come_in_the_standard_order(twins: Twins) -> None:
-    # storeByUid fails after its load; products fails at once, on its `first`. The standard
-    # executor lists products' error first; a replay raises both recorded errors at once, in field
-    # order.
+async def test_root_errors_come_in_response_order_on_both_paths(twins: Twins) -> None:
+    # storeByUid fails after its load; products fails at once, on its `first`. graphql-core lists
+    # errors as fields fail, so the standard path listed products' error first, and a replay had
+    # to imitate that timing. Both now list them where they point in the response.
     query = '{ storeByUid(uid: "no-such-store") { id } products(first: -1) { totalCount } }'
 
     sent = await send(twins, query)
 
     assert sent.did == "replayed"
-    assert paths(sent.body) == [["products"], ["storeByUid"]]
+    assert paths(sent.body) == [["storeByUid"], ["products"]]
+
+
+async def test_errors_come_in_response_order_whatever_fails_first(twins: Twins) -> None:
+    # Reviews' users fail after a load, the stores' page at once on its `first`: by timing the
+    # stores' error came first; in the response it is last. Aliases in an order of their own.
+    dave = await twins.api.login("dave")
+    query = (
+        "{ z: products(first: 2) { nodes { reviews(first: 2) { nodes { user { email } } } } } "
+        "a: stores(first: -1) { totalCount } }"
+    )
+
+    sent = await send(twins, query, token=dave)
+
+    found = paths(sent.body)
+    assert found[-1] == ["a"]
+    assert len(found) > 1
+    assert found[:-1] == sorted(found[:-1], key=lambda p: [x for x in p if isinstance(x, int)])
 
 
 async def test_a_failed_non_null_root_ends_the_response_as_in_the_standard_path(twins: Twins) -> None:

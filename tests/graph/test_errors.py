@@ -8,9 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLError, SourceLocation
 
 from conftest import Api, make_settings, open_api
 from facade.app import create_app
+from facade.graph.extensions import in_response_order
 
 
 @pytest.mark.parametrize(
@@ -138,3 +140,26 @@ async def test_unexpected_errors_are_masked_and_logged(tmp_path: Any, caplog: py
     assert "SELECT" not in str(body)
     assert body["data"]["stores"]["totalCount"] > 0  # the rest of the request still answered
     assert "RuntimeError" in caplog.text  # the server log keeps what the client does not see
+
+
+def test_errors_are_sorted_by_where_they_point_in_the_response() -> None:
+    # A unit test of the ordering alone, for the paths a request rarely produces in one response:
+    # an error below a null its non-null field propagated, and two errors at one field.
+    def error(message: str, path: list[Any] | None, line: int = 1) -> GraphQLError:
+        made = GraphQLError(message, path=path)
+        made.locations = [SourceLocation(line, 1)]
+        return made
+
+    data = {"b": [{"x": None, "y": 1}, None], "a": None}
+    errors = [
+        error("a", ["a"]),
+        error("below a null, later field", ["b", 1, "y"], line=3),
+        error("below a null, earlier field", ["b", 1, "x"], line=2),
+        error("b0x", ["b", 0, "x"]),
+        error("no path", None),
+    ]
+
+    ordered = [e.message for e in in_response_order(errors, data)]
+
+    assert ordered == ["no path", "b0x", "below a null, earlier field", "below a null, later field", "a"]
+    assert [e.message for e in in_response_order(errors[::-1], data)] == ordered

@@ -22,7 +22,8 @@ and the request is *replayed* through Strawberry's standard executor with the sa
 root results the plan already got are handed back to the root resolvers (`Execution.replay`, the
 executor's per-operation state in stage.EXECUTION), and every edge is answered from the request's
 loaders, primed on the bail with all that was fetched, failures included. The client gets
-exactly the standard response, errors and paths included, and no upstream is called twice.
+exactly the standard response, errors and paths included (in response order on both paths:
+extensions.in_response_order), and no upstream is called twice.
 
 Both paths take the document from the schema's DocumentCache (graph/documents.py): parsed under
 the limits, measured and validated once, prepared off the event loop; `execute` refuses an

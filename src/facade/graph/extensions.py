@@ -5,12 +5,18 @@ INTERNAL_SERVER_ERROR; the server log keeps the traceback.
 A result the schema cannot carry (an Int beyond 32 bits, a null in a non-null field, a value of
 the wrong type) is never the caller's fault: in upstream mode it is an upstream's
 (UPSTREAM_ERROR; the upstream clients catch most such values where they enter, naming the API),
-in local mode it is facade's own bug (INTERNAL_SERVER_ERROR)."""
+in local mode it is facade's own bug (INTERNAL_SERVER_ERROR).
+
+Errors come in response order (`in_response_order`), not in the order fields happened to fail:
+graphql-core lists them as they are raised, which follows the timing of concurrent loads, so one
+request could answer the same errors in another order from one run to the next, and a compiled
+run replayed on the standard path (graph/compiled.py) in yet another."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -73,6 +79,34 @@ def _replaced(error: GraphQLError, message: str, code: str) -> GraphQLError:
     )
 
 
+def in_response_order(errors: Sequence[GraphQLError], data: Any) -> list[GraphQLError]:
+    """`errors` sorted by where they point in `data` (the response's data: dicts in field order,
+    lists): errors without a path first, then by the position of each path's fields and items in
+    the response, a path below a null ending where the response does (then by the document
+    locations of the error's field, the rest of its path and its message). The same data and
+    errors give the same order, however the fields' loads were timed."""
+    if len(errors) < 2:
+        return list(errors)
+    return sorted(errors, key=lambda error: _place(error, data))
+
+
+def _place(error: GraphQLError, data: Any) -> tuple[Any, ...]:
+    path = error.path or ()
+    found: list[int] = []
+    node = data
+    for step in path:
+        if type(node) is dict and step in node:
+            found.append(list(node).index(step))
+        elif type(node) is list and type(step) is int and 0 <= step < len(node):
+            found.append(step)
+        else:
+            break
+        node = node[step]
+    locations = tuple((at.line, at.column) for at in error.locations or ())
+    rest = tuple(str(step) for step in path[len(found) :])
+    return (error.path is not None, tuple(found), locations, rest, error.message)
+
+
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
@@ -80,7 +114,7 @@ class ErrorCodes(SchemaExtension):
         upstream = bool(getattr(getattr(self.execution_context.context, "backend", None), "upstream_mode", False))
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [coded(e, upstream=upstream) for e in result.errors]
+            result.errors = in_response_order([coded(e, upstream=upstream) for e in result.errors], result.data)
         pre = self.execution_context.pre_execution_errors
         if pre:
             self.execution_context.pre_execution_errors = [coded(e, upstream=upstream) for e in pre]
