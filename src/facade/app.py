@@ -22,7 +22,7 @@ from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -57,6 +57,7 @@ from facade.graph.compiled import CompiledExecutor
 from facade.graph.extensions import coded
 from facade.graph.schema import FacadeSchema, build_schema
 from facade.graphiql import graphiql_page
+from facade.hangups import HANDLERS
 from facade.loaders import Loaders
 from facade.persisted import DocumentRefused, PersistedDocuments
 from facade.ratelimit import RateLimits, address_key
@@ -157,6 +158,8 @@ class GraphQLEndpoint:
             return _request_error(_error(unknown), media=media)
         except MissingQueryError:  # Strawberry's refusal of an empty document; GraphQL's is a syntax error
             return _request_error(EMPTY_DOCUMENT, media=media)
+        except ClientDisconnect:
+            raise  # the caller hung up before its body arrived: the app's handler (facade.hangups)
         except Exception:  # pragma: no cover - the schema turns errors into results; this is a last guard
             log.exception("graphql execution failed")
             masked = {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
@@ -479,6 +482,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             Mount("/graphql/static", StaticFiles(directory=STATIC_DIR), name="graphiql-static"),
             Route("/health", health),
         ],
+        exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import Api, make_settings, open_api
 from facade.app import create_app
+from support.asgi import hang_up
 
 QUERY = "{ products(first: 2) { totalCount nodes { id name } } }"
 
@@ -506,3 +507,11 @@ async def test_unknown_example_falls_back_to_welcome(api: Api) -> None:
 
     assert page.status_code == 200
     assert "query Storefront" in page.text
+
+
+async def test_a_client_hanging_up_mid_body_is_not_a_crash(tmp_path: Path) -> None:
+    # A caller that times out halfway through sending its body: Starlette raises ClientDisconnect
+    # from the read, and anything the app lets out uvicorn logs as a crash, with its traceback.
+    app = create_app(make_settings(tmp_path))
+
+    assert await hang_up(app, "/graphql") == [499]

@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from conftest import Api
+from support.asgi import http_scope
 
 PLAYGROUND = Path(__file__).resolve().parents[2] / "playground"
 # Not `store-detail`: a store's devices are a search, whose SELECT is built per call for the
@@ -39,21 +40,7 @@ async def post(app: Any, body: bytes, headers: dict[str, str]) -> dict[str, Any]
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("facade.test", 80),
-        "state": {},
-    }
+    scope = http_scope("POST", "/graphql", headers, host="facade.test")
     await app(scope, receive, send)
     chunks = [m.get("body", b"") for m in sent if m["type"] == "http.response.body"]
     answer: dict[str, Any] = orjson.loads(b"".join(chunks))

@@ -30,6 +30,7 @@ from starlette.routing import Mount, Route
 from facade.auth import TokenService
 from facade.backends.local import LocalStore
 from facade.backends.local.seed import seed_if_empty
+from facade.hangups import HANDLERS
 from facade.sandbox import afosto, flecs, flow
 from facade.sandbox.faults import CallLog, Faults, FaultsMiddleware, control_routes
 from facade.sandbox.http import json_response
@@ -105,7 +106,7 @@ def create_sandbox_app(settings: Settings, store: LocalStore | None = None, faul
             Route("/.well-known/jwks.json", jwks),
         ],
         middleware=[Middleware(FaultsMiddleware, faults=faults, calls=calls, render_error=render_error)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={**HANDLERS, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -134,7 +135,7 @@ def create_afosto_app(
     app = Starlette(
         routes=[afosto.AfostoRoute(), *control_routes()],
         middleware=[Middleware(FaultsMiddleware, faults=faults, calls=calls, render_error=render_error)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={**HANDLERS, HTTPException: http_error, Exception: server_error},
     )
     app.state.faults = faults
     app.state.calls = calls
