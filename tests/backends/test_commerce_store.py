@@ -24,9 +24,11 @@ from facade.auth import TokenService
 from facade.backends.local import LocalStore, create_engine
 from facade.backends.local import tables as t
 from facade.backends.local.base import engines
+from facade.backends.local.commerce import DIGEST_LENGTH, KEY_LENGTH
 from facade.backends.local.migrate import migrate
 from facade.backends.local.seed import SeedSummary, sandbox_client_secret, seed
 from facade.commerce import (
+    IDEMPOTENCY_KEY_LENGTH,
     AfostoTenant,
     ChannelInput,
     LineInput,
@@ -595,3 +597,31 @@ async def test_links_refuse_unknown_records_and_taken_keys(store: LocalStore, su
     with pytest.raises(Conflict):
         await links.set_product_sku(second, "TAKEN")
     assert await links.sku_by_product([mine["product"], second]) == {mine["product"]: "TAKEN"}
+
+
+async def test_an_orders_key_is_kept_up_to_the_one_limit_and_refused_beyond_it(
+    store: LocalStore, acme: AfostoTenant
+) -> None:
+    """Local mode's store (and so the sandbox's Afosto) kept 167 characters of an order's key, a
+    bound of revision 0003's downgrade, not the 128 or 200 facade's roads took. It keeps the one
+    limit they share, which still fits that downgrade, and writes nothing for a longer key."""
+    assert KEY_LENGTH == IDEMPOTENCY_KEY_LENGTH <= 200 - 1 - DIGEST_LENGTH
+    channel = (await store.links.channels_by_store([1]))[1][0]
+    longest = f"key-{uuid.uuid4()}".ljust(IDEMPOTENCY_KEY_LENGTH, "k")
+    longer = longest + "k"
+    before = await count(store.engine, t.afosto_orders)
+
+    with pytest.raises(BadUserInput) as refused:
+        await store.commerce.create_order(acme, OrderInput(channel), longer)
+    assert refused.value.extensions["field"] == "idempotencyKey"
+    assert await count(store.engine, t.afosto_orders) == before
+    order = await store.commerce.create_order(acme, OrderInput(channel), longest)
+
+    # The order's own key names the lines it was created with: an addition takes another.
+    longest = f"add-{uuid.uuid4()}".ljust(IDEMPOTENCY_KEY_LENGTH, "a")
+    with pytest.raises(BadUserInput) as refused:
+        await store.commerce.add_order_lines(acme, order.id, [LineInput("SKU-000001", 1)], longest + "a")
+    assert refused.value.extensions["field"] == "idempotencyKey"
+    assert (await store.commerce.order_lines(acme, [order.id])).get(order.id, []) == []
+    await store.commerce.add_order_lines(acme, order.id, [LineInput("SKU-000001", 1)], longest)
+    assert await count(store.engine, t.afosto_order_line_keys, t.afosto_order_line_keys.c.order_id == order.id) == 1

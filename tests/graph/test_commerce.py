@@ -15,9 +15,12 @@ from typing import Any
 
 import orjson
 import pytest
+from graphql import GraphQLObjectType
 
 from conftest import Api, link_and_sign_in, mode, store_kind
 from facade.backends.local.seed import sandbox_client_secret
+from facade.graph.inputs import constraint_of
+from facade.graph.schema import get_schema
 from support.chaos import Twins
 from support.ids import loose
 
@@ -1339,6 +1342,98 @@ async def test_an_idempotency_key_sent_with_another_input_is_a_conflict(fresh_ap
     again = (await api.data(CREATE_ORDER, {"i": no_customer, "k": "idem-1"}, **bob))["createOrder"]
     assert again == made  # the same input (a null left out or not) is the same order
     assert made["lines"]["nodes"] == [{"sku": skus[0], "quantity": 2}]
+
+
+# One rule for an order's idempotency key on every road (README, Input limits).
+LONGEST_KEY = 128
+KEY_ROADS = {
+    # road: (mutation, the facade login that may take it)
+    "createOrder": (
+        'mutation($i: OrderInput!, $k: String!) { createOrder(tenantUid: "acme-retail", input: $i, '
+        "idempotencyKey: $k) { id } }",
+        "bob",
+    ),
+    "addOrderLines": (
+        "mutation($o: ID!, $l: [OrderLineInput!]!, $k: String) { addOrderLines(orderId: $o, lines: $l, "
+        "idempotencyKey: $k) { id } }",
+        "bob",
+    ),
+    "afostoOdrCreateOrder": (
+        "mutation($c: ID, $k: String) { afostoOdrCreateOrder(idempotencyKey: $k, body: {channelId: $c}) { id } }",
+        "alice",
+    ),
+    "afostoOdrCreateOrderItems": (
+        "mutation($s: ID, $l: [AfostoOdrOrderItemModelInput], $k: String) { "
+        "afostoOdrCreateOrderItems(id: $s, idempotencyKey: $k, body: $l) { sku } }",
+        "alice",
+    ),
+}
+
+
+def test_every_idempotency_key_argument_has_one_rule() -> None:
+    """createOrder's and addOrderLines' key took 128 characters of `[A-Za-z0-9_.:-]`, the
+    generated operations' (the same x-idempotency-key) 200 of printable ASCII: one key, two
+    rules. Every idempotencyKey argument of the schema now declares the same one."""
+    rules = {}
+    for type_ in get_schema()._schema.type_map.values():
+        if isinstance(type_, GraphQLObjectType):
+            for name, field in type_.fields.items():
+                if "idempotencyKey" in field.args:
+                    definition = (field.args["idempotencyKey"].extensions or {})["strawberry-definition"]
+                    rules[f"{type_.name}.{name}"] = constraint_of(definition.directives)
+    assert {f"Mutation.{road}" for road in KEY_ROADS} <= set(rules), sorted(rules)
+    rule = rules["Mutation.createOrder"]
+    assert rule is not None
+    assert (rule.min_length, rule.max_length) == (1, LONGEST_KEY)
+    assert {where: other for where, other in rules.items() if other != rule} == {}
+
+
+async def test_every_road_to_an_orders_idempotency_key_takes_the_longest_key_and_refuses_a_longer_one(
+    fresh_api: Api,
+) -> None:
+    """The generated afostoOdrCreateOrder took keys of 200 characters and createOrder 128, while
+    the emulation behind both (local mode's store, the sandbox) kept 167: a key of 168 to 200
+    reached it and came back as Afosto's 400 BAD_USER_INPUT without a field. Each road takes a
+    key of the limit, and refuses one a character longer at idempotencyKey, in both modes,
+    before anything is sent or written."""
+    api = fresh_api
+    alice, bob = await signed(api, "alice"), await signed(api, "bob")
+    who = {"alice": alice, "bob": bob}
+    store = await first_store(api, alice)
+    channel = store["salesChannels"]["nodes"][0]
+    sku = store["products"]["nodes"][0]["sku"]
+    made = (
+        await api.data(
+            'mutation($i: OrderInput!) { createOrder(tenantUid: "acme-retail", input: $i, idempotencyKey: "base") '
+            "{ id sourceId } }",
+            {"i": {"channelId": channel["id"], "lines": [{"sku": sku, "quantity": 1}]}},
+            **bob,
+        )
+    )["createOrder"]
+    lines = [{"sku": sku, "quantity": 1}]
+    variables = {
+        "createOrder": {"i": {"channelId": channel["id"], "lines": lines}},
+        "addOrderLines": {"o": made["id"], "l": lines},
+        "afostoOdrCreateOrder": {"c": channel["sourceId"]},
+        "afostoOdrCreateOrderItems": {"s": made["sourceId"], "l": lines},
+    }
+    written = (
+        "query($t: String!, $o: ID!) { tenant(tenantUid: $t) { afosto { orders(first: 1) { totalCount } } } "
+        "node(id: $o) { ... on Order { total lines { nodes { sku quantity } } } } }"
+    )
+
+    for road, (mutation, login) in KEY_ROADS.items():
+        before = await api.data(written, {"t": ACME, "o": made["id"]}, **bob)
+        error = await api.error(mutation, {**variables[road], "k": "k" * (LONGEST_KEY + 1)}, **who[login])
+        assert (error["extensions"]["code"], error["extensions"].get("field")) == (
+            "BAD_USER_INPUT",
+            "idempotencyKey",
+        ), (road, error)
+        assert error["message"] == f"`idempotencyKey` is longer than {LONGEST_KEY} characters.", (road, error)
+        assert await api.data(written, {"t": ACME, "o": made["id"]}, **bob) == before, road
+
+        answered = await api.data(mutation, {**variables[road], "k": f"{road}-".ljust(LONGEST_KEY, "k")}, **who[login])
+        assert answered[road], road
 
 
 async def test_a_sales_channels_type_cannot_change_in_either_mode(fresh_api: Api) -> None:

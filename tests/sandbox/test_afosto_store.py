@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from facade.auth import TokenService
 from facade.backends.local import LocalStore
-from facade.commerce import AfostoTenant
+from facade.commerce import IDEMPOTENCY_KEY_LENGTH, AfostoTenant
 from sandbox.conftest import Sandbox
 from support.sandbox import afosto_token
 
@@ -213,3 +213,35 @@ async def test_a_seeded_oauth_client_gets_a_token_of_its_tenant(client: httpx.As
     assert wrong.status_code == 401
     for body in ({"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"}, {}):
         assert (await client.post("/afosto/iam/oauth/authorize", json=body)).status_code == 401
+
+
+async def test_an_orders_idempotency_key_is_kept_up_to_the_one_limit_and_refused_beyond_it(
+    client: httpx.AsyncClient, sandbox: Sandbox, tenants: list[AfostoTenant]
+) -> None:
+    """The emulation kept 167 characters of an order's key and any length of an addition's,
+    while facade took 128 on one road and 200 on another: both operations keep the one limit
+    facade's roads share, and refuse a longer key as Afosto's 400, writing nothing."""
+    headers = auth(sandbox, tenants[0])
+    channel = (await client.get("/afosto/cat/channels", headers=headers)).json()[0]["id"]
+    longest, longer = "o" * IDEMPOTENCY_KEY_LENGTH, "o" * (IDEMPOTENCY_KEY_LENGTH + 1)
+    orders = {**headers, "x-page-size": "1000"}
+    before = len((await client.get("/afosto/odr/orders", headers=orders)).json())
+
+    refused = await client.post(
+        "/afosto/odr/orders", json={"channel_id": channel}, headers={**headers, "x-idempotency-key": longer}
+    )
+    assert refused.status_code == 400, refused.text
+    assert len((await client.get("/afosto/odr/orders", headers=orders)).json()) == before
+    made = await client.post(
+        "/afosto/odr/orders", json={"channel_id": channel}, headers={**headers, "x-idempotency-key": longest}
+    )
+    assert made.status_code == 200, made.text
+    order = made.json()["id"]
+
+    items = f"/afosto/odr/orders/{order}/items"
+    lines = [{"sku": "SKU-000001", "quantity": 1}]
+    refused = await client.post(items, json=lines, headers={**headers, "x-idempotency-key": longer})
+    assert refused.status_code == 400, refused.text
+    assert (await client.get(f"/afosto/odr/orders/{order}", headers=headers)).json() == made.json()
+    added = await client.post(items, json=lines, headers={**headers, "x-idempotency-key": longest})
+    assert added.status_code == 200, added.text

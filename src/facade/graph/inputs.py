@@ -20,7 +20,7 @@ refuses is `BadUserInput`, raised before anything is read or written. `tests/gra
 walks the schema and fails on any argument or input field whose type is a string, number or JSON
 and that declares no rule, so a new argument cannot be forgotten.
 
-Imports models and errors; never a backend.
+Imports models, commerce (its limits) and errors; never a backend.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from strawberry.schema_directive import Location
 from strawberry.types.arguments import StrawberryArgumentAnnotation
 from strawberry.types.base import StrawberryList, StrawberryOptional, has_object_definition
 
+from facade.commerce import IDEMPOTENCY_KEY_LENGTH
 from facade.errors import BadUserInput
 from facade.models import INT32_MAX
 
@@ -238,3 +239,8 @@ MANIFEST = Constraint(max_length=262_144)  # 256 kB of JSON; FLECS manifests are
 MANUFACTURER_ID = Constraint(min=1)
 PAGE_SIZE = Constraint(min=0)  # and at most FACADE_MAX_PAGE_SIZE (make_page_args)
 CURSOR = Constraint(max_length=64)  # and one this API handed out (decode_cursor)
+# Afosto's x-idempotency-key, wherever an argument sends it: the hand-modelled order mutations' and
+# the generated operations' (graph/afosto/rules.py) are one rule, so a key one road takes every
+# road takes (facade.commerce.IDEMPOTENCY_KEY_LENGTH says why 128). The characters are a subset of
+# what a header carries, enough for a UUID, a ULID or `order-42:retry.1`.
+IDEMPOTENCY_KEY = Constraint(pattern="[A-Za-z0-9_.:-]+", min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH)

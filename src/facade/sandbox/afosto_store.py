@@ -58,6 +58,7 @@ import sqlalchemy as sa
 from facade.backends.local import tables
 from facade.backends.upstream.afosto.emulated import token_tenant
 from facade.commerce import (
+    IDEMPOTENCY_KEY_LENGTH,
     AfostoTask,
     AfostoTenant,
     ChannelInput,
@@ -840,12 +841,17 @@ class StoreAfosto:
 
     async def add_items(self, call: Request) -> Stored:
         """POST /odr/orders/{id}/items: a key sent before with the same body answers as it did
-        (nothing is added twice); with another body it is 409, as POST /odr/orders's."""
+        (nothing is added twice); with another body it is 409, as POST /odr/orders's. A key
+        longer than POST /odr/orders takes is 400, as there."""
         order_id = call.path["id"]
         key = call.headers.get("x-idempotency-key")
         remembered = (call.tenant.afosto_tenant_id, order_id, key or "")
         if not key:
             return await self._add_items(call, order_id, None, remembered)
+        if len(key) > IDEMPOTENCY_KEY_LENGTH:
+            raise BadUserInput(
+                f"idempotencyKey must be at most {IDEMPOTENCY_KEY_LENGTH} characters", field="idempotencyKey"
+            )
         lock = self.items_locks.setdefault(remembered, asyncio.Lock())
         async with lock:
             return await self._add_items(call, order_id, key, remembered)

@@ -26,6 +26,7 @@ from facade.backends.local import tables as t
 from facade.backends.local.base import Listing, Repository, construct, in_keys, page_flat, reading, utcnow
 from facade.commerce import (
     CANCELED_TAKES_NO_LINES,
+    IDEMPOTENCY_KEY_LENGTH,
     KEY_USED_FOR_ANOTHER_ORDER,
     KEY_USED_FOR_OTHER_LINES,
     MAX_MINOR,
@@ -222,9 +223,10 @@ ID_LENGTH = 64  # the Afosto id and SKU columns
 # DIGEST_LENGTH hex digits of the SHA-256 of the order input it created (`_fingerprint`), so the
 # same key with another input is told apart (CONFLICT) from a retry (the same order).
 DIGEST_LENGTH = 32
-# At most what revision 0002's column held beside a newline and a digest, so that a downgrade
-# (which joins them again, `<key>\n<digest>`) fits every key. The graph takes 128 characters.
-KEY_LENGTH = 200 - 1 - DIGEST_LENGTH
+# The longest key, as on every road to it (IDEMPOTENCY_KEY_LENGTH). It must stay within what
+# revision 0002's column held beside a newline and a digest (200 - 1 - DIGEST_LENGTH, 167), so
+# that revision 0003's downgrade, which joins them again (`<key>\n<digest>`), fits every key.
+KEY_LENGTH = IDEMPOTENCY_KEY_LENGTH
 NUMBER_ATTEMPTS = 5  # order numbers taken by a concurrent create: try the next one
 
 

@@ -13,10 +13,12 @@ has); stock 0-1,000,000,000; amounts decimal strings with at most the currency's
 most 2,147,483,647 minor units (GraphQL's Int, so `amountMinor` reads them back: 21474836.47 EUR);
 an order's lines only SKUs with a consumer price in effect (the tenant's first price group
 including VAT, by name), and its total (so each line's) at most 2,147,483,647 minor units; at
-most 100 items per list. An idempotency key used before with another order input is CONFLICT;
-a sales channel's type cannot change (BAD_USER_INPUT, as Afosto). An id of an Afosto record is its
-global `id`, or, where the mutation names the tenant, its `sourceId`; a store, product or device
-its global id or its source id, as `store(id:)` takes.
+most 100 items per list; an idempotency key 1-128 characters of letters, digits and `_.:-`, the
+rule of the generated operations' key too (inputs.IDEMPOTENCY_KEY). An idempotency key used
+before with another order input is CONFLICT; a sales channel's type cannot change
+(BAD_USER_INPUT, as Afosto). An id of an Afosto record is its global `id`, or, where the mutation
+names the tenant, its `sourceId`; a store, product or device its global id or its source id, as
+`store(id:)` takes.
 
 Imports base, inputs, permissions, commerce types and commerce records; never a backend.
 """
@@ -45,7 +47,7 @@ from facade.graph.commerce.types import (
     TenantAfosto,
     afosto_key,
 )
-from facade.graph.inputs import GLOBAL_ID, NAME, NODE_OR_UID, UID, Constraint, arg, limited
+from facade.graph.inputs import GLOBAL_ID, IDEMPOTENCY_KEY, NAME, NODE_OR_UID, UID, Constraint, arg, limited
 from facade.graph.nodes import lookup_key
 from facade.graph.permissions import is_admin, is_member
 from facade.models import check_uid
@@ -60,7 +62,6 @@ AMOUNT = Constraint(pattern=r"[0-9]+(\.[0-9]+)?", max_length=24)
 QUANTITY = Constraint(min=1, max=c.MAX_QUANTITY)
 UNITS = Constraint(min=0, max=1_000_000_000)
 DESCRIPTION = Constraint(max_length=1000, multiline=True)
-IDEMPOTENCY_KEY = Constraint(pattern="[A-Za-z0-9_.:-]+", min_length=1, max_length=128)
 AFOSTO_TENANT_ID = Constraint(pattern="[A-Za-z0-9_.:-]+", max_length=64)
 AN_ID = Constraint(max_length=256)  # a global id (base64) or an Afosto id; decoded by afosto_key
 MAX_ITEMS = 100
