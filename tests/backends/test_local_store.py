@@ -248,6 +248,38 @@ async def test_pages_of_ten_parents_are_one_statement(store: LocalStore, stateme
         assert all(r.product_id == product_id for r in got.items)
 
 
+@pytest.mark.parametrize(
+    "page",
+    [
+        PageArgs(limit=2, offset=1, sort="rating", direction=SortDirection.DESC),
+        PageArgs(limit=3),
+        PageArgs(limit=50, sort="created_at"),
+        PageArgs(limit=2, offset=2, sort="created_at", direction=SortDirection.DESC),
+        PageArgs(limit=5, offset=500),
+        PageArgs(limit=0),
+    ],
+    ids=["rating-desc", "first", "all", "created-desc", "past-the-end", "none"],
+)
+async def test_a_page_of_one_parent_is_its_page_among_many(
+    store: LocalStore, statements: Statements, page: PageArgs
+) -> None:
+    # One parent reads its page with LIMIT/OFFSET (base.Listing.of_parent), a batch with a window
+    # over every parent: the two must agree on the items, their order and the total, also for a
+    # parent without children and a page past the end.
+    product_ids = [*range(1, 11), 99_999]
+    among = await store.reviews.page_by_product(product_ids, page)
+
+    for product_id in product_ids:
+        statements.sent.clear()
+        alone = (await store.reviews.page_by_product([product_id], page))[product_id]
+
+        assert [r.id for r in alone.items] == [r.id for r in among[product_id].items]
+        assert (alone.total, alone.offset) == (among[product_id].total, among[product_id].offset)
+        # An empty page past the start (or of no items) asks the window for its total.
+        assert len(statements.sent) == (2 if not alone.items and (page.offset or not page.limit) else 1)
+    assert any(p.total for p in among.values())
+
+
 async def test_records_read_without_validation_equal_validated_ones(store: LocalStore) -> None:
     # The store builds records from its rows without validating them again (base.construct);
     # what the graph gets must be what validation would have made: enums, aware datetimes,

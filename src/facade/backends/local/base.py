@@ -357,6 +357,7 @@ class Listing:
         self.id_col = id_col
         self.parent = parent
         self._flat: dict[tuple[str, SortDirection], Select[Any]] = {}
+        self._of_parent: dict[tuple[str, SortDirection], Select[Any]] = {}
         self._by_parent: dict[tuple[str, SortDirection], Select[Any]] = {}
         self._count: Select[Any] | None = None
 
@@ -368,19 +369,31 @@ class Listing:
         columns (2 ms against 0.16 ms for a 100-item page of 1,200 products on SQLite).
         """
         check_page(page, self.sortable)
+        return self._paged(self._flat, self.stmt, page)
+
+    def of_parent(self, page: PageArgs) -> Select[Any]:
+        """`flat` of one parent's children, the parent bound as `page_parent`: what a batch of
+        one parent reads instead of `by_parent`'s window (a tenant's first 5 stores of 20 on
+        SQLite, the SQL alone: 33 us against the window's 114)."""
+        if self.parent is None:
+            raise TypeError("this Listing has no parent column")
+        check_page(page, self.sortable)
+        return self._paged(self._of_parent, self.stmt.where(self.parent == bindparam("page_parent")), page)
+
+    def _paged(
+        self, built: dict[tuple[str, SortDirection], Select[Any]], stmt: Select[Any], page: PageArgs
+    ) -> Select[Any]:
         key = (page.sort, page.direction)
-        built = self._flat.get(key)
-        if built is None:
-            stmt = self.stmt
+        found = built.get(key)
+        if found is None:
             counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-            built = (
+            found = built[key] = (
                 stmt.add_columns(counted.correlate(None).scalar_subquery().label("_total"))
                 .order_by(*order_by(page, self.sortable, self.id_col))
                 .limit(_LIMIT)
                 .offset(_OFFSET)
             )
-            self._flat[key] = built
-        return built
+        return found
 
     def count(self) -> Select[Any]:
         if self._count is None:
@@ -463,7 +476,22 @@ async def page_by_parent(
     build: Callable[[dict[str, Any]], R],
     params: dict[str, Any] | None = None,
 ) -> dict[K, Page[R]]:
-    """A page of children for every parent at once: one windowed query for the whole batch."""
+    """A page of children for every parent at once: one windowed query for the whole batch (one
+    parent: `Listing.of_parent`'s LIMIT/OFFSET, unless its page comes back empty)."""
+    if len(parents) == 1 or (parents and len(set(parents)) == 1):
+        # `page_parents` too: a listing may hold it in its own statement (products a user bought).
+        one = parents[0]
+        values = {**(params or {}), "page_parent": one, "page_parents": [one], "page_limit": page.limit}
+        values["page_offset"] = page.offset
+        rows = await read_dicts(conn, listing.of_parent(page), values)
+        if rows:
+            total = int(rows[0]["_total"])
+            for row in rows:
+                del row["_total"]
+            return {one: Page(items=[build(r) for r in rows], total=total, offset=page.offset)}
+        if page.offset == 0 and page.limit > 0:
+            return {one: Page(items=[], total=0, offset=0)}
+        # A page past the end, or of no items: the window below gives the total.
     stmt = listing.by_parent(page)
     result: dict[K, Page[R]] = {p: Page(items=[], total=0, offset=page.offset) for p in parents}
     if not parents:
