@@ -797,7 +797,8 @@ async def _sku_only(product_sku: ById[int, tuple[str, str]], keys: Sequence[int]
 def _window(items: Sequence[Any], page: PageArgs) -> list[Any]:
     """The items of one page of a list read whole: in the source's order (reversed for DESC)."""
     ordered = list(reversed(items)) if page.direction is SortDirection.DESC else items
-    return list(ordered[page.offset : page.offset + page.limit])
+    window = ordered[page.offset : page.offset + page.limit]
+    return window if type(window) is list else list(window)  # a list's slice is a new list already
 
 
 def _slice(items: Sequence[Any], page: PageArgs) -> Page[Any]:

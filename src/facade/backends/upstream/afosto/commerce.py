@@ -824,24 +824,20 @@ def _first_rate(vat: Any) -> str | None:
 
 def _price_of(tenant: AfostoTenant, item: Any, group_id: str, group: PriceGroup | None) -> Price | None:
     """A decoded CatPrice as a Price (None without a SKU or an id); its currency and VAT
-    inclusion are its group's."""
-    r = _PRICE(item)
-    if not r["sku"] or not r["id"]:
+    inclusion are its group's. The projection's dict becomes the record's own (as `_stock_of`'s):
+    no second dict per price."""
+    values = _PRICE(item)
+    if not values["sku"] or not values["id"]:
         return None
-    return Price.trusted(
-        {
-            "tenant_id": tenant.tenant_id,
-            "id": r["id"],
-            "sku": r["sku"],
-            "price_group_id": r["price_group_id"] or group_id,
-            "currency": group.currency if group is not None else "EUR",
-            "amount": r["amount"] or 0,
-            "original_amount": r["original_amount"],
-            "vat_rate": _first_rate(item.get("vat")),
-            "is_including_vat": group.is_including_vat if group is not None else True,
-            "active_at": r["active_at"],
-        }
-    )
+    if not values["price_group_id"]:
+        values["price_group_id"] = group_id
+    if not values["amount"]:
+        values["amount"] = 0
+    values["tenant_id"] = tenant.tenant_id
+    values["currency"] = group.currency if group is not None else "EUR"
+    values["vat_rate"] = _first_rate(item.get("vat"))
+    values["is_including_vat"] = group.is_including_vat if group is not None else True
+    return Price.trusted(values)
 
 
 def _new_price(price: PriceInput) -> dict[str, Any]:
