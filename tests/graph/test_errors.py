@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import GraphQLError, SourceLocation
+from graphql import FieldNode, GraphQLError, SourceLocation, parse, visit
+from graphql.language import Visitor
 
 from conftest import Api, make_settings, open_api
 from facade.app import create_app
@@ -163,3 +164,36 @@ def test_errors_are_sorted_by_where_they_point_in_the_response() -> None:
 
     assert ordered == ["no path", "b0x", "below a null, earlier field", "below a null, later field", "a"]
     assert [e.message for e in in_response_order(errors[::-1], data)] == ordered
+
+
+def test_errors_below_a_nulled_list_come_in_item_order_and_fields_in_document_order() -> None:
+    # A non-null field failed in item 29 and nulled the list: the other errors under it are gone
+    # from `data` but for their paths, and must still come by item (29 after 2, 11 after 2, not
+    # by text) and, within an item, by the document's order of fields, a fragment's spread where
+    # it stands (found by a tester: item 29's error first, then 1, 11, 12, ..., 2).
+    document = parse(
+        "query Cards { products(first: 30) { nodes { ...Card ratingCount } } } "
+        "fragment Card on Product { sourceId store { tenant { name } } }"
+    )
+    nodes: dict[str, FieldNode] = {}
+
+    class Fields(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nodes.setdefault(node.name.value, node)
+
+    visit(document, Fields())
+
+    def error(path: list[Any], field: str) -> GraphQLError:
+        return GraphQLError(field, nodes=[nodes[field]], path=path)
+
+    items = [1, 2, 4, 5, 7, 8, 11, 12, 14, 21, 28]
+    errors = [error(["products", "nodes", 29, "ratingCount"], "ratingCount")]
+    errors += [error(["products", "nodes", i, "store", "tenant"], "tenant") for i in items]
+    errors.append(error(["products", "nodes", 11, "ratingCount"], "ratingCount"))
+    data = {"products": None}
+
+    ordered = [(e.path[2], e.message) for e in in_response_order(errors, data, document, "Cards")]
+
+    expected = sorted((i, "tenant") for i in items) + [(29, "ratingCount")]
+    expected.insert(expected.index((11, "tenant")) + 1, (11, "ratingCount"))
+    assert ordered == expected

@@ -18,7 +18,16 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 from strawberry.extensions import SchemaExtension
 
 from facade.errors import FacadeError
@@ -79,32 +88,90 @@ def _replaced(error: GraphQLError, message: str, code: str) -> GraphQLError:
     )
 
 
-def in_response_order(errors: Sequence[GraphQLError], data: Any) -> list[GraphQLError]:
-    """`errors` sorted by where they point in `data` (the response's data: dicts in field order,
-    lists): errors without a path first, then by the position of each path's fields and items in
-    the response, a path below a null ending where the response does (then by the document
-    locations of the error's field, the rest of its path and its message). The same data and
-    errors give the same order, however the fields' loads were timed."""
+def in_response_order(
+    errors: Sequence[GraphQLError], data: Any, document: DocumentNode | None = None, operation: str | None = None
+) -> list[GraphQLError]:
+    """`errors` sorted by where they point in the response: errors without a path first, then by
+    their paths, step by step. A step the response's `data` holds (dicts in field order, lists) is
+    placed by it; a step below a null (a non-null field that failed nulls its parent, and what
+    else failed under it is gone from `data`) by `document`: a list item by its index, a field by
+    its place in the operation's selections (`operation`: its name, None for the only one),
+    fragments spread where they are. Ties: the error's document locations, then its message. The
+    same data and errors give the same order, however the fields' loads were timed."""
     if len(errors) < 2:
         return list(errors)
-    return sorted(errors, key=lambda error: _place(error, data))
+    fields = _FieldOrder(document, operation)
+    return sorted(errors, key=lambda error: _place(error, data, fields))
 
 
-def _place(error: GraphQLError, data: Any) -> tuple[Any, ...]:
+def _place(error: GraphQLError, data: Any, fields: _FieldOrder) -> tuple[Any, ...]:
     path = error.path or ()
-    found: list[int] = []
+    steps: list[tuple[int, int]] = []  # (0, a list index) or (1, a field's place)
     node = data
-    for step in path:
-        if type(node) is dict and step in node:
-            found.append(list(node).index(step))
-        elif type(node) is list and type(step) is int and 0 <= step < len(node):
-            found.append(step)
+    held = True
+    for depth, step in enumerate(path):
+        if type(step) is int:
+            steps.append((0, step))
+            held = held and type(node) is list and 0 <= step < len(node)
+        elif held and type(node) is dict and step in node:
+            steps.append((1, list(node).index(step)))
         else:
-            break
-        node = node[step]
+            held = False
+            steps.append((1, fields.place(path[: depth + 1])))
+        node = node[step] if held else None
     locations = tuple((at.line, at.column) for at in error.locations or ())
-    rest = tuple(str(step) for step in path[len(found) :])
-    return (error.path is not None, tuple(found), locations, rest, error.message)
+    return (error.path is not None, tuple(steps), locations, error.message)
+
+
+class _FieldOrder:
+    """Where a response key stands among its siblings in an operation's selections, as graphql-core
+    collects them (fragments and inline fragments spread in place), for paths below a null. Type
+    conditions and @skip/@include are not applied: what they leave out is not in the response,
+    and the order of what is stays. Unknown keys (no document) stand last."""
+
+    def __init__(self, document: DocumentNode | None, operation: str | None) -> None:
+        self.fragments: dict[str, FragmentDefinitionNode] = {}
+        self.root: list[SelectionSetNode] = []
+        self.places: dict[tuple[str, ...], tuple[int, list[SelectionSetNode]] | None] = {}
+        for definition in document.definitions if document is not None else ():
+            if isinstance(definition, FragmentDefinitionNode):
+                self.fragments[definition.name.value] = definition
+            elif isinstance(definition, OperationDefinitionNode) and not self.root:
+                if operation is None or (definition.name is not None and definition.name.value == operation):
+                    self.root = [definition.selection_set]
+
+    def place(self, path: Sequence[str | int]) -> int:
+        keys = tuple(step for step in path if type(step) is str)
+        found = self._place(keys)
+        return found[0] if found is not None else 1 << 30
+
+    def _place(self, keys: tuple[str, ...]) -> tuple[int, list[SelectionSetNode]] | None:
+        if keys in self.places:
+            return self.places[keys]
+        parent = self._place(keys[:-1]) if len(keys) > 1 else (0, self.root)
+        found = None
+        if parent is not None:
+            order: dict[str, tuple[int, list[SelectionSetNode]]] = {}
+            self._collect(parent[1], order, set())
+            found = order.get(keys[-1])
+        self.places[keys] = found
+        return found
+
+    def _collect(self, sets: list[SelectionSetNode], order: dict[str, Any], spread: set[str]) -> None:
+        for selection_set in sets:
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    held = order.setdefault(key, (len(order), []))
+                    if selection.selection_set is not None:
+                        held[1].append(selection.selection_set)
+                elif isinstance(selection, InlineFragmentNode):
+                    self._collect([selection.selection_set], order, spread)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if fragment is not None and name not in spread:
+                        self._collect([fragment.selection_set], order, spread | {name})
 
 
 class ErrorCodes(SchemaExtension):
@@ -114,7 +181,10 @@ class ErrorCodes(SchemaExtension):
         upstream = bool(getattr(getattr(self.execution_context.context, "backend", None), "upstream_mode", False))
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = in_response_order([coded(e, upstream=upstream) for e in result.errors], result.data)
+            context = self.execution_context
+            coded_errors = [coded(e, upstream=upstream) for e in result.errors]
+            document, operation = context.graphql_document, context.operation_name
+            result.errors = in_response_order(coded_errors, result.data, document, operation)
         pre = self.execution_context.pre_execution_errors
         if pre:
             self.execution_context.pre_execution_errors = [coded(e, upstream=upstream) for e in pre]
