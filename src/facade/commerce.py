@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -44,6 +45,21 @@ MAX_QUANTITY = 10_000
 # it fits the local store's columns, also as revision 0003's downgrade joins a key with its digest
 # (at most 167 characters there: backends/local/commerce.KEY_LENGTH).
 IDEMPOTENCY_KEY_LENGTH = 128
+# Its characters: a subset of what a header carries, enough for a UUID, a ULID or `order-42:retry.1`.
+IDEMPOTENCY_KEY_CHARACTERS = "[A-Za-z0-9_.:-]+"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_CHARACTERS)
+
+
+def checked_key(key: str) -> str:
+    """`key` as an idempotency key: BadUserInput at `idempotencyKey` unless it is 1 to
+    IDEMPOTENCY_KEY_LENGTH of IDEMPOTENCY_KEY_CHARACTERS (the graph's rule: graph/inputs.py),
+    so the Afosto emulation behind local mode and the sandbox takes the keys the graph does."""
+    if not key or len(key) > IDEMPOTENCY_KEY_LENGTH or _IDEMPOTENCY_KEY.fullmatch(key) is None:
+        raise BadUserInput(
+            f"idempotencyKey must be 1 to {IDEMPOTENCY_KEY_LENGTH} characters of letters, digits and _.:-",
+            field="idempotencyKey",
+        )
+    return key
 
 
 def exponent(currency: str) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -1434,6 +1435,50 @@ async def test_every_road_to_an_orders_idempotency_key_takes_the_longest_key_and
 
         answered = await api.data(mutation, {**variables[road], "k": f"{road}-".ljust(LONGEST_KEY, "k")}, **who[login])
         assert answered[road], road
+
+
+async def test_a_key_names_one_addition_to_an_order_whichever_road_sent_it(fresh_api: Api) -> None:
+    """Found by a tester: in local mode the generated afostoOdrCreateOrderItems kept its keys apart
+    from addOrderLines' (and from the order's own), so a key one road had used the other took
+    again for other lines, adding them, where upstream mode's Afosto answered 409. One key names
+    one addition to one order on every road, in both modes."""
+    api = fresh_api
+    alice, bob = await signed(api, "alice"), await signed(api, "bob")
+    store = await first_store(api, alice)
+    channel = store["salesChannels"]["nodes"][0]
+    one, other = (p["sku"] for p in store["products"]["nodes"][:2])
+    # The sandbox behind upstream mode outlives a test: keys of this test's own.
+    base, k1, k2 = (f"{name}-{uuid.uuid4()}" for name in ("base", "K1", "K2"))
+    made = (
+        await api.data(
+            "mutation($i: OrderInput!, $k: String!) { "
+            'createOrder(tenantUid: "acme-retail", input: $i, idempotencyKey: $k) { id sourceId } }',
+            {"i": {"channelId": channel["id"], "lines": [{"sku": one, "quantity": 1}]}, "k": base},
+            **bob,
+        )
+    )["createOrder"]
+    add, items = KEY_ROADS["addOrderLines"][0], KEY_ROADS["afostoOdrCreateOrderItems"][0]
+
+    def line(sku: str, quantity: int) -> list[dict[str, Any]]:
+        return [{"sku": sku, "quantity": quantity}]
+
+    await api.data(add, {"o": made["id"], "l": line(one, 1), "k": k1}, **bob)
+    await api.data(items, {"s": made["sourceId"], "l": line(other, 2), "k": k2}, **alice)
+    refused = [
+        await api.error(items, {"s": made["sourceId"], "l": line(other, 1), "k": k1}, **alice),
+        await api.error(add, {"o": made["id"], "l": line(one, 5), "k": k2}, **bob),
+        await api.error(items, {"s": made["sourceId"], "l": line(other, 3), "k": base}, **alice),
+    ]
+    again = await api.data(items, {"s": made["sourceId"], "l": line(one, 1), "k": k1}, **alice)
+    order = await api.data(
+        "query($o: ID!) { node(id: $o) { ... on Order { lines { nodes { sku quantity } } } } }",
+        {"o": made["id"]},
+        **bob,
+    )
+
+    assert [e["extensions"]["code"] for e in refused] == ["CONFLICT"] * 3, refused
+    assert again["afostoOdrCreateOrderItems"] == [{"sku": one}]
+    assert sorted((n["sku"], n["quantity"]) for n in order["node"]["lines"]["nodes"]) == sorted([(one, 2), (other, 2)])
 
 
 async def test_a_sales_channels_type_cannot_change_in_either_mode(fresh_api: Api) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -245,3 +246,33 @@ async def test_an_orders_idempotency_key_is_kept_up_to_the_one_limit_and_refused
     assert (await client.get(f"/afosto/odr/orders/{order}", headers=headers)).json() == made.json()
     added = await client.post(items, json=lines, headers={**headers, "x-idempotency-key": longest})
     assert added.status_code == 200, added.text
+
+
+@pytest.mark.parametrize("key", ["a b", "a/b", "a+b", "a*b", "tab\tkey"])
+async def test_an_idempotency_key_of_other_characters_is_refused_as_the_graph_refuses_it(
+    client: httpx.AsyncClient, sandbox: Sandbox, tenants: list[AfostoTenant], key: str
+) -> None:
+    """The emulation checked a key's length only, so a key the graph refuses (a space, a slash)
+    made an order when sent to the sandbox directly (found by a tester): both operations take
+    the graph's one rule (facade.commerce.checked_key), a 400 that writes nothing."""
+    headers = auth(sandbox, tenants[0])
+    channel = (await client.get("/afosto/cat/channels", headers=headers)).json()[0]["id"]
+    orders = {**headers, "x-page-size": "1000"}
+    before = len((await client.get("/afosto/odr/orders", headers=orders)).json())
+    made = await client.post(
+        "/afosto/odr/orders", json={"channel_id": channel}, headers={**headers, "x-idempotency-key": f"ok-{uuid4()}"}
+    )
+    order = made.json()["id"]
+
+    refused = await client.post(
+        "/afosto/odr/orders", json={"channel_id": channel}, headers={**headers, "x-idempotency-key": key}
+    )
+    added = await client.post(
+        f"/afosto/odr/orders/{order}/items",
+        json=[{"sku": "SKU-000001", "quantity": 1}],
+        headers={**headers, "x-idempotency-key": key},
+    )
+
+    assert (refused.status_code, added.status_code) == (400, 400), (refused.text, added.text)
+    assert len((await client.get("/afosto/odr/orders", headers=orders)).json()) == before + 1
+    assert (await client.get(f"/afosto/odr/orders/{order}", headers=headers)).json() == made.json()

@@ -38,7 +38,7 @@ from strawberry.schema_directive import Location
 from strawberry.types.arguments import StrawberryArgumentAnnotation
 from strawberry.types.base import StrawberryList, StrawberryOptional, has_object_definition
 
-from facade.commerce import IDEMPOTENCY_KEY_LENGTH
+from facade.commerce import IDEMPOTENCY_KEY_CHARACTERS, IDEMPOTENCY_KEY_LENGTH
 from facade.errors import BadUserInput
 from facade.models import INT32_MAX
 
@@ -241,6 +241,6 @@ PAGE_SIZE = Constraint(min=0)  # and at most FACADE_MAX_PAGE_SIZE (make_page_arg
 CURSOR = Constraint(max_length=64)  # and one this API handed out (decode_cursor)
 # Afosto's x-idempotency-key, wherever an argument sends it: the hand-modelled order mutations' and
 # the generated operations' (graph/afosto/rules.py) are one rule, so a key one road takes every
-# road takes (facade.commerce.IDEMPOTENCY_KEY_LENGTH says why 128). The characters are a subset of
-# what a header carries, enough for a UUID, a ULID or `order-42:retry.1`.
-IDEMPOTENCY_KEY = Constraint(pattern="[A-Za-z0-9_.:-]+", min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH)
+# road takes (facade.commerce.IDEMPOTENCY_KEY_LENGTH says why 128), and the Afosto emulation checks
+# the same (facade.commerce.checked_key).
+IDEMPOTENCY_KEY = Constraint(pattern=IDEMPOTENCY_KEY_CHARACTERS, min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH)

@@ -43,9 +43,7 @@ Imports the local store's tables, commerce, errors and PyJWT; never the graph.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -58,7 +56,6 @@ import sqlalchemy as sa
 from facade.backends.local import tables
 from facade.backends.upstream.afosto.emulated import token_tenant
 from facade.commerce import (
-    IDEMPOTENCY_KEY_LENGTH,
     AfostoTask,
     AfostoTenant,
     ChannelInput,
@@ -463,12 +460,6 @@ class StoreAfosto:
     def __init__(self, store: Any, secret: str | None) -> None:
         self.store = store
         self.secret = secret
-        # POST /odr/orders/{id}/items under an idempotency key: (tenant, order, key) -> (the
-        # body it was sent with, as canonical JSON; the answer).
-        self.items_done: dict[tuple[str, str, str], tuple[str, Any]] = {}
-        # One call of a key at a time: concurrent calls with one key wait for the first, then
-        # answer as it did (Afosto's idempotency holds for calls at once as for calls in turn).
-        self.items_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self.handlers: dict[str, Handler] = {
             "GET /cat/channels": self.channels,
             "GET /cat/channels/{id}": self.channel,
@@ -840,31 +831,12 @@ class StoreAfosto:
         return Stored(order_json(made))
 
     async def add_items(self, call: Request) -> Stored:
-        """POST /odr/orders/{id}/items: a key sent before with the same body answers as it did
-        (nothing is added twice); with another body it is 409, as POST /odr/orders's. A key
-        longer than POST /odr/orders takes is 400, as there."""
+        """POST /odr/orders/{id}/items: the lines go to the store's `add_order_lines` with the
+        x-idempotency-key, so a key names one addition to one order whichever road sent it (the
+        graph's addOrderLines in local mode, this operation in either mode): the same lines again
+        add nothing and answer as before, other lines are 409, as POST /odr/orders's."""
         order_id = call.path["id"]
-        key = call.headers.get("x-idempotency-key")
-        remembered = (call.tenant.afosto_tenant_id, order_id, key or "")
-        if not key:
-            return await self._add_items(call, order_id, None, remembered)
-        if len(key) > IDEMPOTENCY_KEY_LENGTH:
-            raise BadUserInput(
-                f"idempotencyKey must be at most {IDEMPOTENCY_KEY_LENGTH} characters", field="idempotencyKey"
-            )
-        lock = self.items_locks.setdefault(remembered, asyncio.Lock())
-        async with lock:
-            return await self._add_items(call, order_id, key, remembered)
-
-    async def _add_items(
-        self, call: Request, order_id: str, key: str | None, remembered: tuple[str, str, str]
-    ) -> Stored:
-        sent = json.dumps(call.body, sort_keys=True)
-        if key and remembered in self.items_done:
-            body, answer = self.items_done[remembered]
-            if body != sent:
-                raise Refused(409, "The idempotency key was used with another request body")
-            return Stored(answer)
+        key = call.headers.get("x-idempotency-key") or None  # an empty header sends no key
         if not isinstance(call.body, list):
             raise Refused(400, "Invalid payload", {"invalid value": ["body"]})
         lines = []
@@ -874,15 +846,14 @@ class StoreAfosto:
             if not isinstance(sku, str) or not sku or not isinstance(quantity, int) or isinstance(quantity, bool):
                 raise Refused(400, "Invalid payload", {"required": [f"{i}.sku", f"{i}.quantity"]})
             lines.append(LineInput(sku, quantity, description if isinstance(description, str) else ""))
-        await self.commerce.add_order_lines(call.tenant, order_id, lines)
-        answer = [
-            {"id": str(uuid.uuid5(NAMESPACE, f"item {order_id} {line.sku}")), "reference": "", "sku": line.sku}
-            | {"description": line.description, "is_inbound": False}
-            for line in lines
-        ]
-        if key:
-            self.items_done[remembered] = (sent, answer)
-        return Stored(answer)
+        await self.commerce.add_order_lines(call.tenant, order_id, lines, key)
+        return Stored(
+            [
+                {"id": str(uuid.uuid5(NAMESPACE, f"item {order_id} {line.sku}")), "reference": "", "sku": line.sku}
+                | {"description": line.description, "is_inbound": False}
+                for line in lines
+            ]
+        )
 
     async def cancel(self, call: Request) -> Stored:
         task = await self.commerce.cancel_order(call.tenant, call.path["id"])

@@ -16,6 +16,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, Table, bindparam, exists, func, select, tuple_
@@ -54,6 +55,7 @@ from facade.commerce import (
     StockInput,
     StockLevel,
     check_quantities,
+    checked_key,
     order_total,
 )
 from facade.errors import BadUserInput, Conflict, NotFound
@@ -684,10 +686,10 @@ class LocalCommerce(Repository):
         second (the key is unique per tenant: a concurrent create with it finds the winner's);
         with another input (channel, customer, addresses, lines) it is Conflict. Nothing is
         written on an error: NotFound for a channel, customer or address not in the tenant;
-        BadUserInput for a blank or too long key (KEY_LENGTH), a blank SKU, a SKU's quantity
+        BadUserInput for a key not of the one rule (checked_key), a blank SKU, a SKU's quantity
         below 1 or above MAX_QUANTITY (added up), a SKU without a consumer price in effect (named),
         or a line's or the order's total above MAX_MINOR."""
-        key = _text(idempotency_key, "idempotencyKey", KEY_LENGTH)
+        key = checked_key(idempotency_key)
         lines = _merged_lines(order.lines)
         digest = _fingerprint(order, lines)
         params = {"tenant": tenant.afosto_tenant_id, "key": key}
@@ -783,7 +785,7 @@ class LocalCommerce(Repository):
         order; BadUserInput as `create_order`, and for a line the addition takes above
         MAX_QUANTITY."""
         merged = _merged_lines(lines)
-        key = _text(idempotency_key, "idempotencyKey", KEY_LENGTH) if idempotency_key is not None else None
+        key = checked_key(idempotency_key) if idempotency_key is not None else None
         digest = _lines_digest(lines)
         # A tenant's commerce writes take turns (the scope's lock), so a concurrent retry with the
         # key finds the row the first one wrote.
@@ -865,7 +867,11 @@ class LocalCommerce(Repository):
             lines=tuple(merged.values()),
         )
         stored = created["input_digest"]  # None: an order from before digests were kept
-        return "same" if stored is None or stored == _fingerprint(again, merged) else "other"
+        if stored is None or stored == _fingerprint(again, merged):
+            return "same"
+        # Created without lines (Afosto's POST /odr/orders takes none: upstream createOrder, the
+        # generated operation): its key has named no lines yet, and its first addition will.
+        return None if stored == _fingerprint(replace(again, lines=()), {}) else "other"
 
     async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask:
         """Cancels an order (`POST /odr/orders/{id}/cancel`): answers the asynchronous task
