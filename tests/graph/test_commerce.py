@@ -1481,6 +1481,38 @@ async def test_a_key_names_one_addition_to_an_order_whichever_road_sent_it(fresh
     assert sorted((n["sku"], n["quantity"]) for n in order["node"]["lines"]["nodes"]) == sorted([(one, 2), (other, 2)])
 
 
+async def test_an_orders_own_key_answers_alike_on_the_two_roads_that_create_orders(fresh_api: Api) -> None:
+    """Found by a tester (also at 88cd34d): local createOrder matched a key by its input with the
+    lines, where upstream createOrder is Afosto's POST /odr/orders (no lines) and then the lines
+    under the key. So local mode refused createOrder under the key of an order the generated
+    afostoOdrCreateOrder had made (upstream added the lines to it), and the generated road under
+    createOrder's key (upstream answered that order). Both modes now answer as upstream does."""
+    api = fresh_api
+    alice, bob = await signed(api, "alice"), await signed(api, "bob")
+    store = await first_store(api, alice)
+    channel = store["salesChannels"]["nodes"][0]
+    sku = store["products"]["nodes"][0]["sku"]
+    generated, created = KEY_ROADS["afostoOdrCreateOrder"][0], KEY_ROADS["createOrder"][0]
+    first, second = f"gen-{uuid.uuid4()}", f"made-{uuid.uuid4()}"
+    lines = {"i": {"channelId": channel["id"], "lines": [{"sku": sku, "quantity": 2}]}}
+    show = "query($o: ID!) { node(id: $o) { ... on Order { sourceId lines { nodes { sku quantity } } } } }"
+
+    empty = (await api.data(generated, {"c": channel["sourceId"], "k": first}, **alice))["afostoOdrCreateOrder"]
+    filled = (await api.data(created, {**lines, "k": first}, **bob))["createOrder"]
+    again = (await api.data(created, {**lines, "k": first}, **bob))["createOrder"]
+    order = (await api.data(show, {"o": filled["id"]}, **bob))["node"]
+    other = await api.error(
+        created, {"i": {"channelId": channel["id"], "lines": [{"sku": sku, "quantity": 3}]}, "k": first}, **bob
+    )
+    made = (await api.data(created, {**lines, "k": second}, **bob))["createOrder"]
+    same = (await api.data(generated, {"c": channel["sourceId"], "k": second}, **alice))["afostoOdrCreateOrder"]
+
+    assert again == filled
+    assert order == {"sourceId": empty["id"], "lines": {"nodes": [{"sku": sku, "quantity": 2}]}}
+    assert (other["extensions"]["code"], other["extensions"]["field"]) == ("CONFLICT", "idempotencyKey"), other
+    assert same["id"] == (await api.data(show, {"o": made["id"]}, **bob))["node"]["sourceId"]
+
+
 async def test_a_sales_channels_type_cannot_change_in_either_mode(fresh_api: Api) -> None:
     api = fresh_api
     alice = await signed(api, "alice")
