@@ -1513,6 +1513,21 @@ async def test_an_orders_own_key_answers_alike_on_the_two_roads_that_create_orde
     assert same["id"] == (await api.data(show, {"o": made["id"]}, **bob))["node"]["sourceId"]
 
 
+async def test_an_unknown_order_is_not_found_at_its_argument_in_both_modes(api: Api) -> None:
+    """Upstream, cancelOrder of an order Afosto does not have was NOT_FOUND without a field, where
+    local mode (and addOrderLines in both) names `orderId` (found by a tester)."""
+    bob = await signed(api, "bob")
+    missing = global_id("Order", ACME, str(uuid.uuid4()))
+    lines = [{"sku": "SKU-000001", "quantity": 1}]
+
+    errors = [
+        await api.error("mutation($o: ID!) { cancelOrder(orderId: $o) { id } }", {"o": missing}, **bob),
+        await api.error(KEY_ROADS["addOrderLines"][0], {"o": missing, "l": lines, "k": None}, **bob),
+    ]
+
+    assert [(e["extensions"]["code"], e["extensions"].get("field")) for e in errors] == [("NOT_FOUND", "orderId")] * 2
+
+
 async def test_a_sales_channels_type_cannot_change_in_either_mode(fresh_api: Api) -> None:
     api = fresh_api
     alice = await signed(api, "alice")

@@ -703,7 +703,10 @@ class AfostoCommerce(ApiPart):
         """`POST /odr/orders/{order_id}/cancel`: Afosto cancels asynchronously and names the task
         (`x-task-id`), read once with `GET /mes/tasks/{id}` (poll it with `tasks`)."""
         await self._check(tenant)
-        answer = await self._call("POST /odr/orders/{id}/cancel", {"id": order_id})
+        try:
+            answer = await self._call("POST /odr/orders/{id}/cancel", {"id": order_id})
+        except NotFound as missing:  # named at the argument, as local mode and addOrderLines name it
+            raise NotFound(f"The {API} has no such order.", **{**missing.extensions, "field": "orderId"}) from None
         if not answer.task_id:
             raise UpstreamError(f"The {API} accepted the cancellation without naming its task.", upstream=API)
         found = (await self._call("GET /mes/tasks/{id}", {"id": answer.task_id})).value
