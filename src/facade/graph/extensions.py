@@ -142,13 +142,13 @@ class _FieldOrder:
 
     def place(self, path: Sequence[str | int]) -> int:
         keys = tuple(step for step in path if type(step) is str)
-        found = self._place(keys)
+        found = self._entry(keys)
         return found[0] if found is not None else 1 << 30
 
-    def _place(self, keys: tuple[str, ...]) -> tuple[int, list[SelectionSetNode]] | None:
+    def _entry(self, keys: tuple[str, ...]) -> tuple[int, list[SelectionSetNode]] | None:
         if keys in self.places:
             return self.places[keys]
-        parent = self._place(keys[:-1]) if len(keys) > 1 else (0, self.root)
+        parent = self._entry(keys[:-1]) if len(keys) > 1 else (0, self.root)
         found = None
         if parent is not None:
             order: dict[str, tuple[int, list[SelectionSetNode]]] = {}

@@ -478,11 +478,15 @@ async def page_by_parent(
 ) -> dict[K, Page[R]]:
     """A page of children for every parent at once: one windowed query for the whole batch (one
     parent: `Listing.of_parent`'s LIMIT/OFFSET, unless its page comes back empty)."""
-    if len(parents) == 1 or (parents and len(set(parents)) == 1):
-        # `page_parents` too: a listing may hold it in its own statement (products a user bought).
+    if parents and len(set(parents)) == 1:
         one = parents[0]
-        values = {**(params or {}), "page_parent": one, "page_parents": [one], "page_limit": page.limit}
-        values["page_offset"] = page.offset
+        values = {
+            **(params or {}),
+            "page_parent": one,
+            "page_parents": [one],  # a listing may hold it in its own statement (products a user bought)
+            "page_limit": page.limit,
+            "page_offset": page.offset,
+        }
         rows = await read_dicts(conn, listing.of_parent(page), values)
         if rows:
             total = int(rows[0]["_total"])

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -326,6 +326,16 @@ def _lines_digest(lines: Sequence[LineInput]) -> str:
     same addition in both modes."""
     body = sorted([line.sku, line.quantity, line.description] for line in lines)
     return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def _header(row: Mapping[Any, Any]) -> OrderInput:
+    """An order row's input without lines: what Afosto's POST /odr/orders takes."""
+    return OrderInput(
+        channel_id=row["channel_id"],
+        customer_id=row["customer_id"],
+        shipping_address_id=row["shipping_address_id"],
+        billing_address_id=row["billing_address_id"],
+    )
 
 
 async def _one(conn: AsyncConnection, stmt: Select[Any], params: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -720,13 +730,7 @@ class LocalCommerce(Repository):
                 return await self.add_order_lines(tenant, known["id"], order.lines, key)
             except Conflict:
                 raise Conflict(KEY_USED_FOR_ANOTHER_ORDER, field="idempotencyKey") from None
-        same_header = (
-            known["channel_id"],
-            known["customer_id"],
-            known["shipping_address_id"],
-            known["billing_address_id"],
-        ) == (order.channel_id, order.customer_id, order.shipping_address_id, order.billing_address_id)
-        if not order.lines and same_header:
+        if not order.lines and header == _header(known):
             return build_order(known, tenant.tenant_id)
         raise Conflict(KEY_USED_FOR_ANOTHER_ORDER, field="idempotencyKey")
 
@@ -878,19 +882,13 @@ class LocalCommerce(Repository):
         created = (await conn.execute(select(_o).where(_o.c.id == order_id))).mappings().one()
         if created["idempotency_key"] != key:
             return None
-        again = OrderInput(
-            channel_id=created["channel_id"],
-            customer_id=created["customer_id"],
-            shipping_address_id=created["shipping_address_id"],
-            billing_address_id=created["billing_address_id"],
-            lines=tuple(merged.values()),
-        )
+        header = _header(created)
         stored = created["input_digest"]  # None: an order from before digests were kept
-        if stored is None or stored == _fingerprint(again, merged):
+        if stored is None or stored == _fingerprint(header, merged):
             return "same"
         # Created without lines (Afosto's POST /odr/orders takes none: upstream createOrder, the
         # generated operation): its key has named no lines yet, and its first addition will.
-        return None if stored == _fingerprint(replace(again, lines=()), {}) else "other"
+        return None if stored == _fingerprint(header, {}) else "other"
 
     async def cancel_order(self, tenant: AfostoTenant, order_id: str) -> AfostoTask:
         """Cancels an order (`POST /odr/orders/{id}/cancel`): answers the asynchronous task
