@@ -1528,6 +1528,19 @@ async def test_an_unknown_order_is_not_found_at_its_argument_in_both_modes(api: 
     assert [(e["extensions"]["code"], e["extensions"].get("field")) for e in errors] == [("NOT_FOUND", "orderId")] * 2
 
 
+async def test_an_unknown_sales_channel_is_not_found_at_its_argument_in_both_modes(api: Api) -> None:
+    """The sibling of cancelOrder's: upstream, updateSalesChannel of a channel Afosto does not
+    have was NOT_FOUND without a field, where local mode names `id`."""
+    alice = await signed(api, "alice")
+    missing = global_id("SalesChannel", ACME, str(uuid.uuid4()))
+
+    error = await api.error(
+        'mutation($c: ID!) { updateSalesChannel(id: $c, input: {name: "Renamed"}) { name } }', {"c": missing}, **alice
+    )
+
+    assert (error["extensions"]["code"], error["extensions"].get("field")) == ("NOT_FOUND", "id"), error
+
+
 async def test_a_sales_channels_type_cannot_change_in_either_mode(fresh_api: Api) -> None:
     api = fresh_api
     alice = await signed(api, "alice")

@@ -596,7 +596,10 @@ class AfostoCommerce(ApiPart):
         if channel.type is not None:
             raise BadUserInput("Afosto cannot change a sales channel's type.", field="type")
         body = {k: v for k, v in (("name", channel.name), ("description", channel.description)) if v is not None}
-        made = (await self._call("PUT /cat/channels/{id}", {"id": channel_id}, body)).value
+        try:
+            made = (await self._call("PUT /cat/channels/{id}", {"id": channel_id}, body)).value
+        except NotFound as missing:
+            raise _named(missing, "sales channel", "id") from None
         if not isinstance(made, p.CatChannel) or not made.id:
             raise UpstreamError(f"The {API} answered the sales channel without its id.", upstream=API)
         return _channel(tenant, made)
@@ -705,8 +708,8 @@ class AfostoCommerce(ApiPart):
         await self._check(tenant)
         try:
             answer = await self._call("POST /odr/orders/{id}/cancel", {"id": order_id})
-        except NotFound as missing:  # named at the argument, as local mode and addOrderLines name it
-            raise NotFound(f"The {API} has no such order.", **{**missing.extensions, "field": "orderId"}) from None
+        except NotFound as missing:
+            raise _named(missing, "order", "orderId") from None
         if not answer.task_id:
             raise UpstreamError(f"The {API} accepted the cancellation without naming its task.", upstream=API)
         found = (await self._call("GET /mes/tasks/{id}", {"id": answer.task_id})).value
@@ -730,6 +733,12 @@ class AfostoCommerce(ApiPart):
             extensions = {"field": field} if field is not None else {}
             raise NotFound(f"The {API} has no such order.", upstream=API, **extensions)
         return found
+
+
+def _named(missing: NotFound, what: str, field: str) -> NotFound:
+    """Afosto's 404 for the record a write names by an argument, as that argument's NotFound
+    (local mode names it so)."""
+    return NotFound(f"The {API} has no such {what}.", **{**missing.extensions, "field": field})
 
 
 # -- Afosto's records as commerce records ---------------------------------------------------------
